@@ -1,0 +1,1 @@
+"""Adapters to the outside world: settings, broker, Kafka, warehouse, logging."""

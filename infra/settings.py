@@ -1,0 +1,86 @@
+"""Settings from the environment (prefix `MODSTREAM_`) or a `.env` file.
+
+Built on first use by `get_settings()`, never at import time, so tests and commands can set the
+environment first.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from infra.errors import ConfigError
+
+DEV_SECRET = "dev-only-insecure-secret"  # noqa: S105 - refused outside development, see below
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MODSTREAM_", env_file=".env", extra="ignore")
+
+    env: Literal["development", "test", "production"] = "development"
+    data_dir: Path = Field(default=Path("var"), description="Broker logs, warehouse, models.")
+    log_level: str = "INFO"
+
+    kafka_bootstrap: str | None = Field(
+        default=None, description="host:port of an external Kafka; unset starts the embedded one."
+    )
+    clickhouse_url: str | None = Field(
+        default=None,
+        description="chdb:///abs/path (embedded) or http(s)://user:pass@host:8123/db; "
+        "defaults to an embedded warehouse under data_dir.",
+    )
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    secret_key: SecretStr = SecretStr(DEV_SECRET)
+
+    model_dir: Path | None = Field(default=None, description="Defaults to data_dir/models.")
+    training_data: Path = Field(
+        default=Path("../shared/data"), description="Labeled JSONL data that `train` learns from."
+    )
+    heartbeat_file: Path | None = Field(
+        default=None, description="Touched every few seconds by workers (container healthchecks)."
+    )
+    policy_low: float = Field(default=0.2, ge=0.0, le=1.0, description="Approve at or below.")
+    policy_high: float = Field(default=0.8, ge=0.0, le=1.0, description="Reject above.")
+
+    worker_batch_size: int = Field(default=500, ge=1)
+    worker_batch_within: float = Field(default=0.05, gt=0, description="Seconds to fill a batch.")
+    worker_fetch_max_wait_ms: int = Field(default=100, ge=10)
+    dedupe_cache_size: int = Field(default=1_000_000, ge=1_000)
+
+    sink_batch_size: int = Field(default=5_000, ge=1)
+    sink_flush_interval: float = Field(default=0.2, gt=0)
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        if self.policy_low > self.policy_high:
+            raise ValueError("policy_low must not exceed policy_high")
+        if self.env == "production" and self.secret_key.get_secret_value() == DEV_SECRET:
+            raise ValueError("MODSTREAM_SECRET_KEY must be set outside development")
+        return self
+
+    @property
+    def models_path(self) -> Path:
+        return (self.model_dir or self.data_dir / "models").resolve()
+
+    @property
+    def warehouse_url(self) -> str:
+        if self.clickhouse_url:
+            return self.clickhouse_url
+        return f"chdb://{(self.data_dir / 'warehouse').resolve()}"
+
+    @property
+    def embedded_warehouse(self) -> bool:
+        return self.warehouse_url.startswith("chdb://")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    try:
+        return Settings()
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc

@@ -1,0 +1,79 @@
+"""What the stream workers emit: verdicts, and dead letters for input they could not judge."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from schemas.events import SCHEMA_VERSION, Kind
+
+
+class Decision(StrEnum):
+    APPROVE = "approve"
+    REVIEW = "review"
+    REJECT = "reject"
+
+
+Span = Annotated[
+    tuple[int, int], Field(description="Character range [start, end) of the text, as sent.")
+]
+Score = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class Verdict(BaseModel):
+    """One judged item. Verdict topics are a public contract: subscribe to them directly."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    event_id: str
+    tenant: str
+    source: str
+    kind: Kind
+    item_id: str = Field(description="The upstream id of the item (external id, message id, …).")
+    author: str
+    occurred_at: AwareDatetime
+    judged_at: AwareDatetime
+    decision: Decision
+    toxic: Score = Field(description="Overall probability that the item is harmful.")
+    scores: dict[str, Score] = Field(default_factory=dict, description="Probability per label.")
+    lang: str = Field(description="Detected (or given) language; `und` when unknown.")
+    spans: list[Span] = Field(default_factory=list, description="Toxic character ranges.")
+    model_version: str
+    policy_version: str
+    duplicate_of: str | None = Field(
+        default=None, description="Event whose identical content supplied these scores."
+    )
+    latency_ms: float = Field(ge=0.0, description="occurred_at → judged_at, in milliseconds.")
+
+    @property
+    def partition_key(self) -> str:
+        return f"{self.tenant}:{self.author}"
+
+
+class DeadLetterReason(StrEnum):
+    INVALID_JSON = "invalid_json"
+    SCHEMA_VIOLATION = "schema_violation"
+    OVERSIZED = "oversized"
+    WRONG_TOPIC = "wrong_topic"
+    PROCESSING_ERROR = "processing_error"
+
+
+class DeadLetter(BaseModel):
+    """A record a worker could not judge, with the reason and the raw bytes (for replay)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    topic: str
+    partition: int
+    offset: int
+    reason: DeadLetterReason
+    detail: str = Field(max_length=4_000)
+    raw: str = Field(description="The original value, UTF-8 decoded with replacement, truncated.")
+    raw_size: int = Field(ge=0, description="Size of the original value in bytes.")
+    tenant: str | None = None
+    event_id: str | None = None
+    failed_at: AwareDatetime

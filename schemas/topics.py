@@ -1,0 +1,68 @@
+"""The topic catalogue: every topic Modstream owns, in one place.
+
+Keys are chosen so that what must be ordered or counted together shares a partition: text and
+media events by `tenant:author` (strikes, per-author order), activity by `tenant:session`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pydantic import BaseModel
+
+from schemas.events import ActivityEvent, Kind, MediaEvent, PostEvent
+from schemas.records import DeadLetter, Verdict
+
+DAY_MS = 24 * 60 * 60 * 1000
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    key: str
+    retention_ms: int
+    record: type[BaseModel]
+    description: str
+
+
+EVENTS_TEXT = TopicSpec(
+    "events.text", 4, "tenant:author", 7 * DAY_MS, PostEvent,
+    "Posts, comments and chat messages to judge (kinds `post` and `chat_message`).",
+)  # fmt: skip
+EVENTS_MEDIA = TopicSpec(
+    "events.media", 4, "tenant:author", 7 * DAY_MS, MediaEvent,
+    "Image and video URLs to fetch, hash and match.",
+)  # fmt: skip
+EVENTS_ACTIVITY = TopicSpec(
+    "events.activity", 4, "tenant:session", 7 * DAY_MS, ActivityEvent,
+    "UI activity from clients (composer sessions); stored for analytics, not judged.",
+)  # fmt: skip
+VERDICTS_TEXT = TopicSpec(
+    "verdicts.text", 4, "tenant:author", 30 * DAY_MS, Verdict,
+    "One verdict per judged text item. A public contract: subscribe directly.",
+)  # fmt: skip
+DEAD_LETTERS = TopicSpec(
+    "events.deadletter", 4, "source topic", 30 * DAY_MS, DeadLetter,
+    "Input that could not be judged, with the reason and the raw value.",
+)  # fmt: skip
+
+CATALOGUE: tuple[TopicSpec, ...] = (
+    EVENTS_TEXT,
+    EVENTS_MEDIA,
+    EVENTS_ACTIVITY,
+    VERDICTS_TEXT,
+    DEAD_LETTERS,
+)
+
+_BY_KIND = {
+    Kind.POST: EVENTS_TEXT,
+    Kind.CHAT_MESSAGE: EVENTS_TEXT,
+    Kind.MEDIA: EVENTS_MEDIA,
+    Kind.ACTIVITY: EVENTS_ACTIVITY,
+}
+
+
+def topic_for_kind(kind: Kind) -> TopicSpec:
+    """The topic an event of this kind is published to."""
+    return _BY_KIND[kind]

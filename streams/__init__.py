@@ -1,0 +1,1 @@
+"""The Faust app, its agents, and the moderation logic they run (plain Python, testable alone)."""

@@ -1,0 +1,60 @@
+"""The Faust application, built by a factory (never at import time).
+
+Faust hard-codes a 1.5 s `fetch_max_wait_ms` for its worker consumer, which on a quiet topic adds
+up to that much latency to every event. `LowLatencyTransport` is the supported seam to change it:
+a transport whose consumer thread builds the aiokafka consumer with our own wait.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import faust
+from faust.transport.drivers import aiokafka as faust_aiokafka
+
+from infra.settings import Settings
+
+
+class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):  # type: ignore[misc]
+    def _create_worker_consumer(self, transport: Any) -> Any:
+        consumer = super()._create_worker_consumer(transport)
+        # aiokafka keeps its constructor argument here and reads it when the fetcher starts.
+        consumer._fetch_max_wait_ms = self.app.fetch_max_wait_ms
+        return consumer
+
+
+class _Consumer(faust_aiokafka.Consumer):  # type: ignore[misc]
+    def _new_consumer_thread(self) -> _ConsumerThread:
+        return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+
+class LowLatencyTransport(faust_aiokafka.Transport):  # type: ignore[misc]
+    Consumer = _Consumer
+
+
+class ModstreamApp(faust.App):  # type: ignore[misc]
+    fetch_max_wait_ms: int = 100
+
+    def _new_transport(self) -> LowLatencyTransport:
+        return LowLatencyTransport(self.conf.broker_consumer, self)
+
+
+def create_app(settings: Settings, bootstrap: str, app_id: str = "modstream-worker") -> ModstreamApp:
+    app = ModstreamApp(
+        app_id,
+        broker=f"kafka://{bootstrap}",
+        store="memory://",
+        topic_partitions=4,
+        topic_allow_declare=False,  # the catalogue creates topics (infra.kafka.ensure_topics)
+        web_enabled=False,
+        broker_session_timeout=10,
+        broker_heartbeat_interval=1,
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        producer_linger_ms=2,
+        producer_compression_type="lz4",
+        broker_commit_interval=1.0,
+        stream_buffer_maxsize=settings.worker_batch_size * 8,
+    )
+    app.fetch_max_wait_ms = settings.worker_fetch_max_wait_ms
+    return app

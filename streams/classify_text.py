@@ -1,0 +1,98 @@
+"""The text agent: batches from `events.text` through the pipeline to `verdicts.text`.
+
+A batch's events are acknowledged (and later committed) only after every verdict and dead letter
+of that batch is acknowledged by the broker: at-least-once, never at-most-once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from infra.settings import Settings
+from schemas.topics import DEAD_LETTERS, EVENTS_TEXT, VERDICTS_TEXT
+from streams.app import ModstreamApp
+from streams.pipeline import BatchResult, RawRecord, TextPipeline
+
+log = logging.getLogger(__name__)
+
+
+class Counters:
+    def __init__(self) -> None:
+        self.events = self.verdicts = self.dead_letters = self.duplicates = self.reused = 0
+        self._since = time.monotonic()
+
+    def add(self, n_events: int, result: BatchResult) -> None:
+        self.events += n_events
+        self.verdicts += len(result.verdicts)
+        self.dead_letters += len(result.dead_letters)
+        self.duplicates += result.duplicates
+        self.reused += result.reused_scores
+
+    def report(self) -> None:
+        elapsed, self._since = time.monotonic() - self._since, time.monotonic()
+        if self.events:
+            log.info(
+                "%d events in %.0fs (%.0f/s): %d verdicts, %d dead letters, %d duplicates "
+                "skipped, %d reused scores",
+                self.events, elapsed, self.events / elapsed, self.verdicts, self.dead_letters,
+                self.duplicates, self.reused,
+            )  # fmt: skip
+        self.events = self.verdicts = self.dead_letters = self.duplicates = self.reused = 0
+
+
+def register(app: ModstreamApp, pipeline: TextPipeline, settings: Settings) -> None:
+    """Attach the text agent (and its periodic report) to `app`."""
+    source = app.topic(EVENTS_TEXT.name, value_serializer="raw", key_serializer="raw")
+    verdicts = app.topic(VERDICTS_TEXT.name, value_serializer="raw", key_serializer="raw")
+    dead = app.topic(DEAD_LETTERS.name, value_serializer="raw", key_serializer="raw")
+    counters = Counters()
+
+    @app.agent(source, name="classify_text")
+    async def classify_text(stream: Any) -> AsyncIterator[None]:
+        async for events in stream.take_events(
+            settings.worker_batch_size, within=settings.worker_batch_within
+        ):
+            records = [_raw(e.message) for e in events]
+            # The model is CPU-bound: run it off the loop so the consumer keeps fetching.
+            result = await asyncio.to_thread(pipeline.process, records)
+            pending = [
+                await verdicts.send(key=v.partition_key.encode(), value=v.model_dump_json().encode())
+                for v in result.verdicts
+            ]
+            pending += [
+                await dead.send(key=d.topic.encode(), value=d.model_dump_json().encode())
+                for d in result.dead_letters
+            ]
+            await asyncio.gather(*pending)  # delivered before the batch is acknowledged
+            for d in result.dead_letters:
+                log.warning(
+                    "dead letter %s[%d]@%d: %s", d.topic, d.partition, d.offset, d.detail[:200]
+                )
+            counters.add(len(records), result)
+            yield None
+
+    @app.timer(30.0)
+    async def report() -> None:
+        counters.report()
+
+    if settings.heartbeat_file:
+        heartbeat = settings.heartbeat_file
+
+        @app.timer(5.0)
+        async def beat() -> None:
+            heartbeat.touch()
+
+
+def _raw(message: Any) -> RawRecord:
+    return RawRecord(
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+        key=message.key,
+        value=message.value,
+    )
+

@@ -1,0 +1,221 @@
+"""The text pipeline as plain Python: decode → validate → dedupe → classify → decide → verdict.
+
+`TextPipeline.process` takes a batch of raw Kafka records and returns what to publish. It knows
+nothing of Faust, so most of its behaviour is tested without a broker; the agent in
+`classify_text.py` only moves records in and out.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+
+from pydantic import ValidationError
+
+from infra.errors import InvalidEvent
+from schemas.events import (
+    MAX_TEXT_CHARS,
+    ChatMessageEvent,
+    PostEvent,
+    parse_event,
+)
+from schemas.records import DeadLetter, DeadLetterReason, Verdict
+from streams.dedupe import LRUCache, digest
+from streams.policy import DecisionPolicy
+from streams.text.classifier import Classifier, TextScores
+from streams.text.normalize import normalize
+
+log = logging.getLogger(__name__)
+
+MAX_EVENT_BYTES = 4 * MAX_TEXT_CHARS + 64 * 1024
+"""Larger records are refused before parsing: no client can make a worker parse megabytes."""
+_RAW_KEEP = 16 * 1024
+
+TextEvent = PostEvent | ChatMessageEvent
+
+
+@dataclass(frozen=True, slots=True)
+class RawRecord:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+
+
+@dataclass(slots=True)
+class BatchResult:
+    verdicts: list[Verdict] = field(default_factory=list)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+    duplicates: int = 0
+    reused_scores: int = 0
+
+
+def decode(record: RawRecord) -> TextEvent:
+    """Parse one record into a text event, or raise `InvalidEvent` with the reason."""
+    value = record.value
+    if not value:
+        raise InvalidEvent(DeadLetterReason.INVALID_JSON, "empty value")
+    if len(value) > MAX_EVENT_BYTES:
+        raise InvalidEvent(
+            DeadLetterReason.OVERSIZED, f"{len(value)} bytes exceeds {MAX_EVENT_BYTES}"
+        )
+    try:
+        event = parse_event(value)
+    except ValidationError as exc:
+        raise _invalid(exc) from exc
+    if not isinstance(event, PostEvent | ChatMessageEvent):
+        raise InvalidEvent(
+            DeadLetterReason.WRONG_TOPIC, f"kind {event.kind.value!r} does not belong on {record.topic}"
+        )
+    return event
+
+
+def _invalid(exc: ValidationError) -> InvalidEvent:
+    errors = exc.errors(include_url=False, include_input=False)
+    if any(e["type"] == "json_invalid" for e in errors):
+        return InvalidEvent(DeadLetterReason.INVALID_JSON, errors[0]["msg"])
+    if any(e["type"] == "string_too_long" and "text" in e["loc"] for e in errors):
+        return InvalidEvent(DeadLetterReason.OVERSIZED, f"text longer than {MAX_TEXT_CHARS} chars")
+    detail = "; ".join(f"{'.'.join(map(str, e['loc'])) or '$'}: {e['msg']}" for e in errors[:10])
+    return InvalidEvent(DeadLetterReason.SCHEMA_VIOLATION, detail)
+
+
+def dead_letter(record: RawRecord, error: InvalidEvent, now: datetime) -> DeadLetter:
+    value = record.value or b""
+    tenant = event_id = None
+    try:  # best effort: tell the owner whose event it was, if the JSON says
+        doc = json.loads(value[:_RAW_KEEP * 4])
+        if isinstance(doc, dict):
+            tenant = str(doc["tenant"])[:64] if "tenant" in doc else None
+            event_id = str(doc["event_id"])[:256] if "event_id" in doc else None
+    except (ValueError, UnicodeDecodeError):
+        pass
+    return DeadLetter(
+        topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        reason=error.reason,
+        detail=error.detail[:4_000],
+        raw=value[:_RAW_KEEP].decode("utf-8", "replace"),
+        raw_size=len(value),
+        tenant=tenant,
+        event_id=event_id,
+        failed_at=now,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Scored:
+    event_id: str
+    text: str
+    scores: TextScores
+
+
+def realign(old_text: str, spans: Sequence[tuple[int, int]], new_text: str) -> list[tuple[int, int]]:
+    """Find the words of `spans` (in `old_text`) again in `new_text`, in order, ignoring case."""
+    haystack = new_text.casefold()
+    out: list[tuple[int, int]] = []
+    cursor = 0
+    for start, end in spans:
+        needle = old_text[start:end].casefold()
+        at = haystack.find(needle, cursor) if needle else -1
+        if at >= 0 and len(needle) == end - start:  # casefold kept the length: offsets hold
+            out.append((at, at + len(needle)))
+            cursor = at + len(needle)
+    return out
+
+
+class TextPipeline:
+    """Judges batches of text events. One instance per worker process (it holds the caches)."""
+
+    def __init__(
+        self,
+        classifier: Classifier,
+        policy: DecisionPolicy,
+        *,
+        cache_size: int = 200_000,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.classifier = classifier
+        self.policy = policy
+        self._clock = clock
+        self._judged: LRUCache[str] = LRUCache(cache_size)
+        self._scored: LRUCache[_Scored] = LRUCache(cache_size)
+
+    def process(self, records: Sequence[RawRecord]) -> BatchResult:
+        result = BatchResult()
+        fresh: list[TextEvent] = []
+        for record in records:
+            try:
+                event = decode(record)
+            except InvalidEvent as exc:
+                result.dead_letters.append(dead_letter(record, exc, self._clock()))
+                continue
+            item = digest(event.tenant, event.source, event.item_id)
+            first = self._judged.get(item)
+            if first is not None and first != event.event_id:
+                result.duplicates += 1  # another event already carried this item
+                continue
+            self._judged.put(item, event.event_id)
+            fresh.append(event)
+        if fresh:
+            result.verdicts = self._judge(fresh, result)
+        return result
+
+    def _judge(self, events: list[TextEvent], result: BatchResult) -> list[Verdict]:
+        keys = [digest(e.tenant, normalize(e.text)) for e in events]
+        scores: dict[bytes, _Scored] = {}
+        todo: dict[bytes, TextEvent] = {}
+        for key, event in zip(keys, events, strict=True):
+            cached = self._scored.get(key)
+            if cached is not None:
+                scores[key] = cached
+            elif key not in todo:
+                todo[key] = event
+        if todo:
+            fresh = self.classifier.classify(
+                [e.text for e in todo.values()], [e.payload.lang for e in todo.values()]
+            )
+            for (key, event), score in zip(todo.items(), fresh, strict=True):
+                scores[key] = _Scored(event.event_id, event.text, score)
+                self._scored.put(key, scores[key])
+        now = self._clock()
+        verdicts = []
+        for key, event in zip(keys, events, strict=True):
+            scored = scores[key]
+            score = scored.scores
+            duplicate_of = None
+            if scored.event_id != event.event_id:
+                duplicate_of = scored.event_id
+                result.reused_scores += 1
+                if scored.text != event.text:  # same words, other case or spacing
+                    score = replace(score, spans=realign(scored.text, score.spans, event.text))
+            verdicts.append(self._verdict(event, score, duplicate_of, now))
+        return verdicts
+
+    def _verdict(
+        self, event: TextEvent, score: TextScores, duplicate_of: str | None, now: datetime
+    ) -> Verdict:
+        return Verdict(
+            event_id=event.event_id,
+            tenant=event.tenant,
+            source=event.source,
+            kind=event.kind,
+            item_id=event.item_id,
+            author=event.author,
+            occurred_at=event.occurred_at,
+            judged_at=now,
+            decision=self.policy.decide(score.toxic),
+            toxic=score.toxic,
+            scores=score.labels,
+            lang=score.lang,
+            spans=score.spans,
+            model_version=self.classifier.version,
+            policy_version=self.policy.version,
+            duplicate_of=duplicate_of,
+            latency_ms=max(0.0, (now - event.occurred_at).total_seconds() * 1000),
+        )
