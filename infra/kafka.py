@@ -50,11 +50,11 @@ async def ensure_topics(
         await admin.close()
 
 
-async def broker_reachable(bootstrap: str, timeout: float = 3.0) -> bool:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000))
+async def broker_reachable(bootstrap: str, wait: float = 3.0) -> bool:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(wait * 1000))
     try:
-        await asyncio.wait_for(admin.start(), timeout)
-        await asyncio.wait_for(admin.list_topics(), timeout)
+        await asyncio.wait_for(admin.start(), wait)
+        await asyncio.wait_for(admin.list_topics(), wait)
     except (KafkaError, TimeoutError, OSError):
         return False
     finally:
@@ -100,6 +100,9 @@ class Publisher:
         return self
 
     async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         await self.stop()

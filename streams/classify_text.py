@@ -12,6 +12,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+from infra.logging import heartbeat
 from infra.settings import Settings
 from schemas.topics import DEAD_LETTERS, EVENTS_TEXT, VERDICTS_TEXT
 from streams.app import ModstreamApp
@@ -60,7 +61,9 @@ def register(app: ModstreamApp, pipeline: TextPipeline, settings: Settings) -> N
             # The model is CPU-bound: run it off the loop so the consumer keeps fetching.
             result = await asyncio.to_thread(pipeline.process, records)
             pending = [
-                await verdicts.send(key=v.partition_key.encode(), value=v.model_dump_json().encode())
+                await verdicts.send(
+                    key=v.partition_key.encode(), value=v.model_dump_json().encode()
+                )
                 for v in result.verdicts
             ]
             pending += [
@@ -79,12 +82,9 @@ def register(app: ModstreamApp, pipeline: TextPipeline, settings: Settings) -> N
     async def report() -> None:
         counters.report()
 
-    if settings.heartbeat_file:
-        heartbeat = settings.heartbeat_file
-
-        @app.timer(5.0)
-        async def beat() -> None:
-            heartbeat.touch()
+    @app.task
+    async def beat() -> None:
+        await heartbeat(settings.heartbeat_file)
 
 
 def _raw(message: Any) -> RawRecord:
@@ -95,4 +95,3 @@ def _raw(message: Any) -> RawRecord:
         key=message.key,
         value=message.value,
     )
-

@@ -69,7 +69,8 @@ def decode(record: RawRecord) -> TextEvent:
         raise _invalid(exc) from exc
     if not isinstance(event, PostEvent | ChatMessageEvent):
         raise InvalidEvent(
-            DeadLetterReason.WRONG_TOPIC, f"kind {event.kind.value!r} does not belong on {record.topic}"
+            DeadLetterReason.WRONG_TOPIC,
+            f"kind {event.kind.value!r} does not belong on {record.topic}",
         )
     return event
 
@@ -88,7 +89,7 @@ def dead_letter(record: RawRecord, error: InvalidEvent, now: datetime) -> DeadLe
     value = record.value or b""
     tenant = event_id = None
     try:  # best effort: tell the owner whose event it was, if the JSON says
-        doc = json.loads(value[:_RAW_KEEP * 4])
+        doc = json.loads(value[: _RAW_KEEP * 4])
         if isinstance(doc, dict):
             tenant = str(doc["tenant"])[:64] if "tenant" in doc else None
             event_id = str(doc["event_id"])[:256] if "event_id" in doc else None
@@ -115,7 +116,9 @@ class _Scored:
     scores: TextScores
 
 
-def realign(old_text: str, spans: Sequence[tuple[int, int]], new_text: str) -> list[tuple[int, int]]:
+def realign(
+    old_text: str, spans: Sequence[tuple[int, int]], new_text: str
+) -> list[tuple[int, int]]:
     """Find the words of `spans` (in `old_text`) again in `new_text`, in order, ignoring case."""
     haystack = new_text.casefold()
     out: list[tuple[int, int]] = []

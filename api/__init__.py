@@ -1,0 +1,1 @@
+"""The FastAPI read API: ingest, verdicts, health (and, in embedded mode, the warehouse sink)."""

@@ -1,0 +1,37 @@
+"""`modstream serve`: the API (and, with an embedded warehouse, the warehouse sink)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from infra.logging import configure_logging
+from infra.settings import get_settings
+
+
+def serve(
+    sink: Annotated[
+        bool | None,
+        typer.Option("--sink/--no-sink", help="Run the warehouse sink here [default: if embedded]"),
+    ] = None,
+) -> None:
+    """Serve the HTTP API."""
+    import uvicorn
+
+    from api.app import create_app
+
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    app = create_app(settings, run_sink=sink)
+    uvicorn.run(
+        app,
+        host=settings.api_host,
+        port=settings.api_port,
+        log_config=None,  # keep our logging set-up
+        access_log=False,
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(serve)

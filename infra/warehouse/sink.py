@@ -1,0 +1,219 @@
+"""The warehouse sink: Kafka topics → ClickHouse tables, in batches, committing only after a flush.
+
+A failed insert is retried with back-off on the same batch and no offset moves until it lands, so
+a crash loses nothing; the tables are ReplacingMergeTrees keyed by event, so the replay that
+follows a crash counts nothing twice. A record that cannot be parsed is stored as a dead letter
+unless a worker upstream already dead-letters that topic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from aiokafka.errors import KafkaError
+from pydantic import ValidationError
+
+from infra.errors import InvalidEvent, WarehouseError
+from infra.warehouse.client import Warehouse
+from schemas.events import parse_event
+from schemas.records import DeadLetter, DeadLetterReason, Verdict
+from schemas.topics import DEAD_LETTERS, EVENTS_ACTIVITY, EVENTS_MEDIA, EVENTS_TEXT, VERDICTS_TEXT
+
+log = logging.getLogger(__name__)
+
+Row = list[Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    name: str
+    columns: tuple[str, ...]
+
+
+EVENTS = Table(
+    "events",
+    ("tenant", "event_id", "source", "kind", "item_id", "author", "occurred_at", "received_at",
+     "lang", "text", "payload"),
+)  # fmt: skip
+VERDICTS = Table(
+    "verdicts",
+    ("tenant", "event_id", "source", "kind", "item_id", "author", "occurred_at", "judged_at",
+     "decision", "toxic", "scores", "lang", "spans", "model_version", "policy_version",
+     "duplicate_of", "latency_ms"),
+)  # fmt: skip
+DEAD = Table(
+    "dead_letters",
+    ("topic", "partition", "offset", "reason", "detail", "raw", "raw_size", "tenant", "event_id",
+     "failed_at"),
+)  # fmt: skip
+
+
+def event_row(record: ConsumerRecord) -> Row:
+    try:
+        event = parse_event(record.value or b"")
+    except ValidationError as exc:
+        raise InvalidEvent(DeadLetterReason.SCHEMA_VIOLATION, str(exc)[:1000]) from exc
+    return [
+        event.tenant, event.event_id, event.source, event.kind.value, event.item_id, event.author,
+        event.occurred_at, _kafka_time(record), getattr(event.payload, "lang", None) or "",
+        event.text or "", event.payload.model_dump_json(),
+    ]  # fmt: skip
+
+
+def verdict_row(record: ConsumerRecord) -> Row:
+    try:
+        v = Verdict.model_validate_json(record.value or b"")
+    except ValidationError as exc:
+        raise InvalidEvent(DeadLetterReason.SCHEMA_VIOLATION, str(exc)[:1000]) from exc
+    return [
+        v.tenant, v.event_id, v.source, v.kind.value, v.item_id, v.author, v.occurred_at,
+        v.judged_at, v.decision.value, v.toxic, v.scores, v.lang, v.spans, v.model_version,
+        v.policy_version, v.duplicate_of, v.latency_ms,
+    ]  # fmt: skip
+
+
+def dead_letter_row(d: DeadLetter) -> Row:
+    return [
+        d.topic, d.partition, d.offset, d.reason.value, d.detail, d.raw, d.raw_size, d.tenant,
+        d.event_id, d.failed_at,
+    ]  # fmt: skip
+
+
+def _dead_letter_record(record: ConsumerRecord) -> Row:
+    try:
+        return dead_letter_row(DeadLetter.model_validate_json(record.value or b""))
+    except ValidationError as exc:
+        raise InvalidEvent(DeadLetterReason.SCHEMA_VIOLATION, str(exc)[:1000]) from exc
+
+
+def _kafka_time(record: ConsumerRecord) -> datetime:
+    return datetime.fromtimestamp(record.timestamp / 1000, UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    table: Table
+    to_row: Callable[[ConsumerRecord], Row]
+    dead_letter_invalid: bool
+    """False where a worker upstream already dead-letters this topic's bad records."""
+
+
+ROUTES: dict[str, Route] = {
+    EVENTS_TEXT.name: Route(EVENTS, event_row, dead_letter_invalid=False),
+    EVENTS_MEDIA.name: Route(EVENTS, event_row, dead_letter_invalid=True),
+    EVENTS_ACTIVITY.name: Route(EVENTS, event_row, dead_letter_invalid=True),
+    VERDICTS_TEXT.name: Route(VERDICTS, verdict_row, dead_letter_invalid=True),
+    DEAD_LETTERS.name: Route(DEAD, _dead_letter_record, dead_letter_invalid=False),
+}
+
+
+def rows_for(records: Sequence[ConsumerRecord]) -> dict[Table, list[Row]]:
+    """Group a batch into rows per table; unparseable records become dead-letter rows."""
+    out: dict[Table, list[Row]] = defaultdict(list)
+    for record in records:
+        route = ROUTES[record.topic]
+        try:
+            out[route.table].append(route.to_row(record))
+        except InvalidEvent as exc:
+            if route.dead_letter_invalid:
+                out[DEAD].append(dead_letter_row(_as_dead_letter(record, exc)))
+    return out
+
+
+def _as_dead_letter(record: ConsumerRecord, exc: InvalidEvent) -> DeadLetter:
+    value = record.value or b""
+    return DeadLetter(
+        topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        reason=exc.reason,
+        detail=exc.detail[:4000],
+        raw=value[:16384].decode("utf-8", "replace"),
+        raw_size=len(value),
+        failed_at=datetime.now(UTC),
+    )
+
+
+class WarehouseSink:
+    """Consumes the catalogue's topics into the warehouse until `stop()`."""
+
+    def __init__(
+        self,
+        warehouse: Warehouse,
+        bootstrap: str,
+        *,
+        group_id: str = "modstream-sink",
+        batch_size: int = 5_000,
+        flush_interval: float = 0.2,
+        topics: Sequence[str] = tuple(ROUTES),
+        on_flush: Callable[[dict[Table, list[Row]]], None] | None = None,
+    ) -> None:
+        self.warehouse = warehouse
+        self.batch_size = batch_size
+        self.flush_interval = flush_interval
+        self.on_flush = on_flush
+        self.flushed = 0
+        self._stopping = asyncio.Event()
+        self._consumer = AIOKafkaConsumer(
+            *topics,
+            bootstrap_servers=bootstrap,
+            group_id=group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            fetch_max_wait_ms=100,
+            session_timeout_ms=10_000,
+            heartbeat_interval_ms=1_000,
+            max_poll_records=batch_size,
+        )
+
+    async def run(self) -> None:
+        await self._consumer.start()
+        log.info("warehouse sink started (%s)", self.warehouse.url.split("@")[-1])
+        try:
+            while not self._stopping.is_set():
+                batch = await self._consumer.getmany(
+                    timeout_ms=int(self.flush_interval * 1000), max_records=self.batch_size
+                )
+                records = [r for part in batch.values() for r in part]
+                if records:
+                    await self._flush(rows_for(records))
+                    await self._consumer.commit()
+                    self.flushed += len(records)
+        except KafkaError:
+            log.exception("sink lost the broker; offsets since the last flush will be replayed")
+            raise
+        finally:
+            await self._consumer.stop()
+
+    async def _flush(self, rows: dict[Table, list[Row]]) -> None:
+        delay = 0.5
+        while True:
+            try:
+                await asyncio.to_thread(self._write, rows)
+                return
+            except WarehouseError as exc:
+                if self._stopping.is_set():
+                    raise
+                log.warning("warehouse insert failed (%s); retrying in %.1fs", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+
+    def _write(self, rows: dict[Table, list[Row]]) -> None:
+        started = time.perf_counter()
+        for table, table_rows in rows.items():
+            self.warehouse.insert(table.name, table_rows, table.columns)
+        if self.on_flush:
+            self.on_flush(rows)
+        log.debug("flushed %d rows in %.0f ms", sum(map(len, rows.values())),
+                  (time.perf_counter() - started) * 1000)  # fmt: skip
+
+    def stop(self) -> None:
+        self._stopping.set()

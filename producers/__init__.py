@@ -1,0 +1,1 @@
+"""Everything that puts events onto topics: HTTP ingest clients, sample feeds, load generation."""

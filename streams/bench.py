@@ -1,0 +1,197 @@
+"""`modstream bench …`: benchmarks that print figures (never timed assertions in tests)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated
+
+import numpy as np
+import typer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from infra.broker import EmbeddedBroker
+from infra.kafka import ensure_topics
+from infra.logging import configure_logging
+from infra.settings import get_settings
+from infra.supervisor import Supervisor, modstream_argv
+from schemas.topics import EVENTS_TEXT, VERDICTS_TEXT
+
+bench_app = typer.Typer(help="Benchmarks that print figures.", no_args_is_help=True)
+console = Console()
+
+_WORDS = (
+    "the a you we they this that is was really very so what why how great good bad awful "
+    "thanks love hate stupid idiot nice game team match phone update news city people friend "
+    "shut up dumb brilliant terrible lovely pathetic kind weather today tomorrow music film"
+).split()
+
+
+def synthetic_text(rng: random.Random, n: int) -> str:
+    """A unique short text (unique, so content dedupe cannot flatter the figures)."""
+    return " ".join(rng.choices(_WORDS, k=rng.randint(6, 24))) + f" #{n}"
+
+
+@dataclass
+class Scenario:
+    name: str
+    events: int
+    rate: float  # events/s offered; 0 = as fast as possible
+
+
+@dataclass
+class Outcome:
+    scenario: Scenario
+    seconds: float
+    received: int
+    duplicates: int
+    latencies_ms: np.ndarray
+
+    @property
+    def throughput(self) -> float:
+        return self.received / self.seconds if self.seconds else 0.0
+
+
+async def _run(bootstrap: str, scenarios: list[Scenario], timeout: float) -> list[Outcome]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, fetch_max_wait_ms=50)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, acks=1)
+    await consumer.start()
+    await producer.start()
+    try:
+        parts = [TopicPartition(VERDICTS_TEXT.name, p) for p in range(VERDICTS_TEXT.partitions)]
+        consumer.assign(parts)
+        await consumer.seek_to_end(*parts)
+        await _offer(producer, consumer, Scenario("warm-up", 200, 0), timeout=90)
+        return [await _offer(producer, consumer, s, timeout) for s in scenarios]
+    finally:
+        await producer.stop()
+        await consumer.stop()
+
+
+async def _offer(
+    producer: AIOKafkaProducer, consumer: AIOKafkaConsumer, scenario: Scenario, timeout: float
+) -> Outcome:
+    run = uuid.uuid4().hex[:8]
+    rng = random.Random(run)
+    arrivals: dict[str, float] = {}
+    sent_at: dict[str, float] = {}
+    duplicates = 0
+    done_sending = asyncio.Event()
+
+    async def send() -> None:
+        start = time.monotonic()
+        for n in range(scenario.events):
+            if scenario.rate:
+                lag = start + n / scenario.rate - time.monotonic()
+                if lag > 0:
+                    await asyncio.sleep(lag)
+            event_id = f"bench-{run}-{n}"
+            now = datetime.now(UTC)
+            event = {
+                "event_id": event_id,
+                "tenant": "bench",
+                "source": "bench",
+                "kind": "post",
+                "occurred_at": now.isoformat(),
+                "payload": {
+                    "external_id": event_id,
+                    "author": f"user-{n % 500}",
+                    "text": synthetic_text(rng, n),
+                },
+            }
+            sent_at[event_id] = now.timestamp()
+            await producer.send(
+                EVENTS_TEXT.name, json.dumps(event).encode(), key=f"bench:user-{n % 500}".encode()
+            )
+            if n % 1000 == 999:
+                await asyncio.sleep(0)
+        await producer.flush()
+        done_sending.set()
+
+    sender = asyncio.create_task(send())
+    prefix = f"bench-{run}-"
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task(f"{scenario.name}", total=scenario.events)
+        deadline = time.monotonic() + timeout
+        while len(arrivals) < scenario.events and time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=200)
+            now = time.time()
+            for records in batch.values():
+                for record in records:
+                    verdict = json.loads(record.value)
+                    event_id = verdict["event_id"]
+                    if not event_id.startswith(prefix):
+                        continue
+                    if event_id in arrivals:
+                        duplicates += 1
+                    else:
+                        arrivals[event_id] = now
+            progress.update(task, completed=len(arrivals))
+    await sender
+    seconds = (max(arrivals.values()) - min(sent_at.values())) if arrivals else 0.0
+    latencies = np.array([(arrivals[e] - sent_at[e]) * 1000 for e in arrivals])
+    return Outcome(scenario, seconds, len(arrivals), duplicates, latencies)
+
+
+def _table(outcomes: list[Outcome]) -> Table:
+    table = Table(title="modstream bench pipeline (events.text → worker → verdicts.text)")
+    for column in ("scenario", "offered/s", "events", "throughput/s", "p50 ms", "p95 ms",
+                   "p99 ms", "lost", "dup"):  # fmt: skip
+        table.add_column(column, justify="right")
+    for o in outcomes:
+        p50, p95, p99 = (
+            np.percentile(o.latencies_ms, [50, 95, 99]) if o.received else (float("nan"),) * 3
+        )
+        table.add_row(
+            o.scenario.name,
+            f"{o.scenario.rate:,.0f}" if o.scenario.rate else "max",
+            f"{o.scenario.events:,}",
+            f"{o.throughput:,.0f}",
+            f"{p50:,.0f}",
+            f"{p95:,.0f}",
+            f"{p99:,.0f}",
+            f"{o.scenario.events - o.received:,}",
+            f"{o.duplicates:,}",
+        )
+    return table
+
+
+@bench_app.command("pipeline")
+def pipeline(
+    events: Annotated[int, typer.Option(help="Events in the throughput run.")] = 30_000,
+    rate: Annotated[float, typer.Option(help="Offered events/s in the latency run.")] = 1_000,
+    seconds: Annotated[float, typer.Option(help="Length of the latency run.")] = 15,
+    timeout: Annotated[float, typer.Option(help="Give up waiting for verdicts after.")] = 180,
+) -> None:
+    """End-to-end throughput and latency (occurred_at → verdict on the topic) through one worker."""
+    settings = get_settings()
+    configure_logging("WARNING")
+    broker = None
+    bootstrap = settings.kafka_bootstrap
+    if not bootstrap:
+        broker = EmbeddedBroker(settings.data_dir / "logs").start()
+        bootstrap = broker.bootstrap
+    supervisor = Supervisor(
+        {"MODSTREAM_KAFKA_BOOTSTRAP": bootstrap, "MODSTREAM_LOG_LEVEL": "WARNING"}
+    )
+    try:
+        asyncio.run(ensure_topics(bootstrap))
+        supervisor.spawn("worker", modstream_argv("worker"))
+        scenarios = [
+            Scenario("throughput", events, 0),
+            Scenario("latency", int(rate * seconds), rate),
+        ]
+        outcomes = asyncio.run(_run(bootstrap, scenarios, timeout))
+        console.print(_table(outcomes))
+    finally:
+        supervisor.stop_all()
+        if broker:
+            broker.stop()
