@@ -1,0 +1,39 @@
+# Two entry points: `make run` (install, start the embedded stack, feed samples) and `make test`.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+LOCK := constraints.txt
+
+.PHONY: run test lint install install-dev clean
+
+$(PY):
+	python3 -m venv $(VENV)
+
+# Re-install only when the project or its lock changes.
+$(VENV)/.installed: pyproject.toml $(LOCK) | $(PY)
+	$(PIP) install --quiet --disable-pip-version-check -c $(LOCK) -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(PIP) install --quiet --disable-pip-version-check -c $(LOCK) -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+run: install
+	$(VENV)/bin/modstream up
+
+lint: install-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+# pytest exits 5 when it collected no test: that is a failure here, not a pass.
+test: lint
+	$(PY) -m pytest -ra --durations=10; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "no tests ran" >&2; exit 1; fi; exit $$rc
+
+clean:
+	rm -rf var .pytest_cache .mypy_cache .ruff_cache
