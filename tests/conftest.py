@@ -51,13 +51,9 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def settings(broker: EmbeddedBroker, data_dir: Path, model_dir: Path) -> Settings:
+def settings(broker: EmbeddedBroker, data_dir: Path) -> Settings:
     return Settings(
-        env="test",
-        data_dir=data_dir,
-        kafka_bootstrap=broker.bootstrap,
-        model_dir=model_dir,
-        sink_flush_interval=0.1,
+        env="test", data_dir=data_dir, kafka_bootstrap=broker.bootstrap, sink_flush_interval=0.1
     )
 
 
@@ -79,11 +75,11 @@ def warehouse(api: TestClient) -> Warehouse:
 class Worker:
     """`modstream worker` in a subprocess, for tests that start, kill and restart it."""
 
-    def __init__(self, settings: Settings, log: Path) -> None:
+    def __init__(self, settings: Settings, model_dir: Path, log: Path) -> None:
         self.env = os.environ | {
             "MODSTREAM_KAFKA_BOOTSTRAP": settings.kafka_bootstrap or "",
             "MODSTREAM_DATA_DIR": str(settings.data_dir),
-            "MODSTREAM_MODEL_DIR": str(settings.models_path),
+            "MODSTREAM_MODEL_DIR": str(model_dir),
             "MODSTREAM_LOG_LEVEL": "INFO",
         }
         self.log = log
@@ -116,8 +112,10 @@ class Worker:
 
 
 @pytest.fixture(scope="session")
-def worker(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Worker]:
-    running = Worker(settings, tmp_path_factory.mktemp("worker") / "worker.log").start()
+def worker(
+    settings: Settings, model_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Worker]:
+    running = Worker(settings, model_dir, tmp_path_factory.mktemp("worker") / "worker.log").start()
     yield running
     running.stop()
 
