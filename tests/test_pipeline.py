@@ -1,0 +1,148 @@
+"""The text pipeline without Kafka: decoding, dead letters, dedupe, content reuse, verdicts."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from streams.text.load import load_classifier
+
+from infra.errors import InvalidEvent
+from schemas.records import DeadLetterReason, Decision
+from streams.pipeline import MAX_EVENT_BYTES, RawRecord, TextPipeline, decode, realign
+from streams.policy import DecisionPolicy
+from tests.conftest import as_json, post_event
+
+
+def raw(value: bytes | None, offset: int = 0, topic: str = "events.text") -> RawRecord:
+    return RawRecord(topic=topic, partition=1, offset=offset, key=b"demo:a", value=value)
+
+
+@pytest.fixture(scope="module")
+def pipeline(model_dir: Path) -> TextPipeline:
+    return TextPipeline(load_classifier(model_dir), DecisionPolicy(), cache_size=1000)
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        (b"", DeadLetterReason.INVALID_JSON),
+        (b"{not json", DeadLetterReason.INVALID_JSON),
+        (b"[1, 2]", DeadLetterReason.SCHEMA_VIOLATION),
+        (b'{"event_id": "x"}', DeadLetterReason.SCHEMA_VIOLATION),
+        (as_json(post_event("big", "w " * 30_000)), DeadLetterReason.OVERSIZED),
+        (b"x" * (MAX_EVENT_BYTES + 1), DeadLetterReason.OVERSIZED),
+    ],
+)
+def test_decode_names_the_reason(value: bytes, reason: DeadLetterReason) -> None:
+    with pytest.raises(InvalidEvent) as info:
+        decode(raw(value))
+    assert info.value.reason is reason
+
+
+def test_media_on_the_text_topic_is_the_wrong_topic() -> None:
+    media = post_event("m1", "x") | {
+        "kind": "media",
+        "payload": {"external_id": "1", "owner": "a", "url": "https://e.com/a.png",
+                    "media_type": "image"},
+    }  # fmt: skip
+    with pytest.raises(InvalidEvent) as info:
+        decode(raw(json.dumps(media).encode()))
+    assert info.value.reason is DeadLetterReason.WRONG_TOPIC
+
+
+def test_a_batch_yields_verdicts_and_dead_letters_in_one_pass(pipeline: TextPipeline) -> None:
+    good = post_event("p-good", "What a lovely afternoon in the park")
+    bad = {"event_id": "p-bad", "tenant": "acme"}
+    result = pipeline.process([raw(as_json(good)), raw(json.dumps(bad).encode(), offset=1)])
+    assert [v.event_id for v in result.verdicts] == ["p-good"]
+    [dead] = result.dead_letters
+    assert (dead.offset, dead.reason, dead.tenant, dead.event_id) == (
+        1, DeadLetterReason.SCHEMA_VIOLATION, "acme", "p-bad",
+    )  # fmt: skip
+    assert dead.raw == json.dumps(bad)
+
+
+def test_verdict_carries_ids_scores_decision_and_latency(pipeline: TextPipeline) -> None:
+    event = post_event("p-v", "you are a stupid idiot", author="bob", external_id="ext-1")
+    [verdict] = pipeline.process([raw(as_json(event))]).verdicts
+    assert (verdict.event_id, verdict.item_id, verdict.author) == ("p-v", "ext-1", "bob")
+    assert verdict.decision is DecisionPolicy().decide(verdict.toxic)
+    assert verdict.scores["toxic"] == verdict.toxic
+    assert verdict.latency_ms >= 0
+    assert verdict.judged_at >= verdict.occurred_at
+    assert verdict.model_version == pipeline.classifier.version
+
+
+def test_the_same_item_is_judged_once_even_within_a_batch(pipeline: TextPipeline) -> None:
+    a = post_event("d-1", "hello", external_id="same")
+    b = post_event("d-2", "hello", external_id="same")
+    replay = post_event("d-1", "hello", external_id="same")  # the same event again: re-emitted
+    result = pipeline.process([raw(as_json(a)), raw(as_json(b)), raw(as_json(replay))])
+    assert [v.event_id for v in result.verdicts] == ["d-1", "d-1"]
+    assert result.duplicates == 1
+
+
+def test_items_are_told_apart_by_tenant_and_source(pipeline: TextPipeline) -> None:
+    events = [
+        post_event("t-1", "hi", external_id="x", tenant="one"),
+        post_event("t-2", "hi", external_id="x", tenant="two"),
+        post_event("t-3", "hi", external_id="x", tenant="one", source="chat"),
+    ]
+    result = pipeline.process([raw(as_json(e)) for e in events])
+    assert len(result.verdicts) == 3
+
+
+def test_identical_normalised_text_reuses_scores_without_the_model(
+    model_dir: Path,
+) -> None:
+    calls: list[int] = []
+    classifier = load_classifier(model_dir)
+    pipeline = TextPipeline(classifier, DecisionPolicy())
+    pipeline.classifier = _Spy(classifier, calls)  # type: ignore[assignment]
+    first = post_event("c-1", "You STUPID idiot", external_id="i1")
+    again = post_event("c-2", "you   stupid IDIOT", external_id="i2")
+    other_tenant = post_event("c-3", "You STUPID idiot", external_id="i3", tenant="else")
+    result = pipeline.process([raw(as_json(first))])
+    result2 = pipeline.process([raw(as_json(again)), raw(as_json(other_tenant))])
+    assert calls == [1, 1]  # the second batch ran the model once: for the other tenant only
+    reused, separate = result2.verdicts
+    assert reused.duplicate_of == "c-1"
+    assert reused.toxic == result.verdicts[0].toxic
+    assert separate.duplicate_of is None  # never point at another tenant's event
+    assert result2.reused_scores == 1
+
+
+class _Spy:
+    def __init__(self, inner: object, calls: list[int]) -> None:
+        self._inner, self._calls = inner, calls
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._inner, name)
+
+    def classify(self, texts: list[str], langs: list[str | None] | None = None) -> object:
+        self._calls.append(len(texts))
+        return self._inner.classify(texts, langs)  # type: ignore[attr-defined]
+
+
+def test_realign_finds_the_span_words_in_the_new_text() -> None:
+    old = "You STUPID idiot"
+    new = "you   stupid IDIOT"
+    assert realign(old, [(4, 10), (11, 16)], new) == [(6, 12), (13, 18)]
+    assert realign(old, [(4, 10)], "nothing alike") == []
+
+
+def test_policy_decides_from_the_overall_score(model_dir: Path) -> None:
+    always_reject = TextPipeline(load_classifier(model_dir), DecisionPolicy(low=0.0, high=0.0))
+    event = post_event("pol-1", "a calm sentence about rain")
+    [verdict] = always_reject.process([raw(as_json(event))]).verdicts
+    assert verdict.decision is (Decision.REJECT if verdict.toxic > 0 else Decision.APPROVE)
+
+
+def test_a_fixed_clock_sets_judged_at(model_dir: Path) -> None:
+    moment = datetime(2030, 1, 1, tzinfo=UTC)
+    pipeline = TextPipeline(load_classifier(model_dir), DecisionPolicy(), clock=lambda: moment)
+    [verdict] = pipeline.process([raw(as_json(post_event("clk", "hi")))]).verdicts
+    assert verdict.judged_at == moment

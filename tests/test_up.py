@@ -1,0 +1,85 @@
+"""`modstream up` as a new user runs it (what `make run` starts): the whole embedded stack comes
+up, the sample events' verdicts are served, and Ctrl-C leaves no process behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from infra.broker import free_port
+from tests.conftest import wait_for
+
+pytestmark = pytest.mark.integration
+
+
+def descendants(pid: int) -> set[int]:
+    """Every live process below `pid`, by parent links in /proc."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        if fields[0] != "Z":
+            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_up_serves_sample_verdicts_and_ctrl_c_stops_everything(
+    tmp_path: Path, model_dir: Path
+) -> None:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MODSTREAM_")} | {
+        "MODSTREAM_DATA_DIR": str(tmp_path),
+        "MODSTREAM_MODEL_DIR": str(model_dir),
+        "MODSTREAM_API_PORT": str(port),
+    }
+    log = (tmp_path / "up.log").open("wb")
+    up = subprocess.Popen(
+        [sys.executable, "-m", "infra.cli", "up"], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    api = f"http://127.0.0.1:{port}"
+    try:
+
+        def verdict(event_id: str) -> dict[str, float] | None:
+            try:
+                response = httpx.get(f"{api}/v1/verdicts/{event_id}", timeout=2)
+            except httpx.HTTPError:
+                return None
+            return response.json() if response.status_code == 200 else None
+
+        rude = wait_for(lambda: verdict("sample-en-2"), timeout=120, what="a sample verdict")
+        kind = wait_for(lambda: verdict("sample-en-1"), what="another sample verdict")
+        assert rude["toxic"] > kind["toxic"]
+        processes = descendants(up.pid)
+        assert len(processes) >= 3  # broker, worker, API at least
+    finally:
+        up.send_signal(signal.SIGINT)  # what Ctrl-C sends
+        code = up.wait(60)
+        log.close()
+    output = (tmp_path / "up.log").read_text()
+    assert "Modstream is up" in output
+    assert f"{api}/docs" in output
+    assert code == 0, output[-3000:]
+    time.sleep(0.5)
+    assert not [p for p in processes if alive(p)], "processes left behind after Ctrl-C"
