@@ -16,11 +16,12 @@ import typer
 from rich.console import Console
 
 from infra.broker import EmbeddedBroker
-from infra.errors import ModstreamError
+from infra.errors import ModstreamError, WarehouseError
 from infra.kafka import ensure_topics
 from infra.logging import configure_logging, heartbeat
 from infra.settings import get_settings
 from infra.supervisor import Supervisor, modstream_argv
+from infra.warehouse import Warehouse, connect
 
 app = typer.Typer(
     name="modstream",
@@ -149,25 +150,39 @@ def broker() -> None:
 @app.command()
 def migrate() -> None:
     """Apply the warehouse's pending SQL migrations."""
-    from infra.warehouse import connect
     from infra.warehouse import migrate as run_migrations
 
     settings = get_settings()
     configure_logging(settings.log_level)
-    applied = run_migrations(connect(settings.warehouse_url))
+    applied = run_migrations(_connect_with_retry(settings.warehouse_url))
     console.print(f"{len(applied)} migration(s) applied" if applied else "warehouse is up to date")
+
+
+def _connect_with_retry(url: str, attempts: int = 30) -> Warehouse:
+    """A server may still be starting (containers start together): retry for a while."""
+    for attempt in range(1, attempts + 1):
+        try:
+            warehouse = connect(url)
+            if warehouse.ping():
+                return warehouse
+        except WarehouseError as exc:
+            if attempt == attempts:
+                raise
+            log.info("warehouse not reachable yet (%s); retrying", exc)
+        time.sleep(2)
+    raise WarehouseError(f"warehouse at {url.split('@')[-1]} did not answer")
 
 
 @app.command()
 def sink() -> None:
     """Run the warehouse sink alone (for a ClickHouse server; embedded, `serve` runs it)."""
-    from infra.warehouse import connect
     from infra.warehouse.sink import WarehouseSink
 
     settings = get_settings()
     configure_logging(settings.log_level)
     if not settings.kafka_bootstrap:
         raise ModstreamError("MODSTREAM_KAFKA_BOOTSTRAP is not set")
+    asyncio.run(ensure_topics(settings.kafka_bootstrap))
     warehouse = connect(settings.warehouse_url)
     worker = WarehouseSink(
         warehouse,

@@ -1,7 +1,7 @@
 """Wire contracts: the records Modstream puts on Kafka topics, and the topic catalogue.
 
 Everything here is plain pydantic v2 and imports nothing else from the project, so producers in
-other services can depend on it alone (or on the JSON Schema that `modstream schemas export` writes).
+other services can depend on it alone (or on the JSON Schema from `modstream schemas export`).
 """
 
 from schemas.events import (

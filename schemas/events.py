@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import (
     AnyHttpUrl,
@@ -21,7 +21,7 @@ from pydantic import (
     TypeAdapter,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Final = 1
 MAX_TEXT_CHARS = 50_000
 """Longer texts are refused (dead-lettered as `oversized`); long-text sampling handles the rest."""
 

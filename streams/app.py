@@ -39,7 +39,9 @@ class ModstreamApp(faust.App):  # type: ignore[misc]
         return LowLatencyTransport(self.conf.broker_consumer, self)
 
 
-def create_app(settings: Settings, bootstrap: str, app_id: str = "modstream-worker") -> ModstreamApp:
+def create_app(
+    settings: Settings, bootstrap: str, app_id: str = "modstream-worker"
+) -> ModstreamApp:
     app = ModstreamApp(
         app_id,
         broker=f"kafka://{bootstrap}",
