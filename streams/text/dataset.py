@@ -1,0 +1,97 @@
+"""Loading the labeled JSONL data and the deterministic held-out split."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = [
+    "HOLDOUT_FRACTION",
+    "VALIDATION_ONLY",
+    "Row",
+    "is_holdout",
+    "iter_rows",
+    "load_dir",
+    "split",
+]
+
+HOLDOUT_FRACTION = 0.15
+# Files that are never trained on: they are validation data as a whole.
+VALIDATION_ONLY: frozenset[str] = frozenset({"en_hatexplain_val", "ar_osact2020_dev"})
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    id: str
+    text: str
+    lang: str
+    toxic: int
+    hate: int | None
+    sub: str | None  # a finer sub-label where the set has one (MPOLD: "HS", "V", "-")
+    spans: tuple[tuple[int, int], ...] | None
+    source: str
+    dataset: str  # the file stem, e.g. "en_davidson_train"
+
+
+def is_holdout(row_id: str, fraction: float = HOLDOUT_FRACTION) -> bool:
+    """Stable, platform-independent assignment of a row to the held-out part."""
+    digest = hashlib.blake2b(row_id.encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64 < fraction
+
+
+def _row(obj: dict[str, object], dataset: str) -> Row:
+    labels = obj.get("labels")
+    sub = labels.get("sub") if isinstance(labels, dict) else None
+    spans_raw = obj.get("spans")
+    spans: tuple[tuple[int, int], ...] | None = None
+    if isinstance(spans_raw, list):
+        spans = tuple((int(s), int(e)) for s, e in spans_raw)
+    hate = obj.get("hate")
+    return Row(
+        id=str(obj["id"]),
+        text=str(obj["text"]),
+        lang=str(obj["lang"]),
+        toxic=int(obj["toxic"]),  # type: ignore[call-overload]
+        hate=None if hate is None else int(hate),  # type: ignore[call-overload]
+        sub=str(sub) if sub is not None else None,
+        spans=spans,
+        source=str(obj.get("source", dataset)),
+        dataset=dataset,
+    )
+
+
+def iter_rows(path: Path, limit: int | None = None) -> Iterator[Row]:
+    """Rows of one JSONL file, in file order; at most `limit` of them."""
+    dataset = path.name.removesuffix(".jsonl")
+    with path.open(encoding="utf-8") as fh:
+        n = 0
+        for line in fh:
+            if not line.strip():
+                continue
+            if limit is not None and n >= limit:
+                return
+            yield _row(json.loads(line), dataset)
+            n += 1
+
+
+def load_dir(data_dir: Path, limit: int | None = None) -> list[Row]:
+    """All rows of every `*.jsonl` file in `data_dir` or its `text/` folder, by file name."""
+    files = sorted(data_dir.glob("*.jsonl")) or sorted((data_dir / "text").glob("*.jsonl"))
+    if not files:
+        raise FileNotFoundError(f"no *.jsonl files in {data_dir}")
+    return [row for path in files for row in iter_rows(path, limit)]
+
+
+def split(rows: Iterable[Row]) -> tuple[list[Row], list[Row]]:
+    """(train, held_out): validation-only files and ~15% of every other file by id hash."""
+    train: list[Row] = []
+    held: list[Row] = []
+    for row in rows:
+        if row.dataset in VALIDATION_ONLY or is_holdout(row.id):
+            held.append(row)
+        else:
+            train.append(row)
+    return train, held

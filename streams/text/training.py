@@ -1,0 +1,409 @@
+"""Train the linear text classifier on the labeled data, evaluate it, write the artifact."""
+
+from __future__ import annotations
+
+import json
+import platform
+import sys
+import time
+from collections import Counter
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from streams.text.dataset import HOLDOUT_FRACTION, VALIDATION_ONLY, Row, load_dir, split
+from streams.text.evaluate import binary_metrics, span_f1, spans_char_f1
+from streams.text.linear import (
+    Example,
+    FeatureSpec,
+    Featurizer,
+    LangModel,
+    LinearTextClassifier,
+    fit_language,
+    select_spans,
+)
+
+__all__ = ["LABELS", "train"]
+
+# Labels per language, and the regularisation strength (picked by leave-one-source-out tests).
+LABELS: dict[str, tuple[str, ...]] = {
+    "en": ("toxic", "identity_hate"),
+    "ar": ("toxic", "identity_hate"),
+}
+C_BY_LANG: dict[str, float] = {"en": 4.0, "ar": 8.0}
+CALIBRATION_FOLDS = 3
+SPAN_TUNE_ROWS = 3000
+SPAN_THRESHOLDS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.6, 0.8)
+SPAN_RATIOS = (0.0, 0.2, 0.3, 0.4, 0.5, 0.6)
+SPAN_MIN_F1 = 0.35  # below this the explainer is noise and spans are switched off
+
+DATASETS: dict[str, dict[str, str]] = {
+    "davidson": {
+        "license": "MIT",
+        "cite": "Davidson et al., Automated Hate Speech Detection and the Problem of Offensive "
+        "Language (ICWSM 2017)",
+        "repo": "t-davidson/hate-speech-and-offensive-language @ cb50f7e9",
+    },
+    "hatexplain": {
+        "license": "MIT",
+        "cite": "Mathew et al., HateXplain: A Benchmark Dataset for Explainable Hate Speech "
+        "Detection (AAAI 2021)",
+        "repo": "hate-alert/HateXplain @ 01d74227",
+    },
+    "toxic_spans": {
+        "license": "CC0 1.0",
+        "cite": "Pavlopoulos et al., SemEval-2021 Task 5: Toxic Spans Detection",
+        "repo": "ipavlopoulos/toxic_spans @ beaf1705",
+    },
+    "osact2020": {
+        "license": "CC-BY",
+        "cite": "Mubarak et al., Overview of OSACT4 Arabic Offensive Language Detection Shared "
+        "Task (2020)",
+        "repo": "motazsaad/arabic-hatespeech-data @ a6c43a82",
+    },
+    "mpold": {
+        "license": "Apache-2.0",
+        "cite": "Chowdhury et al., A Multi-Platform Arabic News Comment Dataset for Offensive "
+        "Language Detection (LREC 2020)",
+        "repo": "shammur/Arabic-Offensive-Multi-Platform-SocialMedia-Comment-Dataset @ 7c5a7d23",
+    },
+}
+
+
+def _blank_spans(text: str, spans: Sequence[tuple[int, int]]) -> str:
+    chars = list(text)
+    for s, e in spans:
+        for i in range(max(s, 0), min(e, len(chars))):
+            chars[i] = " "
+    return "".join(chars)
+
+
+def build_examples(rows: Sequence[Row], lang: str) -> list[Example]:
+    """Training examples of one language.
+
+    Toxic-spans posts are all toxic; each one with spans also yields a pseudo-negative, the post
+    with its toxic spans blanked out, so the model learns the toxic words rather than the style
+    of Civil Comments posts.
+    """
+    out: list[Example] = []
+    for r in rows:
+        if r.lang != lang:
+            continue
+        out.append(Example(r.text, {"toxic": r.toxic, "identity_hate": r.hate}, r.id))
+        if r.source == "toxic_spans" and r.spans:
+            blanked = _blank_spans(r.text, r.spans)
+            if blanked.strip():
+                out.append(Example(blanked, {"toxic": 0, "identity_hate": None}, r.id + "#neg"))
+    return out
+
+
+def _span_rows(rows: Sequence[Row]) -> list[Row]:
+    return [r for r in rows if r.spans is not None]
+
+
+def tune_spans(
+    clf: LinearTextClassifier, rows: Sequence[Row], lang: str = "en"
+) -> tuple[float | None, float, float]:
+    """Pick (threshold, ratio) maximising mean char-F1 on training span rows; returns its F1 too."""
+    model = clf.models[lang]
+    texts = [r.text for r in rows]
+    probs = [s.toxic for s in clf.classify(texts, [lang] * len(texts))]
+    contribs = clf.contributions(texts, lang)
+    cached = [
+        (r.text, ranges, contrib, list(r.spans or ()), p > 0.5)
+        for r, p, (ranges, contrib) in zip(rows, probs, contribs, strict=True)
+    ]
+    best: tuple[float, float | None, float] = (-1.0, None, 0.0)
+    for thr in SPAN_THRESHOLDS:
+        for ratio in SPAN_RATIOS:
+            scores = []
+            for text, ranges, contrib, gold, toxic in cached:
+                pred = select_spans(text, ranges, contrib, thr, ratio) if toxic else []
+                scores.append(span_f1(pred, gold))
+            f1 = float(np.mean(scores)) if scores else 0.0
+            if f1 > best[0]:
+                best = (f1, thr, ratio)
+    best_f1, best_thr, best_ratio = best
+    model.span_threshold = best_thr
+    model.span_ratio = best_ratio
+    return best_thr, best_ratio, best_f1
+
+
+def evaluate(clf: LinearTextClassifier, held: Sequence[Row]) -> dict[str, Any]:
+    """Held-out metrics per language and per data set (toxic, identity_hate, span char-F1)."""
+    out: dict[str, Any] = {"per_language": {}, "per_dataset": {}}
+    scores = clf.classify([r.text for r in held], [r.lang for r in held])
+
+    def block(idx: list[int]) -> dict[str, Any]:
+        res: dict[str, Any] = {}
+        y = [held[i].toxic for i in idx]
+        res["toxic"] = binary_metrics(y, [scores[i].toxic for i in idx])
+        hidx = [i for i in idx if held[i].hate is not None and "identity_hate" in scores[i].labels]
+        if hidx:
+            res["identity_hate"] = binary_metrics(
+                [int(held[i].hate or 0) for i in hidx],
+                [scores[i].labels["identity_hate"] for i in hidx],
+            )
+        sidx = [i for i in idx if held[i].spans is not None]
+        if sidx:
+            res["spans_char_f1"] = spans_char_f1(
+                [scores[i].spans for i in sidx], [list(held[i].spans or ()) for i in sidx]
+            )
+            res["spans_n"] = len(sidx)
+        return res
+
+    for lang in sorted({r.lang for r in held}):
+        out["per_language"][lang] = block([i for i, r in enumerate(held) if r.lang == lang])
+    for ds in sorted({r.dataset for r in held}):
+        out["per_dataset"][ds] = block([i for i, r in enumerate(held) if r.dataset == ds])
+    return out
+
+
+def cross_source(
+    train_rows: Sequence[Row], held: Sequence[Row], spec: FeatureSpec
+) -> dict[str, Any]:
+    """Leave-one-source-out: train `toxic` without a source, test on all of that source's rows."""
+    featurizer = Featurizer(spec)
+    out: dict[str, Any] = {}
+    everything = list(train_rows) + list(held)
+    for lang in LABELS:
+        sources = sorted({r.source for r in train_rows if r.lang == lang} - {"toxic_spans"})
+        if len(sources) < 2:
+            continue
+        for source in sources:
+            rows = [r for r in train_rows if r.lang == lang and r.source != source]
+            model = fit_language(
+                lang, build_examples(rows, lang), ("toxic",), featurizer,
+                c=C_BY_LANG[lang], calibration_folds=CALIBRATION_FOLDS,
+            )  # fmt: skip
+            clf = LinearTextClassifier(spec, {"en": model, lang: model})
+            test = [r for r in everything if r.lang == lang and r.source == source]
+            s = clf.classify([r.text for r in test], [lang] * len(test))
+            out[f"{lang}: without {source} -> {source}"] = binary_metrics(
+                [r.toxic for r in test], [x.toxic for x in s]
+            )
+    return out
+
+
+def train(
+    data_dir: Path,
+    out_dir: Path,
+    *,
+    limit: int | None = None,
+    progress: bool = True,
+    cross_source_eval: bool = False,
+) -> dict[str, Any]:
+    """Train every language and label, evaluate on the held-out rows, write the artifact.
+
+    Writes model.json + weights.npz (the model), metrics.json and MODEL_CARD.md into `out_dir`
+    and returns the metrics. `limit` caps the rows read per file (for small test models).
+    """
+    started = time.perf_counter()
+    spec = FeatureSpec()
+    featurizer = Featurizer(spec)
+    fits = sum(len(labels) * (1 + CALIBRATION_FOLDS) for labels in LABELS.values())
+    total = 1 + fits + 1 + 1 + 1
+    console = Console(stderr=True)
+    bar = Progress(
+        TextColumn("[bold]train[/]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=console,
+        disable=not progress,
+        transient=False,
+    )
+    with bar:
+        task = bar.add_task("loading data", total=total)
+
+        def step(desc: str) -> None:
+            bar.update(task, description=desc)
+            bar.advance(task)
+
+        rows = load_dir(data_dir, limit)
+        train_rows, held = split(rows)
+        step("data loaded")
+        models: dict[str, LangModel] = {}
+        for lang, labels in LABELS.items():
+            examples = build_examples(train_rows, lang)
+            if not examples:
+                raise ValueError(f"no {lang} training rows in {data_dir}")
+            models[lang] = fit_language(
+                lang, examples, labels, featurizer, c=C_BY_LANG[lang],
+                calibration_folds=CALIBRATION_FOLDS, step=step,
+            )  # fmt: skip
+        clf = LinearTextClassifier(spec, models)
+        bar.update(task, description="tuning span explainer")
+        span_rows = _span_rows(train_rows)[:SPAN_TUNE_ROWS]
+        span_info: dict[str, Any] = {"tuned_on_rows": len(span_rows)}
+        if span_rows:
+            thr, ratio, f1 = tune_spans(clf, span_rows, "en")
+            span_info.update({"threshold": thr, "ratio": ratio, "train_char_f1": f1})
+            if f1 < SPAN_MIN_F1:
+                thr = None
+            for m in models.values():  # Arabic has no gold spans: it reuses the English setting
+                m.span_threshold, m.span_ratio = thr, ratio
+            span_info["enabled"] = thr is not None
+        step("span explainer tuned")
+        metrics = evaluate(clf, held)
+        step("evaluated")
+        if cross_source_eval:
+            bar.update(task, description="leave-one-source-out")
+            metrics["cross_source"] = cross_source(train_rows, held, spec)
+        metrics["spans"] = span_info
+        metrics["data"] = _data_summary(rows, train_rows, held)
+        metrics["speed"] = _speed(clf, held)
+        metrics["train_seconds"] = round(time.perf_counter() - started, 1)
+        metrics["limit"] = limit
+        clf.meta = {
+            "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "labels": {k: list(v) for k, v in LABELS.items()},
+            "holdout": f"blake2b(id) < {HOLDOUT_FRACTION}; always held out: "
+            + ", ".join(sorted(VALIDATION_ONLY)),
+            "limit": limit,
+        }
+        out_dir.mkdir(parents=True, exist_ok=True)
+        version = clf.save(out_dir)
+        metrics["version"] = version
+        (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+        (out_dir / "MODEL_CARD.md").write_text(model_card(metrics))
+        step(f"saved {version}")
+    return metrics
+
+
+def _data_summary(
+    rows: Sequence[Row], train_rows: Sequence[Row], held: Sequence[Row]
+) -> dict[str, Any]:
+    tr = Counter(r.dataset for r in train_rows)
+    ho = Counter(r.dataset for r in held)
+    return {
+        ds: {"train": tr.get(ds, 0), "held_out": ho.get(ds, 0)}
+        for ds in sorted({r.dataset for r in rows})
+    }
+
+
+def _speed(clf: LinearTextClassifier, held: Sequence[Row]) -> dict[str, float]:
+    texts = [r.text for r in held if len(r.text) <= 280][:2000]
+    if not texts:
+        return {}
+    clf.classify(texts[:50])
+    t0 = time.perf_counter()
+    for i in range(0, len(texts), 256):
+        clf.classify(texts[i : i + 256])
+    dt = time.perf_counter() - t0
+    return {"texts_per_second": round(len(texts) / dt, 1), "n": float(len(texts))}
+
+
+def _fmt(m: dict[str, Any] | None, key: str) -> str:
+    if not m or key not in m:
+        return "–"
+    return f"{m[key]:.3f}"
+
+
+def model_card(metrics: dict[str, Any]) -> str:
+    lines = [
+        "# Modstream text classifier — linear fast tier",
+        "",
+        f"Version `{metrics.get('version')}`. Trained in {metrics.get('train_seconds')} s"
+        f" on {platform.machine()} / Python {sys.version.split()[0]}"
+        + (f" with at most {metrics['limit']} rows per file." if metrics.get("limit") else "."),
+        "",
+        "## Model",
+        "",
+        "Per language (en, ar): hashed character n-grams (char_wb 2–5, 2^20 buckets) + word"
+        " 1–2-grams (2^19 buckets), log(1+tf)·idf, L2 per block; one logistic regression per"
+        " label with balanced class weights; Platt calibration on 3-fold out-of-fold logits"
+        " (balanced), so 0.5 separates the classes at equal priors. Input is normalised"
+        " (lowercase, HTML entities, @user / URL placeholders, RT prefixes, repeats capped at 2,"
+        " Arabic alef / ya / ta-marbuta / hamza forms, tatweel and diacritics)."
+        " Pickle-free artifact: `model.json` + `weights.npz`.",
+        "",
+        "## Labels and their data",
+        "",
+        "| label | en | ar |",
+        "|---|---|---|",
+        "| toxic | Davidson (hate or offensive), HateXplain (hatespeech or offensive), toxic spans"
+        " (all toxic; each post with spans blanked out is added as a pseudo-negative) |"
+        " OSACT2020 (OFF), MPOLD (offensive) |",
+        "| identity_hate | Davidson hate_speech, HateXplain hatespeech"
+        " | OSACT2020 HS, MPOLD hate |",
+        "",
+        "`obscene` is not trained: MPOLD has only 29 vulgar rows, too few for a meaningful label.",
+        "Texts in other languages are scored by the English model (Latin or unknown script) or the"
+        " Arabic model (Arabic script) and reported as `und`.",
+        "",
+        "## Data",
+        "",
+        "| data set | train rows | held-out rows | license | citation | source |",
+        "|---|---:|---:|---|---|---|",
+    ]
+    for ds, n in metrics.get("data", {}).items():
+        src = next((k for k in DATASETS if k.replace("_", "") in ds.replace("_", "")), "")
+        info = DATASETS.get(src, {"license": "?", "cite": "?", "repo": "?"})
+        lines.append(
+            f"| {ds} | {n['train']} | {n['held_out']} | {info['license']} | {info['cite']}"
+            f" | {info['repo']} |"
+        )
+    lines += [
+        "",
+        f"Held out: a stable hash of the row id puts {HOLDOUT_FRACTION:.0%} of every training file"
+        f" aside; {', '.join(sorted(VALIDATION_ONLY))} are held out entirely.",
+        "",
+        "## Held-out metrics (threshold 0.5)",
+        "",
+        "| scope | n | toxic ROC-AUC | toxic macro-F1 | toxic acc. (one class) |"
+        " hate ROC-AUC | hate macro-F1 | span char-F1 |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for scope in ("per_language", "per_dataset"):
+        for name, m in metrics.get(scope, {}).items():
+            t, h = m.get("toxic"), m.get("identity_hate")
+            span = f"{m['spans_char_f1']:.3f}" if "spans_char_f1" in m else "–"
+            n = int(t["n"]) if t else 0
+            lines.append(
+                f"| {name} | {n} | {_fmt(t, 'roc_auc')} | {_fmt(t, 'macro_f1')}"
+                f" | {_fmt(t, 'accuracy')} | {_fmt(h, 'roc_auc')} | {_fmt(h, 'macro_f1')}"
+                f" | {span} |"
+            )
+    if metrics.get("cross_source"):
+        lines += ["", "### Leave-one-source-out (toxic)", "", "| setting | ROC-AUC | macro-F1 |"]
+        lines.append("|---|---:|---:|")
+        for name, m in metrics["cross_source"].items():
+            lines.append(f"| {name} | {_fmt(m, 'roc_auc')} | {_fmt(m, 'macro_f1')} |")
+    spans = metrics.get("spans", {})
+    speed = metrics.get("speed", {})
+    lines += [
+        "",
+        "## Spans",
+        "",
+        "For texts scored toxic (> 0.5): whitespace-delimited words whose own n-grams add most to"
+        " the calibrated toxic logit (above an absolute threshold and a share of the top word),"
+        " adjacent words merged. Tuned on training toxic-spans posts"
+        f" (threshold {spans.get('threshold')}, ratio {spans.get('ratio')}, train char-F1"
+        f" {spans.get('train_char_f1', float('nan')):.3f}); enabled: {spans.get('enabled')}."
+        " Arabic reuses the English setting and is not measured (no Arabic gold spans).",
+        "",
+        "## Speed",
+        "",
+        f"{speed.get('texts_per_second', '?')} texts/s on one core"
+        " (batches of 256, texts ≤ 280 chars).",
+        "",
+        "## Limits",
+        "",
+        "- A bag-of-n-grams model: no context, negation or sarcasm; reclaimed slurs and quoted or"
+        " reported abuse are often scored toxic, and new spellings of insults may be missed.",
+        "- The labels follow the sets' own definitions, which differ (Davidson's `offensive` is"
+        " broad; HateXplain's `normal` keeps some slurs). Cross-source scores are much lower than"
+        " in-source ones; expect lower quality on other platforms and on Arabic dialects beyond"
+        " Egyptian / Gulf / Levantine tweets.",
+        "- Only English and Arabic are modelled; scores for other languages are not meaningful.",
+        "- Long texts are scored on their first 10,000 characters.",
+        "",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,287 @@
+"""Text classification: the Classifier conformance suite, and the linear model's parts."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from infra.errors import ModelError
+from streams.policy import DecisionPolicy
+from streams.text import Classifier, TextScores, classify_jsonl, detect_language, normalize
+from streams.text.dataset import VALIDATION_ONLY, is_holdout, iter_rows, load_dir, split
+from streams.text.evaluate import span_f1, spans_char_f1
+from streams.text.linear import MODEL_FILE, WEIGHTS_FILE, LinearTextClassifier
+from streams.text.load import load_classifier
+from tests.conftest import DATA
+
+DATA_DIR = DATA / "text"
+
+TOXIC_EN = "you are a fucking stupid bitch, shut up you worthless idiot"
+BENIGN_EN = "thank you for the lovely photos of the garden, have a wonderful weekend"
+TOXIC_AR = "يا كلب يا حقير يا ابن الكلب يا وسخ"
+BENIGN_AR = "صباح الخير يا أصدقاء، أتمنى لكم يوما جميلا مليئا بالسعادة"
+
+
+@pytest.fixture(scope="session")
+def linear(model_dir: Path) -> Classifier:
+    return load_classifier(model_dir)
+
+
+class ClassifierConformance:
+    """What every Classifier must do. Subclasses override the `classifier` fixture."""
+
+    @pytest.fixture
+    def classifier(self) -> Classifier:
+        raise NotImplementedError
+
+    def test_version_and_labels(self, classifier: Classifier) -> None:
+        assert isinstance(classifier.version, str)
+        assert classifier.version
+        assert "toxic" in classifier.labels
+
+    def test_one_result_per_text_in_order(self, classifier: Classifier) -> None:
+        texts = [BENIGN_EN, TOXIC_EN, BENIGN_AR, TOXIC_AR, ""]
+        out = classifier.classify(texts)
+        assert len(out) == len(texts)
+        assert all(isinstance(s, TextScores) for s in out)
+        assert out[1].toxic > out[0].toxic
+        assert out[3].toxic > out[2].toxic
+        assert classifier.classify([]) == []
+
+    def test_probabilities_in_range(self, classifier: Classifier) -> None:
+        for s in classifier.classify([BENIGN_EN, TOXIC_EN, TOXIC_AR, "!!!", "1234"]):
+            assert 0.0 <= s.toxic <= 1.0
+            assert s.labels["toxic"] == s.toxic
+            assert set(s.labels) <= set(classifier.labels)
+            assert all(0.0 <= p <= 1.0 for p in s.labels.values())
+
+    def test_spans_inside_text_sorted_disjoint(self, classifier: Classifier) -> None:
+        texts = [TOXIC_EN, TOXIC_AR, f"  {TOXIC_EN}!!  ", "idiot", BENIGN_EN]
+        for text, s in zip(texts, classifier.classify(texts), strict=True):
+            last = 0
+            for start, end in s.spans:
+                assert 0 <= start < end <= len(text)
+                assert start >= last
+                last = end
+
+    def test_languages(self, classifier: Classifier) -> None:
+        out = classifier.classify(
+            [BENIGN_EN, BENIGN_AR, "Привет, как дела?", BENIGN_EN, BENIGN_EN],
+            [None, None, None, "en", "fr"],
+        )
+        assert [s.lang for s in out] == ["en", "ar", "und", "en", "und"]
+        given = classifier.classify([BENIGN_AR], ["ar-EG"])
+        assert given[0].lang == "ar"
+
+    def test_langs_length_mismatch(self, classifier: Classifier) -> None:
+        with pytest.raises(ValueError, match="languages"):
+            classifier.classify(["a", "b"], ["en"])
+
+    def test_edge_inputs(self, classifier: Classifier) -> None:
+        long_text = (TOXIC_EN + " " + BENIGN_EN + " ") * 2000
+        mixed = f"{TOXIC_EN} {TOXIC_AR} 你好 😂😂 http://example.com @someone"
+        texts = ["", " ", "\n\t", long_text, mixed, "\x00\ufffd", "a" * 50_000]
+        out = classifier.classify(texts)
+        assert len(out) == len(texts)
+        for text, s in zip(texts, out, strict=True):
+            assert 0.0 <= s.toxic <= 1.0
+            assert all(0 <= a < b <= len(text) for a, b in s.spans)
+        assert out[0].spans == []
+
+    def test_deterministic(self, classifier: Classifier) -> None:
+        texts = [TOXIC_EN, BENIGN_AR, TOXIC_AR]
+        assert classifier.classify(texts) == classifier.classify(texts)
+
+    def test_batch_equals_one_by_one(self, classifier: Classifier) -> None:
+        texts = [BENIGN_EN, TOXIC_AR, TOXIC_EN, "", BENIGN_AR, "you idiot"]
+        langs: list[str | None] = [None, "ar", None, None, None, "en"]
+        batch = classifier.classify(texts, langs)
+        single = [classifier.classify([t], [lg])[0] for t, lg in zip(texts, langs, strict=True)]
+        for b, s in zip(batch, single, strict=True):
+            assert b.lang == s.lang
+            assert b.spans == s.spans
+            assert b.toxic == pytest.approx(s.toxic, abs=1e-6)
+            assert b.labels == pytest.approx(s.labels, abs=1e-6)
+
+
+class TestLinearClassifier(ClassifierConformance):
+    @pytest.fixture
+    def classifier(self, linear: Classifier) -> Classifier:
+        return linear
+
+    def test_version_is_content_hash(self, classifier: Classifier) -> None:
+        assert classifier.version.startswith("linear-v1:")
+        assert len(classifier.version.split(":", 1)[1]) == 12
+
+    def test_toxic_text_gets_spans_on_toxic_words(self, classifier: Classifier) -> None:
+        text = "have a nice day you stupid idiot"
+        s = classifier.classify([text], ["en"])[0]
+        if s.toxic > 0.5 and s.spans:
+            words = " ".join(text[a:b] for a, b in s.spans)
+            assert "idiot" in words or "stupid" in words
+        benign = classifier.classify([BENIGN_EN])[0]
+        assert benign.toxic < 0.5
+        assert benign.spans == []
+
+    def test_labels(self, classifier: Classifier) -> None:
+        assert set(classifier.labels) >= {"toxic", "identity_hate"}
+
+
+# -- artifact ---------------------------------------------------------------------------------
+
+
+def test_training_outputs(model_dir: Path) -> None:
+    for name in (MODEL_FILE, WEIGHTS_FILE, "metrics.json", "MODEL_CARD.md"):
+        assert (model_dir / name).is_file()
+    metrics = json.loads((model_dir / "metrics.json").read_text())
+    assert metrics["per_language"]["en"]["toxic"]["roc_auc"] > 0.7
+    assert metrics["per_language"]["ar"]["toxic"]["roc_auc"] > 0.7
+    assert "en_hatexplain_val" in metrics["per_dataset"]
+    card = (model_dir / "MODEL_CARD.md").read_text()
+    assert "HateXplain" in card
+    assert "CC0" in card
+    assert "ROC-AUC" in card
+
+
+def test_no_pickle_in_artifact(model_dir: Path) -> None:
+    import numpy as np
+
+    with np.load(model_dir / WEIGHTS_FILE, allow_pickle=False) as npz:
+        assert all(npz[k].dtype != object for k in npz.files)
+    json.loads((model_dir / MODEL_FILE).read_text())
+
+
+def test_save_load_round_trip(model_dir: Path, tmp_path: Path) -> None:
+    clf = LinearTextClassifier.load(model_dir)
+    version = clf.save(tmp_path / "copy")
+    again = LinearTextClassifier.load(tmp_path / "copy")
+    assert again.version == version == clf.version
+    texts = [TOXIC_EN, BENIGN_AR, TOXIC_AR]
+    assert again.classify(texts) == clf.classify(texts)
+
+
+def test_missing_artifact_raises_model_error(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match="modstream train"):
+        load_classifier(tmp_path / "nowhere")
+
+
+def test_corrupt_artifact_raises_model_error(model_dir: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad"
+    shutil.copytree(model_dir, bad)
+    (bad / WEIGHTS_FILE).write_bytes(b"not a zip file")
+    with pytest.raises(ModelError, match="modstream train"):
+        load_classifier(bad)
+    shutil.copy(model_dir / WEIGHTS_FILE, bad / WEIGHTS_FILE)
+    (bad / MODEL_FILE).write_text("{not json")
+    with pytest.raises(ModelError, match="modstream train"):
+        load_classifier(bad)
+
+
+def test_other_version_raises_model_error(model_dir: Path, tmp_path: Path) -> None:
+    other = tmp_path / "other"
+    shutil.copytree(model_dir, other)
+    doc = json.loads((other / MODEL_FILE).read_text())
+    doc["format_version"] = 999
+    (other / MODEL_FILE).write_text(json.dumps(doc))
+    with pytest.raises(ModelError, match="modstream train"):
+        load_classifier(other)
+
+
+# -- batch ------------------------------------------------------------------------------------
+
+
+def test_classify_jsonl(linear: Classifier) -> None:
+    lines = [
+        json.dumps({"id": "a", "text": TOXIC_EN}),
+        json.dumps({"id": 2, "text": BENIGN_AR, "lang": "ar"}),
+        "{not json",
+        json.dumps({"id": "c"}),
+        json.dumps(["a list"]),
+        "",
+        json.dumps({"id": "d", "text": BENIGN_EN, "lang": None}),
+    ]
+    src = io.StringIO("\n".join(lines) + "\n")
+    dst = io.StringIO()
+    n = classify_jsonl(linear, DecisionPolicy(), src, dst, progress=False, batch_size=2)
+    out = [json.loads(x) for x in dst.getvalue().splitlines()]
+    assert n == len(out) == 6
+    assert [o["id"] for o in out] == ["a", 2, None, "c", None, "d"]
+    assert out[0]["decision"] in {"review", "reject"}
+    assert out[0]["toxic"] > out[5]["toxic"]
+    assert out[1]["lang"] == "ar"
+    assert set(out[0]) == {"id", "toxic", "labels", "decision", "lang", "spans"}
+    assert "toxic" in out[0]["labels"]
+    assert "error" in out[2]
+    assert "error" in out[3]
+    assert "error" in out[4]
+    assert out[5]["decision"] in {"approve", "review"}
+    assert out[5]["toxic"] < 0.5
+
+
+# -- normalisation, language, data ------------------------------------------------------------
+
+
+def test_normalize() -> None:
+    assert (
+        normalize("RT @Some_One: Hello   WORLD &amp; http://t.co/x") == "@user : hello world & http"
+    )
+    assert normalize("<user> sooooo goooood!!!!!") == "@user soo good!!"
+    assert normalize("visit www.example.com/page now") == "visit http now"
+    assert normalize("") == ""
+    # alef forms, ta marbuta, alef maqsura, tatweel and diacritics
+    assert normalize("إِنَّ المدرسةَ أكبر علــــى") == "ان المدرسه اكبر علي"
+    assert normalize("ههههههه") == "هه"
+    assert normalize("A\u00a0B") == "a b"
+
+
+def test_normalize_idempotent() -> None:
+    for text in [TOXIC_EN, BENIGN_AR, "RT @x: &amp;&lt; yesss http://a.b", "إِنَّ"]:
+        once = normalize(text)
+        assert normalize(once) == once
+
+
+def test_detect_language() -> None:
+    assert detect_language(BENIGN_EN) == "en"
+    assert detect_language(BENIGN_AR) == "ar"
+    assert detect_language("Привет, как дела?") == "und"
+    assert detect_language("") == "und"
+    assert detect_language("12345 !!! 😂") == "und"
+    assert detect_language("lol " + BENIGN_AR) == "ar"
+    assert detect_language("café crème brûlée") == "en"
+
+
+def test_holdout_is_deterministic() -> None:
+    ids = [f"row-{i}" for i in range(5000)]
+    first = [is_holdout(i) for i in ids]
+    assert first == [is_holdout(i) for i in ids]
+    assert 0.12 < sum(first) / len(ids) < 0.18
+
+
+def test_split_disjoint_and_validation_only() -> None:
+    rows = load_dir(DATA_DIR, limit=300)
+    train_rows, held = split(rows)
+    assert {r.id for r in train_rows}.isdisjoint({r.id for r in held})
+    assert len(train_rows) + len(held) == len(rows)
+    assert not any(r.dataset in VALIDATION_ONLY for r in train_rows)
+    again_train, _ = split(load_dir(DATA_DIR, limit=300))
+    assert [r.id for r in again_train] == [r.id for r in train_rows]
+
+
+def test_iter_rows_fields() -> None:
+    rows = list(iter_rows(DATA_DIR / "en_toxic_spans_train.jsonl", limit=20))
+    assert len(rows) == 20
+    assert all(r.lang == "en" and r.toxic == 1 and r.hate is None for r in rows)
+    assert any(r.spans for r in rows)
+
+
+def test_span_f1() -> None:
+    assert span_f1([], []) == 1.0
+    assert span_f1([(0, 4)], []) == 0.0
+    assert span_f1([], [(0, 4)]) == 0.0
+    assert span_f1([(0, 4)], [(0, 4)]) == 1.0
+    assert span_f1([(0, 2)], [(0, 4)]) == pytest.approx(2 * 2 / 6)
+    assert spans_char_f1([[], [(0, 4)]], [[], [(2, 4)]]) == pytest.approx((1 + 2 * 2 / 6) / 2)
