@@ -89,7 +89,7 @@ def dead_letter(record: RawRecord, error: InvalidEvent, now: datetime) -> DeadLe
     value = record.value or b""
     tenant = event_id = None
     try:  # best effort: tell the owner whose event it was, if the JSON says
-        doc = json.loads(value[: _RAW_KEEP * 4])
+        doc = json.loads(value) if len(value) <= MAX_EVENT_BYTES else None
         if isinstance(doc, dict):
             tenant = str(doc["tenant"])[:64] if "tenant" in doc else None
             event_id = str(doc["event_id"])[:256] if "event_id" in doc else None
