@@ -50,6 +50,12 @@ class Settings(BaseSettings):
     worker_batch_size: int = Field(default=500, ge=1)
     worker_batch_within: float = Field(default=0.05, gt=0, description="Seconds to fill a batch.")
     worker_fetch_max_wait_ms: int = Field(default=100, ge=10)
+    worker_concurrency: int = Field(
+        default=2, ge=1, le=16, description="Batches in flight per worker (Faust actors)."
+    )
+    worker_model_processes: int = Field(
+        default=1, ge=0, description="Child processes that run the model; 0 runs it in-process."
+    )
     dedupe_cache_size: int = Field(default=1_000_000, ge=1_000)
 
     sink_batch_size: int = Field(default=5_000, ge=1)

@@ -7,7 +7,7 @@ a transport whose consumer thread builds the aiokafka consumer with our own wait
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
@@ -15,24 +15,24 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 from infra.settings import Settings
 
 
-class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):  # type: ignore[misc]
+class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
     def _create_worker_consumer(self, transport: Any) -> Any:
         consumer = super()._create_worker_consumer(transport)
         # aiokafka keeps its constructor argument here and reads it when the fetcher starts.
-        consumer._fetch_max_wait_ms = self.app.fetch_max_wait_ms
+        consumer._fetch_max_wait_ms = cast("ModstreamApp", self.app).fetch_max_wait_ms
         return consumer
 
 
-class _Consumer(faust_aiokafka.Consumer):  # type: ignore[misc]
+class _Consumer(faust_aiokafka.Consumer):
     def _new_consumer_thread(self) -> _ConsumerThread:
         return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
 
-class LowLatencyTransport(faust_aiokafka.Transport):  # type: ignore[misc]
+class LowLatencyTransport(faust_aiokafka.Transport):
     Consumer = _Consumer
 
 
-class ModstreamApp(faust.App):  # type: ignore[misc]
+class ModstreamApp(faust.App):
     fetch_max_wait_ms: int = 100
 
     def _new_transport(self) -> LowLatencyTransport:

@@ -30,14 +30,19 @@ console = Console()
 
 _WORDS = (
     "the a you we they this that is was really very so what why how great good bad awful "
-    "thanks love hate stupid idiot nice game team match phone update news city people friend "
-    "shut up dumb brilliant terrible lovely pathetic kind weather today tomorrow music film"
+    "thanks love nice game team match phone update news city people friend brilliant "
+    "terrible lovely kind weather today tomorrow music film station traffic school dinner"
 ).split()
+_INSULTS = ("you stupid idiot", "shut up you pathetic loser", "what a dumb moron", "i hate you")
 
 
-def synthetic_text(rng: random.Random, n: int) -> str:
-    """A unique short text (unique, so content dedupe cannot flatter the figures)."""
-    return " ".join(rng.choices(_WORDS, k=rng.randint(6, 24))) + f" #{n}"
+def synthetic_text(rng: random.Random, n: int, toxic_share: float = 0.1) -> str:
+    """A unique short post (unique, so content dedupe cannot flatter the figures); a share of
+    them insulting, which costs more (spans are explained only for toxic texts)."""
+    words = rng.choices(_WORDS, k=rng.randint(6, 24))
+    if rng.random() < toxic_share:
+        words.insert(rng.randrange(len(words)), rng.choice(_INSULTS))
+    return " ".join(words) + f" #{n}"
 
 
 @dataclass
@@ -45,6 +50,7 @@ class Scenario:
     name: str
     events: int
     rate: float  # events/s offered; 0 = as fast as possible
+    toxic_share: float = 0.1
 
 
 @dataclass
@@ -104,7 +110,7 @@ async def _offer(
                 "payload": {
                     "external_id": event_id,
                     "author": f"user-{n % 500}",
-                    "text": synthetic_text(rng, n),
+                    "text": synthetic_text(rng, n, scenario.toxic_share),
                 },
             }
             sent_at[event_id] = now.timestamp()
@@ -170,6 +176,7 @@ def pipeline(
     rate: Annotated[float, typer.Option(help="Offered events/s in the latency run.")] = 1_000,
     seconds: Annotated[float, typer.Option(help="Length of the latency run.")] = 15,
     timeout: Annotated[float, typer.Option(help="Give up waiting for verdicts after.")] = 180,
+    toxic_share: Annotated[float, typer.Option(help="Share of insulting texts.")] = 0.1,
 ) -> None:
     """End-to-end throughput and latency (occurred_at → verdict on the topic) through one worker."""
     settings = get_settings()
@@ -186,8 +193,8 @@ def pipeline(
         asyncio.run(ensure_topics(bootstrap))
         supervisor.spawn("worker", modstream_argv("worker"))
         scenarios = [
-            Scenario("throughput", events, 0),
-            Scenario("latency", int(rate * seconds), rate),
+            Scenario("throughput", events, 0, toxic_share),
+            Scenario("latency", int(rate * seconds), rate, toxic_share),
         ]
         outcomes = asyncio.run(_run(bootstrap, scenarios, timeout))
         console.print(_table(outcomes))

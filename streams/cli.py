@@ -31,6 +31,7 @@ def worker() -> None:
     from streams.classify_text import register as register_text
     from streams.pipeline import TextPipeline
     from streams.text.load import load_classifier
+    from streams.text.pool import PooledClassifier
 
     settings = get_settings()
     configure_logging(settings.log_level)
@@ -40,7 +41,11 @@ def worker() -> None:
             "MODSTREAM_KAFKA_BOOTSTRAP is not set (or start everything: modstream up)"
         )
     asyncio.run(ensure_topics(bootstrap))
-    classifier = load_classifier(settings.models_path)
+    classifier = (
+        PooledClassifier(settings.models_path, settings.worker_model_processes)
+        if settings.worker_model_processes
+        else load_classifier(settings.models_path)
+    )
     pipeline = TextPipeline(
         classifier, policy_from(settings), cache_size=settings.dedupe_cache_size
     )
@@ -111,6 +116,7 @@ def register(app: typer.Typer) -> None:
     app.command()(worker)
     app.command()(train)
     app.command()(classify)
+    from infra.cli import add_commands
     from streams.bench import bench_app
 
-    app.add_typer(bench_app, name="bench")
+    add_commands(app, "bench", bench_app)

@@ -1,7 +1,7 @@
 """Bounded, in-process memory of what was judged, so nothing is judged twice.
 
 Two questions, two keys: "was this item (tenant, source, upstream id) judged already?" and "were
-these exact words (after normalisation) scored already for this tenant?". Keys are 16-byte BLAKE2b
+these words (up to case and spacing) scored already for this tenant?". Keys are 16-byte BLAKE2b
 digests, so a million entries cost ~150 MiB. The memory is a cache: after a restart or a replay an
 item may be judged again, and the warehouse (ReplacingMergeTree keyed by tenant and event id)
 keeps one verdict per event, so nothing is double-counted.
@@ -22,6 +22,11 @@ def digest(*parts: str) -> bytes:
         h.update(part.encode("utf-8", "surrogatepass"))
         h.update(b"\x1f")  # unit separator: ("ab", "c") and ("a", "bc") differ
     return h.digest()
+
+
+def content_key(tenant: str, text: str) -> bytes:
+    """Same key for texts that differ only in case and spacing (cheap: no regex on the hot path)."""
+    return digest(tenant, " ".join(text.casefold().split()))
 
 
 class LRUCache(Generic[V]):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -23,10 +24,9 @@ from schemas.events import (
     parse_event,
 )
 from schemas.records import DeadLetter, DeadLetterReason, Verdict
-from streams.dedupe import LRUCache, digest
+from streams.dedupe import LRUCache, content_key, digest
 from streams.policy import DecisionPolicy
 from streams.text.classifier import Classifier, TextScores
-from streams.text.normalize import normalize
 
 log = logging.getLogger(__name__)
 
@@ -148,44 +148,51 @@ class TextPipeline:
         self._clock = clock
         self._judged: LRUCache[str] = LRUCache(cache_size)
         self._scored: LRUCache[_Scored] = LRUCache(cache_size)
+        self._lock = threading.Lock()
 
     def process(self, records: Sequence[RawRecord]) -> BatchResult:
+        """Judge a batch. Thread-safe: batches may be processed concurrently (the caches are
+        locked; the model runs outside the lock)."""
         result = BatchResult()
-        fresh: list[TextEvent] = []
+        decoded: list[TextEvent] = []
         for record in records:
             try:
-                event = decode(record)
+                decoded.append(decode(record))
             except InvalidEvent as exc:
                 result.dead_letters.append(dead_letter(record, exc, self._clock()))
-                continue
-            item = digest(event.tenant, event.source, event.item_id)
-            first = self._judged.get(item)
-            if first is not None and first != event.event_id:
-                result.duplicates += 1  # another event already carried this item
-                continue
-            self._judged.put(item, event.event_id)
-            fresh.append(event)
+        fresh: list[TextEvent] = []
+        with self._lock:
+            for event in decoded:
+                item = digest(event.tenant, event.source, event.item_id)
+                first = self._judged.get(item)
+                if first is not None and first != event.event_id:
+                    result.duplicates += 1  # another event already carried this item
+                    continue
+                self._judged.put(item, event.event_id)
+                fresh.append(event)
         if fresh:
             result.verdicts = self._judge(fresh, result)
         return result
 
     def _judge(self, events: list[TextEvent], result: BatchResult) -> list[Verdict]:
-        keys = [digest(e.tenant, normalize(e.text)) for e in events]
+        keys = [content_key(e.tenant, e.text) for e in events]
         scores: dict[bytes, _Scored] = {}
         todo: dict[bytes, TextEvent] = {}
-        for key, event in zip(keys, events, strict=True):
-            cached = self._scored.get(key)
-            if cached is not None:
-                scores[key] = cached
-            elif key not in todo:
-                todo[key] = event
+        with self._lock:
+            for key, event in zip(keys, events, strict=True):
+                cached = self._scored.get(key)
+                if cached is not None:
+                    scores[key] = cached
+                elif key not in todo:
+                    todo[key] = event
         if todo:
             fresh = self.classifier.classify(
                 [e.text for e in todo.values()], [e.payload.lang for e in todo.values()]
             )
-            for (key, event), score in zip(todo.items(), fresh, strict=True):
-                scores[key] = _Scored(event.event_id, event.text, score)
-                self._scored.put(key, scores[key])
+            with self._lock:
+                for (key, event), score in zip(todo.items(), fresh, strict=True):
+                    scores[key] = _Scored(event.event_id, event.text, score)
+                    self._scored.put(key, scores[key])
         now = self._clock()
         verdicts = []
         for key, event in zip(keys, events, strict=True):

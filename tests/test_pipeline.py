@@ -7,12 +7,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from streams.text.load import load_classifier
 
 from infra.errors import InvalidEvent
 from schemas.records import DeadLetterReason, Decision
 from streams.pipeline import MAX_EVENT_BYTES, RawRecord, TextPipeline, decode, realign
 from streams.policy import DecisionPolicy
+from streams.text.load import load_classifier
 from tests.conftest import as_json, post_event
 
 
