@@ -213,6 +213,16 @@ def export_schemas(directory: Path) -> None:
         console.print(f"wrote {path}")
 
 
+def add_commands(root: typer.Typer, group: str, commands: typer.Typer) -> None:
+    """Put `commands` under `modstream GROUP`, merged with what another package put there (e.g.
+    `bench pipeline` from streams/ and `bench api` from api/), whichever registers first."""
+    for info in root.registered_groups:
+        if info.name == group and info.typer_instance is not None:
+            info.typer_instance.registered_commands.extend(commands.registered_commands)
+            return
+    root.add_typer(commands, name=group)
+
+
 def main() -> None:
     for entry in entry_points(group="modstream.commands"):
         entry.load()(app)
