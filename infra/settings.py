@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     )
     policy_low: float = Field(default=0.2, ge=0.0, le=1.0, description="Approve at or below.")
     policy_high: float = Field(default=0.8, ge=0.0, le=1.0, description="Reject above.")
+    policy_file: Path | None = Field(
+        default=None, description="JSON: per-label thresholds, per-tenant policies (README)."
+    )
 
     worker_batch_size: int = Field(default=500, ge=1)
     worker_batch_within: float = Field(default=0.05, gt=0, description="Seconds to fill a batch.")
@@ -60,6 +63,32 @@ class Settings(BaseSettings):
 
     sink_batch_size: int = Field(default=5_000, ge=1)
     sink_flush_interval: float = Field(default=0.2, gt=0)
+
+    # Media (streams/media, infra/fetch.py): see README "Media".
+    media_max_image_bytes: int = Field(default=20 * 2**20, ge=1024)
+    media_max_video_bytes: int = Field(default=200 * 2**20, ge=1024)
+    media_fetch_timeout: float = Field(default=15.0, gt=0, description="Seconds per fetch.")
+    media_fetch_max_redirects: int = Field(default=3, ge=0, le=10)
+    media_fetch_concurrency: int = Field(default=16, ge=1, le=256)
+    media_allowed_networks: list[str] = Field(
+        default_factory=list,
+        description="CIDRs fetched even though not public (e.g. an internal CDN); JSON list.",
+    )
+    media_max_pixels: int = Field(default=50_000_000, ge=1, description="Per image or frame.")
+    media_frame_interval: float = Field(default=3.0, gt=0, description="Video sampling, seconds.")
+    media_max_frames: int = Field(default=120, ge=5, description="Frames hashed per video.")
+    media_video_budget: float = Field(default=20.0, gt=0, description="Decode seconds per video.")
+    media_threshold_phash: int = Field(default=10, ge=0, le=64)
+    media_threshold_pdq: int = Field(default=31, ge=0, le=256)
+    media_flood_window: float = Field(default=3600.0, gt=0, description="Seconds.")
+    media_flood_max_matches: int = Field(
+        default=200, ge=1, description="Matches of one bank entry per window before quarantine."
+    )
+    media_default_decision: Literal["approve", "review", "reject"] = "approve"
+    media_classifier: Path | None = Field(
+        default=None, description="An ONNX image classifier (see streams/media/classifier.py)."
+    )
+    media_batch_size: int = Field(default=32, ge=1, description="Media events per batch.")
 
     @model_validator(mode="after")
     def _check(self) -> Settings:

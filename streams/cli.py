@@ -14,21 +14,25 @@ from infra.errors import ConfigError, ModelError
 from infra.kafka import ensure_topics
 from infra.logging import configure_logging
 from infra.settings import Settings, get_settings
-from streams.policy import DecisionPolicy
+from streams.policy import DecisionPolicy, PolicyBook
 
 console = Console(stderr=True)
 
 
-def policy_from(settings: Settings) -> DecisionPolicy:
-    return DecisionPolicy(settings.policy_low, settings.policy_high)
+def policies_from(settings: Settings) -> PolicyBook:
+    return PolicyBook.load(
+        settings.policy_file, DecisionPolicy(settings.policy_low, settings.policy_high)
+    )
 
 
 def worker() -> None:
-    """Run the stream worker (Faust): events.text → verdicts.text."""
+    """Run the stream worker (Faust): events.text → verdicts.text, events.media → verdicts.media."""
     import faust
 
     from streams.app import create_app
     from streams.classify_text import register as register_text
+    from streams.hash_media import build_pipeline as build_media
+    from streams.hash_media import register as register_media
     from streams.pipeline import TextPipeline
     from streams.text.load import load_classifier
     from streams.text.pool import PooledClassifier
@@ -47,10 +51,11 @@ def worker() -> None:
         else load_classifier(settings.models_path)
     )
     pipeline = TextPipeline(
-        classifier, policy_from(settings), cache_size=settings.dedupe_cache_size
+        classifier, policies_from(settings), cache_size=settings.dedupe_cache_size
     )
     app = create_app(settings, bootstrap)
     register_text(app, pipeline, settings)
+    register_media(app, build_media(settings, policies_from(settings).default), settings, bootstrap)
     faust.Worker(app, loglevel=settings.log_level.lower(), quiet=True).execute_from_commandline()
 
 
@@ -105,10 +110,10 @@ def classify(
     classifier = load_classifier(model or settings.models_path)
     with input.open(encoding="utf-8") as src:
         if output is None:
-            classify_jsonl(classifier, policy_from(settings), src, sys.stdout)
+            classify_jsonl(classifier, policies_from(settings).default, src, sys.stdout)
         else:
             with output.open("w", encoding="utf-8") as dst:
-                n = classify_jsonl(classifier, policy_from(settings), src, dst)
+                n = classify_jsonl(classifier, policies_from(settings).default, src, dst)
             console.print(f"{n} rows written to {output}")
 
 

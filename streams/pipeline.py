@@ -20,12 +20,13 @@ from infra.errors import InvalidEvent
 from schemas.events import (
     MAX_TEXT_CHARS,
     ChatMessageEvent,
+    Event,
     PostEvent,
     parse_event,
 )
 from schemas.records import DeadLetter, DeadLetterReason, Verdict
 from streams.dedupe import LRUCache, content_key, digest
-from streams.policy import DecisionPolicy
+from streams.policy import PolicyBook
 from streams.text.classifier import Classifier, TextScores
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,17 @@ class BatchResult:
 
 def decode(record: RawRecord) -> TextEvent:
     """Parse one record into a text event, or raise `InvalidEvent` with the reason."""
+    event = decode_any(record)
+    if not isinstance(event, PostEvent | ChatMessageEvent):
+        raise InvalidEvent(
+            DeadLetterReason.WRONG_TOPIC,
+            f"kind {event.kind.value!r} does not belong on {record.topic}",
+        )
+    return event
+
+
+def decode_any(record: RawRecord) -> Event:
+    """Parse one record into an event of any kind, or raise `InvalidEvent` with the reason."""
     value = record.value
     if not value:
         raise InvalidEvent(DeadLetterReason.INVALID_JSON, "empty value")
@@ -64,15 +76,9 @@ def decode(record: RawRecord) -> TextEvent:
             DeadLetterReason.OVERSIZED, f"{len(value)} bytes exceeds {MAX_EVENT_BYTES}"
         )
     try:
-        event = parse_event(value)
+        return parse_event(value)
     except ValidationError as exc:
         raise _invalid(exc) from exc
-    if not isinstance(event, PostEvent | ChatMessageEvent):
-        raise InvalidEvent(
-            DeadLetterReason.WRONG_TOPIC,
-            f"kind {event.kind.value!r} does not belong on {record.topic}",
-        )
-    return event
 
 
 def _invalid(exc: ValidationError) -> InvalidEvent:
@@ -138,13 +144,13 @@ class TextPipeline:
     def __init__(
         self,
         classifier: Classifier,
-        policy: DecisionPolicy,
+        policies: PolicyBook,
         *,
         cache_size: int = 200_000,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.classifier = classifier
-        self.policy = policy
+        self.policies = policies
         self._clock = clock
         self._judged: LRUCache[str] = LRUCache(cache_size)
         self._scored: LRUCache[_Scored] = LRUCache(cache_size)
@@ -210,6 +216,7 @@ class TextPipeline:
     def _verdict(
         self, event: TextEvent, score: TextScores, duplicate_of: str | None, now: datetime
     ) -> Verdict:
+        policy = self.policies.for_tenant(event.tenant)
         return Verdict(
             event_id=event.event_id,
             tenant=event.tenant,
@@ -219,13 +226,13 @@ class TextPipeline:
             author=event.author,
             occurred_at=event.occurred_at,
             judged_at=now,
-            decision=self.policy.decide(score.toxic),
+            decision=policy.decide(score.toxic, score.labels, score.lang),
             toxic=score.toxic,
             scores=score.labels,
             lang=score.lang,
             spans=score.spans,
             model_version=self.classifier.version,
-            policy_version=self.policy.version,
+            policy_version=policy.version,
             duplicate_of=duplicate_of,
             latency_ms=max(0.0, (now - event.occurred_at).total_seconds() * 1000),
         )

@@ -11,7 +11,7 @@ import pytest
 from infra.errors import InvalidEvent
 from schemas.records import DeadLetterReason, Decision
 from streams.pipeline import MAX_EVENT_BYTES, RawRecord, TextPipeline, decode, realign
-from streams.policy import DecisionPolicy
+from streams.policy import DecisionPolicy, PolicyBook
 from streams.text.load import load_classifier
 from tests.conftest import as_json, post_event
 
@@ -22,7 +22,7 @@ def raw(value: bytes | None, offset: int = 0, topic: str = "events.text") -> Raw
 
 @pytest.fixture(scope="module")
 def pipeline(model_dir: Path) -> TextPipeline:
-    return TextPipeline(load_classifier(model_dir), DecisionPolicy(), cache_size=1000)
+    return TextPipeline(load_classifier(model_dir), PolicyBook(), cache_size=1000)
 
 
 @pytest.mark.parametrize(
@@ -100,7 +100,7 @@ def test_identical_normalised_text_reuses_scores_without_the_model(
 ) -> None:
     calls: list[int] = []
     classifier = load_classifier(model_dir)
-    pipeline = TextPipeline(classifier, DecisionPolicy())
+    pipeline = TextPipeline(classifier, PolicyBook())
     pipeline.classifier = _Spy(classifier, calls)  # type: ignore[assignment]
     first = post_event("c-1", "You STUPID idiot", external_id="i1")
     again = post_event("c-2", "you   stupid IDIOT", external_id="i2")
@@ -135,14 +135,23 @@ def test_realign_finds_the_span_words_in_the_new_text() -> None:
 
 
 def test_policy_decides_from_the_overall_score(model_dir: Path) -> None:
-    always_reject = TextPipeline(load_classifier(model_dir), DecisionPolicy(low=0.0, high=0.0))
-    event = post_event("pol-1", "a calm sentence about rain")
-    [verdict] = always_reject.process([raw(as_json(event))]).verdicts
-    assert verdict.decision is (Decision.REJECT if verdict.toxic > 0 else Decision.APPROVE)
+    strict = DecisionPolicy(low=0.0, high=0.0)
+    book = PolicyBook(tenants={"strict": strict})
+    pipeline = TextPipeline(load_classifier(model_dir), book)
+    calm = "a calm sentence about rain"
+    lenient, harsh = pipeline.process(
+        [
+            raw(as_json(post_event("pol-1", calm))),
+            raw(as_json(post_event("pol-2", calm, tenant="strict"))),
+        ]
+    ).verdicts
+    assert lenient.decision is Decision.APPROVE
+    assert harsh.decision is Decision.REJECT  # the same words, the tenant's own policy
+    assert harsh.policy_version == strict.version != lenient.policy_version
 
 
 def test_a_fixed_clock_sets_judged_at(model_dir: Path) -> None:
     moment = datetime(2030, 1, 1, tzinfo=UTC)
-    pipeline = TextPipeline(load_classifier(model_dir), DecisionPolicy(), clock=lambda: moment)
+    pipeline = TextPipeline(load_classifier(model_dir), PolicyBook(), clock=lambda: moment)
     [verdict] = pipeline.process([raw(as_json(post_event("clk", "hi")))]).verdicts
     assert verdict.judged_at == moment

@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from schemas.records import Decision
 from streams.dedupe import LRUCache, digest
-from streams.policy import DecisionPolicy
+from streams.policy import DecisionPolicy, PolicyBook, Thresholds
 
 
 @pytest.mark.parametrize(
@@ -49,3 +52,41 @@ def test_digest_separates_its_parts() -> None:
     assert digest("ab", "c") != digest("a", "bc")
     assert digest("t", "x") == digest("t", "x")
     assert len(digest("t")) == 16
+
+
+def test_a_label_threshold_can_make_the_decision_stricter() -> None:
+    policy = DecisionPolicy(labels={"identity_hate": Thresholds(0.1, 0.5)})
+    assert policy.decide(0.1, {"identity_hate": 0.6}) is Decision.REJECT
+    assert policy.decide(0.1, {"identity_hate": 0.3}) is Decision.REVIEW
+    assert policy.decide(0.9, {"identity_hate": 0.0}) is Decision.REJECT  # most severe wins
+    assert policy.decide(0.1, {"obscene": 0.99}) is Decision.APPROVE  # no threshold: no vote
+
+
+def test_unknown_language_gets_the_fallback_decision() -> None:
+    policy = DecisionPolicy(unknown_language=Decision.REVIEW)
+    assert policy.decide(0.0, {}, "und") is Decision.REVIEW
+    assert policy.decide(0.0, {}, "en") is Decision.APPROVE
+
+
+def test_policy_book_reads_tenant_policies_over_the_default(tmp_path: Path) -> None:
+    path = tmp_path / "policies.json"
+    path.write_text(
+        json.dumps(
+            {
+                "default": {"unknown_language": "review"},
+                "tenants": {"kids-app": {"toxic": [0.05, 0.4], "identity_hate": [0.01, 0.2]}},
+            }
+        )
+    )
+    book = PolicyBook.load(path, DecisionPolicy(0.2, 0.8))
+    kids = book.for_tenant("kids-app")
+    assert (kids.low, kids.high) == (0.05, 0.4)
+    assert kids.unknown_language is Decision.REVIEW  # inherited from the default
+    assert kids.decide(0.5) is Decision.REJECT
+    assert book.for_tenant("anyone").decide(0.5) is Decision.REVIEW
+    assert kids.version != book.default.version
+
+
+def test_policy_json_round_trips() -> None:
+    policy = DecisionPolicy(0.1, 0.7, {"threat": Thresholds(0.05, 0.3)}, Decision.REVIEW)
+    assert DecisionPolicy.from_json(policy.to_json()) == policy

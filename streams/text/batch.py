@@ -94,7 +94,7 @@ def classify_jsonl(
                         "id": row_id,
                         "toxic": round(s.toxic, 6),
                         "labels": {k: round(v, 6) for k, v in s.labels.items()},
-                        "decision": policy.decide(s.toxic).value,
+                        "decision": policy.decide(s.toxic, s.labels, s.lang).value,
                         "lang": s.lang,
                         "spans": [[a, b] for a, b in s.spans],
                     }
