@@ -16,7 +16,7 @@ $(VENV)/.installed: pyproject.toml $(LOCK) | $(PY)
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed
-	$(PIP) install --quiet --disable-pip-version-check -c $(LOCK) -e '.[dev]'
+	$(PIP) install --quiet --disable-pip-version-check -c $(LOCK) -e '.[dev,train]'
 	touch $@
 
 install: $(VENV)/.installed

@@ -1,1 +1,2 @@
-"""The FastAPI read API: ingest, verdicts, health (and, in embedded mode, the warehouse sink)."""
+"""The FastAPI API: ingest, verdicts, results, authors, analytics, the live verdict feed, health
+(and, in embedded mode, the warehouse sink)."""

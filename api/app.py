@@ -9,15 +9,34 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import errors
-from api.routes import events, health, verdicts
+from api.accounts.limits import LoginLimiter
+from api.feed.hub import VerdictHub
+from api.rollups import run_refresher
+from api.routes import (
+    analytics,
+    auth,
+    authors,
+    events,
+    feed,
+    health,
+    media,
+    posts,
+    tenant,
+    tokens,
+    verdicts,
+)
 from api.state import AppState
+from infra.accounts import AccountsDB, PrivacyRegistry
 from infra.errors import ConfigError
 from infra.kafka import Publisher, ensure_topics
 from infra.settings import Settings
@@ -31,8 +50,38 @@ Modstream judges what users post — text, chat, media — as it streams through
 
 * **Ingest**: `POST /v1/events` publishes events onto their topics.
 * **Verdicts**: one per event, on the `verdicts.text` topic (the primary subscription contract)
-  and here, from the warehouse.
+  and here, from the warehouse; live over Server-Sent Events or a WebSocket.
+* **Results and analytics**: judged items, authors, time series, breakdowns, composer activity.
+* **Accounts**: every route but `/health` and `/v1/auth/*` needs `Authorization: Bearer …`: an
+  API token (`mod_…`, with scopes `ingest`, `read`, `moderate`, `admin`) or a login token from
+  `POST /v1/auth/login`. The credential decides the tenant; everything is scoped to it.
 """
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
+
+
+class RequestId:
+    """Give every request an id (the caller's `X-Request-ID` if well-formed, else a new one),
+    for the audit log and the response's `X-Request-ID` header."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        given = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
+        request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
 
 
 def create_app(settings: Settings, *, run_sink: bool | None = None) -> FastAPI:
@@ -48,28 +97,43 @@ def create_app(settings: Settings, *, run_sink: bool | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         warehouse = await asyncio.to_thread(connect, settings.warehouse_url)
         await asyncio.to_thread(migrate, warehouse)
+        accounts = AccountsDB(settings.accounts_db_url)
+        await asyncio.to_thread(accounts.create_schema)
+        privacy = PrivacyRegistry(accounts, ttl=settings.privacy_refresh)
         await ensure_topics(bootstrap)
         publisher = Publisher(bootstrap)
         await publisher.start()
-        state = AppState(settings, bootstrap, publisher, warehouse)
+        state = AppState(
+            settings, bootstrap, publisher, warehouse, accounts, privacy,
+            LoginLimiter(settings.login_rate_per_minute),
+        )  # fmt: skip
         if with_sink:
             state.sink = WarehouseSink(
                 warehouse,
                 bootstrap,
                 batch_size=settings.sink_batch_size,
                 flush_interval=settings.sink_flush_interval,
+                privacy=privacy,
             )
             state.sink_task = asyncio.create_task(state.sink.run(), name="warehouse-sink")
+        state.rollups_task = asyncio.create_task(run_refresher(warehouse), name="rollups")
+        state.feed = VerdictHub(bootstrap)
+        await state.feed.start()
         app.state.modstream = state
         try:
             yield
         finally:
+            await state.feed.stop()
+            state.rollups_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await state.rollups_task
             if state.sink and state.sink_task:
                 state.sink.stop()
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(state.sink_task, 10)
             await publisher.stop()
             await asyncio.to_thread(warehouse.close)
+            await asyncio.to_thread(accounts.close)
 
     app = FastAPI(
         title="Modstream",
@@ -79,8 +143,18 @@ def create_app(settings: Settings, *, run_sink: bool | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     errors.install(app)
+    app.add_middleware(RequestId)
+    app.include_router(auth.router)
+    app.include_router(auth.me_router)
+    app.include_router(tokens.router)
+    app.include_router(tenant.router)
     app.include_router(events.router)
+    app.include_router(feed.router)  # before verdicts: /v1/verdicts/stream is not an event id
     app.include_router(verdicts.router)
+    app.include_router(posts.router)
+    app.include_router(authors.router)
+    app.include_router(analytics.router)
+    app.include_router(media.router)
     app.include_router(health.router)
 
     def openapi() -> dict[str, Any]:

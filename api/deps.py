@@ -1,12 +1,30 @@
-"""Dependencies shared by the routers, as `Annotated` aliases."""
+"""Dependencies shared by the routers, as `Annotated` aliases.
+
+`authenticate` is the one place that decides who is calling and for which tenant: from the
+bearer credential (an API token or a login JWT), never from anything else the client sends.
+It also counts the request and enforces the tenant's quota. The `…Tenant` aliases add the scope
+a route needs (403 without it); handlers only ever see the tenant they are given.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.requests import HTTPConnection
 
+from api.accounts import service
+from api.accounts.service import Context, Principal
+from api.errors import ApiError, unauthenticated
 from api.state import AppState
+
+bearer = HTTPBearer(
+    auto_error=False,
+    description="An API token (`mod_…`, from `POST /v1/tokens` or `modstream admin "
+    "create-token`) or a login token (`POST /v1/auth/login`).",
+)
 
 
 def get_state(request: Request) -> AppState:
@@ -14,18 +32,70 @@ def get_state(request: Request) -> AppState:
     return state
 
 
-def get_tenant(
-    x_tenant: Annotated[
-        str | None,
-        Header(
-            pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$",
-            description="The caller's tenant (until accounts and tokens decide it).",
-        ),
-    ] = None,
-) -> str:
-    """The one place that decides which tenant a request may see."""
-    return x_tenant or "demo"
-
-
 StateDep = Annotated[AppState, Depends(get_state)]
-TenantDep = Annotated[str, Depends(get_tenant)]
+
+
+def context(conn: HTTPConnection) -> Context:
+    client = conn.client.host if conn.client else None
+    return Context(request_id=getattr(conn.state, "request_id", None), client=client)
+
+
+ContextDep = Annotated[Context, Depends(context)]
+
+
+def principal_for(state: AppState, credential: str | None) -> Principal:
+    """Resolve a credential, count the request, apply the quota (401 / 429)."""
+    if not credential:
+        raise unauthenticated("unauthenticated", "this needs an API token or a login token")
+    with state.accounts.session() as session:
+        principal = service.resolve(session, state.settings, credential)
+        service.count_request(session, state.settings, principal)
+    return principal
+
+
+def authenticate(
+    request: Request,
+    state: StateDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Principal:
+    cached: Principal | None = getattr(request.state, "principal", None)
+    if cached is not None:  # once per request, however many dependencies ask
+        return cached
+    principal = principal_for(state, credentials.credentials if credentials else None)
+    request.state.principal = principal
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(authenticate)]
+
+
+def check_scope(principal: Principal, scope: str) -> Principal:
+    if scope not in principal.scopes:
+        raise ApiError(403, "insufficient_scope", f"this needs the {scope!r} scope")
+    return principal
+
+
+def _requiring(scope: str) -> Callable[[Principal], Principal]:
+    def dependency(principal: CurrentPrincipal) -> Principal:
+        return check_scope(principal, scope)
+
+    dependency.__name__ = f"require_{scope}"
+    return dependency
+
+
+def _tenant_of(scope: str) -> Callable[[Principal], str]:
+    def dependency(principal: CurrentPrincipal) -> str:
+        return check_scope(principal, scope).tenant
+
+    dependency.__name__ = f"{scope}_tenant"
+    return dependency
+
+
+Reader = Annotated[Principal, Depends(_requiring("read"))]
+Ingester = Annotated[Principal, Depends(_requiring("ingest"))]
+Moderator = Annotated[Principal, Depends(_requiring("moderate"))]
+TenantAdmin = Annotated[Principal, Depends(_requiring("admin"))]
+
+ReadTenant = Annotated[str, Depends(_tenant_of("read"))]
+IngestTenant = Annotated[str, Depends(_tenant_of("ingest"))]
+ModerateTenant = Annotated[str, Depends(_tenant_of("moderate"))]

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
-from infra.errors import BrokerError, ModstreamError, WarehouseError
+from infra.errors import AccountsError, BrokerError, ModstreamError, WarehouseError
 
 log = logging.getLogger(__name__)
 
@@ -30,14 +30,33 @@ class ErrorBody(BaseModel):
 class ApiError(Exception):
     """Raised by handlers for an expected refusal (not found, invalid batch, …)."""
 
-    def __init__(self, status: int, code: str, message: str, details: Any = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        details: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status, self.code, self.message, self.details = status, code, message, details
+        self.headers = headers
 
 
-def error_response(status: int, code: str, message: str, details: Any = None) -> JSONResponse:
+def unauthenticated(code: str, message: str) -> ApiError:
+    """401: no credentials, or credentials that are not (or no longer) valid."""
+    return ApiError(401, code, message, headers={"WWW-Authenticate": "Bearer"})
+
+
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    details: Any = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
     body = ErrorBody(error=ErrorDetail(code=code, message=message, details=details))
-    return JSONResponse(jsonable_encoder(body), status_code=status)
+    return JSONResponse(jsonable_encoder(body), status_code=status, headers=headers)
 
 
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -48,7 +67,7 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return error_response(exc.status, exc.code, exc.message, exc.details)
+        return error_response(exc.status, exc.code, exc.message, exc.details, exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -59,7 +78,14 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def _http(_: Request, exc: HTTPException) -> JSONResponse:
-        return error_response(exc.status_code, "http_error", str(exc.detail))
+        return error_response(
+            exc.status_code, "http_error", str(exc.detail), None, dict(exc.headers or {})
+        )
+
+    @app.exception_handler(AccountsError)
+    async def _accounts(_: Request, exc: AccountsError) -> JSONResponse:
+        log.error("accounts store unavailable: %s", exc)
+        return error_response(503, "accounts_unavailable", "the accounts store is unavailable")
 
     @app.exception_handler(BrokerError)
     async def _broker(_: Request, exc: BrokerError) -> JSONResponse:

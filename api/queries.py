@@ -5,10 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import Field
+
 from infra.warehouse import Warehouse
 from schemas.records import Verdict
 
-_VERDICT_COLUMNS = (
+MAX_DUPLICATES = 100
+
+VERDICT_COLUMNS = (
     "event_id, tenant, source, kind, item_id, author, occurred_at, judged_at, decision, toxic, "
     "scores, lang, spans, model_version, policy_version, duplicate_of, latency_ms"
 )
@@ -29,8 +33,41 @@ def verdict_from_row(row: dict[str, Any]) -> Verdict:
 
 def get_verdict(warehouse: Warehouse, tenant: str, event_id: str) -> Verdict | None:
     rows = warehouse.rows(
-        f"SELECT {_VERDICT_COLUMNS} FROM verdicts FINAL "  # noqa: S608 - a constant, no input
+        f"SELECT {VERDICT_COLUMNS} FROM verdicts FINAL "  # noqa: S608 - a constant, no input
         "WHERE tenant = {tenant:String} AND event_id = {event_id:String} LIMIT 1",
         {"tenant": tenant, "event_id": event_id},
     )
     return verdict_from_row(rows[0]) if rows else None
+
+
+class VerdictDetail(Verdict):
+    """A verdict with the judged text and its duplicate matches in both directions."""
+
+    text: str | None = Field(default=None, description="The judged text, from the event.")
+    reused_by: list[str] = Field(
+        default_factory=list,
+        description=f"Events that reused these scores (same content); at most {MAX_DUPLICATES}.",
+    )
+
+
+def get_verdict_detail(warehouse: Warehouse, tenant: str, event_id: str) -> VerdictDetail | None:
+    verdict = get_verdict(warehouse, tenant, event_id)
+    if verdict is None:
+        return None
+    params = {"tenant": tenant, "event_id": event_id, "at": verdict.occurred_at}
+    texts = warehouse.rows(
+        "SELECT text FROM events FINAL WHERE tenant = {tenant:String} "
+        "AND occurred_at = {at:DateTime64(3, 'UTC')} AND event_id = {event_id:String} LIMIT 1",
+        params,
+    )
+    reused = warehouse.rows(
+        "SELECT event_id FROM verdicts FINAL WHERE tenant = {tenant:String} "
+        "AND duplicate_of = {event_id:String} ORDER BY occurred_at, event_id "
+        "LIMIT {limit:UInt32}",
+        params | {"limit": MAX_DUPLICATES},
+    )
+    return VerdictDetail(
+        **verdict.model_dump(),
+        text=texts[0]["text"] if texts else None,
+        reused_by=[r["event_id"] for r in reused],
+    )

@@ -1,10 +1,14 @@
-"""What the API process holds for its lifetime: settings, the publisher, the warehouse, the sink."""
+"""What the API process holds for its lifetime: settings, publisher, warehouse, accounts store,
+sink, live feed."""
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
 
+from api.accounts.limits import LoginLimiter
+from api.feed.hub import VerdictHub
+from infra.accounts import AccountsDB, PrivacyRegistry
 from infra.kafka import Publisher
 from infra.settings import Settings
 from infra.warehouse import Warehouse
@@ -17,5 +21,10 @@ class AppState:
     bootstrap: str
     publisher: Publisher
     warehouse: Warehouse
+    accounts: AccountsDB
+    privacy: PrivacyRegistry
+    login_limiter: LoginLimiter
     sink: WarehouseSink | None = None
     sink_task: asyncio.Task[None] | None = field(default=None, repr=False)
+    feed: VerdictHub | None = None
+    rollups_task: asyncio.Task[None] | None = field(default=None, repr=False)

@@ -15,6 +15,7 @@ import httpx
 import typer
 from rich.console import Console
 
+from infra.accounts import AccountsDB, PrivacyRegistry
 from infra.broker import EmbeddedBroker
 from infra.errors import ModstreamError, WarehouseError
 from infra.kafka import ensure_topics
@@ -52,15 +53,27 @@ def up(
     supervisor = Supervisor({"MODSTREAM_KAFKA_BOOTSTRAP": bootstrap})
     stop = _stop_on_signals()
     code = 0
+    token_file = settings.data_dir / "dev-token"
+    token = None
     try:
         supervisor.spawn("train", modstream_argv("train", "--if-missing")).proc.wait()
         supervisor.children.clear()
+        if settings.env == "development":  # never elsewhere: a known token is a known door
+            argv = modstream_argv("admin", "dev-bootstrap", "--write", str(token_file))
+            if supervisor.spawn("bootstrap", argv).proc.wait() != 0:
+                raise ModstreamError("could not create the development tenant and token")
+            supervisor.children.clear()
+            token = token_file.read_text().strip()
         supervisor.spawn("worker", modstream_argv("worker"))
         supervisor.spawn("api", modstream_argv("serve"))
         _wait_healthy(api_url, supervisor, stop)
-        if samples:
-            supervisor.spawn("samples", modstream_argv("produce", "samples", "--api", api_url))
-        _banner(api_url, bootstrap, settings.data_dir)
+        if samples and token:
+            supervisor.spawn(
+                "samples",
+                modstream_argv("produce", "samples", "--api", api_url, "--token-file",
+                               str(token_file)),
+            )  # fmt: skip
+        _banner(api_url, bootstrap, settings.data_dir, token)
         while not stop.is_set():
             failed = supervisor.exited()
             if failed and failed.name != "samples":
@@ -123,11 +136,19 @@ def _wait_healthy(api_url: str, supervisor: Supervisor, stop: _Flag, timeout: fl
         raise ModstreamError(f"the API did not become healthy within {timeout:.0f}s")
 
 
-def _banner(api_url: str, bootstrap: str, data_dir: Path) -> None:
+def _banner(api_url: str, bootstrap: str, data_dir: Path, token: str | None) -> None:
     console.rule("[bold green]Modstream is up")
     console.print(f"  API docs      {api_url}/docs")
     console.print(f"  Health        {api_url}/health")
     console.print(f"  A verdict     {api_url}/v1/verdicts/sample-en-1")
+    if token:
+        console.print(f"  Dev token     {token}  (tenant demo; also in {data_dir / 'dev-token'})")
+        console.print(
+            f'  Try           curl -H "Authorization: Bearer $(cat {data_dir / "dev-token"})" '
+            f"{api_url}/v1/verdicts/sample-en-1"
+        )
+    else:
+        console.print("  Accounts      see README: modstream admin create-tenant / create-token")
     console.print(f"  Kafka         {bootstrap}  (topics: events.text, verdicts.text, …)")
     console.print(f"  Data          {data_dir.resolve()}")
     console.print("  Press Ctrl-C to stop.")
@@ -149,13 +170,15 @@ def broker() -> None:
 
 @app.command()
 def migrate() -> None:
-    """Apply the warehouse's pending SQL migrations."""
+    """Apply the warehouse's pending SQL migrations; create the accounts store's tables."""
     from infra.warehouse import migrate as run_migrations
 
     settings = get_settings()
     configure_logging(settings.log_level)
     applied = run_migrations(_connect_with_retry(settings.warehouse_url))
     console.print(f"{len(applied)} migration(s) applied" if applied else "warehouse is up to date")
+    AccountsDB(settings.accounts_db_url).create_schema()  # idempotent
+    console.print("accounts store is up to date")
 
 
 def _connect_with_retry(url: str, attempts: int = 30) -> Warehouse:
@@ -184,11 +207,13 @@ def sink() -> None:
         raise ModstreamError("MODSTREAM_KAFKA_BOOTSTRAP is not set")
     asyncio.run(ensure_topics(settings.kafka_bootstrap))
     warehouse = connect(settings.warehouse_url)
+    accounts = AccountsDB(settings.accounts_db_url)  # privacy modes: read, never written here
     worker = WarehouseSink(
         warehouse,
         settings.kafka_bootstrap,
         batch_size=settings.sink_batch_size,
         flush_interval=settings.sink_flush_interval,
+        privacy=PrivacyRegistry(accounts, ttl=settings.privacy_refresh),
     )
 
     async def main() -> None:

@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, TypeAdapter
 
 from schemas.events import Event
+from schemas.media import BankEntry, MediaVerdict
 from schemas.records import DeadLetter, Verdict
 from schemas.topics import CATALOGUE
 
@@ -16,6 +17,8 @@ RECORDS: dict[str, Any] = {
     "event": TypeAdapter(Event),
     "verdict": Verdict,
     "dead_letter": DeadLetter,
+    "media_verdict": MediaVerdict,
+    "bank_entry": BankEntry,
 }
 
 

@@ -15,7 +15,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from infra.errors import ConfigError
 
-DEV_SECRET = "dev-only-insecure-secret"  # noqa: S105 - refused outside development, see below
+# Refused outside development (see `_check`); long enough for HS256 (PyJWT warns under 32 bytes).
+DEV_SECRET = "dev-only-insecure-secret-never-use-outside-development"  # noqa: S105
+MIN_SECRET_CHARS = 32
 
 
 class Settings(BaseSettings):
@@ -35,7 +37,49 @@ class Settings(BaseSettings):
     )
     api_host: str = "127.0.0.1"
     api_port: int = 8000
-    secret_key: SecretStr = SecretStr(DEV_SECRET)
+    secret_key: SecretStr = Field(
+        default=SecretStr(DEV_SECRET),
+        description="Signs login JWTs (HS256). Outside development: required, 32+ characters.",
+    )
+
+    # Accounts and security (api/accounts, infra/accounts): see README "Accounts and security".
+    accounts_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the accounts store; defaults to SQLite under data_dir. "
+        "PostgreSQL: postgresql+psycopg://user:pass@host/db (the `postgres` extra).",
+    )
+    jwt_issuer: str = Field(default="modstream", min_length=1)
+    jwt_audience: str = Field(default="modstream-api", min_length=1)
+    jwt_lifetime: int = Field(
+        default=900, ge=60, le=86_400, description="Seconds a login token is valid."
+    )
+    token_prefix: str = Field(
+        default="mod_",
+        pattern=r"^[a-z][a-z0-9]{1,15}_$",
+        description="Recognisable start of every API token (secret scanners can match it).",
+    )
+    registration: Literal["open", "invite", "closed"] = Field(
+        default="invite",
+        description="open: anyone may create a new tenant; invite: a code is required; "
+        "closed: accounts come from `modstream admin` only.",
+    )
+    max_users: int = Field(default=10_000, ge=0, description="Users in total; 0: no limit.")
+    quota_per_minute: int = Field(
+        default=0, ge=0, description="Requests per tenant per minute; 0: no limit."
+    )
+    quota_per_day: int = Field(
+        default=0, ge=0, description="Requests per tenant per UTC day; 0: no limit."
+    )
+    login_max_failures: int = Field(
+        default=5, ge=1, description="Failed logins in a row before the account is locked."
+    )
+    login_lockout: int = Field(default=900, ge=1, description="Seconds an account stays locked.")
+    login_rate_per_minute: int = Field(
+        default=20, ge=1, description="Login attempts per client address per minute."
+    )
+    privacy_refresh: float = Field(
+        default=2.0, gt=0, le=300, description="Seconds the sink caches the privacy-mode tenants."
+    )
 
     model_dir: Path | None = Field(default=None, description="Defaults to data_dir/models.")
     training_data: Path = Field(
@@ -54,12 +98,34 @@ class Settings(BaseSettings):
     worker_batch_within: float = Field(default=0.05, gt=0, description="Seconds to fill a batch.")
     worker_fetch_max_wait_ms: int = Field(default=100, ge=10)
     worker_concurrency: int = Field(
-        default=2, ge=1, le=16, description="Batches in flight per worker (Faust actors)."
+        default=1,
+        ge=1,
+        le=16,
+        description="Batches in flight per worker (Faust actors). Above 1, batches of one "
+        "partition may be judged out of order, and which of two copies of an item is judged "
+        "first is not fixed.",
     )
     worker_model_processes: int = Field(
         default=1, ge=0, description="Child processes that run the model; 0 runs it in-process."
     )
     dedupe_cache_size: int = Field(default=1_000_000, ge=1_000)
+
+    # Text models (streams/text): see README "Text models".
+    transformer_models: dict[str, Path] = Field(
+        default_factory=dict,
+        description='Exported transformer model dirs per language, JSON: {"ar": "/models/ar"}.',
+    )
+    transformer_default: bool = Field(
+        default=True, description="Use the shipped English transformer when none is configured."
+    )
+    transformer_threads: int = Field(
+        default=1, ge=1, le=64, description="onnxruntime intra-op threads per model process."
+    )
+    cascade_low: float = Field(default=0.3, ge=0.0, le=1.0, description="Uncertainty band low.")
+    cascade_high: float = Field(default=0.7, ge=0.0, le=1.0, description="Uncertainty band high.")
+    cascade_blend: float = Field(
+        default=0.5, ge=0.0, le=1.0, description="Transformer weight for escalated texts."
+    )
 
     sink_batch_size: int = Field(default=5_000, ge=1)
     sink_flush_interval: float = Field(default=0.2, gt=0)
@@ -94,8 +160,18 @@ class Settings(BaseSettings):
     def _check(self) -> Settings:
         if self.policy_low > self.policy_high:
             raise ValueError("policy_low must not exceed policy_high")
-        if self.env == "production" and self.secret_key.get_secret_value() == DEV_SECRET:
-            raise ValueError("MODSTREAM_SECRET_KEY must be set outside development")
+        if self.cascade_low > self.cascade_high:
+            raise ValueError("cascade_low must not exceed cascade_high")
+        if self.env != "development":
+            secret = self.secret_key.get_secret_value()
+            if secret == DEV_SECRET:
+                raise ValueError("MODSTREAM_SECRET_KEY must be set outside development")
+            if len(secret) < MIN_SECRET_CHARS:
+                raise ValueError(
+                    f"MODSTREAM_SECRET_KEY must have at least {MIN_SECRET_CHARS} characters "
+                    "outside development (e.g. `python -c 'import secrets; "
+                    "print(secrets.token_urlsafe(48))'`)"
+                )
         return self
 
     @property
@@ -107,6 +183,12 @@ class Settings(BaseSettings):
         if self.clickhouse_url:
             return self.clickhouse_url
         return f"chdb://{(self.data_dir / 'warehouse').resolve()}"
+
+    @property
+    def accounts_db_url(self) -> str:
+        if self.accounts_url:
+            return self.accounts_url
+        return f"sqlite:///{(self.data_dir / 'accounts.db').resolve()}"
 
     @property
     def embedded_warehouse(self) -> bool:

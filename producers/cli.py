@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -16,10 +18,24 @@ console = Console(stderr=True)
 @produce_app.command("samples")
 def samples(
     api: Annotated[str, typer.Option(help="The API's base URL.")] = "http://127.0.0.1:8000",
+    token_file: Annotated[
+        Path | None, typer.Option(help="A file holding the token (e.g. <data dir>/dev-token).")
+    ] = None,
+    tenant: Annotated[str | None, typer.Option(help="Send as this tenant [the samples'].")] = None,
 ) -> None:
-    """Feed the bundled sample events (English and Arabic posts and chat) through the API."""
+    """Feed the bundled sample events (English and Arabic posts and chat) through the API.
+
+    The token (scope `ingest`) comes from MODSTREAM_TOKEN or --token-file."""
+    token = os.environ.get("MODSTREAM_TOKEN") or (
+        token_file.read_text().strip() if token_file else ""
+    )
+    if not token:
+        raise typer.BadParameter("set MODSTREAM_TOKEN or pass --token-file")
     events = sample_events()
-    accepted = feed(api, events)
+    if tenant:
+        for event in events:
+            event["tenant"] = tenant
+    accepted = feed(api, events, token)
     console.print(f"fed {accepted} sample events; e.g. {api}/v1/verdicts/{events[0]['event_id']}")
 
 

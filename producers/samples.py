@@ -22,10 +22,11 @@ def sample_events(now: datetime | None = None) -> list[dict[str, Any]]:
     return events
 
 
-def feed(api_url: str, events: list[dict[str, Any]], batch: int = 100) -> int:
-    """POST events to the API in batches; returns how many were accepted."""
+def feed(api_url: str, events: list[dict[str, Any]], token: str, batch: int = 100) -> int:
+    """POST events to the API in batches (with an `ingest` token); how many were accepted."""
     accepted = 0
-    with httpx.Client(base_url=api_url, timeout=30) as client:
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=api_url, timeout=30, headers=headers) as client:
         for start in range(0, len(events), batch):
             try:
                 response = client.post("/v1/events", json=events[start : start + batch])

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pydantic import BaseModel
 
 from schemas.events import ActivityEvent, Kind, MediaEvent, PostEvent
+from schemas.media import BankEntry, MediaVerdict
 from schemas.records import DeadLetter, Verdict
 
 DAY_MS = 24 * 60 * 60 * 1000
@@ -42,6 +43,16 @@ VERDICTS_TEXT = TopicSpec(
     "verdicts.text", 4, "tenant:author", 30 * DAY_MS, Verdict,
     "One verdict per judged text item. A public contract: subscribe directly.",
 )  # fmt: skip
+VERDICTS_MEDIA = TopicSpec(
+    "verdicts.media", 4, "tenant:author", -1, MediaVerdict,
+    "One verdict per judged image or video, with its hashes and matches. A public contract; "
+    "kept forever: workers rebuild their near-duplicate index from it.",
+)  # fmt: skip
+MEDIA_BANKS = TopicSpec(
+    "media.banks", 4, "tenant:entry_id", -1, BankEntry,
+    "Bank entries (known hashes) and their status changes; the latest per entry wins. Kept "
+    "forever: workers replay it at start-up.",
+)  # fmt: skip
 DEAD_LETTERS = TopicSpec(
     "events.deadletter", 4, "source topic", 30 * DAY_MS, DeadLetter,
     "Input that could not be judged, with the reason and the raw value.",
@@ -52,6 +63,8 @@ CATALOGUE: tuple[TopicSpec, ...] = (
     EVENTS_MEDIA,
     EVENTS_ACTIVITY,
     VERDICTS_TEXT,
+    VERDICTS_MEDIA,
+    MEDIA_BANKS,
     DEAD_LETTERS,
 )
 
@@ -66,3 +79,11 @@ _BY_KIND = {
 def topic_for_kind(kind: Kind) -> TopicSpec:
     """The topic an event of this kind is published to."""
     return _BY_KIND[kind]
+
+
+def tenant_from_key(key: bytes | None) -> str | None:
+    """The tenant of a record keyed `tenant:…` (every event and verdict topic), if it has one."""
+    if not key or b":" not in key:
+        return None
+    tenant = key.split(b":", 1)[0].decode("utf-8", "replace")
+    return tenant[:64] or None

@@ -202,3 +202,19 @@ def pipeline(
         supervisor.stop_all()
         if broker:
             broker.stop()
+
+
+@bench_app.command("media")
+def media(
+    images: Annotated[int, typer.Option(help="Generated images to hash.")] = 200,
+    video_seconds: Annotated[float, typer.Option(help="Length of the generated video.")] = 60,
+    size: Annotated[int, typer.Option(help="Hashes in the index.")] = 1_000_000,
+    queries: Annotated[int, typer.Option(help="Index lookups to time.")] = 10_000,
+    batch: Annotated[int, typer.Option(help="Lookups per index call.")] = 250,
+) -> None:
+    """Image hashes/s, video-seconds/s, and near-duplicate lookups/s at `size` stored hashes."""
+    from streams.media.bench import run
+
+    configure_logging("WARNING")
+    run(console, images=images, video_seconds=video_seconds, size=size, queries=queries,
+        batch=batch)  # fmt: skip

@@ -57,8 +57,8 @@ def register(app: ModstreamApp, pipeline: TextPipeline, settings: Settings) -> N
             topic, key.encode(), value.encode(), partition=None, timestamp=None, headers=None
         )
 
-    # Two actors, so one batch is scored while the next is decoded and the last is published.
-    # Each acknowledges its own events after their verdicts are delivered; Faust commits an
+    # With concurrency > 1, one batch is scored while the next is decoded and the last published.
+    # Each actor acknowledges its own events after their verdicts are delivered; Faust commits an
     # offset only when every event before it is acknowledged, so nothing is skipped on a crash.
     @app.agent(source, name="classify_text", concurrency=settings.worker_concurrency)
     async def classify_text(stream: Any) -> AsyncIterator[None]:

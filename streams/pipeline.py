@@ -25,6 +25,7 @@ from schemas.events import (
     parse_event,
 )
 from schemas.records import DeadLetter, DeadLetterReason, Verdict
+from schemas.topics import tenant_from_key
 from streams.dedupe import LRUCache, content_key, digest
 from streams.policy import PolicyBook
 from streams.text.classifier import Classifier, TextScores
@@ -101,6 +102,7 @@ def dead_letter(record: RawRecord, error: InvalidEvent, now: datetime) -> DeadLe
             event_id = str(doc["event_id"])[:256] if "event_id" in doc else None
     except (ValueError, UnicodeDecodeError):
         pass
+    tenant = tenant or tenant_from_key(record.key)  # the key is `tenant:…` on event topics
     return DeadLetter(
         topic=record.topic,
         partition=record.partition,

@@ -50,20 +50,75 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("data")
 
 
+TEST_SECRET = "test-secret-" + "x" * 40
+ALL_SCOPES = ("ingest", "read", "moderate", "admin")
+
+
 @pytest.fixture(scope="session")
 def settings(broker: EmbeddedBroker, data_dir: Path) -> Settings:
     return Settings(
-        env="test", data_dir=data_dir, kafka_bootstrap=broker.bootstrap, sink_flush_interval=0.1
+        env="test",
+        data_dir=data_dir,
+        kafka_bootstrap=broker.bootstrap,
+        sink_flush_interval=0.1,
+        secret_key=TEST_SECRET,  # type: ignore[arg-type]
+        privacy_refresh=0.2,
+        login_rate_per_minute=10_000,  # tests/test_auth.py tests the limit with its own
     )
 
 
 @pytest.fixture(scope="session")
 def api(settings: Settings) -> Iterator[TestClient]:
-    """The API with its warehouse sink, running in this process against the real broker."""
+    """The API with its warehouse sink, running in this process against the real broker. It
+    sends a token of tenant `demo` with every scope by default (`as_tenant` for others)."""
     from api.app import create_app
 
     with TestClient(create_app(settings, run_sink=True)) as client:
+        client.headers["Authorization"] = as_tenant(client, "demo")["Authorization"]
         yield client
+
+
+_TOKENS: dict[tuple[int, str, tuple[str, ...]], str] = {}
+
+
+def make_token(
+    api: TestClient,
+    tenant: str,
+    scopes: tuple[str, ...] = ALL_SCOPES,
+    *,
+    privacy: bool = False,
+    name: str = "tests",
+) -> tuple[int, str]:
+    """A new API token of `tenant` (created if missing) through the accounts service: (id,
+    secret)."""
+    from api.accounts import service
+    from infra.accounts.models import Tenant
+
+    state: Any = api.app.state.modstream  # type: ignore[attr-defined]
+    with state.accounts.session() as session:
+        found = session.query(Tenant).filter_by(name=tenant).one_or_none()
+        if found is None:
+            found = service.create_tenant(session, tenant, privacy_mode=privacy)
+        token, secret = service.create_token(
+            session, state.settings, found, name=name, scopes=frozenset(scopes), user_id=None,
+            expires_at=None, actor="tests", ctx=service.CLI,
+        )  # fmt: skip
+    state.privacy.invalidate()
+    return token.id, secret
+
+
+def as_tenant(api: TestClient, tenant: str, scopes: tuple[str, ...] = ALL_SCOPES) -> dict[str, str]:
+    """Headers that authenticate as `tenant` (its token is made once per tenant and scopes)."""
+    key = (id(api.app), tenant, tuple(sorted(scopes)))
+    if key not in _TOKENS:
+        _TOKENS[key] = make_token(api, tenant, scopes)[1]
+    return {"Authorization": f"Bearer {_TOKENS[key]}"}
+
+
+@pytest.fixture(scope="session")
+def other_tenant(api: TestClient) -> dict[str, str]:
+    """Headers of a second tenant, `other`, with every scope: for isolation tests."""
+    return as_tenant(api, "other")
 
 
 @pytest.fixture(scope="session")
@@ -81,6 +136,8 @@ class Worker:
             "MODSTREAM_DATA_DIR": str(settings.data_dir),
             "MODSTREAM_MODEL_DIR": str(model_dir),
             "MODSTREAM_LOG_LEVEL": "INFO",
+            # The media tests serve files from 127.0.0.1: granted here, as an operator would.
+            "MODSTREAM_MEDIA_ALLOWED_NETWORKS": '["127.0.0.1/32"]',
         }
         self.log = log
         self.proc: subprocess.Popen[bytes] | None = None

@@ -56,10 +56,16 @@ def test_unknown_verdict_is_a_404_in_the_common_error_shape(api: TestClient) -> 
     assert set(response.json()["error"]) == {"code", "message", "details"}
 
 
-def test_a_malformed_tenant_header_is_a_422(api: TestClient) -> None:
-    response = api.get("/v1/verdicts/x", headers={"X-Tenant": "bad tenant!"})
-    assert response.status_code == 422
-    assert error_code(response) == "invalid_request"
+def test_the_old_tenant_header_decides_nothing(api: TestClient) -> None:
+    """The credential decides the tenant: an X-Tenant header neither helps nor hurts."""
+    response = api.post(
+        "/v1/events",
+        json=post_event("api-hdr", "hi", tenant="other"),
+        headers={"X-Tenant": "other"},
+    )
+    assert response.status_code == 403
+    assert error_code(response) == "tenant_mismatch"
+    assert api.get("/v1/verdicts/x", headers={"X-Tenant": "bad tenant!"}).status_code == 404
 
 
 def test_health_reports_each_dependency(api: TestClient) -> None:

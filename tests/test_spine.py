@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from infra.settings import Settings
 from infra.warehouse import Warehouse
 from schemas.topics import EVENTS_TEXT, VERDICTS_TEXT
-from tests.conftest import Worker, as_json, post_event, wait_for
+from tests.conftest import Worker, as_json, as_tenant, post_event, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -114,7 +114,7 @@ def test_events_posted_over_http_become_verdicts_everywhere(
     assert body["item_id"] == toxic["payload"]["external_id"]
     # Another tenant cannot see it.
     assert (
-        api.get(f"/v1/verdicts/{toxic['event_id']}", headers={"X-Tenant": "other"}).status_code
+        api.get(f"/v1/verdicts/{toxic['event_id']}", headers=as_tenant(api, "other")).status_code
         == 404
     )
 
@@ -170,11 +170,15 @@ def test_an_item_is_judged_once_and_identical_text_reuses_scores(
     retry = post_event(f"{run}-2", "You absolute idiot", external_id=f"{run}-item")
     same_words = post_event(f"{run}-3", "YOU   absolute IDIOT", external_id=f"{run}-other")
     marker = post_event(f"{run}-4", "Lovely day for a walk", external_id=f"{run}-marker")
-    for event in (first, retry, same_words, marker):  # one by one: same author, same partition
+    bootstrap = settings.kafka_bootstrap or ""
+    for event in (first, retry):
+        assert api.post("/v1/events", json=event).status_code == 202
+    read_verdicts(bootstrap, {first["event_id"]})  # scored before its twin arrives
+    for event in (same_words, marker):  # one by one: same author, same partition
         assert api.post("/v1/events", json=event).status_code == 202
 
     ids = {e["event_id"] for e in (first, retry, same_words, marker)}
-    verdicts = read_verdicts(settings.kafka_bootstrap or "", ids - {retry["event_id"]}, timeout=60)
+    verdicts = read_verdicts(bootstrap, ids - {retry["event_id"]}, timeout=60)
     assert retry["event_id"] not in verdicts  # same (tenant, source, external id): not re-judged
     reused = verdicts[same_words["event_id"]][0]
     original = verdicts[first["event_id"]][0]

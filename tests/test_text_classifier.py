@@ -28,7 +28,7 @@ BENIGN_AR = "صباح الخير يا أصدقاء، أتمنى لكم يوما 
 
 @pytest.fixture(scope="session")
 def linear(model_dir: Path) -> Classifier:
-    return load_classifier(model_dir)
+    return LinearTextClassifier.load(model_dir)
 
 
 class ClassifierConformance:

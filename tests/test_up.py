@@ -60,10 +60,14 @@ def test_up_serves_sample_verdicts_and_ctrl_c_stops_everything(
     )
     api = f"http://127.0.0.1:{port}"
     try:
+        token_file = tmp_path / "dev-token"  # development only: a demo tenant and its token
+        wait_for(token_file.exists, timeout=120, what="the development token")
+        assert token_file.stat().st_mode & 0o777 == 0o600
+        headers = {"Authorization": f"Bearer {token_file.read_text().strip()}"}
 
         def verdict(event_id: str) -> dict[str, float] | None:
             try:
-                response = httpx.get(f"{api}/v1/verdicts/{event_id}", timeout=2)
+                response = httpx.get(f"{api}/v1/verdicts/{event_id}", headers=headers, timeout=2)
             except httpx.HTTPError:
                 return None
             return response.json() if response.status_code == 200 else None
@@ -71,6 +75,7 @@ def test_up_serves_sample_verdicts_and_ctrl_c_stops_everything(
         rude = wait_for(lambda: verdict("sample-en-2"), timeout=120, what="a sample verdict")
         kind = wait_for(lambda: verdict("sample-en-1"), what="another sample verdict")
         assert rude["toxic"] > kind["toxic"]
+        assert httpx.get(f"{api}/v1/verdicts/sample-en-1", timeout=2).status_code == 401
         processes = descendants(up.pid)
         assert len(processes) >= 3  # broker, worker, API at least
     finally:
@@ -80,6 +85,7 @@ def test_up_serves_sample_verdicts_and_ctrl_c_stops_everything(
     output = (tmp_path / "up.log").read_text()
     assert "Modstream is up" in output
     assert f"{api}/docs" in output
+    assert headers["Authorization"].split()[1] in output  # the banner shows the dev token
     assert code == 0, output[-3000:]
     time.sleep(0.5)
     assert not [p for p in processes if alive(p)], "processes left behind after Ctrl-C"

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Request, status
 from pydantic import BaseModel, Field, ValidationError
 
-from api.deps import StateDep
+from api.deps import IngestTenant, StateDep
 from api.errors import ApiError, responses
 from schemas.events import EVENT_ADAPTER, Event
 from schemas.topics import topic_for_kind
@@ -57,9 +57,11 @@ def event_schema_components() -> dict[str, Any]:
     "/events",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=Accepted,
-    responses=responses(400, 413, 422, 503),
+    responses=responses(400, 401, 403, 413, 422, 429, 503),
     summary="Publish one event or a batch of up to 1,000",
-    description="Every event is validated first; if any is invalid, none is published and the "
+    description="Needs the `ingest` scope. Every event must belong to the caller's tenant (its "
+    "`tenant` field): otherwise 403 `tenant_mismatch` lists the offending indexes and nothing is "
+    "published. Every event is validated first; if any is invalid, none is published and the "
     "response lists the reason for each bad item by its index. Accepted events are on their "
     "topic when this returns; their verdicts follow on `verdicts.*` and in the warehouse.",
     openapi_extra={
@@ -77,7 +79,7 @@ def event_schema_components() -> dict[str, Any]:
         }
     },
 )
-async def publish_events(request: Request, state: StateDep) -> Accepted:
+async def publish_events(request: Request, state: StateDep, tenant: IngestTenant) -> Accepted:
     body = await request.body()
     if len(body) > MAX_BODY_BYTES:
         raise ApiError(413, "body_too_large", f"the body exceeds {MAX_BODY_BYTES} bytes")
@@ -90,6 +92,17 @@ async def publish_events(request: Request, state: StateDep) -> Accepted:
         raise ApiError(422, "empty_batch", "the batch holds no events")
     if len(items) > MAX_BATCH:
         raise ApiError(422, "batch_too_large", f"at most {MAX_BATCH} events per request")
+    foreign = [
+        {"index": i, "event_id": item.get("event_id"), "tenant": item.get("tenant")}
+        for i, item in enumerate(items)
+        if isinstance(item, dict) and "tenant" in item and item["tenant"] != tenant
+    ]
+    if foreign:
+        raise ApiError(
+            403, "tenant_mismatch",
+            f"{len(foreign)} of {len(items)} events belong to another tenant than yours "
+            f"({tenant!r}); none was published", foreign,
+        )  # fmt: skip
     events, problems = _validate(items)
     if problems:
         raise ApiError(

@@ -1,4 +1,4 @@
-"""Verdicts by event id."""
+"""Verdicts by event id, with the judged text and duplicate matches."""
 
 from __future__ import annotations
 
@@ -7,27 +7,39 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 
 from api import queries
-from api.deps import StateDep, TenantDep
+from api.deps import ReadTenant, StateDep
 from api.errors import ApiError, responses
-from schemas.records import Verdict
+from api.queries import VerdictDetail
+from api.routes.posts import EXAMPLE_ITEM
 
 router = APIRouter(prefix="/v1", tags=["verdicts"])
 
 
 @router.get(
     "/verdicts/{event_id}",
-    response_model=Verdict,
-    responses=responses(404, 503),
-    summary="The verdict of one event",
-    description="404 until the event is judged and stored (usually well under a second).",
+    response_model=VerdictDetail,
+    responses=responses(404, 422, 503)
+    | {
+        200: {
+            "content": {
+                "application/json": {
+                    "example": EXAMPLE_ITEM | {"reused_by": ["comments-7790", "chat-118"]}
+                }
+            }
+        }
+    },
+    summary="The verdict of one event, in full",
+    description="Scores, spans, model and policy versions, the text, `duplicate_of` (the event "
+    "whose scores were reused) and `reused_by` (events that reused these). 404 until the event "
+    "is judged and stored (usually well under a second).",
 )
 def get_verdict(
     event_id: Annotated[str, Path(min_length=1, max_length=256, examples=["comments-7731"])],
     state: StateDep,
-    tenant: TenantDep,
-) -> Verdict:
+    tenant: ReadTenant,
+) -> VerdictDetail:
     # A sync handler: FastAPI runs it in its thread pool, so chdb never blocks the event loop.
-    verdict = queries.get_verdict(state.warehouse, tenant, event_id)
+    verdict = queries.get_verdict_detail(state.warehouse, tenant, event_id)
     if verdict is None:
         raise ApiError(404, "not_found", f"no verdict for event {event_id!r} (yet)")
     return verdict

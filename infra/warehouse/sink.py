@@ -4,6 +4,9 @@ A failed insert is retried with back-off on the same batch and no offset moves u
 a crash loses nothing; the tables are ReplacingMergeTrees keyed by event, so the replay that
 follows a crash counts nothing twice. A record that cannot be parsed is stored as a dead letter
 unless a worker upstream already dead-letters that topic.
+
+Privacy mode (`infra/accounts/privacy.py`): for a tenant in privacy mode the text never reaches
+a table; `events` keeps its SHA-256 instead, and dead letters keep a digest of the raw record.
 """
 
 from __future__ import annotations
@@ -21,15 +24,38 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 
-from infra.errors import InvalidEvent, WarehouseError
+from infra.accounts.privacy import PrivacyRegistry, sha256_hex
+from infra.errors import AccountsError, InvalidEvent, WarehouseError
 from infra.warehouse.client import Warehouse
 from schemas.events import parse_event
+from schemas.media import BankEntry, MatchKind, MediaVerdict
 from schemas.records import DeadLetter, DeadLetterReason, Verdict
-from schemas.topics import DEAD_LETTERS, EVENTS_ACTIVITY, EVENTS_MEDIA, EVENTS_TEXT, VERDICTS_TEXT
+from schemas.topics import (
+    DEAD_LETTERS,
+    EVENTS_ACTIVITY,
+    EVENTS_MEDIA,
+    EVENTS_TEXT,
+    MEDIA_BANKS,
+    VERDICTS_MEDIA,
+    VERDICTS_TEXT,
+    tenant_from_key,
+)
 
 log = logging.getLogger(__name__)
 
 Row = list[Any]
+IsPrivate = Callable[[str | None], bool]
+
+
+def _nobody(_: str | None) -> bool:
+    return False
+
+
+def _invalid(exc: ValidationError) -> InvalidEvent:
+    """A schema violation, described without quoting the input (it may be private text)."""
+    errors = exc.errors(include_url=False, include_input=False)
+    detail = "; ".join(f"{'.'.join(map(str, e['loc'])) or '$'}: {e['msg']}" for e in errors[:10])
+    return InvalidEvent(DeadLetterReason.SCHEMA_VIOLATION, detail[:1000])
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +67,7 @@ class Table:
 EVENTS = Table(
     "events",
     ("tenant", "event_id", "source", "kind", "item_id", "author", "occurred_at", "received_at",
-     "lang", "text", "payload"),
+     "lang", "text", "payload", "content_sha256"),
 )  # fmt: skip
 VERDICTS = Table(
     "verdicts",
@@ -56,23 +82,30 @@ DEAD = Table(
 )  # fmt: skip
 
 
-def event_row(record: ConsumerRecord) -> Row:
+def event_row(record: ConsumerRecord, private: IsPrivate = _nobody) -> Row:
     try:
         event = parse_event(record.value or b"")
     except ValidationError as exc:
-        raise InvalidEvent(DeadLetterReason.SCHEMA_VIOLATION, str(exc)[:1000]) from exc
+        raise _invalid(exc) from exc
+    text = event.text or ""
+    digest = sha256_hex(text) if text else ""
+    if private(event.tenant):
+        text = ""
+        payload = event.payload.model_dump_json(exclude={"text"})
+    else:
+        payload = event.payload.model_dump_json()
     return [
         event.tenant, event.event_id, event.source, event.kind.value, event.item_id, event.author,
         event.occurred_at, _kafka_time(record), getattr(event.payload, "lang", None) or "",
-        event.text or "", event.payload.model_dump_json(),
+        text, payload, digest,
     ]  # fmt: skip
 
 
-def verdict_row(record: ConsumerRecord) -> Row:
+def verdict_row(record: ConsumerRecord, private: IsPrivate = _nobody) -> Row:
     try:
         v = Verdict.model_validate_json(record.value or b"")
     except ValidationError as exc:
-        raise InvalidEvent(DeadLetterReason.SCHEMA_VIOLATION, str(exc)[:1000]) from exc
+        raise _invalid(exc) from exc
     return [
         v.tenant, v.event_id, v.source, v.kind.value, v.item_id, v.author, v.occurred_at,
         v.judged_at, v.decision.value, v.toxic, v.scores, v.lang, v.spans, v.model_version,
@@ -80,18 +113,61 @@ def verdict_row(record: ConsumerRecord) -> Row:
     ]  # fmt: skip
 
 
-def dead_letter_row(d: DeadLetter) -> Row:
+MEDIA_VERDICTS = Table(
+    "media_verdicts",
+    ("tenant", "event_id", "source", "item_id", "author", "occurred_at", "judged_at",
+     "media_type", "url", "decision", "reason", "detail", "content_type", "size_bytes", "width",
+     "height", "duration_s", "hashes", "matches", "matched_events", "scores", "model_version",
+     "policy_version", "duplicate_of", "latency_ms"),
+)  # fmt: skip
+BANK_ENTRIES = Table(
+    "bank_entries",
+    ("tenant", "bank", "entry_id", "hash_type", "value", "label", "source", "decision", "status",
+     "note", "updated_at"),
+)  # fmt: skip
+
+
+def media_verdict_row(record: ConsumerRecord, private: IsPrivate = _nobody) -> Row:
+    try:
+        v = MediaVerdict.model_validate_json(record.value or b"")
+    except ValidationError as exc:
+        raise _invalid(exc) from exc
+    matches = "[" + ",".join(m.model_dump_json() for m in v.matches) + "]"
+    seen = sorted({m.event_id for m in v.matches if m.kind == MatchKind.SEEN and m.event_id})
     return [
-        d.topic, d.partition, d.offset, d.reason.value, d.detail, d.raw, d.raw_size, d.tenant,
+        v.tenant, v.event_id, v.source, v.item_id, v.author, v.occurred_at, v.judged_at,
+        v.media_type, v.url, v.decision.value, v.reason, v.detail, v.content_type, v.size_bytes,
+        v.width, v.height, v.duration_s, [(h.hash_type.value, h.value, h.at_s) for h in v.hashes],
+        matches, seen, v.scores, v.model_version, v.policy_version, v.duplicate_of, v.latency_ms,
+    ]  # fmt: skip
+
+
+def bank_entry_row(record: ConsumerRecord, private: IsPrivate = _nobody) -> Row:
+    try:
+        b = BankEntry.model_validate_json(record.value or b"")
+    except ValidationError as exc:
+        raise _invalid(exc) from exc
+    return [
+        b.tenant, b.bank, b.entry_id, b.hash_type.value, b.value, b.label, b.source,
+        b.decision.value, b.status.value, b.note, b.updated_at,
+    ]  # fmt: skip
+
+
+def dead_letter_row(d: DeadLetter, private: IsPrivate = _nobody) -> Row:
+    detail, raw = d.detail, d.raw
+    if private(d.tenant):  # a validation message or the raw record may quote the text
+        detail, raw = d.reason.value, f"sha256:{sha256_hex(d.raw)}"
+    return [
+        d.topic, d.partition, d.offset, d.reason.value, detail, raw, d.raw_size, d.tenant,
         d.event_id, d.failed_at,
     ]  # fmt: skip
 
 
-def _dead_letter_record(record: ConsumerRecord) -> Row:
+def _dead_letter_record(record: ConsumerRecord, private: IsPrivate = _nobody) -> Row:
     try:
-        return dead_letter_row(DeadLetter.model_validate_json(record.value or b""))
+        return dead_letter_row(DeadLetter.model_validate_json(record.value or b""), private)
     except ValidationError as exc:
-        raise InvalidEvent(DeadLetterReason.SCHEMA_VIOLATION, str(exc)[:1000]) from exc
+        raise _invalid(exc) from exc
 
 
 def _kafka_time(record: ConsumerRecord) -> datetime:
@@ -101,30 +177,35 @@ def _kafka_time(record: ConsumerRecord) -> datetime:
 @dataclass(frozen=True, slots=True)
 class Route:
     table: Table
-    to_row: Callable[[ConsumerRecord], Row]
+    to_row: Callable[[ConsumerRecord, IsPrivate], Row]
     dead_letter_invalid: bool
     """False where a worker upstream already dead-letters this topic's bad records."""
 
 
 ROUTES: dict[str, Route] = {
     EVENTS_TEXT.name: Route(EVENTS, event_row, dead_letter_invalid=False),
-    EVENTS_MEDIA.name: Route(EVENTS, event_row, dead_letter_invalid=True),
+    EVENTS_MEDIA.name: Route(EVENTS, event_row, dead_letter_invalid=False),
     EVENTS_ACTIVITY.name: Route(EVENTS, event_row, dead_letter_invalid=True),
     VERDICTS_TEXT.name: Route(VERDICTS, verdict_row, dead_letter_invalid=True),
+    VERDICTS_MEDIA.name: Route(MEDIA_VERDICTS, media_verdict_row, dead_letter_invalid=True),
+    MEDIA_BANKS.name: Route(BANK_ENTRIES, bank_entry_row, dead_letter_invalid=True),
     DEAD_LETTERS.name: Route(DEAD, _dead_letter_record, dead_letter_invalid=False),
 }
 
 
-def rows_for(records: Sequence[ConsumerRecord]) -> dict[Table, list[Row]]:
-    """Group a batch into rows per table; unparseable records become dead-letter rows."""
+def rows_for(
+    records: Sequence[ConsumerRecord], private: IsPrivate = _nobody
+) -> dict[Table, list[Row]]:
+    """Group a batch into rows per table; unparseable records become dead-letter rows.
+    `private(tenant)` says whose text must not be stored (privacy mode)."""
     out: dict[Table, list[Row]] = defaultdict(list)
     for record in records:
         route = ROUTES[record.topic]
         try:
-            out[route.table].append(route.to_row(record))
+            out[route.table].append(route.to_row(record, private))
         except InvalidEvent as exc:
             if route.dead_letter_invalid:
-                out[DEAD].append(dead_letter_row(_as_dead_letter(record, exc)))
+                out[DEAD].append(dead_letter_row(_as_dead_letter(record, exc), private))
     return out
 
 
@@ -138,6 +219,7 @@ def _as_dead_letter(record: ConsumerRecord, exc: InvalidEvent) -> DeadLetter:
         detail=exc.detail[:4000],
         raw=value[:16384].decode("utf-8", "replace"),
         raw_size=len(value),
+        tenant=tenant_from_key(record.key),
         failed_at=datetime.now(UTC),
     )
 
@@ -155,8 +237,10 @@ class WarehouseSink:
         flush_interval: float = 0.2,
         topics: Sequence[str] = tuple(ROUTES),
         on_flush: Callable[[dict[Table, list[Row]]], None] | None = None,
+        privacy: PrivacyRegistry | None = None,
     ) -> None:
         self.warehouse = warehouse
+        self.privacy = privacy
         self.batch_size = batch_size
         self.flush_interval = flush_interval
         self.on_flush = on_flush
@@ -184,7 +268,8 @@ class WarehouseSink:
                 )
                 records = [r for part in batch.values() for r in part]
                 if records:
-                    await self._flush(rows_for(records))
+                    private = await self._privacy_modes()
+                    await self._flush(rows_for(records, private))
                     await self._consumer.commit()
                     self.flushed += len(records)
         except KafkaError:
@@ -203,6 +288,23 @@ class WarehouseSink:
                 if self._stopping.is_set():
                     raise
                 log.warning("warehouse insert failed (%s); retrying in %.1fs", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+
+    async def _privacy_modes(self) -> IsPrivate:
+        """Who is in privacy mode, fresh within the registry's TTL. If the accounts store cannot
+        be read, wait and retry: storing a private tenant's text is not an option."""
+        if self.privacy is None:
+            return _nobody
+        delay = 0.5
+        while True:
+            try:
+                await asyncio.to_thread(self.privacy.refresh)
+                return self.privacy.is_private
+            except AccountsError as exc:
+                if self._stopping.is_set():
+                    raise
+                log.warning("cannot read privacy modes (%s); retrying in %.1fs", exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30.0)
 

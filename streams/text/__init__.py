@@ -1,4 +1,5 @@
-"""Text moderation: normalisation, language guess, classifiers (the linear fast tier), training."""
+"""Text moderation: normalisation, language guess, classifiers (linear fast tier, ONNX transformer
+tier, their cascade), training."""
 
 from streams.text.batch import classify_jsonl
 from streams.text.classifier import Classifier, TextScores

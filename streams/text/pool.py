@@ -14,15 +14,15 @@ from pathlib import Path
 
 from infra.broker import die_with_parent
 from streams.text.classifier import Classifier, TextScores
-from streams.text.load import load_classifier
+from streams.text.load import TierOptions, load_classifier
 
 _model: Classifier | None = None
 
 
-def _init(model_dir: Path) -> None:
+def _init(model_dir: Path, options: TierOptions | None) -> None:
     global _model
     die_with_parent()
-    _model = load_classifier(model_dir)
+    _model = load_classifier(model_dir, options)
 
 
 def _classify(texts: Sequence[str], langs: Sequence[str | None] | None) -> list[TextScores]:
@@ -31,15 +31,19 @@ def _classify(texts: Sequence[str], langs: Sequence[str | None] | None) -> list[
 
 
 class PooledClassifier(Classifier):
-    """Same answers as `load_classifier(model_dir)`; `classify` blocks its calling thread only."""
+    """Same answers as `load_classifier(model_dir, options)`; `classify` blocks its calling thread
+    only."""
 
-    def __init__(self, model_dir: Path, processes: int = 1) -> None:
-        self._local = load_classifier(model_dir)  # fails fast, and answers version and labels
+    def __init__(
+        self, model_dir: Path, processes: int = 1, options: TierOptions | None = None
+    ) -> None:
+        # Fails fast, and answers version and labels.
+        self._local = load_classifier(model_dir, options)
         self._pool = ProcessPoolExecutor(
             max_workers=processes,
             mp_context=multiprocessing.get_context("spawn"),  # never fork a threaded process
             initializer=_init,
-            initargs=(model_dir,),
+            initargs=(model_dir, options),
         )
         self._pool.submit(_classify, ["warm-up"], None).result()
 

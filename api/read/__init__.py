@@ -1,0 +1,1 @@
+"""Warehouse reads behind the API's routes; every value is a bound parameter."""

@@ -1,0 +1,206 @@
+"""Judged items (`GET /v1/posts`): verdicts filtered, sorted and paged by keyset cursor.
+
+Reads `verdicts FINAL` (ORDER BY tenant, occurred_at, event_id), or its copy ordered by author when
+one author is asked for: a page sorted by item time walks the primary key and stops after `limit`
+rows, so it costs about the same at 10M rows as at 10k. Other sorts read every match.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.queries import VERDICT_COLUMNS, verdict_from_row
+from api.read import cursor
+from api.read.where import WarehouseTime, Where
+from infra.warehouse import Warehouse
+from schemas.events import Kind
+from schemas.records import Decision, Verdict
+
+
+class PostSort(StrEnum):
+    OCCURRED_AT = "occurred_at"
+    JUDGED_AT = "judged_at"
+    TOXIC = "toxic"
+
+
+_SORT_TYPES = {
+    PostSort.OCCURRED_AT: "DateTime64(3, 'UTC')",
+    PostSort.JUDGED_AT: "DateTime64(3, 'UTC')",
+    PostSort.TOXIC: "Float32",
+}
+
+
+class PostQuery(BaseModel):
+    """Filters, sort and page of `GET /v1/posts` (all optional; filters combine with AND)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    decision: list[Decision] = Field(default_factory=list, description="Any of these decisions.")
+    label: str | None = Field(
+        default=None, pattern=r"^[A-Za-z0-9_.\-]{1,64}$", description="Items carrying this label"
+    )
+    min_score: float = Field(
+        default=0.5, ge=0.0, le=1.0, description="A label counts from this score on."
+    )
+    author: str | None = Field(default=None, min_length=1, max_length=256)
+    lang: str | None = Field(default=None, pattern=r"^[a-z]{2,3}$")
+    source: str | None = Field(default=None, min_length=1, max_length=64)
+    kind: Kind | None = None
+    occurred_from: WarehouseTime | None = Field(default=None, description="Item time, inclusive.")
+    occurred_to: WarehouseTime | None = Field(default=None, description="Item time, exclusive.")
+    judged_from: WarehouseTime | None = Field(default=None, description="Judged time, inclusive.")
+    judged_to: WarehouseTime | None = Field(default=None, description="Judged time, exclusive.")
+    q: str | None = Field(
+        default=None, min_length=1, max_length=200, description="Text contains (any case)."
+    )
+    sort: PostSort = Field(
+        default=PostSort.OCCURRED_AT, description="`occurred_at` pages fastest (the primary key)."
+    )
+    order: Literal["desc", "asc"] = "desc"
+    limit: int = Field(default=50, ge=1, le=1000, description="Page size (JSON only).")
+    cursor: str | None = Field(default=None, description="`next` of the previous page.")
+    format: Literal["json", "csv", "ndjson"] = Field(
+        default="json", description="`csv` and `ndjson` stream every match (from `cursor` on)."
+    )
+    total: bool = Field(default=False, description="Also count all matches (slower).")
+
+
+class JudgedItem(Verdict):
+    text: str | None = Field(default=None, description="The judged text, from the event.")
+
+
+class Page(BaseModel):
+    data: list[JudgedItem]
+    count: int = Field(description="Items in `data`.")
+    next: str | None = Field(description="Cursor of the next page; null on the last page.")
+    total: int | None = Field(default=None, description="All matches, when `total=true`.")
+
+
+def _where(tenant: str, query: PostQuery) -> Where:
+    where = Where().add("tenant = {tenant:String}", tenant=tenant)
+    where.add_if(
+        [d.value for d in query.decision], "decision IN {decisions:Array(String)}", "decisions"
+    )
+    if query.label:
+        where.add(
+            "scores[{label:String}] >= {min_score:Float32}",
+            label=query.label,
+            min_score=query.min_score,
+        )
+    where.add_if(query.author, "author = {author:String}", "author")
+    where.add_if(query.lang, "lang = {lang:String}", "lang")
+    where.add_if(query.source, "source = {source:String}", "source")
+    where.add_if(query.kind and query.kind.value, "kind = {kind:String}", "kind")
+    t = "DateTime64(3, 'UTC')"
+    where.add_if(query.occurred_from, f"occurred_at >= {{occurred_from:{t}}}", "occurred_from")
+    where.add_if(query.occurred_to, f"occurred_at < {{occurred_to:{t}}}", "occurred_to")
+    where.add_if(query.judged_from, f"judged_at >= {{judged_from:{t}}}", "judged_from")
+    where.add_if(query.judged_to, f"judged_at < {{judged_to:{t}}}", "judged_to")
+    if query.q:
+        where.add(
+            "event_id IN (SELECT event_id FROM events WHERE tenant = {tenant:String} "
+            "AND kind != 'activity' AND positionCaseInsensitiveUTF8(text, {q:String}) > 0)",
+            q=query.q,
+        )
+    return where
+
+
+def _table(query: PostQuery) -> str:
+    """One author's items are one key range of the copy ordered by author."""
+    return "verdicts_by_author" if query.author else "verdicts"
+
+
+def _texts(warehouse: Warehouse, tenant: str, rows: list[dict[str, Any]]) -> dict[str, str]:
+    """The texts of a page's items, by primary key points (an event shares its verdict's
+    `occurred_at`): a few granules even when one author's page spans months."""
+    if not rows:
+        return {}
+    found = warehouse.rows(
+        "SELECT event_id, text FROM events FINAL WHERE tenant = {tenant:String} "
+        "AND occurred_at IN {times:Array(DateTime64(3, 'UTC'))} "
+        "AND event_id IN {ids:Array(String)}",
+        {
+            "tenant": tenant,
+            "times": sorted({r["occurred_at"] for r in rows}),
+            "ids": [r["event_id"] for r in rows],
+        },
+    )
+    return {r["event_id"]: r["text"] for r in found}
+
+
+def _cursor_value(row: dict[str, Any], sort: PostSort) -> Any:
+    value = row[sort.value]
+    return value.isoformat() if isinstance(value, datetime) else float(value)
+
+
+def page(warehouse: Warehouse, tenant: str, query: PostQuery, limit: int | None = None) -> Page:
+    size = limit or query.limit
+    where = _where(tenant, query)
+    if query.cursor:
+        value, tie = cursor.decode(query.cursor, query.sort.value, query.order, 2)
+        where.add(
+            cursor.after(query.sort.value, _SORT_TYPES[query.sort], "event_id", query.order),
+            c_value=datetime.fromisoformat(value) if isinstance(value, str) else value,
+            c_tie=tie,
+        )
+    direction = "DESC" if query.order == "desc" else "ASC"
+    rows = warehouse.rows(
+        f"SELECT {VERDICT_COLUMNS} FROM {_table(query)} FINAL WHERE {where.sql} "  # noqa: S608
+        f"ORDER BY {query.sort.value} {direction}, event_id {direction} LIMIT {{limit:UInt32}}",
+        where.params | {"limit": size + 1},
+    )
+    more = len(rows) > size
+    rows = rows[:size]
+    texts = _texts(warehouse, tenant, rows)
+    items = [
+        JudgedItem(**verdict_from_row(dict(r)).model_dump(), text=texts.get(r["event_id"]))
+        for r in rows
+    ]
+    last = rows[-1] if rows else None
+    next_cursor = (
+        cursor.encode(
+            query.sort.value, query.order, [_cursor_value(last, query.sort), last["event_id"]]
+        )
+        if more and last
+        else None
+    )
+    total = count(warehouse, tenant, query) if query.total else None
+    return Page(data=items, count=len(items), next=next_cursor, total=total)
+
+
+def count(warehouse: Warehouse, tenant: str, query: PostQuery) -> int:
+    where = _where(tenant, query)
+    rows = warehouse.rows(
+        f"SELECT count() AS n FROM {_table(query)} FINAL WHERE {where.sql}",  # noqa: S608
+        where.params,
+    )
+    return int(rows[0]["n"])
+
+
+def every(
+    warehouse: Warehouse, tenant: str, query: PostQuery, batch: int = 5_000
+) -> Iterator[JudgedItem]:
+    """Every match from `query.cursor` on, page by page (for exports).
+
+    The first page is read now, so a bad cursor or a failing warehouse is an error response
+    rather than a stream that breaks after its headers were sent.
+    """
+    query = query.model_copy(update={"total": False})
+    first = page(warehouse, tenant, query, limit=batch)
+    return _pages(warehouse, tenant, query, first, batch)
+
+
+def _pages(
+    warehouse: Warehouse, tenant: str, query: PostQuery, result: Page, batch: int
+) -> Iterator[JudgedItem]:
+    while True:
+        yield from result.data
+        if result.next is None:
+            return
+        query = query.model_copy(update={"cursor": result.next})
+        result = page(warehouse, tenant, query, limit=batch)

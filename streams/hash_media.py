@@ -1,0 +1,112 @@
+"""The media agent: batches from `events.media` through the media pipeline to `verdicts.media`.
+
+Like the text agent, a batch is acknowledged only after its verdicts, dead letters and bank
+status changes are acknowledged by the broker. Nothing is judged before the catalog feed has
+replayed the banks and earlier verdicts (`CatalogFeed.ready`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable
+from typing import Any
+
+from infra.fetch import Fetcher, FetchPolicy
+from infra.settings import Settings
+from schemas.media import HashType
+from schemas.records import Decision
+from schemas.topics import DEAD_LETTERS, EVENTS_MEDIA, MEDIA_BANKS, VERDICTS_MEDIA
+from streams.app import ModstreamApp
+from streams.catalog_feed import CatalogFeed
+from streams.classify_text import _raw
+from streams.media.catalog import Catalog
+from streams.media.classifier import ImageClassifier, OnnxImageClassifier
+from streams.media.flood import FloodGuard
+from streams.media.pipeline import MediaLimits, MediaPipeline
+from streams.policy import DecisionPolicy
+
+log = logging.getLogger(__name__)
+
+
+def build_pipeline(settings: Settings, policy: DecisionPolicy) -> MediaPipeline:
+    fetcher = Fetcher(
+        FetchPolicy.build(
+            allowed_networks=settings.media_allowed_networks,
+            max_bytes=settings.media_max_image_bytes,
+            timeout=settings.media_fetch_timeout,
+            max_redirects=settings.media_fetch_max_redirects,
+        ),
+        max_video_bytes=settings.media_max_video_bytes,
+    )
+    catalog = Catalog(
+        {
+            HashType.PDQ: settings.media_threshold_pdq,
+            HashType.PHASH: settings.media_threshold_phash,
+            HashType.SHA256: 0,
+        }
+    )
+    classifier: ImageClassifier | None = (
+        OnnxImageClassifier(settings.media_classifier) if settings.media_classifier else None
+    )
+    return MediaPipeline(
+        fetcher.fetch,
+        catalog,
+        policy,
+        flood=FloodGuard(settings.media_flood_window, settings.media_flood_max_matches),
+        limits=MediaLimits(
+            max_pixels=settings.media_max_pixels,
+            frame_interval=settings.media_frame_interval,
+            max_frames=settings.media_max_frames,
+            video_budget=settings.media_video_budget,
+        ),
+        default_decision=Decision(settings.media_default_decision),
+        classifier=classifier,
+        concurrency=settings.media_fetch_concurrency,
+        cache_size=settings.dedupe_cache_size,
+    )
+
+
+def register(
+    app: ModstreamApp, pipeline: MediaPipeline, settings: Settings, bootstrap: str
+) -> None:
+    """Attach the media agent and the catalog feed to `app`."""
+    source = app.topic(EVENTS_MEDIA.name, value_serializer="raw", key_serializer="raw")
+    feed = CatalogFeed(bootstrap, pipeline.catalog)
+
+    async def send(topic: str, key: str, value: str) -> Awaitable[Any]:
+        return await app.producer.send(
+            topic, key.encode(), value.encode(), partition=None, timestamp=None, headers=None
+        )
+
+    @app.task  # type: ignore[untyped-decorator]
+    async def follow_catalog() -> None:
+        await feed.run()
+
+    @app.agent(source, name="hash_media")
+    async def hash_media(stream: Any) -> AsyncIterator[None]:
+        await feed.ready.wait()
+        async for events in stream.take_events(
+            settings.media_batch_size, within=settings.worker_batch_within
+        ):
+            result = await pipeline.process([_raw(e.message) for e in events])
+            pending = [
+                await send(VERDICTS_MEDIA.name, v.partition_key, v.model_dump_json())
+                for v in result.verdicts
+            ]
+            pending += [
+                await send(MEDIA_BANKS.name, b.partition_key, b.model_dump_json())
+                for b in result.bank_updates
+            ]
+            pending += [
+                await send(DEAD_LETTERS.name, d.topic, d.model_dump_json())
+                for d in result.dead_letters
+            ]
+            await asyncio.gather(*pending)
+            for d in result.dead_letters:
+                log.warning("dead letter %s[%d]@%d: %s", d.topic, d.partition, d.offset, d.detail)
+            log.info(
+                "media batch: %d verdicts, %d dead letters, %d duplicates skipped",
+                len(result.verdicts), len(result.dead_letters), result.duplicates,
+            )  # fmt: skip
+            yield None
