@@ -31,12 +31,14 @@ from api.routes import (
     health,
     media,
     posts,
+    strikes,
     tenant,
     tokens,
     verdicts,
 )
 from api.state import AppState
 from infra.accounts import AccountsDB, PrivacyRegistry
+from infra.blocks import BlockList
 from infra.errors import ConfigError
 from infra.kafka import Publisher, ensure_topics
 from infra.settings import Settings
@@ -119,10 +121,13 @@ def create_app(settings: Settings, *, run_sink: bool | None = None) -> FastAPI:
         state.rollups_task = asyncio.create_task(run_refresher(warehouse), name="rollups")
         state.feed = VerdictHub(bootstrap)
         await state.feed.start()
+        state.blocks = BlockList(bootstrap)
+        await state.blocks.start()
         app.state.modstream = state
         try:
             yield
         finally:
+            await state.blocks.stop()
             await state.feed.stop()
             state.rollups_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -152,6 +157,7 @@ def create_app(settings: Settings, *, run_sink: bool | None = None) -> FastAPI:
     app.include_router(feed.router)  # before verdicts: /v1/verdicts/stream is not an event id
     app.include_router(verdicts.router)
     app.include_router(posts.router)
+    app.include_router(strikes.router)
     app.include_router(authors.router)
     app.include_router(analytics.router)
     app.include_router(media.router)

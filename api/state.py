@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from api.accounts.limits import LoginLimiter
 from api.feed.hub import VerdictHub
 from infra.accounts import AccountsDB, PrivacyRegistry
+from infra.blocks import BlockList
 from infra.kafka import Publisher
 from infra.settings import Settings
 from infra.warehouse import Warehouse
@@ -28,3 +29,4 @@ class AppState:
     sink_task: asyncio.Task[None] | None = field(default=None, repr=False)
     feed: VerdictHub | None = None
     rollups_task: asyncio.Task[None] | None = field(default=None, repr=False)
+    blocks: BlockList | None = None

@@ -65,6 +65,8 @@ def up(
             supervisor.children.clear()
             token = token_file.read_text().strip()
         supervisor.spawn("worker", modstream_argv("worker"))
+        supervisor.spawn("strikes", modstream_argv("strikes"))
+        supervisor.spawn("chat", modstream_argv("chat"))
         supervisor.spawn("api", modstream_argv("serve"))
         _wait_healthy(api_url, supervisor, stop)
         if samples and token:
@@ -140,6 +142,8 @@ def _banner(api_url: str, bootstrap: str, data_dir: Path, token: str | None) -> 
     console.rule("[bold green]Modstream is up")
     console.print(f"  API docs      {api_url}/docs")
     console.print(f"  Health        {api_url}/health")
+    settings = get_settings()
+    console.print(f"  Chat          ws://{settings.chat_host}:{settings.chat_port}/socket.io/")
     console.print(f"  A verdict     {api_url}/v1/verdicts/sample-en-1")
     if token:
         console.print(f"  Dev token     {token}  (tenant demo; also in {data_dir / 'dev-token'})")

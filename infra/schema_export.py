@@ -11,6 +11,7 @@ from pydantic import BaseModel, TypeAdapter
 from schemas.events import Event
 from schemas.media import BankEntry, MediaVerdict
 from schemas.records import DeadLetter, Verdict
+from schemas.strikes import BlockChange, Strike
 from schemas.topics import CATALOGUE
 
 RECORDS: dict[str, Any] = {
@@ -19,6 +20,8 @@ RECORDS: dict[str, Any] = {
     "dead_letter": DeadLetter,
     "media_verdict": MediaVerdict,
     "bank_entry": BankEntry,
+    "strike": Strike,
+    "block_change": BlockChange,
 }
 
 

@@ -127,6 +127,33 @@ class Settings(BaseSettings):
         default=0.5, ge=0.0, le=1.0, description="Transformer weight for escalated texts."
     )
 
+    # Strikes (streams/strikes.py): see README "Strikes and blocks".
+    strike_limit: int = Field(
+        default=5, ge=1, description="Strikes (rejected items) in the window that block an author."
+    )
+    strike_window: int = Field(
+        default=30 * 86_400, ge=60, description="Seconds a strike counts (by item time)."
+    )
+    strikes_producer_max_batch_size: int = Field(
+        default=1,
+        ge=1,
+        description="Bytes per producer batch of the strikes worker. 1 (a record per batch) "
+        "makes its table's changelog recover exactly on Tansu, whose end offsets are wrong "
+        "after a multi-record batch; on Apache Kafka a larger value is safe and faster.",
+    )
+
+    # Chat gateway (producers/chat): see README "Chat".
+    chat_host: str = "127.0.0.1"
+    chat_port: int = 8001
+    chat_mode: Literal["withhold", "mask", "flag"] = Field(
+        default="withhold",
+        description="What a receiver gets of a rejected message: nothing, the text with the "
+        "toxic spans masked, or the text marked flagged.",
+    )
+    chat_modes: dict[str, Literal["withhold", "mask", "flag"]] = Field(
+        default_factory=dict, description='Per-tenant chat modes, JSON: {"acme": "mask"}.'
+    )
+
     sink_batch_size: int = Field(default=5_000, ge=1)
     sink_flush_interval: float = Field(default=0.2, gt=0)
 

@@ -39,5 +39,37 @@ def samples(
     console.print(f"fed {accepted} sample events; e.g. {api}/v1/verdicts/{events[0]['event_id']}")
 
 
+def chat(
+    host: Annotated[str | None, typer.Option(help="[default: MODSTREAM_CHAT_HOST]")] = None,
+    port: Annotated[int | None, typer.Option(help="[default: MODSTREAM_CHAT_PORT]")] = None,
+) -> None:
+    """Run the chat gateway (Socket.IO): users connect with their login JWT."""
+    import uvicorn
+
+    from infra.accounts import AccountsDB
+    from infra.errors import ConfigError
+    from infra.logging import configure_logging
+    from infra.settings import get_settings
+    from producers.chat.gateway import ChatGateway
+
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    if not settings.kafka_bootstrap:
+        raise ConfigError(
+            "MODSTREAM_KAFKA_BOOTSTRAP is not set (or start everything: modstream up)"
+        )
+    accounts = AccountsDB(settings.accounts_db_url)
+    accounts.create_schema()
+    gateway = ChatGateway(settings, settings.kafka_bootstrap, accounts)
+    uvicorn.run(
+        gateway.asgi,
+        host=host or settings.chat_host,
+        port=port or settings.chat_port,
+        log_level=settings.log_level.lower(),
+        ws="wsproto",
+    )
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(produce_app, name="produce")
+    app.command()(chat)

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from schemas.events import ActivityEvent, Kind, MediaEvent, PostEvent
 from schemas.media import BankEntry, MediaVerdict
 from schemas.records import DeadLetter, Verdict
+from schemas.strikes import BlockChange, Strike
 
 DAY_MS = 24 * 60 * 60 * 1000
 
@@ -58,6 +59,16 @@ DEAD_LETTERS = TopicSpec(
     "Input that could not be judged, with the reason and the raw value.",
 )  # fmt: skip
 
+AUTHOR_STRIKES = TopicSpec(
+    "authors.strikes", 4, "tenant:author", 30 * DAY_MS, Strike,
+    "One record per counted strike (a rejected verdict), with the author's count in the window.",
+)  # fmt: skip
+AUTHOR_BLOCKS = TopicSpec(
+    "authors.blocks", 4, "tenant:author", -1, BlockChange,
+    "Authors blocked by the strikes agent and unblocked by moderators; the latest per author "
+    "wins. Kept forever: the API and the chat gateway replay it at start-up.",
+)  # fmt: skip
+
 CATALOGUE: tuple[TopicSpec, ...] = (
     EVENTS_TEXT,
     EVENTS_MEDIA,
@@ -66,6 +77,8 @@ CATALOGUE: tuple[TopicSpec, ...] = (
     VERDICTS_MEDIA,
     MEDIA_BANKS,
     DEAD_LETTERS,
+    AUTHOR_STRIKES,
+    AUTHOR_BLOCKS,
 )
 
 _BY_KIND = {

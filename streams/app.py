@@ -40,23 +40,28 @@ class ModstreamApp(faust.App):
 
 
 def create_app(
-    settings: Settings, bootstrap: str, app_id: str = "modstream-worker"
+    settings: Settings, bootstrap: str, app_id: str = "modstream-worker", **overrides: Any
 ) -> ModstreamApp:
-    app = ModstreamApp(
-        app_id,
-        broker=f"kafka://{bootstrap}",
-        store="memory://",
-        topic_partitions=4,
-        topic_allow_declare=False,  # the catalogue creates topics (infra.kafka.ensure_topics)
-        web_enabled=False,
-        broker_session_timeout=10,
-        broker_heartbeat_interval=1,
-        consumer_auto_offset_reset="earliest",
-        producer_acks=-1,
-        producer_linger_ms=2,
-        producer_compression_type="lz4",
-        broker_commit_interval=1.0,
-        stream_buffer_maxsize=settings.worker_batch_size * 8,
+    """The worker's Faust app; `overrides` replace or add Faust settings (the strikes worker's
+    one-record producer batches, its changelog topic declaration)."""
+    conf: dict[str, Any] = (
+        dict(
+            broker=f"kafka://{bootstrap}",
+            store="memory://",
+            topic_partitions=4,
+            topic_allow_declare=False,  # the catalogue creates topics (infra.kafka.ensure_topics)
+            web_enabled=False,
+            broker_session_timeout=10,
+            broker_heartbeat_interval=1,
+            consumer_auto_offset_reset="earliest",
+            producer_acks=-1,
+            producer_linger_ms=2,
+            producer_compression_type="lz4",
+            broker_commit_interval=1.0,
+            stream_buffer_maxsize=settings.worker_batch_size * 8,
+        )
+        | overrides
     )
+    app = ModstreamApp(app_id, **conf)
     app.fetch_max_wait_ms = settings.worker_fetch_max_wait_ms
     return app

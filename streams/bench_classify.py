@@ -7,6 +7,7 @@ texts/s and p50/p95/p99 latency per batch and per text for the fast tier, the tr
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from dataclasses import dataclass
@@ -68,6 +69,24 @@ def _run(
     return TierResult(name, len(texts), seconds, times, sizes, note)
 
 
+def _with_fp32(data_dir: Path, shipped: Path) -> Path:
+    """The working export of the shipped model (it keeps fp32 beside int8), else `shipped`."""
+    from streams.text.onnx_model import CONFIG_FILE, FP32_FILE
+
+    try:
+        version = json.loads((shipped / CONFIG_FILE).read_text())["version"]
+    except (OSError, ValueError, KeyError):
+        return shipped
+    for work in sorted(data_dir.glob("transformer-work*/onnx")):
+        try:
+            same = json.loads((work / CONFIG_FILE).read_text()).get("version") == version
+        except (OSError, ValueError):
+            continue
+        if same and (work / FP32_FILE).is_file():
+            return work
+    return shipped
+
+
 @bench_classify_app.command("classify")
 def bench_classify(
     texts: Annotated[
@@ -82,8 +101,8 @@ def bench_classify(
     transformer: Annotated[
         Path | None,
         typer.Option(
-            help="Exported transformer folder [default: <data dir>/transformer-work/onnx when"
-            " it exists (fp32 and int8), else the shipped model]"
+            help="Exported transformer folder [default: the shipped model; its fp32 twin from"
+            " <data dir>/transformer-work*/onnx when that is there]"
         ),
     ] = None,
     lang: Annotated[str | None, typer.Option(help="Only texts of this language (en, ar).")] = None,
@@ -106,8 +125,7 @@ def bench_classify(
     rows = held[:texts]
     en_rows = [r for r in held if r.lang == "en"][:transformer_texts]
     model_dir = model or settings.models_path
-    work = settings.data_dir / "transformer-work" / "onnx"
-    tdir = transformer or (work if is_model_dir(work) else DEFAULT_TRANSFORMER_DIR)
+    tdir = transformer or _with_fp32(settings.data_dir, DEFAULT_TRANSFORMER_DIR)
 
     results: list[TierResult] = []
     bar = Progress(

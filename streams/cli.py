@@ -60,6 +60,33 @@ def worker() -> None:
     faust.Worker(app, loglevel=settings.log_level.lower(), quiet=True).execute_from_commandline()
 
 
+def strikes() -> None:
+    """Run the strikes worker (Faust): verdicts.text → authors.strikes, authors.blocks."""
+    import faust
+
+    from streams.app import create_app
+    from streams.strikes import register as register_strikes
+
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    bootstrap = settings.kafka_bootstrap
+    if not bootstrap:
+        raise ConfigError(
+            "MODSTREAM_KAFKA_BOOTSTRAP is not set (or start everything: modstream up)"
+        )
+    asyncio.run(ensure_topics(bootstrap))
+    app = create_app(
+        settings,
+        bootstrap,
+        "modstream-strikes",
+        producer_max_batch_size=settings.strikes_producer_max_batch_size,
+        producer_compression_type=None,
+        topic_allow_declare=True,  # its table's changelog topic
+    )
+    register_strikes(app, settings)
+    faust.Worker(app, loglevel=settings.log_level.lower(), quiet=True).execute_from_commandline()
+
+
 def train(
     output: Annotated[
         Path | None, typer.Option(help="Artifact folder [default: models dir]")
@@ -217,6 +244,7 @@ def export_model(
 
 def register(app: typer.Typer) -> None:
     app.command()(worker)
+    app.command()(strikes)
     app.command()(train)
     app.command("train-transformer")(train_transformer)
     app.command("export-model")(export_model)

@@ -130,7 +130,10 @@ def warehouse(api: TestClient) -> Warehouse:
 class Worker:
     """`modstream worker` in a subprocess, for tests that start, kill and restart it."""
 
-    def __init__(self, settings: Settings, model_dir: Path, log: Path) -> None:
+    def __init__(
+        self, settings: Settings, model_dir: Path, log: Path, command: str = "worker"
+    ) -> None:
+        self.command = command
         self.env = os.environ | {
             "MODSTREAM_KAFKA_BOOTSTRAP": settings.kafka_bootstrap or "",
             "MODSTREAM_DATA_DIR": str(settings.data_dir),
@@ -145,7 +148,7 @@ class Worker:
     def start(self) -> Worker:
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "infra.cli", "worker"],
+                [sys.executable, "-m", "infra.cli", self.command],
                 env=self.env,
                 stdout=out,
                 stderr=subprocess.STDOUT,

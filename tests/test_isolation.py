@@ -295,6 +295,45 @@ def _ws(api: TestClient, s: Seed, w: Warehouse) -> None:
         assert ws.receive_json()["verdict"]["tenant"] == s.b  # A's came first and was not sent
 
 
+def _block_a(api: TestClient, s: Seed, w: Warehouse) -> None:
+    """A's author `iso-author` has a strike and is blocked (in A's tenant only)."""
+    from infra.warehouse.sink import STRIKES
+    from schemas.strikes import BlockAction, BlockChange
+
+    now = datetime.now(UTC)
+    w.insert(
+        STRIKES.name,
+        [[s.a, "iso-author", "strike:iso-1", "iso-1", "chat", now, 1, 5, 86_400]],
+        STRIKES.columns,
+    )
+    state_of(api).blocks.apply(
+        BlockChange(
+            change_id=f"iso-block-{s.a}", tenant=s.a, author="iso-author",
+            action=BlockAction.BLOCK, at=now, actor="strikes", strikes=5, reason=MARK,
+        )
+    )  # fmt: skip
+
+
+def _strikes(api: TestClient, s: Seed, w: Warehouse) -> None:
+    _block_a(api, s, w)
+    report = no_mark(call(api, "GET", "/v1/authors/iso-author/strikes", s.b_headers), s).json()
+    assert report["strikes"] == 0
+    assert not report["blocked"]
+    assert report["block"] is None
+
+
+def _can_chat(api: TestClient, s: Seed, w: Warehouse) -> None:
+    _block_a(api, s, w)
+    answer = no_mark(call(api, "GET", "/v1/authors/iso-author/can-chat", s.b_headers), s)
+    assert answer.json()["can_chat"] is True
+
+
+def _unblock(api: TestClient, s: Seed, w: Warehouse) -> None:
+    _block_a(api, s, w)
+    call(api, "POST", "/v1/authors/iso-author/unblock", s.b_headers, json={})
+    assert state_of(api).blocks.blocked(s.a, "iso-author") is not None  # still blocked in A
+
+
 CHECKS: dict[tuple[str, str], Check] = {
     ("GET", "/v1/me"): _me,
     ("POST", "/v1/tokens"): _create_token,
@@ -313,6 +352,9 @@ CHECKS: dict[tuple[str, str], Check] = {
     ("GET", "/v1/posts"): _posts,
     ("GET", "/v1/authors"): _authors,
     ("GET", "/v1/authors/{author}"): _author,
+    ("GET", "/v1/authors/{author}/strikes"): _strikes,
+    ("GET", "/v1/authors/{author}/can-chat"): _can_chat,
+    ("POST", "/v1/authors/{author}/unblock"): _unblock,
     ("GET", "/v1/analytics/timeseries"): _analytics("/v1/analytics/timeseries"),
     ("GET", "/v1/analytics/breakdown"): _analytics("/v1/analytics/breakdown"),
     ("GET", "/v1/analytics/overview"): _analytics("/v1/analytics/overview"),

@@ -89,7 +89,8 @@ def test_schemas_export_writes_json_schema_for_every_record(tmp_path: Path) -> N
     files = {p.name for p in tmp_path.iterdir()}
     assert files == {
         "event.schema.json", "verdict.schema.json", "dead_letter.schema.json", "topics.json",
-        "media_verdict.schema.json", "bank_entry.schema.json",
+        "media_verdict.schema.json", "bank_entry.schema.json", "strike.schema.json",
+        "block_change.schema.json",
     }  # fmt: skip
     event_schema = json.loads((tmp_path / "event.schema.json").read_text())
     assert event_schema["discriminator"]["propertyName"] == "kind"

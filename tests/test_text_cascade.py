@@ -138,3 +138,21 @@ def test_shipped_english_model_is_used_by_default(model_dir: Path) -> None:
     assert "en" in clf.transformers
     out = clf.classify([TOXIC_EN, BENIGN_EN])
     assert out[0].toxic > 0.5 > out[1].toxic
+
+
+def test_pooled_cascade_answers_like_in_process(model_dir: Path, tiny_export: Path) -> None:
+    """The worker runs `load_classifier` in a child process: the cascade must survive that."""
+    from streams.text.pool import PooledClassifier
+
+    options = TierOptions(transformers={"en": tiny_export}, use_default=False, band=(0.0, 1.0))
+    local = load_classifier(model_dir, options)
+    pooled = PooledClassifier(model_dir, 1, options)
+    try:
+        texts = [TOXIC_EN, BENIGN_EN, TOXIC_AR]
+        assert pooled.version == local.version
+        for a, b in zip(pooled.classify(texts), local.classify(texts), strict=True):
+            assert a.toxic == pytest.approx(b.toxic, abs=1e-6)
+            assert a.spans == b.spans
+            assert a.lang == b.lang
+    finally:
+        pooled.close()

@@ -53,6 +53,7 @@ def test_up_serves_sample_verdicts_and_ctrl_c_stops_everything(
         "MODSTREAM_DATA_DIR": str(tmp_path),
         "MODSTREAM_MODEL_DIR": str(model_dir),
         "MODSTREAM_API_PORT": str(port),
+        "MODSTREAM_CHAT_PORT": str(free_port()),
     }
     log = (tmp_path / "up.log").open("wb")
     up = subprocess.Popen(
@@ -77,7 +78,7 @@ def test_up_serves_sample_verdicts_and_ctrl_c_stops_everything(
         assert rude["toxic"] > kind["toxic"]
         assert httpx.get(f"{api}/v1/verdicts/sample-en-1", timeout=2).status_code == 401
         processes = descendants(up.pid)
-        assert len(processes) >= 3  # broker, worker, API at least
+        assert len(processes) >= 5  # broker, worker, strikes, API, chat at least
     finally:
         up.send_signal(signal.SIGINT)  # what Ctrl-C sends
         code = up.wait(60)

@@ -6,18 +6,16 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import uuid
-from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from typing import Any
 
-import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from infra.settings import Settings
+# Login JWTs live in infra (the chat gateway verifies them too); re-exported for the API.
+from infra.accounts.logins import ALGORITHM as ALGORITHM
+from infra.accounts.logins import decode_jwt as decode_jwt
+from infra.accounts.logins import issue_jwt as issue_jwt
 
-ALGORITHM = "HS256"  # the only one accepted when decoding: no `none`, no key confusion
 ROLE_SCOPES: dict[str, frozenset[str]] = {
     "admin": frozenset({"ingest", "read", "moderate", "admin"}),
     "moderator": frozenset({"ingest", "read", "moderate"}),
@@ -47,37 +45,6 @@ def needs_rehash(stored: str) -> bool:
 def dummy_hash() -> str:
     """Verified against when the email is unknown, so both answers take the same time."""
     return _hasher.hash(secrets.token_urlsafe(16))
-
-
-def issue_jwt(settings: Settings, *, user_id: int, tenant: str, role: str) -> tuple[str, int]:
-    now = datetime.now(UTC)
-    claims = {
-        "sub": str(user_id),
-        "tid": tenant,
-        "role": role,
-        "iss": settings.jwt_issuer,
-        "aud": settings.jwt_audience,
-        "iat": now,
-        "nbf": now,
-        "exp": now + timedelta(seconds=settings.jwt_lifetime),
-        "jti": uuid.uuid4().hex,
-    }
-    token = jwt.encode(claims, settings.secret_key.get_secret_value(), algorithm=ALGORITHM)
-    return token, settings.jwt_lifetime
-
-
-def decode_jwt(settings: Settings, token: str) -> dict[str, Any]:
-    """The claims of a valid login token; raises `jwt.InvalidTokenError` otherwise."""
-    claims: dict[str, Any] = jwt.decode(
-        token,
-        settings.secret_key.get_secret_value(),
-        algorithms=[ALGORITHM],
-        audience=settings.jwt_audience,
-        issuer=settings.jwt_issuer,
-        options={"require": ["exp", "iat", "iss", "aud", "sub"]},
-        leeway=5,
-    )
-    return claims
 
 
 def new_secret(prefix: str) -> str:

@@ -11,7 +11,8 @@ from pydantic import BaseModel, Field, ValidationError
 
 from api.deps import IngestTenant, StateDep
 from api.errors import ApiError, responses
-from schemas.events import EVENT_ADAPTER, Event
+from api.state import AppState
+from schemas.events import EVENT_ADAPTER, Event, Kind
 from schemas.topics import topic_for_kind
 
 router = APIRouter(prefix="/v1", tags=["ingest"])
@@ -59,7 +60,9 @@ def event_schema_components() -> dict[str, Any]:
     response_model=Accepted,
     responses=responses(400, 401, 403, 413, 422, 429, 503),
     summary="Publish one event or a batch of up to 1,000",
-    description="Needs the `ingest` scope. Every event must belong to the caller's tenant (its "
+    description="Needs the `ingest` scope. Events by an author blocked for strikes are refused "
+    "(403 `author_blocked`, with the indexes; nothing published). Every event must belong to "
+    "the caller's tenant (its "
     "`tenant` field): otherwise 403 `tenant_mismatch` lists the offending indexes and nothing is "
     "published. Every event is validated first; if any is invalid, none is published and the "
     "response lists the reason for each bad item by its index. Accepted events are on their "
@@ -108,6 +111,7 @@ async def publish_events(request: Request, state: StateDep, tenant: IngestTenant
         raise ApiError(
             422, "invalid_events", f"{len(problems)} of {len(items)} events are invalid", problems
         )
+    refuse_blocked(state, events)
     by_topic: dict[str, list[tuple[str | None, bytes]]] = defaultdict(list)
     for event in events:
         by_topic[topic_for_kind(event.kind).name].append(
@@ -116,6 +120,24 @@ async def publish_events(request: Request, state: StateDep, tenant: IngestTenant
     for topic, records in by_topic.items():
         await state.publisher.publish_many(topic, records)
     return Accepted(accepted=len(events), event_ids=[e.event_id for e in events])
+
+
+def refuse_blocked(state: AppState, events: list[Event]) -> None:
+    """403 `author_blocked` (nothing published) if an author of a post, chat message or media
+    item is blocked by strikes. Activity events are not content: they pass."""
+    if state.blocks is None:
+        return
+    blocked = [
+        {"index": i, "event_id": e.event_id, "author": e.author}
+        for i, e in enumerate(events)
+        if e.kind != Kind.ACTIVITY and state.blocks.blocked(e.tenant, e.author) is not None
+    ]
+    if blocked:
+        raise ApiError(
+            403, "author_blocked",
+            f"{len(blocked)} of {len(events)} events are by authors blocked for repeated "
+            "harmful content; none was published", blocked,
+        )  # fmt: skip
 
 
 def _validate(items: list[Any]) -> tuple[list[Event], list[dict[str, Any]]]:

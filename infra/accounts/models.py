@@ -156,3 +156,29 @@ class Lock(Base):
 
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     n: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ChatMessageRow(Base):
+    """A chat message held by the gateway (producers/chat) from sending until delivery: the
+    receiver may be offline, and the verdict comes later. The text is erased once delivered or
+    withheld (`text` empty): the store keeps only what is still owed to someone."""
+
+    __tablename__ = "chat_messages"
+    __table_args__ = (UniqueConstraint("tenant", "event_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(64))
+    event_id: Mapped[str] = mapped_column(String(256))
+    sender: Mapped[str] = mapped_column(String(256))
+    receiver: Mapped[str] = mapped_column(String(256), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    status: Mapped[str] = mapped_column(
+        String(16), default="judging", doc="judging, ready (judged, receiver offline), done"
+    )
+    outcome: Mapped[str | None] = mapped_column(
+        String(16), default=None, doc="delivered, masked, flagged, withheld"
+    )
+    verdict: Mapped[str | None] = mapped_column(Text, default=None, doc="JSON, for delivery")
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)

@@ -30,7 +30,10 @@ from infra.warehouse.client import Warehouse
 from schemas.events import parse_event
 from schemas.media import BankEntry, MatchKind, MediaVerdict
 from schemas.records import DeadLetter, DeadLetterReason, Verdict
+from schemas.strikes import BlockChange, Strike
 from schemas.topics import (
+    AUTHOR_BLOCKS,
+    AUTHOR_STRIKES,
     DEAD_LETTERS,
     EVENTS_ACTIVITY,
     EVENTS_MEDIA,
@@ -153,6 +156,36 @@ def bank_entry_row(record: ConsumerRecord, private: IsPrivate = _nobody) -> Row:
     ]  # fmt: skip
 
 
+STRIKES = Table(
+    "strikes",
+    ("tenant", "author", "strike_id", "verdict_event_id", "source", "occurred_at", "strikes",
+     "strike_limit", "window_s"),
+)  # fmt: skip
+AUTHOR_BLOCK_CHANGES = Table(
+    "author_blocks",
+    ("tenant", "author", "change_id", "action", "at", "actor", "strikes", "reason"),
+)
+
+
+def strike_row(record: ConsumerRecord, private: IsPrivate = _nobody) -> Row:
+    try:
+        s = Strike.model_validate_json(record.value or b"")
+    except ValidationError as exc:
+        raise _invalid(exc) from exc
+    return [
+        s.tenant, s.author, s.strike_id, s.verdict_event_id, s.source, s.occurred_at, s.strikes,
+        s.limit, s.window_s,
+    ]  # fmt: skip
+
+
+def block_change_row(record: ConsumerRecord, private: IsPrivate = _nobody) -> Row:
+    try:
+        b = BlockChange.model_validate_json(record.value or b"")
+    except ValidationError as exc:
+        raise _invalid(exc) from exc
+    return [b.tenant, b.author, b.change_id, b.action.value, b.at, b.actor, b.strikes, b.reason]
+
+
 def dead_letter_row(d: DeadLetter, private: IsPrivate = _nobody) -> Row:
     detail, raw = d.detail, d.raw
     if private(d.tenant):  # a validation message or the raw record may quote the text
@@ -190,6 +223,8 @@ ROUTES: dict[str, Route] = {
     VERDICTS_MEDIA.name: Route(MEDIA_VERDICTS, media_verdict_row, dead_letter_invalid=True),
     MEDIA_BANKS.name: Route(BANK_ENTRIES, bank_entry_row, dead_letter_invalid=True),
     DEAD_LETTERS.name: Route(DEAD, _dead_letter_record, dead_letter_invalid=False),
+    AUTHOR_STRIKES.name: Route(STRIKES, strike_row, dead_letter_invalid=True),
+    AUTHOR_BLOCKS.name: Route(AUTHOR_BLOCK_CHANGES, block_change_row, dead_letter_invalid=True),
 }
 
 

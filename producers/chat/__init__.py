@@ -1,0 +1,1 @@
+"""The real-time chat gateway: Socket.IO over WebSocket, every message judged by the pipeline."""

@@ -1,0 +1,297 @@
+"""The chat gateway: a python-socketio ASGI server (Socket.IO over WebSocket or long-polling).
+
+- **Connect** with a login JWT: `auth={"token": "<jwt>"}` (or `Authorization: Bearer`). The
+  user (an active user of the token's tenant) is the sender of everything this connection
+  sends; a `sender` in a message body is ignored.
+- **Client → server** events: `message {to, text}` (ack: `{ok, message_id, status}` or
+  `{ok: false, error}`), `typing {to, typing}`, `read {message_id}`, `online` (ack: the users
+  of the tenant online now).
+- **Server → client** events: `message {message_id, from, text, sent_at, verdict, flagged,
+  masked}`, `delivery {message_id, to, status, verdict}` (to the sender: `delivered`, `masked`,
+  `flagged`, `withheld`, or `queued` while the receiver is offline), `typing {from, typing}`,
+  `read {message_id, by}`, `presence {user, online}`.
+
+Every message is published to `events.text` as a `chat_message` and held in the message store
+until its verdict arrives on `verdicts.text`; then it is delivered (or withheld, masked or
+flagged per the tenant's mode), at once or when the receiver next connects. Authors blocked by
+strikes are refused (`author_blocked`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections import Counter
+from datetime import UTC, datetime
+from typing import Any
+
+import jwt
+import socketio
+from aiokafka import AIOKafkaConsumer
+from aiokafka.errors import KafkaError
+from pydantic import ValidationError
+
+from infra.accounts import AccountsDB
+from infra.accounts.logins import decode_jwt
+from infra.blocks import BlockList
+from infra.errors import AccountsError, BrokerError
+from infra.kafka import Publisher
+from infra.settings import Settings
+from producers.chat.delivery import mask, outcome_of, verdict_summary
+from producers.chat.store import Held, MessageStore
+from schemas.events import MAX_TEXT_CHARS, ChatMessage, ChatMessageEvent, Kind
+from schemas.records import Verdict
+from schemas.topics import EVENTS_TEXT, VERDICTS_TEXT
+
+log = logging.getLogger(__name__)
+
+SOURCE = "chat"
+MAX_CHAT_CHARS = min(MAX_TEXT_CHARS, 10_000)
+
+
+def _room(tenant: str, user: str) -> str:
+    return f"{tenant}\x00{user}"
+
+
+class ChatGateway:
+    def __init__(self, settings: Settings, bootstrap: str, accounts: AccountsDB) -> None:
+        self.settings = settings
+        self.bootstrap = bootstrap
+        self.store = MessageStore(accounts)
+        self.blocks = BlockList(bootstrap)
+        self._publisher: Publisher | None = None  # aiokafka wants the server's loop: in start()
+        self.online: Counter[tuple[str, str]] = Counter()
+        self.ready = asyncio.Event()
+        self._consumer_task: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.sio = socketio.AsyncServer(
+            async_mode="asgi", cors_allowed_origins="*", logger=False, engineio_logger=False
+        )
+        self.asgi = socketio.ASGIApp(self.sio, on_startup=self.start, on_shutdown=self.stop)
+        self.sio.on("connect", self._connect)
+        self.sio.on("disconnect", self._disconnect)
+        self.sio.on("message", self._message)
+        self.sio.on("typing", self._typing)
+        self.sio.on("read", self._read)
+        self.sio.on("online", self._online)
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    @property
+    def publisher(self) -> Publisher:
+        assert self._publisher is not None, "the gateway is not started"
+        return self._publisher
+
+    async def start(self) -> None:
+        self._publisher = Publisher(self.bootstrap, linger_ms=0)
+        await self._publisher.start()
+        await self.blocks.start()
+        self._consumer_task = asyncio.create_task(self._follow_verdicts(), name="chat-verdicts")
+        with contextlib.suppress(TimeoutError):  # the group join; messages wait, never lost
+            await asyncio.wait_for(self.ready.wait(), 30)
+        log.info("chat gateway ready")
+
+    async def stop(self) -> None:
+        if self._consumer_task is not None:
+            self._consumer_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, BrokerError):
+                await self._consumer_task
+        await self.blocks.stop()
+        if self._publisher is not None:
+            await self._publisher.stop()
+
+    # --- connections ----------------------------------------------------------------------
+
+    async def _connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        token = auth.get("token") if isinstance(auth, dict) else None
+        header = environ.get("HTTP_AUTHORIZATION", "")
+        if not token and header.lower().startswith("bearer "):
+            token = header[7:].strip()
+        if not isinstance(token, str) or not token:
+            raise socketio.exceptions.ConnectionRefusedError("unauthenticated")
+        try:
+            claims = decode_jwt(self.settings, token)
+            user_id, tenant = int(claims["sub"]), str(claims["tid"])
+        except (jwt.InvalidTokenError, KeyError, ValueError) as exc:
+            raise socketio.exceptions.ConnectionRefusedError("invalid_token") from exc
+        user = await asyncio.to_thread(self.store.user_of, user_id, tenant)
+        if user is None:
+            raise socketio.exceptions.ConnectionRefusedError("invalid_token")
+        await self.sio.save_session(sid, {"tenant": tenant, "user": user})
+        await self.sio.enter_room(sid, _room(tenant, user))
+        await self.sio.enter_room(sid, tenant)
+        self.online[(tenant, user)] += 1
+        if self.online[(tenant, user)] == 1:
+            await self.sio.emit(
+                "presence", {"user": user, "online": True}, room=tenant, skip_sid=sid
+            )
+        task = asyncio.create_task(self._deliver_waiting(tenant, user))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _disconnect(self, sid: str, *_: Any) -> None:
+        with contextlib.suppress(KeyError):
+            session = await self.sio.get_session(sid)
+            key = (session["tenant"], session["user"])
+            self.online[key] -= 1
+            if self.online[key] <= 0:
+                del self.online[key]
+                await self.sio.emit(
+                    "presence", {"user": key[1], "online": False}, room=session["tenant"]
+                )
+
+    async def _who(self, sid: str) -> tuple[str, str]:
+        session = await self.sio.get_session(sid)
+        return session["tenant"], session["user"]
+
+    # --- client events --------------------------------------------------------------------
+
+    async def _message(self, sid: str, data: Any) -> dict[str, Any]:
+        tenant, user = await self._who(sid)
+        if not isinstance(data, dict):
+            return {"ok": False, "error": "invalid_message", "detail": "send {to, text}"}
+        to, text = data.get("to"), data.get("text")
+        if not isinstance(to, str) or not to or not isinstance(text, str) or not text.strip():
+            return {"ok": False, "error": "invalid_message", "detail": "send {to, text}"}
+        if len(text) > MAX_CHAT_CHARS:
+            return {"ok": False, "error": "too_long", "detail": f"at most {MAX_CHAT_CHARS}"}
+        if self.blocks.blocked(tenant, user) is not None:
+            return {"ok": False, "error": "author_blocked", "detail": "blocked for strikes"}
+        try:
+            if not await asyncio.to_thread(self.store.user_exists, tenant, to):
+                return {"ok": False, "error": "unknown_receiver", "detail": to}
+            event_id = f"chat-{uuid.uuid4().hex}"
+            event = ChatMessageEvent(
+                event_id=event_id, tenant=tenant, source=SOURCE, occurred_at=datetime.now(UTC),
+                payload=ChatMessage(message_id=event_id, sender=user, receiver=to, text=text),
+            )  # fmt: skip
+            await asyncio.to_thread(self.store.add, tenant, event_id, user, to, text)
+            await self.publisher.publish_many(
+                EVENTS_TEXT.name, [(event.partition_key, event.model_dump_json().encode())]
+            )
+        except ValidationError as exc:
+            return {"ok": False, "error": "invalid_message", "detail": str(exc)[:300]}
+        except (AccountsError, BrokerError) as exc:
+            log.warning("chat message not accepted: %s", exc)
+            return {"ok": False, "error": "unavailable", "detail": "try again"}
+        return {"ok": True, "message_id": event_id, "status": "judging"}
+
+    async def _typing(self, sid: str, data: Any) -> None:
+        tenant, user = await self._who(sid)
+        if isinstance(data, dict) and isinstance(data.get("to"), str):
+            payload = {"from": user, "typing": bool(data.get("typing", True))}
+            await self.sio.emit("typing", payload, room=_room(tenant, data["to"]))
+
+    async def _read(self, sid: str, data: Any) -> dict[str, Any]:
+        tenant, user = await self._who(sid)
+        message_id = data.get("message_id") if isinstance(data, dict) else None
+        if not isinstance(message_id, str):
+            return {"ok": False, "error": "invalid_receipt"}
+        sender = await asyncio.to_thread(self.store.mark_read, tenant, user, message_id)
+        if sender is None:
+            return {"ok": False, "error": "unknown_message"}
+        await self.sio.emit(
+            "read", {"message_id": message_id, "by": user}, room=_room(tenant, sender)
+        )
+        return {"ok": True}
+
+    async def _online(self, sid: str, *_: Any) -> list[str]:
+        tenant, _user = await self._who(sid)
+        return sorted(u for (t, u) in self.online if t == tenant)
+
+    # --- verdicts -------------------------------------------------------------------------
+
+    async def _follow_verdicts(self) -> None:
+        consumer = AIOKafkaConsumer(
+            VERDICTS_TEXT.name,
+            bootstrap_servers=self.bootstrap,
+            group_id="modstream-chat-gateway",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            fetch_max_wait_ms=20,
+            session_timeout_ms=10_000,
+            heartbeat_interval_ms=1_000,
+        )
+        try:
+            await consumer.start()
+            while True:
+                batch = await consumer.getmany(timeout_ms=200, max_records=1_000)
+                if not self.ready.is_set() and consumer.assignment():
+                    self.ready.set()
+                for records in batch.values():
+                    for record in records:
+                        if b'"chat_message"' in (record.value or b""):
+                            await self._on_verdict(record.value or b"")
+                if batch:
+                    await consumer.commit()
+        except KafkaError as exc:
+            raise BrokerError(f"chat gateway lost the verdict topic: {exc}") from exc
+        finally:
+            await consumer.stop()
+
+    async def _on_verdict(self, raw: bytes) -> None:
+        try:
+            verdict = Verdict.model_validate_json(raw)
+        except ValidationError:
+            return  # the sink dead-letters it
+        if verdict.kind != Kind.CHAT_MESSAGE or verdict.source != SOURCE:
+            return
+        mode = self.settings.chat_modes.get(verdict.tenant, self.settings.chat_mode)
+        outcome = outcome_of(verdict, mode)
+        held = await asyncio.to_thread(
+            self.store.judged, verdict.tenant, verdict.event_id, outcome,
+            verdict.model_dump_json(),
+        )  # fmt: skip
+        if held is None:
+            return  # not this gateway's, or a repeated verdict
+        summary = verdict_summary(verdict)
+        status: str = outcome
+        if outcome != "withheld":
+            if (verdict.tenant, held.receiver) in self.online:
+                await self._give(verdict.tenant, held, verdict)
+                await asyncio.to_thread(self.store.delivered, verdict.tenant, [held.event_id])
+            else:
+                status = "queued"
+        await self.sio.emit(
+            "delivery",
+            {"message_id": held.event_id, "to": held.receiver, "status": status,
+             "verdict": summary},
+            room=_room(verdict.tenant, held.sender),
+        )  # fmt: skip
+
+    async def _give(self, tenant: str, held: Held, verdict: Verdict) -> None:
+        masked = held.outcome == "masked"
+        await self.sio.emit(
+            "message",
+            {
+                "message_id": held.event_id,
+                "from": held.sender,
+                "text": mask(held.text, verdict.spans) if masked else held.text,
+                "sent_at": held.sent_at.isoformat(),
+                "verdict": verdict_summary(verdict),
+                "flagged": held.outcome == "flagged",
+                "masked": masked,
+            },
+            room=_room(tenant, held.receiver),
+        )
+
+    async def _deliver_waiting(self, tenant: str, user: str) -> None:
+        """On connect: messages judged while this user was offline, then tell their senders."""
+        try:
+            waiting = await asyncio.to_thread(self.store.waiting_for, tenant, user)
+            for held in waiting:
+                verdict = Verdict.model_validate_json(held.verdict or "{}")
+                await self._give(tenant, held, verdict)
+            if waiting:
+                await asyncio.to_thread(self.store.delivered, tenant, [h.event_id for h in waiting])
+            for held in waiting:
+                await self.sio.emit(
+                    "delivery",
+                    {"message_id": held.event_id, "to": user, "status": held.outcome,
+                     "verdict": None},
+                    room=_room(tenant, held.sender),
+                )  # fmt: skip
+        except (AccountsError, ValidationError):
+            log.exception("could not deliver waiting messages to %s", user)
