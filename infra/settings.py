@@ -95,8 +95,8 @@ class Settings(BaseSettings):
     )
 
     worker_batch_size: int = Field(default=500, ge=1)
-    worker_batch_within: float = Field(default=0.05, gt=0, description="Seconds to fill a batch.")
-    worker_fetch_max_wait_ms: int = Field(default=100, ge=10)
+    worker_batch_within: float = Field(default=0.02, gt=0, description="Seconds to fill a batch.")
+    worker_fetch_max_wait_ms: int = Field(default=40, ge=10)
     worker_concurrency: int = Field(
         default=1,
         ge=1,
