@@ -25,6 +25,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from api.errors import ApiError
 from api.rollups import refresh
 from infra.broker import EmbeddedBroker, free_port
 from infra.kafka import ensure_topics
@@ -183,10 +184,30 @@ def _probes(rows: int) -> dict[str, Probe]:
     }  # fmt: skip
 
 
-def measure(url: str, rows: int, requests: int) -> list[tuple[str, np.ndarray]]:
+def read_token(settings: Settings, tenant: str) -> str:
+    """Create `tenant` (if new) and a read token for it in the bench's own accounts store."""
+    from api.accounts import service
+    from infra.accounts.store import AccountsDB
+
+    db = AccountsDB(settings.accounts_db_url)
+    db.create_schema()
+    with db.session() as session:
+        try:
+            row = service.tenant_by_name(session, tenant)
+        except ApiError:
+            row = service.create_tenant(session, tenant)
+        _, secret = service.create_token(
+            session, settings, row, name="bench", scopes=frozenset({"read"}), user_id=None,
+            expires_at=None, actor="bench", ctx=service.CLI,
+        )  # fmt: skip
+    return secret
+
+
+def measure(url: str, rows: int, requests: int, token: str) -> list[tuple[str, np.ndarray]]:
     rng = random.Random(7)
     results = []
-    with httpx.Client(base_url=url, headers={"X-Tenant": TENANT}, timeout=60) as client:
+    auth = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=url, headers=auth, timeout=60) as client:
         for name, probe in _probes(rows).items():
             times = []
             n = max(5, requests // 10) if "scan" in name else requests
@@ -203,9 +224,8 @@ def measure(url: str, rows: int, requests: int) -> list[tuple[str, np.ndarray]]:
     return results
 
 
-async def feed_latency(url: str, bootstrap: str, count: int) -> np.ndarray:
+async def feed_latency(url: str, bootstrap: str, count: int, tenant: str, token: str) -> np.ndarray:
     """Publish `count` verdicts (~100/s); time each from just before its send to its SSE event."""
-    tenant = f"feed-{random.randrange(1 << 30)}"
     sent: dict[str, float] = {}
     latencies: list[float] = []
     done = asyncio.Event()
@@ -213,7 +233,9 @@ async def feed_latency(url: str, bootstrap: str, count: int) -> np.ndarray:
     async def subscribe(ready: asyncio.Event) -> None:
         async with (
             httpx.AsyncClient(base_url=url, timeout=60) as client,
-            client.stream("GET", "/v1/verdicts/stream", headers={"X-Tenant": tenant}) as resp,
+            client.stream(
+                "GET", "/v1/verdicts/stream", headers={"Authorization": f"Bearer {token}"}
+            ) as resp,
         ):
             async for line in resp.aiter_lines():
                 if line.startswith("event: ready"):
@@ -287,14 +309,25 @@ def bench_api(
                     "kafka_bootstrap": bootstrap,
                     "clickhouse_url": f"chdb://{(folder / 'warehouse').resolve()}",
                     "api_port": free_port(),
+                    "data_dir": folder,
+                    "accounts_url": None,
                 }
             )
             with Server(app_settings) as server:
                 started = time.perf_counter()
                 load(server.warehouse, rows)
                 console.print(f"loaded {rows:,} verdicts in {time.perf_counter() - started:.0f} s")
-                results = measure(server.url, rows, requests)
-                latencies = asyncio.run(feed_latency(server.url, bootstrap, feed))
+                results = measure(server.url, rows, requests, read_token(app_settings, TENANT))
+                feed_tenant = f"feed-{random.randrange(1 << 30)}"
+                latencies = asyncio.run(
+                    feed_latency(
+                        server.url,
+                        bootstrap,
+                        feed,
+                        feed_tenant,
+                        read_token(app_settings, feed_tenant),
+                    )
+                )
                 results.append(("live feed: topic → SSE subscriber", latencies))
                 console.print(_table(rows, results))
         finally:
