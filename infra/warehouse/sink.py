@@ -18,11 +18,11 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from aiokafka.errors import KafkaError
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from infra.accounts.privacy import PrivacyRegistry, sha256_hex
 from infra.errors import AccountsError, InvalidEvent, WarehouseError
@@ -47,6 +47,7 @@ from schemas.topics import (
 log = logging.getLogger(__name__)
 
 Row = list[Any]
+M = TypeVar("M", bound=BaseModel)
 IsPrivate = Callable[[str | None], bool]
 
 
@@ -105,10 +106,7 @@ def event_row(record: ConsumerRecord, private: IsPrivate = _nobody) -> Row:
 
 
 def verdict_row(record: ConsumerRecord, private: IsPrivate = _nobody) -> Row:
-    try:
-        v = Verdict.model_validate_json(record.value or b"")
-    except ValidationError as exc:
-        raise _invalid(exc) from exc
+    v = _parse(Verdict, record)
     return [
         v.tenant, v.event_id, v.source, v.kind.value, v.item_id, v.author, v.occurred_at,
         v.judged_at, v.decision.value, v.toxic, v.scores, v.lang, v.spans, v.model_version,
@@ -131,10 +129,7 @@ BANK_ENTRIES = Table(
 
 
 def media_verdict_row(record: ConsumerRecord, private: IsPrivate = _nobody) -> Row:
-    try:
-        v = MediaVerdict.model_validate_json(record.value or b"")
-    except ValidationError as exc:
-        raise _invalid(exc) from exc
+    v = _parse(MediaVerdict, record)
     matches = "[" + ",".join(m.model_dump_json() for m in v.matches) + "]"
     seen = sorted({m.event_id for m in v.matches if m.kind == MatchKind.SEEN and m.event_id})
     return [
@@ -146,10 +141,7 @@ def media_verdict_row(record: ConsumerRecord, private: IsPrivate = _nobody) -> R
 
 
 def bank_entry_row(record: ConsumerRecord, private: IsPrivate = _nobody) -> Row:
-    try:
-        b = BankEntry.model_validate_json(record.value or b"")
-    except ValidationError as exc:
-        raise _invalid(exc) from exc
+    b = _parse(BankEntry, record)
     return [
         b.tenant, b.bank, b.entry_id, b.hash_type.value, b.value, b.label, b.source,
         b.decision.value, b.status.value, b.note, b.updated_at,
@@ -168,10 +160,7 @@ AUTHOR_BLOCK_CHANGES = Table(
 
 
 def strike_row(record: ConsumerRecord, private: IsPrivate = _nobody) -> Row:
-    try:
-        s = Strike.model_validate_json(record.value or b"")
-    except ValidationError as exc:
-        raise _invalid(exc) from exc
+    s = _parse(Strike, record)
     return [
         s.tenant, s.author, s.strike_id, s.verdict_event_id, s.source, s.occurred_at, s.strikes,
         s.limit, s.window_s,
@@ -179,10 +168,7 @@ def strike_row(record: ConsumerRecord, private: IsPrivate = _nobody) -> Row:
 
 
 def block_change_row(record: ConsumerRecord, private: IsPrivate = _nobody) -> Row:
-    try:
-        b = BlockChange.model_validate_json(record.value or b"")
-    except ValidationError as exc:
-        raise _invalid(exc) from exc
+    b = _parse(BlockChange, record)
     return [b.tenant, b.author, b.change_id, b.action.value, b.at, b.actor, b.strikes, b.reason]
 
 
@@ -197,8 +183,13 @@ def dead_letter_row(d: DeadLetter, private: IsPrivate = _nobody) -> Row:
 
 
 def _dead_letter_record(record: ConsumerRecord, private: IsPrivate = _nobody) -> Row:
+    return dead_letter_row(_parse(DeadLetter, record), private)
+
+
+def _parse(model: type[M], record: ConsumerRecord) -> M:
+    """The record's value as `model`, or `InvalidEvent` saying why not."""
     try:
-        return dead_letter_row(DeadLetter.model_validate_json(record.value or b""), private)
+        return model.model_validate_json(record.value or b"")
     except ValidationError as exc:
         raise _invalid(exc) from exc
 
