@@ -43,6 +43,7 @@ from infra.errors import ConfigError
 from infra.kafka import Publisher, ensure_topics
 from infra.settings import Settings
 from infra.warehouse import connect, migrate
+from infra.warehouse.reseed import reseed
 from infra.warehouse.sink import WarehouseSink
 
 log = logging.getLogger(__name__)
@@ -105,6 +106,7 @@ def create_app(settings: Settings, *, run_sink: bool | None = None) -> FastAPI:
         await ensure_topics(bootstrap)
         publisher = Publisher(bootstrap)
         await publisher.start()
+        await reseed(warehouse, publisher, bootstrap)
         state = AppState(
             settings, bootstrap, publisher, warehouse, accounts, privacy,
             LoginLimiter(settings.login_rate_per_minute),

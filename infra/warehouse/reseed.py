@@ -1,0 +1,86 @@
+"""Re-seed the replayed topics from the warehouse when the broker has lost them.
+
+Workers rebuild their media index and banks, and the block list, by replaying `verdicts.media`,
+`media.banks` and `authors.blocks` from the start. Real Kafka keeps those topics forever; the
+embedded broker keeps topics in memory, so after a restart they are empty while the warehouse
+still holds every record. At start-up the process that owns the warehouse publishes them again,
+only into topics that are empty (so nothing is ever doubled) — replaying them is idempotent anyway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
+from pydantic import BaseModel
+
+from infra.errors import BrokerError
+from infra.kafka import Publisher
+from infra.warehouse.client import Warehouse
+from schemas.media import BankEntry, MediaVerdict
+from schemas.strikes import BlockChange
+from schemas.topics import AUTHOR_BLOCKS, MEDIA_BANKS, VERDICTS_MEDIA, TopicSpec
+
+log = logging.getLogger(__name__)
+
+SOURCES: tuple[tuple[TopicSpec, str, type[BaseModel]], ...] = (
+    (MEDIA_BANKS, "bank_entries", BankEntry),
+    (VERDICTS_MEDIA, "media_verdicts", MediaVerdict),
+    (AUTHOR_BLOCKS, "author_blocks", BlockChange),
+)
+_BATCH = 5_000
+
+
+async def topic_is_empty(bootstrap: str, spec: TopicSpec) -> bool:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    try:
+        await consumer.start()
+        parts = [TopicPartition(spec.name, p) for p in range(spec.partitions)]
+        ends = await consumer.end_offsets(parts)
+        return all(offset == 0 for offset in ends.values())
+    except KafkaError as exc:
+        raise BrokerError(f"cannot read the offsets of {spec.name}: {exc}") from exc
+    finally:
+        await consumer.stop()
+
+
+def record_from_row(model: type[BaseModel], row: dict[str, Any]) -> BaseModel:
+    """A warehouse row as the record it was stored from (naive times are UTC)."""
+    doc = {k: v for k, v in row.items() if k in model.model_fields}
+    for key, value in doc.items():
+        if isinstance(value, datetime) and value.tzinfo is None:
+            doc[key] = value.replace(tzinfo=UTC)
+    if model is MediaVerdict:
+        doc["hashes"] = [
+            h if isinstance(h, dict) else {"hash_type": h[0], "value": h[1], "at_s": h[2]}
+            for h in doc.get("hashes", [])
+        ]
+        doc["matches"] = json.loads(doc.get("matches") or "[]")
+    return model.model_validate(doc)
+
+
+async def reseed(warehouse: Warehouse, publisher: Publisher, bootstrap: str) -> dict[str, int]:
+    """Publish each source table into its topic if the topic is empty; returns what was sent."""
+    published: dict[str, int] = {}
+    for spec, table, model in SOURCES:
+        if not await topic_is_empty(bootstrap, spec):
+            continue
+        rows = await asyncio.to_thread(
+            warehouse.rows,
+            f"SELECT * FROM {table} FINAL",  # noqa: S608 - a constant table name
+        )
+        for start in range(0, len(rows), _BATCH):
+            records = [record_from_row(model, r) for r in rows[start : start + _BATCH]]
+            await publisher.publish_many(
+                spec.name,
+                [(getattr(r, "partition_key"), r.model_dump_json().encode()) for r in records],  # noqa: B009
+            )
+        if rows:
+            log.info("re-seeded %s with %d records from %s", spec.name, len(rows), table)
+            published[spec.name] = len(rows)
+    return published
