@@ -77,8 +77,14 @@ def test_media_events_become_verdicts_in_the_warehouse(
         json={"label": "known-bad", "source": "test", "decision": "reject", "entries": entries},
     )
     assert response.status_code == 202, response.text
-    wait_for(lambda: api.get("/v1/media/banks").json(), what="the bank in the warehouse")
-    assert any(b["bank"] == bank and b["active"] == 2 for b in api.get("/v1/media/banks").json())
+
+    def bank_listed() -> bool:
+        return any(
+            b["bank"] == bank and b["active"] == 2 for b in api.get("/v1/media/banks").json()
+        )
+
+    wait_for(bank_listed, what="this bank in the warehouse")  # other tests' banks may be there
+    assert bank_listed()
     time.sleep(1.0)  # the worker follows media.banks as the sink does
 
     first = media(run, "orig", server.url("/orig.png"))
