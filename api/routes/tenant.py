@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Response, status
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from api.accounts import service
@@ -18,6 +18,8 @@ router = APIRouter(prefix="/v1", tags=["tenant"])
 
 
 class TenantPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     name: str
     privacy_mode: bool = Field(
         description="Only a SHA-256 of each text and the verdict are stored (README)."
@@ -31,16 +33,6 @@ class PrivacyChange(BaseModel):
     privacy_mode: bool
 
 
-def _tenant_public(t: Tenant) -> TenantPublic:
-    return TenantPublic(
-        name=t.name,
-        privacy_mode=t.privacy_mode,
-        quota_per_minute=t.quota_per_minute,
-        quota_per_day=t.quota_per_day,
-        created_at=t.created_at,
-    )
-
-
 @router.get(
     "/tenant",
     response_model=TenantPublic,
@@ -51,7 +43,7 @@ def get_tenant(principal: Reader, state: StateDep) -> TenantPublic:
     with state.accounts.session() as session:
         tenant = session.get(Tenant, principal.tenant_id)
         assert tenant is not None
-        return _tenant_public(tenant)
+        return TenantPublic.model_validate(tenant)
 
 
 @router.put(
@@ -80,7 +72,7 @@ def set_privacy(
             target=f"tenant:{tenant.name}",
             detail=service.audit_json(before=before, after=body.privacy_mode),
         )
-        out = _tenant_public(tenant)
+        out = TenantPublic.model_validate(tenant)
     state.privacy.invalidate()
     return out
 
@@ -125,6 +117,8 @@ class InviteCreate(BaseModel):
 
 
 class InvitePublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: int
     hint: str
     role: str
@@ -138,20 +132,6 @@ class InvitePublic(BaseModel):
 
 class InviteCreated(InvitePublic):
     code: str = Field(description="Shown this once: only its hash is stored.")
-
-
-def _invite_public(i: Invite) -> InvitePublic:
-    return InvitePublic(
-        id=i.id,
-        hint=i.hint,
-        role=i.role,
-        max_uses=i.max_uses,
-        uses=i.uses,
-        expires_at=i.expires_at,
-        active=i.active,
-        created_by=i.created_by,
-        created_at=i.created_at,
-    )
 
 
 @router.post(
@@ -176,7 +156,7 @@ def create_invite(
             actor=principal.actor,
             ctx=ctx,
         )
-        return InviteCreated(**_invite_public(invite).model_dump(), code=code)
+        return InviteCreated(**InvitePublic.model_validate(invite).model_dump(), code=code)
 
 
 @router.get(
@@ -190,7 +170,7 @@ def list_invites(principal: TenantAdmin, state: StateDep) -> list[InvitePublic]:
         found = session.scalars(
             select(Invite).where(Invite.tenant_id == principal.tenant_id).order_by(Invite.id)
         )
-        return [_invite_public(i) for i in found]
+        return [InvitePublic.model_validate(i) for i in found]
 
 
 def owned_invite(
