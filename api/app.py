@@ -33,6 +33,7 @@ from api.routes import (
     posts,
     strikes,
     tenant,
+    threads,
     tokens,
     verdicts,
 )
@@ -159,6 +160,7 @@ def create_app(settings: Settings, *, run_sink: bool | None = None) -> FastAPI:
     app.include_router(feed.router)  # before verdicts: /v1/verdicts/stream is not an event id
     app.include_router(verdicts.router)
     app.include_router(posts.router)
+    app.include_router(threads.router)
     app.include_router(strikes.router)
     app.include_router(authors.router)
     app.include_router(analytics.router)

@@ -154,6 +154,22 @@ class Settings(BaseSettings):
         default_factory=dict, description='Per-tenant chat modes, JSON: {"acme": "mask"}.'
     )
 
+    # Posts and comments (api/routes/threads.py): see README "Posts and comments".
+    posts_mode: Literal["withhold", "mask", "flag"] = Field(
+        default="withhold",
+        description="What readers of a thread get of a rejected post or comment (as chat_mode).",
+    )
+    posts_modes: dict[str, Literal["withhold", "mask", "flag"]] = Field(
+        default_factory=dict, description='Per-tenant thread modes, JSON: {"acme": "flag"}.'
+    )
+    posts_parent_wait: float = Field(
+        default=1.0,
+        ge=0,
+        le=30,
+        description="Seconds a new comment waits for its parent to reach the warehouse (a "
+        "parent created a moment ago may still be on its way) before 404.",
+    )
+
     sink_batch_size: int = Field(default=5_000, ge=1)
     sink_flush_interval: float = Field(default=0.2, gt=0)
 

@@ -334,6 +334,34 @@ def _unblock(api: TestClient, s: Seed, w: Warehouse) -> None:
     assert state_of(api).blocks.blocked(s.a, "iso-author") is not None  # still blocked in A
 
 
+def _a_post(w: Warehouse, s: Seed) -> str:
+    """A post of tenant A, stored and judged."""
+    store(w, [verdict_row(s.a, "iso-post", author="iso-author")], text=f"{MARK} {{id}}")
+    return "iso-post"
+
+
+def _create_post(api: TestClient, s: Seed, w: Warehouse) -> None:
+    made = call(api, "POST", "/v1/posts", s.b_headers, json={"text": "hi", "author": "b"})
+    assert made.status_code == 202
+    event_id = made.json()["id"]
+    assert wait_for(lambda: events_of(w, event_id), what="the post event") == [s.b]
+
+
+def _comment(api: TestClient, s: Seed, w: Warehouse) -> None:
+    post = _a_post(w, s)
+    response = call(api, "POST", f"/v1/posts/{post}/comments", s.b_headers,
+                    json={"text": "hi", "author": "b"})  # fmt: skip
+    assert response.status_code == 404
+    time.sleep(1.5)
+    assert api.get(f"/v1/posts/{post}/thread", headers=s.a_headers).json()["comments"] == []
+
+
+def _thread(api: TestClient, s: Seed, w: Warehouse) -> None:
+    post = _a_post(w, s)
+    assert no_mark(call(api, "GET", f"/v1/posts/{post}/thread", s.b_headers), s).status_code == 404
+    assert api.get(f"/v1/posts/{post}/thread", headers=s.a_headers).status_code == 200
+
+
 CHECKS: dict[tuple[str, str], Check] = {
     ("GET", "/v1/me"): _me,
     ("POST", "/v1/tokens"): _create_token,
@@ -368,6 +396,9 @@ CHECKS: dict[tuple[str, str], Check] = {
     ("GET", "/v1/media/{event_id}/duplicates"): _duplicates,
     ("GET", "/v1/verdicts/stream"): _sse,
     ("WS", "/v1/verdicts/ws"): _ws,
+    ("POST", "/v1/posts"): _create_post,
+    ("POST", "/v1/posts/{post_id}/comments"): _comment,
+    ("GET", "/v1/posts/{post_id}/thread"): _thread,
 }
 
 
@@ -381,7 +412,7 @@ def test_every_route_is_covered_here(api: TestClient) -> None:
 def test_anonymous_callers_get_401(api: TestClient, route: tuple[str, str]) -> None:
     method, template = route
     path = template.format(token_id=1, invite_id=1, event_id="x", author="x", bank="x",
-                           entry_id="x")  # fmt: skip
+                           entry_id="x", post_id="x")  # fmt: skip
     if method == "WS":
         with pytest.raises(WebSocketDenialResponse) as denied:  # noqa: SIM117
             with api.websocket_connect(path, headers=anonymous()):
