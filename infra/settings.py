@@ -6,6 +6,7 @@ environment first.
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -18,6 +19,7 @@ from infra.errors import ConfigError
 # Refused outside development (see `_check`); long enough for HS256 (PyJWT warns under 32 bytes).
 DEV_SECRET = "dev-only-insecure-secret-never-use-outside-development"  # noqa: S105
 MIN_SECRET_CHARS = 32
+DEV_ASSIST_SECRET = "dev-only-assist-secret-never-use-outside-development"  # noqa: S105
 
 
 class Settings(BaseSettings):
@@ -127,6 +129,49 @@ class Settings(BaseSettings):
         default=0.5, ge=0.0, le=1.0, description="Transformer weight for escalated texts."
     )
 
+    # Rewrites, thread context, long texts, composer assist: see README "Composer assist".
+    rewrite_llm_url: str | None = Field(
+        default=None,
+        description="Base URL of an OpenAI-compatible API (POST {url}/chat/completions) for "
+        "rewrite suggestions; unset: the offline rewriter only.",
+    )
+    rewrite_llm_key: SecretStr | None = Field(
+        default=None, description="Sent as a bearer token to the rewrite endpoint."
+    )
+    rewrite_llm_model: str = Field(default="gpt-4o-mini", min_length=1)
+    rewrite_llm_timeout: float = Field(
+        default=5.0, gt=0, le=120, description="Seconds per rewrite request."
+    )
+    context_max_items: int = Field(
+        default=3, ge=0, le=20, description="Thread context texts read per post (parent first)."
+    )
+    longtext_window_words: int = Field(
+        default=60, ge=10, le=1_000, description="Words per window of a long text."
+    )
+    longtext_overlap_words: int = Field(
+        default=15, ge=0, le=500, description="Words two neighbouring windows share."
+    )
+    longtext_rates: dict[int, float] = Field(
+        default_factory=lambda: {500: 0.8, 1000: 0.6, 3000: 0.4},
+        description="Share of a long text's windows the expensive tier judges, by the text's "
+        'length in words (up to N words), JSON: {"500": 0.8, "1000": 0.6, "3000": 0.4}.',
+    )
+    longtext_rate_beyond: float = Field(
+        default=0.2, ge=0.0, le=1.0, description="The share for texts longer than every bound."
+    )
+    assist_host: str = Field(
+        default="127.0.0.1", description="The assist service listens here (loopback only)."
+    )
+    assist_port: int = Field(default=8002, ge=1, le=65_535)
+    assist_secret: SecretStr = Field(
+        default=SecretStr(DEV_ASSIST_SECRET),
+        description="Shared between the API and the assist service (header X-Assist-Secret). "
+        "Outside development the service refuses to start without one of 32+ characters.",
+    )
+    assist_timeout: float = Field(
+        default=2.0, gt=0, le=60, description="Seconds the API waits for the assist service."
+    )
+
     # Strikes (streams/strikes.py): see README "Strikes and blocks".
     strike_limit: int = Field(
         default=5, ge=1, description="Strikes (rejected items) in the window that block an author."
@@ -205,6 +250,12 @@ class Settings(BaseSettings):
             raise ValueError("policy_low must not exceed policy_high")
         if self.cascade_low > self.cascade_high:
             raise ValueError("cascade_low must not exceed cascade_high")
+        if self.longtext_overlap_words >= self.longtext_window_words:
+            raise ValueError("longtext_overlap_words must be smaller than longtext_window_words")
+        if any(n < 1 or not 0.0 <= r <= 1.0 for n, r in self.longtext_rates.items()):
+            raise ValueError("longtext_rates: word bounds >= 1 and shares in [0, 1]")
+        if not _loopback(self.assist_host):
+            raise ValueError("assist_host must be a loopback address (127.0.0.1, ::1, localhost)")
         if self.env != "development":
             secret = self.secret_key.get_secret_value()
             if secret == DEV_SECRET:
@@ -236,6 +287,15 @@ class Settings(BaseSettings):
     @property
     def embedded_warehouse(self) -> bool:
         return self.warehouse_url.startswith("chdb://")
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @lru_cache(maxsize=1)

@@ -22,6 +22,47 @@ Span = Annotated[
 Score = Annotated[float, Field(ge=0.0, le=1.0)]
 
 
+class RewriteSuggestion(BaseModel):
+    """A gentler wording offered for a toxic text; `text` is null when none could be made."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    text: str | None = Field(
+        description="The suggested text, judged non-toxic under the tenant's policy; null when "
+        "no such rewrite was found."
+    )
+    toxic: Score | None = Field(
+        default=None, description="The classifier's toxic score of the suggestion."
+    )
+    source: Literal["offline", "llm"] = Field(
+        description="`offline`: the span-guided lexicon rewriter; `llm`: an OpenAI-compatible "
+        "chat endpoint."
+    )
+    note: str | None = Field(
+        default=None,
+        max_length=500,
+        description="Why there is no suggestion, or why the chat endpoint was not used.",
+    )
+
+
+class ContextEffect(BaseModel):
+    """How the thread context (parent first) was weighed for this verdict."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    items: int = Field(ge=0, description="Context texts read (parent first, bounded).")
+    toxic_alone: Score = Field(description="The text's toxic score without its context.")
+    toxic_in_context: Score | None = Field(
+        default=None,
+        description="The score of the text read together with its context; null when the "
+        "text does not lean on its context (it stands alone).",
+    )
+    raised: bool = Field(
+        description="Whether the context raised the verdict's score (an echo or endorsement "
+        "of a toxic parent)."
+    )
+
+
 class Verdict(BaseModel):
     """One judged item. Verdict topics are a public contract: subscribe to them directly."""
 
@@ -47,6 +88,12 @@ class Verdict(BaseModel):
         default=None, description="Event whose identical content supplied these scores."
     )
     latency_ms: float = Field(ge=0.0, description="occurred_at → judged_at, in milliseconds.")
+    rewrite: RewriteSuggestion | None = Field(
+        default=None, description="For toxic text (review or reject): a gentler wording."
+    )
+    context: ContextEffect | None = Field(
+        default=None, description="Set when the post carried thread context that was read."
+    )
 
     @property
     def partition_key(self) -> str:
