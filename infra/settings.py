@@ -6,6 +6,7 @@ environment first.
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 from functools import lru_cache
 from pathlib import Path
@@ -94,6 +95,9 @@ class Settings(BaseSettings):
     policy_high: float = Field(default=0.8, ge=0.0, le=1.0, description="Reject above.")
     policy_file: Path | None = Field(
         default=None, description="JSON: per-label thresholds, per-tenant policies (README)."
+    )
+    policy_refresh: float = Field(
+        default=5.0, gt=0, le=300, description="Seconds between workers' reads of tenant policies."
     )
 
     worker_batch_size: int = Field(default=500, ge=1)
@@ -244,6 +248,41 @@ class Settings(BaseSettings):
     )
     media_batch_size: int = Field(default=32, ge=1, description="Media events per batch.")
 
+    # X/Twitter ingestion (infra/x, producers/x, api/routes/x.py): see README "X/Twitter ingestion".
+    x_client_id: str | None = Field(
+        default=None, description="OAuth 2.0 client id of the X app; unset: X ingestion is off."
+    )
+    x_client_secret: SecretStr | None = Field(
+        default=None, description="Only for a confidential X app (sent as HTTP Basic)."
+    )
+    x_redirect_uri: str | None = Field(
+        default=None,
+        description="The callback registered with the X app; defaults to this API's "
+        "/v1/x/callback.",
+    )
+    x_token_key: SecretStr | None = Field(
+        default=None,
+        description="Fernet key(s) that encrypt X tokens at rest, comma-separated (the first "
+        "encrypts; the rest still decrypt, for rotation). Outside development: required once "
+        "x_client_id is set.",
+    )
+    x_api_url: str = Field(default="https://api.x.com", description="X API v2 base URL.")
+    x_authorize_url: str = Field(
+        default="https://x.com/i/oauth2/authorize", description="Where operators authorize."
+    )
+    x_poll_interval: float = Field(default=60.0, ge=1.0, description="Seconds between polls.")
+    x_page_size: int = Field(default=100, ge=5, le=100, description="Tweets per timeline page.")
+    x_max_pages: int = Field(default=10, ge=1, le=100, description="Pages per account per poll.")
+    x_refresh_margin: float = Field(
+        default=300.0, ge=0, description="Refresh an access token this many seconds before expiry."
+    )
+    x_max_wait: float = Field(
+        default=900.0,
+        ge=0,
+        description="Longest the poller waits for a rate-limit reset within a poll; beyond it, "
+        "the account is skipped until the reset.",
+    )
+
     @model_validator(mode="after")
     def _check(self) -> Settings:
         if self.policy_low > self.policy_high:
@@ -266,7 +305,21 @@ class Settings(BaseSettings):
                     "outside development (e.g. `python -c 'import secrets; "
                     "print(secrets.token_urlsafe(48))'`)"
                 )
+        if self.x_client_id and self.env != "development" and self.x_token_key is None:
+            raise ValueError("MODSTREAM_X_TOKEN_KEY must be set outside development")
+        if self.x_token_key is not None:
+            for key in self.x_token_key.get_secret_value().split(","):
+                if not _is_fernet_key(key.strip()):
+                    raise ValueError(
+                        "MODSTREAM_X_TOKEN_KEY: each key is 32 url-safe base64 bytes (e.g. "
+                        "`python -c 'from cryptography.fernet import Fernet; "
+                        "print(Fernet.generate_key().decode())'`)"
+                    )
         return self
+
+    @property
+    def x_callback_url(self) -> str:
+        return self.x_redirect_uri or f"http://{self.api_host}:{self.api_port}/v1/x/callback"
 
     @property
     def models_path(self) -> Path:
@@ -287,6 +340,13 @@ class Settings(BaseSettings):
     @property
     def embedded_warehouse(self) -> bool:
         return self.warehouse_url.startswith("chdb://")
+
+
+def _is_fernet_key(key: str) -> bool:
+    try:
+        return len(base64.urlsafe_b64decode(key.encode())) == 32
+    except ValueError:  # binascii.Error included
+        return False
 
 
 def _loopback(host: str) -> bool:

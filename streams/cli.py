@@ -14,15 +14,29 @@ from infra.errors import ConfigError, ModelError
 from infra.kafka import ensure_topics
 from infra.logging import configure_logging
 from infra.settings import Settings, get_settings
-from streams.policy import DecisionPolicy, PolicyBook
+from streams.policy import DecisionPolicy, LivePolicies, PolicyBook
 
 console = Console(stderr=True)
 
 
-def policies_from(settings: Settings) -> PolicyBook:
+def operator_policies(settings: Settings) -> PolicyBook:
+    """The thresholds from settings, overlaid with the operator's policy file."""
     return PolicyBook.load(
         settings.policy_file, DecisionPolicy(settings.policy_low, settings.policy_high)
     )
+
+
+def live_policies(settings: Settings) -> LivePolicies:
+    """The operator's policies overlaid with the tenants' own; call `refresh` to re-read those."""
+    from functools import partial
+
+    from infra.accounts import AccountsDB
+    from infra.accounts.policies import tenant_policies
+
+    accounts = AccountsDB(settings.accounts_db_url)
+    policies = LivePolicies(operator_policies(settings), partial(tenant_policies, accounts))
+    policies.refresh()
+    return policies
 
 
 def worker() -> None:
@@ -51,12 +65,16 @@ def worker() -> None:
         if settings.worker_model_processes
         else load_classifier(settings.models_path, tiers)
     )
-    pipeline = TextPipeline(
-        classifier, policies_from(settings), cache_size=settings.dedupe_cache_size
-    )
+    policies = live_policies(settings)
+    pipeline = TextPipeline(classifier, policies, cache_size=settings.dedupe_cache_size)
     app = create_app(settings, bootstrap)
     register_text(app, pipeline, settings)
-    register_media(app, build_media(settings, policies_from(settings).default), settings, bootstrap)
+    register_media(app, build_media(settings, policies.base.default), settings, bootstrap)
+
+    @app.timer(settings.policy_refresh)  # type: ignore[untyped-decorator]
+    async def refresh_policies() -> None:
+        await asyncio.to_thread(policies.refresh)
+
     faust.Worker(app, loglevel=settings.log_level.lower(), quiet=True).execute_from_commandline()
 
 
@@ -142,10 +160,10 @@ def classify(
     classifier = load_classifier(model or settings.models_path, tiers)
     with input.open(encoding="utf-8") as src:
         if output is None:
-            classify_jsonl(classifier, policies_from(settings).default, src, sys.stdout)
+            classify_jsonl(classifier, operator_policies(settings).default, src, sys.stdout)
         else:
             with output.open("w", encoding="utf-8") as dst:
-                n = classify_jsonl(classifier, policies_from(settings).default, src, dst)
+                n = classify_jsonl(classifier, operator_policies(settings).default, src, dst)
             console.print(f"{n} rows written to {output}")
 
 

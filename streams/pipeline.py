@@ -27,7 +27,7 @@ from schemas.events import (
 from schemas.records import DeadLetter, DeadLetterReason, Verdict
 from schemas.topics import tenant_from_key
 from streams.dedupe import LRUCache, content_key, digest
-from streams.policy import PolicyBook
+from streams.policy import Policies
 from streams.text.classifier import Classifier, TextScores
 
 log = logging.getLogger(__name__)
@@ -146,7 +146,7 @@ class TextPipeline:
     def __init__(
         self,
         classifier: Classifier,
-        policies: PolicyBook,
+        policies: Policies,
         *,
         cache_size: int = 200_000,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),

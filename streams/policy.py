@@ -4,18 +4,29 @@ A policy has thresholds for the overall `toxic` score and, optionally, for singl
 scored label votes approve (≤ low), review (between) or reject (> high), and the most severe vote
 wins. So a tenant can reject identity hate at 0.5 while tolerating profanity up to 0.9. Texts in a
 language the models do not support can be sent to a fixed decision (`unknown_language`).
+
+Where policies come from, each laid over the one before: the settings' thresholds, the operator's
+policy file (`MODSTREAM_POLICY_FILE`: a default and per-tenant entries), and each tenant's own
+document set by its admins through `PUT /v1/tenant/policy` (read from the accounts store).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
+from pydantic import ValidationError
+
+from infra.errors import ConfigError, ModstreamError
+from schemas.policy import PolicyDocument
 from schemas.records import Decision
+
+log = logging.getLogger(__name__)
 
 _SEVERITY = {Decision.APPROVE: 0, Decision.REVIEW: 1, Decision.REJECT: 2}
 
@@ -78,21 +89,14 @@ class DecisionPolicy:
         return doc
 
     @classmethod
-    def from_json(
-        cls, doc: Mapping[str, Any], base: DecisionPolicy | None = None
+    def from_document(
+        cls, doc: PolicyDocument, base: DecisionPolicy | None = None
     ) -> DecisionPolicy:
-        """`{"toxic": [low, high], "<label>": [low, high], "unknown_language": "review"}`;
-        what is not given is taken from `base`."""
+        """What `doc` leaves out is taken from `base`."""
         base = base or cls()
-        low, high = doc.get("toxic", (base.low, base.high))
-        labels = dict(base.labels)
-        unknown = base.unknown_language
-        for key, value in doc.items():
-            if key == "unknown_language":
-                unknown = Decision(value)
-            elif key != "toxic":
-                labels[key] = Thresholds(*value)
-        return cls(float(low), float(high), labels, unknown)
+        low, high = (doc.toxic.low, doc.toxic.high) if doc.toxic else (base.low, base.high)
+        labels = dict(base.labels) | {k: Thresholds(b.low, b.high) for k, b in doc.labels.items()}
+        return cls(low, high, labels, doc.unknown_language or base.unknown_language)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,10 +111,62 @@ class PolicyBook:
 
     @classmethod
     def load(cls, path: Path | None, default: DecisionPolicy) -> PolicyBook:
-        """Read `{"default": {...}, "tenants": {"acme": {...}}}` (see DecisionPolicy.from_json)."""
+        """Read `{"default": {...}, "tenants": {"acme": {...}}}`, each policy in the flat shape of
+        `PolicyDocument.from_flat`; raises `ConfigError` saying what is wrong."""
         if path is None:
             return cls(default)
-        doc = json.loads(path.read_text("utf-8"))
-        base = DecisionPolicy.from_json(doc.get("default", {}), default)
-        tenants = {t: DecisionPolicy.from_json(p, base) for t, p in doc.get("tenants", {}).items()}
+        try:
+            doc = json.loads(path.read_text("utf-8"))
+            base = DecisionPolicy.from_document(
+                _document(doc.get("default", {}), "default"), default
+            )
+            tenants = {
+                t: DecisionPolicy.from_document(_document(p, f"tenants.{t}"), base)
+                for t, p in doc.get("tenants", {}).items()
+            }
+        except (OSError, ValueError, AttributeError) as exc:
+            raise ConfigError(f"policy file {path}: {exc}") from exc
         return cls(base, tenants)
+
+    def overlaid(self, documents: Mapping[str, PolicyDocument]) -> PolicyBook:
+        """This book with tenants' own documents laid over their policies."""
+        tenants = dict(self.tenants)
+        for tenant, doc in documents.items():
+            tenants[tenant] = DecisionPolicy.from_document(doc, self.for_tenant(tenant))
+        return PolicyBook(self.default, tenants)
+
+
+def _document(flat: Any, where: str) -> PolicyDocument:
+    try:
+        return PolicyDocument.from_flat(flat)
+    except ValidationError as exc:
+        reasons = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ValueError(f"{where}: {reasons}") from None
+    except TypeError as exc:
+        raise ValueError(f"{where}: {exc}") from None
+
+
+class Policies(Protocol):
+    def for_tenant(self, tenant: str) -> DecisionPolicy: ...
+
+
+class LivePolicies:
+    """The operator's book overlaid with what tenant admins set through the API. `refresh` (the
+    worker calls it on a timer, off the event loop) re-reads the documents; if the store cannot be
+    read, the last known policies stay in force and the failure is logged."""
+
+    def __init__(
+        self, base: PolicyBook, documents: Callable[[], Mapping[str, PolicyDocument]]
+    ) -> None:
+        self.base = base
+        self._documents = documents
+        self._book = base
+
+    def for_tenant(self, tenant: str) -> DecisionPolicy:
+        return self._book.for_tenant(tenant)
+
+    def refresh(self) -> None:
+        try:
+            self._book = self.base.overlaid(self._documents())
+        except ModstreamError as exc:
+            log.warning("tenant policies not refreshed (last known kept): %s", exc)

@@ -139,6 +139,7 @@ class Worker:
             "MODSTREAM_DATA_DIR": str(settings.data_dir),
             "MODSTREAM_MODEL_DIR": str(model_dir),
             "MODSTREAM_LOG_LEVEL": "INFO",
+            "MODSTREAM_POLICY_REFRESH": "0.5",
             # The media tests serve files from 127.0.0.1: granted here, as an operator would.
             "MODSTREAM_MEDIA_ALLOWED_NETWORKS": '["127.0.0.1/32"]',
         }

@@ -153,6 +153,30 @@ def _privacy(api: TestClient, s: Seed, w: Warehouse) -> None:
     call(api, "PUT", "/v1/tenant/privacy", s.b_headers, json={"privacy_mode": False})
 
 
+def _a_policy(api: TestClient, s: Seed) -> dict[str, Any]:
+    a_policy = {"toxic": {"low": 0.01, "high": 0.02}, "labels": {}, "unknown_language": None}
+    assert call(api, "PUT", "/v1/tenant/policy", s.a_headers, json=a_policy).is_success
+    return a_policy
+
+
+def _get_policy(api: TestClient, s: Seed, w: Warehouse) -> None:
+    _a_policy(api, s)
+    assert call(api, "GET", "/v1/tenant/policy", s.b_headers).json()["updated_at"] is None
+
+
+def _set_policy(api: TestClient, s: Seed, w: Warehouse) -> None:
+    a_policy = _a_policy(api, s)
+    assert call(api, "PUT", "/v1/tenant/policy", s.b_headers, json={}).is_success
+    assert call(api, "GET", "/v1/tenant/policy", s.a_headers).json()["policy"] == a_policy
+    call(api, "DELETE", "/v1/tenant/policy", s.b_headers)
+
+
+def _drop_policy(api: TestClient, s: Seed, w: Warehouse) -> None:
+    a_policy = _a_policy(api, s)
+    assert call(api, "DELETE", "/v1/tenant/policy", s.b_headers).status_code == 204
+    assert call(api, "GET", "/v1/tenant/policy", s.a_headers).json()["policy"] == a_policy
+
+
 def _users(api: TestClient, s: Seed, w: Warehouse) -> None:
     assert no_mark(call(api, "GET", "/v1/users", s.b_headers), s).status_code == 200
 
@@ -369,6 +393,9 @@ CHECKS: dict[tuple[str, str], Check] = {
     ("DELETE", "/v1/tokens/{token_id}"): _revoke_token,
     ("GET", "/v1/tenant"): _tenant,
     ("PUT", "/v1/tenant/privacy"): _privacy,
+    ("GET", "/v1/tenant/policy"): _get_policy,
+    ("PUT", "/v1/tenant/policy"): _set_policy,
+    ("DELETE", "/v1/tenant/policy"): _drop_policy,
     ("GET", "/v1/users"): _users,
     ("POST", "/v1/invites"): _create_invite,
     ("GET", "/v1/invites"): _list_invites,

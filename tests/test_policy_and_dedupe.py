@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from schemas.policy import PolicyDocument
 from schemas.records import Decision
 from streams.dedupe import LRUCache, digest
 from streams.policy import DecisionPolicy, PolicyBook, Thresholds
@@ -89,4 +90,4 @@ def test_policy_book_reads_tenant_policies_over_the_default(tmp_path: Path) -> N
 
 def test_policy_json_round_trips() -> None:
     policy = DecisionPolicy(0.1, 0.7, {"threat": Thresholds(0.05, 0.3)}, Decision.REVIEW)
-    assert DecisionPolicy.from_json(policy.to_json()) == policy
+    assert DecisionPolicy.from_document(PolicyDocument.from_flat(policy.to_json())) == policy

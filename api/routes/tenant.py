@@ -1,4 +1,5 @@
-"""The caller's tenant: settings (privacy mode), users, invitation codes, usage, audit log."""
+"""The caller's tenant: settings (privacy mode, decision policy), users, invitation codes, usage,
+audit log."""
 
 from __future__ import annotations
 
@@ -8,11 +9,22 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Path, Query, Response, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from api.accounts import service
+from api.accounts.service import Context, Principal
 from api.deps import ContextDep, Reader, StateDep, TenantAdmin
 from api.errors import ApiError, responses
-from infra.accounts.models import ApiToken, AuditEntry, Invite, Tenant, User
+from infra.accounts.models import (
+    ApiToken,
+    AuditEntry,
+    Invite,
+    Tenant,
+    TenantPolicy,
+    User,
+    utcnow,
+)
+from schemas.policy import PolicyDocument
 
 router = APIRouter(prefix="/v1", tags=["tenant"])
 
@@ -75,6 +87,98 @@ def set_privacy(
         out = TenantPublic.model_validate(tenant)
     state.privacy.invalidate()
     return out
+
+
+class StoredPolicy(BaseModel):
+    policy: PolicyDocument = Field(
+        description="Your own policy; what it leaves out comes from the operator's."
+    )
+    updated_at: datetime | None = Field(description="Null: no policy of your own yet.")
+    updated_by: str | None
+
+
+def _stored(row: TenantPolicy | None) -> StoredPolicy:
+    if row is None:
+        return StoredPolicy(policy=PolicyDocument(), updated_at=None, updated_by=None)
+    return StoredPolicy(
+        policy=PolicyDocument.model_validate_json(row.document),
+        updated_at=row.updated_at,
+        updated_by=row.updated_by,
+    )
+
+
+@router.get(
+    "/tenant/policy",
+    response_model=StoredPolicy,
+    responses=responses(401, 403, 429, 503),
+    summary="Your tenant's decision policy",
+)
+def get_policy(principal: Reader, state: StateDep) -> StoredPolicy:
+    with state.accounts.session() as session:
+        return _stored(session.get(TenantPolicy, principal.tenant_id))
+
+
+@router.put(
+    "/tenant/policy",
+    response_model=StoredPolicy,
+    responses=responses(401, 403, 422, 429, 503),
+    summary="Set your tenant's decision policy (tenant admins)",
+    description="Thresholds per score: approve at or below `low`, reject above `high`, review "
+    "between; the most severe decision of all bands wins. Replaces your whole policy; stream "
+    "workers apply it within `MODSTREAM_POLICY_REFRESH` seconds, and each verdict names the "
+    "policy version it was decided under. Audited.",
+)
+def set_policy(
+    body: PolicyDocument, principal: TenantAdmin, state: StateDep, ctx: ContextDep
+) -> StoredPolicy:
+    with state.accounts.session() as session:
+        row = session.get(TenantPolicy, principal.tenant_id)
+        before = _stored(row).policy
+        if row is None:
+            row = TenantPolicy(tenant_id=principal.tenant_id)
+            session.add(row)
+        row.document = body.model_dump_json(exclude_defaults=True)
+        row.updated_by = principal.actor
+        row.updated_at = utcnow()
+        _audit_policy(session, ctx, principal, before, body)
+        session.flush()
+        return _stored(row)
+
+
+@router.delete(
+    "/tenant/policy",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=responses(401, 403, 429, 503),
+    summary="Drop your tenant's own policy: the operator's applies again (tenant admins)",
+)
+def delete_policy(principal: TenantAdmin, state: StateDep, ctx: ContextDep) -> Response:
+    with state.accounts.session() as session:
+        row = session.get(TenantPolicy, principal.tenant_id)
+        if row is not None:
+            _audit_policy(session, ctx, principal, _stored(row).policy, PolicyDocument())
+            session.delete(row)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+def _audit_policy(
+    session: Session,
+    ctx: Context,
+    principal: Principal,
+    before: PolicyDocument,
+    after: PolicyDocument,
+) -> None:
+    service.audit(
+        session,
+        ctx,
+        principal.tenant,
+        principal.actor,
+        "tenant.policy",
+        target=f"tenant:{principal.tenant}",
+        detail=service.audit_json(
+            before=before.model_dump(exclude_defaults=True),
+            after=after.model_dump(exclude_defaults=True),
+        ),
+    )
 
 
 class UserRow(BaseModel):
@@ -272,8 +376,8 @@ class AuditRow(BaseModel):
     response_model=list[AuditRow],
     responses=responses(401, 403, 422, 429, 503),
     summary="The audit log of your tenant, newest first (tenant admins)",
-    description="Logins, token and invite changes, privacy-mode changes, bank imports and "
-    "status changes, registrations: who, what, when, from where, with the request id.",
+    description="Logins, token and invite changes, privacy-mode and policy changes, bank imports "
+    "and status changes, registrations: who, what, when, from where, with the request id.",
 )
 def audit_log(
     principal: TenantAdmin,

@@ -1,10 +1,11 @@
 """The accounts store's tables (SQLAlchemy 2, typed ORM): tenants, users, API tokens, invitation
 codes, usage counters and the audit log.
 
-They live in infra because the warehouse sink reads one fact from them (which tenants are in
-privacy mode, `infra/accounts/privacy.py`); everything that decides who may do what is in
-`api/accounts/`. Secrets are never stored: passwords as Argon2id hashes, API tokens and
-invitation codes as SHA-256 digests (they are long random strings, so a fast hash suffices).
+They live in infra because processes below the API read facts from them (the warehouse sink:
+which tenants are in privacy mode; the stream workers: each tenant's decision policy); everything
+that decides who may do what is in `api/accounts/`. Secrets are never stored: passwords as
+Argon2id hashes, API tokens and invitation codes as SHA-256 digests (they are long random strings,
+so a fast hash suffices).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     DateTime,
     ForeignKey,
@@ -148,6 +150,18 @@ class AuditEntry(Base):
     detail: Mapped[str | None] = mapped_column(Text, default=None, doc="JSON")
 
 
+class TenantPolicy(Base):
+    """A tenant's own decision policy, set by its admins through the API: a
+    `schemas.policy.PolicyDocument` as JSON, read by the stream workers (`accounts/policies.py`)."""
+
+    __tablename__ = "tenant_policies"
+
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    document: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(300))
+
+
 class Lock(Base):
     """A row to update first in a transaction that must not run concurrently with another of
     its kind (registration: the user limit and invite uses), on SQLite and PostgreSQL alike."""
@@ -182,3 +196,53 @@ class ChatMessageRow(Base):
     verdict: Mapped[str | None] = mapped_column(Text, default=None, doc="JSON, for delivery")
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+
+class XAccount(Base):
+    """An X account connected by a tenant (infra/x): whose home timeline the poller reads. The
+    OAuth tokens are stored encrypted (Fernet, `MODSTREAM_X_TOKEN_KEY`), never in clear;
+    `token_version` lets the poller and the API refresh without losing a rotated token."""
+
+    __tablename__ = "x_accounts"
+    __table_args__ = (UniqueConstraint("tenant", "x_user_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(64), index=True)
+    x_user_id: Mapped[str] = mapped_column(String(32))
+    username: Mapped[str] = mapped_column(String(64))
+    access_token: Mapped[str] = mapped_column(Text, doc="encrypted")
+    refresh_token: Mapped[str | None] = mapped_column(Text, default=None, doc="encrypted")
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    scopes: Mapped[str] = mapped_column(String(200), doc="space-separated, as X granted")
+    token_version: Mapped[int] = mapped_column(Integer, default=0)
+    since_id: Mapped[int | None] = mapped_column(
+        BigInteger, default=None, doc="the newest tweet id published: the next poll's since_id"
+    )
+    status: Mapped[str] = mapped_column(
+        String(16), default="active", doc="active, or reauthorize (X refused its tokens)"
+    )
+    connected_by: Mapped[str] = mapped_column(String(300))
+    connected_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_poll_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    failures: Mapped[int] = mapped_column(Integer, default=0, doc="failed polls in a row")
+    next_poll_at: Mapped[datetime | None] = mapped_column(
+        UTCDateTime, default=None, doc="the poller waits until then after errors (back-off)"
+    )
+    rate_limited_until: Mapped[datetime | None] = mapped_column(
+        UTCDateTime, default=None, doc="X's rate limit is spent until then: nobody asks X"
+    )
+    published: Mapped[int] = mapped_column(Integer, default=0, doc="posts published in total")
+
+
+class XAuthState(Base):
+    """A pending X authorization (OAuth 2.0 PKCE): the `state` sent to X (stored as SHA-256),
+    the code verifier (encrypted), and who asked for which tenant. Used once, then deleted."""
+
+    __tablename__ = "x_auth_states"
+
+    state_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(64))
+    verifier: Mapped[str] = mapped_column(Text, doc="encrypted")
+    actor: Mapped[str] = mapped_column(String(300))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
