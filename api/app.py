@@ -37,6 +37,7 @@ from api.routes import (
     tokens,
     verdicts,
 )
+from api.routes import x as x_routes
 from api.state import AppState
 from infra.accounts import AccountsDB, PrivacyRegistry
 from infra.blocks import BlockList
@@ -165,6 +166,7 @@ def create_app(settings: Settings, *, run_sink: bool | None = None) -> FastAPI:
     app.include_router(authors.router)
     app.include_router(analytics.router)
     app.include_router(media.router)
+    app.include_router(x_routes.router)
     app.include_router(health.router)
 
     def openapi() -> dict[str, Any]:

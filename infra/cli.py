@@ -67,6 +67,8 @@ def up(
         supervisor.spawn("worker", modstream_argv("worker"))
         supervisor.spawn("strikes", modstream_argv("strikes"))
         supervisor.spawn("chat", modstream_argv("chat"))
+        if settings.x_client_id:  # X ingestion is configured: poll the connected accounts
+            supervisor.spawn("x-poll", modstream_argv("x-poll"))
         supervisor.spawn("api", modstream_argv("serve"))
         _wait_healthy(api_url, supervisor, stop)
         if samples and token:

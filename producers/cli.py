@@ -70,6 +70,44 @@ def chat(
     )
 
 
+def x_poll(
+    rounds: Annotated[int | None, typer.Option(help="Stop after N rounds [until stopped].")] = None,
+) -> None:
+    """Poll connected X accounts' home timelines; publish new tweets as posts (see README)."""
+    import asyncio
+    import signal
+
+    from infra.accounts import AccountsDB
+    from infra.errors import ConfigError
+    from infra.logging import configure_logging
+    from infra.settings import get_settings
+    from producers.x.poller import XPoller
+
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    if not settings.kafka_bootstrap:
+        raise ConfigError(
+            "MODSTREAM_KAFKA_BOOTSTRAP is not set (or start everything: modstream up)"
+        )
+    if not settings.x_client_id:
+        raise ConfigError("MODSTREAM_X_CLIENT_ID is not set: X ingestion is off")
+    accounts = AccountsDB(settings.accounts_db_url)
+    accounts.create_schema()
+    poller = XPoller(settings, accounts, settings.kafka_bootstrap)
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, poller.stop)
+        await poller.run(rounds=rounds)
+
+    try:
+        asyncio.run(main())
+    finally:
+        accounts.close()
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(produce_app, name="produce")
     app.command()(chat)
+    app.command("x-poll")(x_poll)

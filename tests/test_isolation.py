@@ -29,6 +29,7 @@ PUBLIC = {
     ("GET", "/health"), ("POST", "/v1/auth/login"), ("POST", "/v1/auth/register"),
     ("GET", "/openapi.json"), ("GET", "/docs"), ("GET", "/docs/oauth2-redirect"),
     ("GET", "/redoc"),
+    ("GET", "/v1/x/callback"),  # from X's redirect; the single-use state stands for the caller
 }  # fmt: skip
 MARK = "SECRET-OF-TENANT-A"
 RANGE = {
@@ -386,6 +387,63 @@ def _thread(api: TestClient, s: Seed, w: Warehouse) -> None:
     assert api.get(f"/v1/posts/{post}/thread", headers=s.a_headers).status_code == 200
 
 
+_X_ACCOUNTS: dict[str, int] = {}
+
+
+def _a_x_account(api: TestClient, s: Seed) -> int:
+    """An X account connected by A (stored directly: no X here), with A's mark in it."""
+    from infra.accounts.models import XAccount
+
+    if s.a not in _X_ACCOUNTS:
+        with state_of(api).accounts.session() as session:
+            account = XAccount(
+                tenant=s.a, x_user_id="1", username="iso-x", access_token="sealed",
+                refresh_token=None, expires_at=datetime.now(UTC) + timedelta(hours=1), scopes="",
+                since_id=7, connected_by="tests", last_error=MARK,
+            )  # fmt: skip
+            session.add(account)
+            session.flush()
+            _X_ACCOUNTS[s.a] = account.id
+    return _X_ACCOUNTS[s.a]
+
+
+def _x_row_of_a(api: TestClient, s: Seed) -> Any:
+    from infra.accounts.models import XAccount
+
+    with state_of(api).accounts.session() as session:
+        return session.get(XAccount, _a_x_account(api, s))
+
+
+def _x_connect(api: TestClient, s: Seed, w: Warehouse) -> None:
+    """B's connection is B's (or refused where X is not configured); A gets no pending one."""
+    from infra.accounts.models import XAuthState
+
+    response = call(api, "POST", "/v1/x/connect", s.b_headers)
+    assert response.status_code in (200, 409), response.text
+    with state_of(api).accounts.session() as session:
+        assert session.query(XAuthState).filter_by(tenant=s.a).count() == 0
+
+
+def _x_accounts(api: TestClient, s: Seed, w: Warehouse) -> None:
+    account = _a_x_account(api, s)
+    listed = no_mark(call(api, "GET", "/v1/x/accounts", s.b_headers), s).json()["data"]
+    assert account not in [a["id"] for a in listed]
+
+
+def _x_disconnect(api: TestClient, s: Seed, w: Warehouse) -> None:
+    account = _a_x_account(api, s)
+    assert call(api, "DELETE", f"/v1/x/accounts/{account}", s.b_headers).status_code == 404
+    assert _x_row_of_a(api, s) is not None
+
+
+def _x_preview(api: TestClient, s: Seed, w: Warehouse) -> None:
+    account = _a_x_account(api, s)
+    response = call(api, "POST", f"/v1/x/accounts/{account}/preview", s.b_headers, json={})
+    assert no_mark(response, s).status_code == 404
+    row = _x_row_of_a(api, s)
+    assert (row.since_id, row.last_poll_at) == (7, None)  # not polled
+
+
 CHECKS: dict[tuple[str, str], Check] = {
     ("GET", "/v1/me"): _me,
     ("POST", "/v1/tokens"): _create_token,
@@ -410,6 +468,10 @@ CHECKS: dict[tuple[str, str], Check] = {
     ("GET", "/v1/authors/{author}/strikes"): _strikes,
     ("GET", "/v1/authors/{author}/can-chat"): _can_chat,
     ("POST", "/v1/authors/{author}/unblock"): _unblock,
+    ("POST", "/v1/x/connect"): _x_connect,
+    ("GET", "/v1/x/accounts"): _x_accounts,
+    ("DELETE", "/v1/x/accounts/{account_id}"): _x_disconnect,
+    ("POST", "/v1/x/accounts/{account_id}/preview"): _x_preview,
     ("GET", "/v1/analytics/timeseries"): _analytics("/v1/analytics/timeseries"),
     ("GET", "/v1/analytics/breakdown"): _analytics("/v1/analytics/breakdown"),
     ("GET", "/v1/analytics/overview"): _analytics("/v1/analytics/overview"),
@@ -439,7 +501,7 @@ def test_every_route_is_covered_here(api: TestClient) -> None:
 def test_anonymous_callers_get_401(api: TestClient, route: tuple[str, str]) -> None:
     method, template = route
     path = template.format(token_id=1, invite_id=1, event_id="x", author="x", bank="x",
-                           entry_id="x", post_id="x")  # fmt: skip
+                           entry_id="x", post_id="x", account_id=1)  # fmt: skip
     if method == "WS":
         with pytest.raises(WebSocketDenialResponse) as denied:  # noqa: SIM117
             with api.websocket_connect(path, headers=anonymous()):

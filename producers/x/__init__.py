@@ -1,0 +1,1 @@
+"""The X/Twitter poller: connected accounts' home timelines onto `events.text` as posts."""

@@ -1,0 +1,341 @@
+"""X accounts through the API, against the fake X: the PKCE connect flow (state checked: unknown,
+replayed, expired, denied), tokens encrypted at rest, disconnect (revoked at X), tenant
+isolation, the preview, and the whole source end to end: fake X → `modstream x-poll` → broker →
+worker → warehouse → API verdicts."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from cryptography.fernet import Fernet
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+from sqlalchemy import text, update
+
+from api.routes.x import x_settings
+from infra.accounts.models import XAccount, XAuthState
+from infra.settings import Settings
+from infra.x import TokenCipher
+from tests.accounts import anonymous, state_of
+from tests.conftest import TEST_SECRET, Worker, as_tenant, post_event, wait_for
+from tests.fake_x import CLIENT_ID, FakeX
+from tests.read_rows import new_tenant
+
+pytestmark = pytest.mark.integration
+
+KEY = Fernet.generate_key().decode()
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[FakeX]:
+    with FakeX() as running:
+        for user_id, name in (("101", "alice"), ("202", "bob"), ("303", "carol")):
+            running.add_user(user_id, name)
+        yield running
+
+
+@pytest.fixture(scope="module")
+def xs(api: TestClient, fake: FakeX, settings: Settings) -> Iterator[Settings]:
+    """The API's settings with X configured, pointing at the fake."""
+    configured = settings.model_copy(
+        update={
+            "x_client_id": CLIENT_ID,
+            "x_api_url": fake.url,
+            "x_authorize_url": f"{fake.url}/i/oauth2/authorize",
+            "x_token_key": SecretStr(KEY),
+            "x_page_size": 5,
+        }
+    )
+    api.app.dependency_overrides[x_settings] = lambda: configured  # type: ignore[attr-defined]
+    yield configured
+    api.app.dependency_overrides.pop(x_settings, None)  # type: ignore[attr-defined]
+
+
+def start(api: TestClient, headers: dict[str, str]) -> str:
+    response = api.post("/v1/x/connect", headers=headers)
+    assert response.status_code == 200, response.text
+    return str(response.json()["authorization_url"])
+
+
+def approve(fake: FakeX, url: str, user: str) -> dict[str, str]:
+    """The operator approves at X as `user`: the query X sends the browser back with."""
+    fake.approver = user
+    return {k: v[0] for k, v in parse_qs(urlsplit(fake.authorize(url)).query).items()}
+
+
+def connect(api: TestClient, fake: FakeX, headers: dict[str, str], user: str) -> dict[str, Any]:
+    back = approve(fake, start(api, headers), user)
+    response = api.get("/v1/x/callback", params=back, headers=anonymous())
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def warm_up(api: TestClient, headers: dict[str, str], tenant: str) -> None:
+    """Wait until the worker judges (it starts with the first test that needs it)."""
+    event = post_event(f"warm-{tenant}", "good morning", tenant=tenant)
+    assert api.post("/v1/events", json=event, headers=headers).status_code == 202
+    wait_for(
+        lambda: api.get(f"/v1/verdicts/warm-{tenant}", headers=headers).status_code == 200,
+        timeout=120, what="the worker's first verdict",
+    )  # fmt: skip
+
+
+def audit_actions(api: TestClient, tenant: str) -> list[tuple[str, str | None, str]]:
+    with state_of(api).accounts.session() as session:
+        rows = session.execute(
+            text("SELECT action, target, outcome FROM audit_log WHERE tenant = :t ORDER BY id"),
+            {"t": tenant},
+        ).all()
+    return [(r[0], r[1], r[2]) for r in rows if r[0].startswith("x.")]
+
+
+def test_connecting_needs_an_admin_and_a_configured_server(
+    api: TestClient, fake: FakeX, xs: Settings
+) -> None:
+    tenant = new_tenant()
+    reader = as_tenant(api, tenant, ("read", "ingest"))
+    assert api.post("/v1/x/connect", headers=reader).status_code == 403
+    assert api.post("/v1/x/connect", headers=anonymous()).status_code == 401
+    api.app.dependency_overrides.pop(x_settings)  # type: ignore[attr-defined]
+    try:
+        refused = api.post("/v1/x/connect", headers=as_tenant(api, tenant))
+    finally:
+        api.app.dependency_overrides[x_settings] = lambda: xs  # type: ignore[attr-defined]
+    assert refused.status_code == 409
+    assert refused.json()["error"]["code"] == "x_not_configured"
+
+
+def test_connect_stores_the_account_with_tokens_encrypted(
+    api: TestClient, fake: FakeX, xs: Settings
+) -> None:
+    tenant = new_tenant()
+    admin = as_tenant(api, tenant)
+    url = start(api, admin)
+    query = parse_qs(urlsplit(url).query)
+    assert query["code_challenge_method"] == ["S256"]
+    assert query["redirect_uri"] == [xs.x_callback_url]
+    account = connect(api, fake, admin, "101")
+    assert account["username"] == "alice"
+    assert account["x_user_id"] == "101"
+    assert account["status"] == "active"
+    assert "offline.access" in account["scopes"]
+    assert "access_token" not in account
+    listed = api.get("/v1/x/accounts", headers=admin).json()
+    assert [a["id"] for a in listed["data"]] == [account["id"]]
+    with state_of(api).accounts.session() as session:  # the raw row, as a thief would read it
+        access, refresh = session.execute(
+            text("SELECT access_token, refresh_token FROM x_accounts WHERE id = :id"),
+            {"id": account["id"]},
+        ).one()
+    issued = {t for t, (user, _) in fake.access.items() if user == "101"}
+    assert not any(t in access for t in issued)
+    assert not any(t in refresh for t in fake.refresh_tokens)
+    cipher = TokenCipher.from_settings(xs)
+    assert cipher.decrypt(access) in issued
+    assert fake.refresh_tokens[cipher.decrypt(refresh)] == "101"
+    assert audit_actions(api, tenant) == [("x.connect", "x:101", "ok")]
+
+
+def test_the_state_is_checked(api: TestClient, fake: FakeX, xs: Settings) -> None:
+    admin = as_tenant(api, new_tenant())
+
+    def callback(params: dict[str, str]) -> Any:
+        return api.get("/v1/x/callback", params=params, headers=anonymous())
+
+    unknown = callback({"code": "c", "state": "never-issued"})
+    assert (unknown.status_code, unknown.json()["error"]["code"]) == (400, "invalid_state")
+    assert callback({"code": "c"}).status_code == 422
+
+    back = approve(fake, start(api, admin), "202")
+    assert callback(back).status_code == 200
+    replayed = callback(back)
+    assert (replayed.status_code, replayed.json()["error"]["code"]) == (400, "invalid_state")
+
+    back = approve(fake, start(api, admin), "202")
+    with state_of(api).accounts.session() as session:
+        session.execute(
+            update(XAuthState).values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+        )
+    expired = callback(back)
+    assert (expired.status_code, expired.json()["error"]["code"]) == (400, "state_expired")
+    assert callback(back).json()["error"]["code"] == "invalid_state"  # used up all the same
+
+    back = approve(fake, start(api, admin), "202")
+    tampered = callback({"code": back["code"] + "x", "state": back["state"]})
+    assert (tampered.status_code, tampered.json()["error"]["code"]) == (400, "x_code_refused")
+
+    fake.deny = True
+    try:
+        back = approve(fake, start(api, admin), "202")
+    finally:
+        fake.deny = False
+    denied = callback(back)
+    assert (denied.status_code, denied.json()["error"]["code"]) == (400, "x_authorization_denied")
+    assert callback(back).json()["error"]["code"] == "invalid_state"
+
+
+def test_the_state_binds_the_callback_to_the_tenant_that_asked(
+    api: TestClient, fake: FakeX, xs: Settings
+) -> None:
+    a, b = new_tenant(), new_tenant()
+    back = approve(fake, start(api, as_tenant(api, a)), "303")
+    # Completed in a browser that happens to carry tenant B's credentials: still A's account.
+    response = api.get("/v1/x/callback", params=back, headers=as_tenant(api, b))
+    assert response.status_code == 200
+    account = response.json()["id"]
+    assert [x["id"] for x in api.get("/v1/x/accounts", headers=as_tenant(api, a)).json()["data"]]
+    assert api.get("/v1/x/accounts", headers=as_tenant(api, b)).json()["count"] == 0
+    assert api.delete(f"/v1/x/accounts/{account}", headers=as_tenant(api, b)).status_code == 404
+    preview = api.post(f"/v1/x/accounts/{account}/preview", headers=as_tenant(api, b))
+    assert preview.status_code == 404
+    assert api.get("/v1/x/accounts", headers=as_tenant(api, a)).json()["count"] == 1
+
+
+def test_connecting_again_replaces_the_tokens_and_keeps_the_checkpoint(
+    api: TestClient, fake: FakeX, xs: Settings
+) -> None:
+    admin = as_tenant(api, new_tenant())
+    first = connect(api, fake, admin, "202")
+    with state_of(api).accounts.session() as session:
+        session.execute(update(XAccount).where(XAccount.id == first["id"]).values(since_id=42))
+    again = connect(api, fake, admin, "202")
+    assert again["id"] == first["id"]
+    assert again["since_id"] == "42"
+    assert api.get("/v1/x/accounts", headers=admin).json()["count"] == 1
+
+
+def test_disconnecting_revokes_the_grant_at_x(api: TestClient, fake: FakeX, xs: Settings) -> None:
+    tenant = new_tenant()
+    admin = as_tenant(api, tenant)
+    account = connect(api, fake, admin, "202")
+    with state_of(api).accounts.session() as session:
+        row = session.get(XAccount, account["id"])
+        assert row is not None
+        assert row.refresh_token is not None
+        refresh = TokenCipher.from_settings(xs).decrypt(row.refresh_token)
+    assert api.delete(f"/v1/x/accounts/{account['id']}", headers=admin).status_code == 204
+    assert refresh in fake.revoked
+    assert refresh not in fake.refresh_tokens
+    assert api.get("/v1/x/accounts", headers=admin).json()["count"] == 0
+    assert api.delete(f"/v1/x/accounts/{account['id']}", headers=admin).status_code == 404
+    assert ("x.disconnect", "x:202", "ok") in audit_actions(api, tenant)
+
+
+def test_a_preview_publishes_new_tweets_and_summarises_their_verdicts(
+    api: TestClient, fake: FakeX, xs: Settings, worker: Worker
+) -> None:
+    tenant = new_tenant()
+    admin = as_tenant(api, tenant)
+    warm_up(api, admin, tenant)
+    fake.add_user("404", "dave")
+    account = connect(api, fake, admin, "404")
+    calm = fake.tweet("What a lovely morning for a walk in the park.", home_of=["404"])
+    vile = fake.tweet(
+        "You are a stupid worthless idiot, shut up you moron", author="666", home_of=["404"]
+    )
+    response = api.post(f"/v1/x/accounts/{account['id']}/preview", json={"wait": 30}, headers=admin)
+    assert response.status_code == 200, response.text
+    summary = response.json()
+    assert (summary["fetched"], summary["new"], summary["judged"], summary["pending"]) == (
+        2, 2, 2, 0,
+    )  # fmt: skip
+    assert summary["event_ids"] == [f"x-{calm}", f"x-{vile}"]
+    assert sum(summary["decisions"].values()) == 2
+    verdicts = {i: api.get(f"/v1/verdicts/x-{i}", headers=admin).json() for i in (calm, vile)}
+    assert verdicts[vile]["toxic"] > verdicts[calm]["toxic"]
+    assert verdicts[vile]["author"] == "666"
+    assert verdicts[vile]["source"] == "x"
+    expected = {verdicts[calm]["decision"], verdicts[vile]["decision"]}
+    assert set(summary["decisions"]) == expected
+    harmful = [k for k, v in verdicts[vile]["scores"].items() if v >= 0.5]
+    assert {row["label"] for row in summary["top_labels"]} == set(harmful)
+    again = api.post(f"/v1/x/accounts/{account['id']}/preview", json={"wait": 0}, headers=admin)
+    assert (again.json()["fetched"], again.json()["new"]) == (0, 0)  # nothing is published twice
+    assert ("x.preview", "x:404", "ok") in audit_actions(api, tenant)
+
+
+def test_a_preview_says_when_x_rate_limits(api: TestClient, fake: FakeX, xs: Settings) -> None:
+    admin = as_tenant(api, new_tenant())
+    fake.add_user("505", "erin")
+    account = connect(api, fake, admin, "505")
+    before = len(fake.timeline_requests())
+    fake.throttle(1, reset_in=30)
+    url = f"/v1/x/accounts/{account['id']}/preview"
+    limited = api.post(url, json={"wait": 0}, headers=admin)
+    assert limited.status_code == 429
+    assert limited.json()["error"]["code"] == "x_rate_limited"
+    assert 25 <= int(limited.headers["Retry-After"]) <= 32
+    again = api.post(url, json={"wait": 0}, headers=admin)
+    assert again.status_code == 429
+    assert len(fake.timeline_requests()) == before + 1  # the second never reached X
+    listed = api.get("/v1/x/accounts", headers=admin).json()["data"][0]
+    assert listed["rate_limited_until"] is not None
+
+
+def test_a_preview_of_an_account_x_refused_asks_to_connect_again(
+    api: TestClient, fake: FakeX, xs: Settings
+) -> None:
+    admin = as_tenant(api, new_tenant())
+    fake.add_user("606", "frank")
+    account = connect(api, fake, admin, "606")
+    for token, (user, _) in list(fake.access.items()):
+        if user == "606":
+            fake.access[token] = (user, 0.0)
+    for token, user in list(fake.refresh_tokens.items()):
+        if user == "606":
+            del fake.refresh_tokens[token]
+    url = f"/v1/x/accounts/{account['id']}/preview"
+    refused = api.post(url, json={"wait": 0}, headers=admin)
+    assert (refused.status_code, refused.json()["error"]["code"]) == (409, "x_reauthorize")
+    assert api.get("/v1/x/accounts", headers=admin).json()["data"][0]["status"] == "reauthorize"
+    connect(api, fake, admin, "606")  # connecting again makes it active
+    assert api.get("/v1/x/accounts", headers=admin).json()["data"][0]["status"] == "active"
+
+
+def test_end_to_end_from_x_through_the_poller_command_to_verdicts(
+    api: TestClient, fake: FakeX, xs: Settings, worker: Worker, settings: Settings
+) -> None:
+    """fake X → `modstream x-poll` (a process of its own) → events.text → worker → warehouse
+    → `GET /v1/verdicts/…`, with the account connected through the API."""
+    admin = as_tenant(api, new_tenant())
+    fake.add_user("707", "grace")
+    connect(api, fake, admin, "707")
+    tweets = [
+        fake.tweet(f"Post number {i} about gardening", author=f"80{i}", home_of=["707"])
+        for i in range(7)
+    ]  # two pages of five
+    env = os.environ | {
+        "MODSTREAM_ENV": "test",
+        "MODSTREAM_SECRET_KEY": TEST_SECRET,
+        "MODSTREAM_DATA_DIR": str(settings.data_dir),
+        "MODSTREAM_KAFKA_BOOTSTRAP": settings.kafka_bootstrap or "",
+        "MODSTREAM_X_CLIENT_ID": CLIENT_ID,
+        "MODSTREAM_X_API_URL": fake.url,
+        "MODSTREAM_X_TOKEN_KEY": KEY,
+        "MODSTREAM_X_PAGE_SIZE": "5",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "infra.cli", "x-poll", "--rounds", "1"],
+        env=env, capture_output=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+
+    def judged() -> list[dict[str, Any]] | None:
+        found = [api.get(f"/v1/verdicts/x-{t}", headers=admin) for t in tweets]
+        return [r.json() for r in found] if all(r.status_code == 200 for r in found) else None
+
+    verdicts = wait_for(judged, timeout=90, what="verdicts of the polled tweets")
+    assert [v["author"] for v in verdicts] == [f"80{i}" for i in range(7)]
+    assert {v["source"] for v in verdicts} == {"x"}
+    assert verdicts[0]["text"] == "Post number 0 about gardening"
+    account = api.get("/v1/x/accounts", headers=admin).json()["data"][0]
+    assert account["since_id"] == str(tweets[-1])
+    assert account["published"] == 7
+    assert account["last_error"] is None
