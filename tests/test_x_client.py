@@ -5,6 +5,7 @@ the settings that guard the token key."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -39,7 +40,7 @@ def x_settings(fake: FakeX, tmp_path: Path, **extra: object) -> Settings:
 
 
 @pytest.fixture
-def fake() -> object:
+def fake() -> Iterator[FakeX]:
     with FakeX() as running:
         running.add_user("101", "alice")
         running.approver = "101"

@@ -322,3 +322,22 @@ async def test_each_tenant_gets_only_its_accounts_timeline(
         events = await tap.read("xp-tenant-a", seconds=3)
     assert [e["event_id"] for e in events] == [f"x-{for_alice}"]
     assert f"x-{for_bob}" not in [e["event_id"] for e in events]
+
+
+async def test_an_account_sealed_with_a_removed_key_does_not_stop_the_others(
+    fake: FakeX, broker: EmbeddedBroker, db: AccountsDB, tmp_path: Path
+) -> None:
+    settings = x_settings(fake, broker, tmp_path)
+    other_key = x_settings(
+        fake, broker, tmp_path, x_token_key=SecretStr(Fernet.generate_key().decode())
+    )
+    await connect(fake, settings, db, "xp-key-ok", "101")
+    lost = await connect(fake, other_key, db, "xp-key-lost", "202")
+    tweet = fake.tweet("still polled", home_of=["101", "202"])
+    async with Tap(broker.bootstrap) as tap:
+        await XPoller(settings, db, broker.bootstrap).run(rounds=1)
+        assert [e["event_id"] for e in await tap.read("xp-key-ok", want=1)] == [f"x-{tweet}"]
+    row = account_row(db, lost)
+    assert row.failures == 1
+    assert row.last_error is not None
+    assert "MODSTREAM_X_TOKEN_KEY" in row.last_error

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from infra.accounts.models import XAccount
-from infra.errors import BrokerError, InvalidEvent
+from infra.errors import BrokerError, ConfigError, InvalidEvent
 from infra.kafka import Publisher
 from infra.settings import Settings
 from infra.x.cipher import TokenCipher
@@ -75,7 +75,7 @@ class XPoll:
 
     async def poll(self, account_id: int, *, max_wait: float) -> PollResult:
         """Poll the account once. Raises what stopped it (`XRateLimited`, `XAuthError`,
-        `XError`, `BrokerError`) after recording it on the account."""
+        `XError`, `BrokerError`, `ConfigError`) after recording it on the account."""
         account = await asyncio.to_thread(self.store.get, account_id)
         if account is None or account.status != ACTIVE:
             raise XAuthError(f"X account {account_id} is not connected")
@@ -91,7 +91,7 @@ class XPoll:
         except XAuthError as exc:
             await asyncio.to_thread(self.store.reauthorize, account_id, str(exc))
             raise
-        except (XError, BrokerError) as exc:
+        except (XError, BrokerError, ConfigError) as exc:  # ConfigError: a token key removed
             delay = min(MAX_BACKOFF, self.settings.x_poll_interval * 2 ** (account.failures + 1))
             retry_at = datetime.now(UTC) + timedelta(seconds=delay)
             await asyncio.to_thread(self.store.failed, account_id, str(exc), retry_at)

@@ -14,7 +14,7 @@ import logging
 from datetime import UTC, datetime
 
 from infra.accounts import AccountsDB
-from infra.errors import BrokerError
+from infra.errors import BrokerError, ConfigError
 from infra.kafka import Publisher
 from infra.settings import Settings
 from infra.x import TokenCipher, XAccounts, XAuthError, XClient, XError, XPoll, XRateLimited
@@ -68,3 +68,5 @@ class XPoller:
             log.warning("X account %d needs to be connected again: %s", account_id, exc)
         except (XError, BrokerError) as exc:
             log.warning("X account %d: poll failed (%s); backing off", account_id, exc)
+        except ConfigError as exc:  # e.g. its tokens were sealed with a key no longer configured
+            log.error("X account %d cannot be polled: %s", account_id, exc)
