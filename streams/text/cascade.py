@@ -9,6 +9,10 @@ Spans stay the fast tier's explanation (the transformer has none), kept consiste
 final score: no spans when the cascade scores a text non-toxic; when the transformer makes a text
 toxic that the fast tier did not, the spans are the words with the largest positive
 contributions to the fast tier's toxic logit (`LinearTextClassifier.contributions`).
+
+Texts longer than one window are judged by windows (`streams/text/longtext.py`): the fast tier
+scans every window, and only a sampled share of the windows plus those the fast tier flags may
+go to the transformer.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import numpy as np
 
 from streams.text.classifier import Classifier, TextScores
 from streams.text.linear import LinearTextClassifier, select_spans
+from streams.text.longtext import LongTextOptions, judge_long
 from streams.text.onnx_model import OnnxTextClassifier
 
 __all__ = ["DEFAULT_BAND", "DEFAULT_BLEND", "CascadeClassifier"]
@@ -43,6 +48,7 @@ class CascadeClassifier(Classifier):
         *,
         band: tuple[float, float] = DEFAULT_BAND,
         blend: float = DEFAULT_BLEND,
+        long_text: LongTextOptions | None = None,
     ) -> None:
         low, high = band
         if not 0.0 <= low <= high <= 1.0:
@@ -53,6 +59,7 @@ class CascadeClassifier(Classifier):
         self.transformers = dict(transformers)
         self.band = (float(low), float(high))
         self.blend = float(blend)
+        self.long_text = long_text or LongTextOptions()
         seen = dict.fromkeys(fast.labels)
         for t in self.transformers.values():
             seen.update(dict.fromkeys(t.labels))
@@ -61,7 +68,8 @@ class CascadeClassifier(Classifier):
         parts.append(f"band={self.band[0]:g}-{self.band[1]:g},blend={self.blend:g}")
         digest = hashlib.sha256("|".join(parts).encode()).hexdigest()[:12]
         self._version = f"cascade-v1:{digest}"
-        self.last_escalated = 0  # texts the last classify() call sent to a transformer
+        self.last_escalated = 0  # texts (windows) the last classify() call sent to a transformer
+        self.escalated = 0
 
     @property
     def version(self) -> str:
@@ -84,11 +92,44 @@ class CascadeClassifier(Classifier):
     def classify(
         self, texts: Sequence[str], langs: Sequence[str | None] | None = None
     ) -> list[TextScores]:
-        first = self.fast.classify(texts, langs)  # validates the lengths
+        if langs is not None and len(langs) != len(texts):
+            raise ValueError(f"got {len(texts)} texts but {len(langs)} languages")
+        given = list(langs) if langs is not None else [None] * len(texts)
+        long = [i for i, t in enumerate(texts) if self.long_text.is_long(t)]
+        short = [i for i in range(len(texts)) if i not in set(long)] if long else range(len(texts))
+        results: list[TextScores | None] = [None] * len(texts)
+        self.escalated = 0
+        if short:
+            sub = [texts[i] for i in short]
+            first = self.fast.classify(sub, [given[i] for i in short])
+            for i, s in zip(short, self.second_opinion(sub, first), strict=True):
+                results[i] = s
+        if long:
+            judged, _ = judge_long(
+                [texts[i] for i in long], [given[i] for i in long], self.fast,
+                self.second_opinion, self.long_text,
+            )  # fmt: skip
+            for i, s in zip(long, judged, strict=True):
+                results[i] = s
+        self.last_escalated = self.escalated
+        return [s for s in results if s is not None]
+
+    def second_opinion(
+        self,
+        texts: Sequence[str],
+        first: Sequence[TextScores],
+        allowed: Sequence[bool] | None = None,
+    ) -> list[TextScores]:
+        """The fast tier's scores `first`, with the texts it is unsure of (and `allowed`)
+        judged by the transformer of their language; adds to `self.escalated`."""
         out = list(first)
         escalated = 0
         for lang, model in self.transformers.items():
-            idx = [i for i, s in enumerate(first) if s.lang == lang and self.uncertain(s)]
+            idx = [
+                i
+                for i, s in enumerate(first)
+                if s.lang == lang and self.uncertain(s) and (allowed is None or allowed[i])
+            ]
             if not idx:
                 continue
             escalated += len(idx)
@@ -111,7 +152,7 @@ class CascadeClassifier(Classifier):
                 out[i] = replace(f, toxic=toxic, labels=labels, spans=spans)
             if newly_toxic:
                 self._explain(texts, out, newly_toxic, lang)
-        self.last_escalated = escalated
+        self.escalated += escalated
         return out
 
     def _explain(

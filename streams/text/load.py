@@ -3,7 +3,8 @@
 `load_classifier(model_dir)` returns the cascade (fast tier + transformer tier) when transformer
 models are available: the shipped English default (`streams/text/models/en-minilm`) and any
 operator-exported model directories (`MODSTREAM_TRANSFORMER_MODELS='{"ar": "/path"}'`); the
-fast tier alone otherwise. Nothing here imports torch or transformers.
+fast tier alone otherwise (judging long texts by windows; `FAST_ONLY` gives the bare fast tier).
+Nothing here imports torch or transformers.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from infra.settings import Settings
 from streams.text.cascade import DEFAULT_BAND, DEFAULT_BLEND, CascadeClassifier
 from streams.text.classifier import Classifier
 from streams.text.linear import LinearTextClassifier
+from streams.text.longtext import LongTextClassifier, LongTextOptions
 from streams.text.onnx_model import OnnxTextClassifier, is_model_dir
 
 __all__ = [
@@ -40,6 +42,7 @@ class TierOptions:
     band: tuple[float, float] = DEFAULT_BAND
     blend: float = DEFAULT_BLEND
     enabled: bool = True  # False: the fast tier alone
+    long_text: LongTextOptions = field(default_factory=LongTextOptions)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TierOptions:
@@ -49,6 +52,7 @@ class TierOptions:
             threads=settings.transformer_threads,
             band=(settings.cascade_low, settings.cascade_high),
             blend=settings.cascade_blend,
+            long_text=LongTextOptions.from_settings(settings),
         )
 
 
@@ -79,8 +83,10 @@ def load_classifier(model_dir: Path, options: TierOptions | None = None) -> Clas
         return fast
     dirs = transformer_dirs(options)
     if not dirs:
-        return fast
+        return LongTextClassifier(fast, options.long_text)
     models = {
         lang: OnnxTextClassifier(path, threads=options.threads) for lang, path in dirs.items()
     }
-    return CascadeClassifier(fast, models, band=options.band, blend=options.blend)
+    return CascadeClassifier(
+        fast, models, band=options.band, blend=options.blend, long_text=options.long_text
+    )

@@ -1,0 +1,235 @@
+"""Long texts: judged window by window, so a toxic passage anywhere is caught.
+
+A whole long text is a poor input for the models: the fast tier reads only its first 10,000
+characters and weighs every n-gram against the length (one insult in 3,000 words barely moves
+it), and the transformer reads its first ~96 tokens. So a text longer than one window is cut
+into overlapping windows of words (default 60, overlapping by 15), and:
+
+- the fast tier scans **every** window (it is cheap: ~the cost of the whole text);
+- the expensive tier (the cascade's transformer) judges only a **sampled share** of the windows,
+  by the text's length (operator settings; defaults 80% of windows for texts up to 500 words,
+  60% to 1,000, 40% to 3,000, 20% beyond), **plus every window the fast tier flags** (fast
+  toxic ≥ `flag`, default 0.5), and as in the cascade only when the fast tier is unsure of it;
+- the text's score per label is the highest of its windows' (one toxic passage makes the text
+  toxic), and its spans are the toxic windows' spans, mapped back to offsets in the full text.
+
+The sample is deterministic (seeded by the text), spread evenly over the text, so a replay gives
+the same verdict. Sampling costs recall only where the fast tier scores a toxic passage below
+`flag` and the transformer would have raised it: `modstream bench longtext` measures it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import random
+import re
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from infra.settings import Settings
+from streams.text.classifier import Classifier, TextScores
+
+__all__ = [
+    "LongTextClassifier",
+    "LongTextOptions",
+    "SecondOpinion",
+    "judge_long",
+    "sample",
+    "windows",
+]
+
+_WORD_RE = re.compile(r"\S+")
+
+SecondOpinion = Callable[[Sequence[str], Sequence[TextScores], Sequence[bool]], list[TextScores]]
+"""(window texts, their fast-tier scores, may each be escalated) -> final scores per window."""
+
+
+@dataclass(frozen=True, slots=True)
+class LongTextOptions:
+    """How long texts are cut and sampled (from settings; picklable for model processes)."""
+
+    window_words: int = 60
+    overlap_words: int = 15
+    rates: tuple[tuple[int, float], ...] = ((500, 0.8), (1000, 0.6), (3000, 0.4))
+    rate_beyond: float = 0.2
+    flag: float = 0.5  # fast-tier toxic score from which a window is always judged in full
+    enabled: bool = True
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.overlap_words < self.window_words:
+            raise ValueError("need 0 <= overlap_words < window_words")
+        if any(not 0.0 <= r <= 1.0 for _, r in self.rates) or not 0.0 <= self.rate_beyond <= 1.0:
+            raise ValueError("sampling rates must be in [0, 1]")
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LongTextOptions:
+        return cls(
+            window_words=settings.longtext_window_words,
+            overlap_words=settings.longtext_overlap_words,
+            rates=tuple(sorted(settings.longtext_rates.items())),
+            rate_beyond=settings.longtext_rate_beyond,
+        )
+
+    def rate(self, words: int) -> float:
+        """The share of windows the expensive tier judges for a text of `words` words."""
+        for bound, rate in sorted(self.rates):
+            if words <= bound:
+                return rate
+        return self.rate_beyond
+
+    def is_long(self, text: str) -> bool:
+        return self.enabled and _count_words(text, self.window_words + 1) > self.window_words
+
+
+def _count_words(text: str, stop: int) -> int:
+    n = 0
+    for _ in _WORD_RE.finditer(text):
+        n += 1
+        if n >= stop:
+            break
+    return n
+
+
+def windows(text: str, size: int, overlap: int) -> list[tuple[int, int]]:
+    """Character ranges of overlapping windows of `size` words that cover every word."""
+    words = [m.span() for m in _WORD_RE.finditer(text)]
+    if not words:
+        return []
+    stride = size - overlap
+    starts = list(range(0, max(len(words) - overlap, 1), stride))
+    if starts[-1] + size < len(words):  # defensive: the last window reaches the last word
+        starts.append(len(words) - size)
+    out = []
+    for s in starts:
+        last = min(s + size, len(words)) - 1
+        out.append((words[s][0], words[last][1]))
+    return out
+
+
+def sample(n: int, rate: float, seed: str) -> set[int]:
+    """`ceil(rate·n)` of `n` window indexes, spread evenly, offset by a seed-derived fraction."""
+    k = min(n, math.ceil(rate * n - 1e-9))
+    if k <= 0:
+        return set()
+    digest = hashlib.blake2b(seed.encode("utf-8", "replace"), digest_size=8).digest()
+    offset = random.Random(int.from_bytes(digest, "big")).random()
+    return {min(n - 1, int((j + offset) * n / k)) for j in range(k)}
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    text: int  # index of the text in the batch
+    ranges: list[tuple[int, int]]
+    sampled: set[int]
+
+
+def judge_long(
+    texts: Sequence[str],
+    langs: Sequence[str | None],
+    fast: Classifier,
+    second: SecondOpinion | None,
+    options: LongTextOptions,
+) -> tuple[list[TextScores], int]:
+    """Scores of long `texts` judged by windows, and how many windows the expensive tier was
+    allowed to see (sampled or flagged). Without `second`, the fast tier alone judges every
+    window and nothing is sampled."""
+    plans: list[_Plan] = []
+    pieces: list[str] = []
+    piece_langs: list[str | None] = []
+    for i, text in enumerate(texts):
+        ranges = windows(text, options.window_words, options.overlap_words)
+        words = _count_words(text, 1 << 30)
+        chosen = sample(len(ranges), options.rate(words), text) if second else set()
+        plans.append(_Plan(i, ranges, chosen))
+        pieces.extend(text[a:b] for a, b in ranges)
+        piece_langs.extend([langs[i]] * len(ranges))
+    first = fast.classify(pieces, piece_langs)
+    allowed = [False] * len(pieces)
+    at = 0
+    for plan in plans:
+        for j in range(len(plan.ranges)):
+            allowed[at + j] = j in plan.sampled or first[at + j].toxic >= options.flag
+        at += len(plan.ranges)
+    final = second(pieces, first, allowed) if second else first
+    out: list[TextScores] = []
+    at = 0
+    for plan in plans:
+        scores = final[at : at + len(plan.ranges)]
+        out.append(_combine(texts[plan.text], plan.ranges, scores, langs[plan.text], fast))
+        at += len(plan.ranges)
+    return out, sum(allowed) if second else 0
+
+
+def _combine(
+    text: str,
+    ranges: Sequence[tuple[int, int]],
+    scores: Sequence[TextScores],
+    given: str | None,
+    fast: Classifier,
+) -> TextScores:
+    if not scores:  # no words at all: judge the text as it is
+        return fast.classify([text], [given])[0]
+    labels: dict[str, float] = {}
+    for s in scores:
+        for k, v in s.labels.items():
+            labels[k] = max(v, labels.get(k, 0.0))
+    spans: list[tuple[int, int]] = []
+    for (start, _), s in zip(ranges, scores, strict=True):
+        if s.toxic > 0.5:
+            spans.extend((start + a, start + b) for a, b in s.spans)
+    lang = Counter(s.lang for s in scores).most_common(1)[0][0]
+    return TextScores(toxic=labels["toxic"], labels=labels, lang=lang, spans=_merge(spans))
+
+
+def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    merged: list[tuple[int, int]] = []
+    for a, b in sorted(spans):
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(b, merged[-1][1]))
+        else:
+            merged.append((a, b))
+    return merged
+
+
+class LongTextClassifier(Classifier):
+    """A one-tier classifier (e.g. the fast tier alone) that judges long texts by windows (every
+    window: there is no expensive tier to spare). The cascade does the same with sampling."""
+
+    def __init__(self, inner: Classifier, options: LongTextOptions | None = None) -> None:
+        self.inner = inner
+        self.options = options or LongTextOptions()
+
+    @property
+    def version(self) -> str:
+        return self.inner.version
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self.inner.labels
+
+    def classify(
+        self, texts: Sequence[str], langs: Sequence[str | None] | None = None
+    ) -> list[TextScores]:
+        if langs is not None and len(langs) != len(texts):
+            raise ValueError(f"got {len(texts)} texts but {len(langs)} languages")
+        given = list(langs) if langs is not None else [None] * len(texts)
+        long = [i for i, t in enumerate(texts) if self.options.is_long(t)]
+        if not long:
+            return self.inner.classify(texts, langs)
+        short = [i for i in range(len(texts)) if i not in set(long)]
+        out: list[TextScores | None] = [None] * len(texts)
+        if short:
+            for i, s in zip(
+                short,
+                self.inner.classify([texts[i] for i in short], [given[i] for i in short]),
+                strict=True,
+            ):
+                out[i] = s
+        judged, _ = judge_long(
+            [texts[i] for i in long], [given[i] for i in long], self.inner, None, self.options
+        )
+        for i, s in zip(long, judged, strict=True):
+            out[i] = s
+        return [s for s in out if s is not None]
