@@ -32,10 +32,20 @@ def verdict_from_row(row: dict[str, Any]) -> Verdict:
 
 
 def get_verdict(warehouse: Warehouse, tenant: str, event_id: str) -> Verdict | None:
+    """Two key lookups: where the verdict is (`verdict_times`), then that point of `verdicts`."""
+    params = {"tenant": tenant, "event_id": event_id}
+    times = warehouse.rows(
+        "SELECT DISTINCT occurred_at FROM verdict_times "
+        "WHERE tenant = {tenant:String} AND event_id = {event_id:String}",
+        params,
+    )
+    if not times:
+        return None
     rows = warehouse.rows(
         f"SELECT {VERDICT_COLUMNS} FROM verdicts FINAL "  # noqa: S608 - a constant, no input
-        "WHERE tenant = {tenant:String} AND event_id = {event_id:String} LIMIT 1",
-        {"tenant": tenant, "event_id": event_id},
+        "WHERE tenant = {tenant:String} AND occurred_at IN {times:Array(DateTime64(3, 'UTC'))} "
+        "AND event_id = {event_id:String} LIMIT 1",
+        params | {"times": [t["occurred_at"] for t in times]},
     )
     return verdict_from_row(rows[0]) if rows else None
 

@@ -115,17 +115,28 @@ def _table(query: PostQuery) -> str:
     return "verdicts_by_author" if query.author else "verdicts"
 
 
-def _texts(warehouse: Warehouse, tenant: str, rows: list[dict[str, Any]]) -> dict[str, str]:
-    """The texts of a page's items, by primary key points (an event shares its verdict's
-    `occurred_at`): a few granules even when one author's page spans months."""
+def _texts(
+    warehouse: Warehouse, tenant: str, query: PostQuery, rows: list[dict[str, Any]]
+) -> dict[str, str]:
+    """The texts of a page's items, by primary key points: of `events` (an event shares its
+    verdict's `occurred_at`, and a page by time is a narrow range of it), or of `texts_by_author`
+    for one author's page (one key range, where `events` would be a point per item)."""
     if not rows:
         return {}
+    table, where = (
+        "events",
+        (
+            "tenant = {tenant:String} AND occurred_at IN {times:Array(DateTime64(3, 'UTC'))} "
+            "AND event_id IN {ids:Array(String)}"
+        ),
+    )
+    if query.author:
+        table, where = "texts_by_author", f"{where} AND author = {{author:String}}"
     found = warehouse.rows(
-        "SELECT event_id, text FROM events FINAL WHERE tenant = {tenant:String} "
-        "AND occurred_at IN {times:Array(DateTime64(3, 'UTC'))} "
-        "AND event_id IN {ids:Array(String)}",
+        f"SELECT event_id, text FROM {table} FINAL WHERE {where}",  # noqa: S608 - constants
         {
             "tenant": tenant,
+            "author": query.author,
             "times": sorted({r["occurred_at"] for r in rows}),
             "ids": [r["event_id"] for r in rows],
         },
@@ -156,7 +167,7 @@ def page(warehouse: Warehouse, tenant: str, query: PostQuery, limit: int | None 
     )
     more = len(rows) > size
     rows = rows[:size]
-    texts = _texts(warehouse, tenant, rows)
+    texts = _texts(warehouse, tenant, query, rows)
     items = [
         JudgedItem(**verdict_from_row(dict(r)).model_dump(), text=texts.get(r["event_id"]))
         for r in rows
