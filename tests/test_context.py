@@ -1,0 +1,130 @@
+"""Thread context: echoes and endorsements of a toxic parent are judged with it; a toxic parent
+never makes a reply that stands on its own toxic; the effect is recorded."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from streams.text.classifier import Classifier, TextScores
+from streams.text.context import ContextJudge, leans_on_context
+from streams.text.linear import LinearTextClassifier
+
+INSULT = "you are a stupid worthless idiot, shut up"
+KIND = "Have a lovely weekend everyone, see you at the market!"
+
+
+class Recording(Classifier):
+    """Passes through to a real classifier and records every text it is asked to score."""
+
+    def __init__(self, inner: Classifier) -> None:
+        self.inner = inner
+        self.calls: list[list[str]] = []
+
+    @property
+    def version(self) -> str:
+        return self.inner.version
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self.inner.labels
+
+    def classify(
+        self, texts: Sequence[str], langs: Sequence[str | None] | None = None
+    ) -> list[TextScores]:
+        self.calls.append(list(texts))
+        return self.inner.classify(texts, langs)
+
+
+@pytest.fixture(scope="module")
+def fast(model_dir: Path) -> Classifier:
+    return LinearTextClassifier.load(model_dir)
+
+
+@pytest.mark.parametrize(
+    ("reply", "leans"),
+    [
+        ("same to you", True),
+        ("So are you!", True),
+        ("you too", True),
+        ("agreed, they should", True),
+        ("Exactly!", True),
+        ("This!", True),
+        ("they deserve it", True),
+        ("yes they should", True),
+        ("وانت كمان", True),
+        ("معك حق", True),
+        ("this is a nice day", False),
+        ("same thing happened to me last week", False),
+        ("they should fix the roads first", False),
+        ("please keep it civil", False),
+        ("thistle and youtube", False),
+        ("same to you " + "and everyone else at the party tonight " * 3, False),  # not short
+        ("", False),
+    ],
+)
+def test_which_replies_lean_on_their_context(reply: str, leans: bool) -> None:
+    assert leans_on_context(reply) is leans
+
+
+def test_together_is_bounded_and_oldest_first(fast: Classifier) -> None:
+    judge = ContextJudge(fast, max_items=2, max_chars=5)
+    assert judge.together("reply", ["parent text", "grandparent", "older"]) == "grand\nparen\nreply"
+    assert judge.together("reply", ["", "  ", "p"]) == "p\nreply"
+
+
+def test_an_echo_of_a_toxic_parent_is_raised(fast: Classifier) -> None:
+    recording = Recording(fast)
+    judge = ContextJudge(recording)
+    items = [
+        ("same to you", fast.classify(["same to you"])[0], [INSULT]),
+        ("same to you", fast.classify(["same to you"])[0], [KIND]),
+        ("please keep it civil", fast.classify(["please keep it civil"])[0], [INSULT]),
+        ("so are you", fast.classify(["so are you"])[0], []),
+    ]
+    assert items[0][1].toxic < 0.5  # harmless alone
+    echo_toxic, echo_kind, civil, alone = judge.judge(items)
+
+    assert echo_toxic.scores.toxic > 0.5
+    assert echo_toxic.effect is not None
+    assert echo_toxic.effect.raised
+    assert echo_toxic.effect.items == 1
+    assert echo_toxic.effect.toxic_alone == pytest.approx(items[0][1].toxic)
+    assert echo_toxic.effect.toxic_in_context == pytest.approx(echo_toxic.scores.toxic)
+    assert echo_toxic.scores.labels["toxic"] == echo_toxic.scores.toxic
+    assert echo_toxic.scores.spans == []  # nothing in the reply itself to point at
+
+    assert echo_kind.scores == items[1][1]  # a kind parent changes nothing
+    assert echo_kind.effect is not None
+    assert not echo_kind.effect.raised
+
+    assert civil.scores == items[2][1]  # a toxic parent does not make a civil reply toxic
+    assert civil.effect is not None
+    assert not civil.effect.raised
+    assert civil.effect.toxic_in_context is None
+
+    assert alone.scores == items[3][1]
+    assert alone.effect is None
+
+    # One call, and only for the replies that lean on their context.
+    assert recording.calls == [[f"{INSULT}\nsame to you", f"{KIND}\nsame to you"]]
+
+
+def test_context_off_reads_nothing(fast: Classifier) -> None:
+    recording = Recording(fast)
+    scores = fast.classify(["same to you"])[0]
+    (out,) = ContextJudge(recording, max_items=0).judge([("same to you", scores, [INSULT])])
+    assert out.scores == scores
+    assert out.effect is None
+    assert recording.calls == []
+
+
+def test_arabic_echo(fast: Classifier) -> None:
+    parent = "يا كلب يا حقير يا ابن الكلب يا وسخ"
+    scores = fast.classify(["وانت كمان"], ["ar"])[0]
+    (out,) = ContextJudge(fast).judge([("وانت كمان", scores, [parent])])
+    assert out.effect is not None
+    assert out.effect.raised
+    assert out.scores.toxic > 0.5
