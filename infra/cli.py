@@ -56,13 +56,11 @@ def up(
     token_file = settings.data_dir / "dev-token"
     token = None
     try:
-        supervisor.spawn("train", modstream_argv("train", "--if-missing")).proc.wait()
-        supervisor.children.clear()
+        _step(supervisor, stop, "train", modstream_argv("train", "--if-missing"))
         if settings.env == "development":  # never elsewhere: a known token is a known door
             argv = modstream_argv("admin", "dev-bootstrap", "--write", str(token_file))
-            if supervisor.spawn("bootstrap", argv).proc.wait() != 0:
+            if _step(supervisor, stop, "bootstrap", argv) != 0:
                 raise ModstreamError("could not create the development tenant and token")
-            supervisor.children.clear()
             token = token_file.read_text().strip()
         supervisor.spawn("worker", modstream_argv("worker"))
         supervisor.spawn("strikes", modstream_argv("strikes"))
@@ -87,6 +85,8 @@ def up(
             if failed:
                 supervisor.children.remove(failed)
             stop.wait(0.5)
+    except _Stopped:
+        pass
     except ModstreamError as exc:
         console.print(f"[red]error:[/] {exc}")
         code = 1
@@ -97,6 +97,21 @@ def up(
             broker.stop()
         console.print("stopped.")
     raise typer.Exit(code)
+
+
+class _Stopped(ModstreamError):
+    """Ctrl-C or SIGTERM during a start-up step."""
+
+
+def _step(supervisor: Supervisor, stop: _Flag, name: str, argv: list[str]) -> int:
+    """Run one start-up step to its end (its exit code), or stop it when we are asked to stop."""
+    child = supervisor.spawn(name, argv)
+    while child.proc.poll() is None:
+        if stop.is_set():
+            raise _Stopped(f"interrupted during {name}")
+        stop.wait(0.2)
+    supervisor.children.clear()
+    return child.proc.returncode
 
 
 def _stop_on_signals() -> _Flag:

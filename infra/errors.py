@@ -9,7 +9,8 @@
     ├── InvalidEvent       input that cannot be judged; carries a dead-letter reason
     ├── FetchError         a media URL could not be fetched; carries a short reason code
     │   └── FetchRefused   refused by policy before (or instead of) connecting: scheme, address
-    └── MediaError         fetched bytes that cannot be decoded or would cost too much (bombs)
+    ├── MediaError         fetched bytes that cannot be decoded or would cost too much (bombs)
+    └── XError             the X API failed or refused (subclasses in `infra/x/errors.py`)
 
 Third-party errors (aiokafka, clickhouse-connect, SQLAlchemy, pydantic, onnxruntime, httpx) are
 translated into these where they cross into project code, with `raise … from exc` so the cause

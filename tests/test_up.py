@@ -45,6 +45,13 @@ def alive(pid: int) -> bool:
         return False
 
 
+def cmdline(pid: int) -> list[str]:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_text().split("\0")
+    except (FileNotFoundError, ProcessLookupError):
+        return []
+
+
 def test_up_serves_sample_verdicts_and_ctrl_c_stops_everything(
     tmp_path: Path, model_dir: Path
 ) -> None:
@@ -90,3 +97,25 @@ def test_up_serves_sample_verdicts_and_ctrl_c_stops_everything(
     assert code == 0, output[-3000:]
     time.sleep(0.5)
     assert not [p for p in processes if alive(p)], "processes left behind after Ctrl-C"
+
+
+def test_ctrl_c_during_the_first_training_stops_at_once(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MODSTREAM_")} | {
+        "MODSTREAM_DATA_DIR": str(tmp_path),  # no model yet: `up` starts by training one
+        "MODSTREAM_API_PORT": str(free_port()),
+    }
+    up = subprocess.Popen(
+        [sys.executable, "-m", "infra.cli", "up"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    training = wait_for(
+        lambda: [p for p in descendants(up.pid) if "train" in cmdline(p)],
+        timeout=60, interval=0.1, what="the training step",
+    )  # fmt: skip
+    up.send_signal(signal.SIGINT)
+    output, _ = up.communicate(timeout=30)
+    assert up.returncode == 0, output.decode()[-2000:]
+    assert b"stopped." in output
+    assert b"Modstream is up" not in output  # no service was started after the interruption
+    time.sleep(0.5)
+    assert not [p for p in training if alive(p)], "the training step was left running"
