@@ -270,6 +270,8 @@ def register(app: typer.Typer) -> None:
     from infra.cli import add_commands
     from streams.bench import bench_app
     from streams.bench_classify import bench_classify_app
+    from streams.bench_quality import bench_quality_app
 
     add_commands(app, "bench", bench_app)
     add_commands(app, "bench", bench_classify_app)
+    add_commands(app, "bench", bench_quality_app)

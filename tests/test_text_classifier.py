@@ -128,7 +128,19 @@ class TestLinearClassifier(ClassifierConformance):
         assert benign.spans == []
 
     def test_labels(self, classifier: Classifier) -> None:
-        assert set(classifier.labels) >= {"toxic", "identity_hate"}
+        assert set(classifier.labels) >= {
+            "toxic",
+            "identity_hate",
+            "insult",
+            "obscene",
+            "severe_toxic",
+            "threat",
+            "harassment",
+        }
+        en, ar = classifier.classify([TOXIC_EN, TOXIC_AR], ["en", "ar"])
+        assert "severe_toxic" in en.labels
+        assert "severe_toxic" not in ar.labels  # no Arabic data supports it
+        assert {"insult", "obscene", "threat", "harassment"} <= set(ar.labels)
 
 
 # -- artifact ---------------------------------------------------------------------------------
@@ -141,6 +153,16 @@ def test_training_outputs(model_dir: Path) -> None:
     assert metrics["per_language"]["en"]["toxic"]["roc_auc"] > 0.7
     assert metrics["per_language"]["ar"]["toxic"]["roc_auc"] > 0.7
     assert "en_hatexplain_val" in metrics["per_dataset"]
+    en = metrics["per_language"]["en"]
+    for label in ("identity_hate", "insult", "obscene"):
+        assert 0.0 <= en[label]["roc_auc"] <= 1.0
+    assert 0.0 <= en["spans_char_f1"] <= en["spans_tagger_char_f1"] + 1e-9 <= 1.0 + 1e-9
+    assert set(metrics["rules"]["cases"]) == {
+        "en/threat",
+        "en/harassment",
+        "ar/threat",
+        "ar/harassment",
+    }
     card = (model_dir / "MODEL_CARD.md").read_text()
     assert "HateXplain" in card
     assert "CC0" in card
@@ -152,6 +174,7 @@ def test_no_pickle_in_artifact(model_dir: Path) -> None:
 
     with np.load(model_dir / WEIGHTS_FILE, allow_pickle=False) as npz:
         assert all(npz[k].dtype != object for k in npz.files)
+        assert "en.span.coef" in npz.files  # the span tagger
     json.loads((model_dir / MODEL_FILE).read_text())
 
 

@@ -31,6 +31,7 @@ class Row:
     toxic: int
     hate: int | None
     sub: str | None  # a finer sub-label where the set has one (MPOLD: "HS", "V", "-")
+    votes: tuple[tuple[str, int], ...] | None  # annotator votes per class where the set has them
     spans: tuple[tuple[int, int], ...] | None
     source: str
     dataset: str  # the file stem, e.g. "en_davidson_train"
@@ -45,6 +46,12 @@ def is_holdout(row_id: str, fraction: float = HOLDOUT_FRACTION) -> bool:
 def _row(obj: dict[str, object], dataset: str) -> Row:
     labels = obj.get("labels")
     sub = labels.get("sub") if isinstance(labels, dict) else None
+    votes_raw = labels.get("votes") if isinstance(labels, dict) else None
+    votes = (
+        tuple(sorted((str(k), int(v)) for k, v in votes_raw.items()))
+        if isinstance(votes_raw, dict)
+        else None
+    )
     spans_raw = obj.get("spans")
     spans: tuple[tuple[int, int], ...] | None = None
     if isinstance(spans_raw, list):
@@ -57,6 +64,7 @@ def _row(obj: dict[str, object], dataset: str) -> Row:
         toxic=int(obj["toxic"]),  # type: ignore[call-overload]
         hate=None if hate is None else int(hate),  # type: ignore[call-overload]
         sub=str(sub) if sub is not None else None,
+        votes=votes,
         spans=spans,
         source=str(obj.get("source", dataset)),
         dataset=dataset,

@@ -5,8 +5,11 @@ and `weights.npz` (idf vectors, coefficients and intercepts as plain arrays). Th
 stateless (`HashingVectorizer` with fixed parameters), so the artifact fully defines the model.
 
 Probabilities are Platt-calibrated on out-of-fold scores with balanced classes, so 0.5 is the
-boundary between the classes at equal priors. Spans explain a toxic verdict: the words whose own
-n-grams contribute most to the toxic logit.
+boundary between the classes at equal priors. The rule labels of `streams.text.rules` (`threat`,
+`harassment`) are added to every result; a rule match makes a text at least `TOXIC_FLOOR` toxic.
+Spans explain a toxic verdict: the words the span tagger (`streams.text.span_tagger`) marks where
+the language has one, else the words whose own n-grams contribute most to the toxic logit; plus
+the words a rule matched.
 """
 
 from __future__ import annotations
@@ -29,6 +32,9 @@ from infra.errors import ModelError
 from streams.text.classifier import Classifier, TextScores
 from streams.text.language import SUPPORTED, detect_language
 from streams.text.normalize import normalize
+from streams.text.rules import RULE_LABELS, RULES_VERSION, TOXIC_FLOOR, match_rules, rule_scores
+from streams.text.span_tagger import N_FEATURES as TAGGER_FEATURES
+from streams.text.span_tagger import SpanTagger
 
 __all__ = [
     "FORMAT",
@@ -43,7 +49,7 @@ __all__ = [
 ]
 
 FORMAT = "modstream-text-linear"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MODEL_FILE = "model.json"
 WEIGHTS_FILE = "weights.npz"
 MAX_CHARS = 10_000  # longer texts are scored on their first MAX_CHARS characters
@@ -168,6 +174,7 @@ class LangModel:
     calib_b: F32  # (n_labels,)
     span_threshold: float | None = None  # None: no spans for this language
     span_ratio: float = 0.0
+    tagger: SpanTagger | None = None  # the learned span tagger, where the language has one
     info: dict[str, Any] = field(default_factory=dict)
 
     def logits(self, x: sp.csr_matrix) -> F64:
@@ -251,6 +258,17 @@ def select_spans(
     return spans
 
 
+def merge_spans(spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sorted, disjoint spans covering the same characters (overlapping or touching ones merged)."""
+    out: list[tuple[int, int]] = []
+    for s, e in sorted(spans):
+        if out and s <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], e))
+        else:
+            out.append((s, e))
+    return out
+
+
 def _canonical_lang(lang: str | None) -> str | None:
     if lang is None:
         return None
@@ -276,6 +294,7 @@ class LinearTextClassifier(Classifier):
         seen: dict[str, None] = {}
         for m in models.values():
             seen.update(dict.fromkeys(m.labels))
+        seen.update(dict.fromkeys(RULE_LABELS))
         self._labels = tuple(seen)
 
     @property
@@ -314,26 +333,47 @@ class LinearTextClassifier(Classifier):
             blocks = self.featurizer.counts([self.featurizer.prepare(t) for t in sub])
             x, norms = self.featurizer.weigh(blocks, model.idf)
             probs = 1.0 / (1.0 + np.exp(-model.logits(x)))
-            col = model.labels.index("toxic")
-            spans: dict[int, list[tuple[int, int]]] = {}
-            if model.span_threshold is not None:
-                toxic_rows = [j for j in range(len(sub)) if probs[j, col] > 0.5]
-                for j, (ranges, contrib) in zip(
-                    toxic_rows,
-                    self._contributions(
-                        model, [sub[j] for j in toxic_rows], blocks, norms, toxic_rows
-                    ),
-                    strict=True,
-                ):
-                    spans[j] = select_spans(
-                        sub[j], ranges, contrib, model.span_threshold, model.span_ratio
-                    )
+            hits = [match_rules(t, routes[i][1]) for t, i in zip(sub, idx, strict=True)]
+            labels = []
+            for j in range(len(sub)):
+                lab = {name: float(probs[j, k]) for k, name in enumerate(model.labels)}
+                lab.update(rule_scores(hits[j]))
+                if hits[j]:
+                    lab["toxic"] = max(lab["toxic"], TOXIC_FLOOR)
+                labels.append(lab)
+            toxic_rows = [j for j in range(len(sub)) if labels[j]["toxic"] > 0.5]
+            spans = dict(
+                zip(toxic_rows, self._spans(model, sub, blocks, norms, toxic_rows), strict=True)
+            )
             for j, i in enumerate(idx):
-                labels = {lab: float(probs[j, k]) for k, lab in enumerate(model.labels)}
+                found = spans.get(j, [])
+                if hits[j]:
+                    found = merge_spans([*found, *((h.start, h.end) for h in hits[j])])
                 results[i] = TextScores(
-                    toxic=labels["toxic"], labels=labels, lang=routes[i][1], spans=spans.get(j, [])
+                    toxic=labels[j]["toxic"], labels=labels[j], lang=routes[i][1], spans=found
                 )
         return [r for r in results if r is not None]
+
+    def _spans(
+        self,
+        model: LangModel,
+        texts: Sequence[str],
+        blocks: tuple[sp.csr_matrix, sp.csr_matrix],
+        norms: list[F64],
+        rows: Sequence[int],
+    ) -> list[list[tuple[int, int]]]:
+        """The explanation of each text `texts[rows[k]]` (all scored toxic)."""
+        chosen = [texts[j] for j in rows]
+        if model.tagger is not None:
+            return model.tagger.spans(chosen)
+        if model.span_threshold is None:
+            return [[] for _ in rows]
+        return [
+            select_spans(text, ranges, contrib, model.span_threshold, model.span_ratio)
+            for text, (ranges, contrib) in zip(
+                chosen, self._contributions(model, chosen, blocks, norms, rows), strict=True
+            )
+        ]
 
     def _contributions(
         self,
@@ -388,6 +428,8 @@ class LinearTextClassifier(Classifier):
             arrays[f"{lang}.idf.word"] = m.idf[1]
             arrays[f"{lang}.coef"] = m.coef.astype(np.float32)
             arrays[f"{lang}.intercept"] = m.intercept.astype(np.float32)
+            if m.tagger is not None:
+                arrays[f"{lang}.span.coef"] = m.tagger.coef.astype(np.float32)
             langs[lang] = {
                 "labels": list(m.labels),
                 "calibration": {
@@ -396,6 +438,7 @@ class LinearTextClassifier(Classifier):
                 },
                 "span_threshold": m.span_threshold,
                 "span_ratio": m.span_ratio,
+                "span_tagger": None if m.tagger is None else m.tagger.settings(),
                 "info": m.info,
             }
         weights_path = directory / WEIGHTS_FILE
@@ -454,6 +497,22 @@ class LinearTextClassifier(Classifier):
                             f"{weights_path}: arrays of {lang} do not match; {_TRAIN_HINT}"
                         )
                     thr = info.get("span_threshold")
+                    tagger = None
+                    if info.get("span_tagger"):
+                        t = info["span_tagger"]
+                        tcoef = np.asarray(npz[f"{lang}.span.coef"], dtype=np.float32)
+                        if tcoef.shape != (TAGGER_FEATURES,):
+                            raise ModelError(
+                                f"{weights_path}: span tagger of {lang} does not match;"
+                                f" {_TRAIN_HINT}"
+                            )
+                        tagger = SpanTagger(
+                            tcoef,
+                            float(t["intercept"]),
+                            float(t["threshold"]),
+                            float(t["floor"]),
+                            float(t["ratio"]),
+                        )
                     models[lang] = LangModel(
                         lang=lang,
                         labels=labels,
@@ -464,6 +523,7 @@ class LinearTextClassifier(Classifier):
                         calib_b=calib[:, 1].copy(),
                         span_threshold=None if thr is None else float(thr),
                         span_ratio=float(info.get("span_ratio", 0.0)),
+                        tagger=tagger,
                         info=dict(info.get("info", {})),
                     )
             return cls(
@@ -482,6 +542,7 @@ class LinearTextClassifier(Classifier):
 
 def _version_of(model_bytes: bytes, weights_bytes: bytes) -> str:
     h = hashlib.sha256()
+    h.update(RULES_VERSION.encode())  # the rules are part of what the classifier answers
     h.update(model_bytes)
     h.update(weights_bytes)
     return f"linear-v1:{h.hexdigest()[:12]}"
@@ -495,32 +556,59 @@ class Example:
     text: str
     targets: dict[str, int | None]  # label -> 0/1, or None when the source does not say
     key: str  # stable id, used for calibration folds
+    group: str = ""  # the source; classes are balanced within each source
 
 
-def _balanced_weights(y: NDArray[np.int64]) -> F64:
-    pos = float(y.mean())
-    if pos in (0.0, 1.0):
-        return np.ones(len(y), dtype=np.float64)
-    return np.where(y == 1, 0.5 / pos, 0.5 / (1.0 - pos)).astype(np.float64)
+def _balanced_weights(y: NDArray[np.int64], groups: NDArray[np.str_] | None = None) -> F64:
+    """Weights giving both classes equal mass within each group (a source's label prior then
+    carries no information); a group with one class keeps weight 1."""
+    w = np.ones(len(y), dtype=np.float64)
+    for g in [None] if groups is None else np.unique(groups):
+        m = np.ones(len(y), dtype=bool) if g is None else groups == g
+        pos = float(y[m].mean()) if m.any() else 0.0
+        if pos in (0.0, 1.0):
+            continue
+        w[m] = np.where(y[m] == 1, 0.5 / pos, 0.5 / (1.0 - pos))
+    return w
 
 
 def _fold_of(key: str, folds: int) -> int:
     return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=4).digest(), "big") % folds
 
 
-def _fit_lr(x: sp.csr_matrix, y: NDArray[np.int64], c: float) -> tuple[F32, float]:
+def _fit_lr(x: sp.csr_matrix, y: NDArray[np.int64], c: float, w: F64) -> tuple[F32, float]:
+    if len(np.unique(y)) < 2:  # one class only (tiny data): a constant model of that class
+        return np.zeros(x.shape[1], dtype=np.float32), 4.0 if len(y) and y[0] == 1 else -4.0
     clf = LogisticRegression(C=c, solver="liblinear", max_iter=1000)
-    clf.fit(x, y, sample_weight=_balanced_weights(y))
+    clf.fit(x, y, sample_weight=w)
     return clf.coef_[0].astype(np.float32), float(clf.intercept_[0])
 
 
-def _platt(z: F64, y: NDArray[np.int64]) -> tuple[float, float]:
+def _platt(z: F64, y: NDArray[np.int64], w: F64) -> tuple[float, float]:
+    if len(np.unique(y)) < 2:
+        return 1.0, 0.0
     clf = LogisticRegression(C=1e4, solver="lbfgs", max_iter=1000)
-    clf.fit(z.reshape(-1, 1), y, sample_weight=_balanced_weights(y))
+    clf.fit(z.reshape(-1, 1), y, sample_weight=w)
     a, b = float(clf.coef_[0, 0]), float(clf.intercept_[0])
     if a <= 0:  # a degenerate fit: keep the raw logit
         return 1.0, 0.0
     return a, b
+
+
+def _f1_threshold(z: F64, y: NDArray[np.int64]) -> float:
+    """The logit threshold with the best macro-F1 of `z > t` against `y` (0 if one class)."""
+    if len(np.unique(y)) < 2:
+        return 0.0
+    cands = np.unique(np.quantile(z, np.linspace(0.01, 0.99, 197)))
+    pred = z[None, :] > cands[:, None]
+    pos = y[None, :] == 1
+    tp = (pred & pos).sum(axis=1)
+    fp = (pred & ~pos).sum(axis=1)
+    fn = (~pred & pos).sum(axis=1)
+    tn = (~pred & ~pos).sum(axis=1)
+    f1_pos = 2 * tp / np.maximum(2 * tp + fp + fn, 1)
+    f1_neg = 2 * tn / np.maximum(2 * tn + fn + fp, 1)
+    return float(cands[int(np.argmax(f1_pos + f1_neg))])
 
 
 def fit_language(
@@ -531,9 +619,16 @@ def fit_language(
     *,
     c: float = 4.0,
     calibration_folds: int = 3,
+    by_source: bool = True,
+    f1_boundary: bool = True,
     step: Callable[[str], None] | None = None,
 ) -> LangModel:
-    """Fit one logistic regression per label on the examples that carry it, then calibrate it."""
+    """Fit one logistic regression per label on the examples that carry it, then calibrate it.
+
+    Classes are balanced within each source (`by_source`) or over all rows. With
+    `f1_boundary`, the calibration is shifted so that 0.5 is the threshold with the best
+    macro-F1 on the out-of-fold scores of the training rows (per language and label).
+    """
     labels = tuple(labels)
     blocks = featurizer.counts([featurizer.prepare(e.text) for e in examples])
     idf = compute_idf(blocks)
@@ -544,9 +639,11 @@ def fit_language(
         rows = np.array([i for i, e in enumerate(examples) if e.targets.get(label) is not None])
         y = np.array([examples[i].targets[label] for i in rows], dtype=np.int64)
         xl = x[rows]
+        groups = np.array([examples[i].group for i in rows]) if by_source else None
+        w = _balanced_weights(y, groups)
         if step:
             step(f"{lang}/{label}: fit on {len(rows)} rows")
-        coef, intercept = _fit_lr(xl, y, c)
+        coef, intercept = _fit_lr(xl, y, c, w)
         # Out-of-fold logits for Platt scaling.
         folds = np.array([_fold_of(examples[i].key, calibration_folds) for i in rows])
         oof = np.zeros(len(rows), dtype=np.float64)
@@ -554,14 +651,21 @@ def fit_language(
             if step:
                 step(f"{lang}/{label}: calibration fold {k + 1}/{calibration_folds}")
             tr, te = folds != k, folds == k
-            ck, ik = _fit_lr(xl[tr], y[tr], c)
+            ck, ik = _fit_lr(xl[tr], y[tr], c, w[tr])
             oof[te] = np.asarray(xl[te] @ ck, dtype=np.float64) + ik
-        a, b = _platt(oof, y)
+        a, b = _platt(oof, y, w)
+        shift = _f1_threshold(a * oof + b, y) if f1_boundary else 0.0
+        b -= shift
         coefs.append(coef)
         intercepts.append(intercept)
         a_s.append(a)
         b_s.append(b)
-        info[label] = {"n_train": len(rows), "positives": int(y.sum()), "C": c}
+        info[label] = {
+            "n_train": len(rows),
+            "positives": int(y.sum()),
+            "C": c,
+            "boundary_logit_shift": round(shift, 4),
+        }
     return LangModel(
         lang=lang,
         labels=labels,

@@ -1,0 +1,239 @@
+"""`modstream bench quality`: how good the text models are on the held-out rows.
+
+Loads the fast tier (or trains it first with `--train`) and, where a transformer is available,
+the cascade; scores the held-out split of the labeled data (`streams.text.dataset.split`: never
+trained on) and prints ROC-AUC and macro-F1 per label, language and data set, toxic-span
+char-F1 (as served and under the SemEval protocol), the rule labels on their hand-written cases,
+and texts/s per tier with the cascade's uncertain share. `--json` prints the same as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from infra.errors import ConfigError
+from infra.settings import get_settings
+from streams.text.classifier import Classifier
+from streams.text.dataset import Row
+
+bench_quality_app = typer.Typer(no_args_is_help=True)
+console = Console(stderr=True)
+
+_LABEL_ORDER = ("toxic", "identity_hate", "insult", "obscene", "severe_toxic")
+
+
+def _speed(
+    clf: Classifier, rows: list[Row], batch: int, bar: Progress, name: str
+) -> dict[str, float]:
+    """Texts/s over `rows` in batches, and the share a cascade escalated."""
+    if not rows:
+        return {"texts": 0.0, "texts_per_second": 0.0}
+    clf.classify([r.text for r in rows[:32]], [r.lang for r in rows[:32]])  # warm-up
+    task = bar.add_task(f"speed: {name}", total=len(rows))
+    escalated = 0
+    started = time.perf_counter()
+    for i in range(0, len(rows), batch):
+        part = rows[i : i + batch]
+        clf.classify([r.text for r in part], [r.lang for r in part])
+        escalated += int(getattr(clf, "last_escalated", 0))
+        bar.advance(task, len(part))
+    seconds = time.perf_counter() - started
+    out = {"texts": float(len(rows)), "texts_per_second": len(rows) / seconds}
+    if hasattr(clf, "last_escalated"):
+        out["uncertain_share"] = escalated / len(rows)
+    return out
+
+
+def _quality(
+    clf: Classifier, held: list[Row], bar: Progress, name: str, tagger: Any = None
+) -> dict[str, Any]:
+    from streams.text.training import evaluate
+
+    task = bar.add_task(f"score: {name}", total=len(held))
+    return evaluate(clf, held, step=lambda n: bar.advance(task, n), tagger=tagger)
+
+
+def run_bench(
+    data: Path,
+    model_dir: Path,
+    *,
+    train_first: bool,
+    limit: int | None,
+    speed_texts: int,
+    batch: int,
+    cascade: bool,
+    threads: int,
+    progress: bool,
+) -> dict[str, Any]:
+    """Everything `bench quality` reports, as a dict."""
+    from dataclasses import replace
+
+    from streams.text.cascade import CascadeClassifier
+    from streams.text.dataset import load_dir, split
+    from streams.text.linear import LinearTextClassifier
+    from streams.text.load import TierOptions, load_classifier
+    from streams.text.rules import RULES_VERSION, evaluate_rules
+    from streams.text.training import train
+
+    if not data.is_dir():
+        raise ConfigError(f"no labeled data at {data} (set MODSTREAM_TRAINING_DATA)")
+    if train_first:
+        train(data, model_dir, limit=limit, progress=progress)
+    fast = LinearTextClassifier.load(model_dir)
+    tiers: dict[str, Classifier] = {"fast": fast}
+    transformer = None
+    if cascade:
+        options = replace(TierOptions.from_settings(get_settings()), threads=threads)
+        full = load_classifier(model_dir, options)
+        if isinstance(full, CascadeClassifier):
+            tiers["cascade"] = full
+            transformer = full.transformers.get("en")
+    _, held = split(load_dir(data, limit))
+    random.Random(7).shuffle(held)
+    tagger = fast.models["en"].tagger if "en" in fast.models else None
+
+    report: dict[str, Any] = {
+        "models": {name: clf.version for name, clf in tiers.items()},
+        "limit": limit,
+        "held_out_rows": len(held),
+        "quality": {},
+        "speed": {},
+        "rules": {"version": RULES_VERSION, "cases": evaluate_rules()},
+    }
+    bar = Progress(
+        TextColumn("[bold]{task.description}[/]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=not progress,
+    )
+    with bar:
+        for name, clf in tiers.items():
+            report["quality"][name] = _quality(clf, held, bar, name, tagger)
+        speed_rows = held[:speed_texts]
+        report["speed"]["fast"] = _speed(fast, speed_rows, batch, bar, "fast")
+        if transformer is not None:
+            en_rows = [r for r in held if r.lang == "en"][: max(64, speed_texts // 4)]
+            report["speed"]["transformer"] = _speed(
+                transformer, en_rows, batch, bar, "transformer (en)"
+            )
+        if "cascade" in tiers:
+            report["speed"]["cascade"] = _speed(tiers["cascade"], speed_rows, batch, bar, "cascade")
+    return report
+
+
+def _cell(m: dict[str, float] | None) -> str:
+    if not m:
+        return "–"
+    if "roc_auc" in m:
+        return f"{m['roc_auc']:.3f}/{m['macro_f1']:.3f}"
+    return f"acc {m.get('accuracy', float('nan')):.3f}"
+
+
+def print_report(report: dict[str, Any], out: Console) -> None:
+    spans = Table(title="toxic-span char-F1 and rule firing rates on held-out rows")
+    for col in ("tier", "scope", "span F1 served", "span F1 tagger", "posts", "threat", "harass."):
+        spans.add_column(col, justify="left" if col in ("tier", "scope") else "right")
+    for tier, q in report["quality"].items():
+        scopes = {**q["per_language"], **q["per_dataset"]}
+        labels = [lab for lab in _LABEL_ORDER if any(lab in m for m in scopes.values())]
+        table = Table(title=f"{tier}: held-out ROC-AUC/macro-F1 at 0.5 (acc: one class in the set)")
+        table.add_column("scope")
+        table.add_column("n", justify="right")
+        for lab in labels:
+            table.add_column(lab, justify="right")
+        for scope, m in scopes.items():
+            n = int(m["toxic"]["n"]) if "toxic" in m else 0
+            table.add_row(scope, str(n), *(_cell(m.get(lab)) for lab in labels))
+            if scope in q["per_language"] or "spans_char_f1" in m:
+                tagged = m.get("spans_tagger_char_f1")
+                spans.add_row(
+                    tier,
+                    scope,
+                    f"{m['spans_char_f1']:.3f}" if "spans_char_f1" in m else "–",
+                    "–" if tagged is None else f"{tagged:.3f}",
+                    str(m.get("spans_n", "–")),
+                    f"{m.get('threat_fires', 0):.2%}",
+                    f"{m.get('harassment_fires', 0):.2%}",
+                )
+        out.print(table)
+    out.print(spans)
+    out.print(
+        "Served spans exist only for texts scored toxic; the tagger column runs the span tagger"
+        " on every post (the SemEval-2021 protocol: every post is toxic)."
+    )
+    rules = Table(title=f"rule labels ({report['rules']['version']}) on the hand-written cases")
+    for col in ("language / label", "cases", "positives", "precision", "recall", "F1"):
+        rules.add_column(col, justify="left" if col.startswith("lang") else "right")
+    for name, m in report["rules"]["cases"].items():
+        rules.add_row(
+            name,
+            str(int(m["n"])),
+            str(int(m["positives"])),
+            f"{m['precision']:.2f}",
+            f"{m['recall']:.2f}",
+            f"{m['f1']:.2f}",
+        )
+    out.print(rules)
+    speed = Table(title="speed (one process; the fast tier is single-threaded)")
+    for col in ("tier", "texts", "texts/s", "uncertain share"):
+        speed.add_column(col, justify="left" if col == "tier" else "right")
+    for tier, m in report["speed"].items():
+        share = m.get("uncertain_share")
+        speed.add_row(
+            tier,
+            str(int(m["texts"])),
+            f"{m['texts_per_second']:,.0f}",
+            "–" if share is None else f"{share:.1%}",
+        )
+    out.print(speed)
+    out.print("Models: " + ", ".join(f"{k} {v}" for k, v in report["models"].items()))
+
+
+@bench_quality_app.command("quality")
+def bench_quality(
+    train: Annotated[
+        bool, typer.Option("--train", help="Train the fast tier into --model first.")
+    ] = False,
+    limit: Annotated[
+        int | None, typer.Option(help="At most this many rows per data file (train and score).")
+    ] = None,
+    model: Annotated[Path | None, typer.Option(help="Fast-tier folder [default: setting]")] = None,
+    data: Annotated[Path | None, typer.Option(help="Labeled data [default: setting]")] = None,
+    texts: Annotated[int, typer.Option(help="Held-out texts for the speed runs.")] = 2000,
+    batch: Annotated[int, typer.Option(help="Texts per classify() call.")] = 256,
+    cascade: Annotated[
+        bool, typer.Option(help="Also measure the cascade (when a transformer is available).")
+    ] = True,
+    threads: Annotated[int, typer.Option(help="onnxruntime intra-op threads.")] = 1,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
+) -> None:
+    """ROC-AUC / macro-F1 per label, language and data set, span F1, rules, texts/s per tier."""
+    settings = get_settings()
+    report = run_bench(
+        data or settings.training_data,
+        model or settings.models_path,
+        train_first=train,
+        limit=limit,
+        speed_texts=texts,
+        batch=batch,
+        cascade=cascade,
+        threads=threads,
+        progress=not as_json and sys.stderr.isatty(),
+    )
+    if as_json:
+        sys.stdout.write(json.dumps(report, indent=2, sort_keys=True) + "\n")
+    else:
+        print_report(report, Console(width=max(Console().width, 120)))

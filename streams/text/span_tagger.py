@@ -1,0 +1,250 @@
+"""The toxic-span tagger: which words of a toxic text are the toxic ones.
+
+A logistic regression over the words of a text, trained on the gold character spans of the
+toxic-spans set (SemEval-2021 Task 5): a word is toxic when at least half of its characters lie
+in a gold span. Each word is described by its hashed character n-grams (char_wb 2-5) and by
+hashed word features of itself and its neighbours (previous, next, the pairs they form), so
+"kill" is told apart in "kill yourself" and "kill time".
+
+Decoding (tuned for the SemEval metric, mean per-post character F1, on training posts held
+apart from the fit): the words above `threshold` are toxic; when none is, the most probable word
+is still marked if it clears `floor` (every post given to the tagger is toxic, and 90% of them
+have a span); words below `ratio` × the top word's probability are dropped; marked words separated
+only by whitespace merge into one span.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from numpy.typing import NDArray
+from sklearn.feature_extraction.text import HashingVectorizer
+from sklearn.linear_model import LogisticRegression
+
+__all__ = ["SpanTagger", "decode", "fit_tagger", "tokenize", "word_labels"]
+
+F32 = NDArray[np.float32]
+F64 = NDArray[np.float64]
+
+MAX_CHARS = 10_000
+CHAR_BITS = 19
+CONTEXT_BITS = 18
+_TOKEN_RE = re.compile(r"\S+")
+_CONTEXT_PATTERN = r"\S+"  # the context strings are space-separated features
+_EDGE_RE = re.compile(r"^[^\w*]+|[^\w*]+$")
+_REPEAT_RE = re.compile(r"(.)\1{2,}")
+
+THRESHOLDS = (0.25, 0.3, 0.35, 0.4, 0.5)
+FLOORS = (0.05, 0.1, 0.15, 0.2, 0.3)
+RATIOS = (0.0, 0.3, 0.5)
+TUNE_SHARE = 0.2  # training posts kept apart from the fit to tune the decoding
+
+
+def tokenize(text: str) -> tuple[list[tuple[int, int]], list[str]]:
+    """Whitespace-delimited words of `text` with leading / trailing punctuation stripped:
+    their [start, end) ranges in `text` and their lowercased forms (repeats capped at two)."""
+    ranges: list[tuple[int, int]] = []
+    words: list[str] = []
+    for m in _TOKEN_RE.finditer(text[:MAX_CHARS]):
+        tok = m.group()
+        lead = _EDGE_RE.match(tok)
+        start = m.start() + (lead.end() if lead and lead.start() == 0 else 0)
+        stripped = _EDGE_RE.sub("", tok)
+        if not stripped:
+            continue
+        ranges.append((start, start + len(stripped)))
+        words.append(_REPEAT_RE.sub(r"\1\1", stripped.lower()))
+    return ranges, words
+
+
+def _contexts(words: Sequence[str]) -> list[str]:
+    out = []
+    n = len(words)
+    for i, w in enumerate(words):
+        left = words[i - 1] if i else "<s>"
+        right = words[i + 1] if i + 1 < n else "</s>"
+        left2 = words[i - 2] if i > 1 else "<s>"
+        out.append(f"W:{w} L:{left} R:{right} LW:{left}_{w} WR:{w}_{right} L2:{left2}")
+    return out
+
+
+def word_labels(ranges: Sequence[tuple[int, int]], gold: Sequence[tuple[int, int]]) -> list[int]:
+    """1 for each word with at least half of its characters inside a gold span."""
+    chars = {i for s, e in gold for i in range(s, e)}
+    return [1 if 2 * sum(1 for i in range(s, e) if i in chars) >= e - s else 0 for s, e in ranges]
+
+
+class _Features:
+    def __init__(self) -> None:
+        self.chars = HashingVectorizer(
+            analyzer="char_wb",
+            ngram_range=(2, 5),
+            n_features=2**CHAR_BITS,
+            alternate_sign=False,
+            norm="l2",
+            lowercase=False,
+            dtype=np.float32,
+        )
+        self.context = HashingVectorizer(
+            analyzer="word",
+            token_pattern=_CONTEXT_PATTERN,
+            n_features=2**CONTEXT_BITS,
+            alternate_sign=False,
+            norm="l2",
+            lowercase=False,
+            dtype=np.float32,
+        )
+
+    def __call__(self, per_text: Sequence[Sequence[str]]) -> sp.csr_matrix:
+        words = [w for ws in per_text for w in ws]
+        contexts = [c for ws in per_text for c in _contexts(ws)]
+        # Words repeat (Zipf): n-grams of each distinct word once, then one row per word.
+        distinct: dict[str, int] = {}
+        rows = np.fromiter((distinct.setdefault(w, len(distinct)) for w in words), np.int64)
+        chars = self.chars.transform(list(distinct))[rows] if words else self.chars.transform([])
+        return sp.hstack([chars, self.context.transform(contexts)], format="csr")
+
+
+_FEATURES = _Features()
+N_FEATURES = 2**CHAR_BITS + 2**CONTEXT_BITS
+
+
+def decode(
+    text: str,
+    ranges: Sequence[tuple[int, int]],
+    probs: F64,
+    threshold: float,
+    floor: float,
+    ratio: float,
+) -> list[tuple[int, int]]:
+    """Spans from per-word probabilities (see the module docstring)."""
+    if len(ranges) == 0:
+        return []
+    top = float(probs.max())
+    if top <= floor:
+        return []
+    cut = max(min(threshold, top), ratio * top)
+    spans: list[tuple[int, int]] = []
+    for (s, e), p in zip(ranges, probs, strict=True):
+        if p < cut:
+            continue
+        if spans and text[spans[-1][1] : s].isspace():
+            spans[-1] = (spans[-1][0], e)
+        else:
+            spans.append((s, e))
+    return spans
+
+
+@dataclass(slots=True)
+class SpanTagger:
+    coef: F32  # (N_FEATURES,)
+    intercept: float
+    threshold: float = 0.3
+    floor: float = 0.1
+    ratio: float = 0.5
+
+    def word_probs(self, texts: Sequence[str]) -> list[tuple[list[tuple[int, int]], F64]]:
+        """Each text's word ranges and the probability that each word is toxic."""
+        tokenized = [tokenize(t) for t in texts]
+        if not any(words for _, words in tokenized):
+            return [(ranges, np.zeros(0)) for ranges, _ in tokenized]
+        x = _FEATURES([words for _, words in tokenized])
+        z = np.asarray(x @ self.coef, dtype=np.float64) + self.intercept
+        p = 1.0 / (1.0 + np.exp(-z))
+        out = []
+        start = 0
+        for ranges, words in tokenized:
+            out.append((ranges, p[start : start + len(words)]))
+            start += len(words)
+        return out
+
+    def spans(self, texts: Sequence[str]) -> list[list[tuple[int, int]]]:
+        return [
+            decode(t, ranges, p, self.threshold, self.floor, self.ratio)
+            for t, (ranges, p) in zip(texts, self.word_probs(texts), strict=True)
+        ]
+
+    def settings(self) -> dict[str, Any]:
+        return {
+            "threshold": self.threshold,
+            "floor": self.floor,
+            "ratio": self.ratio,
+            "intercept": self.intercept,
+            "features": f"char_wb 2-5 ({2**CHAR_BITS}) + word context ({2**CONTEXT_BITS})",
+        }
+
+
+def _fit(x: sp.csr_matrix, y: NDArray[np.int64], c: float) -> tuple[F32, float]:
+    if len(np.unique(y)) < 2:  # tiny data with one class: a constant tagger
+        return np.zeros(x.shape[1], dtype=np.float32), 4.0 if len(y) and y[0] == 1 else -4.0
+    clf = LogisticRegression(C=c, solver="liblinear", max_iter=1000)
+    clf.fit(x, y)
+    return clf.coef_[0].astype(np.float32), float(clf.intercept_[0])
+
+
+def _tune_fold(key: str) -> bool:
+    digest = hashlib.blake2b(key.encode(), digest_size=4).digest()
+    return int.from_bytes(digest, "big") / 2**32 < TUNE_SHARE
+
+
+def fit_tagger(
+    posts: Sequence[tuple[str, str, Sequence[tuple[int, int]]]],
+    *,
+    c: float = 1.0,
+    step: Callable[[str], None] | None = None,
+) -> tuple[SpanTagger, float]:
+    """Fit on (key, text, gold spans) posts, tune the decoding on a part kept apart, refit on all.
+
+    Returns the tagger and the tuned mean char-F1 on that part.
+    """
+    from streams.text.evaluate import span_f1
+
+    tune = [p for p in posts if _tune_fold(p[0])]
+    fit = [p for p in posts if not _tune_fold(p[0])]
+
+    def matrix(
+        part: Sequence[tuple[str, str, Sequence[tuple[int, int]]]],
+    ) -> tuple[sp.csr_matrix, NDArray[np.int64]]:
+        tokenized = [tokenize(text) for _, text, _ in part]
+        y = [
+            lab
+            for (ranges, _), (_, _, gold) in zip(tokenized, part, strict=True)
+            for lab in word_labels(ranges, gold)
+        ]
+        return _FEATURES([w for _, w in tokenized]), np.asarray(y, dtype=np.int64)
+
+    if step:
+        step(f"spans: fit on {len(fit)} posts")
+    x_fit, y_fit = matrix(fit)
+    coef, intercept = _fit(x_fit, y_fit, c)
+    tagger = SpanTagger(coef, intercept)
+    best = (-1.0, tagger.threshold, tagger.floor, tagger.ratio)
+    if tune:
+        if step:
+            step(f"spans: tune decoding on {len(tune)} posts")
+        probs = tagger.word_probs([text for _, text, _ in tune])
+        for thr in THRESHOLDS:
+            for floor in FLOORS:
+                for ratio in RATIOS:
+                    f1 = float(
+                        np.mean(
+                            [
+                                span_f1(decode(text, r, p, thr, floor, ratio), gold)
+                                for (_, text, gold), (r, p) in zip(tune, probs, strict=True)
+                            ]
+                        )
+                    )
+                    if f1 > best[0]:
+                        best = (f1, thr, floor, ratio)
+        if step:
+            step(f"spans: refit on {len(posts)} posts")
+        x_all, y_all = matrix(posts)
+        coef, intercept = _fit(x_all, y_all, c)
+    f1, thr, floor, ratio = best
+    return SpanTagger(coef, intercept, thr, floor, ratio), f1
