@@ -48,6 +48,7 @@ def worker() -> None:
     from streams.hash_media import build_pipeline as build_media
     from streams.hash_media import register as register_media
     from streams.pipeline import TextPipeline
+    from streams.text.context import ContextJudge
     from streams.text.load import TierOptions, load_classifier
     from streams.text.pool import PooledClassifier
 
@@ -66,7 +67,12 @@ def worker() -> None:
         else load_classifier(settings.models_path, tiers)
     )
     policies = live_policies(settings)
-    pipeline = TextPipeline(classifier, policies, cache_size=settings.dedupe_cache_size)
+    pipeline = TextPipeline(
+        classifier,
+        policies,
+        cache_size=settings.dedupe_cache_size,
+        context=ContextJudge(classifier, max_items=settings.context_max_items),
+    )
     app = create_app(settings, bootstrap)
     register_text(app, pipeline, settings)
     register_media(app, build_media(settings, policies.base.default), settings, bootstrap)
@@ -150,20 +156,41 @@ def classify(
     cascade: Annotated[
         bool, typer.Option(help="Escalate uncertain texts to the transformer tier.")
     ] = True,
+    rewrite: Annotated[
+        str,
+        typer.Option(
+            help="Rewrite suggestions for toxic rows: offline, llm (the configured chat "
+            "endpoint, falling back to offline) or none."
+        ),
+    ] = "offline",
 ) -> None:
     """Score a JSONL file without Kafka, one output row per input row."""
     from streams.text.batch import classify_jsonl
     from streams.text.load import FAST_ONLY, TierOptions, load_classifier
+    from streams.text.longtext import LongTextClassifier, LongTextOptions
+    from streams.text.rewrite import rewriter_from_settings
 
+    if rewrite not in ("offline", "llm", "none"):
+        raise typer.BadParameter("offline, llm or none", param_hint="--rewrite")
     settings = get_settings()
     tiers = TierOptions.from_settings(settings) if cascade else FAST_ONLY
     classifier = load_classifier(model or settings.models_path, tiers)
+    if not cascade:  # the bare fast tier: long texts by windows all the same
+        classifier = LongTextClassifier(classifier, LongTextOptions.from_settings(settings))
+    if rewrite == "llm" and not settings.rewrite_llm_url:
+        raise ConfigError("--rewrite llm needs MODSTREAM_REWRITE_LLM_URL")
+    rewriter = (
+        None
+        if rewrite == "none"
+        else rewriter_from_settings(classifier, settings, chat=rewrite == "llm")
+    )
+    policy = operator_policies(settings).default
     with input.open(encoding="utf-8") as src:
         if output is None:
-            classify_jsonl(classifier, operator_policies(settings).default, src, sys.stdout)
+            classify_jsonl(classifier, policy, src, sys.stdout, rewriter=rewriter)
         else:
             with output.open("w", encoding="utf-8") as dst:
-                n = classify_jsonl(classifier, operator_policies(settings).default, src, dst)
+                n = classify_jsonl(classifier, policy, src, dst, rewriter=rewriter)
             console.print(f"{n} rows written to {output}")
 
 

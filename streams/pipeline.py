@@ -1,5 +1,8 @@
 """The text pipeline as plain Python: decode → validate → dedupe → classify → decide → verdict.
 
+Around the model: a post's thread context is weighed in (`streams/text/context.py`), and toxic
+items (review or reject) get a rewrite suggestion from the offline rewriter, in one batch.
+
 `TextPipeline.process` takes a batch of raw Kafka records and returns what to publish. It knows
 nothing of Faust, so most of its behaviour is tested without a broker; the agent in
 `classify_text.py` only moves records in and out.
@@ -24,11 +27,13 @@ from schemas.events import (
     PostEvent,
     parse_event,
 )
-from schemas.records import DeadLetter, DeadLetterReason, Verdict
+from schemas.records import ContextEffect, DeadLetter, DeadLetterReason, Decision, Verdict
 from schemas.topics import tenant_from_key
 from streams.dedupe import LRUCache, content_key, digest
 from streams.policy import Policies
 from streams.text.classifier import Classifier, TextScores
+from streams.text.context import ContextJudge
+from streams.text.rewrite import OfflineRewriter, Rewrite, Rewriter, RewriteRequest
 
 log = logging.getLogger(__name__)
 
@@ -150,9 +155,13 @@ class TextPipeline:
         *,
         cache_size: int = 200_000,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        context: ContextJudge | None = None,
+        rewriter: Rewriter | None = None,
     ) -> None:
         self.classifier = classifier
         self.policies = policies
+        self.context = context or ContextJudge(classifier)
+        self.rewriter = rewriter or OfflineRewriter(classifier)
         self._clock = clock
         self._judged: LRUCache[str] = LRUCache(cache_size)
         self._scored: LRUCache[_Scored] = LRUCache(cache_size)
@@ -201,8 +210,8 @@ class TextPipeline:
                 for (key, event), score in zip(todo.items(), fresh, strict=True):
                     scores[key] = _Scored(event.event_id, event.text, score)
                     self._scored.put(key, scores[key])
-        now = self._clock()
-        verdicts = []
+        own: list[TextScores] = []
+        duplicates: list[str | None] = []
         for key, event in zip(keys, events, strict=True):
             scored = scores[key]
             score = scored.scores
@@ -212,11 +221,45 @@ class TextPipeline:
                 result.reused_scores += 1
                 if scored.text != event.text:  # same words, other case or spacing
                     score = replace(score, spans=realign(scored.text, score.spans, event.text))
-            verdicts.append(self._verdict(event, score, duplicate_of, now))
-        return verdicts
+            own.append(score)
+            duplicates.append(duplicate_of)
+        weighed = self.context.judge(
+            [(e.text, s, _context_of(e)) for e, s in zip(events, own, strict=True)]
+        )
+        rewrites = self._rewrites(events, [w.scores for w in weighed])
+        now = self._clock()
+        return [
+            self._verdict(event, w.scores, duplicate_of, now, rewrite, w.effect)
+            for event, w, duplicate_of, rewrite in zip(
+                events, weighed, duplicates, rewrites, strict=True
+            )
+        ]
+
+    def _rewrites(self, events: list[TextEvent], scores: list[TextScores]) -> list[Rewrite | None]:
+        """A suggestion for each item its tenant's policy does not approve (one batch)."""
+        wanted: dict[tuple[str, str], RewriteRequest] = {}
+        keys: list[tuple[str, str] | None] = []
+        for event, score in zip(events, scores, strict=True):
+            policy = self.policies.for_tenant(event.tenant)
+            if policy.decide(score.toxic, score.labels, score.lang) is Decision.APPROVE:
+                keys.append(None)
+                continue
+            key = (event.text, policy.version)
+            wanted.setdefault(key, RewriteRequest(event.text, score, policy))
+            keys.append(key)
+        if not wanted:
+            return [None] * len(events)
+        done = dict(zip(wanted, self.rewriter.rewrite(list(wanted.values())), strict=True))
+        return [None if k is None else done[k] for k in keys]
 
     def _verdict(
-        self, event: TextEvent, score: TextScores, duplicate_of: str | None, now: datetime
+        self,
+        event: TextEvent,
+        score: TextScores,
+        duplicate_of: str | None,
+        now: datetime,
+        rewrite: Rewrite | None = None,
+        context: ContextEffect | None = None,
     ) -> Verdict:
         policy = self.policies.for_tenant(event.tenant)
         return Verdict(
@@ -237,4 +280,10 @@ class TextPipeline:
             policy_version=policy.version,
             duplicate_of=duplicate_of,
             latency_ms=max(0.0, (now - event.occurred_at).total_seconds() * 1000),
+            rewrite=None if rewrite is None else rewrite.record(),
+            context=context,
         )
+
+
+def _context_of(event: TextEvent) -> list[str]:
+    return list(event.payload.context) if isinstance(event, PostEvent) else []

@@ -128,3 +128,26 @@ def test_arabic_echo(fast: Classifier) -> None:
     assert out.effect is not None
     assert out.effect.raised
     assert out.scores.toxic > 0.5
+
+
+def test_verdicts_record_the_context(fast: Classifier) -> None:
+    from streams.pipeline import RawRecord, TextPipeline
+    from streams.policy import PolicyBook
+    from tests.conftest import as_json, post_event
+
+    pipeline = TextPipeline(fast, PolicyBook(), cache_size=1000)
+    echo = post_event("ctx-echo", "same to you")
+    echo["payload"] |= {"parent_id": "p1", "context": [INSULT]}
+    kind = post_event("ctx-kind", "same to you", external_id="ctx-kind")  # same text, no context
+    records = [
+        RawRecord("events.text", 0, n, b"demo:a", as_json(e)) for n, e in enumerate([echo, kind])
+    ]
+    verdicts = {v.event_id: v for v in pipeline.process(records).verdicts}
+    raised, plain = verdicts["ctx-echo"], verdicts["ctx-kind"]
+    assert raised.context is not None
+    assert raised.context.raised
+    assert raised.toxic > 0.5
+    assert raised.decision.value != "approve"
+    assert plain.context is None  # no context given
+    assert plain.toxic < 0.5
+    assert plain.decision.value != "reject"

@@ -225,3 +225,45 @@ def test_settings_choose_the_rewriter(classifier: Classifier, chat: FakeChat) ->
     assert isinstance(rewriter_from_settings(classifier, configured, chat=False), OfflineRewriter)
     with pytest.raises(ConfigError, match="http"):
         ChatRewriter(classifier, ChatEndpoint("ftp://example.com"))
+
+
+def test_toxic_verdicts_carry_a_suggestion(classifier: Classifier) -> None:
+    from streams.pipeline import RawRecord, TextPipeline
+    from streams.policy import PolicyBook
+    from tests.conftest import as_json, post_event
+
+    pipeline = TextPipeline(classifier, PolicyBook(), cache_size=1000)
+    texts = {"rw-toxic": "you are an idiot", "rw-fine": "Thanks for the recipe, it was delicious",
+             "rw-hopeless": "you idiot"}  # fmt: skip
+    records = [
+        RawRecord("events.text", 0, n, b"demo:a", as_json(post_event(event_id, text)))
+        for n, (event_id, text) in enumerate(texts.items())
+    ]
+    verdicts = {v.event_id: v for v in pipeline.process(records).verdicts}
+    toxic, fine, hopeless = (verdicts[k] for k in texts)
+    assert toxic.decision.value != "approve"
+    assert toxic.rewrite is not None
+    assert toxic.rewrite.text == "you are wrong"
+    assert toxic.rewrite.source == "offline"
+    assert fine.decision.value == "approve"
+    assert fine.rewrite is None  # only the toxic share is rewritten
+    assert hopeless.rewrite is not None
+    assert hopeless.rewrite.text is None
+    assert hopeless.rewrite.note
+
+
+def test_classify_jsonl_writes_the_suggestion(classifier: Classifier) -> None:
+    import io
+    import json
+
+    from streams.text.batch import classify_jsonl
+
+    src = io.StringIO('{"id": 1, "text": "you are an idiot"}\n{"id": 2, "text": "nice photo"}\n')
+    dst = io.StringIO()
+    classify_jsonl(
+        classifier, POLICY, src, dst, progress=False, rewriter=OfflineRewriter(classifier)
+    )
+    rows = [json.loads(line) for line in dst.getvalue().splitlines()]
+    assert rows[0]["rewrite"]["text"] == "you are wrong"
+    assert rows[0]["rewrite"]["source"] == "offline"
+    assert "rewrite" not in rows[1]

@@ -9,8 +9,10 @@ from typing import IO, Any
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from schemas.records import Decision
 from streams.policy import DecisionPolicy
 from streams.text.classifier import Classifier
+from streams.text.rewrite import Rewriter, RewriteRequest
 
 __all__ = ["classify_jsonl"]
 
@@ -58,11 +60,14 @@ def classify_jsonl(
     *,
     progress: bool = True,
     batch_size: int = 256,
+    rewriter: Rewriter | None = None,
 ) -> int:
     """Classify rows `{"id", "text", "lang"?}` from `src`, write verdict rows to `dst`.
 
     Output rows: `{"id", "toxic", "labels", "decision", "lang", "spans"}`, or `{"id", "error"}`
     for a line that cannot be classified. Blank lines are skipped. Returns the rows written.
+    With a `rewriter`, rows the policy does not approve also carry `"rewrite": {"text",
+    "toxic", "source", "note"}` (`text` null when no acceptable rewrite was found).
     """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
@@ -84,6 +89,16 @@ def classify_jsonl(
                 [batch[i][1] or "" for i in good], [batch[i][2] for i in good]
             )
             by_index = dict(zip(good, scores, strict=True))
+            rewrites: dict[int, dict[str, Any]] = {}
+            if rewriter is not None:
+                toxic = [
+                    i
+                    for i, s in by_index.items()
+                    if policy.decide(s.toxic, s.labels, s.lang) is not Decision.APPROVE
+                ]
+                asked = [RewriteRequest(batch[i][1] or "", by_index[i], policy) for i in toxic]
+                for i, r in zip(toxic, rewriter.rewrite(asked), strict=True):
+                    rewrites[i] = r.record().model_dump(mode="json")
             for i, (row_id, _, _, err) in enumerate(batch):
                 s = by_index.get(i)
                 out: dict[str, Any]
@@ -98,6 +113,8 @@ def classify_jsonl(
                         "lang": s.lang,
                         "spans": [[a, b] for a, b in s.spans],
                     }
+                    if i in rewrites:
+                        out["rewrite"] = rewrites[i]
                 dst.write(json.dumps(out, ensure_ascii=False) + "\n")
                 written += 1
             bar.advance(task, len(batch))

@@ -95,14 +95,13 @@ class ContextJudge:
         kept = [c[: self.max_chars] for c in _read(context)[: self.max_items]]
         return "\n".join([*reversed(kept), text])
 
+    def leans(self, text: str, context: Sequence[str]) -> bool:
+        return bool(self.max_items and _read(context)) and leans_on_context(text, self.max_words)
+
     def judge(self, items: Sequence[tuple[str, TextScores, Sequence[str]]]) -> list[ContextOutcome]:
         """For each `(text, its own scores, context parent first)`: the scores to use and the
         effect to record. One classifier call for every reply that leans on its context."""
-        leaning = [
-            i
-            for i, (text, _, context) in enumerate(items)
-            if self.max_items and _read(context) and leans_on_context(text, self.max_words)
-        ]
+        leaning = [i for i, (text, _, context) in enumerate(items) if self.leans(text, context)]
         read = (
             self.classifier.classify(
                 [self.together(items[i][0], items[i][2]) for i in leaning],
@@ -112,27 +111,37 @@ class ContextJudge:
             else []
         )
         in_context = dict(zip(leaning, read, strict=True))
-        out = []
-        for i, (_, alone, context) in enumerate(items):
-            n = min(len(_read(context)), self.max_items)
-            if n == 0:
-                out.append(ContextOutcome(alone, None))
-                continue
-            other = in_context.get(i)
-            if other is None:
-                effect = ContextEffect(items=n, toxic_alone=alone.toxic, raised=False)
-                out.append(ContextOutcome(alone, effect))
-                continue
-            raised = other.toxic >= TOXIC_IN_CONTEXT and other.toxic > alone.toxic
-            scores = alone
-            if raised:
-                labels = {k: max(v, other.labels.get(k, 0.0)) for k, v in alone.labels.items()}
-                scores = replace(alone, toxic=labels["toxic"], labels=labels)
-            effect = ContextEffect(
-                items=n, toxic_alone=alone.toxic, toxic_in_context=other.toxic, raised=raised
+        return [
+            self._outcome(alone, context, in_context.get(i))
+            for i, (_, alone, context) in enumerate(items)
+        ]
+
+    def score(self, text: str, lang: str | None, context: Sequence[str]) -> ContextOutcome:
+        """One text scored alone and, when it leans on its context, with it: one call."""
+        leans = self.leans(text, context)
+        texts = [text, self.together(text, context)] if leans else [text]
+        scored = self.classifier.classify(texts, [lang] * len(texts))
+        return self._outcome(scored[0], context, scored[1] if leans else None)
+
+    def _outcome(
+        self, alone: TextScores, context: Sequence[str], other: TextScores | None
+    ) -> ContextOutcome:
+        n = min(len(_read(context)), self.max_items)
+        if n == 0:
+            return ContextOutcome(alone, None)
+        if other is None:
+            return ContextOutcome(
+                alone, ContextEffect(items=n, toxic_alone=alone.toxic, raised=False)
             )
-            out.append(ContextOutcome(scores, effect))
-        return out
+        raised = other.toxic >= TOXIC_IN_CONTEXT and other.toxic > alone.toxic
+        scores = alone
+        if raised:
+            labels = {k: max(v, other.labels.get(k, 0.0)) for k, v in alone.labels.items()}
+            scores = replace(alone, toxic=labels["toxic"], labels=labels)
+        effect = ContextEffect(
+            items=n, toxic_alone=alone.toxic, toxic_in_context=other.toxic, raised=raised
+        )
+        return ContextOutcome(scores, effect)
 
 
 def _read(context: Sequence[str]) -> list[str]:
