@@ -108,6 +108,12 @@ def x_poll(
 
 
 def register(app: typer.Typer) -> None:
+    from infra.cli import add_commands
+    from producers.bench_chat import bench_chat
+
     app.add_typer(produce_app, name="produce")
     app.command()(chat)
+    bench = typer.Typer(help="Benchmarks that print figures.", no_args_is_help=True)
+    bench.command("chat")(bench_chat)
+    add_commands(app, "bench", bench)
     app.command("x-poll")(x_poll)

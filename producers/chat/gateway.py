@@ -40,7 +40,7 @@ from infra.errors import AccountsError, BrokerError
 from infra.kafka import Publisher
 from infra.settings import Settings
 from producers.chat.delivery import mask, outcome_of, verdict_summary
-from producers.chat.store import Held, MessageStore
+from producers.chat.store import GroupCommit, Held, Judgement, Message, MessageStore
 from schemas.events import MAX_TEXT_CHARS, ChatMessage, ChatMessageEvent, Kind
 from schemas.records import Verdict
 from schemas.topics import EVENTS_TEXT, VERDICTS_TEXT
@@ -60,6 +60,7 @@ class ChatGateway:
         self.settings = settings
         self.bootstrap = bootstrap
         self.store = MessageStore(accounts)
+        self._adds: GroupCommit[Message] = GroupCommit(self.store.add_many)
         self.blocks = BlockList(bootstrap)
         self._publisher: Publisher | None = None  # aiokafka wants the server's loop: in start()
         self.online: Counter[tuple[str, str]] = Counter()
@@ -167,7 +168,7 @@ class ChatGateway:
                 event_id=event_id, tenant=tenant, source=SOURCE, occurred_at=datetime.now(UTC),
                 payload=ChatMessage(message_id=event_id, sender=user, receiver=to, text=text),
             )  # fmt: skip
-            await asyncio.to_thread(self.store.add, tenant, event_id, user, to, text)
+            await self._adds.submit(Message(tenant, event_id, user, to, text))
             await self.publisher.publish_many(
                 EVENTS_TEXT.name, [(event.partition_key, event.model_dump_json().encode())]
             )
@@ -220,10 +221,10 @@ class ChatGateway:
                 batch = await consumer.getmany(timeout_ms=200, max_records=1_000)
                 if not self.ready.is_set() and consumer.assignment():
                     self.ready.set()
-                for records in batch.values():
-                    for record in records:
-                        if b'"chat_message"' in (record.value or b""):
-                            await self._on_verdict(record.value or b"")
+                await self._on_verdicts(
+                    [r.value for records in batch.values() for r in records
+                     if r.value and b'"chat_message"' in r.value]
+                )  # fmt: skip
                 if batch:
                     await consumer.commit()
         except KafkaError as exc:
@@ -231,35 +232,50 @@ class ChatGateway:
         finally:
             await consumer.stop()
 
-    async def _on_verdict(self, raw: bytes) -> None:
-        try:
-            verdict = Verdict.model_validate_json(raw)
-        except ValidationError:
-            return  # the sink dead-letters it
-        if verdict.kind != Kind.CHAT_MESSAGE or verdict.source != SOURCE:
+    async def _on_verdicts(self, raws: list[bytes]) -> None:
+        """Record a consumer batch's chat verdicts, deliver what may be, tell the senders. The
+        store is written twice per batch, not twice per message."""
+        verdicts: list[Verdict] = []
+        for raw in raws:
+            try:
+                verdict = Verdict.model_validate_json(raw)
+            except ValidationError:
+                continue  # the sink dead-letters it
+            if verdict.kind == Kind.CHAT_MESSAGE and verdict.source == SOURCE:
+                verdicts.append(verdict)
+        if not verdicts:
             return
-        mode = self.settings.chat_modes.get(verdict.tenant, self.settings.chat_mode)
-        outcome = outcome_of(verdict, mode)
-        held = await asyncio.to_thread(
-            self.store.judged, verdict.tenant, verdict.event_id, outcome,
-            verdict.model_dump_json(),
+        outcomes = [
+            outcome_of(v, self.settings.chat_modes.get(v.tenant, self.settings.chat_mode))
+            for v in verdicts
+        ]
+        helds = await asyncio.to_thread(
+            self.store.judged_many,
+            [Judgement(v.tenant, v.event_id, o, v.model_dump_json())
+             for v, o in zip(verdicts, outcomes, strict=True)],
         )  # fmt: skip
-        if held is None:
-            return  # not this gateway's, or a repeated verdict
-        summary = verdict_summary(verdict)
-        status: str = outcome
-        if outcome != "withheld":
-            if (verdict.tenant, held.receiver) in self.online:
-                await self._give(verdict.tenant, held, verdict)
-                await asyncio.to_thread(self.store.delivered, verdict.tenant, [held.event_id])
-            else:
-                status = "queued"
-        await self.sio.emit(
-            "delivery",
-            {"message_id": held.event_id, "to": held.receiver, "status": status,
-             "verdict": summary},
-            room=_room(verdict.tenant, held.sender),
-        )  # fmt: skip
+        notices: list[tuple[Verdict, Held, str]] = []
+        given: list[tuple[str, str]] = []
+        for verdict, outcome, held in zip(verdicts, outcomes, helds, strict=True):
+            if held is None:
+                continue  # not this gateway's, or a repeated verdict
+            status: str = outcome
+            if outcome != "withheld":
+                if (verdict.tenant, held.receiver) in self.online:
+                    await self._give(verdict.tenant, held, verdict)
+                    given.append((verdict.tenant, held.event_id))
+                else:
+                    status = "queued"
+            notices.append((verdict, held, status))
+        if given:
+            await asyncio.to_thread(self.store.delivered_many, given)
+        for verdict, held, status in notices:
+            await self.sio.emit(
+                "delivery",
+                {"message_id": held.event_id, "to": held.receiver, "status": status,
+                 "verdict": verdict_summary(verdict)},
+                room=_room(verdict.tenant, held.sender),
+            )  # fmt: skip
 
     async def _give(self, tenant: str, held: Held, verdict: Verdict) -> None:
         masked = held.outcome == "masked"

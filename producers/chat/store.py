@@ -1,11 +1,20 @@
 """The gateway's message store: the accounts store's `chat_messages` table (SQLite by default,
 PostgreSQL by URL), so a message waits for an offline receiver across gateway restarts and
-needs no new service. Plain functions over a session; the gateway calls them off the loop."""
+needs no new service. Plain functions over a session; the gateway calls them off the loop.
+
+Writes come in batches: a commit costs a sync to disk (~4 ms on SQLite here), so one
+transaction per message capped the gateway below 100 messages/s (`modstream bench chat`). The
+verdict path writes a consumer batch at once; sends are grouped by `GroupCommit`.
+"""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import groupby
+from typing import Generic, TypeVar
 
 from sqlalchemy import select, update
 
@@ -22,6 +31,23 @@ class Held:
     sent_at: datetime
     outcome: str | None
     verdict: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    tenant: str
+    event_id: str
+    sender: str
+    receiver: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Judgement:
+    tenant: str
+    event_id: str
+    outcome: str
+    verdict: str
 
 
 def _held(row: ChatMessageRow) -> Held:
@@ -53,41 +79,64 @@ class MessageStore:
             return user.email if owner is not None and owner.name == tenant else None
 
     def add(self, tenant: str, event_id: str, sender: str, receiver: str, text: str) -> None:
+        self.add_many([Message(tenant, event_id, sender, receiver, text)])
+
+    def add_many(self, messages: list[Message]) -> None:
         with self.accounts.session() as session:
-            session.add(
+            session.add_all(
                 ChatMessageRow(
-                    tenant=tenant, event_id=event_id, sender=sender, receiver=receiver, text=text
+                    tenant=m.tenant, event_id=m.event_id, sender=m.sender, receiver=m.receiver,
+                    text=m.text,
                 )
-            )
+                for m in messages
+            )  # fmt: skip
 
     def judged(self, tenant: str, event_id: str, outcome: str, verdict: str) -> Held | None:
         """Record the verdict of a message still being judged (None if unknown or done: a
         repeated verdict). Withheld messages are done at once and lose their text."""
+        return self.judged_many([Judgement(tenant, event_id, outcome, verdict)])[0]
+
+    def judged_many(self, judgements: list[Judgement]) -> list[Held | None]:
+        """`judged` for many, in one transaction; the results in the same order."""
+        found: list[Held | None] = []
         with self.accounts.session() as session:
-            row = session.scalar(
-                select(ChatMessageRow).where(
-                    ChatMessageRow.tenant == tenant,
-                    ChatMessageRow.event_id == event_id,
-                    ChatMessageRow.status == "judging",
+            for j in judgements:
+                row = session.scalar(
+                    select(ChatMessageRow).where(
+                        ChatMessageRow.tenant == j.tenant,
+                        ChatMessageRow.event_id == j.event_id,
+                        ChatMessageRow.status == "judging",
+                    )
                 )
-            )
-            if row is None:
-                return None
-            held = _held(row)
-            row.outcome, row.verdict = outcome, verdict
-            row.status = "ready"
-            if outcome == "withheld":
-                row.status, row.text = "done", ""
-            return Held(held.event_id, held.sender, held.receiver, held.text, held.sent_at,
-                        outcome, verdict)  # fmt: skip
+                if row is None:
+                    found.append(None)
+                    continue
+                held = _held(row)
+                row.outcome, row.verdict = j.outcome, j.verdict
+                row.status = "ready"
+                if j.outcome == "withheld":
+                    row.status, row.text = "done", ""
+                session.flush()  # a repeated verdict later in the batch finds it done
+                found.append(Held(held.event_id, held.sender, held.receiver, held.text,
+                                  held.sent_at, j.outcome, j.verdict))  # fmt: skip
+        return found
 
     def delivered(self, tenant: str, event_ids: list[str]) -> None:
+        self.delivered_many([(tenant, e) for e in event_ids])
+
+    def delivered_many(self, keys: Iterable[tuple[str, str]]) -> None:
+        """Mark (tenant, event id) delivered and erase their text, in one transaction."""
+        now = datetime.now(UTC)
         with self.accounts.session() as session:
-            session.execute(
-                update(ChatMessageRow)
-                .where(ChatMessageRow.tenant == tenant, ChatMessageRow.event_id.in_(event_ids))
-                .values(status="done", text="", delivered_at=datetime.now(UTC))
-            )
+            for tenant, group in groupby(sorted(keys), key=lambda k: k[0]):
+                session.execute(
+                    update(ChatMessageRow)
+                    .where(
+                        ChatMessageRow.tenant == tenant,
+                        ChatMessageRow.event_id.in_([e for _, e in group]),
+                    )
+                    .values(status="done", text="", delivered_at=now)
+                )
 
     def waiting_for(self, tenant: str, receiver: str) -> list[Held]:
         """Judged messages the receiver has not been given yet, oldest first."""
@@ -117,3 +166,38 @@ class MessageStore:
                 return None
             row.read_at = row.read_at or datetime.now(UTC)
             return row.sender
+
+
+T = TypeVar("T")
+
+
+class GroupCommit(Generic[T]):
+    """Writes items submitted concurrently in one call of `write` (off the loop): while one
+    transaction commits, the next items gather, so the commit rate no longer caps throughput.
+    `submit` returns once its item is written, or raises what the write raised."""
+
+    def __init__(self, write: Callable[[list[T]], None]) -> None:
+        self._write = write
+        self._queue: list[tuple[T, asyncio.Future[None]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def submit(self, item: T) -> None:
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.append((item, done))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._drain())
+        await done
+
+    async def _drain(self) -> None:
+        while self._queue:
+            batch, self._queue = self._queue, []
+            try:
+                await asyncio.to_thread(self._write, [item for item, _ in batch])
+            except Exception as exc:  # handed to every waiting submitter
+                for _, done in batch:
+                    if not done.done():
+                        done.set_exception(exc)
+            else:
+                for _, done in batch:
+                    if not done.done():
+                        done.set_result(None)
