@@ -24,6 +24,7 @@ from api.feed.hub import VerdictHub
 from api.rollups import run_refresher
 from api.routes import (
     analytics,
+    assist,
     auth,
     authors,
     events,
@@ -128,9 +129,11 @@ def create_app(settings: Settings, *, run_sink: bool | None = None) -> FastAPI:
         state.blocks = BlockList(bootstrap)
         await state.blocks.start()
         app.state.modstream = state
+        app.state.assist = assist.AssistClient(settings)
         try:
             yield
         finally:
+            await app.state.assist.aclose()
             await state.blocks.stop()
             await state.feed.stop()
             state.rollups_task.cancel()
@@ -167,6 +170,7 @@ def create_app(settings: Settings, *, run_sink: bool | None = None) -> FastAPI:
     app.include_router(analytics.router)
     app.include_router(media.router)
     app.include_router(x_routes.router)
+    app.include_router(assist.router)
     app.include_router(health.router)
 
     def openapi() -> dict[str, Any]:

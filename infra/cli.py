@@ -65,6 +65,7 @@ def up(
         supervisor.spawn("worker", modstream_argv("worker"))
         supervisor.spawn("strikes", modstream_argv("strikes"))
         supervisor.spawn("chat", modstream_argv("chat"))
+        supervisor.spawn("assist", modstream_argv("assist"))
         if settings.x_client_id:  # X ingestion is configured: poll the connected accounts
             supervisor.spawn("x-poll", modstream_argv("x-poll"))
         supervisor.spawn("api", modstream_argv("serve"))

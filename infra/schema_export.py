@@ -8,6 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, TypeAdapter
 
+from schemas.activity import ComposerActivity
+from schemas.assist import AssistRequest, AssistResponse
 from schemas.events import Event
 from schemas.media import BankEntry, MediaVerdict
 from schemas.records import DeadLetter, Verdict
@@ -22,6 +24,9 @@ RECORDS: dict[str, Any] = {
     "bank_entry": BankEntry,
     "strike": Strike,
     "block_change": BlockChange,
+    "composer_activity": ComposerActivity,
+    "assist_request": AssistRequest,
+    "assist_response": AssistResponse,
 }
 
 

@@ -84,6 +84,15 @@ def worker() -> None:
     faust.Worker(app, loglevel=settings.log_level.lower(), quiet=True).execute_from_commandline()
 
 
+def assist() -> None:
+    """Run the composer assist service (loopback only; `POST /v1/assist` forwards to it)."""
+    from streams.assist import serve
+
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    serve(settings, live_policies(settings))
+
+
 def strikes() -> None:
     """Run the strikes worker (Faust): verdicts.text → authors.strikes, authors.blocks."""
     import faust
@@ -290,15 +299,20 @@ def export_model(
 def register(app: typer.Typer) -> None:
     app.command()(worker)
     app.command()(strikes)
+    app.command()(assist)
     app.command()(train)
     app.command("train-transformer")(train_transformer)
     app.command("export-model")(export_model)
     app.command()(classify)
     from infra.cli import add_commands
     from streams.bench import bench_app
+    from streams.bench_assist import bench_assist_app
     from streams.bench_classify import bench_classify_app
     from streams.bench_quality import bench_quality_app
+    from streams.bench_text import bench_text_app
 
     add_commands(app, "bench", bench_app)
     add_commands(app, "bench", bench_classify_app)
+    add_commands(app, "bench", bench_text_app)
+    add_commands(app, "bench", bench_assist_app)
     add_commands(app, "bench", bench_quality_app)

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from infra.broker import EmbeddedBroker, die_with_parent
+from infra.broker import EmbeddedBroker, die_with_parent, free_port
 from infra.kafka import ensure_topics
 from infra.settings import Settings
 from infra.warehouse import Warehouse
@@ -51,6 +51,7 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 TEST_SECRET = "test-secret-" + "x" * 40
+ASSIST_SECRET = "assist-secret-" + "y" * 40
 ALL_SCOPES = ("ingest", "read", "moderate", "admin")
 
 
@@ -64,6 +65,8 @@ def settings(broker: EmbeddedBroker, data_dir: Path) -> Settings:
         secret_key=TEST_SECRET,  # type: ignore[arg-type]
         privacy_refresh=0.2,
         login_rate_per_minute=10_000,  # tests/test_auth.py tests the limit with its own
+        assist_port=free_port(),
+        assist_secret=ASSIST_SECRET,  # type: ignore[arg-type]
     )
 
 
@@ -177,6 +180,40 @@ def worker(
     settings: Settings, model_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Worker]:
     running = Worker(settings, model_dir, tmp_path_factory.mktemp("worker") / "worker.log").start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="session")
+def assist_service(
+    settings: Settings, model_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Worker]:
+    """`modstream assist` in a subprocess, where the `api` fixture's settings point (its tenants'
+    policies are read from the same accounts store)."""
+    import httpx
+
+    running = Worker(
+        settings, model_dir, tmp_path_factory.mktemp("assist") / "assist.log", command="assist"
+    )
+    running.env |= {
+        "MODSTREAM_ENV": "test",
+        "MODSTREAM_SECRET_KEY": TEST_SECRET,
+        "MODSTREAM_ASSIST_PORT": str(settings.assist_port),
+        "MODSTREAM_ASSIST_SECRET": ASSIST_SECRET,
+    }
+    running.start()
+
+    def healthy() -> bool:
+        assert running.proc is not None
+        if running.proc.poll() is not None:
+            pytest.fail(f"assist exited: {running.log.read_text()[-2000:]}")
+        try:
+            url = f"http://127.0.0.1:{settings.assist_port}/health"
+            return httpx.get(url, timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    wait_for(healthy, timeout=120, what="the assist service")
     yield running
     running.stop()
 

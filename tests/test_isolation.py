@@ -444,6 +444,14 @@ def _x_preview(api: TestClient, s: Seed, w: Warehouse) -> None:
     assert (row.since_id, row.last_poll_at) == (7, None)  # not polled
 
 
+def _assist(api: TestClient, s: Seed, w: Warehouse) -> None:
+    """The tenant (and so the policy) is the caller's: naming another is refused."""
+    body = {"text": "hello", "tenant": s.a}
+    response = no_mark(call(api, "POST", "/v1/assist", s.b_headers, json=body), s)
+    assert response.status_code == 422
+    assert ["body", "tenant"] in [d["loc"] for d in response.json()["error"]["details"]]
+
+
 CHECKS: dict[tuple[str, str], Check] = {
     ("GET", "/v1/me"): _me,
     ("POST", "/v1/tokens"): _create_token,
@@ -485,6 +493,7 @@ CHECKS: dict[tuple[str, str], Check] = {
     ("GET", "/v1/media/{event_id}/duplicates"): _duplicates,
     ("GET", "/v1/verdicts/stream"): _sse,
     ("WS", "/v1/verdicts/ws"): _ws,
+    ("POST", "/v1/assist"): _assist,
     ("POST", "/v1/posts"): _create_post,
     ("POST", "/v1/posts/{post_id}/comments"): _comment,
     ("GET", "/v1/posts/{post_id}/thread"): _thread,

@@ -1,7 +1,8 @@
 """Property-based checks against the OpenAPI document (schemathesis): generated requests, with
 valid credentials, to every documented operation; none may answer 5xx. Bounded: a fixed number
 of examples per operation and a deterministic seed. The SSE stream never ends, so it is
-exercised in tests/test_live_feed.py instead."""
+exercised in tests/test_live_feed.py instead. The assist service runs, so `POST /v1/assist` is
+judged for real."""
 
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ def send(api: TestClient, case: Any, headers: dict[str, str]) -> Any:
 
 # schemathesis draws from `random` inside its strategies; Hypothesis deprecates that (not ours).
 @pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
-def test_no_operation_answers_5xx(api: TestClient) -> None:
+def test_no_operation_answers_5xx(api: TestClient, assist_service: Any) -> None:
     schema = schemathesis.openapi.from_dict(api.get("/openapi.json").json())
     headers = as_tenant(api, "fuzz")  # every scope, a tenant of its own
     operations = [r.ok() for r in schema.get_all_operations()]

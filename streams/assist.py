@@ -1,0 +1,181 @@
+"""The composer assist service (`modstream assist`): score, spans, decision, rewrite and
+thread-context advice for a draft, fast enough to answer as the user types.
+
+It runs the fast tier (loaded once, long drafts judged by windows) in its own process, because
+`api/` may not import `streams/`: the API authenticates and validates `POST /v1/assist` and
+forwards the request with the caller's tenant. The service listens on loopback only and answers
+only requests that carry the shared secret (`X-Assist-Secret`, `MODSTREAM_ASSIST_SECRET`);
+outside development it refuses to start with the default secret.
+
+Cost per draft: one fast-tier call (two texts when the draft leans on its context), plus the
+offline rewriter's one or two calls for a draft the tenant's policy would not approve.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import FastAPI, Header, HTTPException
+from fastapi.concurrency import run_in_threadpool
+
+from infra.errors import ConfigError
+from infra.settings import DEV_ASSIST_SECRET, MIN_SECRET_CHARS, Settings
+from schemas.assist import SECRET_HEADER, AssistQuery, AssistResponse
+from schemas.records import Decision
+from streams.policy import LivePolicies, Policies
+from streams.text.classifier import Classifier
+from streams.text.context import ContextJudge
+from streams.text.linear import LinearTextClassifier
+from streams.text.longtext import LongTextClassifier, LongTextOptions
+from streams.text.rewrite import ChatEndpoint, ChatRewriter, OfflineRewriter, RewriteRequest
+
+__all__ = ["Assistant", "create_app", "serve"]
+
+log = logging.getLogger(__name__)
+
+ADVICE_CONTEXT = "Read with the message it answers, this reply repeats or backs a hostile remark."
+ADVICE_REWRITE = "This may come across as hostile; a gentler wording is suggested."
+ADVICE_HIGHLIGHT = "This may come across as hostile; consider rephrasing the highlighted words."
+ADVICE_REVIEW = "This may come across as hostile; consider rephrasing it."
+
+
+@dataclass
+class Assistant:
+    """The judging behind the service, callable without HTTP."""
+
+    classifier: Classifier
+    policies: Policies
+    context: ContextJudge
+    offline: OfflineRewriter
+    chat: ChatRewriter | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings, policies: Policies) -> Assistant:
+        fast = LinearTextClassifier.load(settings.models_path)
+        classifier = LongTextClassifier(fast, LongTextOptions.from_settings(settings))
+        endpoint = ChatEndpoint.from_settings(settings)
+        offline = OfflineRewriter(classifier)
+        return cls(
+            classifier,
+            policies,
+            ContextJudge(classifier, max_items=settings.context_max_items),
+            offline,
+            None if endpoint is None else ChatRewriter(classifier, endpoint, offline),
+        )
+
+    def answer(self, query: AssistQuery) -> AssistResponse:
+        started = time.perf_counter()
+        judged = self.context.score(query.text, query.lang, query.context)
+        s = judged.scores
+        policy = self.policies.for_tenant(query.tenant)
+        decision = policy.decide(s.toxic, s.labels, s.lang)
+        rewrite = None
+        if decision is not Decision.APPROVE and query.rewrite != "off" and query.text.strip():
+            rewriter = self.chat if query.rewrite == "best" and self.chat else self.offline
+            rewrite = rewriter.rewrite([RewriteRequest(query.text, s, policy)])[0]
+        advice = None
+        if judged.effect is not None and judged.effect.raised:
+            advice = ADVICE_CONTEXT
+        elif rewrite is not None and rewrite.text is not None:
+            advice = ADVICE_REWRITE
+        elif decision is not Decision.APPROVE:
+            advice = ADVICE_HIGHLIGHT if s.spans else ADVICE_REVIEW
+        return AssistResponse(
+            toxic=s.toxic,
+            labels=s.labels,
+            decision=decision,
+            lang=s.lang,
+            spans=s.spans,
+            rewrite=None if rewrite is None else rewrite.record(),
+            context=judged.effect,
+            advice=advice,
+            model_version=self.classifier.version,
+            policy_version=policy.version,
+            elapsed_ms=round((time.perf_counter() - started) * 1000, 3),
+        )
+
+    def close(self) -> None:
+        if self.chat is not None:
+            self.chat.close()
+
+
+def check_secret(settings: Settings) -> str:
+    """The shared secret; outside development the default or a short one is refused."""
+    secret = settings.assist_secret.get_secret_value()
+    if settings.env != "development" and (
+        secret == DEV_ASSIST_SECRET or len(secret) < MIN_SECRET_CHARS
+    ):
+        raise ConfigError(
+            f"MODSTREAM_ASSIST_SECRET must be set outside development, with at least "
+            f"{MIN_SECRET_CHARS} characters (the API and `modstream assist` share it)"
+        )
+    return secret
+
+
+def create_app(assistant: Assistant, secret: str, *, refresh: float | None = None) -> FastAPI:
+    """The service's HTTP face. With `refresh`, live tenant policies are re-read that often."""
+    expected = secret.encode()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        task = None
+        policies = assistant.policies
+        if refresh and isinstance(policies, LivePolicies):
+            task = asyncio.create_task(_refresh(policies, refresh), name="policy-refresh")
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            assistant.close()
+
+    app = FastAPI(
+        title="Modstream assist (internal)", lifespan=lifespan, docs_url=None, redoc_url=None
+    )
+
+    @app.post("/assist", response_model=AssistResponse)
+    async def assist(
+        query: AssistQuery,
+        secret: Annotated[str | None, Header(alias=SECRET_HEADER)] = None,
+    ) -> AssistResponse:
+        if secret is None or not hmac.compare_digest(secret.encode(), expected):
+            raise HTTPException(401, "a valid X-Assist-Secret header is required")
+        return await run_in_threadpool(assistant.answer, query)
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok", "model_version": assistant.classifier.version}
+
+    return app
+
+
+async def _refresh(policies: LivePolicies, every: float) -> None:
+    while True:
+        await asyncio.sleep(every)
+        await asyncio.to_thread(policies.refresh)
+
+
+def serve(settings: Settings, policies: Policies) -> None:
+    """Load the fast tier once and serve on the loopback address from settings."""
+    import uvicorn
+
+    secret = check_secret(settings)
+    assistant = Assistant.from_settings(settings, policies)
+    app = create_app(assistant, secret, refresh=settings.policy_refresh)
+    log.info("assist service on %s:%d", settings.assist_host, settings.assist_port)
+    uvicorn.run(
+        app,
+        host=settings.assist_host,  # loopback only: Settings refuses anything else
+        port=settings.assist_port,
+        log_config=None,
+        access_log=False,
+    )

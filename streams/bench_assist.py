@@ -1,0 +1,165 @@
+"""`modstream bench assist`: latency of `POST /v1/assist` for 280-character drafts, through the
+API and straight to the assist service, with both running as they do under `modstream up`.
+
+A temporary data folder, an embedded broker (unless one is configured), `modstream serve` and
+`modstream assist` as child processes, a tenant and a read token made with `modstream admin`;
+then sequential keep-alive requests (one composer typing), timed at the client. Drafts are
+held-out texts (never trained on) joined and cut to 280 characters, so about as many are toxic
+as in the labeled data; toxic ones also cost a rewrite. Target: p95 <= 50 ms.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import secrets
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import numpy as np
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from infra.broker import EmbeddedBroker, free_port
+from infra.errors import ModstreamError
+from infra.settings import get_settings
+from infra.supervisor import Supervisor, modstream_argv
+from schemas.assist import SECRET_HEADER
+
+bench_assist_app = typer.Typer(no_args_is_help=True)
+console = Console()
+
+DRAFT_CHARS = 280
+
+
+def drafts(rows: list[str], n: int, rng: random.Random) -> list[str]:
+    """`n` drafts of about 280 characters (cut at a word), each from held-out texts."""
+    out = []
+    for _ in range(n):
+        text = ""
+        while len(text) < DRAFT_CHARS:
+            text = f"{text} {rng.choice(rows)}".strip()
+        out.append(text[:DRAFT_CHARS].rsplit(" ", 1)[0])
+    return out
+
+
+def _wait(url: str, proc: subprocess.Popen[bytes], what: str, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise ModstreamError(f"{what} exited with code {proc.returncode}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise ModstreamError(f"{what} did not become ready within {timeout:.0f}s")
+
+
+def _time(
+    client: httpx.Client, path: str, bodies: list[dict[str, Any]], warmup: int = 20
+) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    times, answers = [], []
+    for i, body in enumerate(bodies):
+        started = time.perf_counter()
+        response = client.post(path, json=body)
+        elapsed = (time.perf_counter() - started) * 1000
+        if response.status_code != 200:
+            raise ModstreamError(f"{path}: HTTP {response.status_code} {response.text[:200]}")
+        if i >= warmup:
+            times.append(elapsed)
+            answers.append(response.json())
+    return np.array(times), answers
+
+
+@bench_assist_app.command("assist")
+def bench_assist(
+    requests: Annotated[int, typer.Option(help="Timed requests per target.")] = 500,
+    context: Annotated[bool, typer.Option(help="Send the previous draft as context.")] = True,
+) -> None:
+    """p50/p95/p99 of `POST /v1/assist` for 280-character drafts (target p95 <= 50 ms)."""
+    from streams.text.dataset import load_dir, split
+
+    settings = get_settings()
+    _, held = split(load_dir(settings.training_data))
+    rng = random.Random(7)
+    texts = drafts([r.text for r in held], requests + 20, rng)
+    bodies = [
+        {"text": t} | ({"context": [texts[i - 1]]} if context and i else {})
+        for i, t in enumerate(texts)
+    ]
+    with tempfile.TemporaryDirectory(prefix="modstream-bench-assist-") as tmp:
+        folder = Path(tmp)
+        broker = None
+        bootstrap = settings.kafka_bootstrap
+        if not bootstrap:
+            broker = EmbeddedBroker(folder / "logs").start()
+            bootstrap = broker.bootstrap
+        api_port, assist_port = free_port(), free_port()
+        secret = secrets.token_urlsafe(32)
+        env = {
+            "MODSTREAM_KAFKA_BOOTSTRAP": bootstrap,
+            "MODSTREAM_DATA_DIR": str(folder),
+            "MODSTREAM_MODEL_DIR": str(settings.models_path),
+            "MODSTREAM_API_PORT": str(api_port),
+            "MODSTREAM_ASSIST_PORT": str(assist_port),
+            "MODSTREAM_ASSIST_SECRET": secret,
+            "MODSTREAM_LOG_LEVEL": "WARNING",
+        }
+        supervisor = Supervisor(env)
+        try:
+            api = supervisor.spawn("api", modstream_argv("serve"))
+            assist = supervisor.spawn("assist", modstream_argv("assist"))
+            _wait(f"http://127.0.0.1:{assist_port}/health", assist.proc, "the assist service")
+            _wait(f"http://127.0.0.1:{api_port}/health", api.proc, "the API")
+
+            def admin(*args: str) -> str:
+                done = subprocess.run(  # noqa: S603 - our own command, no shell
+                    modstream_argv("admin", *args), env=os.environ | env, check=True,
+                    capture_output=True, text=True,
+                )  # fmt: skip
+                return done.stdout
+
+            admin("create-tenant", "bench")
+            token = admin("create-token", "--tenant", "bench", "--scopes", "read").split()[-1]
+            results = []
+            headers = {"Authorization": f"Bearer {token}"}
+            with httpx.Client(base_url=f"http://127.0.0.1:{api_port}", headers=headers) as c:
+                results.append(("through the API", *_time(c, "/v1/assist", bodies)))
+            direct = {SECRET_HEADER: secret}
+            with httpx.Client(base_url=f"http://127.0.0.1:{assist_port}", headers=direct) as c:
+                queries = [b | {"tenant": "bench"} for b in bodies]
+                results.append(("assist service alone", *_time(c, "/assist", queries)))
+        finally:
+            supervisor.stop_all()
+            if broker:
+                broker.stop()
+    _report(results, requests)
+
+
+def _report(results: list[tuple[str, np.ndarray, list[dict[str, Any]]]], n: int) -> None:
+    table = Table(title=f"bench assist: {n} sequential 280-character drafts (ms, at the client)")
+    for col in ("target", "drafts", "p50", "p95", "p99", "max", "service p95"):
+        table.add_column(col, justify="left" if col in ("target", "drafts") else "right")
+    for name, times, answers in results:
+        flagged = np.array([a["decision"] != "approve" for a in answers])
+        inside = np.array([a["elapsed_ms"] for a in answers])
+        for label, mask in (("all", np.ones_like(flagged)), ("not approved", flagged)):
+            if not mask.any():
+                continue
+            t = times[mask]
+            table.add_row(
+                name if label == "all" else "", f"{label} ({int(mask.sum())})",
+                *(f"{v:.1f}" for v in np.percentile(t, [50, 95, 99])), f"{t.max():.1f}",
+                f"{np.percentile(inside[mask], 95):.1f}",
+            )  # fmt: skip
+    console.print(table)
+    p95 = float(np.percentile(results[0][1], 95))
+    verdict = "[green]met[/]" if p95 <= 50 else "[red]missed[/]"
+    console.print(f"Target p95 <= 50 ms through the API: {verdict} ({p95:.1f} ms).")

@@ -1,0 +1,241 @@
+"""`modstream bench longtext` and `modstream bench context`: what long-text sampling and thread
+context cost and buy, on texts built from the held-out labeled data (never trained on).
+
+- longtext: long benign texts made of held-out benign rows, some with one held-out toxic row
+  inserted at a random position; recall (a text with a toxic passage judged toxic), the false
+  positive rate on the benign ones, texts/s and transformer windows per text, for: the whole
+  text at once, every window judged in full, the sampled windows (the settings' rates), and the
+  fast tier alone on every window.
+- context: (parent, reply) pairs, parents from held-out toxic and benign rows, replies from small
+  lists of echoes/endorsements (some phrased as the detector knows them, some not) and of
+  replies that stand alone; a reply is toxic in context exactly when it echoes a parent labeled
+  toxic. Recall and false positives for the reply alone, the reply glued to its parent, and the
+  context judge.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from infra.errors import ConfigError
+from infra.settings import Settings, get_settings
+from streams.text.classifier import Classifier
+
+if TYPE_CHECKING:
+    from streams.text.load import TierOptions
+
+bench_text_app = typer.Typer(no_args_is_help=True)
+console = Console()
+
+
+def _held_out(settings: Settings, lang: str | None) -> list[tuple[str, str, int]]:
+    from streams.text.dataset import load_dir, split
+
+    if not settings.training_data.is_dir():
+        raise ConfigError(f"no labeled data at {settings.training_data}")
+    _, held = split(load_dir(settings.training_data))
+    return [(r.text, r.lang, r.toxic) for r in held if lang is None or r.lang == lang]
+
+
+# -- long texts ---------------------------------------------------------------------------------
+
+
+@dataclass
+class _Built:
+    text: str
+    toxic: bool
+
+
+def _long_texts(
+    rows: list[tuple[str, str, int]], words: int, n: int, rng: random.Random
+) -> list[_Built]:
+    benign = [t for t, _, y in rows if y == 0 and len(t.split()) >= 3]
+    toxic = [t for t, _, y in rows if y == 1 and 3 <= len(t.split()) <= 60]
+    out = []
+    for i in range(n):
+        parts: list[str] = []
+        while sum(len(p.split()) for p in parts) < words:
+            parts.append(rng.choice(benign))
+        insert = i % 2 == 0
+        if insert:
+            parts.insert(rng.randrange(len(parts) + 1), rng.choice(toxic))
+        out.append(_Built(" ".join(parts), insert))
+    return out
+
+
+@dataclass
+class _Outcome:
+    name: str
+    recall: float
+    fpr: float
+    rate: float
+    windows: float
+
+
+def _measure(name: str, clf: Classifier, texts: Sequence[_Built], lang: str) -> _Outcome:
+    escalated = 0
+    started = time.perf_counter()
+    scores = []
+    for t in texts:  # one text per call, as a worker batch of long posts would interleave
+        scores.append(clf.classify([t.text], [lang])[0].toxic)
+        escalated += int(getattr(clf, "last_escalated", 0))
+    seconds = time.perf_counter() - started
+    pos = [s for s, t in zip(scores, texts, strict=True) if t.toxic]
+    neg = [s for s, t in zip(scores, texts, strict=True) if not t.toxic]
+    return _Outcome(
+        name,
+        sum(s > 0.5 for s in pos) / max(1, len(pos)),
+        sum(s > 0.5 for s in neg) / max(1, len(neg)),
+        len(texts) / seconds,
+        escalated / len(texts),
+    )
+
+
+@bench_text_app.command("longtext")
+def bench_longtext(
+    texts: Annotated[int, typer.Option(help="Texts per length (half with a toxic passage).")] = 40,
+    lengths: Annotated[str, typer.Option(help="Words per text, comma-separated.")] = (
+        "400,800,2000,4000"
+    ),
+    lang: Annotated[str, typer.Option(help="Language of the texts (en, ar).")] = "en",
+    seed: Annotated[int, typer.Option()] = 7,
+) -> None:
+    """Recall and cost of judging long texts: whole, every window, sampled windows, fast only."""
+    from streams.text.linear import LinearTextClassifier
+    from streams.text.load import TierOptions, load_classifier
+    from streams.text.longtext import LongTextClassifier
+
+    settings = get_settings()
+    rows = _held_out(settings, lang)
+    options = TierOptions.from_settings(settings)
+    sampled = options.long_text
+    models = settings.models_path
+
+    def tiers(**change: Any) -> Classifier:
+        return load_classifier(models, _with(options, **change) if change else options)
+
+    def fast_windows() -> Classifier:
+        return LongTextClassifier(LinearTextClassifier.load(models), sampled)
+
+    configs: list[tuple[str, Callable[[], Classifier]]] = [
+        ("whole text", lambda: tiers(enabled=False)),
+        ("every window, full", lambda: tiers(rates=(), rate_beyond=1.0)),
+        ("sampled windows (settings)", tiers),
+        ("fast tier, every window", fast_windows),
+    ]
+    rng = random.Random(seed)
+    table = Table(title=f"bench longtext: {texts} texts per length ({lang}), one toxic passage")
+    for col in ("words", "share sampled", "how", "recall", "false pos.", "texts/s", "escal./text"):
+        table.add_column(col, justify="left" if col == "how" else "right")
+    built = {int(w): _long_texts(rows, int(w), texts, rng) for w in lengths.split(",")}
+    alone = load_classifier(settings.models_path, options)
+    passages = [t for t, _, y in rows if y == 1 and 3 <= len(t.split()) <= 60]
+    some = passages[:2000]
+    ceiling = sum(s.toxic > 0.5 for s in alone.classify(some, [lang] * len(some))) / len(some)
+    for name, make in configs:
+        clf = make()
+        for words, group in built.items():
+            o = _measure(name, clf, group, lang)
+            share = f"{sampled.rate(words):.0%}" if "sampled" in name else ""
+            table.add_row(
+                str(words), share, name, f"{o.recall:.3f}", f"{o.fpr:.3f}", f"{o.rate:.1f}",
+                f"{o.windows:.1f}",
+            )  # fmt: skip
+    console.print(table)
+    console.print(
+        f"A toxic passage alone is judged toxic {ceiling:.1%} of the time (the recall ceiling). "
+        f"Windows of {sampled.window_words} words overlapping by {sampled.overlap_words}; "
+        f"fast-tier flag {sampled.flag}."
+    )
+
+
+def _with(options: TierOptions, **change: Any) -> TierOptions:
+    return replace(options, long_text=replace(options.long_text, **change))
+
+
+# -- thread context -----------------------------------------------------------------------------
+
+ECHOES = {
+    "en": ["same to you", "so are you", "you too", "agreed, they should", "exactly!", "this!",
+           "right back at you", "they deserve it"],
+    "ar": ["وانت كمان", "معك حق", "بالضبط", "يستاهلون"],
+}  # fmt: skip
+UNSEEN_ECHOES = {
+    "en": ["you're one to talk", "couldn't have said it better myself", "spot on", "well put",
+           "look in the mirror", "says you"],
+    "ar": ["كلامك في الصميم", "نفس الكلام لك"],
+}  # fmt: skip
+STANDALONE = {
+    "en": ["thanks for sharing", "please keep it civil", "I don't agree with this",
+           "what time does it start?", "source?", "let's talk about something else"],
+    "ar": ["شكرا للمشاركة", "ممكن توضح؟", "لا أتفق مع هذا", "يوم سعيد للجميع"],
+}  # fmt: skip
+
+
+@bench_text_app.command("context")
+def bench_context(
+    parents: Annotated[int, typer.Option(help="Parents per label and language.")] = 150,
+    fast_only: Annotated[bool, typer.Option(help="The fast tier instead of the cascade.")] = False,
+    seed: Annotated[int, typer.Option()] = 7,
+) -> None:
+    """Does thread context catch hostile echoes without blaming replies for their parents?"""
+    from streams.text.context import ContextJudge
+    from streams.text.load import FAST_ONLY, TierOptions, load_classifier
+
+    settings = get_settings()
+    rng = random.Random(seed)
+    clf = load_classifier(
+        settings.models_path, FAST_ONLY if fast_only else TierOptions.from_settings(settings)
+    )
+    judge = ContextJudge(clf, max_items=settings.context_max_items)
+    pairs: list[tuple[str, str, str, str]] = []  # parent, reply, kind, lang
+    for lang in ("en", "ar"):
+        rows = [r for r in _held_out(settings, lang) if len(r[0]) <= 1000]
+        for label in (1, 0):
+            pool = [t for t, _, y in rows if y == label]
+            for parent in rng.sample(pool, min(parents, len(pool))):
+                for kind, lists in (("echo", ECHOES), ("unseen", UNSEEN_ECHOES),
+                                    ("alone", STANDALONE)):  # fmt: skip
+                    pairs.append((parent, rng.choice(lists[lang]), f"{kind}:{label}", lang))
+    replies = [r for _, r, _, _ in pairs]
+    langs: list[str | None] = [lang for *_, lang in pairs]
+    alone = clf.classify(replies, langs)
+    glued = clf.classify([judge.together(r, [p]) for p, r, _, _ in pairs], langs)
+    ours = judge.judge([(r, a, [p]) for (p, r, _, _), a in zip(pairs, alone, strict=True)])
+    methods = {
+        "reply alone": [s.toxic for s in alone],
+        "reply glued to its parent": [s.toxic for s in glued],
+        "context judge": [o.scores.toxic for o in ours],
+    }
+    groups = {
+        "recall: echo of a toxic parent": "echo:1",
+        "recall: unlisted echo of a toxic parent": "unseen:1",
+        "false pos.: standalone reply, toxic parent": "alone:1",
+        "false pos.: echo of a benign parent": "echo:0",
+        "false pos.: standalone reply, benign parent": "alone:0",
+    }
+    table = Table(title=f"bench context: {len(pairs)} constructed (parent, reply) pairs, en + ar")
+    table.add_column("share judged toxic", justify="left")
+    table.add_column("pairs", justify="right")
+    for name in methods:
+        table.add_column(name, justify="right")
+    for title, kind in groups.items():
+        idx = [i for i, (_, _, k, _) in enumerate(pairs) if k == kind]
+        cells = [f"{sum(m[i] > 0.5 for i in idx) / max(1, len(idx)):.3f}" for m in methods.values()]
+        table.add_row(title, str(len(idx)), *cells)
+    console.print(table)
+    toxic_parents = sorted({(p, lang) for p, _, k, lang in pairs if k.endswith(":1")})
+    judged = clf.classify([p for p, _ in toxic_parents], [lang for _, lang in toxic_parents])
+    ceiling = sum(s.toxic > 0.5 for s in judged) / max(1, len(judged))
+    console.print(
+        f"Parents labeled toxic that the model itself judges toxic: {ceiling:.1%} (the ceiling "
+        "of any recall here)."
+    )
