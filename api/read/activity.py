@@ -1,8 +1,9 @@
 """Composer activity: sessions and intervention funnels per moderation mode.
 
 Activity events (`kind = activity`) carry `user`, `session_id`, `action`, `mode`, `metadata`. The
-funnels count these actions; a `metadata.event_id` links a session to the post it produced, so
-the harmful rate of posts can be compared across modes (does an intervention reduce toxicity?).
+funnels count the actions of the composer contract (`schemas/activity.py`); a `metadata.event_id`
+links a session to the post it produced, so the harmful rate of posts can be compared across
+modes (does an intervention reduce toxicity?).
 """
 
 from __future__ import annotations
@@ -12,16 +13,11 @@ from pydantic import BaseModel, Field
 from api.read.analytics import TimeRange
 from api.rollups import HARMFUL
 from infra.warehouse import Warehouse
+from schemas.activity import ACTIONS as COMPOSER_ACTIONS
+from schemas.activity import ComposerAction as A
 
-ACTIONS = {
-    "warning_shown": "the composer warned about the draft",
-    "post_cancelled": "the user cancelled (or edited away) after a warning",
-    "posted_anyway": "the user posted despite the warning",
-    "rewrite_suggested": "a gentler rewrite was offered",
-    "rewrite_accepted": "the user took the rewrite",
-    "rewrite_rejected": "the user kept their own text",
-}
-"""The action vocabulary the funnels count (other actions are stored and count as activity)."""
+ACTIONS = {action.value: why for action, why in COMPOSER_ACTIONS.items()}
+"""The action vocabulary the analytics count (other actions are stored and count as activity)."""
 
 
 class Funnel(BaseModel):
@@ -38,6 +34,9 @@ class ModeActivity(BaseModel):
     events: int
     warnings: Funnel
     rewrites: Funnel
+    blocked: int = Field(description="Submits refused in safe mode (`submit_blocked`).")
+    published: int = Field(description="Posts published from a composer (`post_published`).")
+    errors: int = Field(description="Composer errors (`error`).")
     avg_session_seconds: float = Field(description="First to last event of a session.")
     posts: int = Field(description="Judged posts linked by `metadata.event_id`.")
     harmful_posts: int = Field(description=f"Linked posts with toxic >= {HARMFUL}.")
@@ -60,12 +59,15 @@ def activity(warehouse: Warehouse, tenant: str, query: TimeRange) -> Activity:
         WITH sessions AS (
             SELECT if(mode = '', 'none', mode) AS mode, session,
                    any(user) AS user, count() AS events,
-                   countIf(action = 'warning_shown') AS warned,
-                   countIf(action = 'post_cancelled') AS cancelled,
-                   countIf(action = 'posted_anyway') AS posted_anyway,
-                   countIf(action = 'rewrite_suggested') AS suggested,
-                   countIf(action = 'rewrite_accepted') AS accepted,
-                   countIf(action = 'rewrite_rejected') AS rejected,
+                   countIf(action = '{A.WARNING_SHOWN}') AS warned,
+                   countIf(action = '{A.POST_CANCELLED}') AS cancelled,
+                   countIf(action = '{A.POSTED_ANYWAY}') AS posted_anyway,
+                   countIf(action = '{A.REWRITE_SUGGESTED}') AS suggested,
+                   countIf(action = '{A.REWRITE_ACCEPTED}') AS accepted,
+                   countIf(action = '{A.REWRITE_REJECTED}') AS rejected,
+                   countIf(action = '{A.SUBMIT_BLOCKED}') AS blocked,
+                   countIf(action = '{A.POST_PUBLISHED}') AS published,
+                   countIf(action = '{A.ERROR}') AS errors,
                    dateDiff('millisecond', min(occurred_at), max(occurred_at)) / 1000 AS seconds,
                    groupUniqArrayIf(linked, linked != '') AS posts
             FROM (
@@ -94,6 +96,7 @@ def activity(warehouse: Warehouse, tenant: str, query: TimeRange) -> Activity:
                    sum(warned) AS warned, sum(cancelled) AS cancelled,
                    sum(posted_anyway) AS posted_anyway, sum(suggested) AS suggested,
                    sum(accepted) AS accepted, sum(rejected) AS rejected,
+                   sum(blocked) AS blocked, sum(published) AS published, sum(errors) AS errors,
                    avg(seconds) AS seconds
             FROM sessions GROUP BY mode
         ),
@@ -105,7 +108,7 @@ def activity(warehouse: Warehouse, tenant: str, query: TimeRange) -> Activity:
         SELECT m.*, p.posts AS posts, p.harmful AS harmful
         FROM per_mode AS m LEFT JOIN posts AS p ON m.mode = p.mode
         ORDER BY m.mode
-        """,  # noqa: S608 - a constant threshold, values bound
+        """,  # noqa: S608 - constants (threshold, action names), values bound
         params,
     )
     return Activity(
@@ -117,6 +120,9 @@ def activity(warehouse: Warehouse, tenant: str, query: TimeRange) -> Activity:
                 events=r["events"],
                 warnings=_funnel(r["warned"], r["cancelled"], r["posted_anyway"]),
                 rewrites=_funnel(r["suggested"], r["accepted"], r["rejected"]),
+                blocked=r["blocked"],
+                published=r["published"],
+                errors=r["errors"],
                 avg_session_seconds=round(float(r["seconds"]), 3),
                 posts=r["posts"],
                 harmful_posts=r["harmful"],
