@@ -255,27 +255,30 @@ class ChatGateway:
              for v, o in zip(verdicts, outcomes, strict=True)],
         )  # fmt: skip
         notices: list[tuple[Verdict, Held, str]] = []
-        given: list[tuple[str, str]] = []
+        given: list[tuple[Verdict, Held]] = []
         for verdict, outcome, held in zip(verdicts, outcomes, helds, strict=True):
             if held is None:
                 continue  # not this gateway's, or a repeated verdict
             status: str = outcome
             if outcome != "withheld":
                 if (verdict.tenant, held.receiver) in self.online:
-                    await self._give(verdict.tenant, held, verdict)
-                    given.append((verdict.tenant, held.event_id))
+                    given.append((verdict, held))
                 else:
                     status = "queued"
             notices.append((verdict, held, status))
+        await asyncio.gather(*(self._give(v.tenant, h, v) for v, h in given))
         if given:
-            await asyncio.to_thread(self.store.delivered_many, given)
-        for verdict, held, status in notices:
-            await self.sio.emit(
+            keys = [(v.tenant, h.event_id) for v, h in given]
+            await asyncio.to_thread(self.store.delivered_many, keys)
+        await asyncio.gather(*(
+            self.sio.emit(
                 "delivery",
                 {"message_id": held.event_id, "to": held.receiver, "status": status,
                  "verdict": verdict_summary(verdict)},
                 room=_room(verdict.tenant, held.sender),
-            )  # fmt: skip
+            )
+            for verdict, held, status in notices
+        ))  # fmt: skip
 
     async def _give(self, tenant: str, held: Held, verdict: Verdict) -> None:
         masked = held.outcome == "masked"

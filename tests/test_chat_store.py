@@ -1,0 +1,72 @@
+"""The chat gateway's message store in batches, against a real SQLite accounts store: the verdict
+path's bulk writes keep the per-message rules, and grouped sends share a commit."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from infra.accounts import AccountsDB
+from infra.errors import AccountsError
+from producers.chat.store import GroupCommit, Judgement, Message, MessageStore
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> MessageStore:
+    accounts = AccountsDB(f"sqlite:///{tmp_path / 'accounts.db'}")
+    accounts.create_schema()
+    return MessageStore(accounts)
+
+
+def test_judged_many_keeps_the_rules_of_one_at_a_time(store: MessageStore) -> None:
+    store.add_many([
+        Message("t", "m1", "ann", "bob", "hello bob"),
+        Message("t", "m2", "ann", "bob", "you idiot"),
+        Message("u", "m1", "cat", "dan", "another tenant's m1"),
+    ])  # fmt: skip
+    held = store.judged_many([
+        Judgement("t", "m2", "withheld", "{}"),
+        Judgement("t", "m1", "delivered", "{}"),
+        Judgement("t", "m1", "delivered", "{}"),  # a repeated verdict in the same batch
+        Judgement("t", "unknown", "delivered", "{}"),
+    ])  # fmt: skip
+    assert [h.event_id if h else None for h in held] == ["m2", "m1", None, None]
+    assert held[0] is not None
+    assert (held[0].text, held[0].outcome) == ("you idiot", "withheld")  # what the sender learns
+    assert store.judged("t", "m1", "delivered", "{}") is None  # done: judged once
+    # Withheld messages are done and lose their text; delivered ones wait for their receiver.
+    assert [h.event_id for h in store.waiting_for("t", "bob")] == ["m1"]
+    assert store.judged("u", "m1", "masked", "{}") is not None  # the other tenant's is its own
+    store.delivered_many([("t", "m1"), ("u", "m1")])
+    assert store.waiting_for("t", "bob") == []
+    assert store.waiting_for("u", "dan") == []
+
+
+async def test_group_commit_writes_concurrent_items_together(store: MessageStore) -> None:
+    calls: list[int] = []
+
+    def write(messages: list[Message]) -> None:
+        calls.append(len(messages))
+        store.add_many(messages)
+
+    group: GroupCommit[Message] = GroupCommit(write)
+    await asyncio.gather(*(group.submit(Message("t", f"g{i}", "a", "b", "hi")) for i in range(20)))
+    assert sum(calls) == 20
+    assert len(calls) < 20  # items that came while a commit ran went in the next one together
+    assert store.judged("t", "g19", "delivered", "{}") is not None
+
+
+async def test_group_commit_hands_a_failure_to_every_waiting_submitter(
+    store: MessageStore,
+) -> None:
+    group: GroupCommit[Message] = GroupCommit(store.add_many)
+    await group.submit(Message("t", "dup", "a", "b", "hi"))
+    results = await asyncio.gather(
+        group.submit(Message("t", "dup", "a", "b", "again")),  # violates (tenant, event_id)
+        return_exceptions=True,
+    )
+    assert isinstance(results[0], AccountsError)
+    await group.submit(Message("t", "after", "a", "b", "the group goes on"))
+    assert store.judged("t", "after", "delivered", "{}") is not None
