@@ -61,6 +61,7 @@ def test_up_serves_sample_verdicts_and_ctrl_c_stops_everything(
         "MODSTREAM_MODEL_DIR": str(model_dir),
         "MODSTREAM_API_PORT": str(port),
         "MODSTREAM_CHAT_PORT": str(free_port()),
+        "MODSTREAM_ASSIST_PORT": str(free_port()),
     }
     log = (tmp_path / "up.log").open("wb")
     up = subprocess.Popen(
@@ -84,6 +85,12 @@ def test_up_serves_sample_verdicts_and_ctrl_c_stops_everything(
         kind = wait_for(lambda: verdict("sample-en-1"), what="another sample verdict")
         assert rude["toxic"] > kind["toxic"]
         assert httpx.get(f"{api}/v1/verdicts/sample-en-1", timeout=2).status_code == 401
+        drafted = wait_for(  # the assist service runs too
+            lambda: httpx.post(f"{api}/v1/assist", json={"text": "you idiot"}, headers=headers,
+                               timeout=5).json().get("decision"),
+            timeout=60, what="the assist service through the API",
+        )  # fmt: skip
+        assert drafted != "approve"
         processes = descendants(up.pid)
         assert len(processes) >= 5  # broker, worker, strikes, API, chat at least
     finally:
