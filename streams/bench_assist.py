@@ -4,8 +4,10 @@ API and straight to the assist service, with both running as they do under `mods
 A temporary data folder, an embedded broker (unless one is configured), `modstream serve` and
 `modstream assist` as child processes, a tenant and a read token made with `modstream admin`;
 then sequential keep-alive requests (one composer typing), timed at the client. Drafts are
-held-out texts (never trained on) joined and cut to 280 characters, so about as many are toxic
-as in the labeled data; toxic ones also cost a rewrite. Target: p95 <= 50 ms.
+held-out benign texts (never trained on) joined and cut to 280 characters; a share of them get a
+held-out toxic text instead of their tail (those also cost a rewrite). `GET /v1/me` is timed too:
+the API's own floor (authentication and request accounting) under the same client.
+Target: p95 <= 50 ms.
 """
 
 from __future__ import annotations
@@ -37,14 +39,20 @@ console = Console()
 DRAFT_CHARS = 280
 
 
-def drafts(rows: list[str], n: int, rng: random.Random) -> list[str]:
-    """`n` drafts of about 280 characters (cut at a word), each from held-out texts."""
+def drafts(
+    benign: list[str], toxic: list[str], n: int, share: float, rng: random.Random
+) -> list[str]:
+    """`n` drafts of at most 280 characters (cut at a word) from held-out benign texts; a `share`
+    of them end with a held-out toxic text."""
     out = []
     for _ in range(n):
+        tail = rng.choice(toxic) if rng.random() < share else ""
         text = ""
         while len(text) < DRAFT_CHARS:
-            text = f"{text} {rng.choice(rows)}".strip()
-        out.append(text[:DRAFT_CHARS].rsplit(" ", 1)[0])
+            text = f"{text} {rng.choice(benign)}".strip()
+        room = DRAFT_CHARS - len(tail) - 1
+        head = text[:room].rsplit(" ", 1)[0] if room > 0 else ""
+        out.append(f"{head} {tail}".strip()[:DRAFT_CHARS])
     return out
 
 
@@ -82,6 +90,7 @@ def _time(
 def bench_assist(
     requests: Annotated[int, typer.Option(help="Timed requests per target.")] = 500,
     context: Annotated[bool, typer.Option(help="Send the previous draft as context.")] = True,
+    toxic_share: Annotated[float, typer.Option(help="Drafts with a toxic passage.")] = 0.1,
 ) -> None:
     """p50/p95/p99 of `POST /v1/assist` for 280-character drafts (target p95 <= 50 ms)."""
     from streams.text.dataset import load_dir, split
@@ -89,7 +98,9 @@ def bench_assist(
     settings = get_settings()
     _, held = split(load_dir(settings.training_data))
     rng = random.Random(7)
-    texts = drafts([r.text for r in held], requests + 20, rng)
+    benign = [r.text for r in held if r.toxic == 0]
+    toxic = [r.text for r in held if r.toxic == 1 and len(r.text) <= 200]
+    texts = drafts(benign, toxic, requests + 20, toxic_share, rng)
     bodies = [
         {"text": t} | ({"context": [texts[i - 1]]} if context and i else {})
         for i, t in enumerate(texts)
@@ -132,6 +143,7 @@ def bench_assist(
             headers = {"Authorization": f"Bearer {token}"}
             with httpx.Client(base_url=f"http://127.0.0.1:{api_port}", headers=headers) as c:
                 results.append(("through the API", *_time(c, "/v1/assist", bodies)))
+                floor = _floor(c, requests)
             direct = {SECRET_HEADER: secret}
             with httpx.Client(base_url=f"http://127.0.0.1:{assist_port}", headers=direct) as c:
                 queries = [b | {"tenant": "bench"} for b in bodies]
@@ -140,10 +152,23 @@ def bench_assist(
             supervisor.stop_all()
             if broker:
                 broker.stop()
-    _report(results, requests)
+    _report(results, requests, floor)
 
 
-def _report(results: list[tuple[str, np.ndarray, list[dict[str, Any]]]], n: int) -> None:
+def _floor(client: httpx.Client, n: int) -> np.ndarray:
+    """`GET /v1/me`: authentication and request accounting, no judging."""
+    times = []
+    for i in range(n + 20):
+        started = time.perf_counter()
+        client.get("/v1/me").raise_for_status()
+        if i >= 20:
+            times.append((time.perf_counter() - started) * 1000)
+    return np.array(times)
+
+
+def _report(
+    results: list[tuple[str, np.ndarray, list[dict[str, Any]]]], n: int, floor: np.ndarray
+) -> None:
     table = Table(title=f"bench assist: {n} sequential 280-character drafts (ms, at the client)")
     for col in ("target", "drafts", "p50", "p95", "p99", "max", "service p95"):
         table.add_column(col, justify="left" if col in ("target", "drafts") else "right")
@@ -159,6 +184,9 @@ def _report(results: list[tuple[str, np.ndarray, list[dict[str, Any]]]], n: int)
                 *(f"{v:.1f}" for v in np.percentile(t, [50, 95, 99])), f"{t.max():.1f}",
                 f"{np.percentile(inside[mask], 95):.1f}",
             )  # fmt: skip
+    p50, p95, p99 = np.percentile(floor, [50, 95, 99])
+    table.add_row("GET /v1/me (API floor)", f"({len(floor)})", f"{p50:.1f}", f"{p95:.1f}",
+                  f"{p99:.1f}", f"{floor.max():.1f}", "")  # fmt: skip
     console.print(table)
     p95 = float(np.percentile(results[0][1], 95))
     verdict = "[green]met[/]" if p95 <= 50 else "[red]missed[/]"
