@@ -4,12 +4,12 @@ The artifact is pickle-free: `model.json` (feature parameters, labels, calibrati
 and `weights.npz` (idf vectors, coefficients and intercepts as plain arrays). The vectoriser is
 stateless (`HashingVectorizer` with fixed parameters), so the artifact fully defines the model.
 
-Probabilities are Platt-calibrated on out-of-fold scores with balanced classes, so 0.5 is the
-boundary between the classes at equal priors. The rule labels of `streams.text.rules` (`threat`,
-`harassment`) are added to every result; a rule match makes a text at least `TOXIC_FLOOR` toxic.
-Spans explain a toxic verdict: the words the span tagger (`streams.text.span_tagger`) marks where
-the language has one, else the words whose own n-grams contribute most to the toxic logit; plus
-the words a rule matched.
+Probabilities are Platt-calibrated on out-of-fold scores with classes balanced within each source,
+then shifted so that 0.5 is the threshold with the best out-of-fold macro-F1. The rule labels
+of `streams.text.rules` (`threat`, `harassment`) are added to every result; a rule match makes a
+text at least `TOXIC_FLOOR` toxic. Spans explain a toxic verdict: the words the span tagger
+(`streams.text.span_tagger`) marks where the language has one, else the words whose own n-grams
+contribute most to the toxic logit; plus the words a rule matched.
 """
 
 from __future__ import annotations

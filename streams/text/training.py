@@ -380,8 +380,9 @@ def model_card(metrics: dict[str, Any]) -> str:
         "Per language (en, ar): hashed character n-grams (char_wb 2–5, 2^20 buckets) + word"
         " 1–2-grams (2^19 buckets), log(1+tf)·idf, L2 per block; one logistic regression per"
         " label, classes balanced within each source (a source's label prior carries no"
-        " information); Platt calibration on 3-fold out-of-fold logits (same weights), so 0.5"
-        " separates the classes at equal priors. Input is normalised (lowercase, HTML entities,"
+        " information); Platt calibration on 3-fold out-of-fold logits (same weights), then"
+        " shifted so that 0.5 is the threshold with the best macro-F1 on those out-of-fold"
+        " scores (per language and label). Input is normalised (lowercase, HTML entities,"
         " @user / URL placeholders, RT prefixes, repeats capped at 2, Arabic alef / ya /"
         " ta-marbuta / hamza forms, tatweel and diacritics)."
         " Pickle-free artifact: `model.json` + `weights.npz`.",
