@@ -150,10 +150,10 @@ class Settings(BaseSettings):
         default=3, ge=0, le=20, description="Thread context texts read per post (parent first)."
     )
     longtext_window_words: int = Field(
-        default=60, ge=10, le=1_000, description="Words per window of a long text."
+        default=30, ge=10, le=1_000, description="Words per window of a long text."
     )
     longtext_overlap_words: int = Field(
-        default=15, ge=0, le=500, description="Words two neighbouring windows share."
+        default=10, ge=0, le=500, description="Words two neighbouring windows share."
     )
     longtext_rates: dict[int, float] = Field(
         default_factory=lambda: {500: 0.8, 1000: 0.6, 3000: 0.4},

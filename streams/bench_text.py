@@ -1,11 +1,11 @@
 """`modstream bench longtext` and `modstream bench context`: what long-text sampling and thread
 context cost and buy, on texts built from the held-out labeled data (never trained on).
 
-- longtext: long benign texts made of held-out benign rows, some with one held-out toxic row
-  inserted at a random position; recall (a text with a toxic passage judged toxic), the false
-  positive rate on the benign ones, texts/s and transformer windows per text, for: the whole
-  text at once, every window judged in full, the sampled windows (the settings' rates), and the
-  fast tier alone on every window.
+- longtext: long texts of held-out benign rows (those the fast tier scores low), half of them
+  with one held-out toxic row (one judged toxic alone) inserted at a random position; recall,
+  the false positive rate, texts/s and transformer windows per text, for: the whole text at
+  once, every window judged in full, the sampled windows (the settings' rates), and the fast
+  tier alone on every window.
 - context: (parent, reply) pairs, parents from held-out toxic and benign rows, replies from small
   lists of echoes/endorsements (some phrased as the detector knows them, some not) and of
   replies that stand alone; a reply is toxic in context exactly when it echoes a parent labeled
@@ -55,10 +55,10 @@ class _Built:
 
 
 def _long_texts(
-    rows: list[tuple[str, str, int]], words: int, n: int, rng: random.Random
+    benign: list[str], toxic: list[str], words: int, n: int, rng: random.Random
 ) -> list[_Built]:
-    benign = [t for t, _, y in rows if y == 0 and len(t.split()) >= 3]
-    toxic = [t for t, _, y in rows if y == 1 and 3 <= len(t.split()) <= 60]
+    """`n` texts of `words` words of benign rows; every other one with one toxic row inserted
+    at a random place."""
     out = []
     for i in range(n):
         parts: list[str] = []
@@ -73,25 +73,23 @@ def _long_texts(
 
 @dataclass
 class _Outcome:
-    name: str
     recall: float
     fpr: float
     rate: float
     windows: float
 
 
-def _measure(name: str, clf: Classifier, texts: Sequence[_Built], lang: str) -> _Outcome:
+def _measure(clf: Classifier, texts: Sequence[_Built], lang: str) -> _Outcome:
     escalated = 0
     started = time.perf_counter()
     scores = []
-    for t in texts:  # one text per call, as a worker batch of long posts would interleave
+    for t in texts:  # one text per call
         scores.append(clf.classify([t.text], [lang])[0].toxic)
         escalated += int(getattr(clf, "last_escalated", 0))
     seconds = time.perf_counter() - started
     pos = [s for s, t in zip(scores, texts, strict=True) if t.toxic]
     neg = [s for s, t in zip(scores, texts, strict=True) if not t.toxic]
     return _Outcome(
-        name,
         sum(s > 0.5 for s in pos) / max(1, len(pos)),
         sum(s > 0.5 for s in neg) / max(1, len(neg)),
         len(texts) / seconds,
@@ -108,7 +106,12 @@ def bench_longtext(
     lang: Annotated[str, typer.Option(help="Language of the texts (en, ar).")] = "en",
     seed: Annotated[int, typer.Option()] = 7,
 ) -> None:
-    """Recall and cost of judging long texts: whole, every window, sampled windows, fast only."""
+    """Recall and cost of judging long texts: whole, every window, sampled windows, fast only.
+
+    Filler: held-out benign rows the fast tier scores below 0.2 (a quarter of the English
+    "benign" rows score above 0.5 alone, and one of them in a long text makes it toxic, so
+    unfiltered filler measures that and nothing else). Passages: held-out toxic rows the
+    configured classifier judges toxic alone, so recall is relative to judging them alone."""
     from streams.text.linear import LinearTextClassifier
     from streams.text.load import TierOptions, load_classifier
     from streams.text.longtext import LongTextClassifier
@@ -118,42 +121,47 @@ def bench_longtext(
     options = TierOptions.from_settings(settings)
     sampled = options.long_text
     models = settings.models_path
+    fast = LinearTextClassifier.load(models)
 
     def tiers(**change: Any) -> Classifier:
         return load_classifier(models, _with(options, **change) if change else options)
 
-    def fast_windows() -> Classifier:
-        return LongTextClassifier(LinearTextClassifier.load(models), sampled)
-
     configs: list[tuple[str, Callable[[], Classifier]]] = [
         ("whole text", lambda: tiers(enabled=False)),
-        ("every window, full", lambda: tiers(rates=(), rate_beyond=1.0)),
-        ("sampled windows (settings)", tiers),
-        ("fast tier, every window", fast_windows),
+        ("all windows", lambda: tiers(rates=(), rate_beyond=1.0)),
+        ("sampled", tiers),
+        ("fast, all windows", lambda: LongTextClassifier(fast, sampled)),
     ]
+    candidates = [t for t, _, y in rows if y == 0 and len(t.split()) >= 3]
+    benign = [
+        t for t, s in zip(candidates, fast.classify(candidates, [lang] * len(candidates)),
+                          strict=True) if s.toxic < 0.2
+    ]  # fmt: skip
+    short_toxic = [t for t, _, y in rows if y == 1 and 3 <= len(t.split()) <= 60][:3000]
+    judged = tiers().classify(short_toxic, [lang] * len(short_toxic))
+    toxic = [t for t, s in zip(short_toxic, judged, strict=True) if s.toxic > 0.5]
     rng = random.Random(seed)
-    table = Table(title=f"bench longtext: {texts} texts per length ({lang}), one toxic passage")
-    for col in ("words", "share sampled", "how", "recall", "false pos.", "texts/s", "escal./text"):
+    built = {int(w): _long_texts(benign, toxic, int(w), texts, rng) for w in lengths.split(",")}
+    table = Table(title=f"bench longtext: {texts} texts per length ({lang}), half with one toxic "
+                  "passage")  # fmt: skip
+    for col in ("words", "how", "transformer share", "recall", "false pos.", "texts/s",
+                "windows escalated/text"):  # fmt: skip
         table.add_column(col, justify="left" if col == "how" else "right")
-    built = {int(w): _long_texts(rows, int(w), texts, rng) for w in lengths.split(",")}
-    alone = load_classifier(settings.models_path, options)
-    passages = [t for t, _, y in rows if y == 1 and 3 <= len(t.split()) <= 60]
-    some = passages[:2000]
-    ceiling = sum(s.toxic > 0.5 for s in alone.classify(some, [lang] * len(some))) / len(some)
     for name, make in configs:
         clf = make()
         for words, group in built.items():
-            o = _measure(name, clf, group, lang)
-            share = f"{sampled.rate(words):.0%}" if "sampled" in name else ""
+            o = _measure(clf, group, lang)
+            share = {"sampled": f"{sampled.rate(words):.0%}", "all windows": "100%"}.get(name, "")
             table.add_row(
-                str(words), share, name, f"{o.recall:.3f}", f"{o.fpr:.3f}", f"{o.rate:.1f}",
+                str(words), name, share, f"{o.recall:.3f}", f"{o.fpr:.3f}", f"{o.rate:.1f}",
                 f"{o.windows:.1f}",
             )  # fmt: skip
     console.print(table)
     console.print(
-        f"A toxic passage alone is judged toxic {ceiling:.1%} of the time (the recall ceiling). "
-        f"Windows of {sampled.window_words} words overlapping by {sampled.overlap_words}; "
-        f"fast-tier flag {sampled.flag}."
+        f"Passages: held-out toxic rows judged toxic alone ({len(toxic) / len(short_toxic):.0%} "
+        f"of them); filler: held-out benign rows the fast tier scores < 0.2 "
+        f"({len(benign) / len(candidates):.0%} of them). Windows of {sampled.window_words} "
+        f"words overlapping by {sampled.overlap_words}; fast-tier flag {sampled.flag}."
     )
 
 

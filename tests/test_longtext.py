@@ -126,12 +126,13 @@ def test_cascade_samples_the_expensive_tier(fast: LinearTextClassifier, where: f
     transformer = Counting(None)
     cascade = CascadeClassifier(fast, {"en": transformer}, band=(0.0, 1.0), blend=0.5)  # type: ignore[dict-item]
     text = long_text(3000, PASSAGE, where)
-    n = len(windows(text, 60, 15))
+    defaults = LongTextOptions()
+    n = len(windows(text, defaults.window_words, defaults.overlap_words))
     out = cascade.classify([text], ["en"])[0]
     flagged = [w for w in transformer.seen if "idiot" in w or "moron" in w]
     assert flagged  # every window the fast tier flags reaches the expensive tier
     # The share for its length (20% beyond 3,000 words) plus the flagged ones, and no more.
-    rate = LongTextOptions().rate(len(text.split()))
+    rate = defaults.rate(len(text.split()))
     assert rate == 0.2
     sampled = math.ceil(rate * n)
     assert sampled <= cascade.last_escalated <= sampled + len(flagged)
@@ -145,16 +146,16 @@ def test_cascade_samples_the_expensive_tier(fast: LinearTextClassifier, where: f
 def test_a_short_text_is_judged_whole(fast: LinearTextClassifier) -> None:
     transformer = Counting(0.99)
     cascade = CascadeClassifier(fast, {"en": transformer}, band=(0.0, 1.0), blend=1.0)  # type: ignore[dict-item]
-    short = "have a lovely day " * 10  # 40 words, under one window
+    short = "have a lovely day " * 6  # 24 words, under one window
     assert cascade.classify([short], ["en"])[0].toxic == pytest.approx(0.99)
     assert transformer.seen == [short]
 
 
 def test_load_classifier_passes_the_options(model_dir: Path) -> None:
-    options = TierOptions(use_default=False, long_text=LongTextOptions(window_words=30))
+    options = TierOptions(use_default=False, long_text=LongTextOptions(window_words=45))
     clf = load_classifier(model_dir, options)
     assert isinstance(clf, LongTextClassifier)
-    assert clf.options.window_words == 30
+    assert clf.options.window_words == 45
 
 
 class TestLongTextClassifier(ClassifierConformance):

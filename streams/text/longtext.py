@@ -3,7 +3,7 @@
 A whole long text is a poor input for the models: the fast tier reads only its first 10,000
 characters and weighs every n-gram against the length (one insult in 3,000 words barely moves
 it), and the transformer reads its first ~96 tokens. So a text longer than one window is cut
-into overlapping windows of words (default 60, overlapping by 15), and:
+into overlapping windows of words (default 30, overlapping by 10), and:
 
 - the fast tier scans **every** window (it is cheap: ~the cost of the whole text);
 - the expensive tier (the cascade's transformer) judges only a **sampled share** of the windows,
@@ -50,8 +50,8 @@ SecondOpinion = Callable[[Sequence[str], Sequence[TextScores], Sequence[bool]], 
 class LongTextOptions:
     """How long texts are cut and sampled (from settings; picklable for model processes)."""
 
-    window_words: int = 60
-    overlap_words: int = 15
+    window_words: int = 30
+    overlap_words: int = 10
     rates: tuple[tuple[int, float], ...] = ((500, 0.8), (1000, 0.6), (3000, 0.4))
     rate_beyond: float = 0.2
     flag: float = 0.5  # fast-tier toxic score from which a window is always judged in full
