@@ -242,10 +242,15 @@ def lexicon_edits(
             start, end = m.span()
             if start == end or any(start < e.end and e.start < end for e in taken):
                 continue
-            if within is not None and not any(start < b and a < end for a, b in within):
-                continue
             taken.append(_Edit(start, end, _match_case(m.group(0), rule.replace(m))))
-    return [(e.start, e.end, e.text) for e in sorted(taken, key=lambda e: e.start)]
+    edits = [(e.start, e.end, e.text) for e in sorted(taken, key=lambda e: e.start)]
+    return edits if within is None else _overlapping(edits, within)
+
+
+def _overlapping(
+    edits: Sequence[tuple[int, int, str]], ranges: Sequence[tuple[int, int]]
+) -> list[tuple[int, int, str]]:
+    return [e for e in edits if any(e[0] < b and a < e[1] for a, b in ranges)]
 
 
 def _match_case(original: str, replacement: str) -> str:
@@ -317,12 +322,15 @@ class OfflineRewriter(Rewriter):
 
     def rewrite(self, requests: Sequence[RewriteRequest]) -> list[Rewrite]:
         candidates: list[list[str]] = []
+        lexical: list[bool] = []  # had a lexicon word at all
         for req in requests:
-            spans = req.scores.spans or None
-            first = apply_edits(req.text, lexicon_edits(req.text, spans)) if spans else None
-            second = apply_edits(req.text, lexicon_edits(req.text))
+            edits = lexicon_edits(req.text)
+            spans = req.scores.spans
+            first = apply_edits(req.text, _overlapping(edits, spans)) if spans else None
+            second = apply_edits(req.text, edits) if edits else None
             found = [c for c in dict.fromkeys([first, second]) if c and c != req.text.strip()]
             candidates.append([c for c in found if c.strip()])
+            lexical.append(bool(edits))
         scored = self._score(requests, candidates)
         answers: list[Rewrite | None] = []
         retry: list[tuple[int, str]] = []  # last resort: also delete what is still flagged
@@ -342,8 +350,8 @@ class OfflineRewriter(Rewriter):
                 if acceptable(s, requests[i].policy):
                     answers[i] = Rewrite(text, s.toxic, "offline")
         return [
-            a if a is not None else Rewrite(None, None, "offline", _why_not(req, scored[i]))
-            for i, (a, req) in enumerate(zip(answers, requests, strict=True))
+            a if a is not None else Rewrite(None, None, "offline", _why_not(lexical[i], scored[i]))
+            for i, a in enumerate(answers)
         ]
 
     def _score(
@@ -370,9 +378,9 @@ class OfflineRewriter(Rewriter):
         return None
 
 
-def _why_not(req: RewriteRequest, options: list[tuple[str, TextScores]]) -> str:
+def _why_not(lexical: bool, options: list[tuple[str, TextScores]]) -> str:
     if not options:
-        if not lexicon_edits(req.text):
+        if not lexical:
             return "no word of the offline lexicon in the text; it cannot rephrase"
         return "nothing would be left after removing the toxic words"
     best = min(s.toxic for _, s in options)
