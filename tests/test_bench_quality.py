@@ -57,12 +57,16 @@ def test_bench_quality_json(model_dir: Path, tmp_path: Path) -> None:
         assert report["speed"]["transformer"]["texts_per_second"] > 0
 
 
-def test_bench_quality_tables(model_dir: Path, tmp_path: Path) -> None:
+def test_bench_quality_trains_then_prints_tables(tmp_path: Path) -> None:
     env = {**os.environ, "MODSTREAM_TRAINING_DATA": str(DATA), "MODSTREAM_DATA_DIR": str(tmp_path)}
+    model = tmp_path / "model"
     argv = [sys.executable, "-c", "from infra.cli import main; main()", "bench", "quality"]
-    argv += ["--model", str(model_dir), "--limit", "60", "--texts", "32", "--no-cascade"]
-    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=600, check=False)
+    argv += ["--train", "--model", str(model), "--limit", "100", "--texts", "32", "--no-cascade"]
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=900, check=False)
     assert done.returncode == 0, done.stderr
+    assert (model / "metrics.json").is_file()  # --train wrote the artifact it then measured
+    version = json.loads((model / "metrics.json").read_text())["version"]
+    assert f"fast {version}" in done.stdout
     for title in ("fast: held-out ROC-AUC/macro-F1", "toxic-span char-F1", "rule labels", "speed"):
         assert title in done.stdout
     assert "cascade" not in done.stdout.split("speed")[1]
