@@ -128,6 +128,7 @@ def test_rule_hits_index_the_original_text() -> None:
     assert hit.label == "threat"
     assert arabic[hit.start : hit.end] == "سَأَقْتُلُكَ"
     assert match_rules("kys", "und")[0].label == "harassment"
+    assert [h.label for h in match_rules("I\u2019ll stab you", "en")] == ["threat"]
     assert rule_scores(match_rules("have a nice day", "en")) == dict.fromkeys(RULE_LABELS, 0.0)
 
 

@@ -12,9 +12,10 @@ Gulf, Levantine and MSA spellings):
 
 A label's score is 1.0 when one of its patterns matches and 0.0 otherwise; a match also makes
 the text at least `TOXIC_FLOOR` toxic (a review under the default policy) and adds the matched
-words to the spans. Their quality is measured on the hand-written cases in `rule_cases.jsonl`
-(`evaluate_rules`), not on real data: recall on other phrasings is low by design, and quoted or
-reported threats match too.
+words to the spans. No data set labels these harms, so their precision and recall are measured
+only on the hand-written cases in `rule_cases.jsonl` (`evaluate_rules`), and on real data only
+how often they fire; recall on other phrasings is low by design, and quoted or reported threats
+match too.
 """
 
 from __future__ import annotations
@@ -129,6 +130,7 @@ _NEGATION_RE = re.compile(
     r"\s+(?:\w+\s+)?"
     r"|(?<!\w)(?:لا|ما|مش|متقدرش) (?:\w+ )?)$",
 )
+_QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'"})
 _ARABIC_LETTER_RE = re.compile("[\u0600-\u06ff]")
 _AR_DROP_RE = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640]")
 _AR_MAP = str.maketrans(
@@ -208,6 +210,7 @@ def match_rules(text: str, lang: str) -> list[RuleHit]:
             view = text.lower()
             if len(view) != len(text):  # a rare letter whose lowercase is longer
                 view = "".join(ch if len(ch.lower()) != 1 else ch.lower() for ch in text)
+            view = view.translate(_QUOTES)  # i’ll → i'll (same length)
         ruleset = _RULESETS[lg]
         if not ruleset.anchors.search(view):
             continue
