@@ -90,8 +90,13 @@ def test_schemas_export_writes_json_schema_for_every_record(tmp_path: Path) -> N
     assert files == {
         "event.schema.json", "verdict.schema.json", "dead_letter.schema.json", "topics.json",
         "media_verdict.schema.json", "bank_entry.schema.json", "strike.schema.json",
-        "block_change.schema.json",
+        "block_change.schema.json", "composer_activity.schema.json",
+        "assist_request.schema.json", "assist_response.schema.json",
     }  # fmt: skip
+    composer = json.loads((tmp_path / "composer_activity.schema.json").read_text())
+    actions = composer["$defs"]["ComposerAction"]["enum"]
+    assert {"composer_opened", "submit_blocked", "post_published", "warning_shown"} <= set(actions)
+    assert "`submit_blocked`: safe mode" in composer["properties"]["action"]["description"]
     event_schema = json.loads((tmp_path / "event.schema.json").read_text())
     assert event_schema["discriminator"]["propertyName"] == "kind"
     verdict_schema = json.loads((tmp_path / "verdict.schema.json").read_text())
