@@ -156,7 +156,8 @@ def test_training_outputs(model_dir: Path) -> None:
     en = metrics["per_language"]["en"]
     for label in ("identity_hate", "insult", "obscene"):
         assert 0.0 <= en[label]["roc_auc"] <= 1.0
-    assert 0.0 <= en["spans_char_f1"] <= en["spans_tagger_char_f1"] + 1e-9 <= 1.0 + 1e-9
+    assert 0.0 <= en["spans_char_f1"] <= 1.0
+    assert 0.0 <= en["spans_tagger_char_f1"] <= 1.0
     assert set(metrics["rules"]["cases"]) == {
         "en/threat",
         "en/harassment",
