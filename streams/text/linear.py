@@ -176,9 +176,16 @@ class LangModel:
     span_ratio: float = 0.0
     tagger: SpanTagger | None = None  # the learned span tagger, where the language has one
     info: dict[str, Any] = field(default_factory=dict)
+    # `x @ coef.T` would copy the whole (transposed) matrix on every call: most of the cost of a
+    # short batch, which is what the composer's keystrokes send.
+    coef_t: F32 = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.coef_t = np.ascontiguousarray(self.coef.T)
+        self.coef = self.coef_t.T  # a view: one copy of the weights in memory
 
     def logits(self, x: sp.csr_matrix) -> F64:
-        z = np.asarray(x @ self.coef.T, dtype=np.float64) + self.intercept
+        z = np.asarray(x @ self.coef_t, dtype=np.float64) + self.intercept
         return np.asarray(z * self.calib_a + self.calib_b, dtype=np.float64)
 
     def token_contributions(
