@@ -57,6 +57,7 @@ def up(
     token = None
     try:
         _step(supervisor, stop, "train", modstream_argv("train", "--if-missing"))
+        AccountsDB(settings.accounts_db_url).create_schema()  # the workers read policies there
         if settings.env == "development":  # never elsewhere: a known token is a known door
             argv = modstream_argv("admin", "dev-bootstrap", "--write", str(token_file))
             if _step(supervisor, stop, "bootstrap", argv) != 0:

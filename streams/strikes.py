@@ -34,6 +34,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from infra.logging import heartbeat
 from infra.settings import Settings
 from schemas.records import Decision, Verdict
 from schemas.strikes import BlockAction, BlockChange, Strike
@@ -141,6 +142,10 @@ def register(app: ModstreamApp, settings: Settings) -> None:
             topic, key.encode(), value.encode(), partition=None, timestamp=None, headers=None
         )
         await future  # delivered before the event is acknowledged
+
+    @app.task  # type: ignore[untyped-decorator]
+    async def beat() -> None:
+        await heartbeat(settings.heartbeat_file)
 
     @app.agent(source, name="strikes")
     async def count_strikes(stream: Any) -> AsyncIterator[None]:

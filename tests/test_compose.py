@@ -30,13 +30,17 @@ DOCKERFILE = ROOT / "infra" / "docker" / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
 
 INFRA_SERVICES = ("kafka", "clickhouse")
-APP_SERVICES = ("migrate", "worker", "sink", "api")
+APP_SERVICES = ("migrate", "worker", "sink", "api", "strikes", "chat", "assist", "x-poll")
 ONE_SHOT_SERVICES = frozenset({"migrate"})
 APP_COMMANDS = {
     "migrate": ["migrate"],
     "worker": ["worker"],
     "sink": ["sink"],
     "api": ["serve", "--no-sink"],
+    "strikes": ["strikes"],
+    "chat": ["chat"],
+    "assist": ["assist"],
+    "x-poll": ["x-poll"],
 }
 HEALTHY = "service_healthy"
 COMPLETED = "service_completed_successfully"
@@ -46,13 +50,19 @@ APP_DEPENDENCIES = {
     "worker": {"kafka": HEALTHY, "migrate": COMPLETED},
     "sink": {"kafka": HEALTHY, "migrate": COMPLETED},
     "api": {"kafka": HEALTHY, "clickhouse": HEALTHY, "migrate": COMPLETED},
+    "strikes": {"kafka": HEALTHY, "migrate": COMPLETED},
+    "chat": {"kafka": HEALTHY, "migrate": COMPLETED},
+    "assist": {"api": "service_started"},
+    "x-poll": {"kafka": HEALTHY, "migrate": COMPLETED},
 }
-HEARTBEAT_SERVICES = ("worker", "sink")
+HEARTBEAT_SERVICES = ("worker", "sink", "strikes", "x-poll")
 HEARTBEAT_MAX_AGE = 30
 
 SECRET_WORDS = ("PASSWORD", "SECRET", "TOKEN", "CREDENTIAL")
 # Variables that must be set for `docker compose up`; each is `${NAME:?message}` and has no default.
-REQUIRED_VARIABLES = frozenset({"CLICKHOUSE_PASSWORD", "MODSTREAM_SECRET_KEY"})
+REQUIRED_VARIABLES = frozenset(
+    {"CLICKHOUSE_PASSWORD", "MODSTREAM_SECRET_KEY", "MODSTREAM_ASSIST_SECRET"}
+)
 # `${NAME}` with neither `:?` nor `:-default` would silently become "" when unset. Names allowed
 # to do that are listed here, on purpose (none today).
 ALLOWED_BARE_VARIABLES: frozenset[str] = frozenset()

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from infra.accounts import AccountsDB
 from infra.errors import BrokerError, ConfigError
 from infra.kafka import Publisher
+from infra.logging import heartbeat
 from infra.settings import Settings
 from infra.x import TokenCipher, XAccounts, XAuthError, XClient, XError, XPoll, XRateLimited
 
@@ -38,16 +39,20 @@ class XPoller:
 
     async def run(self, *, rounds: int | None = None) -> None:
         """Poll until stopped (or for `rounds` rounds)."""
-        async with Publisher(self.bootstrap) as publisher, XClient(self.settings) as client:
-            poll = XPoll(self.settings, self.store, client, publisher, self.cipher)
-            done = 0
-            while not self._stop.is_set():
-                await self.round(poll)
-                done += 1
-                if rounds is not None and done >= rounds:
-                    return
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stop.wait(), self.settings.x_poll_interval)
+        beat = asyncio.create_task(heartbeat(self.settings.heartbeat_file))
+        try:
+            async with Publisher(self.bootstrap) as publisher, XClient(self.settings) as client:
+                poll = XPoll(self.settings, self.store, client, publisher, self.cipher)
+                done = 0
+                while not self._stop.is_set():
+                    await self.round(poll)
+                    done += 1
+                    if rounds is not None and done >= rounds:
+                        return
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._stop.wait(), self.settings.x_poll_interval)
+        finally:
+            beat.cancel()
 
     async def round(self, poll: XPoll) -> None:
         due = await asyncio.to_thread(self.store.due, datetime.now(UTC))
