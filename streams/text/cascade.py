@@ -158,10 +158,17 @@ class CascadeClassifier(Classifier):
     def _explain(
         self, texts: Sequence[str], out: list[TextScores], rows: Sequence[int], lang: str
     ) -> None:
-        """Spans for texts the fast tier scored non-toxic but the cascade scores toxic."""
+        """Spans for texts the fast tier scored non-toxic but the cascade scores toxic: the
+        language's span tagger where it has one, else (or where the tagger marks nothing) the
+        words whose own n-grams weigh most toward toxic."""
         model_lang = lang if lang in self.fast.models else "en"
         model = self.fast.models[model_lang]
-        if model.span_threshold is None:  # the explainer is switched off for this language
+        if model.tagger is not None:
+            tagged = model.tagger.spans([texts[i] for i in rows])
+            for i, spans in zip(rows, tagged, strict=True):
+                out[i] = replace(out[i], spans=spans)
+            rows = [i for i in rows if not out[i].spans]
+        if not rows or model.span_threshold is None:  # no explainer for this language
             return
         contribs = self.fast.contributions([texts[i] for i in rows], model_lang)
         for i, (ranges, contrib) in zip(rows, contribs, strict=True):
