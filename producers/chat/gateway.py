@@ -61,6 +61,7 @@ class ChatGateway:
         self.bootstrap = bootstrap
         self.store = MessageStore(accounts)
         self._adds: GroupCommit[Message] = GroupCommit(self.store.add_many)
+        self._deliveries: GroupCommit[tuple[str, str]] = GroupCommit(self.store.delivered_many)
         self.blocks = BlockList(bootstrap)
         self._publisher: Publisher | None = None  # aiokafka wants the server's loop: in start()
         self.online: Counter[tuple[str, str]] = Counter()
@@ -267,9 +268,22 @@ class ChatGateway:
                     status = "queued"
             notices.append((verdict, held, status))
         await asyncio.gather(*(self._give(v.tenant, h, v) for v, h in given))
-        if given:
-            keys = [(v.tenant, h.event_id) for v, h in given]
-            await asyncio.to_thread(self.store.delivered_many, keys)
+        # Off the consumer loop: the next batch's receivers need not wait for this bookkeeping.
+        task = asyncio.create_task(
+            self._tell_senders([(v.tenant, h.event_id) for v, h in given], notices)
+        )
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _tell_senders(
+        self, given: list[tuple[str, str]], notices: list[tuple[Verdict, Held, str]]
+    ) -> None:
+        """Mark what was given as delivered, then tell the senders. Until it is marked, a
+        message is redelivered when its receiver next connects (at least once)."""
+        try:
+            await self._deliveries.submit(*given)
+        except AccountsError:
+            log.exception("could not mark %d messages delivered", len(given))
         await asyncio.gather(*(
             self.sio.emit(
                 "delivery",

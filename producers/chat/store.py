@@ -185,16 +185,18 @@ T = TypeVar("T")
 class GroupCommit(Generic[T]):
     """Writes items submitted concurrently in one call of `write` (off the loop): while one
     transaction commits, the next items gather, so the commit rate no longer caps throughput.
-    `submit` returns once its item is written, or raises what the write raised."""
+    `submit` returns once its items are written, or raises what the write raised."""
 
     def __init__(self, write: Callable[[list[T]], None]) -> None:
         self._write = write
-        self._queue: list[tuple[T, asyncio.Future[None]]] = []
+        self._queue: list[tuple[tuple[T, ...], asyncio.Future[None]]] = []
         self._writer: asyncio.Task[None] | None = None
 
-    async def submit(self, item: T) -> None:
+    async def submit(self, *items: T) -> None:
+        if not items:
+            return
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queue.append((item, done))
+        self._queue.append((items, done))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._drain())
         await done
@@ -203,7 +205,7 @@ class GroupCommit(Generic[T]):
         while self._queue:
             batch, self._queue = self._queue, []
             try:
-                await asyncio.to_thread(self._write, [item for item, _ in batch])
+                await asyncio.to_thread(self._write, [i for items, _ in batch for i in items])
             except Exception as exc:  # handed to every waiting submitter
                 for _, done in batch:
                     if not done.done():
