@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,6 +24,9 @@ def _utc(moment: datetime) -> datetime:
 
 
 def verdict_from_row(row: dict[str, Any]) -> Verdict:
+    """A verdict from a warehouse row; `rewrite` and `context` (JSON, '' for none) where read."""
+    for extra in ("rewrite", "context"):
+        row[extra] = json.loads(row[extra]) if row.get(extra) else None
     row["occurred_at"] = _utc(row["occurred_at"])
     row["judged_at"] = _utc(row["judged_at"])
     row["spans"] = [tuple(s) for s in row["spans"]]
@@ -42,7 +46,7 @@ def get_verdict(warehouse: Warehouse, tenant: str, event_id: str) -> Verdict | N
     if not times:
         return None
     rows = warehouse.rows(
-        f"SELECT {VERDICT_COLUMNS} FROM verdicts FINAL "  # noqa: S608 - a constant, no input
+        f"SELECT {VERDICT_COLUMNS}, rewrite, context FROM verdicts FINAL "  # noqa: S608 - constant
         "WHERE tenant = {tenant:String} AND occurred_at IN {times:Array(DateTime64(3, 'UTC'))} "
         "AND event_id = {event_id:String} LIMIT 1",
         params | {"times": [t["occurred_at"] for t in times]},

@@ -77,7 +77,7 @@ VERDICTS = Table(
     "verdicts",
     ("tenant", "event_id", "source", "kind", "item_id", "author", "occurred_at", "judged_at",
      "decision", "toxic", "scores", "lang", "spans", "model_version", "policy_version",
-     "duplicate_of", "latency_ms"),
+     "duplicate_of", "latency_ms", "rewrite", "context"),
 )  # fmt: skip
 DEAD = Table(
     "dead_letters",
@@ -111,6 +111,8 @@ def verdict_row(record: ConsumerRecord, private: IsPrivate = _nobody) -> Row:
         v.tenant, v.event_id, v.source, v.kind.value, v.item_id, v.author, v.occurred_at,
         v.judged_at, v.decision.value, v.toxic, v.scores, v.lang, v.spans, v.model_version,
         v.policy_version, v.duplicate_of, v.latency_ms,
+        v.rewrite.model_dump_json() if v.rewrite and not private(v.tenant) else "",
+        v.context.model_dump_json() if v.context else "",
     ]  # fmt: skip
 
 
