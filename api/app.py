@@ -42,7 +42,6 @@ from api.routes import x as x_routes
 from api.state import AppState
 from infra.accounts import AccountsDB, PrivacyRegistry
 from infra.blocks import BlockList
-from infra.errors import ConfigError
 from infra.kafka import Publisher, ensure_topics
 from infra.settings import Settings
 from infra.warehouse import connect, migrate
@@ -92,11 +91,7 @@ class RequestId:
 
 def create_app(settings: Settings, *, run_sink: bool | None = None) -> FastAPI:
     """Build the API. `run_sink` defaults to True when the warehouse is embedded."""
-    if not settings.kafka_bootstrap:
-        raise ConfigError(
-            "MODSTREAM_KAFKA_BOOTSTRAP is not set (or start everything: modstream up)"
-        )
-    bootstrap = settings.kafka_bootstrap
+    bootstrap = settings.require_bootstrap()
     with_sink = settings.embedded_warehouse if run_sink is None else run_sink
 
     @contextlib.asynccontextmanager

@@ -226,14 +226,13 @@ def sink() -> None:
 
     settings = get_settings()
     configure_logging(settings.log_level)
-    if not settings.kafka_bootstrap:
-        raise ModstreamError("MODSTREAM_KAFKA_BOOTSTRAP is not set")
-    asyncio.run(ensure_topics(settings.kafka_bootstrap))
+    bootstrap = settings.require_bootstrap()
+    asyncio.run(ensure_topics(bootstrap))
     warehouse = connect(settings.warehouse_url)
     accounts = AccountsDB(settings.accounts_db_url)  # privacy modes: read, never written here
     worker = WarehouseSink(
         warehouse,
-        settings.kafka_bootstrap,
+        bootstrap,
         batch_size=settings.sink_batch_size,
         flush_interval=settings.sink_flush_interval,
         privacy=PrivacyRegistry(accounts, ttl=settings.privacy_refresh),

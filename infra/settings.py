@@ -331,6 +331,14 @@ class Settings(BaseSettings):
             return self.clickhouse_url
         return f"chdb://{(self.data_dir / 'warehouse').resolve()}"
 
+    def require_bootstrap(self) -> str:
+        """The Kafka bootstrap of a process that needs one (`up` sets it for its children)."""
+        if not self.kafka_bootstrap:
+            raise ConfigError(
+                "MODSTREAM_KAFKA_BOOTSTRAP is not set (or start everything: modstream up)"
+            )
+        return self.kafka_bootstrap
+
     @property
     def accounts_db_url(self) -> str:
         if self.accounts_url:

@@ -47,20 +47,16 @@ def chat(
     import uvicorn
 
     from infra.accounts import AccountsDB
-    from infra.errors import ConfigError
     from infra.logging import configure_logging
     from infra.settings import get_settings
     from producers.chat.gateway import ChatGateway
 
     settings = get_settings()
     configure_logging(settings.log_level)
-    if not settings.kafka_bootstrap:
-        raise ConfigError(
-            "MODSTREAM_KAFKA_BOOTSTRAP is not set (or start everything: modstream up)"
-        )
+    bootstrap = settings.require_bootstrap()
     accounts = AccountsDB(settings.accounts_db_url)
     accounts.create_schema()
-    gateway = ChatGateway(settings, settings.kafka_bootstrap, accounts)
+    gateway = ChatGateway(settings, bootstrap, accounts)
     uvicorn.run(
         gateway.asgi,
         host=host or settings.chat_host,
@@ -85,15 +81,12 @@ def x_poll(
 
     settings = get_settings()
     configure_logging(settings.log_level)
-    if not settings.kafka_bootstrap:
-        raise ConfigError(
-            "MODSTREAM_KAFKA_BOOTSTRAP is not set (or start everything: modstream up)"
-        )
+    bootstrap = settings.require_bootstrap()
     if not settings.x_client_id:
         raise ConfigError("MODSTREAM_X_CLIENT_ID is not set: X ingestion is off")
     accounts = AccountsDB(settings.accounts_db_url)
     accounts.create_schema()
-    poller = XPoller(settings, accounts, settings.kafka_bootstrap)
+    poller = XPoller(settings, accounts, bootstrap)
 
     async def main() -> None:
         loop = asyncio.get_running_loop()

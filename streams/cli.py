@@ -55,11 +55,7 @@ def worker() -> None:
     settings = get_settings()
     configure_logging(settings.log_level)
     tiers = TierOptions.from_settings(settings)
-    bootstrap = settings.kafka_bootstrap
-    if not bootstrap:
-        raise ConfigError(
-            "MODSTREAM_KAFKA_BOOTSTRAP is not set (or start everything: modstream up)"
-        )
+    bootstrap = settings.require_bootstrap()
     asyncio.run(ensure_topics(bootstrap))
     classifier = (
         PooledClassifier(settings.models_path, settings.worker_model_processes, tiers)
@@ -102,11 +98,7 @@ def strikes() -> None:
 
     settings = get_settings()
     configure_logging(settings.log_level)
-    bootstrap = settings.kafka_bootstrap
-    if not bootstrap:
-        raise ConfigError(
-            "MODSTREAM_KAFKA_BOOTSTRAP is not set (or start everything: modstream up)"
-        )
+    bootstrap = settings.require_bootstrap()
     asyncio.run(ensure_topics(bootstrap))
     app = create_app(
         settings,

@@ -34,7 +34,7 @@ from streams.text.language import SUPPORTED, detect_language
 from streams.text.normalize import normalize
 from streams.text.rules import RULE_LABELS, RULES_VERSION, TOXIC_FLOOR, match_rules, rule_scores
 from streams.text.span_tagger import N_FEATURES as TAGGER_FEATURES
-from streams.text.span_tagger import SpanTagger
+from streams.text.span_tagger import SpanTagger, word_ranges
 
 __all__ = [
     "FORMAT",
@@ -61,9 +61,7 @@ F64 = NDArray[np.float64]
 # Punctuation and symbols become spaces (keeping @, * and ' which carry mentions and obfuscations);
 # underscores split hashtags such as #word_word.
 _PUNCT_RE = re.compile(r"[^\w\s@*']|_")
-_TOKEN_RE = re.compile(r"\S+")
 _WORD_PATTERN = r"(?u)\b\w+\b"
-_EDGE_RE = re.compile(r"^[^\w*]+|[^\w*]+$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,21 +230,6 @@ class LangModel:
         return contrib * float(self.calib_a[col])
 
 
-def _token_ranges(text: str) -> tuple[list[tuple[int, int]], list[str]]:
-    ranges: list[tuple[int, int]] = []
-    tokens: list[str] = []
-    for m in _TOKEN_RE.finditer(text[:MAX_CHARS]):
-        tok = m.group()
-        lead = _EDGE_RE.match(tok)
-        start = m.start() + (lead.end() if lead and lead.start() == 0 else 0)
-        stripped = _EDGE_RE.sub("", tok)
-        if not stripped:
-            continue
-        ranges.append((start, start + len(stripped)))
-        tokens.append(stripped)
-    return ranges, tokens
-
-
 def select_spans(
     text: str, ranges: Sequence[tuple[int, int]], contrib: F64, threshold: float, ratio: float
 ) -> list[tuple[int, int]]:
@@ -393,7 +376,7 @@ class LinearTextClassifier(Classifier):
         """Token ranges and contributions for `texts`, whose counts are `blocks[rows]`."""
         if not texts:
             return []
-        per_text = [_token_ranges(t) for t in texts]
+        per_text = [word_ranges(t) for t in texts]
         tokens = [tok for _, toks in per_text for tok in toks]
         sizes = [len(toks) for _, toks in per_text]
         if not tokens:

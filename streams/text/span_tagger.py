@@ -27,7 +27,7 @@ from numpy.typing import NDArray
 from sklearn.feature_extraction.text import HashingVectorizer
 from sklearn.linear_model import LogisticRegression
 
-__all__ = ["SpanTagger", "decode", "fit_tagger", "tokenize", "word_labels"]
+__all__ = ["SpanTagger", "decode", "fit_tagger", "tokenize", "word_labels", "word_ranges"]
 
 F32 = NDArray[np.float32]
 F64 = NDArray[np.float64]
@@ -46,9 +46,9 @@ RATIOS = (0.0, 0.3, 0.5)
 TUNE_SHARE = 0.2  # training posts kept apart from the fit to tune the decoding
 
 
-def tokenize(text: str) -> tuple[list[tuple[int, int]], list[str]]:
-    """Whitespace-delimited words of `text` with leading / trailing punctuation stripped:
-    their [start, end) ranges in `text` and their lowercased forms (repeats capped at two)."""
+def word_ranges(text: str) -> tuple[list[tuple[int, int]], list[str]]:
+    """Whitespace-delimited words of `text` (its first MAX_CHARS characters) with leading and
+    trailing punctuation stripped: their [start, end) ranges in `text`, and the words."""
     ranges: list[tuple[int, int]] = []
     words: list[str] = []
     for m in _TOKEN_RE.finditer(text[:MAX_CHARS]):
@@ -59,8 +59,14 @@ def tokenize(text: str) -> tuple[list[tuple[int, int]], list[str]]:
         if not stripped:
             continue
         ranges.append((start, start + len(stripped)))
-        words.append(_REPEAT_RE.sub(r"\1\1", stripped.lower()))
+        words.append(stripped)
     return ranges, words
+
+
+def tokenize(text: str) -> tuple[list[tuple[int, int]], list[str]]:
+    """`word_ranges`, the words lowercased with repeated letters capped at two."""
+    ranges, words = word_ranges(text)
+    return ranges, [_REPEAT_RE.sub(r"\1\1", w.lower()) for w in words]
 
 
 def _contexts(words: Sequence[str]) -> list[str]:
