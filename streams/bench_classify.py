@@ -17,10 +17,11 @@ from typing import Annotated
 import numpy as np
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import Progress
 from rich.table import Table
 
 from infra.errors import ConfigError
+from infra.progress import task_bar
 from infra.settings import get_settings
 from streams.text.classifier import Classifier
 
@@ -128,14 +129,7 @@ def bench_classify(
     tdir = transformer or _with_fp32(settings.data_dir, DEFAULT_TRANSFORMER_DIR)
 
     results: list[TierResult] = []
-    bar = Progress(
-        TextColumn("[bold]{task.description}[/]"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    )
+    bar = task_bar(console)
     with bar:
         fast = LinearTextClassifier.load(model_dir)
         results.append(

@@ -18,10 +18,11 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import Progress
 from rich.table import Table
 
 from infra.errors import ConfigError
+from infra.progress import task_bar
 from infra.settings import get_settings
 from streams.text.classifier import Classifier
 from streams.text.dataset import Row
@@ -110,15 +111,7 @@ def run_bench(
         "speed": {},
         "rules": {"version": RULES_VERSION, "cases": evaluate_rules()},
     }
-    bar = Progress(
-        TextColumn("[bold]{task.description}[/]"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-        disable=not progress,
-    )
+    bar = task_bar(console, enabled=progress)
     with bar:
         for name, clf in tiers.items():
             report["quality"][name] = _quality(clf, held, bar, name, tagger)

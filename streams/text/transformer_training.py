@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from infra.progress import task_bar
 from streams.text.cascade import DEFAULT_BAND, CascadeClassifier
 from streams.text.dataset import HOLDOUT_FRACTION, VALIDATION_ONLY, Row, load_dir, split
 from streams.text.evaluate import binary_metrics
@@ -108,14 +108,7 @@ def train_transformer(
                    for r in [x for x in held_en if x.dataset == d][:eval_limit]]  # fmt: skip
     fast = LinearTextClassifier.load(fast_dir)
     fp32 = OnnxTextClassifier(onnx_dir, variant="fp32", threads=config.threads)
-    bar = Progress(
-        TextColumn("[bold]{task.description}[/]"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        disable=not progress,
-    )
+    bar = task_bar(console, transient=False, enabled=progress)
     with bar:
         task = bar.add_task("calibrate", total=len(calib))
         zs = []
