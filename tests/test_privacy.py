@@ -56,6 +56,7 @@ def test_a_privacy_tenants_text_is_never_stored_or_logged(
         f"{run}-kafka": f"{marker} a calm note sent straight to Kafka",
     }
     http = post_event(f"{run}-http", texts[f"{run}-http"], tenant=private)
+    http["payload"]["context"] = [f"{marker} the post this one answers"]  # thread context
     response = api.post("/v1/events", json=http, headers={"Authorization": f"Bearer {secret}"})
     assert response.status_code == 202
     direct = post_event(f"{run}-kafka", texts[f"{run}-kafka"], tenant=private)

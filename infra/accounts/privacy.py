@@ -7,7 +7,7 @@ in embedded mode the API also invalidates it the moment a tenant's mode changes.
 
 What privacy mode keeps (the README's "Privacy mode" section says the same):
 - `events`: every column but the text; `text` is empty, `content_sha256` holds the SHA-256 of
-  the text, and `payload` has its `text` replaced by null.
+  the text, and `payload` has neither `text` nor the thread `context` (earlier texts).
 - `verdicts`: the verdict (scores, spans as character offsets, decision, versions) but not its
   rewrite suggestion, which is words of the text.
 - `dead_letters`: reason and position; `raw` is `sha256:<hex>` of the raw record and `detail`

@@ -95,7 +95,7 @@ def event_row(record: ConsumerRecord, private: IsPrivate = _nobody) -> Row:
     digest = sha256_hex(text) if text else ""
     if private(event.tenant):
         text = ""
-        payload = event.payload.model_dump_json(exclude={"text"})
+        payload = event.payload.model_dump_json(exclude={"text", "context"})
     else:
         payload = event.payload.model_dump_json()
     return [
