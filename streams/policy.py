@@ -161,6 +161,7 @@ class LivePolicies:
         self.base = base
         self._documents = documents
         self._book = base
+        self._failing = False  # log a failure once, and the recovery, not every round
 
     def for_tenant(self, tenant: str) -> DecisionPolicy:
         return self._book.for_tenant(tenant)
@@ -169,4 +170,10 @@ class LivePolicies:
         try:
             self._book = self.base.overlaid(self._documents())
         except ModstreamError as exc:
-            log.warning("tenant policies not refreshed (last known kept): %s", exc)
+            if not self._failing:
+                log.warning("tenant policies not refreshed (last known kept): %s", exc)
+            self._failing = True
+            return
+        if self._failing:
+            log.info("tenant policies read again")
+        self._failing = False

@@ -4,6 +4,7 @@ by a running worker without a restart; the operator's policy file underneath."""
 from __future__ import annotations
 
 import json
+import logging
 import time
 import uuid
 from collections.abc import Mapping
@@ -63,11 +64,14 @@ def test_a_broken_policy_file_says_where(tmp_path: Path) -> None:
         PolicyBook.load(path, DecisionPolicy())
 
 
-def test_tenant_documents_lie_over_the_operator_file_and_survive_a_failed_read() -> None:
+def test_tenant_documents_lie_over_the_operator_file_and_survive_a_failed_read(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     operator = PolicyBook(DecisionPolicy(0.2, 0.8), {"acme": DecisionPolicy(0.1, 0.6)})
     documents: list[Mapping[str, PolicyDocument] | Exception] = [
         {"acme": PolicyDocument(unknown_language=Decision.REJECT)},
         AccountsError("store down"),
+        AccountsError("store still down"),
     ]
 
     def read() -> Mapping[str, PolicyDocument]:
@@ -82,8 +86,13 @@ def test_tenant_documents_lie_over_the_operator_file_and_survive_a_failed_read()
     acme = live.for_tenant("acme")
     assert (acme.low, acme.high, acme.unknown_language) == (0.1, 0.6, Decision.REJECT)
     assert live.for_tenant("other") == DecisionPolicy(0.2, 0.8)
-    live.refresh()  # the store fails: the last known policies stay in force
+    with caplog.at_level(logging.WARNING, logger="streams.policy"):
+        live.refresh()  # the store fails: the last known policies stay in force
+        live.refresh()
     assert live.for_tenant("acme") == acme
+    assert [r.getMessage() for r in caplog.records] == [
+        "tenant policies not refreshed (last known kept): store down"
+    ]  # once, not every round
 
 
 # --- the API --------------------------------------------------------------------------------
