@@ -18,9 +18,9 @@ import uvicorn
 from fastapi.testclient import TestClient
 
 from infra.accounts import AccountsDB
+from infra.delivery import mask
 from infra.kafka import Publisher
 from infra.settings import Settings
-from producers.chat.delivery import mask
 from producers.chat.gateway import ChatGateway
 from schemas.strikes import BlockAction, BlockChange
 from schemas.topics import AUTHOR_BLOCKS

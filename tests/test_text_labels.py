@@ -7,9 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from streams.text.classifier import merge_spans
 from streams.text.dataset import Row
 from streams.text.labels import LABELS, blanked_targets, has_profanity, targets
-from streams.text.linear import LinearTextClassifier, merge_spans
+from streams.text.linear import LinearTextClassifier
 from streams.text.rules import (
     RULE_LABELS,
     TOXIC_FLOOR,

@@ -36,10 +36,10 @@ from pydantic import ValidationError
 from infra.accounts import AccountsDB
 from infra.accounts.logins import decode_jwt
 from infra.blocks import BlockList
+from infra.delivery import mask, outcome_of, verdict_summary
 from infra.errors import AccountsError, BrokerError
 from infra.kafka import Publisher
 from infra.settings import Settings
-from producers.chat.delivery import mask, outcome_of, verdict_summary
 from producers.chat.store import GroupCommit, Held, Judgement, Message, MessageStore
 from schemas.events import MAX_TEXT_CHARS, ChatMessage, ChatMessageEvent, Kind
 from schemas.records import Verdict

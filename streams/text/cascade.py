@@ -25,7 +25,7 @@ import numpy as np
 
 from streams.text.classifier import Classifier, TextScores
 from streams.text.linear import LinearTextClassifier, select_spans
-from streams.text.longtext import LongTextOptions, judge_long
+from streams.text.longtext import LongTextOptions, by_length
 from streams.text.onnx_model import OnnxTextClassifier
 
 __all__ = ["DEFAULT_BAND", "DEFAULT_BLEND", "CascadeClassifier"]
@@ -92,27 +92,14 @@ class CascadeClassifier(Classifier):
     def classify(
         self, texts: Sequence[str], langs: Sequence[str | None] | None = None
     ) -> list[TextScores]:
-        if langs is not None and len(langs) != len(texts):
-            raise ValueError(f"got {len(texts)} texts but {len(langs)} languages")
-        given = list(langs) if langs is not None else [None] * len(texts)
-        long = [i for i, t in enumerate(texts) if self.long_text.is_long(t)]
-        short = [i for i in range(len(texts)) if i not in set(long)] if long else range(len(texts))
-        results: list[TextScores | None] = [None] * len(texts)
         self.escalated = 0
-        if short:
-            sub = [texts[i] for i in short]
-            first = self.fast.classify(sub, [given[i] for i in short])
-            for i, s in zip(short, self.second_opinion(sub, first), strict=True):
-                results[i] = s
-        if long:
-            judged, _ = judge_long(
-                [texts[i] for i in long], [given[i] for i in long], self.fast,
-                self.second_opinion, self.long_text,
-            )  # fmt: skip
-            for i, s in zip(long, judged, strict=True):
-                results[i] = s
+        out = by_length(
+            texts, langs, self.long_text,
+            lambda ts, ls: self.second_opinion(ts, self.fast.classify(ts, ls)),
+            self.fast, self.second_opinion,
+        )  # fmt: skip
         self.last_escalated = self.escalated
-        return [s for s in results if s is not None]
+        return out
 
     def second_opinion(
         self,

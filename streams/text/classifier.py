@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-__all__ = ["Classifier", "TextScores"]
+__all__ = ["Classifier", "TextScores", "merge_spans"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,3 +36,14 @@ class Classifier(abc.ABC):
 
         One result per text, in the same order.
         """
+
+
+def merge_spans(spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sorted, disjoint spans covering the same characters (overlapping or touching ones merged)."""
+    out: list[tuple[int, int]] = []
+    for s, e in sorted(spans):
+        if out and s <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], e))
+        else:
+            out.append((s, e))
+    return out

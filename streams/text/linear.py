@@ -29,12 +29,12 @@ from sklearn.feature_extraction.text import HashingVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from infra.errors import ModelError
-from streams.text.classifier import Classifier, TextScores
+from streams.text.classifier import Classifier, TextScores, merge_spans
 from streams.text.language import SUPPORTED, detect_language
 from streams.text.normalize import normalize
 from streams.text.rules import RULE_LABELS, RULES_VERSION, TOXIC_FLOOR, match_rules, rule_scores
 from streams.text.span_tagger import N_FEATURES as TAGGER_FEATURES
-from streams.text.span_tagger import SpanTagger, word_ranges
+from streams.text.span_tagger import SpanTagger, join_adjacent, word_ranges
 
 __all__ = [
     "FORMAT",
@@ -237,26 +237,7 @@ def select_spans(
     if len(ranges) == 0:
         return []
     cut = max(threshold, ratio * float(contrib.max()))
-    spans: list[tuple[int, int]] = []
-    for (s, e), c in zip(ranges, contrib, strict=True):
-        if c <= cut:
-            continue
-        if spans and text[spans[-1][1] : s].isspace():
-            spans[-1] = (spans[-1][0], e)
-        else:
-            spans.append((s, e))
-    return spans
-
-
-def merge_spans(spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Sorted, disjoint spans covering the same characters (overlapping or touching ones merged)."""
-    out: list[tuple[int, int]] = []
-    for s, e in sorted(spans):
-        if out and s <= out[-1][1]:
-            out[-1] = (out[-1][0], max(out[-1][1], e))
-        else:
-            out.append((s, e))
-    return out
+    return join_adjacent(text, ranges, contrib > cut)
 
 
 def _canonical_lang(lang: str | None) -> str | None:

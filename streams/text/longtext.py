@@ -29,12 +29,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from infra.settings import Settings
-from streams.text.classifier import Classifier, TextScores
+from streams.text.classifier import Classifier, TextScores, merge_spans
 
 __all__ = [
     "LongTextClassifier",
     "LongTextOptions",
     "SecondOpinion",
+    "by_length",
     "judge_long",
     "sample",
     "windows",
@@ -162,6 +163,34 @@ def judge_long(
     return out, sum(allowed) if second else 0
 
 
+def by_length(
+    texts: Sequence[str],
+    langs: Sequence[str | None] | None,
+    options: LongTextOptions,
+    short: Callable[[Sequence[str], Sequence[str | None]], list[TextScores]],
+    fast: Classifier,
+    second: SecondOpinion | None,
+) -> list[TextScores]:
+    """`Classifier.classify` for a classifier that windows long texts: the short `texts` through
+    `short`, the long ones through `judge_long`; one result per text, in order."""
+    if langs is not None and len(langs) != len(texts):
+        raise ValueError(f"got {len(texts)} texts but {len(langs)} languages")
+    given = list(langs) if langs is not None else [None] * len(texts)
+    is_long = [options.is_long(t) for t in texts]
+
+    def windowed(ts: Sequence[str], ls: Sequence[str | None]) -> list[TextScores]:
+        return judge_long(ts, ls, fast, second, options)[0]
+
+    results: list[TextScores | None] = [None] * len(texts)
+    for wanted, judge in ((False, short), (True, windowed)):
+        idx = [i for i, long in enumerate(is_long) if long is wanted]
+        if idx:
+            scored = judge([texts[i] for i in idx], [given[i] for i in idx])
+            for i, s in zip(idx, scored, strict=True):
+                results[i] = s
+    return [s for s in results if s is not None]
+
+
 def _combine(
     text: str,
     ranges: Sequence[tuple[int, int]],
@@ -180,17 +209,7 @@ def _combine(
         if s.toxic > 0.5:
             spans.extend((start + a, start + b) for a, b in s.spans)
     lang = Counter(s.lang for s in scores).most_common(1)[0][0]
-    return TextScores(toxic=labels["toxic"], labels=labels, lang=lang, spans=_merge(spans))
-
-
-def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    merged: list[tuple[int, int]] = []
-    for a, b in sorted(spans):
-        if merged and a <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(b, merged[-1][1]))
-        else:
-            merged.append((a, b))
-    return merged
+    return TextScores(toxic=labels["toxic"], labels=labels, lang=lang, spans=merge_spans(spans))
 
 
 class LongTextClassifier(Classifier):
@@ -212,24 +231,4 @@ class LongTextClassifier(Classifier):
     def classify(
         self, texts: Sequence[str], langs: Sequence[str | None] | None = None
     ) -> list[TextScores]:
-        if langs is not None and len(langs) != len(texts):
-            raise ValueError(f"got {len(texts)} texts but {len(langs)} languages")
-        given = list(langs) if langs is not None else [None] * len(texts)
-        long = [i for i, t in enumerate(texts) if self.options.is_long(t)]
-        if not long:
-            return self.inner.classify(texts, langs)
-        short = [i for i in range(len(texts)) if i not in set(long)]
-        out: list[TextScores | None] = [None] * len(texts)
-        if short:
-            for i, s in zip(
-                short,
-                self.inner.classify([texts[i] for i in short], [given[i] for i in short]),
-                strict=True,
-            ):
-                out[i] = s
-        judged, _ = judge_long(
-            [texts[i] for i in long], [given[i] for i in long], self.inner, None, self.options
-        )
-        for i, s in zip(long, judged, strict=True):
-            out[i] = s
-        return [s for s in out if s is not None]
+        return by_length(texts, langs, self.options, self.inner.classify, self.inner, None)

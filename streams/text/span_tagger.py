@@ -27,7 +27,15 @@ from numpy.typing import NDArray
 from sklearn.feature_extraction.text import HashingVectorizer
 from sklearn.linear_model import LogisticRegression
 
-__all__ = ["SpanTagger", "decode", "fit_tagger", "tokenize", "word_labels", "word_ranges"]
+__all__ = [
+    "SpanTagger",
+    "decode",
+    "fit_tagger",
+    "join_adjacent",
+    "tokenize",
+    "word_labels",
+    "word_ranges",
+]
 
 F32 = NDArray[np.float32]
 F64 = NDArray[np.float64]
@@ -136,9 +144,16 @@ def decode(
     if top <= floor:
         return []
     cut = max(min(threshold, top), ratio * top)
+    return join_adjacent(text, ranges, probs >= cut)
+
+
+def join_adjacent(
+    text: str, ranges: Sequence[tuple[int, int]], keep: Sequence[bool] | NDArray[np.bool_]
+) -> list[tuple[int, int]]:
+    """The kept word ranges as spans, neighbours with only whitespace between them joined."""
     spans: list[tuple[int, int]] = []
-    for (s, e), p in zip(ranges, probs, strict=True):
-        if p < cut:
+    for (s, e), kept in zip(ranges, keep, strict=True):
+        if not kept:
             continue
         if spans and text[spans[-1][1] : s].isspace():
             spans[-1] = (spans[-1][0], e)
