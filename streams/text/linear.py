@@ -2,7 +2,7 @@
 
 The artifact is pickle-free: `model.json` (feature parameters, labels, calibration, span settings)
 and `weights.npz` (idf vectors, coefficients and intercepts as plain arrays). The vectoriser is
-stateless (`HashingVectorizer` with fixed parameters), so the artifact fully defines the model.
+stateless (hashed n-grams with fixed parameters), so the artifact fully defines the model.
 
 Probabilities are Platt-calibrated on out-of-fold scores with classes balanced within each source,
 then shifted so that 0.5 is the threshold with the best out-of-fold macro-F1. The rule labels
@@ -30,6 +30,7 @@ from sklearn.linear_model import LogisticRegression
 
 from infra.errors import ModelError
 from streams.text.classifier import Classifier, TextScores, merge_spans
+from streams.text.hashing import CharWbHasher
 from streams.text.language import SUPPORTED, detect_language
 from streams.text.normalize import normalize
 from streams.text.rules import RULE_LABELS, RULES_VERSION, TOXIC_FLOOR, match_rules, rule_scores
@@ -103,15 +104,7 @@ class Featurizer:
 
     def __init__(self, spec: FeatureSpec) -> None:
         self.spec = spec
-        self._char = HashingVectorizer(
-            analyzer="char_wb",
-            ngram_range=spec.char_ngram,
-            n_features=2**spec.char_bits,
-            alternate_sign=False,
-            norm=None,
-            lowercase=False,
-            dtype=np.float32,
-        )
+        self._char = CharWbHasher(spec.char_ngram, 2**spec.char_bits)
         self._word = HashingVectorizer(
             analyzer="word",
             ngram_range=spec.word_ngram,

@@ -26,6 +26,9 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 from sklearn.feature_extraction.text import HashingVectorizer
 from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import normalize
+
+from streams.text.hashing import CharWbHasher
 
 __all__ = [
     "SpanTagger",
@@ -96,15 +99,7 @@ def word_labels(ranges: Sequence[tuple[int, int]], gold: Sequence[tuple[int, int
 
 class _Features:
     def __init__(self) -> None:
-        self.chars = HashingVectorizer(
-            analyzer="char_wb",
-            ngram_range=(2, 5),
-            n_features=2**CHAR_BITS,
-            alternate_sign=False,
-            norm="l2",
-            lowercase=False,
-            dtype=np.float32,
-        )
+        self.chars = CharWbHasher((2, 5), 2**CHAR_BITS)
         self.context = HashingVectorizer(
             analyzer="word",
             token_pattern=_CONTEXT_PATTERN,
@@ -118,10 +113,7 @@ class _Features:
     def __call__(self, per_text: Sequence[Sequence[str]]) -> sp.csr_matrix:
         words = [w for ws in per_text for w in ws]
         contexts = [c for ws in per_text for c in _contexts(ws)]
-        # Words repeat (Zipf): n-grams of each distinct word once, then one row per word.
-        distinct: dict[str, int] = {}
-        rows = np.fromiter((distinct.setdefault(w, len(distinct)) for w in words), np.int64)
-        chars = self.chars.transform(list(distinct))[rows] if words else self.chars.transform([])
+        chars = normalize(self.chars.transform(words), norm="l2", copy=False)
         return sp.hstack([chars, self.context.transform(contexts)], format="csr")
 
 
