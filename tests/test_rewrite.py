@@ -4,6 +4,7 @@ against a local fake OpenAI-compatible server (answers, errors, timeouts, fallba
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +14,9 @@ from pydantic import SecretStr
 from infra.errors import ConfigError
 from infra.settings import Settings
 from streams.policy import DecisionPolicy
+from streams.text import rewrite
 from streams.text.classifier import Classifier
+from streams.text.dataset import iter_rows
 from streams.text.linear import LinearTextClassifier
 from streams.text.rewrite import (
     ChatEndpoint,
@@ -24,7 +27,10 @@ from streams.text.rewrite import (
     lexicon_edits,
     rewriter_from_settings,
 )
+from tests.conftest import DATA
 from tests.fake_llm import Behaviour, FakeChat, fake_chat
+
+REAL_POSTS = ("en_davidson_train.jsonl", "en_hatexplain_val.jsonl", "ar_mpold_train.jsonl")
 
 KEY = "sk-test-" + "k" * 32
 POLICY = DecisionPolicy()  # approve at or below 0.2
@@ -83,6 +89,16 @@ def test_spans_limit_the_edits() -> None:
     assert apply_edits(text, only_insult) == "shut up"
     assert apply_edits(text, lexicon_edits(text)) == "please stop"
     assert lexicon_edits(text, within=[(0, 0)]) == []
+
+
+def test_skipping_rules_changes_no_edit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rules are skipped on texts without their words; on real posts in both languages, the
+    edits are exactly those of running every rule."""
+    texts = [row.text for name in REAL_POSTS for row in iter_rows(DATA / "text" / name, limit=1500)]
+    gated = [lexicon_edits(t) for t in texts]
+    assert sum(map(bool, gated)) > 300  # the sample does exercise the lexicon
+    monkeypatch.setattr(rewrite, "_present", lambda _text: defaultdict(lambda: True))
+    assert gated == [lexicon_edits(t) for t in texts]
 
 
 def test_offline_suggestions_are_judged_acceptable(classifier: Classifier) -> None:

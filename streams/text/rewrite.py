@@ -145,19 +145,47 @@ _AW = r"(?<![\w])"  # Arabic words: no \b (clitics), but never inside another wo
 _AE = r"(?![\w])"
 
 
+# What a rule needs in a text before it is worth running: most texts have no lexicon word at
+# all, and then cost one tokenisation instead of every rule's search.
+Needs = Literal["en", "insult", "ar"]
+_INSULT_WORDS = frozenset(f"{_EN_NOUNS} shit crap garbage trash".replace("|", " ").split())
+_EN_WORDS = _INSULT_WORDS | frozenset(
+    f"{_EN_ADJ} {_EN_INTENSIFIERS} shut stfu fuck fucked piss bugger sod screw hell heck kill "
+    "hang kys wtf f af bullshit".replace("|", " ").split()
+)  # every English rule matches at least one of these words
+_LATIN_WORD = re.compile(r"[a-z]+")
+_ARABIC = re.compile(r"[\u0600-\u06ff]")
+
+
+def _present(text: str) -> dict[Needs, bool]:
+    words = set(_LATIN_WORD.findall(text.lower()))
+    return {
+        "en": not _EN_WORDS.isdisjoint(words),
+        "insult": not _INSULT_WORDS.isdisjoint(words),
+        "ar": _ARABIC.search(text) is not None,
+    }
+
+
 @dataclass(frozen=True, slots=True)
 class _Rule:
     pattern: re.Pattern[str]
     replace: Callable[[re.Match[str]], str]
+    needs: Needs
 
 
 def _const(value: str) -> Callable[[re.Match[str]], str]:
     return lambda _m: value
 
 
-def _en(pattern: str, replace: str | Callable[[re.Match[str]], str]) -> _Rule:
+def _rule(
+    pattern: str, replace: str | Callable[[re.Match[str]], str], needs: Needs = "en"
+) -> _Rule:
     fn = _const(replace) if isinstance(replace, str) else replace
-    return _Rule(re.compile(pattern, re.IGNORECASE), fn)
+    return _Rule(re.compile(pattern, re.IGNORECASE), fn, needs)
+
+
+def _ar(pattern: str, replace: str | Callable[[re.Match[str]], str]) -> _Rule:
+    return _rule(pattern, replace, "ar")
 
 
 _DETERMINERS = frozenset(
@@ -186,41 +214,41 @@ def _after_verb(word: str) -> Callable[[re.Match[str]], str]:
 # Ordered: the first rule that matches a stretch of text wins it.
 _RULES: tuple[_Rule, ...] = (
     # Imperatives first: they keep their intent in a polite form.
-    _en(r"\bshut\s+(?:the\s+(?:fuck|hell|heck)\s+|your\s+(?:\w+\s+)?(?:mouth|face|trap)\s*)?up\b",
+    _rule(r"\bshut\s+(?:the\s+(?:fuck|hell|heck)\s+|your\s+(?:\w+\s+)?(?:mouth|face|trap)\s*)?up\b",
         "please stop"),
-    _en(r"\bstfu\b", "please stop"),
-    _en(r"\b(?:fuck|piss|bugger|sod)\s+off\b", "please leave me alone"),
-    _en(r"\b(?:fuck|screw)\s+(?:you|u)\b", "I disagree"),
-    _en(r"\bgo\s+to\s+hell\b", "go away"),
-    _en(r"\b(?:go\s+)?(?:kill|hang)\s+(?:yo)?urself\b|\bkys\b", ""),
-    _en(r"\bwhat\s+the\s+(?:fuck|hell|heck|f)\b|\bwtf\b", "what"),
-    _en(r"\bthe\s+(?:fuck|hell)\b", ""),
-    _en(r"\bas\s+(?:fuck|hell)\b|\baf\b", ""),
+    _rule(r"\bstfu\b", "please stop"),
+    _rule(r"\b(?:fuck|piss|bugger|sod)\s+off\b", "please leave me alone"),
+    _rule(r"\b(?:fuck|screw)\s+(?:you|u)\b", "I disagree"),
+    _rule(r"\bgo\s+to\s+hell\b", "go away"),
+    _rule(r"\b(?:go\s+)?(?:kill|hang)\s+(?:yo)?urself\b|\bkys\b", ""),
+    _rule(r"\bwhat\s+the\s+(?:fuck|hell|heck|f)\b|\bwtf\b", "what"),
+    _rule(r"\bthe\s+(?:fuck|hell)\b", ""),
+    _rule(r"\bas\s+(?:fuck|hell)\b|\baf\b", ""),
     # "you are an idiot" → "you are wrong"; a vocative "…, you idiot" is dropped.
-    _en(rf"\b(am|are|is|was|were|be|being|'re|’re|'s|’s)\s+{_EN_FILLER}{_EN_NOUN}\b",
-        _after_verb("wrong")),
-    _en(rf"\b(?:you|u|ya)\s+{_EN_FILLER}{_EN_NOUN}\b", ""),
+    _rule(rf"\b(am|are|is|was|were|be|being|'re|’re|'s|’s)\s+{_EN_FILLER}{_EN_NOUN}\b",
+        _after_verb("wrong"), "insult"),
+    _rule(rf"\b(?:you|u|ya)\s+{_EN_FILLER}{_EN_NOUN}\b", "", "insult"),
     # An insult noun with its adjectives: "what a stupid idiot" → "what a person".
-    _en(rf"\b(?:(?:{_EN_ADJ}|{_EN_INTENSIFIERS})\s+)*{_EN_NOUN}\b", _person),
-    _en(rf"\b(?:{_EN_ADJ})\b", lambda m: _EN_ADJECTIVES[m.group(0).lower()]),
-    _en(r"\b(is|was|are|were|'s|’s)\s+(?:(?:such|a|total|complete|absolute|utter)\s+)*"
+    _rule(rf"\b(?:(?:{_EN_ADJ}|{_EN_INTENSIFIERS})\s+)*{_EN_NOUN}\b", _person, "insult"),
+    _rule(rf"\b(?:{_EN_ADJ})\b", lambda m: _EN_ADJECTIVES[m.group(0).lower()]),
+    _rule(r"\b(is|was|are|were|'s|’s)\s+(?:(?:such|a|total|complete|absolute|utter)\s+)*"
         r"(?:bullshit|crap)\b", _after_verb("not true")),
-    _en(r"\b(is|was|are|were|'s|’s)\s+(?:(?:such|a|total|complete|absolute|utter)\s+)*shit\b",
+    _rule(r"\b(is|was|are|were|'s|’s)\s+(?:(?:such|a|total|complete|absolute|utter)\s+)*shit\b",
         _after_verb("bad")),
-    _en(r"\bbullshit\b", "not true"),
-    _en(r"\b(?:shit|crap)\b", "stuff"),
-    _en(rf"\b(?:{_EN_INTENSIFIERS})\b", ""),
-    _en(r"\bfuck(?:ing|in|ed)?\b", ""),
+    _rule(r"\bbullshit\b", "not true"),
+    _rule(r"\b(?:shit|crap)\b", "stuff"),
+    _rule(rf"\b(?:{_EN_INTENSIFIERS})\b", ""),
+    _rule(r"\bfuck(?:ing|in|ed)?\b", ""),
     # Arabic: "اسكت/اخرس" (shut up), vocatives "يا حمار", "انت غبي", curses, then single words.
-    _en(rf"{_AW}(?:[وف])?(?:اسكت|اسكتي|اسكتوا|اخرس|اخرسي|اخرسوا|انطم|انقلع){_AE}", "من فضلك توقف"),
-    _en(rf"{_AW}(?:[وف])?(?:الله\s+)?(?:يلعن|يلعنك|يلعنكم|لعنة\s+الله\s+عليك|لعنه\s+الله\s+عليك)"
+    _ar(rf"{_AW}(?:[وف])?(?:اسكت|اسكتي|اسكتوا|اخرس|اخرسي|اخرسوا|انطم|انقلع){_AE}", "من فضلك توقف"),
+    _ar(rf"{_AW}(?:[وف])?(?:الله\s+)?(?:يلعن|يلعنك|يلعنكم|لعنة\s+الله\s+عليك|لعنه\s+الله\s+عليك)"
         rf"(?:\s+\w+)?{_AE}", ""),
-    _en(rf"{_AW}(?:[وف])?يا\s*(?:ابن\s+(?:ال)?)?(?:ال)?(?:{_AR_NOUNS}|{_AR_ADJ}){_AE}", ""),
-    _en(rf"{_AW}({_AR_PRON})\s+(?:ال)?(?:{_AR_NOUNS}|{_AR_ADJ}){_AE}",
+    _ar(rf"{_AW}(?:[وف])?يا\s*(?:ابن\s+(?:ال)?)?(?:ال)?(?:{_AR_NOUNS}|{_AR_ADJ}){_AE}", ""),
+    _ar(rf"{_AW}({_AR_PRON})\s+(?:ال)?(?:{_AR_NOUNS}|{_AR_ADJ}){_AE}",
         lambda m: _AR_OPINION[m.group(1)]),
-    _en(rf"{_AW}(?:ابن\s+(?:ال)?)(?:{_AR_NOUNS}){_AE}", "شخص"),
-    _en(rf"{_AW}(?:[وف])?(?:ال)?(?:{_AR_NOUNS}){_AE}", "شخص"),
-    _en(rf"{_AW}(?:[وف])?(?:ال)?({_AR_ADJ}){_AE}", lambda m: _AR_ADJECTIVES[m.group(1)]),
+    _ar(rf"{_AW}(?:ابن\s+(?:ال)?)(?:{_AR_NOUNS}){_AE}", "شخص"),
+    _ar(rf"{_AW}(?:[وف])?(?:ال)?(?:{_AR_NOUNS}){_AE}", "شخص"),
+    _ar(rf"{_AW}(?:[وف])?(?:ال)?({_AR_ADJ}){_AE}", lambda m: _AR_ADJECTIVES[m.group(1)]),
 )  # fmt: skip
 
 
@@ -237,7 +265,10 @@ def lexicon_edits(
     """The lexicon's edits `(start, end, replacement)` on `text`, sorted, disjoint; with `within`,
     only those that overlap one of those ranges."""
     taken: list[_Edit] = []
+    present = _present(text)
     for rule in _RULES:
+        if not present[rule.needs]:
+            continue
         for m in rule.pattern.finditer(text):
             start, end = m.span()
             if start == end or any(start < e.end and e.start < end for e in taken):
