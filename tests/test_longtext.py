@@ -121,6 +121,16 @@ def test_fast_tier_catches_a_passage_anywhere(fast: LinearTextClassifier, where:
         assert start <= a < b <= start + len(PASSAGE)
 
 
+def test_a_text_the_model_reads_whole_is_explained_whole(fast: LinearTextClassifier) -> None:
+    text = long_text(120, PASSAGE, 0.5)  # several windows, well under 10,000 characters
+    assert len(text) < 10_000
+    out = LongTextClassifier(fast).classify([text], ["en"])[0]
+    assert out.toxic > 0.5
+    assert out.spans == fast.explain([text], ["en"])[0]
+    start = text.index(PASSAGE)
+    assert any(start <= a < b <= start + len(PASSAGE) for a, b in out.spans)
+
+
 @pytest.mark.parametrize("where", [0.0, 0.5, 1.0], ids=["start", "middle", "end"])
 def test_cascade_samples_the_expensive_tier(fast: LinearTextClassifier, where: float) -> None:
     transformer = Counting(None)

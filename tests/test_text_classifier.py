@@ -12,6 +12,7 @@ import pytest
 from infra.errors import ModelError
 from streams.policy import DecisionPolicy
 from streams.text import Classifier, TextScores, classify_jsonl, detect_language, normalize
+from streams.text.classifier import EXPLAINED_ABOVE
 from streams.text.dataset import VALIDATION_ONLY, is_holdout, iter_rows, load_dir, split
 from streams.text.evaluate import span_f1, spans_char_f1
 from streams.text.linear import MODEL_FILE, WEIGHTS_FILE, LinearTextClassifier
@@ -92,6 +93,11 @@ class ClassifierConformance:
             assert all(0 <= a < b <= len(text) for a, b in s.spans)
         assert out[0].spans == []
 
+    def test_no_spans_at_or_below_the_line(self, classifier: Classifier) -> None:
+        texts = [BENIGN_EN, BENIGN_AR, TOXIC_EN, TOXIC_AR, "you idiot", "lovely weather"]
+        for s in classifier.classify(texts):
+            assert s.toxic > EXPLAINED_ABOVE or s.spans == []
+
     def test_deterministic(self, classifier: Classifier) -> None:
         texts = [TOXIC_EN, BENIGN_AR, TOXIC_AR]
         assert classifier.classify(texts) == classifier.classify(texts)
@@ -123,9 +129,18 @@ class TestLinearClassifier(ClassifierConformance):
         if s.toxic > 0.5 and s.spans:
             words = " ".join(text[a:b] for a, b in s.spans)
             assert "idiot" in words or "stupid" in words
-        benign = classifier.classify([BENIGN_EN])[0]
-        assert benign.toxic < 0.5
-        assert benign.spans == []
+        assert classifier.classify([BENIGN_EN])[0].toxic < 0.5
+
+    def test_explains_what_it_scores_above_the_line(self, classifier: Classifier) -> None:
+        assert isinstance(classifier, LinearTextClassifier)
+        texts = [TOXIC_EN, TOXIC_AR, "have a nice day you stupid idiot", "x" * 10_001]
+        scored = classifier.classify(texts)
+        explained = classifier.explain(texts, [None] * len(texts))
+        for s, spans in zip(scored[:3], explained, strict=False):
+            assert s.toxic > EXPLAINED_ABOVE
+            assert s.spans
+            assert spans == s.spans
+        assert explained[3] is None  # past what the model reads: the caller uses its windows
 
     def test_labels(self, classifier: Classifier) -> None:
         assert set(classifier.labels) >= {

@@ -6,9 +6,9 @@ per label the transformer has (blend 1.0 = the transformer's scores alone); labe
 tier has keep the fast tier's scores.
 
 Spans stay the fast tier's explanation (the transformer has none), kept consistent with the
-final score: no spans when the cascade scores a text non-toxic; when the transformer makes a text
-toxic that the fast tier did not, the spans are the words with the largest positive
-contributions to the fast tier's toxic logit (`LinearTextClassifier.contributions`).
+final score: none at or below `EXPLAINED_ABOVE`; when the transformer lifts a text above it
+that the fast tier left below, the span tagger's words, else the words with the largest
+positive contributions to the fast tier's toxic logit (`LinearTextClassifier.contributions`).
 
 Texts longer than one window are judged by windows (`streams/text/longtext.py`): the fast tier
 scans every window, and only a sampled share of the windows plus those the fast tier flags may
@@ -23,7 +23,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from streams.text.classifier import Classifier, TextScores
+from streams.text.classifier import EXPLAINED_ABOVE, Classifier, TextScores
 from streams.text.linear import LinearTextClassifier, select_spans
 from streams.text.longtext import LongTextOptions, by_length
 from streams.text.onnx_model import OnnxTextClassifier
@@ -121,7 +121,7 @@ class CascadeClassifier(Classifier):
                 continue
             escalated += len(idx)
             second = model.classify([texts[i] for i in idx], [lang] * len(idx))
-            newly_toxic: list[int] = []
+            unexplained: list[int] = []
             for i, t in zip(idx, second, strict=True):
                 f = first[i]
                 labels = dict(f.labels)
@@ -129,23 +129,23 @@ class CascadeClassifier(Classifier):
                     base = f.labels.get(lab, p)
                     labels[lab] = self.blend * p + (1.0 - self.blend) * base
                 toxic = labels["toxic"]
-                if toxic <= 0.5:
+                if toxic <= EXPLAINED_ABOVE:
                     spans: list[tuple[int, int]] = []
-                elif f.toxic > 0.5:
+                elif f.toxic > EXPLAINED_ABOVE:
                     spans = f.spans
                 else:
                     spans = []
-                    newly_toxic.append(i)
+                    unexplained.append(i)
                 out[i] = replace(f, toxic=toxic, labels=labels, spans=spans)
-            if newly_toxic:
-                self._explain(texts, out, newly_toxic, lang)
+            if unexplained:
+                self._explain(texts, out, unexplained, lang)
         self.escalated += escalated
         return out
 
     def _explain(
         self, texts: Sequence[str], out: list[TextScores], rows: Sequence[int], lang: str
     ) -> None:
-        """Spans for texts the fast tier scored non-toxic but the cascade scores toxic: the
+        """Spans for texts the transformer lifted above `EXPLAINED_ABOVE`: the
         language's span tagger where it has one, else (or where the tagger marks nothing) the
         words whose own n-grams weigh most toward toxic."""
         model_lang = lang if lang in self.fast.models else "en"

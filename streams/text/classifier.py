@@ -5,8 +5,13 @@ from __future__ import annotations
 import abc
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
-__all__ = ["Classifier", "TextScores", "merge_spans"]
+__all__ = ["EXPLAINED_ABOVE", "Classifier", "Explainer", "TextScores", "merge_spans"]
+
+EXPLAINED_ABOVE = 0.2
+"""Spans explain every text scored more toxic than this, not only those past 0.5: the default
+policy approves at or below 0.2, so a moderator sees the words behind every item sent to review."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,6 +20,7 @@ class TextScores:
     labels: dict[str, float]  # per-label probabilities, includes "toxic"
     lang: str  # "en", "ar" or "und"
     spans: list[tuple[int, int]]  # [start, end) char ranges of the original text; may be []
+    # (always [] at or below EXPLAINED_ABOVE)
 
 
 class Classifier(abc.ABC):
@@ -36,6 +42,17 @@ class Classifier(abc.ABC):
 
         One result per text, in the same order.
         """
+
+
+@runtime_checkable
+class Explainer(Protocol):
+    """A classifier that can name the words responsible in texts judged some other way (a long
+    text scored window by window is explained read whole)."""
+
+    def explain(
+        self, texts: Sequence[str], langs: Sequence[str | None]
+    ) -> list[list[tuple[int, int]] | None]:
+        """Spans per text; None for a text too long to read whole."""
 
 
 def merge_spans(spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:

@@ -7,9 +7,9 @@ stateless (hashed n-grams with fixed parameters), so the artifact fully defines 
 Probabilities are Platt-calibrated on out-of-fold scores with classes balanced within each source,
 then shifted so that 0.5 is the threshold with the best out-of-fold macro-F1. The rule labels
 of `streams.text.rules` (`threat`, `harassment`) are added to every result; a rule match makes a
-text at least `TOXIC_FLOOR` toxic. Spans explain a toxic verdict: the words the span tagger
-(`streams.text.span_tagger`) marks where the language has one, else the words whose own n-grams
-contribute most to the toxic logit; plus the words a rule matched.
+text at least `TOXIC_FLOOR` toxic. Spans explain every text scored above `EXPLAINED_ABOVE`: the
+words the span tagger (`streams.text.span_tagger`) marks where the language has one, else the
+words whose own n-grams contribute most to the toxic logit; plus the words a rule matched.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from sklearn.feature_extraction.text import HashingVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from infra.errors import ModelError
-from streams.text.classifier import Classifier, TextScores, merge_spans
+from streams.text.classifier import EXPLAINED_ABOVE, Classifier, TextScores, merge_spans
 from streams.text.hashing import CharWbHasher
 from streams.text.language import SUPPORTED, detect_language
 from streams.text.normalize import normalize
@@ -305,7 +305,7 @@ class LinearTextClassifier(Classifier):
                 if hits[j]:
                     lab["toxic"] = max(lab["toxic"], TOXIC_FLOOR)
                 labels.append(lab)
-            toxic_rows = [j for j in range(len(sub)) if labels[j]["toxic"] > 0.5]
+            toxic_rows = [j for j in range(len(sub)) if labels[j]["toxic"] > EXPLAINED_ABOVE]
             spans = dict(
                 zip(toxic_rows, self._spans(model, sub, blocks, norms, toxic_rows), strict=True)
             )
@@ -318,6 +318,33 @@ class LinearTextClassifier(Classifier):
                 )
         return [r for r in results if r is not None]
 
+    def explain(
+        self, texts: Sequence[str], langs: Sequence[str | None]
+    ) -> list[list[tuple[int, int]] | None]:
+        """The spans `classify` gives a text scored above `EXPLAINED_ABOVE`, for texts scored
+        elsewhere (`Explainer`); None past MAX_CHARS, which the models do not read."""
+        routes = [self._route(t, lang) for t, lang in zip(texts, langs, strict=True)]
+        out: list[list[tuple[int, int]] | None] = [None] * len(texts)
+        for model_lang, model in self.models.items():
+            idx = [
+                i
+                for i, (m, _) in enumerate(routes)
+                if m == model_lang and len(texts[i]) <= MAX_CHARS
+            ]
+            if not idx:
+                continue
+            sub = [texts[i] for i in idx]
+            if model.tagger is not None:
+                found = model.tagger.spans(sub)
+            else:
+                blocks = self.featurizer.counts([self.featurizer.prepare(t) for t in sub])
+                _, norms = self.featurizer.weigh(blocks, model.idf)
+                found = self._spans(model, sub, blocks, norms, range(len(sub)))
+            for i, spans in zip(idx, found, strict=True):
+                hits = match_rules(texts[i], routes[i][1])
+                out[i] = merge_spans([*spans, *((h.start, h.end) for h in hits)])
+        return out
+
     def _spans(
         self,
         model: LangModel,
@@ -326,7 +353,7 @@ class LinearTextClassifier(Classifier):
         norms: list[F64],
         rows: Sequence[int],
     ) -> list[list[tuple[int, int]]]:
-        """The explanation of each text `texts[rows[k]]` (all scored toxic)."""
+        """The explanation of each text `texts[rows[k]]` (all scored above `EXPLAINED_ABOVE`)."""
         chosen = [texts[j] for j in rows]
         if model.tagger is not None:
             return model.tagger.spans(chosen)

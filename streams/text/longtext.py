@@ -11,7 +11,9 @@ into overlapping windows of words (default 30, overlapping by 10), and:
   60% to 1,000, 40% to 3,000, 20% beyond), **plus every window the fast tier flags** (fast
   toxic ≥ `flag`, default 0.5), and as in the cascade only when the fast tier is unsure of it;
 - the text's score per label is the highest of its windows' (one toxic passage makes the text
-  toxic), and its spans are the toxic windows' spans, mapped back to offsets in the full text.
+  toxic); its spans are the fast tier's explanation of the whole text where the fast tier can
+  read it whole (`Explainer`, up to 10,000 characters: windows only cut off context), else the
+  toxic windows' spans mapped back to the full text.
 
 The sample is deterministic (seeded by the text), spread evenly over the text, so a replay gives
 the same verdict. Sampling costs recall only where the fast tier scores a toxic passage below
@@ -26,10 +28,16 @@ import random
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from infra.settings import Settings
-from streams.text.classifier import Classifier, TextScores, merge_spans
+from streams.text.classifier import (
+    EXPLAINED_ABOVE,
+    Classifier,
+    Explainer,
+    TextScores,
+    merge_spans,
+)
 
 __all__ = [
     "LongTextClassifier",
@@ -160,6 +168,12 @@ def judge_long(
         scores = final[at : at + len(plan.ranges)]
         out.append(_combine(texts[plan.text], plan.ranges, scores, langs[plan.text], fast))
         at += len(plan.ranges)
+    if isinstance(fast, Explainer):  # read whole where it can: the windows cut off context
+        rows = [i for i, s in enumerate(out) if s.toxic > EXPLAINED_ABOVE]
+        found = fast.explain([texts[i] for i in rows], [out[i].lang for i in rows])
+        for i, spans in zip(rows, found, strict=True):
+            if spans is not None:
+                out[i] = replace(out[i], spans=spans)
     return out, sum(allowed) if second else 0
 
 
@@ -204,9 +218,12 @@ def _combine(
     for s in scores:
         for k, v in s.labels.items():
             labels[k] = max(v, labels.get(k, 0.0))
+    # Without an explainer: the toxic windows explain a toxic text; one in between, its windows
+    # above the line.
+    cut = 0.5 if labels["toxic"] > 0.5 else EXPLAINED_ABOVE
     spans: list[tuple[int, int]] = []
     for (start, _), s in zip(ranges, scores, strict=True):
-        if s.toxic > 0.5:
+        if s.toxic > cut:
             spans.extend((start + a, start + b) for a, b in s.spans)
     lang = Counter(s.lang for s in scores).most_common(1)[0][0]
     return TextScores(toxic=labels["toxic"], labels=labels, lang=lang, spans=merge_spans(spans))
