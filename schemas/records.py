@@ -81,7 +81,11 @@ class Verdict(BaseModel):
     toxic: Score = Field(description="Overall probability that the item is harmful.")
     scores: dict[str, Score] = Field(default_factory=dict, description="Probability per label.")
     lang: str = Field(description="Detected (or given) language; `und` when unknown.")
-    spans: list[Span] = Field(default_factory=list, description="Toxic character ranges.")
+    spans: list[Span] = Field(
+        default_factory=list,
+        description="Character ranges [start, end) of the words responsible; given for every "
+        "text scored above 0.2 toxic.",
+    )
     model_version: str
     policy_version: str
     duplicate_of: str | None = Field(

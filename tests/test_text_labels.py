@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from streams.text.classifier import merge_spans
 from streams.text.dataset import Row
@@ -162,6 +165,25 @@ def test_tokenize_and_word_labels() -> None:
     assert words == ["you", "idiot", "go", "away"]
     assert word_labels(ranges, [(6, 11)]) == [0, 1, 0, 0]
     assert word_labels(ranges, [(6, 8)]) == [0, 0, 0, 0]  # less than half of the word
+
+
+def _words_token_by_token(text: str) -> list[tuple[int, int]]:
+    """The plain definition: each whitespace-delimited token, leading and trailing characters
+    other than letters, digits, `_` and `*` stripped; tokens with nothing left are skipped."""
+    out = []
+    for m in re.finditer(r"\S+", text):
+        kept = [i for i, ch in enumerate(m.group()) if ch.isalnum() or ch in "_*"]
+        if kept:
+            out.append((m.start() + kept[0], m.start() + kept[-1] + 1))
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="ab*!.,'-_é😀ع١ \t\n\u00a0", max_size=40))
+def test_word_ranges_match_their_definition(text: str) -> None:
+    ranges, words = tokenize(text)
+    assert ranges == _words_token_by_token(text)
+    assert words == [re.sub(r"(.)\1{2,}", r"\1\1", text[a:b].lower()) for a, b in ranges]
 
 
 def test_decode() -> None:

@@ -46,9 +46,10 @@ F64 = NDArray[np.float64]
 MAX_CHARS = 10_000
 CHAR_BITS = 19
 CONTEXT_BITS = 18
-_TOKEN_RE = re.compile(r"\S+")
+# A whitespace-delimited token without its leading and trailing punctuation (`*` is kept: it
+# masks letters); group 1 is the word, from its first to its last word character.
+_WORD_RE = re.compile(r"(?<!\S)[^\w*\s]*([\w*](?:\S*[\w*])?)[^\w*\s]*(?!\S)")
 _CONTEXT_PATTERN = r"\S+"  # the context strings are space-separated features
-_EDGE_RE = re.compile(r"^[^\w*]+|[^\w*]+$")
 _REPEAT_RE = re.compile(r"(.)\1{2,}")
 
 THRESHOLDS = (0.25, 0.3, 0.35, 0.4, 0.5)
@@ -62,22 +63,19 @@ def word_ranges(text: str) -> tuple[list[tuple[int, int]], list[str]]:
     trailing punctuation stripped: their [start, end) ranges in `text`, and the words."""
     ranges: list[tuple[int, int]] = []
     words: list[str] = []
-    for m in _TOKEN_RE.finditer(text[:MAX_CHARS]):
-        tok = m.group()
-        lead = _EDGE_RE.match(tok)
-        start = m.start() + (lead.end() if lead and lead.start() == 0 else 0)
-        stripped = _EDGE_RE.sub("", tok)
-        if not stripped:
-            continue
-        ranges.append((start, start + len(stripped)))
-        words.append(stripped)
+    for m in _WORD_RE.finditer(text[:MAX_CHARS]):
+        ranges.append(m.span(1))
+        words.append(m.group(1))
     return ranges, words
 
 
 def tokenize(text: str) -> tuple[list[tuple[int, int]], list[str]]:
     """`word_ranges`, the words lowercased with repeated letters capped at two."""
     ranges, words = word_ranges(text)
-    return ranges, [_REPEAT_RE.sub(r"\1\1", w.lower()) for w in words]
+    if not words:
+        return ranges, []
+    # One pass over the joined words: a run of one letter never crosses the single spaces.
+    return ranges, _REPEAT_RE.sub(r"\1\1", " ".join(words).lower()).split(" ")
 
 
 def _contexts(words: Sequence[str]) -> list[str]:
