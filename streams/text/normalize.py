@@ -46,8 +46,7 @@ _AR_MAP = str.maketrans(
 )
 
 
-def _has_arabic(text: str) -> bool:
-    return any("\u0600" <= ch <= "\u06ff" for ch in text)
+_ARABIC_RE = re.compile("[\u0600-\u06ff]")
 
 
 def normalize(text: str) -> str:
@@ -63,7 +62,7 @@ def normalize(text: str) -> str:
     text = _URL_TOKEN_RE.sub(f" {URL} ", text)
     text = _MENTION_RE.sub(f" {USER} ", text)
     text = _RT_RE.sub(" ", text)
-    if _has_arabic(text):
+    if _ARABIC_RE.search(text):
         text = _AR_DROP_RE.sub("", text).translate(_AR_MAP)
     text = _REPEAT_RE.sub(r"\1\1", text)
     return _SPACE_RE.sub(" ", text).strip()
