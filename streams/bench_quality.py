@@ -164,8 +164,9 @@ def print_report(report: dict[str, Any], out: Console) -> None:
         out.print(table)
     out.print(spans)
     out.print(
-        "Served spans exist only for texts scored toxic; the tagger column runs the span tagger"
-        " on every post (the SemEval-2021 protocol: every post is toxic)."
+        "Served spans exist only for texts scored above 0.2 (the default policy's review line);"
+        " the tagger column runs the span tagger on every post (the SemEval-2021 protocol: every"
+        " post is toxic)."
     )
     rules = Table(title=f"rule labels ({report['rules']['version']}) on the hand-written cases")
     for col in ("language / label", "cases", "positives", "precision", "recall", "F1"):
