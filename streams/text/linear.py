@@ -567,12 +567,27 @@ def _fold_of(key: str, folds: int) -> int:
     return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=4).digest(), "big") % folds
 
 
-def _fit_lr(x: sp.csr_matrix, y: NDArray[np.int64], c: float, w: F64) -> tuple[F32, float]:
+def nb_ratios(x: sp.csr_matrix, y: NDArray[np.int64], w: F64, alpha: float = 1.0) -> F64:
+    """|log(p_f / q_f)| per feature: p_f (q_f) is the smoothed, weighted share of positive
+    (negative) rows in which feature f occurs; large for features that tell the classes apart."""
+    present = (x > 0).astype(np.float64)
+    pos = np.asarray(present.T @ np.where(y == 1, w, 0.0)).ravel() + alpha
+    neg = np.asarray(present.T @ np.where(y == 1, 0.0, w)).ravel() + alpha
+    return np.asarray(np.abs(np.log((pos / pos.sum()) / (neg / neg.sum()))), dtype=np.float64)
+
+
+def _fit_lr(
+    x: sp.csr_matrix, y: NDArray[np.int64], c: float, w: F64, nb_scale: bool = False
+) -> tuple[F32, float]:
     if len(np.unique(y)) < 2:  # one class only (tiny data): a constant model of that class
         return np.zeros(x.shape[1], dtype=np.float32), 4.0 if len(y) and y[0] == 1 else -4.0
+    r = nb_ratios(x, y, w) if nb_scale else None
+    if r is not None:
+        x = sp.csr_matrix(x @ sp.diags(r.astype(np.float32)))
     clf = LogisticRegression(C=c, solver="liblinear", max_iter=1000)
     clf.fit(x, y, sample_weight=w)
-    return clf.coef_[0].astype(np.float32), float(clf.intercept_[0])
+    coef = clf.coef_[0] if r is None else clf.coef_[0] * r  # weights of the unscaled features
+    return coef.astype(np.float32), float(clf.intercept_[0])
 
 
 def _platt(z: F64, y: NDArray[np.int64], w: F64) -> tuple[float, float]:
@@ -612,13 +627,17 @@ def fit_language(
     calibration_folds: int = 3,
     by_source: bool = True,
     f1_boundary: bool = True,
+    nb_scale: bool = False,
     step: Callable[[str], None] | None = None,
 ) -> LangModel:
     """Fit one logistic regression per label on the examples that carry it, then calibrate it.
 
-    Classes are balanced within each source (`by_source`) or over all rows. With
-    `f1_boundary`, the calibration is shifted so that 0.5 is the threshold with the best
-    macro-F1 on the out-of-fold scores of the training rows (per language and label).
+    Classes are balanced within each source (`by_source`) or over all rows. With `nb_scale`,
+    each feature is scaled by its naive-Bayes log-count ratio (`nb_ratios`, from the rows of
+    that fit) before the fit (NB-LR, after Wang & Manning 2012); the scale is folded into the
+    coefficients, so the model is applied as any other. With `f1_boundary`, the calibration is
+    shifted so that 0.5 is the threshold with the best macro-F1 on the out-of-fold scores of
+    the training rows (per language and label).
     """
     labels = tuple(labels)
     blocks = featurizer.counts([featurizer.prepare(e.text) for e in examples])
@@ -634,7 +653,7 @@ def fit_language(
         w = _balanced_weights(y, groups)
         if step:
             step(f"{lang}/{label}: fit on {len(rows)} rows")
-        coef, intercept = _fit_lr(xl, y, c, w)
+        coef, intercept = _fit_lr(xl, y, c, w, nb_scale)
         # Out-of-fold logits for Platt scaling.
         folds = np.array([_fold_of(examples[i].key, calibration_folds) for i in rows])
         oof = np.zeros(len(rows), dtype=np.float64)
@@ -642,7 +661,7 @@ def fit_language(
             if step:
                 step(f"{lang}/{label}: calibration fold {k + 1}/{calibration_folds}")
             tr, te = folds != k, folds == k
-            ck, ik = _fit_lr(xl[tr], y[tr], c, w[tr])
+            ck, ik = _fit_lr(xl[tr], y[tr], c, w[tr], nb_scale)
             oof[te] = np.asarray(xl[te] @ ck, dtype=np.float64) + ik
         a, b = _platt(oof, y, w)
         shift = _f1_threshold(a * oof + b, y) if f1_boundary else 0.0
@@ -655,6 +674,7 @@ def fit_language(
             "n_train": len(rows),
             "positives": int(y.sum()),
             "C": c,
+            "nb_scale": nb_scale,
             "boundary_logit_shift": round(shift, 4),
         }
     return LangModel(

