@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import random
+
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from sklearn.feature_extraction.text import HashingVectorizer
 
 from streams.text.hashing import CharWbHasher
@@ -56,9 +56,11 @@ def test_cache_is_bounded_and_refills() -> None:
         assert len(hasher._cache) <= max(5, len(set(text.split())))
 
 
-@settings(max_examples=60, deadline=None)
-@given(st.lists(st.text(max_size=40), min_size=1, max_size=6))
-def test_any_text(texts: list[str]) -> None:
-    np.testing.assert_array_equal(
-        CharWbHasher((2, 5), 2**12).transform(texts).toarray(), reference(texts)
-    )
+def test_any_text() -> None:
+    rng = random.Random(5)  # seeded fuzz: the same texts on every run
+    alphabet = "ab*!.,' \t\n\u00a0\u2028-_é😀ع١\x00"
+    for _ in range(200):
+        texts = ["".join(rng.choices(alphabet, k=rng.randint(0, 40))) for _ in range(3)]
+        np.testing.assert_array_equal(
+            CharWbHasher((2, 5), 2**12).transform(texts).toarray(), reference(texts)
+        )

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+import random
 import re
 from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from streams.text.classifier import merge_spans
 from streams.text.dataset import Row
@@ -178,12 +177,13 @@ def _words_token_by_token(text: str) -> list[tuple[int, int]]:
     return out
 
 
-@settings(max_examples=300, deadline=None)
-@given(st.text(alphabet="ab*!.,'-_é😀ع١ \t\n\u00a0", max_size=40))
-def test_word_ranges_match_their_definition(text: str) -> None:
-    ranges, words = tokenize(text)
-    assert ranges == _words_token_by_token(text)
-    assert words == [re.sub(r"(.)\1{2,}", r"\1\1", text[a:b].lower()) for a, b in ranges]
+def test_word_ranges_match_their_definition() -> None:
+    rng = random.Random(3)  # seeded fuzz: the same texts on every run
+    for _ in range(500):
+        text = "".join(rng.choices("ab*!.,'-_é😀ع١ \t\n\u00a0", k=rng.randint(0, 40)))
+        ranges, words = tokenize(text)
+        assert ranges == _words_token_by_token(text)
+        assert words == [re.sub(r"(.)\1{2,}", r"\1\1", text[a:b].lower()) for a, b in ranges]
 
 
 def test_decode() -> None:
