@@ -8,7 +8,8 @@ acceptable (approved by the tenant's policy, or toxic < 0.5 without one), else t
   → "you are wrong", "what a moron" → "what a person"), "shut up" → "please stop", profane
   intensifiers and vocative insults ("…, you idiot") are dropped, and the rest of the text is
   kept verbatim. Candidates, most faithful first: the lexicon inside the toxic spans; the lexicon
-  anywhere; then also deleting what the classifier still flags. All are scored in one batch.
+  anywhere; then, for a text scored toxic (not a borderline one), also deleting what the
+  classifier still flags. All are scored in one batch.
   It cannot rephrase: threats, slurs used as arguments, sarcasm, or hate expressed in ordinary
   words ("they should all be deported") have no lexicon entry and get no suggestion.
 - `ChatRewriter`: any OpenAI-compatible `POST {url}/chat/completions` endpoint, given the text
@@ -364,10 +365,12 @@ class OfflineRewriter(Rewriter):
             lexical.append(bool(edits))
         scored = self._score(requests, candidates)
         answers: list[Rewrite | None] = []
-        retry: list[tuple[int, str]] = []  # last resort: also delete what is still flagged
+        # Last resort, for toxic texts only: also delete what is still flagged. (A borderline
+        # text's marked words are often harmless; deleting them would not be a rewrite.)
+        retry: list[tuple[int, str]] = []
         for i, (req, options) in enumerate(zip(requests, scored, strict=True)):
             answers.append(self._first_acceptable(req, options))
-            if answers[-1] is None:
+            if answers[-1] is None and req.scores.toxic > 0.5:
                 base, base_scores = options[-1] if options else (req.text, req.scores)
                 if base_scores.spans:
                     pruned = _delete_spans(base, base_scores.spans)
