@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from sklearn.feature_extraction.text import HashingVectorizer
 
 from streams.text.classifier import merge_spans
 from streams.text.dataset import Row
@@ -21,7 +22,13 @@ from streams.text.rules import (
     match_rules,
     rule_scores,
 )
-from streams.text.span_tagger import decode, fit_tagger, tokenize, word_labels
+from streams.text.span_tagger import (
+    _ContextHasher,
+    decode,
+    fit_tagger,
+    tokenize,
+    word_labels,
+)
 
 
 def _row(**kw: object) -> Row:
@@ -184,6 +191,24 @@ def test_word_ranges_match_their_definition() -> None:
         ranges, words = tokenize(text)
         assert ranges == _words_token_by_token(text)
         assert words == [re.sub(r"(.)\1{2,}", r"\1\1", text[a:b].lower()) for a, b in ranges]
+
+
+def test_context_features_equal_hashing_their_strings() -> None:
+    """The tagger's cached context columns are scikit-learn's hashing of the feature strings."""
+    texts = [["you", "stupid", "idiot"], ["x"], ["يا", "كلب", "😀", "you", "you"], ["a", "b"] * 30]
+    strings = []
+    for words in texts:
+        seq = ["<s>", "<s>", *words, "</s>"]
+        for j in range(2, len(seq) - 1):
+            w, left, right, left2 = seq[j], seq[j - 1], seq[j + 1], seq[j - 2]
+            strings.append(f"W:{w} L:{left} R:{right} LW:{left}_{w} WR:{w}_{right} L2:{left2}")
+    reference = HashingVectorizer(
+        analyzer="word", token_pattern=r"\S+", n_features=2**18, alternate_sign=False,
+        norm=None, lowercase=False, dtype=np.float32,
+    ).transform(strings)  # fmt: skip
+    hasher = _ContextHasher(2**18, cache=4)  # a tiny cache: dropped and refilled on the way
+    for _ in range(2):
+        np.testing.assert_array_equal(hasher.transform(texts).toarray(), reference.toarray())
 
 
 def test_decode() -> None:

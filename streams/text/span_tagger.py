@@ -24,9 +24,9 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
-from sklearn.feature_extraction.text import HashingVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import normalize
+from sklearn.utils import murmurhash3_32
 
 from streams.text.hashing import CharWbHasher
 
@@ -49,7 +49,7 @@ CONTEXT_BITS = 18
 # A whitespace-delimited token without its leading and trailing punctuation (`*` is kept: it
 # masks letters); group 1 is the word, from its first to its last word character.
 _WORD_RE = re.compile(r"(?<!\S)[^\w*\s]*([\w*](?:\S*[\w*])?)[^\w*\s]*(?!\S)")
-_CONTEXT_PATTERN = r"\S+"  # the context strings are space-separated features
+_CONTEXT_FEATURES = 6  # per word: W, L, R, LW, WR, L2 (`_ContextHasher`)
 _REPEAT_RE = re.compile(r"(.)\1{2,}")
 
 THRESHOLDS = (0.25, 0.3, 0.35, 0.4, 0.5)
@@ -78,41 +78,80 @@ def tokenize(text: str) -> tuple[list[tuple[int, int]], list[str]]:
     return ranges, _REPEAT_RE.sub(r"\1\1", " ".join(words).lower()).split(" ")
 
 
-def _contexts(words: Sequence[str]) -> list[str]:
-    out = []
-    n = len(words)
-    for i, w in enumerate(words):
-        left = words[i - 1] if i else "<s>"
-        right = words[i + 1] if i + 1 < n else "</s>"
-        left2 = words[i - 2] if i > 1 else "<s>"
-        out.append(f"W:{w} L:{left} R:{right} LW:{left}_{w} WR:{w}_{right} L2:{left2}")
-    return out
-
-
 def word_labels(ranges: Sequence[tuple[int, int]], gold: Sequence[tuple[int, int]]) -> list[int]:
     """1 for each word with at least half of its characters inside a gold span."""
     chars = {i for s, e in gold for i in range(s, e)}
     return [1 if 2 * sum(1 for i in range(s, e) if i in chars) >= e - s else 0 for s, e in ranges]
 
 
+class _ContextHasher:
+    """Each word's context features — itself (`W:`), its neighbours (`L:`, `R:`, `L2:`) and the
+    pairs with them (`LW:`, `WR:`) — as hashed columns: scikit-learn's `HashingVectorizer` over
+    those feature strings (murmur3, as its `FeatureHasher`), with each word's and each word
+    pair's columns computed once and remembered (a bounded cache)."""
+
+    def __init__(self, n_features: int, cache: int = 500_000) -> None:
+        self.n_features = n_features
+        self.cache = cache
+        self._words: dict[str, tuple[int, int, int, int]] = {}
+        self._pairs: dict[tuple[str, str], tuple[int, int]] = {}
+
+    def _column(self, feature: str) -> int:
+        h = murmurhash3_32(feature, seed=0, positive=False)
+        n = self.n_features
+        return (2147483647 - (n - 1)) % n if h == -2147483648 else abs(h) % n
+
+    def _word(self, w: str) -> tuple[int, int, int, int]:
+        cols = self._words.get(w)
+        if cols is None:
+            if len(self._words) >= self.cache:
+                self._words = {}
+            c = self._column
+            cols = self._words[w] = (c(f"W:{w}"), c(f"L:{w}"), c(f"R:{w}"), c(f"L2:{w}"))
+        return cols
+
+    def _pair(self, a: str, b: str) -> tuple[int, int]:
+        cols = self._pairs.get((a, b))
+        if cols is None:
+            if len(self._pairs) >= self.cache:
+                self._pairs = {}
+            cols = self._pairs[a, b] = (self._column(f"LW:{a}_{b}"), self._column(f"WR:{a}_{b}"))
+        return cols
+
+    def transform(self, per_text: Sequence[Sequence[str]]) -> sp.csr_matrix:
+        """One row of counts per word, the words of all texts in order."""
+        cols: list[int] = []
+        for words in per_text:
+            seq = ["<s>", "<s>", *words, "</s>"]
+            own = [self._word(w) for w in seq]
+            pairs = [self._pair(seq[k], seq[k + 1]) for k in range(1, len(seq) - 1)]
+            for i in range(len(words)):
+                j = i + 2  # the word's place in `seq`
+                cols += (own[j][0], own[j - 1][1], own[j + 1][2], pairs[i][0], pairs[i + 1][1],
+                         own[j - 2][3])  # fmt: skip
+        rows = len(cols) // _CONTEXT_FEATURES
+        out = sp.csr_matrix(
+            (
+                np.ones(len(cols), dtype=np.float32),
+                np.asarray(cols, dtype=np.int32),
+                np.arange(0, len(cols) + 1, _CONTEXT_FEATURES, dtype=np.int64),
+            ),
+            shape=(rows, self.n_features),
+        )
+        out.sum_duplicates()
+        return out
+
+
 class _Features:
     def __init__(self) -> None:
         self.chars = CharWbHasher((2, 5), 2**CHAR_BITS)
-        self.context = HashingVectorizer(
-            analyzer="word",
-            token_pattern=_CONTEXT_PATTERN,
-            n_features=2**CONTEXT_BITS,
-            alternate_sign=False,
-            norm="l2",
-            lowercase=False,
-            dtype=np.float32,
-        )
+        self.context = _ContextHasher(2**CONTEXT_BITS)
 
     def __call__(self, per_text: Sequence[Sequence[str]]) -> sp.csr_matrix:
         words = [w for ws in per_text for w in ws]
-        contexts = [c for ws in per_text for c in _contexts(ws)]
         chars = normalize(self.chars.transform(words), norm="l2", copy=False)
-        return sp.hstack([chars, self.context.transform(contexts)], format="csr")
+        context = normalize(self.context.transform(per_text), norm="l2", copy=False)
+        return sp.hstack([chars, context], format="csr")
 
 
 _FEATURES = _Features()
