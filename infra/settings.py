@@ -111,8 +111,10 @@ class Settings(BaseSettings):
         "partition may be judged out of order, and which of two copies of an item is judged "
         "first is not fixed.",
     )
-    worker_model_processes: int = Field(
-        default=1, ge=0, description="Child processes that run the model; 0 runs it in-process."
+    worker_pipeline_process: bool = Field(
+        default=True,
+        description="Judge text in a child process (decoding, the model, rewrites, verdicts), so "
+        "the worker's event loop only moves bytes; false judges in a thread of the worker.",
     )
     dedupe_cache_size: int = Field(default=1_000_000, ge=1_000)
 

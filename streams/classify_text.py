@@ -14,9 +14,10 @@ from typing import Any
 
 from infra.logging import heartbeat
 from infra.settings import Settings
-from schemas.topics import DEAD_LETTERS, EVENTS_TEXT, VERDICTS_TEXT
+from schemas.topics import EVENTS_TEXT
 from streams.app import ModstreamApp
-from streams.pipeline import BatchResult, RawRecord, TextPipeline
+from streams.pipeline import RawRecord
+from streams.pipeline_process import Judge, Outgoing
 
 log = logging.getLogger(__name__)
 
@@ -26,12 +27,12 @@ class Counters:
         self.events = self.verdicts = self.dead_letters = self.duplicates = self.reused = 0
         self._since = time.monotonic()
 
-    def add(self, n_events: int, result: BatchResult) -> None:
+    def add(self, n_events: int, out: Outgoing) -> None:
         self.events += n_events
-        self.verdicts += len(result.verdicts)
-        self.dead_letters += len(result.dead_letters)
-        self.duplicates += result.duplicates
-        self.reused += result.reused_scores
+        self.verdicts += out.verdicts
+        self.dead_letters += len(out.dead_letters)
+        self.duplicates += out.duplicates
+        self.reused += out.reused_scores
 
     def report(self) -> None:
         elapsed, self._since = time.monotonic() - self._since, time.monotonic()
@@ -45,7 +46,7 @@ class Counters:
         self.events = self.verdicts = self.dead_letters = self.duplicates = self.reused = 0
 
 
-def register(app: ModstreamApp, pipeline: TextPipeline, settings: Settings) -> None:
+def register(app: ModstreamApp, judge: Judge, settings: Settings) -> None:
     """Attach the text agent (and its periodic report) to `app`."""
     source = app.topic(EVENTS_TEXT.name, value_serializer="raw", key_serializer="raw")
     counters = Counters()
@@ -66,22 +67,14 @@ def register(app: ModstreamApp, pipeline: TextPipeline, settings: Settings) -> N
             settings.worker_batch_size, within=settings.worker_batch_within
         ):
             records = [_raw(e.message) for e in events]
-            # The model is CPU-bound: run it off the loop so the consumer keeps fetching.
-            result = await asyncio.to_thread(pipeline.process, records)
-            pending = [
-                await send(VERDICTS_TEXT.name, v.partition_key, v.model_dump_json())
-                for v in result.verdicts
-            ]
-            pending += [
-                await send(DEAD_LETTERS.name, d.topic, d.model_dump_json())
-                for d in result.dead_letters
-            ]
+            # CPU-bound: judged off the loop (in the pipeline's child process by default), so the
+            # consumer keeps fetching.
+            out = await asyncio.to_thread(judge.process, records)
+            pending = [await send(topic, key, value) for topic, key, value in out.records]
             await asyncio.gather(*pending)  # delivered before the batch is acknowledged
-            for d in result.dead_letters:
-                log.warning(
-                    "dead letter %s[%d]@%d: %s", d.topic, d.partition, d.offset, d.detail[:200]
-                )
-            counters.add(len(records), result)
+            for topic, partition, offset, reason in out.dead_letters:
+                log.warning("dead letter %s[%d]@%d: %s", topic, partition, offset, reason[:200])
+            counters.add(len(records), out)
             yield None
 
     @app.timer(30.0)  # type: ignore[untyped-decorator]

@@ -47,35 +47,26 @@ def worker() -> None:
     from streams.classify_text import register as register_text
     from streams.hash_media import build_pipeline as build_media
     from streams.hash_media import register as register_media
-    from streams.pipeline import TextPipeline
-    from streams.text.context import ContextJudge
-    from streams.text.load import TierOptions, load_classifier
-    from streams.text.pool import PooledClassifier
+    from streams.pipeline_process import InProcess, PipelineProcess, text_pipeline
 
     settings = get_settings()
     configure_logging(settings.log_level)
-    tiers = TierOptions.from_settings(settings)
     bootstrap = settings.require_bootstrap()
     asyncio.run(ensure_topics(bootstrap))
-    classifier = (
-        PooledClassifier(settings.models_path, settings.worker_model_processes, tiers)
-        if settings.worker_model_processes
-        else load_classifier(settings.models_path, tiers)
-    )
-    policies = live_policies(settings)
-    pipeline = TextPipeline(
-        classifier,
-        policies,
-        cache_size=settings.dedupe_cache_size,
-        context=ContextJudge(classifier, max_items=settings.context_max_items),
-    )
     app = create_app(settings, bootstrap)
-    register_text(app, pipeline, settings)
-    register_media(app, build_media(settings, policies.base.default), settings, bootstrap)
+    if settings.worker_pipeline_process:
+        register_text(app, PipelineProcess(), settings)  # re-reads tenant policies itself
+    else:
+        pipeline, policies = text_pipeline(settings)
+        register_text(app, InProcess(pipeline), settings)
 
-    @app.timer(settings.policy_refresh)  # type: ignore[untyped-decorator]
-    async def refresh_policies() -> None:
-        await asyncio.to_thread(policies.refresh)
+        @app.timer(settings.policy_refresh)  # type: ignore[untyped-decorator]
+        async def refresh_policies() -> None:
+            await asyncio.to_thread(policies.refresh)
+
+    # Media verdicts use the operator's default policy (see README: tenant policies).
+    media = build_media(settings, operator_policies(settings).default)
+    register_media(app, media, settings, bootstrap)
 
     faust.Worker(app, loglevel=settings.log_level.lower(), quiet=True).execute_from_commandline()
 

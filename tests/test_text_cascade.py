@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from infra.errors import ModelError
+from infra.settings import Settings
+from streams.pipeline import RawRecord
+from streams.pipeline_process import InProcess, Outgoing, PipelineProcess, text_pipeline
 from streams.text import Classifier, TextScores
 from streams.text.cascade import CascadeClassifier
 from streams.text.linear import LinearTextClassifier
 from streams.text.load import FAST_ONLY, TierOptions, load_classifier
 from streams.text.onnx_model import OnnxTextClassifier, is_model_dir
+from tests.conftest import post_event
 from tests.test_text_classifier import BENIGN_EN, TOXIC_AR, TOXIC_EN, ClassifierConformance
 
 pytest.importorskip("torch", reason="export needs the train extra")
@@ -140,19 +146,46 @@ def test_shipped_english_model_is_used_by_default(model_dir: Path) -> None:
     assert out[0].toxic > 0.5 > out[1].toxic
 
 
-def test_pooled_cascade_answers_like_in_process(model_dir: Path, tiny_export: Path) -> None:
-    """The worker runs `load_classifier` in a child process: the cascade must survive that."""
-    from streams.text.pool import PooledClassifier
+def _published(out: Outgoing) -> list[tuple[str, str, dict[str, Any]]]:
+    """The records, without the fields that depend on when they were made."""
+    timing = ("judged_at", "latency_ms", "failed_at")
+    return [
+        (topic, key, {k: v for k, v in json.loads(value).items() if k not in timing})
+        for topic, key, value in out.records
+    ]
 
-    options = TierOptions(transformers={"en": tiny_export}, use_default=False, band=(0.0, 1.0))
-    local = load_classifier(model_dir, options)
-    pooled = PooledClassifier(model_dir, 1, options)
+
+def test_the_pipeline_process_judges_like_in_process(
+    model_dir: Path, tiny_export: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker judges in a child process built from the same settings: the cascade and the
+    rest of the pipeline must survive that and publish the same records."""
+    monkeypatch.setenv("MODSTREAM_MODEL_DIR", str(model_dir))
+    monkeypatch.setenv("MODSTREAM_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("MODSTREAM_TRANSFORMER_MODELS", json.dumps({"en": str(tiny_export)}))
+    monkeypatch.setenv("MODSTREAM_CASCADE_LOW", "0")  # every English text reaches the transformer
+    texts = [TOXIC_EN, BENIGN_EN, TOXIC_AR]
+    records = [
+        RawRecord("events.text", 0, i, b"demo:user-1", json.dumps(post_event(f"e{i}", t)).encode())
+        for i, t in enumerate(texts)
+    ] + [RawRecord("events.text", 0, 3, b"demo:user-1", b"{not json")]
+    pipeline, _ = text_pipeline(Settings())
+    assert isinstance(pipeline.classifier, CascadeClassifier)
+    local = InProcess(pipeline).process(records)
+    child = PipelineProcess()
     try:
-        texts = [TOXIC_EN, BENIGN_EN, TOXIC_AR]
-        assert pooled.version == local.version
-        for a, b in zip(pooled.classify(texts), local.classify(texts), strict=True):
-            assert a.toxic == pytest.approx(b.toxic, abs=1e-6)
-            assert a.spans == b.spans
-            assert a.lang == b.lang
+        remote = child.process(records)
     finally:
-        pooled.close()
+        child.close()
+    assert child.model_version == pipeline.classifier.version
+    assert (remote.verdicts, len(remote.dead_letters)) == (3, 1)
+    assert _published(remote) == _published(local)
+
+
+def test_a_pipeline_process_without_models_fails_to_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MODSTREAM_MODEL_DIR", str(tmp_path / "nothing here"))
+    monkeypatch.setenv("MODSTREAM_DATA_DIR", str(tmp_path))
+    with pytest.raises(ModelError, match="could not start"):
+        PipelineProcess()

@@ -176,7 +176,7 @@ from pathlib import Path
 from streams.text.onnx_model import OnnxTextClassifier
 from streams.text.load import load_classifier, TierOptions
 from streams.text.cascade import CascadeClassifier
-import streams.text.pool, streams.cli, streams.bench_classify
+import streams.pipeline_process, streams.cli, streams.bench_classify
 clf = OnnxTextClassifier(Path({str(tiny_onnx)!r}))
 assert not any(m.split(".")[0] in BLOCKED for m in sys.modules), "a blocked module was imported"
 print(round(clf.classify(["you idiot"])[0].toxic, 3))

@@ -1,0 +1,155 @@
+"""The text pipeline in a child process, so the worker's event loop only moves bytes.
+
+Judging a batch is CPU-bound Python: decoding, the model, thread context, rewrites, building and
+serialising the verdicts. In the worker process it competes for the GIL with the Faust event
+loop that fetches and publishes; in a child process it has a core of its own, and the loop hands
+it raw records and gets back the records to publish. One child per worker, so the dedupe caches
+stay whole; a deployment scales by running more workers over more partitions.
+
+The child builds its pipeline from the same settings as the worker (`text_pipeline`) and
+re-reads tenant policies itself, every `MODSTREAM_POLICY_REFRESH` seconds, between batches.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import time
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from typing import Protocol
+
+from infra.broker import die_with_parent
+from infra.errors import ModelError
+from infra.logging import configure_logging
+from infra.settings import Settings, get_settings
+from schemas.topics import DEAD_LETTERS, VERDICTS_TEXT
+from streams.pipeline import BatchResult, RawRecord, TextPipeline
+from streams.policy import LivePolicies
+
+__all__ = ["InProcess", "Judge", "Outgoing", "PipelineProcess", "outgoing", "text_pipeline"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """What a batch publishes, already serialised: cheap to hand from the child to the loop."""
+
+    records: list[tuple[str, str, str]]  # (topic, key, JSON value): verdicts, then dead letters
+    verdicts: int
+    dead_letters: list[tuple[str, int, int, str]]  # (topic, partition, offset, reason) to log
+    duplicates: int
+    reused_scores: int
+
+
+def outgoing(result: BatchResult) -> Outgoing:
+    return Outgoing(
+        records=[
+            (VERDICTS_TEXT.name, v.partition_key, v.model_dump_json()) for v in result.verdicts
+        ]
+        + [(DEAD_LETTERS.name, d.topic, d.model_dump_json()) for d in result.dead_letters],
+        verdicts=len(result.verdicts),
+        dead_letters=[(d.topic, d.partition, d.offset, d.detail) for d in result.dead_letters],
+        duplicates=result.duplicates,
+        reused_scores=result.reused_scores,
+    )
+
+
+class Judge(Protocol):
+    def process(self, records: Sequence[RawRecord]) -> Outgoing:
+        """Judge a batch (blocking; the agent calls it off the event loop)."""
+
+
+def text_pipeline(settings: Settings) -> tuple[TextPipeline, LivePolicies]:
+    """The worker's text pipeline, and the live policies it decides with."""
+    from streams.cli import live_policies
+    from streams.text.context import ContextJudge
+    from streams.text.load import TierOptions, load_classifier
+
+    classifier = load_classifier(settings.models_path, TierOptions.from_settings(settings))
+    policies = live_policies(settings)
+    pipeline = TextPipeline(
+        classifier,
+        policies,
+        cache_size=settings.dedupe_cache_size,
+        context=ContextJudge(classifier, max_items=settings.context_max_items),
+    )
+    return pipeline, policies
+
+
+class InProcess:
+    """The pipeline in the worker process (`MODSTREAM_WORKER_PIPELINE_PROCESS=false`); the worker
+    refreshes its policies on a timer."""
+
+    def __init__(self, pipeline: TextPipeline) -> None:
+        self.pipeline = pipeline
+
+    def process(self, records: Sequence[RawRecord]) -> Outgoing:
+        return outgoing(self.pipeline.process(records))
+
+
+# -- the child ----------------------------------------------------------------------------------
+
+_child: _Child | None = None
+
+
+@dataclass(slots=True)
+class _Child:
+    pipeline: TextPipeline
+    policies: LivePolicies
+    refresh_every: float
+    refreshed: float
+
+    def process(self, records: Sequence[RawRecord]) -> Outgoing:
+        if time.monotonic() - self.refreshed >= self.refresh_every:
+            self.policies.refresh()  # keeps the last known policies if the store is down
+            self.refreshed = time.monotonic()
+        return outgoing(self.pipeline.process(records))
+
+
+def _init() -> None:
+    global _child
+    die_with_parent()
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    pipeline, policies = text_pipeline(settings)
+    _child = _Child(pipeline, policies, settings.policy_refresh, time.monotonic())
+
+
+def _process(records: Sequence[RawRecord]) -> Outgoing:
+    assert _child is not None, "child process was not initialised"
+    return _child.process(records)
+
+
+def _model_version() -> str:
+    assert _child is not None, "child process was not initialised"
+    return _child.pipeline.classifier.version
+
+
+class PipelineProcess:
+    """`process` runs `TextPipeline.process` in one child process; it blocks its calling thread
+    only. Starting waits until the child has loaded its models (and fails if it cannot)."""
+
+    def __init__(self) -> None:
+        self._pool = ProcessPoolExecutor(
+            max_workers=1,
+            mp_context=multiprocessing.get_context("spawn"),  # never fork a threaded process
+            initializer=_init,
+        )
+        try:
+            self.model_version = self._pool.submit(_model_version).result()
+        except BrokenProcessPool as exc:
+            self._pool.shutdown(cancel_futures=True)
+            raise ModelError(
+                "the text pipeline's child process could not start (its error is logged above)"
+            ) from exc
+        log.info("text pipeline in a child process (model %s)", self.model_version)
+
+    def process(self, records: Sequence[RawRecord]) -> Outgoing:
+        return self._pool.submit(_process, list(records)).result()
+
+    def close(self) -> None:
+        self._pool.shutdown(cancel_futures=True)
