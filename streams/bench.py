@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from infra.accounts import AccountsDB
 from infra.broker import EmbeddedBroker
 from infra.kafka import ensure_topics
 from infra.logging import configure_logging
@@ -191,6 +192,7 @@ def pipeline(
     )
     try:
         asyncio.run(ensure_topics(bootstrap))
+        AccountsDB(settings.accounts_db_url).create_schema()  # the worker reads policies there
         supervisor.spawn("worker", modstream_argv("worker"))
         scenarios = [
             Scenario("throughput", events, 0, toxic_share),
