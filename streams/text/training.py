@@ -16,7 +16,7 @@ import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from streams.text.classifier import Classifier
+from streams.text.classifier import EXPLAINED_ABOVE, Classifier
 from streams.text.dataset import HOLDOUT_FRACTION, VALIDATION_ONLY, Row, load_dir, split
 from streams.text.evaluate import binary_metrics, span_f1, spans_char_f1
 from streams.text.labels import LABEL_SOURCES, LABELS, blanked_targets, targets
@@ -150,9 +150,9 @@ def evaluate(
     tagger: SpanTagger | None = None,
 ) -> dict[str, Any]:
     """Held-out metrics per language and per data set: every learned label, the share of texts
-    each rule label fires on, and span char-F1 as served (spans only for texts scored toxic)
-    and, with a `tagger` (default: the fast tier's English one), of the tagger on every post
-    (the SemEval-2021 protocol, where every post is toxic)."""
+    each rule label fires on, and span char-F1 as served (spans only for texts scored above
+    `EXPLAINED_ABOVE`) and, with a `tagger` (default: the fast tier's English one), of the
+    tagger on every post (the SemEval-2021 protocol, where every post is toxic)."""
     if tagger is None and isinstance(clf, LinearTextClassifier) and "en" in clf.models:
         tagger = clf.models["en"].tagger
     out: dict[str, Any] = {"per_language": {}, "per_dataset": {}}
@@ -482,9 +482,9 @@ def model_card(metrics: dict[str, Any]) -> str:
         "",
         f"- Held-out SemEval-2021 char-F1 of the tagger on every post (the task's protocol:"
         f" every post is toxic): {en.get('spans_tagger_char_f1', float('nan')):.3f}.",
-        f"- As served (spans only for texts the classifier scores toxic): "
-        f"{en.get('spans_char_f1', float('nan')):.3f}; a toxic post scored non-toxic gets no"
-        " span and scores 0.",
+        f"- As served (spans for every text scored above {EXPLAINED_ABOVE}, the default policy's"
+        f" review line): {en.get('spans_char_f1', float('nan')):.3f}; a toxic post scored at or"
+        " below it gets no span and scores 0.",
         "- Arabic (no gold spans): the words whose own n-grams contribute most to the toxic logit"
         f" (threshold {spans.get('threshold')}, ratio {spans.get('ratio')}, tuned on English"
         f" posts: train char-F1 {spans.get('train_char_f1', float('nan')):.3f}); not measured."
