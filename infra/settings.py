@@ -157,6 +157,13 @@ class Settings(BaseSettings):
     longtext_overlap_words: int = Field(
         default=10, ge=0, le=500, description="Words two neighbouring windows share."
     )
+    longtext_whole_words: int = Field(
+        default=60,
+        ge=0,
+        le=1_000,
+        description="Texts up to this many words are judged whole, longer ones by windows "
+        "(the transformer reads about 60 words).",
+    )
     longtext_rates: dict[int, float] = Field(
         default_factory=lambda: {500: 0.8, 1000: 0.6, 3000: 0.4},
         description="Share of a long text's windows the expensive tier judges, by the text's "

@@ -99,9 +99,15 @@ def test_rates_by_length_and_from_settings() -> None:
         0.8, 0.8, 0.6, 0.6, 0.4, 0.2, 0.2,
     ]  # fmt: skip
     custom = LongTextOptions.from_settings(
-        Settings(longtext_rates={2000: 0.5}, longtext_rate_beyond=0.1, longtext_window_words=40)
+        Settings(
+            longtext_rates={2000: 0.5},
+            longtext_rate_beyond=0.1,
+            longtext_window_words=40,
+            longtext_whole_words=80,
+        )
     )
     assert (custom.rate(1999), custom.rate(2001), custom.window_words) == (0.5, 0.1, 40)
+    assert custom.whole_words == 80
     with pytest.raises(ValueError, match="overlap"):
         LongTextOptions(window_words=10, overlap_words=10)
 
@@ -156,9 +162,13 @@ def test_cascade_samples_the_expensive_tier(fast: LinearTextClassifier, where: f
 def test_a_short_text_is_judged_whole(fast: LinearTextClassifier) -> None:
     transformer = Counting(0.99)
     cascade = CascadeClassifier(fast, {"en": transformer}, band=(0.0, 1.0), blend=1.0)  # type: ignore[dict-item]
-    short = "have a lovely day " * 6  # 24 words, under one window
+    short = "have a lovely day " * 12  # 48 words: more than one window, fewer than whole_words
     assert cascade.classify([short], ["en"])[0].toxic == pytest.approx(0.99)
     assert transformer.seen == [short]
+    longer = short + "and a lovely evening " * 4  # 64 words: windows
+    cascade.classify([longer], ["en"])
+    assert len(transformer.seen) > 2
+    assert all(len(seen.split()) <= LongTextOptions().window_words for seen in transformer.seen[1:])
 
 
 def test_load_classifier_passes_the_options(model_dir: Path) -> None:
@@ -171,4 +181,6 @@ def test_load_classifier_passes_the_options(model_dir: Path) -> None:
 class TestLongTextClassifier(ClassifierConformance):
     @pytest.fixture
     def classifier(self, fast: LinearTextClassifier) -> Classifier:
-        return LongTextClassifier(fast, LongTextOptions(window_words=12, overlap_words=3))
+        return LongTextClassifier(
+            fast, LongTextOptions(window_words=12, overlap_words=3, whole_words=0)
+        )

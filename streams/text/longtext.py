@@ -2,8 +2,9 @@
 
 A whole long text is a poor input for the models: the fast tier reads only its first 10,000
 characters and weighs every n-gram against the length (one insult in 3,000 words barely moves
-it), and the transformer reads its first ~96 tokens. So a text longer than one window is cut
-into overlapping windows of words (default 30, overlapping by 10), and:
+it), and the transformer reads its first ~96 tokens. So a text longer than the models read well
+(`whole_words`, default 60) is cut into overlapping windows of words (default 30, overlapping by
+10), and:
 
 - the fast tier scans **every** window (it is cheap: ~the cost of the whole text);
 - the expensive tier (the cascade's transformer) judges only a **sampled share** of the windows,
@@ -61,6 +62,7 @@ class LongTextOptions:
 
     window_words: int = 30
     overlap_words: int = 10
+    whole_words: int = 60  # texts up to this many words are judged whole (the models read them)
     rates: tuple[tuple[int, float], ...] = ((500, 0.8), (1000, 0.6), (3000, 0.4))
     rate_beyond: float = 0.2
     flag: float = 0.5  # fast-tier toxic score from which a window is always judged in full
@@ -77,6 +79,7 @@ class LongTextOptions:
         return cls(
             window_words=settings.longtext_window_words,
             overlap_words=settings.longtext_overlap_words,
+            whole_words=settings.longtext_whole_words,
             rates=tuple(sorted(settings.longtext_rates.items())),
             rate_beyond=settings.longtext_rate_beyond,
         )
@@ -89,7 +92,8 @@ class LongTextOptions:
         return self.rate_beyond
 
     def is_long(self, text: str) -> bool:
-        return self.enabled and _count_words(text, self.window_words + 1) > self.window_words
+        most = max(self.whole_words, self.window_words)
+        return self.enabled and _count_words(text, most + 1) > most
 
 
 def _count_words(text: str, stop: int) -> int:
