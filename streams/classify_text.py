@@ -69,7 +69,15 @@ def register(app: ModstreamApp, judge: Judge, settings: Settings) -> None:
             records = [_raw(e.message) for e in events]
             # CPU-bound: judged off the loop (in the pipeline's child process by default), so the
             # consumer keeps fetching.
-            out = await asyncio.to_thread(judge.process, records)
+            try:
+                out = await asyncio.to_thread(judge.process, records)
+            except Exception as exc:
+                # The judge itself failed (its process died): a crashed agent alone would leave
+                # the worker running and the partition stalled. Stop the worker instead, for its
+                # supervisor to restart; the batch is uncommitted, so it is judged again.
+                log.critical("text pipeline failed, stopping the worker: %r", exc)
+                await app.crash(exc)
+                raise
             pending = [await send(topic, key, value) for topic, key, value in out.records]
             await asyncio.gather(*pending)  # delivered before the batch is acknowledged
             for topic, partition, offset, reason in out.dead_letters:

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
+import subprocess
 import uuid
 from typing import Any
 
@@ -224,3 +227,32 @@ def test_a_sigkilled_worker_loses_no_verdict_and_double_counts_none(
         )
         == total
     )
+
+
+def _pipeline_process(worker: Worker) -> int | None:
+    """The worker's child that judges text (not multiprocessing's resource tracker)."""
+    assert worker.proc is not None
+    found = subprocess.run(
+        ["pgrep", "-P", str(worker.proc.pid), "-f", "spawn_main"], capture_output=True, text=True
+    ).stdout.split()
+    return int(found[0]) if found else None
+
+
+def test_a_dead_pipeline_process_stops_the_worker_and_loses_nothing(
+    worker: Worker, settings: Settings
+) -> None:
+    """If the child that judges text dies, the worker exits (for its supervisor to restart)
+    instead of stalling; the batch it was judging is judged after the restart."""
+    assert worker.proc is not None
+    wait_for(lambda: _pipeline_process(worker) is not None, what="the pipeline process")
+    os.kill(_pipeline_process(worker) or 0, signal.SIGKILL)
+    event_id = f"{uuid.uuid4().hex[:8]}-orphan"
+    produce_raw(
+        settings.kafka_bootstrap or "",
+        [(b"demo:user-1", as_json(post_event(event_id, "judged after the restart")))],
+    )
+    wait_for(lambda: worker.proc is not None and worker.proc.poll() is not None,
+             what="the worker to exit")  # fmt: skip
+    assert worker.proc.returncode != 0
+    worker.start()  # (the broker may hold the dead member's partitions for a while)
+    assert len(read_verdicts(settings.kafka_bootstrap or "", {event_id}, 150)[event_id]) == 1
