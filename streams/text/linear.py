@@ -33,7 +33,14 @@ from streams.text.classifier import EXPLAINED_ABOVE, Classifier, TextScores, mer
 from streams.text.hashing import CharWbHasher
 from streams.text.language import SUPPORTED, detect_language
 from streams.text.normalize import normalize
-from streams.text.rules import RULE_LABELS, RULES_VERSION, TOXIC_FLOOR, match_rules, rule_scores
+from streams.text.rules import (
+    RULE_LABELS,
+    RULES_VERSION,
+    TOXIC_FLOOR,
+    RuleHit,
+    match_rules,
+    rule_scores,
+)
 from streams.text.span_tagger import N_FEATURES as TAGGER_FEATURES
 from streams.text.span_tagger import SpanTagger, join_adjacent, word_ranges
 
@@ -233,6 +240,13 @@ def select_spans(
     return join_adjacent(text, ranges, contrib > cut)
 
 
+def _with_rule_words(
+    spans: list[tuple[int, int]], hits: Sequence[RuleHit]
+) -> list[tuple[int, int]]:
+    """A text's spans plus the words its rules matched."""
+    return merge_spans([*spans, *((h.start, h.end) for h in hits)]) if hits else spans
+
+
 def _canonical_lang(lang: str | None) -> str | None:
     if lang is None:
         return None
@@ -310,11 +324,11 @@ class LinearTextClassifier(Classifier):
                 zip(toxic_rows, self._spans(model, sub, blocks, norms, toxic_rows), strict=True)
             )
             for j, i in enumerate(idx):
-                found = spans.get(j, [])
-                if hits[j]:
-                    found = merge_spans([*found, *((h.start, h.end) for h in hits[j])])
                 results[i] = TextScores(
-                    toxic=labels[j]["toxic"], labels=labels[j], lang=routes[i][1], spans=found
+                    toxic=labels[j]["toxic"],
+                    labels=labels[j],
+                    lang=routes[i][1],
+                    spans=_with_rule_words(spans.get(j, []), hits[j]),
                 )
         return [r for r in results if r is not None]
 
@@ -341,8 +355,7 @@ class LinearTextClassifier(Classifier):
                 _, norms = self.featurizer.weigh(blocks, model.idf)
                 found = self._spans(model, sub, blocks, norms, range(len(sub)))
             for i, spans in zip(idx, found, strict=True):
-                hits = match_rules(texts[i], routes[i][1])
-                out[i] = merge_spans([*spans, *((h.start, h.end) for h in hits)])
+                out[i] = _with_rule_words(spans, match_rules(texts[i], routes[i][1]))
         return out
 
     def _spans(
