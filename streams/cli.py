@@ -56,17 +56,15 @@ def worker() -> None:
     app = create_app(settings, bootstrap)
     if settings.worker_pipeline_process:
         register_text(app, PipelineProcess(), settings)  # re-reads tenant policies itself
+        policies = live_policies(settings)
     else:
         pipeline, policies = text_pipeline(settings)
         register_text(app, InProcess(pipeline), settings)
+    register_media(app, build_media(settings, policies), settings, bootstrap)
 
-        @app.timer(settings.policy_refresh)  # type: ignore[untyped-decorator]
-        async def refresh_policies() -> None:
-            await asyncio.to_thread(policies.refresh)
-
-    # Media verdicts use the operator's default policy (see README: tenant policies).
-    media = build_media(settings, operator_policies(settings).default)
-    register_media(app, media, settings, bootstrap)
+    @app.timer(settings.policy_refresh)  # type: ignore[untyped-decorator]
+    async def refresh_policies() -> None:
+        await asyncio.to_thread(policies.refresh)
 
     faust.Worker(app, loglevel=settings.log_level.lower(), quiet=True).execute_from_commandline()
 

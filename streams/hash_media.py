@@ -24,12 +24,12 @@ from streams.media.catalog import Catalog
 from streams.media.classifier import ImageClassifier, OnnxImageClassifier
 from streams.media.flood import FloodGuard
 from streams.media.pipeline import MediaLimits, MediaPipeline
-from streams.policy import DecisionPolicy
+from streams.policy import Policies
 
 log = logging.getLogger(__name__)
 
 
-def build_pipeline(settings: Settings, policy: DecisionPolicy) -> MediaPipeline:
+def build_pipeline(settings: Settings, policies: Policies) -> MediaPipeline:
     fetcher = Fetcher(
         FetchPolicy.build(
             allowed_networks=settings.media_allowed_networks,
@@ -52,7 +52,7 @@ def build_pipeline(settings: Settings, policy: DecisionPolicy) -> MediaPipeline:
     return MediaPipeline(
         fetcher.fetch,
         catalog,
-        policy,
+        policies,
         flood=FloodGuard(settings.media_flood_window, settings.media_flood_max_matches),
         limits=MediaLimits(
             max_pixels=settings.media_max_pixels,

@@ -23,7 +23,7 @@ from streams.media.pipeline import MediaPipeline
 from streams.media.synthetic import SIZE as SCENE
 from streams.media.synthetic import encode, scene
 from streams.pipeline import RawRecord
-from streams.policy import DecisionPolicy
+from streams.policy import DecisionPolicy, PolicyBook, Thresholds
 
 SIZE = 8
 
@@ -80,7 +80,9 @@ def test_an_unusable_model_is_a_model_error(tmp_path: Path) -> None:
         OnnxImageClassifier(tmp_path / "missing.onnx")
 
 
-async def test_unmatched_media_is_decided_by_the_installed_classifier(tmp_path: Path) -> None:
+async def test_unmatched_media_is_decided_by_the_installed_classifier_under_the_tenants_policy(
+    tmp_path: Path,
+) -> None:
     # Different scenes (flat images would be near-duplicates of each other), tinted.
     images = {
         "https://cdn.example/red.png": encode(
@@ -94,31 +96,40 @@ async def test_unmatched_media_is_decided_by_the_installed_classifier(tmp_path: 
     async def fetch(url: str) -> Fetched:  # the network seam: bytes as a CDN would serve them
         return Fetched(url=url, body=images[url], content_type="image/png", kind="image")
 
+    # "kids" rejects any trace of the label; everyone else has the default bands.
+    strict = DecisionPolicy(labels={"nudity": Thresholds(0.0, 0.0)})
     pipeline = MediaPipeline(
         fetch,
         Catalog({HashType.PDQ: 31, HashType.PHASH: 10, HashType.SHA256: 0}),
-        DecisionPolicy(),
+        PolicyBook(DecisionPolicy(), {"kids": strict}),
         flood=FloodGuard(window=60, max_matches=100),
         classifier=OnnxImageClassifier(redness_model(tmp_path)),
     )
+    sent = [("demo", url) for url in images] + [("kids", "https://cdn.example/blue.png")]
     records = [
-        RawRecord("events.media", 0, n, b"demo:ann", json.dumps(event(n, url)).encode())
-        for n, url in enumerate(images)
+        RawRecord("events.media", 0, n, b"x", json.dumps(event(n, url, tenant)).encode())
+        for n, (tenant, url) in enumerate(sent)
     ]
     result = await pipeline.process(records)
-    by_url = {v.url: v for v in result.verdicts}
-    red, blue = by_url["https://cdn.example/red.png"], by_url["https://cdn.example/blue.png"]
+    by_key = {(v.tenant, v.url): v for v in result.verdicts}
+    red = by_key["demo", "https://cdn.example/red.png"]
+    blue = by_key["demo", "https://cdn.example/blue.png"]
+    kids_blue = by_key["kids", "https://cdn.example/blue.png"]
     assert (red.decision, red.reason) == (Decision.REJECT, "classifier")
     assert red.scores["nudity"] > 0.9
     assert red.model_version == "redness-1"
     assert blue.decision is Decision.APPROVE
-    assert blue.scores["nudity"] < 0.1
+    assert 0 < blue.scores["nudity"] < 0.1
+    assert (kids_blue.decision, kids_blue.reason) == (Decision.REJECT, "classifier")
+    assert kids_blue.scores == blue.scores
+    assert kids_blue.policy_version == f"media-v1:approve/{strict.version}"
+    assert blue.policy_version == f"media-v1:approve/{DecisionPolicy().version}"
 
 
-def event(n: int, url: str) -> dict[str, object]:
+def event(n: int, url: str, tenant: str = "demo") -> dict[str, object]:
     return {
         "event_id": f"cls-{n}",
-        "tenant": "demo",
+        "tenant": tenant,
         "source": "media",
         "kind": "media",
         "occurred_at": datetime.now(UTC).isoformat(),

@@ -44,7 +44,7 @@ from streams.media.decode import open_image
 from streams.media.flood import FloodGuard
 from streams.media.hashers import PDQ, PHash
 from streams.pipeline import RawRecord, dead_letter, decode_any
-from streams.policy import DecisionPolicy
+from streams.policy import Policies
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ class MediaPipeline:
         self,
         fetch: Callable[[str], Awaitable[Fetched]],
         catalog: Catalog,
-        policy: DecisionPolicy,
+        policies: Policies,
         *,
         flood: FloodGuard,
         limits: MediaLimits = MediaLimits(),
@@ -96,7 +96,7 @@ class MediaPipeline:
     ) -> None:
         self._fetch = fetch
         self.catalog = catalog
-        self.policy = policy
+        self.policies = policies
         self.flood = flood
         self.limits = limits
         self.default_decision = default_decision
@@ -107,9 +107,8 @@ class MediaPipeline:
         self._urls: LRUCache[_Judged] = LRUCache(cache_size)
         self._lock = threading.Lock()
 
-    @property
-    def policy_version(self) -> str:
-        return f"media-v1:{self.default_decision.value}/{self.policy.version}"
+    def policy_version(self, tenant: str) -> str:
+        return f"media-v1:{self.default_decision.value}/{self.policies.for_tenant(tenant).version}"
 
     async def process(self, records: Sequence[RawRecord]) -> MediaBatch:
         result = MediaBatch()
@@ -192,7 +191,7 @@ class MediaPipeline:
                         scores[label] = max(scores.get(label, 0.0), p)
         matches = _matches(found)
         updates = self._flood(tenant, matches)
-        decision, reason, duplicate_of = self._decide(matches, scores)
+        decision, reason, duplicate_of = self._decide(tenant, matches, scores)
         verdict = self._verdict(
             event, decision, reason, fetched=fetched, hashes=hashes, matches=matches,
             scores=scores, duplicate_of=duplicate_of, info=info,
@@ -271,7 +270,7 @@ class MediaPipeline:
         return updates
 
     def _decide(
-        self, matches: list[MediaMatch], scores: dict[str, float]
+        self, tenant: str, matches: list[MediaMatch], scores: dict[str, float]
     ) -> tuple[Decision, str, str | None]:
         bank = [m for m in matches if m.kind == MatchKind.BANK and not m.quarantined]
         if bank:
@@ -283,7 +282,8 @@ class MediaPipeline:
             best = min(seen, key=lambda m: m.distance)
             return best.decision, "seen_match", best.event_id
         if scores:
-            return self.policy.decide(max(scores.values()), scores), "classifier", None
+            policy = self.policies.for_tenant(tenant)
+            return policy.decide(max(scores.values()), scores), "classifier", None
         return self.default_decision, "default", None
 
     def _refused(
@@ -328,7 +328,7 @@ class MediaPipeline:
             matches=matches or [],
             scores=scores or {},
             model_version=self.classifier.version if self.classifier and scores else None,
-            policy_version=self.policy_version,
+            policy_version=self.policy_version(event.tenant),
             duplicate_of=duplicate_of,
             latency_ms=max(0.0, (now - event.occurred_at).total_seconds() * 1000),
         )
