@@ -6,6 +6,7 @@
     ├── WarehouseError     ClickHouse unreachable, a query or insert failed
     ├── AccountsError      the accounts store (SQLite / PostgreSQL) is unreachable or failed
     ├── ModelError         a model artifact is missing, corrupt or of another version
+    │   └── JudgeCrashed   the process that judges text died (native crash, OOM kill)
     ├── InvalidEvent       input that cannot be judged; carries a dead-letter reason
     ├── FetchError         a media URL could not be fetched; carries a short reason code
     │   └── FetchRefused   refused by policy before (or instead of) connecting: scheme, address
@@ -44,6 +45,10 @@ class AccountsError(ModstreamError):
 
 class ModelError(ModstreamError):
     pass
+
+
+class JudgeCrashed(ModelError):
+    """The text pipeline's child process died while judging a batch."""
 
 
 class InvalidEvent(ModstreamError):

@@ -1,7 +1,8 @@
 """The text agent: batches from `events.text` through the pipeline to `verdicts.text`.
 
 A batch's events are acknowledged (and later committed) only after every verdict and dead letter
-of that batch is acknowledged by the broker: at-least-once, never at-most-once.
+of that batch is acknowledged by the broker: at-least-once, never at-most-once. An event that
+makes judging fail is dead-lettered and the rest of its batch judged (`streams/isolate.py`).
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from infra.logging import heartbeat
 from infra.settings import Settings
 from schemas.topics import EVENTS_TEXT
 from streams.app import ModstreamApp
+from streams.isolate import Isolating, RestartableJudge
 from streams.pipeline import RawRecord
-from streams.pipeline_process import Judge, Outgoing
+from streams.pipeline_process import Outgoing
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +48,9 @@ class Counters:
         self.events = self.verdicts = self.dead_letters = self.duplicates = self.reused = 0
 
 
-def register(app: ModstreamApp, judge: Judge, settings: Settings) -> None:
+def register(app: ModstreamApp, judge: RestartableJudge, settings: Settings) -> None:
     """Attach the text agent (and its periodic report) to `app`."""
+    isolating = Isolating(judge)
     source = app.topic(EVENTS_TEXT.name, value_serializer="raw", key_serializer="raw")
     counters = Counters()
 
@@ -70,11 +73,12 @@ def register(app: ModstreamApp, judge: Judge, settings: Settings) -> None:
             # CPU-bound: judged off the loop (in the pipeline's child process by default), so the
             # consumer keeps fetching.
             try:
-                out = await asyncio.to_thread(judge.process, records)
+                out = await asyncio.to_thread(isolating.process, records)
             except Exception as exc:
-                # The judge itself failed (its process died): a crashed agent alone would leave
-                # the worker running and the partition stalled. Stop the worker instead, for its
-                # supervisor to restart; the batch is uncommitted, so it is judged again.
+                # Not the events' fault (the pipeline's process cannot restart, or keeps dying):
+                # a crashed agent alone would leave the worker running and the partition
+                # stalled. Stop the worker instead, for its supervisor to restart; the batch is
+                # uncommitted, so it is judged again.
                 log.critical("text pipeline failed, stopping the worker: %r", exc)
                 await app.crash(exc)
                 raise

@@ -15,14 +15,14 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Protocol
 
 from infra.broker import die_with_parent
-from infra.errors import ModelError
+from infra.errors import JudgeCrashed, ModelError
 from infra.logging import configure_logging
 from infra.settings import Settings, get_settings
 from schemas.topics import DEAD_LETTERS, VERDICTS_TEXT
@@ -90,6 +90,9 @@ class InProcess:
     def process(self, records: Sequence[RawRecord]) -> Outgoing:
         return outgoing(self.pipeline.process(records))
 
+    def restart(self) -> None:
+        """Nothing to restart: an error here is raised, never a crash of another process."""
+
 
 # -- the child ----------------------------------------------------------------------------------
 
@@ -110,12 +113,12 @@ class _Child:
         return outgoing(self.pipeline.process(records))
 
 
-def _init() -> None:
+def _init(build: Callable[[Settings], tuple[TextPipeline, LivePolicies]]) -> None:
     global _child
     die_with_parent()
     settings = get_settings()
     configure_logging(settings.log_level)
-    pipeline, policies = text_pipeline(settings)
+    pipeline, policies = build(settings)
     _child = _Child(pipeline, policies, settings.policy_refresh, time.monotonic())
 
 
@@ -131,25 +134,45 @@ def _model_version() -> str:
 
 class PipelineProcess:
     """`process` runs `TextPipeline.process` in one child process; it blocks its calling thread
-    only. Starting waits until the child has loaded its models (and fails if it cannot)."""
+    only. Starting waits until the child has loaded its models (and fails if it cannot).
 
-    def __init__(self) -> None:
-        self._pool = ProcessPoolExecutor(
+    `build` makes the child's pipeline from the settings (a module-level function: the child
+    imports it by name)."""
+
+    def __init__(
+        self, build: Callable[[Settings], tuple[TextPipeline, LivePolicies]] = text_pipeline
+    ) -> None:
+        self._build = build
+        self._pool = self._start()
+        log.info("text pipeline in a child process (model %s)", self.model_version)
+
+    def _start(self) -> ProcessPoolExecutor:
+        pool = ProcessPoolExecutor(
             max_workers=1,
             mp_context=multiprocessing.get_context("spawn"),  # never fork a threaded process
             initializer=_init,
+            initargs=(self._build,),
         )
         try:
-            self.model_version = self._pool.submit(_model_version).result()
+            self.model_version = pool.submit(_model_version).result()
         except BrokenProcessPool as exc:
-            self._pool.shutdown(cancel_futures=True)
+            pool.shutdown(cancel_futures=True)
             raise ModelError(
                 "the text pipeline's child process could not start (its error is logged above)"
             ) from exc
-        log.info("text pipeline in a child process (model %s)", self.model_version)
+        return pool
 
     def process(self, records: Sequence[RawRecord]) -> Outgoing:
-        return self._pool.submit(_process, list(records)).result()
+        try:
+            return self._pool.submit(_process, list(records)).result()
+        except BrokenProcessPool as exc:
+            raise JudgeCrashed(f"the text pipeline's process died: {exc}") from exc
+
+    def restart(self) -> None:
+        """A new child for one that died; raises `ModelError` if it cannot start."""
+        self._pool.shutdown(cancel_futures=True)
+        self._pool = self._start()
+        log.warning("text pipeline process restarted")
 
     def close(self) -> None:
         self._pool.shutdown(cancel_futures=True)

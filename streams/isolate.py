@@ -1,0 +1,118 @@
+"""Keep one bad event from stopping a worker: find it, dead-letter it, judge the rest.
+
+A batch whose judging fails (an exception, or the pipeline's child process dying in native code)
+would otherwise fail again after every restart, since it was never acknowledged: a crash loop
+and a stalled partition for one event. So a failed batch is judged again in halves, down to
+the single events that fail; each of those becomes a dead letter (`processing_error`, with the
+error) and everything else is judged as usual. Retrying is safe: the pipeline judges an event
+again under the same event id (dedupe skips only *other* events of the same item).
+
+A child that died is restarted first. A lone event is dead-lettered for a crash only if it
+crashes a fresh child twice, so a crash that had nothing to do with it (the OOM killer, say)
+costs a restart, not a wrong dead letter. If the child cannot be restarted, or crashes more
+often than bisecting one batch can explain, the failure is not the events': it is raised, and
+the worker stops for its supervisor to restart it.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Protocol
+
+from infra.errors import InvalidEvent, JudgeCrashed
+from schemas.records import DeadLetterReason
+from schemas.topics import DEAD_LETTERS
+from streams.pipeline import RawRecord, dead_letter
+from streams.pipeline_process import Judge, Outgoing
+
+__all__ = ["Isolating", "RestartableJudge"]
+
+log = logging.getLogger(__name__)
+
+
+class RestartableJudge(Judge, Protocol):
+    def restart(self) -> None:
+        """Replace a judge that crashed (`JudgeCrashed`); raises if it cannot."""
+
+
+class Isolating:
+    """A `Judge` over `judge` that dead-letters the events that make it fail."""
+
+    def __init__(
+        self, judge: RestartableJudge, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    ) -> None:
+        self.judge = judge
+        self._clock = clock
+
+    def process(self, records: Sequence[RawRecord]) -> Outgoing:
+        try:
+            return self.judge.process(records)
+        except Exception as exc:  # any failure of a batch is isolated below
+            log.error("judging a batch of %d events failed (%r); isolating", len(records), exc)
+            first = exc
+        # Each bisection level can cost two crashes; more than that is not the events' doing.
+        budget = [2 * math.ceil(math.log2(max(len(records), 2))) + 3]
+        self._recover(first, budget)
+        return _merge(self._bisect(records, budget))
+
+    def _bisect(self, records: Sequence[RawRecord], budget: list[int]) -> list[Outgoing]:
+        if len(records) == 1:
+            return [self._alone(records[0], budget)]
+        half = len(records) // 2
+        out: list[Outgoing] = []
+        for part in (records[:half], records[half:]):
+            try:
+                out.append(self.judge.process(part))
+            except Exception as exc:
+                self._recover(exc, budget)
+                out += self._bisect(part, budget)
+        return out
+
+    def _alone(self, record: RawRecord, budget: list[int]) -> Outgoing:
+        """A record that failed in company: judged alone, and dead-lettered if that fails too
+        (twice, for a crash)."""
+        try:
+            return self.judge.process([record])
+        except JudgeCrashed as exc:
+            self._recover(exc, budget)
+            try:
+                return self.judge.process([record])
+            except Exception as again:
+                self._recover(again, budget)
+                failure: Exception = again
+        except Exception as exc:  # an error is deterministic: no retry
+            failure = exc
+        detail = f"judging this event failed: {failure!r}"
+        letter = dead_letter(
+            record, InvalidEvent(DeadLetterReason.PROCESSING_ERROR, detail), self._clock()
+        )
+        return Outgoing(
+            records=[(DEAD_LETTERS.name, letter.topic, letter.model_dump_json())],
+            verdicts=0,
+            dead_letters=[(letter.topic, letter.partition, letter.offset, detail)],
+            duplicates=0,
+            reused_scores=0,
+        )
+
+    def _recover(self, exc: Exception, budget: list[int]) -> None:
+        if not isinstance(exc, JudgeCrashed):
+            return
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise JudgeCrashed("the text pipeline keeps crashing, whatever it judges") from exc
+        self.judge.restart()
+
+
+def _merge(parts: Sequence[Outgoing]) -> Outgoing:
+    """One batch's output from its parts: every verdict (in order), then every dead letter."""
+    return Outgoing(
+        records=[r for p in parts for r in p.records[: p.verdicts]]
+        + [r for p in parts for r in p.records[p.verdicts :]],
+        verdicts=sum(p.verdicts for p in parts),
+        dead_letters=[d for p in parts for d in p.dead_letters],
+        duplicates=sum(p.duplicates for p in parts),
+        reused_scores=sum(p.reused_scores for p in parts),
+    )
