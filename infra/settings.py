@@ -269,6 +269,12 @@ class Settings(BaseSettings):
         description="The callback registered with the X app; defaults to this API's "
         "/v1/x/callback.",
     )
+    x_connected_url: str | None = Field(
+        default=None,
+        description="Where the X callback sends the browser when it is done (a dashboard page): "
+        "303 with `x_account` and `x_username`, or `x_error` (the refusal's code). Unset: the "
+        "callback answers JSON.",
+    )
     x_token_key: SecretStr | None = Field(
         default=None,
         description="Fernet key(s) that encrypt X tokens at rest, comma-separated (the first "

@@ -340,3 +340,31 @@ def test_end_to_end_from_x_through_the_poller_command_to_verdicts(
     assert account["since_id"] == str(tweets[-1])
     assert account["published"] == 7
     assert account["last_error"] is None
+
+
+def test_with_a_connected_page_the_callback_sends_the_browser_there(
+    api: TestClient, fake: FakeX, xs: Settings
+) -> None:
+    page = "https://dashboard.example/settings/x?tab=accounts"
+    with_page = xs.model_copy(update={"x_connected_url": page})
+    api.app.dependency_overrides[x_settings] = lambda: with_page  # type: ignore[attr-defined]
+    try:
+        tenant = new_tenant()
+        back = approve(fake, start(api, as_tenant(api, tenant)), "202")
+
+        def callback(params: dict[str, str]) -> tuple[str, dict[str, list[str]]]:
+            response = api.get(
+                "/v1/x/callback", params=params, headers=anonymous(), follow_redirects=False
+            )
+            assert response.status_code == 303, response.text
+            where = urlsplit(response.headers["location"])
+            return f"{where.scheme}://{where.netloc}{where.path}", parse_qs(where.query)
+
+        where, query = callback(back)
+        assert where == "https://dashboard.example/settings/x"
+        accounts = api.get("/v1/x/accounts", headers=as_tenant(api, tenant)).json()["data"]
+        assert query == {"tab": ["accounts"], "x_account": [str(accounts[0]["id"])],
+                         "x_username": ["bob"]}  # fmt: skip
+        assert callback(back)[1] == {"tab": ["accounts"], "x_error": ["invalid_state"]}
+    finally:
+        api.app.dependency_overrides[x_settings] = lambda: xs  # type: ignore[attr-defined]

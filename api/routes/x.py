@@ -13,8 +13,10 @@ import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from fastapi import APIRouter, Depends, Path, Query, Response, status
+from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -204,13 +206,17 @@ def start_connect(principal: TenantAdmin, state: StateDep, settings: XSettings) 
 @router.get(
     "/callback",
     response_model=XAccountPublic,
-    responses=responses(400, 409, 422, 502, 503) | _example(EXAMPLE_ACCOUNT),
+    responses=responses(400, 409, 422, 502, 503)
+    | _example(EXAMPLE_ACCOUNT)
+    | {303: {"description": "With MODSTREAM_X_CONNECTED_URL: to that page, with the outcome."}},
     summary="Where X sends the browser back (no bearer token: the state authorizes it)",
     description="Checks the state (known, unused, not expired; it is used up either way), "
     "exchanges the code with the PKCE verifier, reads the X user and stores the account with "
     "its tokens encrypted. Connecting an account again replaces its tokens and keeps its "
     "checkpoint. Refusals: 400 `invalid_state`, `state_expired`, `x_authorization_denied` "
-    "(the user declined), `missing_code`, `x_code_refused`; 502 `x_unavailable`.",
+    "(the user declined), `missing_code`, `x_code_refused`; 502 `x_unavailable`. With "
+    "MODSTREAM_X_CONNECTED_URL set, the browser is sent there instead (303): with `x_account` "
+    "and `x_username` when connected, `x_error` (the code above) when refused.",
 )
 async def callback(
     state: StateDep,
@@ -219,7 +225,34 @@ async def callback(
     oauth_state: Annotated[str, Query(alias="state", min_length=1, max_length=256)],
     code: Annotated[str | None, Query(max_length=2048)] = None,
     error: Annotated[str | None, Query(max_length=256)] = None,
-) -> XAccountPublic:
+) -> XAccountPublic | RedirectResponse:
+    back = settings.x_connected_url
+    try:
+        account = await _connect(state, settings, ctx, oauth_state, code, error)
+    except ApiError as exc:
+        if back is None:
+            raise
+        return _redirect(back, x_error=exc.code)
+    if back is None:
+        return _public(account)
+    return _redirect(back, x_account=str(account.id), x_username=account.username)
+
+
+def _redirect(url: str, **params: str) -> RedirectResponse:
+    """`url` with `params` added to its query (an operator's fixed page: not an open redirect)."""
+    parts = urlsplit(url)
+    query = urlencode(parse_qsl(parts.query) + list(params.items()))
+    return RedirectResponse(urlunsplit(parts._replace(query=query)), status.HTTP_303_SEE_OTHER)
+
+
+async def _connect(
+    state: AppState,
+    settings: Settings,
+    ctx: service.Context,
+    oauth_state: str,
+    code: str | None,
+    error: str | None,
+) -> XAccount:
     store = XAccounts(state.accounts)
     pending = await run_in_threadpool(store.take_state, state_hash(oauth_state))
     if pending is None:
@@ -252,7 +285,7 @@ async def callback(
         _audit, state, ctx, pending.tenant, pending.actor, "x.connect", f"x:{user.id}",
         detail=service.audit_json(username=user.username, account_id=account.id, new=created),
     )  # fmt: skip
-    return _public(account)
+    return account
 
 
 @router.get(
