@@ -11,25 +11,18 @@ import pytest
 from streams.text.classifier import Classifier, TextScores
 from streams.text.context import ContextJudge, leans_on_context
 from streams.text.linear import LinearTextClassifier
+from tests.classifiers import Wrapping
 
 INSULT = "you are a stupid worthless idiot, shut up"
 KIND = "Have a lovely weekend everyone, see you at the market!"
 
 
-class Recording(Classifier):
+class Recording(Wrapping):
     """Passes through to a real classifier and records every text it is asked to score."""
 
     def __init__(self, inner: Classifier) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.calls: list[list[str]] = []
-
-    @property
-    def version(self) -> str:
-        return self.inner.version
-
-    @property
-    def labels(self) -> tuple[str, ...]:
-        return self.inner.labels
 
     def classify(
         self, texts: Sequence[str], langs: Sequence[str | None] | None = None

@@ -23,6 +23,7 @@ from streams.pipeline_process import InProcess, Outgoing, PipelineProcess
 from streams.policy import LivePolicies, PolicyBook
 from streams.text.classifier import Classifier, TextScores
 from streams.text.load import load_classifier
+from tests.classifiers import Wrapping
 from tests.conftest import as_json, post_event
 
 RAISES = "\u2620raise"
@@ -30,18 +31,10 @@ CRASHES = "\u2620crash"
 CRASHES_ONCE = "\u2620once"  # kills the first process that judges it, not the next
 
 
-class Faulty(Classifier):
+class Faulty(Wrapping):
     def __init__(self, inner: Classifier, marker: Path) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.marker = marker
-
-    @property
-    def version(self) -> str:
-        return self.inner.version
-
-    @property
-    def labels(self) -> tuple[str, ...]:
-        return self.inner.labels
 
     def classify(
         self, texts: Sequence[str], langs: Sequence[str | None] | None = None

@@ -117,6 +117,15 @@ def test_the_state_round_trips_through_json() -> None:
     assert StrikeState.load({}) == StrikeState() == StrikeState.load(None)
 
 
+def _offend_for_the_fifth_time(api: TestClient, author: str) -> None:
+    fifth = post_event(f"{author}-4", TOXIC, author=author)
+    assert api.post("/v1/events", json=fifth).status_code == 202
+    wait_for(
+        lambda: not api.get(f"/v1/authors/{author}/can-chat").json()["can_chat"], 120,
+        what="the block after the fifth strike",
+    )  # fmt: skip
+
+
 def _report(api: TestClient, author: str) -> dict[str, Any]:
     response = api.get(f"/v1/authors/{author}/strikes")
     assert response.status_code == 200, response.text
@@ -146,12 +155,7 @@ def test_strikes_survive_a_sigkill_and_block_the_sixth_offence(
     time.sleep(3)  # past the commit interval: the restart must recover, not re-read
     strikes.kill()
     strikes.start()
-    fifth = post_event(f"{author}-4", TOXIC, author=author)
-    assert api.post("/v1/events", json=fifth).status_code == 202
-    wait_for(
-        lambda: not api.get(f"/v1/authors/{author}/can-chat").json()["can_chat"], 120,
-        what="the block after the fifth strike",
-    )  # fmt: skip
+    _offend_for_the_fifth_time(api, author)
     report = _report(api, author)
     assert report["blocked"]
     assert report["block"]["action"] == "block"
@@ -216,10 +220,5 @@ def test_strikes_reseeded_after_a_broker_restart_count_towards_the_block(
             await publisher.publish_many(AUTHOR_STRIKES.name, records)
 
     asyncio.run(publish())  # as `reseed` does; read long before the verdict below
-    fifth = post_event(f"{author}-4", TOXIC, author=author)
-    assert api.post("/v1/events", json=fifth).status_code == 202
-    wait_for(
-        lambda: not api.get(f"/v1/authors/{author}/can-chat").json()["can_chat"], 120,
-        what="the block after the fifth strike",
-    )  # fmt: skip
+    _offend_for_the_fifth_time(api, author)
     assert _report(api, author)["block"]["strikes"] == 5
