@@ -6,7 +6,8 @@
     ├── WarehouseError     ClickHouse unreachable, a query or insert failed
     ├── AccountsError      the accounts store (SQLite / PostgreSQL) is unreachable or failed
     ├── ModelError         a model artifact is missing, corrupt or of another version
-    │   └── JudgeCrashed   the process that judges text died (native crash, OOM kill)
+    │   ├── JudgeCrashed   the process that judges text died (native crash, OOM kill)
+    │   └── JudgeUnavailable  no process to judge text could start
     ├── InvalidEvent       input that cannot be judged; carries a dead-letter reason
     ├── FetchError         a media URL could not be fetched; carries a short reason code
     │   └── FetchRefused   refused by policy before (or instead of) connecting: scheme, address
@@ -49,6 +50,10 @@ class ModelError(ModstreamError):
 
 class JudgeCrashed(ModelError):
     """The text pipeline's child process died while judging a batch."""
+
+
+class JudgeUnavailable(ModelError):
+    """The text pipeline's child process could not start (its models did not load)."""
 
 
 class InvalidEvent(ModstreamError):

@@ -17,9 +17,9 @@ from infra.logging import heartbeat
 from infra.settings import Settings
 from schemas.topics import EVENTS_TEXT
 from streams.app import ModstreamApp
-from streams.isolate import Isolating, RestartableJudge
+from streams.isolate import Isolating
 from streams.pipeline import RawRecord
-from streams.pipeline_process import Outgoing
+from streams.pipeline_process import Judge, Outgoing
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ class Counters:
         self.events = self.verdicts = self.dead_letters = self.duplicates = self.reused = 0
 
 
-def register(app: ModstreamApp, judge: RestartableJudge, settings: Settings) -> None:
+def register(app: ModstreamApp, judge: Judge, settings: Settings) -> None:
     """Attach the text agent (and its periodic report) to `app`."""
     isolating = Isolating(judge)
     source = app.topic(EVENTS_TEXT.name, value_serializer="raw", key_serializer="raw")

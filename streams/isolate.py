@@ -7,11 +7,11 @@ the single events that fail; each of those becomes a dead letter (`processing_er
 error) and everything else is judged as usual. Retrying is safe: the pipeline judges an event
 again under the same event id (dedupe skips only *other* events of the same item).
 
-A child that died is restarted first. A lone event is dead-lettered for a crash only if it
-crashes a fresh child twice, so a crash that had nothing to do with it (the OOM killer, say)
-costs a restart, not a wrong dead letter. If the child cannot be restarted, or crashes more
-often than bisecting one batch can explain, the failure is not the events': it is raised, and
-the worker stops for its supervisor to restart it.
+The judge replaces a child that died before it reports the crash. A lone event is dead-lettered
+for a crash only if it crashes a fresh child twice, so a crash that had nothing to do with it
+(the OOM killer, say) costs a restart, not a wrong dead letter. If no new child can start
+(`JudgeUnavailable`), or children die more often than bisecting one batch can explain, the
+failure is not the events': it is raised, and the worker stops for its supervisor to restart it.
 """
 
 from __future__ import annotations
@@ -20,29 +20,23 @@ import logging
 import math
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Protocol
 
-from infra.errors import InvalidEvent, JudgeCrashed
+from infra.errors import InvalidEvent, JudgeCrashed, JudgeUnavailable
 from schemas.records import DeadLetterReason
 from schemas.topics import DEAD_LETTERS
 from streams.pipeline import RawRecord, dead_letter
 from streams.pipeline_process import Judge, Outgoing
 
-__all__ = ["Isolating", "RestartableJudge"]
+__all__ = ["Isolating"]
 
 log = logging.getLogger(__name__)
-
-
-class RestartableJudge(Judge, Protocol):
-    def restart(self) -> None:
-        """Replace a judge that crashed (`JudgeCrashed`); raises if it cannot."""
 
 
 class Isolating:
     """A `Judge` over `judge` that dead-letters the events that make it fail."""
 
     def __init__(
-        self, judge: RestartableJudge, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+        self, judge: Judge, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     ) -> None:
         self.judge = judge
         self._clock = clock
@@ -55,7 +49,7 @@ class Isolating:
             first = exc
         # Each bisection level can cost two crashes; more than that is not the events' doing.
         budget = [2 * math.ceil(math.log2(max(len(records), 2))) + 3]
-        self._recover(first, budget)
+        self._account(first, budget)
         return _merge(self._bisect(records, budget))
 
     def _bisect(self, records: Sequence[RawRecord], budget: list[int]) -> list[Outgoing]:
@@ -67,7 +61,7 @@ class Isolating:
             try:
                 out.append(self.judge.process(part))
             except Exception as exc:
-                self._recover(exc, budget)
+                self._account(exc, budget)
                 out += self._bisect(part, budget)
         return out
 
@@ -77,11 +71,11 @@ class Isolating:
         try:
             return self.judge.process([record])
         except JudgeCrashed as exc:
-            self._recover(exc, budget)
+            self._account(exc, budget)
             try:
                 return self.judge.process([record])
             except Exception as again:
-                self._recover(again, budget)
+                self._account(again, budget)
                 failure: Exception = again
         except Exception as exc:  # an error is deterministic: no retry
             failure = exc
@@ -97,13 +91,14 @@ class Isolating:
             reused_scores=0,
         )
 
-    def _recover(self, exc: Exception, budget: list[int]) -> None:
-        if not isinstance(exc, JudgeCrashed):
-            return
-        budget[0] -= 1
-        if budget[0] < 0:
-            raise JudgeCrashed("the text pipeline keeps crashing, whatever it judges") from exc
-        self.judge.restart()
+    def _account(self, exc: Exception, budget: list[int]) -> None:
+        """Raise what is not the events' doing; count a crash against the budget."""
+        if isinstance(exc, JudgeCrashed):
+            budget[0] -= 1
+            if budget[0] < 0:
+                raise JudgeCrashed("the text pipeline keeps crashing, whatever it judges") from exc
+        elif isinstance(exc, JudgeUnavailable):
+            raise exc
 
 
 def _merge(parts: Sequence[Outgoing]) -> Outgoing:

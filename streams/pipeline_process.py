@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from infra.broker import die_with_parent
-from infra.errors import JudgeCrashed, ModelError
+from infra.errors import JudgeCrashed, JudgeUnavailable
 from infra.logging import configure_logging
 from infra.settings import Settings, get_settings
 from schemas.topics import DEAD_LETTERS, VERDICTS_TEXT
@@ -90,9 +91,6 @@ class InProcess:
     def process(self, records: Sequence[RawRecord]) -> Outgoing:
         return outgoing(self.pipeline.process(records))
 
-    def restart(self) -> None:
-        """Nothing to restart: an error here is raised, never a crash of another process."""
-
 
 # -- the child ----------------------------------------------------------------------------------
 
@@ -143,6 +141,7 @@ class PipelineProcess:
         self, build: Callable[[Settings], tuple[TextPipeline, LivePolicies]] = text_pipeline
     ) -> None:
         self._build = build
+        self._lock = threading.Lock()
         self._pool = self._start()
         log.info("text pipeline in a child process (model %s)", self.model_version)
 
@@ -157,22 +156,27 @@ class PipelineProcess:
             self.model_version = pool.submit(_model_version).result()
         except BrokenProcessPool as exc:
             pool.shutdown(cancel_futures=True)
-            raise ModelError(
+            raise JudgeUnavailable(
                 "the text pipeline's child process could not start (its error is logged above)"
             ) from exc
         return pool
 
     def process(self, records: Sequence[RawRecord]) -> Outgoing:
+        """Raises `JudgeCrashed` if the child died judging (a new one is then ready), or
+        `JudgeUnavailable` if no new child could start."""
+        pool = self._pool
         try:
-            return self._pool.submit(_process, list(records)).result()
+            return pool.submit(_process, list(records)).result()
         except BrokenProcessPool as exc:
+            self._replace(pool)
             raise JudgeCrashed(f"the text pipeline's process died: {exc}") from exc
 
-    def restart(self) -> None:
-        """A new child for one that died; raises `ModelError` if it cannot start."""
-        self._pool.shutdown(cancel_futures=True)
-        self._pool = self._start()
-        log.warning("text pipeline process restarted")
+    def _replace(self, broken: ProcessPoolExecutor) -> None:
+        with self._lock:  # batches in flight on other threads saw the same crash
+            if self._pool is broken:
+                broken.shutdown(cancel_futures=True)
+                self._pool = self._start()
+                log.warning("text pipeline process restarted")
 
     def close(self) -> None:
         self._pool.shutdown(cancel_futures=True)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.errors import JudgeCrashed, ModelError
+from infra.errors import JudgeCrashed, JudgeUnavailable
 from infra.settings import Settings
 from schemas.records import DeadLetterReason
 from streams.isolate import Isolating
@@ -124,32 +124,33 @@ def test_a_crash_that_does_not_repeat_costs_a_restart_not_a_dead_letter(env: Set
 
 
 class Scripted:
-    """A judge that crashes a given number of times, and may fail to restart."""
+    """A judge that crashes a given number of times (each time with a fresh child ready), or
+    cannot start a new child."""
 
     def __init__(self, crashes: int, restarts: bool = True) -> None:
         self.crashes = crashes
         self.restarts = restarts
-        self.restarted = 0
+        self.calls = 0
 
     def process(self, records: Sequence[RawRecord]) -> Outgoing:
+        self.calls += 1
         if self.crashes:
             self.crashes -= 1
+            if not self.restarts:
+                raise JudgeUnavailable("the text pipeline's child process could not start")
             raise JudgeCrashed("the text pipeline's process died")
         return Outgoing([], 0, [], 0, 0)
-
-    def restart(self) -> None:
-        if not self.restarts:
-            raise ModelError("the text pipeline's child process could not start")
-        self.restarted += 1
 
 
 def test_a_judge_that_keeps_crashing_is_not_blamed_on_the_events() -> None:
     judge = Scripted(crashes=1000)
     with pytest.raises(JudgeCrashed, match="keeps crashing"):
         Isolating(judge).process(records(*"abcdefgh"))
-    assert judge.restarted == 2 * 3 + 3  # the budget for 8 events
+    assert judge.calls == 2 * 3 + 3 + 1  # the budget for 8 events, and the crash past it
 
 
-def test_a_judge_that_cannot_restart_stops_the_batch() -> None:
-    with pytest.raises(ModelError, match="could not start"):
-        Isolating(Scripted(crashes=1, restarts=False)).process(records("a", "b"))
+def test_a_judge_that_cannot_start_a_new_child_stops_the_batch() -> None:
+    judge = Scripted(crashes=1, restarts=False)
+    with pytest.raises(JudgeUnavailable, match="could not start"):
+        Isolating(judge).process(records("a", "b"))
+    assert judge.calls == 1  # not retried, not blamed on the events
