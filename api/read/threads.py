@@ -3,8 +3,9 @@ its verdict from `verdicts`, shown to a reader by the shared delivery rule (`inf
 
 A comment is a `post` event whose payload names its `parent_id` (the post or another comment)
 and its `thread_id` (the post). A post is looked up by its id through the `item_id` bloom index
-(posts made by the API have event id = external id); its comments are read from the post's time
-on, so the primary key (tenant, occurred_at, …) bounds the scan to what came after the post.
+(posts made by the API have event id = external id). A page of its comments is one key range of
+`comments_by_thread` (tenant, thread, time; filled from `events` by a materialized view), then
+their rows are read from `events` by primary-key points.
 """
 
 from __future__ import annotations
@@ -118,9 +119,7 @@ def comments(
     where = (
         Where()
         .add("tenant = {tenant:String}", tenant=tenant)
-        .add("kind = 'post'")
-        .add(f"occurred_at >= {{since:{_TIME}}}", since=post.occurred_at)
-        .add("JSONExtractString(payload, 'thread_id') = {post_id:String}", post_id=post.event_id)
+        .add("thread_id = {post_id:String}", post_id=post.event_id)
     )
     if after:
         value, tie = cursor.decode(after, "occurred_at", "asc", 2)
@@ -131,17 +130,31 @@ def comments(
         where.add(
             cursor.after("occurred_at", _TIME, "event_id", "asc"), c_value=since, c_tie=str(tie)
         )
-    rows = warehouse.rows(
-        f"SELECT {_COLUMNS} FROM events FINAL WHERE {where.sql} "  # noqa: S608
+    keys = warehouse.rows(
+        f"SELECT occurred_at, event_id FROM comments_by_thread FINAL WHERE {where.sql} "  # noqa: S608
         "ORDER BY occurred_at, event_id LIMIT {limit:UInt32}",
         where.params | {"limit": limit + 1},
     )
-    items = [_stored(r) for r in rows[:limit]]
-    more = len(rows) > limit
+    page = keys[:limit]
+    rows = (
+        warehouse.rows(
+            f"SELECT {_COLUMNS} FROM events FINAL WHERE tenant = {{tenant:String}} "  # noqa: S608
+            f"AND occurred_at IN {{times:Array({_TIME})}} AND event_id IN {{ids:Array(String)}} "
+            "ORDER BY occurred_at, event_id",
+            {
+                "tenant": tenant,
+                "times": sorted({k["occurred_at"] for k in page}),
+                "ids": [k["event_id"] for k in page],
+            },
+        )
+        if page
+        else []
+    )
+    items = [_stored(r) for r in rows]
     last = items[-1] if items else None
     following = (
         cursor.encode("occurred_at", "asc", [last.occurred_at.isoformat(), last.event_id])
-        if more and last
+        if len(keys) > limit and last
         else None
     )
     return items, following
