@@ -1,11 +1,9 @@
 """Strikes: count each author's rejected verdicts per tenant over a window; block past the limit.
 
-The logic (`StrikeState`, `apply_verdict`, `apply_block_change`, `apply_strike`) is plain Python
-over a JSON-able state per `tenant:author`; `register` wires it to Faust: one agent reads
-`verdicts.text`, `authors.blocks` and `authors.strikes` (all keyed `tenant:author`, four
-partitions: co-partitioned), keeps the state in a changelog-backed table, and publishes
-`authors.strikes` and `authors.blocks`. Reading its own strikes back changes nothing, unless the
-changelog was lost and the strikes were not (the embedded broker's restart, re-seeded).
+The logic (`StrikeState`, `apply_verdict`, `apply_block_change`) is plain Python over a JSON-able
+state per `tenant:author`; `register` wires it to Faust: one agent reads `verdicts.text` and
+`authors.blocks` (both keyed `tenant:author`, four partitions: co-partitioned), keeps the state
+in a changelog-backed table, and publishes `authors.strikes` and `authors.blocks`.
 
 Why the counts survive a SIGKILL (the argument the tests check on the real broker):
 1. Every state change is a table write, i.e. a changelog record carrying the key's *whole*
@@ -85,10 +83,14 @@ def apply_verdict(
     within `window` seconds of item time. Other verdicts change nothing."""
     if verdict.decision != Decision.REJECT:
         return Outcome(state)
-    new = _counted(state, verdict.event_id, verdict.occurred_at, window)
-    if new is None:
-        return Outcome(state)
-    strikes = new.strikes
+    at = verdict.occurred_at.timestamp()
+    if at <= state.cleared or verdict.event_id in state.strikes:
+        return Outcome(state)  # forgiven by an unblock, or counted already (a replay)
+    strikes = dict(state.strikes)
+    strikes[verdict.event_id] = at
+    newest = max(strikes.values())
+    strikes = {k: v for k, v in strikes.items() if v > newest - window}
+    new = StrikeState(strikes, state.cleared, state.blocked)
     strike = None
     if verdict.event_id in strikes:  # not older than the window itself
         strike = Strike(
@@ -118,27 +120,6 @@ def apply_verdict(
     return Outcome(new, strike, block)
 
 
-def apply_strike(state: StrikeState, strike: Strike, *, window: int) -> StrikeState | None:
-    """A strike read back from `authors.strikes`, counted as its verdict was; None if it changes
-    nothing (the usual case: the agent reads its own strikes back). This rebuilds the counts
-    when the table's changelog is lost but the strikes are not (re-seeded from the warehouse
-    after the embedded broker restarts). It never blocks: blocks are re-seeded themselves."""
-    return _counted(state, strike.verdict_event_id, strike.occurred_at, window)
-
-
-def _counted(state: StrikeState, event_id: str, at: datetime, window: int) -> StrikeState | None:
-    """`state` with a strike for the item sent `at` (dropping those out of the window); None if
-    an unblock forgave it or it is counted already (a replay)."""
-    when = at.timestamp()
-    if when <= state.cleared or event_id in state.strikes:
-        return None
-    strikes = dict(state.strikes)
-    strikes[event_id] = when
-    newest = max(strikes.values())
-    strikes = {k: v for k, v in strikes.items() if v > newest - window}
-    return StrikeState(strikes, state.cleared, state.blocked)
-
-
 def apply_block_change(state: StrikeState, change: BlockChange) -> StrikeState:
     """An unblock forgives every strike of an item sent at or before it; a block is recorded."""
     if change.action == BlockAction.BLOCK:
@@ -151,9 +132,8 @@ def apply_block_change(state: StrikeState, change: BlockChange) -> StrikeState:
 def register(app: ModstreamApp, settings: Settings) -> None:
     """Attach the strikes agent and its table to `app` (the strikes worker's own app)."""
     source = app.topic(
-        VERDICTS_TEXT.name, AUTHOR_BLOCKS.name, AUTHOR_STRIKES.name,
-        value_serializer="raw", key_serializer="raw",
-    )  # fmt: skip
+        VERDICTS_TEXT.name, AUTHOR_BLOCKS.name, value_serializer="raw", key_serializer="raw"
+    )
     table = app.Table("strikes", default=dict, partitions=VERDICTS_TEXT.partitions)
     limit, window = settings.strike_limit, settings.strike_window
 
@@ -177,14 +157,6 @@ def register(app: ModstreamApp, settings: Settings) -> None:
                     if change.actor != AGENT_ACTOR:  # its own blocks are in the state already
                         key = change.partition_key
                         table[key] = apply_block_change(StrikeState.load(table[key]), change).dump()
-                    yield None
-                    continue
-                if message.topic == AUTHOR_STRIKES.name:
-                    strike = Strike.model_validate_json(message.value or b"")
-                    key = strike.partition_key
-                    counted = apply_strike(StrikeState.load(table[key]), strike, window=window)
-                    if counted is not None:
-                        table[key] = counted.dump()
                     yield None
                     continue
                 verdict = Verdict.model_validate_json(message.value or b"")

@@ -1,12 +1,12 @@
-"""After the embedded broker restarts empty, the warehouse's bank entries, media verdicts, blocks
-and strikes are published again, once, so workers can rebuild what they replay."""
+"""After the embedded broker restarts empty, the warehouse's bank entries, media verdicts and
+blocks are published again, once, so workers can rebuild what they replay."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -15,7 +15,7 @@ from infra.broker import EmbeddedBroker
 from infra.kafka import Publisher, ensure_topics
 from infra.warehouse import Warehouse
 from infra.warehouse.reseed import reseed
-from schemas.topics import AUTHOR_BLOCKS, AUTHOR_STRIKES, MEDIA_BANKS, TopicSpec
+from schemas.topics import AUTHOR_BLOCKS, MEDIA_BANKS, TopicSpec
 
 
 def read_all(bootstrap: str, spec: TopicSpec) -> list[dict[str, object]]:
@@ -54,13 +54,6 @@ def test_an_empty_broker_is_reseeded_once_from_the_warehouse(
         [[tenant, "ann", "block:1", "block", now, "strikes", 5, "five strikes"]],
         ["tenant", "author", "change_id", "action", "at", "actor", "strikes", "reason"],
     )
-    warehouse.insert(
-        "strikes",
-        [[tenant, "bo", f"strike:{i}", str(i), "chat", now - timedelta(days=age), 1, 5, 2592000]
-         for i, age in ((1, 40), (2, 1))],  # the topic keeps 30 days: the first is not sent
-        ["tenant", "author", "strike_id", "verdict_event_id", "source", "occurred_at", "strikes",
-         "strike_limit", "window_s"],
-    )  # fmt: skip
 
     with EmbeddedBroker(tmp_path) as fresh:  # what a restarted embedded broker looks like
 
@@ -80,7 +73,3 @@ def test_an_empty_broker_is_reseeded_once_from_the_warehouse(
         ]
         blocks = [b for b in read_all(fresh.bootstrap, AUTHOR_BLOCKS) if b["tenant"] == tenant]
         assert [(b["author"], b["action"], b["strikes"]) for b in blocks] == [("ann", "block", 5)]
-        strikes = [s for s in read_all(fresh.bootstrap, AUTHOR_STRIKES) if s["tenant"] == tenant]
-        assert [(s["author"], s["verdict_event_id"], s["limit"]) for s in strikes] == [
-            ("bo", "2", 5)
-        ]

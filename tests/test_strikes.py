@@ -3,24 +3,19 @@ with SIGKILL and restarted, blocking the sixth offence."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 
-from infra.kafka import Publisher
 from infra.settings import Settings
 from schemas.events import Kind
 from schemas.records import Decision, Verdict
-from schemas.strikes import BlockAction, BlockChange, Strike
-from schemas.topics import AUTHOR_STRIKES
-from streams.strikes import StrikeState, apply_block_change, apply_strike, apply_verdict
+from schemas.strikes import BlockAction, BlockChange
+from streams.strikes import StrikeState, apply_block_change, apply_verdict
 from tests.conftest import Worker, post_event, wait_for
 
 T0 = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
@@ -94,36 +89,10 @@ def test_an_unblock_forgives_earlier_items_whatever_the_order() -> None:
     assert apply_verdict(after, later, limit=5, window=3600, now=T0).strike.strikes == 1
 
 
-def test_strikes_read_back_rebuild_the_counts_a_lost_changelog_held() -> None:
-    vs = [verdict(f"e{i}", T0 + timedelta(minutes=20 * i)) for i in range(4)]
-    outcomes = run(vs, window=3600)
-    published = [o.strike for o in outcomes if o.strike is not None]
-    rebuilt = StrikeState()
-    for strike in published + published:  # read twice: the second pass changes nothing
-        rebuilt = apply_strike(rebuilt, strike, window=3600) or rebuilt
-    assert rebuilt == outcomes[-1].state  # the window applies as it did (e0 dropped out)
-    assert apply_strike(rebuilt, published[-1], window=3600) is None
-    unblock = BlockChange(
-        change_id="u", tenant="t", author="a", action=BlockAction.UNBLOCK,
-        at=T0 + timedelta(hours=2), actor="user:mod@example.com",
-    )  # fmt: skip
-    forgiven = apply_block_change(StrikeState(), unblock)
-    assert all(apply_strike(forgiven, s, window=3600) is None for s in published)
-
-
 def test_the_state_round_trips_through_json() -> None:
     state = StrikeState({"e1": 1.5}, 2.0, True)
     assert StrikeState.load(state.dump()) == state
     assert StrikeState.load({}) == StrikeState() == StrikeState.load(None)
-
-
-def _offend_for_the_fifth_time(api: TestClient, author: str, within: float = 120) -> None:
-    fifth = post_event(f"{author}-4", TOXIC, author=author)
-    assert api.post("/v1/events", json=fifth).status_code == 202
-    wait_for(
-        lambda: not api.get(f"/v1/authors/{author}/can-chat").json()["can_chat"], within,
-        what="the block after the fifth strike",
-    )  # fmt: skip
 
 
 def _report(api: TestClient, author: str) -> dict[str, Any]:
@@ -132,58 +101,53 @@ def _report(api: TestClient, author: str) -> dict[str, Any]:
     return response.json()  # type: ignore[no-any-return]
 
 
-@pytest.fixture(scope="module")
-def strikes(
-    settings: Settings, model_dir: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Worker]:
-    """One strikes worker for the module: a new member of its group may wait a long while for
-    the broker to let go of the partitions of one that just left."""
-    log = tmp_path_factory.mktemp("strikes") / "strikes.log"
-    running = Worker(settings, model_dir, log, command="strikes").start()
-    yield running
-    running.stop()
-
-
 def test_strikes_survive_a_sigkill_and_block_the_sixth_offence(
-    api: TestClient, worker: Worker, strikes: Worker
+    api: TestClient, worker: Worker, settings: Settings, model_dir: Path, tmp_path: Path
 ) -> None:
+    strikes = Worker(settings, model_dir, tmp_path / "strikes.log", command="strikes").start()
     author = f"striker-{uuid.uuid4().hex[:8]}"
-    # Four offences in one request: their table updates leave back to back.
-    first = [post_event(f"{author}-{i}", TOXIC, author=author) for i in range(4)]
-    assert api.post("/v1/events", json=first).status_code == 202
-    wait_for(lambda: _report(api, author)["strikes"] == 4, 120, what="four strikes")
-    time.sleep(3)  # past the commit interval: the restart must recover, not re-read
-    strikes.kill()
-    strikes.start()
-    # Late in a full run the broker may take minutes to hand the dead member's partitions over
-    # and the table's changelog (every strike of the run so far) to be read back.
-    _offend_for_the_fifth_time(api, author, within=360)
-    report = _report(api, author)
-    assert report["blocked"]
-    assert report["block"]["action"] == "block"
-    assert report["block"]["strikes"] == 5
-    assert report["block"]["actor"] == "strikes"
-    wait_for(lambda: _report(api, author)["strikes"] == 5, 30, what="five strikes stored")
-    # The sixth offence is refused before it is published; others still pass.
-    sixth = post_event(f"{author}-5", TOXIC, author=author)
-    response = api.post("/v1/events", json=[post_event(f"{author}-ok", "hi"), sixth])
-    assert response.status_code == 403
-    assert response.json()["error"]["code"] == "author_blocked"
-    assert response.json()["error"]["details"] == [
-        {"index": 1, "event_id": f"{author}-5", "author": author}
-    ]
-    # A moderator lifts the block; the strikes before it are forgiven.
-    lifted = api.post(f"/v1/authors/{author}/unblock", json={"reason": "appeal accepted"})
-    assert lifted.status_code == 200
-    assert lifted.json()["can_chat"]
-    # Items sent before the unblock are forgiven (the refused one never was published);
-    # the next offence is a first strike again.
-    again = post_event(f"{author}-6", TOXIC, author=author)
-    assert api.post("/v1/events", json=again).status_code == 202
-    wait_for(lambda: _report(api, author)["strikes"] == 1, 60, what="a fresh strike")
-    assert not _report(api, author)["blocked"]
-    audit = api.get("/v1/audit", params={"action": "author.unblock"}).json()
-    assert any(e["target"] == f"author:{author}" for e in audit)
+    try:
+        # Four offences in one request: their table updates leave back to back.
+        first = [post_event(f"{author}-{i}", TOXIC, author=author) for i in range(4)]
+        assert api.post("/v1/events", json=first).status_code == 202
+        wait_for(lambda: _report(api, author)["strikes"] == 4, 120, what="four strikes")
+        time.sleep(3)  # past the commit interval: the restart must recover, not re-read
+        strikes.kill()
+        strikes.start()
+        fifth = post_event(f"{author}-4", TOXIC, author=author)
+        assert api.post("/v1/events", json=fifth).status_code == 202
+        wait_for(
+            lambda: not api.get(f"/v1/authors/{author}/can-chat").json()["can_chat"], 120,
+            what="the block after the fifth strike",
+        )  # fmt: skip
+        report = _report(api, author)
+        assert report["blocked"]
+        assert report["block"]["action"] == "block"
+        assert report["block"]["strikes"] == 5
+        assert report["block"]["actor"] == "strikes"
+        wait_for(lambda: _report(api, author)["strikes"] == 5, 30, what="five strikes stored")
+        # The sixth offence is refused before it is published; others still pass.
+        sixth = post_event(f"{author}-5", TOXIC, author=author)
+        response = api.post("/v1/events", json=[post_event(f"{author}-ok", "hi"), sixth])
+        assert response.status_code == 403
+        assert response.json()["error"]["code"] == "author_blocked"
+        assert response.json()["error"]["details"] == [
+            {"index": 1, "event_id": f"{author}-5", "author": author}
+        ]
+        # A moderator lifts the block; the strikes before it are forgiven.
+        lifted = api.post(f"/v1/authors/{author}/unblock", json={"reason": "appeal accepted"})
+        assert lifted.status_code == 200
+        assert lifted.json()["can_chat"]
+        # Items sent before the unblock are forgiven (the refused one never was published);
+        # the next offence is a first strike again.
+        again = post_event(f"{author}-6", TOXIC, author=author)
+        assert api.post("/v1/events", json=again).status_code == 202
+        wait_for(lambda: _report(api, author)["strikes"] == 1, 60, what="a fresh strike")
+        assert not _report(api, author)["blocked"]
+        audit = api.get("/v1/audit", params={"action": "author.unblock"}).json()
+        assert any(e["target"] == f"author:{author}" for e in audit)
+    finally:
+        strikes.stop()
 
 
 def test_unblocking_needs_the_moderate_scope(api: TestClient) -> None:
@@ -192,35 +156,3 @@ def test_unblocking_needs_the_moderate_scope(api: TestClient) -> None:
     reader = as_tenant(api, "demo", ("read",))
     assert api.post("/v1/authors/x/unblock", headers=reader).status_code == 403
     assert api.get("/v1/authors/x/can-chat", headers=reader).json()["can_chat"] is True
-
-
-def test_strikes_reseeded_after_a_broker_restart_count_towards_the_block(
-    api: TestClient, worker: Worker, settings: Settings, strikes: Worker
-) -> None:
-    """The embedded broker loses the strikes table's changelog on a restart; the API re-seeds
-    `authors.strikes` from the warehouse, and the strikes worker counts them again."""
-    author = f"reseeded-{uuid.uuid4().hex[:8]}"
-    now = datetime.now(UTC)
-    seeded = [
-        Strike(
-            strike_id=f"strike:{author}-old{i}",
-            tenant="demo",
-            author=author,
-            verdict_event_id=f"{author}-old{i}",
-            source="comments",
-            occurred_at=now - timedelta(minutes=10 - i),
-            strikes=i + 1,
-            limit=5,
-            window_s=settings.strike_window,
-        )
-        for i in range(4)
-    ]
-    records = [(s.partition_key, s.model_dump_json().encode()) for s in seeded]
-
-    async def publish() -> None:
-        async with Publisher(settings.kafka_bootstrap or "") as publisher:
-            await publisher.publish_many(AUTHOR_STRIKES.name, records)
-
-    asyncio.run(publish())  # as `reseed` does; read long before the verdict below
-    _offend_for_the_fifth_time(api, author)
-    assert _report(api, author)["block"]["strikes"] == 5
