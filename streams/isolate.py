@@ -23,9 +23,8 @@ from datetime import UTC, datetime
 
 from infra.errors import InvalidEvent, JudgeCrashed, JudgeUnavailable
 from schemas.records import DeadLetterReason
-from schemas.topics import DEAD_LETTERS
-from streams.pipeline import RawRecord, dead_letter
-from streams.pipeline_process import Judge, Outgoing
+from streams.pipeline import BatchResult, RawRecord, dead_letter
+from streams.pipeline_process import Judge, Outgoing, outgoing
 
 __all__ = ["Isolating"]
 
@@ -83,13 +82,7 @@ class Isolating:
         letter = dead_letter(
             record, InvalidEvent(DeadLetterReason.PROCESSING_ERROR, detail), self._clock()
         )
-        return Outgoing(
-            records=[(DEAD_LETTERS.name, letter.topic, letter.model_dump_json())],
-            verdicts=0,
-            dead_letters=[(letter.topic, letter.partition, letter.offset, detail)],
-            duplicates=0,
-            reused_scores=0,
-        )
+        return outgoing(BatchResult(dead_letters=[letter]))
 
     def _account(self, exc: Exception, budget: list[int]) -> None:
         """Raise what is not the events' doing; count a crash against the budget."""

@@ -428,7 +428,7 @@ def model_card(metrics: dict[str, Any]) -> str:
         "- Trained on three sources (tweets, Gab, Civil Comments) whose label definitions differ;"
         " quality on other platforms is lower than these held-out figures, which come from the"
         " same sources as the training rows.",
-        f"- {_epochs(cfg['epochs']).capitalize()} on a CPU budget; the base is a"
+        f"- {_epochs(cfg['epochs'])} on a CPU budget; the base is a"
         " sentence-embedding model, not a toxicity model. Reclaimed slurs, quotes and"
         " counter-speech are frequent errors.",
         "- Texts longer than the token limit are judged on their beginning.",
