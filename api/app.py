@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import re
+import signal
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -27,6 +28,7 @@ from api.routes import (
     assist,
     auth,
     authors,
+    deadletters,
     events,
     feed,
     health,
@@ -65,6 +67,30 @@ Modstream judges what users post — text, chat, media — as it streams through
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
 
 
+class Draining:
+    """While the process shuts down, refuse writes (everything but GET, HEAD and OPTIONS) with
+    503 and Retry-After, so clients retry after the restart instead of losing a request."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        state = getattr(scope.get("app"), "state", None)
+        draining = getattr(getattr(state, "modstream", None), "draining", False)
+        if scope["type"] == "http" and draining and scope["method"] not in _READS:
+            response = errors.error_response(
+                503, "draining", "the service is shutting down; retry in a few seconds",
+                headers={"Retry-After": str(RETRY_AFTER)},
+            )  # fmt: skip
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+_READS = frozenset({"GET", "HEAD", "OPTIONS"})
+RETRY_AFTER = 30
+
+
 class RequestId:
     """Give every request an id (the caller's `X-Request-ID` if well-formed, else a new one),
     for the audit log and the response's `X-Request-ID` header."""
@@ -87,6 +113,11 @@ class RequestId:
             await send(message)
 
         await self.app(scope, receive, send_with_id)
+
+
+def _drain(state: AppState) -> None:
+    state.draining = True
+    log.info("draining: writes are refused with 503 until this process stops")
 
 
 def create_app(settings: Settings, *, run_sink: bool | None = None) -> FastAPI:
@@ -125,6 +156,8 @@ def create_app(settings: Settings, *, run_sink: bool | None = None) -> FastAPI:
         await state.blocks.start()
         app.state.modstream = state
         app.state.assist = assist.AssistClient(settings)
+        with contextlib.suppress(ValueError, RuntimeError):  # only in the main thread (serve)
+            asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, _drain, state)
         try:
             yield
         finally:
@@ -150,6 +183,7 @@ def create_app(settings: Settings, *, run_sink: bool | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     errors.install(app)
+    app.add_middleware(Draining)
     app.add_middleware(RequestId)
     app.include_router(auth.router)
     app.include_router(auth.me_router)
@@ -163,6 +197,7 @@ def create_app(settings: Settings, *, run_sink: bool | None = None) -> FastAPI:
     app.include_router(strikes.router)
     app.include_router(authors.router)
     app.include_router(analytics.router)
+    app.include_router(deadletters.router)
     app.include_router(media.router)
     app.include_router(x_routes.router)
     app.include_router(assist.router)

@@ -27,9 +27,10 @@ from rich.table import Table
 
 from api.errors import ApiError
 from api.rollups import refresh
-from infra.broker import EmbeddedBroker, free_port
+from infra.broker import EmbeddedBroker
 from infra.kafka import ensure_topics
 from infra.logging import configure_logging
+from infra.processes import free_port
 from infra.settings import Settings, get_settings
 from infra.warehouse import Warehouse
 from schemas.records import Verdict
@@ -309,7 +310,7 @@ def bench_api(
         broker = None
         bootstrap = settings.kafka_bootstrap
         if not bootstrap:
-            broker = EmbeddedBroker(folder / "logs").start()
+            broker = EmbeddedBroker(folder / "broker", durable=settings.broker_durable).start()
             bootstrap = broker.bootstrap
         try:
             asyncio.run(ensure_topics(bootstrap))

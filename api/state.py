@@ -30,3 +30,6 @@ class AppState:
     feed: VerdictHub | None = None
     rollups_task: asyncio.Task[None] | None = field(default=None, repr=False)
     blocks: BlockList | None = None
+    replay_lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
+    """Serialises dead-letter replays in this process (api/replay.py)."""
+    draining: bool = False  # shutting down: writes answer 503 (`modstream up` sends SIGUSR1)

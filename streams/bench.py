@@ -23,7 +23,7 @@ from infra.broker import EmbeddedBroker
 from infra.kafka import ensure_topics
 from infra.logging import configure_logging
 from infra.settings import get_settings
-from infra.supervisor import Supervisor, modstream_argv
+from infra.supervisor import Service, Supervisor, modstream_argv
 from schemas.topics import EVENTS_TEXT, VERDICTS_TEXT
 
 bench_app = typer.Typer(help="Benchmarks that print figures.", no_args_is_help=True)
@@ -185,7 +185,9 @@ def pipeline(
     broker = None
     bootstrap = settings.kafka_bootstrap
     if not bootstrap:
-        broker = EmbeddedBroker(settings.data_dir / "logs").start()
+        broker = EmbeddedBroker(
+            settings.data_dir / "broker", durable=settings.broker_durable
+        ).start()
         bootstrap = broker.bootstrap
     supervisor = Supervisor(
         {"MODSTREAM_KAFKA_BOOTSTRAP": bootstrap, "MODSTREAM_LOG_LEVEL": "WARNING"}
@@ -193,7 +195,7 @@ def pipeline(
     try:
         asyncio.run(ensure_topics(bootstrap))
         AccountsDB(settings.accounts_db_url).create_schema()  # the worker reads policies there
-        supervisor.spawn("worker", modstream_argv("worker"))
+        supervisor.spawn(Service("worker", modstream_argv("worker")))
         scenarios = [
             Scenario("throughput", events, 0, toxic_share),
             Scenario("latency", int(rate * seconds), rate, toxic_share),

@@ -27,10 +27,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from infra.broker import EmbeddedBroker, free_port
+from infra.broker import EmbeddedBroker
 from infra.errors import ModstreamError
+from infra.processes import free_port
 from infra.settings import get_settings
-from infra.supervisor import Supervisor, modstream_argv
+from infra.supervisor import Service, Supervisor, modstream_argv
 from schemas.assist import SECRET_HEADER
 
 bench_assist_app = typer.Typer(no_args_is_help=True)
@@ -110,7 +111,7 @@ def bench_assist(
         broker = None
         bootstrap = settings.kafka_bootstrap
         if not bootstrap:
-            broker = EmbeddedBroker(folder / "logs").start()
+            broker = EmbeddedBroker(folder / "broker", durable=settings.broker_durable).start()
             bootstrap = broker.bootstrap
         api_port, assist_port = free_port(), free_port()
         secret = secrets.token_urlsafe(32)
@@ -125,8 +126,8 @@ def bench_assist(
         }
         supervisor = Supervisor(env)
         try:
-            api = supervisor.spawn("api", modstream_argv("serve"))
-            assist = supervisor.spawn("assist", modstream_argv("assist"))
+            api = supervisor.spawn(Service("api", modstream_argv("serve")))
+            assist = supervisor.spawn(Service("assist", modstream_argv("assist")))
             _wait(f"http://127.0.0.1:{assist_port}/health", assist.proc, "the assist service")
             _wait(f"http://127.0.0.1:{api_port}/health", api.proc, "the API")
 

@@ -1,19 +1,33 @@
-"""Bounded, in-process memory of what was judged, so nothing is judged twice.
+"""Memory of what was judged, so nothing is judged twice, across restarts too.
 
 Two questions, two keys: "was this item (tenant, source, upstream id) judged already?" and "were
 these words (up to case and spacing) scored already for this tenant?". Keys are 16-byte BLAKE2b
-digests, so a million entries cost ~150 MiB. The memory is a cache: after a restart or a replay an
-item may be judged again, and the warehouse (ReplacingMergeTree keyed by tenant and event id)
-keeps one verdict per event, so nothing is double-counted.
+digests. Each memory is a bounded LRU in the process (a million entries cost ~150 MiB) in front
+of a table in a local SQLite file (`DedupeStore`): a restarted worker finds there what it judged
+before. Writes go in one transaction per batch, before the batch's verdicts are published, so a
+crash can only make a worker re-judge an event it already recorded (same event id: the warehouse
+keeps one verdict per event), never forget one it published. Rows older than the store's TTL
+are pruned. SQLite's WAL lets several workers on one host share the file.
 """
 
 from __future__ import annotations
 
+import logging
+import sqlite3
+import threading
+import time
 from collections import OrderedDict
+from collections.abc import Callable, Iterable
 from hashlib import blake2b
+from pathlib import Path
 from typing import Generic, TypeVar
 
+from infra.errors import ConfigError
+from infra.settings import Settings
+
 V = TypeVar("V")
+
+log = logging.getLogger(__name__)
 
 
 def digest(*parts: str) -> bytes:
@@ -24,9 +38,10 @@ def digest(*parts: str) -> bytes:
     return h.digest()
 
 
-def content_key(tenant: str, text: str) -> bytes:
-    """Same key for texts that differ only in case and spacing (cheap: no regex on the hot path)."""
-    return digest(tenant, " ".join(text.casefold().split()))
+def content_key(tenant: str, text: str, model: str = "") -> bytes:
+    """Same key for texts that differ only in case and spacing (cheap: no regex on the hot path);
+    `model` keeps the scores of one model version apart from another's."""
+    return digest(tenant, model, " ".join(text.casefold().split()))
 
 
 class LRUCache(Generic[V]):
@@ -55,3 +70,126 @@ class LRUCache(Generic[V]):
         self._data.move_to_end(key)
         if len(self._data) > self.capacity:
             self._data.popitem(last=False)
+
+
+class DedupeStore:
+    """The SQLite file behind the memories; one connection, used under a lock."""
+
+    PRUNE_EVERY = 3600.0
+
+    def __init__(self, path: Path, ttl_days: float = 30.0) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")  # a process crash loses nothing
+            self._db.execute("PRAGMA busy_timeout=10000")
+        except sqlite3.Error as exc:
+            raise ConfigError(f"cannot open the dedupe store {path}: {exc}") from exc
+        self.path = path
+        self.ttl = ttl_days * 86_400
+        self._lock = threading.Lock()
+        self._tables: set[str] = set()
+        self._pruned = 0.0
+
+    def table(self, name: str) -> None:
+        with self._lock:
+            self._db.execute(
+                f"CREATE TABLE IF NOT EXISTS {name} "
+                "(key BLOB PRIMARY KEY, value TEXT NOT NULL, at REAL NOT NULL) WITHOUT ROWID"
+            )
+            self._tables.add(name)
+
+    def read(self, table: str, keys: list[bytes]) -> dict[bytes, str]:
+        found: dict[bytes, str] = {}
+        with self._lock:
+            for start in range(0, len(keys), 500):  # under SQLite's bound on parameters
+                chunk = keys[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                rows = self._db.execute(
+                    f"SELECT key, value FROM {table} WHERE key IN ({marks})",  # noqa: S608
+                    chunk,
+                )
+                found.update(rows.fetchall())
+        return found
+
+    def write(self, rows: dict[str, list[tuple[bytes, str]]]) -> None:
+        """Rows per table, in one transaction."""
+        now = time.time()
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for table, items in rows.items():
+                    self._db.executemany(
+                        f"INSERT OR REPLACE INTO {table} (key, value, at) VALUES (?, ?, ?)",  # noqa: S608
+                        [(k, v, now) for k, v in items],
+                    )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            if now - self._pruned >= self.PRUNE_EVERY:
+                self._pruned = now
+                for table in self._tables:
+                    self._db.execute(f"DELETE FROM {table} WHERE at < ?", (now - self.ttl,))  # noqa: S608
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+class Memory(Generic[V]):
+    """An LRU whose entries also live in a `DedupeStore` table (when given one). `load` the keys
+    a batch will ask about (one query for the misses), `get`/`put` as with the LRU, then `flush`
+    what was put into the store."""
+
+    def __init__(
+        self,
+        capacity: int,
+        store: DedupeStore | None = None,
+        table: str = "",
+        encode: Callable[[V], str] = str,
+        decode: Callable[[str], V] = lambda raw: raw,  # type: ignore[assignment,return-value]
+    ) -> None:
+        self.cache: LRUCache[V] = LRUCache(capacity)
+        self.store, self.table = store, table
+        self._encode, self._decode = encode, decode
+        self._dirty: dict[bytes, V] = {}
+        if store is not None:
+            store.table(table)
+
+    def load(self, keys: Iterable[bytes]) -> None:
+        if self.store is None:
+            return
+        missing = list({k for k in keys if k not in self.cache})
+        if missing:
+            for key, raw in self.store.read(self.table, missing).items():
+                self.cache.put(key, self._decode(raw))
+
+    def get(self, key: bytes) -> V | None:
+        return self.cache.get(key)
+
+    def put(self, key: bytes, value: V) -> None:
+        self.cache.put(key, value)
+        if self.store is not None:
+            self._dirty[key] = value
+
+    def pending(self) -> list[tuple[bytes, str]]:
+        """What was put since the last call, encoded for the store."""
+        rows = [(k, self._encode(v)) for k, v in self._dirty.items()]
+        self._dirty.clear()
+        return rows
+
+
+def flush(*memories: Memory[object]) -> None:
+    """Write what the memories were given, all in one transaction of their (shared) store."""
+    store = next((m.store for m in memories if m.store is not None), None)
+    if store is not None:
+        rows = {m.table: m.pending() for m in memories}
+        if any(rows.values()):
+            store.write(rows)
+
+
+def dedupe_store(settings: Settings) -> DedupeStore:
+    return DedupeStore(settings.dedupe_path or settings.data_dir / "dedupe.sqlite3",
+                       ttl_days=settings.dedupe_ttl_days)  # fmt: skip

@@ -20,6 +20,7 @@ from schemas.topics import DEAD_LETTERS, EVENTS_MEDIA, MEDIA_BANKS, VERDICTS_MED
 from streams.app import ModstreamApp
 from streams.catalog_feed import CatalogFeed
 from streams.classify_text import _raw
+from streams.dedupe import dedupe_store
 from streams.media.catalog import Catalog
 from streams.media.classifier import ImageClassifier, OnnxImageClassifier
 from streams.media.flood import FloodGuard
@@ -64,6 +65,7 @@ def build_pipeline(settings: Settings, policies: Policies) -> MediaPipeline:
         classifier=classifier,
         concurrency=settings.media_fetch_concurrency,
         cache_size=settings.dedupe_cache_size,
+        store=dedupe_store(settings),
     )
 
 

@@ -29,7 +29,7 @@ from schemas.events import (
 )
 from schemas.records import ContextEffect, DeadLetter, DeadLetterReason, Decision, Verdict
 from schemas.topics import tenant_from_key
-from streams.dedupe import LRUCache, content_key, digest
+from streams.dedupe import DedupeStore, Memory, content_key, digest, flush
 from streams.policy import Policies
 from streams.text.classifier import Classifier, TextScores
 from streams.text.context import ContextJudge
@@ -128,6 +128,15 @@ class _Scored:
     text: str
     scores: TextScores
 
+    def encode(self) -> str:
+        s = self.scores
+        return json.dumps([self.event_id, self.text, s.toxic, s.labels, s.lang, s.spans])
+
+    @staticmethod
+    def decode(raw: str) -> _Scored:
+        event_id, text, toxic, labels, lang, spans = json.loads(raw)
+        return _Scored(event_id, text, TextScores(toxic, labels, lang, [tuple(x) for x in spans]))
+
 
 def realign(
     old_text: str, spans: Sequence[tuple[int, int]], new_text: str
@@ -157,14 +166,17 @@ class TextPipeline:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         context: ContextJudge | None = None,
         rewriter: Rewriter | None = None,
+        store: DedupeStore | None = None,
     ) -> None:
         self.classifier = classifier
         self.policies = policies
         self.context = context or ContextJudge(classifier)
         self.rewriter = rewriter or OfflineRewriter(classifier)
         self._clock = clock
-        self._judged: LRUCache[str] = LRUCache(cache_size)
-        self._scored: LRUCache[_Scored] = LRUCache(cache_size)
+        self._judged: Memory[str] = Memory(cache_size, store, "text_items")
+        self._scored: Memory[_Scored] = Memory(
+            cache_size, store, "text_scores", _Scored.encode, _Scored.decode
+        )
         self._lock = threading.Lock()
 
     def process(self, records: Sequence[RawRecord]) -> BatchResult:
@@ -178,9 +190,10 @@ class TextPipeline:
             except InvalidEvent as exc:
                 result.dead_letters.append(dead_letter(record, exc, self._clock()))
         fresh: list[TextEvent] = []
+        items = [digest(e.tenant, e.source, e.item_id) for e in decoded]
         with self._lock:
-            for event in decoded:
-                item = digest(event.tenant, event.source, event.item_id)
+            self._judged.load(items)
+            for event, item in zip(decoded, items, strict=True):
                 first = self._judged.get(item)
                 if first is not None and first != event.event_id:
                     result.duplicates += 1  # another event already carried this item
@@ -189,13 +202,17 @@ class TextPipeline:
                 fresh.append(event)
         if fresh:
             result.verdicts = self._judge(fresh, result)
+        with self._lock:  # remembered before the verdicts are published (see streams/dedupe.py)
+            flush(self._judged, self._scored)  # type: ignore[arg-type]
         return result
 
     def _judge(self, events: list[TextEvent], result: BatchResult) -> list[Verdict]:
-        keys = [content_key(e.tenant, e.text) for e in events]
+        model = self.classifier.version
+        keys = [content_key(e.tenant, e.text, model) for e in events]
         scores: dict[bytes, _Scored] = {}
         todo: dict[bytes, TextEvent] = {}
         with self._lock:
+            self._scored.load(keys)
             for key, event in zip(keys, events, strict=True):
                 cached = self._scored.get(key)
                 if cached is not None:

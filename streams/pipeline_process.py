@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -22,11 +23,12 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Protocol
 
-from infra.broker import die_with_parent
 from infra.errors import JudgeCrashed, JudgeUnavailable
 from infra.logging import configure_logging
+from infra.processes import die_with_parent
 from infra.settings import Settings, get_settings
 from schemas.topics import DEAD_LETTERS, VERDICTS_TEXT
+from streams.dedupe import dedupe_store
 from streams.pipeline import BatchResult, RawRecord, TextPipeline
 from streams.policy import LivePolicies
 
@@ -77,6 +79,7 @@ def text_pipeline(settings: Settings) -> tuple[TextPipeline, LivePolicies]:
         policies,
         cache_size=settings.dedupe_cache_size,
         context=ContextJudge(classifier, max_items=settings.context_max_items),
+        store=dedupe_store(settings),
     )
     return pipeline, policies
 
@@ -111,9 +114,9 @@ class _Child:
         return outgoing(self.pipeline.process(records))
 
 
-def _init(build: Callable[[Settings], tuple[TextPipeline, LivePolicies]]) -> None:
+def _init(build: Callable[[Settings], tuple[TextPipeline, LivePolicies]], parent: int) -> None:
     global _child
-    die_with_parent()
+    die_with_parent(parent)  # and exit now if the worker died while this child was starting
     settings = get_settings()
     configure_logging(settings.log_level)
     pipeline, policies = build(settings)
@@ -150,7 +153,7 @@ class PipelineProcess:
             max_workers=1,
             mp_context=multiprocessing.get_context("spawn"),  # never fork a threaded process
             initializer=_init,
-            initargs=(self._build,),
+            initargs=(self._build, os.getpid()),
         )
         try:
             self.model_version = pool.submit(_model_version).result()

@@ -19,8 +19,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from infra.broker import EmbeddedBroker, die_with_parent, free_port
+from infra.broker import EmbeddedBroker
 from infra.kafka import ensure_topics
+from infra.processes import die_with_parent, free_port
 from infra.settings import Settings
 from infra.warehouse import Warehouse
 

@@ -12,7 +12,7 @@ import uvicorn
 from fastapi.testclient import TestClient
 
 from infra.accounts import AccountsDB
-from infra.broker import free_port
+from infra.processes import free_port
 from infra.settings import Settings
 from producers.bench_chat import make_users, run_bench
 from producers.chat.gateway import ChatGateway

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from infra.broker import EmbeddedBroker, pid_alive
+from infra.broker import EmbeddedBroker
 from infra.errors import BrokerError
 from infra.kafka import broker_reachable, ensure_topics
+from infra.processes import pid_alive
 from schemas.topics import CATALOGUE
 
 
@@ -24,10 +25,12 @@ def test_embedded_broker_starts_serves_and_stops(tmp_path: Path) -> None:
         asyncio.run(ensure_topics(broker.bootstrap))
         asyncio.run(ensure_topics(broker.bootstrap))  # idempotent
         assert broker.log_path.exists()
-        pid = broker._proc.pid if broker._proc else -1
+        pid = broker.pid() or -1
+        store = broker.pid("objects") or -1
     finally:
         broker.stop()
     assert not pid_alive(pid)
+    assert not pid_alive(store)
     assert not asyncio.run(broker_reachable(broker.bootstrap, wait=1))
 
 
@@ -58,7 +61,7 @@ def test_a_killed_parent_leaves_no_broker_behind(tmp_path: Path) -> None:
         from pathlib import Path
         from infra.broker import EmbeddedBroker
         b = EmbeddedBroker(Path({str(tmp_path)!r})).start()
-        print(b._proc.pid, flush=True)
+        print(b.pid(), b.pid("objects"), flush=True)
         time.sleep(60)
         """
     )
@@ -66,19 +69,10 @@ def test_a_killed_parent_leaves_no_broker_behind(tmp_path: Path) -> None:
         [sys.executable, "-c", script], stdout=subprocess.PIPE, text=True
     ) as parent:
         assert parent.stdout is not None
-        child = int(parent.stdout.readline())
-        assert pid_alive(child)
+        children = [int(pid) for pid in parent.stdout.readline().split()]
+        assert all(pid_alive(child) for child in children)
         os.kill(parent.pid, signal.SIGKILL)
     deadline = time.monotonic() + 10
-    while _running(child) and time.monotonic() < deadline:
+    while any(pid_alive(child) for child in children) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not _running(child)
-
-
-def _running(pid: int) -> bool:
-    """Alive and not a zombie (a reaped-later zombie holds no resources)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().split()[2]
-    except FileNotFoundError:
-        return False
-    return state != "Z"
+    assert not [child for child in children if pid_alive(child)]

@@ -22,7 +22,8 @@ from api.accounts import service
 from api.feed import position
 from api.feed.hub import FeedClosed, FeedFilter, Subscription, VerdictHub
 from infra.accounts import AccountsDB
-from infra.broker import EmbeddedBroker, die_with_parent, free_port
+from infra.broker import EmbeddedBroker
+from infra.processes import die_with_parent, free_port
 from infra.settings import Settings
 from schemas.records import Verdict
 from schemas.topics import VERDICTS_TEXT

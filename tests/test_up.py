@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from infra.broker import free_port
+from infra.processes import free_port
 from tests.conftest import wait_for
 
 pytestmark = pytest.mark.integration

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Literal
+import json
+from pathlib import Path
+from typing import Any, Literal
 
 from fastapi import APIRouter, Response
 from pydantic import BaseModel
 
 from api.deps import StateDep
 from infra.kafka import broker_reachable
+from infra.processes import pid_alive
 
 router = APIRouter(tags=["health"])
 
@@ -24,6 +27,8 @@ class Health(BaseModel):
     broker: Component
     warehouse: Component
     sink: Component
+    services: Component
+    draining: bool = False
 
 
 @router.get(
@@ -45,7 +50,8 @@ async def health(state: StateDep, response: Response) -> Health:
         sink_state = Component(
             ok=True, detail=f"running, {state.sink.flushed if state.sink else 0} records stored"
         )
-    ok = broker_ok and warehouse_ok and sink_state.ok
+    services = supervised(state.settings.data_dir / "services.json")
+    ok = broker_ok and warehouse_ok and sink_state.ok and services.ok and not state.draining
     if not ok:
         response.status_code = 503
     return Health(
@@ -55,4 +61,25 @@ async def health(state: StateDep, response: Response) -> Health:
             ok=warehouse_ok, detail="embedded" if state.settings.embedded_warehouse else "server"
         ),
         sink=sink_state,
+        services=services,
+        draining=state.draining,
     )
+
+
+def supervised(status_file: Path) -> Component:
+    """What `modstream up` reports of its services: a crash loop is not ok."""
+    try:
+        doc: dict[str, Any] = json.loads(status_file.read_text())
+    except (OSError, ValueError):
+        doc = {}
+    if not doc or not pid_alive(int(doc.get("supervisor", -1))):
+        return Component(ok=True, detail="not run by modstream up")
+    services: dict[str, dict[str, Any]] = doc.get("services", {})
+    looping = sorted(name for name, s in services.items() if s.get("state") == "crash-loop")
+    parts = [
+        f"{name} {s.get('state')}" + (f" ({s['restarts']} restarts)" if s.get("restarts") else "")
+        for name, s in sorted(services.items())
+    ]
+    detail = "; ".join(parts)
+    return Component(ok=not looping, detail=f"crash loop: {', '.join(looping)}; {detail}"
+                     if looping else detail)  # fmt: skip

@@ -36,7 +36,7 @@ from schemas.media import (
     MediaVerdict,
 )
 from schemas.records import DeadLetter, DeadLetterReason, Decision
-from streams.dedupe import LRUCache, digest
+from streams.dedupe import DedupeStore, LRUCache, Memory, digest, flush
 from streams.media import video
 from streams.media.catalog import Catalog, Hit
 from streams.media.classifier import ImageClassifier
@@ -93,6 +93,7 @@ class MediaPipeline:
         concurrency: int = 16,
         cache_size: int = 200_000,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        store: DedupeStore | None = None,
     ) -> None:
         self._fetch = fetch
         self.catalog = catalog
@@ -103,7 +104,7 @@ class MediaPipeline:
         self.classifier = classifier
         self._concurrency = concurrency
         self._clock = clock
-        self._judged: LRUCache[str] = LRUCache(cache_size)
+        self._judged: Memory[str] = Memory(cache_size, store, "media_items")
         self._urls: LRUCache[_Judged] = LRUCache(cache_size)
         self._lock = threading.Lock()
 
@@ -125,12 +126,14 @@ class MediaPipeline:
                 result.dead_letters.append(dead_letter(record, exc, self._clock()))
                 continue
             item = digest(event.tenant, event.source, event.item_id)
+            self._judged.load([item])  # media batches are small: a query per event is cheap
             first = self._judged.get(item)
             if first is not None and first != event.event_id:
                 result.duplicates += 1
                 continue
             self._judged.put(item, event.event_id)
             fresh.append(event)
+        flush(self._judged)  # type: ignore[arg-type]
         todo: list[MediaEvent] = []
         for event in fresh:
             earlier = self._urls.get(digest(event.tenant, str(event.payload.url)))
