@@ -353,6 +353,11 @@ def add_commands(root: typer.Typer, group: str, commands: typer.Typer) -> None:
 
 
 def main() -> None:
+    from infra.chaos import chaos
+
+    bench = typer.Typer(help="Benchmarks that print figures.", no_args_is_help=True)
+    bench.command("chaos")(chaos)
+    add_commands(app, "bench", bench)
     for entry in entry_points(group="modstream.commands"):
         entry.load()(app)
     try:

@@ -17,6 +17,7 @@ from infra.logging import heartbeat
 from infra.settings import Settings
 from schemas.topics import EVENTS_TEXT
 from streams.app import ModstreamApp
+from streams.dedupe import Ledger, dedupe_store
 from streams.isolate import Isolating
 from streams.pipeline import RawRecord
 from streams.pipeline_process import Judge, Outgoing
@@ -51,6 +52,7 @@ class Counters:
 def register(app: ModstreamApp, judge: Judge, settings: Settings) -> None:
     """Attach the text agent (and its periodic report) to `app`."""
     isolating = Isolating(judge)
+    ledger = Ledger(settings.dedupe_cache_size, dedupe_store(settings))
     source = app.topic(EVENTS_TEXT.name, value_serializer="raw", key_serializer="raw")
     counters = Counters()
 
@@ -82,8 +84,10 @@ def register(app: ModstreamApp, judge: Judge, settings: Settings) -> None:
                 log.critical("text pipeline failed, stopping the worker: %r", exc)
                 await app.crash(exc)
                 raise
-            pending = [await send(topic, key, value) for topic, key, value in out.records]
+            fresh = await asyncio.to_thread(ledger.unpublished, out.keys)
+            pending = [await send(*out.records[i]) for i in fresh]
             await asyncio.gather(*pending)  # delivered before the batch is acknowledged
+            await asyncio.to_thread(ledger.record, [out.keys[i] for i in fresh])
             for topic, partition, offset, reason in out.dead_letters:
                 log.warning("dead letter %s[%d]@%d: %s", topic, partition, offset, reason[:200])
             counters.add(len(records), out)

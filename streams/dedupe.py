@@ -24,6 +24,7 @@ from typing import Generic, TypeVar
 
 from infra.errors import ConfigError
 from infra.settings import Settings
+from schemas.records import DeadLetter, Verdict
 
 V = TypeVar("V")
 
@@ -193,3 +194,30 @@ def flush(*memories: Memory[object]) -> None:
 def dedupe_store(settings: Settings) -> DedupeStore:
     return DedupeStore(settings.dedupe_path or settings.data_dir / "dedupe.sqlite3",
                        ttl_days=settings.dedupe_ttl_days)  # fmt: skip
+
+
+def published_key(record: Verdict | DeadLetter) -> bytes:
+    """A verdict is published once per event; a dead letter once per source record."""
+    if isinstance(record, DeadLetter):
+        return digest("dead-letter", record.topic, str(record.partition), str(record.offset))
+    return digest("verdict", record.tenant, record.event_id)
+
+
+class Ledger:
+    """What a worker has published (and the broker acknowledged), so that an event delivered
+    again, after a crash before its offset was committed or because a client sent it twice, is
+    not published twice. The only window left is a crash between the broker's acknowledgement
+    and the ledger's commit, a few milliseconds per batch."""
+
+    def __init__(self, capacity: int, store: DedupeStore | None) -> None:
+        self._memory: Memory[str] = Memory(capacity, store, "published")
+
+    def unpublished(self, keys: list[bytes]) -> list[int]:
+        """Indexes of the keys not published yet."""
+        self._memory.load(keys)
+        return [i for i, key in enumerate(keys) if key not in self._memory.cache]
+
+    def record(self, keys: list[bytes]) -> None:
+        for key in keys:
+            self._memory.put(key, "")
+        flush(self._memory)  # type: ignore[arg-type]

@@ -103,4 +103,6 @@ def _merge(parts: Sequence[Outgoing]) -> Outgoing:
         dead_letters=[d for p in parts for d in p.dead_letters],
         duplicates=sum(p.duplicates for p in parts),
         reused_scores=sum(p.reused_scores for p in parts),
+        keys=[k for p in parts for k in p.keys[: p.verdicts]]
+        + [k for p in parts for k in p.keys[p.verdicts :]],
     )

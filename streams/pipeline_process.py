@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from infra.errors import JudgeCrashed, JudgeUnavailable
@@ -28,7 +28,7 @@ from infra.logging import configure_logging
 from infra.processes import die_with_parent
 from infra.settings import Settings, get_settings
 from schemas.topics import DEAD_LETTERS, VERDICTS_TEXT
-from streams.dedupe import dedupe_store
+from streams.dedupe import dedupe_store, published_key
 from streams.pipeline import BatchResult, RawRecord, TextPipeline
 from streams.policy import LivePolicies
 
@@ -46,6 +46,7 @@ class Outgoing:
     dead_letters: list[tuple[str, int, int, str]]  # (topic, partition, offset, reason) to log
     duplicates: int
     reused_scores: int
+    keys: list[bytes] = field(default_factory=list)  # each record's key in the published ledger
 
 
 def outgoing(result: BatchResult) -> Outgoing:
@@ -58,6 +59,8 @@ def outgoing(result: BatchResult) -> Outgoing:
         dead_letters=[(d.topic, d.partition, d.offset, d.detail) for d in result.dead_letters],
         duplicates=result.duplicates,
         reused_scores=result.reused_scores,
+        keys=[published_key(v) for v in result.verdicts]
+        + [published_key(d) for d in result.dead_letters],
     )
 
 

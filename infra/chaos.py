@@ -1,0 +1,327 @@
+"""`modstream bench chaos`: offer events to a running stack while SIGKILLing its services, then
+count what became of every accepted event.
+
+It starts `modstream up` in a throwaway data dir (its own ports), feeds text posts through
+`POST /v1/events` at a fixed rate in batches, and every few seconds SIGKILLs one service chosen
+at random (the worker, the strikes worker, the API with its sink, the broker, its object store).
+A client that gets no answer, or 503, retries the same batch (same event ids), as a real client
+would; only events answered 202 count as accepted. When the load ends it waits until every
+accepted event has a verdict on `verdicts.text` (or a deadline passes), stops the stack with
+Ctrl-C, and counts verdicts on the topic and in the warehouse (`FINAL`): lost and doubled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import typer
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from infra.errors import ModstreamError
+from infra.processes import free_port, kill_descendants
+from infra.warehouse import connect
+from schemas.topics import VERDICTS_TEXT
+
+console = Console(stderr=True)
+
+TARGETS = ("worker", "strikes", "api", "broker", "objects")
+TEXTS = (
+    "Thanks for sharing, this was really helpful.",
+    "I disagree with the premise but it is a fair point.",
+    "You are an idiot and everyone here knows it.",
+    "What time does the match start tomorrow?",
+    "Great photo, where was it taken?",
+    "Shut up, nobody wants your stupid opinion.",
+    "The new release fixed the bug I reported last week.",
+    "Could you post the recipe? It looks delicious.",
+)
+
+
+@dataclass
+class Run:
+    offered: int = 0
+    accepted: set[str] = field(default_factory=set)
+    retries: int = 0
+    refused: int = 0
+    kills: Counter[str] = field(default_factory=Counter)
+    settle_s: float = 0.0
+    topic: Counter[str] = field(default_factory=Counter)
+    stored: int = 0
+    stored_distinct: int = 0
+
+
+def chaos(
+    events: Annotated[int, typer.Option(help="Events to offer.")] = 50_000,
+    rate: Annotated[float, typer.Option(help="Events offered per second.")] = 300.0,
+    kill_every: Annotated[float, typer.Option(help="Seconds between kills.")] = 6.0,
+    batch: Annotated[int, typer.Option(help="Events per request.")] = 50,
+    targets: Annotated[str, typer.Option(help="Services to kill, comma-separated.")] = ",".join(
+        TARGETS
+    ),
+    settle: Annotated[float, typer.Option(help="Seconds to wait for the last verdicts.")] = 600,
+    seed: Annotated[int, typer.Option(help="Random seed for the kill order.")] = 7,
+    keep: Annotated[bool, typer.Option(help="Keep the data dir (its path is printed).")] = False,
+) -> None:
+    """SIGKILL services under load; count lost and doubled verdicts (topic and warehouse)."""
+    chosen = [t.strip() for t in targets.split(",") if t.strip()]
+    if unknown := set(chosen) - set(TARGETS):
+        raise ModstreamError(f"unknown targets {sorted(unknown)}; choose from {TARGETS}")
+    folder = Path(tempfile.mkdtemp(prefix="modstream-chaos-"))
+    try:
+        run = _run(folder, events, rate, kill_every, batch, chosen, settle, random.Random(seed))
+        console.print(_table(run, events, rate))
+        lost = len(run.accepted) - sum(1 for e in run.accepted if run.topic[e])
+        if lost or run.stored_distinct != len(run.accepted):
+            raise typer.Exit(1)
+    finally:
+        if keep:
+            console.print(f"data dir kept: {folder}")
+        else:
+            import shutil
+
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _run(
+    folder: Path,
+    events: int,
+    rate: float,
+    kill_every: float,
+    batch: int,
+    targets: list[str],
+    settle: float,
+    rng: random.Random,
+) -> Run:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MODSTREAM_")} | {
+        "MODSTREAM_DATA_DIR": str(folder),
+        "MODSTREAM_API_PORT": str(port),
+        "MODSTREAM_CHAT_PORT": str(free_port()),
+        "MODSTREAM_ASSIST_PORT": str(free_port()),
+        "MODSTREAM_LOG_LEVEL": "WARNING",
+    }
+    for name in ("MODSTREAM_MODEL_DIR", "MODSTREAM_TRAINING_DATA"):
+        if name in os.environ:  # a trained model saves minutes of start-up
+            env[name] = os.environ[name]
+    api = f"http://127.0.0.1:{port}"
+    with (folder / "up.log").open("wb") as log:
+        up = subprocess.Popen(
+            [sys.executable, "-m", "infra.cli", "up", "--no-samples"],
+            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    run = Run()
+    try:
+        token = _wait_up(api, folder, up)
+        tenant, prefix = "demo", f"chaos-{uuid.uuid4().hex[:8]}"
+        with Progress(console=console, transient=True) as bar:
+            task = bar.add_task("offering events", total=events)
+            _offer(api, token, tenant, prefix, events, rate, batch, kill_every, targets, folder,
+                   rng, run, lambda n: bar.update(task, completed=n))  # fmt: skip
+        bootstrap = _bootstrap(folder)
+        started = time.monotonic()
+        with console.status("waiting for every accepted event's verdict"):
+            while time.monotonic() - started < settle:
+                run.topic = asyncio.run(_verdicts_on_topic(bootstrap, prefix))
+                if all(run.topic[e] for e in run.accepted) and _sink_caught_up(bootstrap):
+                    break
+                time.sleep(3)
+        run.settle_s = time.monotonic() - started
+    finally:
+        up.send_signal(signal.SIGINT)
+        try:
+            up.wait(120)
+        except subprocess.TimeoutExpired:
+            up.kill()
+        kill_descendants(up.pid)
+    run.stored, run.stored_distinct = _stored(folder, prefix)
+    return run
+
+
+def _wait_up(api: str, folder: Path, up: subprocess.Popen[bytes], timeout: float = 600) -> str:
+    deadline = time.monotonic() + timeout
+    with console.status("starting the stack (modstream up)"):
+        while time.monotonic() < deadline:
+            if up.poll() is not None:
+                raise ModstreamError(f"modstream up exited; see {folder / 'up.log'}")
+            token_file = folder / "dev-token"
+            try:
+                if token_file.exists() and httpx.get(f"{api}/health", timeout=2).is_success:
+                    return token_file.read_text().strip()
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+    raise ModstreamError(f"the stack did not come up; see {folder / 'up.log'}")
+
+
+def _offer(
+    api: str,
+    token: str,
+    tenant: str,
+    prefix: str,
+    events: int,
+    rate: float,
+    batch: int,
+    kill_every: float,
+    targets: list[str],
+    folder: Path,
+    rng: random.Random,
+    run: Run,
+    progress: Any,
+) -> None:
+    headers = {"Authorization": f"Bearer {token}"}
+    start = time.monotonic()
+    next_kill = start + kill_every
+    with httpx.Client(base_url=api, headers=headers, timeout=10) as client:
+        for first in range(0, events, batch):
+            docs = [_event(tenant, prefix, i) for i in range(first, min(events, first + batch))]
+            run.offered += len(docs)
+            while True:  # the same batch until it is answered: a client's retry
+                now = time.monotonic()
+                if now >= next_kill:
+                    _kill(folder, targets, rng, run)
+                    next_kill = now + kill_every
+                try:
+                    response = client.post("/v1/events", json=docs)
+                except httpx.HTTPError:
+                    response = None
+                if response is not None and response.status_code == 202:
+                    run.accepted.update(response.json()["event_ids"])
+                    break
+                if response is not None and response.status_code < 500:
+                    run.refused += len(docs)  # refused for good (e.g. a blocked author)
+                    break
+                run.retries += 1
+                time.sleep(0.5)
+            progress(run.offered)
+            lag = start + run.offered / rate - time.monotonic()
+            if lag > 0:
+                time.sleep(lag)
+
+
+def _event(tenant: str, prefix: str, i: int) -> dict[str, Any]:
+    return {
+        "event_id": f"{prefix}-{i}",
+        "tenant": tenant,
+        "source": "comments",
+        "kind": "post",
+        "occurred_at": datetime.now(UTC).isoformat(),
+        "payload": {
+            "external_id": f"{prefix}-{i}",
+            "author": f"{prefix}-author-{i}",  # one post each: no author is ever blocked
+            "text": f"{TEXTS[i % len(TEXTS)]} #{i}",
+        },
+    }
+
+
+def _kill(folder: Path, targets: list[str], rng: random.Random, run: Run) -> None:
+    try:
+        services = json.loads((folder / "services.json").read_text())["services"]
+    except (OSError, ValueError, KeyError):
+        return
+    alive = [t for t in targets if services.get(t, {}).get("state") == "running"]
+    if not alive:
+        return
+    name = rng.choice(alive)
+    try:
+        os.kill(int(services[name]["pid"]), signal.SIGKILL)
+        run.kills[name] += 1
+    except ProcessLookupError:
+        pass
+
+
+def _bootstrap(folder: Path) -> str:
+    ports = json.loads((folder / "broker" / "ports.json").read_text())
+    return f"127.0.0.1:{ports['kafka']}"
+
+
+def _sink_caught_up(bootstrap: str) -> bool:
+    from infra.kafka import lag
+    from infra.warehouse.sink import ROUTES
+
+    try:
+        return asyncio.run(lag(bootstrap, "modstream-sink", tuple(ROUTES))) == 0
+    except ModstreamError:
+        return False
+
+
+async def _verdicts_on_topic(bootstrap: str, prefix: str) -> Counter[str]:
+    """How many verdicts each of this run's events has on `verdicts.text`, from the start."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, fetch_max_wait_ms=100)
+    counts: Counter[str] = Counter()
+    try:
+        await consumer.start()
+        parts = [TopicPartition(VERDICTS_TEXT.name, p) for p in range(VERDICTS_TEXT.partitions)]
+        consumer.assign(parts)
+        await consumer.seek_to_beginning(*parts)
+        idle = 0
+        while idle < 3:
+            got = await consumer.getmany(timeout_ms=500, max_records=10_000)
+            idle = 0 if got else idle + 1
+            for records in got.values():
+                for record in records:
+                    event_id = json.loads(record.value or b"{}").get("event_id", "")
+                    if event_id.startswith(prefix):
+                        counts[event_id] += 1
+    except Exception:
+        return counts
+    finally:
+        await consumer.stop()
+    return counts
+
+
+def _stored(folder: Path, prefix: str) -> tuple[int, int]:
+    """Verdict rows in the warehouse (FINAL) for this run, and their distinct event ids."""
+    warehouse = connect(f"chdb://{(folder / 'warehouse').resolve()}")
+    try:
+        rows = warehouse.rows(
+            "SELECT count() AS n, uniqExact(event_id) AS d FROM verdicts FINAL "
+            "WHERE startsWith(event_id, {p:String})",
+            {"p": prefix},
+        )
+    finally:
+        warehouse.close()
+    return int(rows[0]["n"]), int(rows[0]["d"])
+
+
+def _table(run: Run, events: int, rate: float) -> Table:
+    accepted = len(run.accepted)
+    on_topic = sum(1 for e in run.accepted if run.topic[e])
+    extra = sum(n - 1 for e, n in run.topic.items() if n > 1)
+    table = Table(title=f"bench chaos: {events:,} events offered at {rate:,.0f}/s")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    kills = ", ".join(f"{name} {n}" for name, n in sorted(run.kills.items()))
+    rows = [
+        ("events accepted (202)", f"{accepted:,}"),
+        ("requests retried (no answer or 5xx)", f"{run.retries:,}"),
+        ("events refused (4xx)", f"{run.refused:,}"),
+        ("kills", f"{sum(run.kills.values())} ({kills})"),
+        ("verdicts on the topic, distinct events", f"{on_topic:,}"),
+        ("lost on the topic", f"{accepted - on_topic:,}"),
+        ("doubled on the topic (extra copies)", f"{extra:,}"),
+        ("verdicts in the warehouse (FINAL)", f"{run.stored:,}"),
+        ("lost in the warehouse", f"{accepted - run.stored_distinct:,}"),
+        ("doubled in the warehouse", f"{run.stored - run.stored_distinct:,}"),
+        ("seconds from the last event to the last verdict", f"{run.settle_s:,.0f}"),
+    ]
+    for name, value in rows:
+        table.add_row(name, value)
+    return table
