@@ -36,10 +36,12 @@ def serve(
 def register(app: typer.Typer) -> None:
     from api.admin_cli import admin_app
     from api.bench import bench_api
+    from api.deadletters_cli import deadletters_app
     from infra.cli import add_commands
 
     app.command()(serve)
     app.add_typer(admin_app, name="admin")
+    app.add_typer(deadletters_app, name="deadletters")
     bench = typer.Typer(help="Benchmarks that print figures.", no_args_is_help=True)
     bench.command("api")(bench_api)
     add_commands(app, "bench", bench)
