@@ -23,6 +23,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -67,6 +68,22 @@ class Run:
     stored: int = 0
     stored_distinct: int = 0
 
+    @property
+    def lost_on_topic(self) -> int:
+        return sum(1 for e in self.accepted if not self.topic[e])
+
+    @property
+    def doubled_on_topic(self) -> int:
+        return sum(n - 1 for n in self.topic.values() if n > 1)
+
+    @property
+    def lost_in_warehouse(self) -> int:
+        return len(self.accepted) - self.stored_distinct
+
+    @property
+    def doubled_in_warehouse(self) -> int:
+        return self.stored - self.stored_distinct
+
 
 def chaos(
     events: Annotated[int, typer.Option(help="Events to offer.")] = 50_000,
@@ -86,10 +103,10 @@ def chaos(
         raise ModstreamError(f"unknown targets {sorted(unknown)}; choose from {TARGETS}")
     folder = Path(tempfile.mkdtemp(prefix="modstream-chaos-"))
     try:
-        run = _run(folder, events, rate, kill_every, batch, chosen, settle, random.Random(seed))
+        choose = random.Random(seed).choice
+        run = run_chaos(folder, events, rate, kill_every, batch, chosen, settle, choose)
         console.print(_table(run, events, rate))
-        lost = len(run.accepted) - sum(1 for e in run.accepted if run.topic[e])
-        if lost or run.stored_distinct != len(run.accepted):
+        if run.lost_on_topic or run.lost_in_warehouse:
             raise typer.Exit(1)
     finally:
         if keep:
@@ -100,7 +117,7 @@ def chaos(
             shutil.rmtree(folder, ignore_errors=True)
 
 
-def _run(
+def run_chaos(
     folder: Path,
     events: int,
     rate: float,
@@ -108,8 +125,10 @@ def _run(
     batch: int,
     targets: list[str],
     settle: float,
-    rng: random.Random,
+    choose: Callable[[list[str]], str],
 ) -> Run:
+    """Start the stack in `folder`, offer and kill (`choose` picks among the running targets),
+    wait for the verdicts, stop the stack and count."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("MODSTREAM_")} | {
         "MODSTREAM_DATA_DIR": str(folder),
@@ -134,7 +153,7 @@ def _run(
         with Progress(console=console, transient=True) as bar:
             task = bar.add_task("offering events", total=events)
             _offer(api, token, tenant, prefix, events, rate, batch, kill_every, targets, folder,
-                   rng, run, lambda n: bar.update(task, completed=n))  # fmt: skip
+                   choose, run, lambda n: bar.update(task, completed=n))  # fmt: skip
         bootstrap = _bootstrap(folder)
         started = time.monotonic()
         with console.status("waiting for every accepted event's verdict"):
@@ -182,9 +201,9 @@ def _offer(
     kill_every: float,
     targets: list[str],
     folder: Path,
-    rng: random.Random,
+    choose: Callable[[list[str]], str],
     run: Run,
-    progress: Any,
+    progress: Callable[[int], object],
 ) -> None:
     headers = {"Authorization": f"Bearer {token}"}
     start = time.monotonic()
@@ -196,7 +215,7 @@ def _offer(
             while True:  # the same batch until it is answered: a client's retry
                 now = time.monotonic()
                 if now >= next_kill:
-                    _kill(folder, targets, rng, run)
+                    _kill(folder, targets, choose, run)
                     next_kill = now + kill_every
                 try:
                     response = client.post("/v1/events", json=docs)
@@ -231,7 +250,7 @@ def _event(tenant: str, prefix: str, i: int) -> dict[str, Any]:
     }
 
 
-def _kill(folder: Path, targets: list[str], rng: random.Random, run: Run) -> None:
+def _kill(folder: Path, targets: list[str], choose: Callable[[list[str]], str], run: Run) -> None:
     try:
         services = json.loads((folder / "services.json").read_text())["services"]
     except (OSError, ValueError, KeyError):
@@ -239,7 +258,7 @@ def _kill(folder: Path, targets: list[str], rng: random.Random, run: Run) -> Non
     alive = [t for t in targets if services.get(t, {}).get("state") == "running"]
     if not alive:
         return
-    name = rng.choice(alive)
+    name = choose(alive)
     try:
         os.kill(int(services[name]["pid"]), signal.SIGKILL)
         run.kills[name] += 1
@@ -303,8 +322,6 @@ def _stored(folder: Path, prefix: str) -> tuple[int, int]:
 
 def _table(run: Run, events: int, rate: float) -> Table:
     accepted = len(run.accepted)
-    on_topic = sum(1 for e in run.accepted if run.topic[e])
-    extra = sum(n - 1 for e, n in run.topic.items() if n > 1)
     table = Table(title=f"bench chaos: {events:,} events offered at {rate:,.0f}/s")
     table.add_column("measure")
     table.add_column("value", justify="right")
@@ -314,12 +331,12 @@ def _table(run: Run, events: int, rate: float) -> Table:
         ("requests retried (no answer or 5xx)", f"{run.retries:,}"),
         ("events refused (4xx)", f"{run.refused:,}"),
         ("kills", f"{sum(run.kills.values())} ({kills})"),
-        ("verdicts on the topic, distinct events", f"{on_topic:,}"),
-        ("lost on the topic", f"{accepted - on_topic:,}"),
-        ("doubled on the topic (extra copies)", f"{extra:,}"),
+        ("verdicts on the topic, distinct events", f"{accepted - run.lost_on_topic:,}"),
+        ("lost on the topic", f"{run.lost_on_topic:,}"),
+        ("doubled on the topic (extra copies)", f"{run.doubled_on_topic:,}"),
         ("verdicts in the warehouse (FINAL)", f"{run.stored:,}"),
-        ("lost in the warehouse", f"{accepted - run.stored_distinct:,}"),
-        ("doubled in the warehouse", f"{run.stored - run.stored_distinct:,}"),
+        ("lost in the warehouse", f"{run.lost_in_warehouse:,}"),
+        ("doubled in the warehouse", f"{run.doubled_in_warehouse:,}"),
         ("seconds from the last event to the last verdict", f"{run.settle_s:,.0f}"),
     ]
     for name, value in rows:

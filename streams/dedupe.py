@@ -213,9 +213,16 @@ class Ledger:
         self._memory: Memory[str] = Memory(capacity, store, "published")
 
     def unpublished(self, keys: list[bytes]) -> list[int]:
-        """Indexes of the keys not published yet."""
+        """Indexes of the keys not published yet, each key once (a client that sent an event
+        twice can put both copies in one batch)."""
         self._memory.load(keys)
-        return [i for i, key in enumerate(keys) if key not in self._memory.cache]
+        seen: set[bytes] = set()
+        todo = []
+        for i, key in enumerate(keys):
+            if key not in seen and key not in self._memory.cache:
+                todo.append(i)
+            seen.add(key)
+        return todo
 
     def record(self, keys: list[bytes]) -> None:
         for key in keys:
