@@ -153,7 +153,8 @@ class EmbeddedBroker:
         p = self.ports
         return [
             weed_binary(), "server", f"-dir={data}", f"-master.dir={data / 'master'}",
-            "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-master.telemetry=false", "-master.electionTimeout=1s",
+            "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-master.telemetry=false",
+            "-master.electionTimeout=1s",  # one master: no need to wait 10 s for an election
             f"-master.port={p.master}", f"-master.port.grpc={p.master_grpc}",
             f"-volume.port={p.volume}", f"-volume.port.grpc={p.volume_grpc}",
             "-volume.max=0", "-volume.preStopSeconds=0", "-master.volumeSizeLimitMB=1024",

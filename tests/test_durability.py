@@ -127,7 +127,7 @@ def test_writes_are_refused_with_retry_after_while_draining(tmp_path: Path) -> N
     with EmbeddedBroker(tmp_path / "broker", durable=False) as broker:
         settings = Settings(
             env="test", data_dir=tmp_path, kafka_bootstrap=broker.bootstrap,
-            secret_key=TEST_SECRET,  # type: ignore[arg-type]
+            secret_key=TEST_SECRET,
         )  # fmt: skip
         with TestClient(create_app(settings, run_sink=False)) as client:
             client.app.state.modstream.draining = True  # type: ignore[attr-defined]
@@ -189,7 +189,8 @@ def test_strike_counts_survive_a_sigkill_of_the_broker_and_its_store(
             for i in range(first, last):  # one at a time: strikes are counted in order
                 verdict = _verdict(author, i)
                 await publisher.publish_many(
-                    VERDICTS_TEXT.name, [(verdict.partition_key, verdict.model_dump_json().encode())]
+                    VERDICTS_TEXT.name,
+                    [(verdict.partition_key, verdict.model_dump_json().encode())],
                 )
 
     def strike_counts() -> list[object]:

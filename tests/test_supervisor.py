@@ -3,6 +3,7 @@ name (in the status file that `GET /health` reads), and stops what it started.""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -63,7 +64,7 @@ def test_quick_failures_back_off_and_become_a_crash_loop_in_health(tmp_path: Pat
         heal_until(supervisor, restarted, timeout=30)
         heal_until(supervisor, lambda: child.state == "crash-loop")
         assert child.last_exit == 3
-        gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
+        gaps = [b - a for a, b in itertools.pairwise(starts)]
         assert all(gap >= 1.5 for gap in gaps), gaps  # 1 s, then 2 s: the back-off doubles
         health = supervised(status_file)
         assert not health.ok
