@@ -50,7 +50,7 @@ deadletters_app = typer.Typer(
     no_args_is_help=True,
 )
 T = TypeVar("T")
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
 
 
@@ -66,9 +66,17 @@ class Backend(Protocol):
 
 
 def _refused(code: str, message: str, details: Any) -> Refused:
+    """One line for the refusal, one per dead letter refused (with the reason's code)."""
+    items = details if isinstance(details, list) else []
     lines = [f"{message} ({code})"]
-    for d in details if isinstance(details, list) else []:
-        lines.append(f"  {d.get('message', d)}" if isinstance(d, dict) else f"  {d}")
+    for d in items:
+        if isinstance(d, dict) and {"message", "code"} <= d.keys():
+            if len(items) == 1 and d["message"] == message:  # one id: its reason, once
+                lines = [f"{message} ({d['code']})"]
+            else:
+                lines.append(f"  {d['message']} ({d['code']})")
+        elif len(items) > 1:
+            lines.append(f"  {d}")
     return Refused("\n".join(lines))
 
 

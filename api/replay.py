@@ -16,11 +16,12 @@ activity) and the event lands in its author's partition.
 
 Idempotent: the event keeps its `event_id`, and the warehouse keeps one verdict per tenant and
 event id (a ReplacingMergeTree read with FINAL), so even a forced replay never makes a second
-verdict there (subscribers of `verdicts.text` may see the verdict twice: keep the last). Each
-replay is a row of `dead_letter_replays`; a dead letter replayed once is reported as
-`already_replayed` and not published again unless `force`. Within one API process replays are
-serialised, so two concurrent requests cannot both replay one dead letter; a replay from the
-command line at the same moment could (the warehouse still keeps one verdict).
+verdict there; the text worker, too, publishes one verdict per tenant and event id (its ledger,
+`streams/dedupe.py`), so a forced replay of an event judged since puts no second verdict on
+`verdicts.text` either. Each replay is a row of `dead_letter_replays`; a dead letter replayed
+once is reported as `already_replayed` and not published again unless `force`. Within one API
+process replays are serialised, so two concurrent requests cannot both replay one dead letter;
+a replay from the command line at the same moment could (the warehouse still keeps one verdict).
 """
 
 from __future__ import annotations
