@@ -5,6 +5,7 @@ credentials of tenant B against tenant A's data: no read returns A's data, no wr
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -452,6 +453,45 @@ def _assist(api: TestClient, s: Seed, w: Warehouse) -> None:
     assert ["body", "tenant"] in [d["loc"] for d in response.json()["error"]["details"]]
 
 
+def _a_dead_letter(api: TestClient, s: Seed, w: Warehouse) -> str:
+    """A dead letter of tenant A whose record (A's mark in it) could be replayed."""
+    from infra.warehouse.sink import DEAD, dead_letter_row
+    from schemas.records import DeadLetter, DeadLetterReason
+
+    raw = json.dumps(post_event("iso-dead", MARK, tenant=s.a))
+    letter = DeadLetter(
+        topic="events.text", partition=0, offset=4_000_000_000_000,
+        reason=DeadLetterReason.PROCESSING_ERROR, detail=MARK, raw=raw,
+        raw_size=len(raw.encode()), tenant=s.a, event_id="iso-dead", failed_at=datetime.now(UTC),
+    )  # fmt: skip
+    w.insert(DEAD.name, [dead_letter_row(letter)], DEAD.columns)
+    return "events.text:0:4000000000000"
+
+
+def _dead_letters(api: TestClient, s: Seed, w: Warehouse) -> None:
+    _a_dead_letter(api, s, w)
+    assert no_mark(call(api, "GET", "/v1/deadletters", s.b_headers), s).json()["data"] == []
+    assert api.get("/v1/deadletters", headers=s.a_headers).json()["data"]  # it exists
+
+
+def _dead_letter(api: TestClient, s: Seed, w: Warehouse) -> None:
+    dead = _a_dead_letter(api, s, w)
+    assert no_mark(call(api, "GET", f"/v1/deadletters/{dead}", s.b_headers), s).status_code == 404
+    assert api.get(f"/v1/deadletters/{dead}", headers=s.a_headers).status_code == 200
+
+
+def _replay(api: TestClient, s: Seed, w: Warehouse) -> None:
+    dead = _a_dead_letter(api, s, w)
+    by_id = call(api, "POST", "/v1/deadletters/replay", s.b_headers, json={"ids": [dead]})
+    assert no_mark(by_id, s).status_code == 404
+    by_filter = call(api, "POST", "/v1/deadletters/replay", s.b_headers,
+                     json={"filter": {"event_id": "iso-dead"}})  # fmt: skip
+    assert no_mark(by_filter, s).json()["replayed"] == []
+    assert events_of(w, "iso-dead") == []
+    replays = w.rows("SELECT count() AS n FROM dead_letter_replays WHERE event_id = 'iso-dead'")
+    assert replays[0]["n"] == 0
+
+
 CHECKS: dict[tuple[str, str], Check] = {
     ("GET", "/v1/me"): _me,
     ("POST", "/v1/tokens"): _create_token,
@@ -494,6 +534,9 @@ CHECKS: dict[tuple[str, str], Check] = {
     ("GET", "/v1/verdicts/stream"): _sse,
     ("WS", "/v1/verdicts/ws"): _ws,
     ("POST", "/v1/assist"): _assist,
+    ("GET", "/v1/deadletters"): _dead_letters,
+    ("GET", "/v1/deadletters/{dead_letter_id}"): _dead_letter,
+    ("POST", "/v1/deadletters/replay"): _replay,
     ("POST", "/v1/posts"): _create_post,
     ("POST", "/v1/posts/{post_id}/comments"): _comment,
     ("GET", "/v1/posts/{post_id}/thread"): _thread,
@@ -510,7 +553,8 @@ def test_every_route_is_covered_here(api: TestClient) -> None:
 def test_anonymous_callers_get_401(api: TestClient, route: tuple[str, str]) -> None:
     method, template = route
     path = template.format(token_id=1, invite_id=1, event_id="x", author="x", bank="x",
-                           entry_id="x", post_id="x", account_id=1)  # fmt: skip
+                           entry_id="x", post_id="x", account_id=1,
+                           dead_letter_id="events.text:0:1")  # fmt: skip
     if method == "WS":
         with pytest.raises(WebSocketDenialResponse) as denied:  # noqa: SIM117
             with api.websocket_connect(path, headers=anonymous()):
