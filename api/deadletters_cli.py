@@ -121,7 +121,7 @@ class DirectBackend:
     def __init__(
         self,
         warehouse: Warehouse,
-        bootstrap: str,
+        bootstrap: str | None,
         accounts: AccountsDB,
         scope: Scope,
         *,
@@ -148,6 +148,14 @@ class DirectBackend:
 
     def replay(self, request: ReplayRequest) -> ReplayReport:
         async def run() -> tuple[replay.Outcome, ReplayReport]:
+            if request.dry_run:  # checks only: no broker needed
+                return await replay.run(self.warehouse, _NoBroker(), self.scope, request,
+                                        actor="cli")  # fmt: skip
+            if not self.bootstrap:
+                raise ModstreamError(
+                    "replaying needs the broker: set MODSTREAM_KAFKA_BOOTSTRAP (embedded, "
+                    "`modstream broker` starts it and prints the address)"
+                )
             async with Publisher(self.bootstrap) as publisher:
                 return await replay.run(self.warehouse, publisher, self.scope, request, actor="cli")
 
@@ -162,6 +170,11 @@ class DirectBackend:
         if self._owned:
             self.warehouse.close()
             self.accounts.close()
+
+
+class _NoBroker:
+    async def publish_many(self, topic: str, records: Any) -> list[tuple[int, int]]:
+        raise ModstreamError("a dry run publishes nothing")  # pragma: no cover - never called
 
 
 def _unless_refused(fn: Callable[..., T], *args: Any) -> T:
@@ -203,7 +216,8 @@ def open_backend(
         raise ModstreamError(f"{exc}{hint}") from exc
     migrate(warehouse)  # the replays table, if this warehouse has not met the API yet
     accounts = AccountsDB(settings.accounts_db_url)
-    return DirectBackend(warehouse, settings.require_bootstrap(), accounts, scope, owned=True)
+    accounts.create_schema()  # idempotent: privacy modes and the audit log live there
+    return DirectBackend(warehouse, settings.kafka_bootstrap, accounts, scope, owned=True)
 
 
 def _when(value: str | None, name: str) -> datetime | None:
