@@ -408,7 +408,7 @@ def replay_command(
         f"{len(report.refused)} refused"
     )
     if report.incomplete:
-        summary += f", {report.incomplete} kept only as a digest or a prefix (not replayable)"
+        summary += f", {report.incomplete} not stored whole (not replayable)"
     if report.more:
         summary += "; more match: run it again"
     err.print(summary, highlight=False)

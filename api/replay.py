@@ -143,8 +143,9 @@ class ReplayReport(BaseModel):
     refused: list[Refusal] = Field(description="What cannot be replayed, and why.")
     incomplete: int = Field(
         default=0,
-        description="With `filter`: matching dead letters left out because only a digest "
-        "(privacy mode) or the first 16 KiB of their record is stored.",
+        description="With `filter`: matching dead letters left out because their record is "
+        "not stored whole (a digest in privacy mode, the first 16 KiB, or text that was not "
+        "UTF-8).",
     )
     more: bool = Field(
         default=False, description="With `filter`: more match than `limit`; call again."
