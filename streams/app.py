@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 import faust
+import mode
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
 from infra.settings import Settings
@@ -59,6 +60,10 @@ def create_app(
             producer_compression_type="lz4",
             broker_commit_interval=1.0,
             stream_buffer_maxsize=settings.worker_batch_size * 8,
+            # A crashed agent would leave the worker running with its unacknowledged events
+            # never delivered again (a broker error while publishing, say): stop the worker
+            # instead, for its supervisor to restart it; those events are then judged again.
+            agent_supervisor=mode.CrashingSupervisor,
         )
         | overrides
     )

@@ -274,37 +274,57 @@ class WarehouseSink:
         self.on_flush = on_flush
         self.flushed = 0
         self._stopping = asyncio.Event()
-        self._consumer = AIOKafkaConsumer(
-            *topics,
-            bootstrap_servers=bootstrap,
-            group_id=group_id,
+        self._topics, self._bootstrap, self._group_id = tuple(topics), bootstrap, group_id
+
+    def _new_consumer(self) -> AIOKafkaConsumer:
+        return AIOKafkaConsumer(
+            *self._topics,
+            bootstrap_servers=self._bootstrap,
+            group_id=self._group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             fetch_max_wait_ms=100,
             session_timeout_ms=10_000,
             heartbeat_interval_ms=1_000,
-            max_poll_records=batch_size,
+            max_poll_records=self.batch_size,
         )
 
     async def run(self) -> None:
-        await self._consumer.start()
-        log.info("warehouse sink started (%s)", self.warehouse.url.split("@")[-1])
-        try:
-            while not self._stopping.is_set():
-                batch = await self._consumer.getmany(
-                    timeout_ms=int(self.flush_interval * 1000), max_records=self.batch_size
-                )
-                records = [r for part in batch.values() for r in part]
-                if records:
-                    private = await self._privacy_modes()
-                    await self._flush(rows_for(records, private))
-                    await self._consumer.commit()
-                    self.flushed += len(records)
-        except KafkaError:
-            log.exception("sink lost the broker; offsets since the last flush will be replayed")
-            raise
-        finally:
-            await self._consumer.stop()
+        """Consume until `stop()`. A broker that goes away (restarts, a rebalance that fails a
+        commit) costs a reconnection with back-off, never the sink: what was not committed is
+        read again, and the tables are idempotent."""
+        delay = 0.5
+        while not self._stopping.is_set():
+            consumer = self._new_consumer()
+            try:
+                await consumer.start()
+                log.info("warehouse sink started (%s)", self.warehouse.url.split("@")[-1])
+                while not self._stopping.is_set():
+                    if await self._consume(consumer):
+                        delay = 0.5
+            except KafkaError as exc:
+                if self._stopping.is_set():
+                    break
+                log.warning(
+                    "sink lost the broker (%s); reconnecting in %.1fs, offsets since the last "
+                    "flush will be read again", exc, delay,
+                )  # fmt: skip
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+            finally:
+                await consumer.stop()
+
+    async def _consume(self, consumer: AIOKafkaConsumer) -> int:
+        batch = await consumer.getmany(
+            timeout_ms=int(self.flush_interval * 1000), max_records=self.batch_size
+        )
+        records = [r for part in batch.values() for r in part]
+        if records:
+            private = await self._privacy_modes()
+            await self._flush(rows_for(records, private))
+            await consumer.commit()
+            self.flushed += len(records)
+        return len(records)
 
     async def _flush(self, rows: dict[Table, list[Row]]) -> None:
         delay = 0.5
