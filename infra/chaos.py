@@ -38,7 +38,6 @@ from rich.table import Table
 
 from infra.errors import ModstreamError
 from infra.processes import free_port, kill_descendants
-from infra.warehouse import connect
 from schemas.topics import VERDICTS_TEXT
 
 console = Console(stderr=True)
@@ -307,17 +306,27 @@ async def _verdicts_on_topic(bootstrap: str, prefix: str) -> Counter[str]:
 
 
 def _stored(folder: Path, prefix: str) -> tuple[int, int]:
-    """Verdict rows in the warehouse (FINAL) for this run, and their distinct event ids."""
-    warehouse = connect(f"chdb://{(folder / 'warehouse').resolve()}")
-    try:
-        rows = warehouse.rows(
-            "SELECT count() AS n, uniqExact(event_id) AS d FROM verdicts FINAL "
-            "WHERE startsWith(event_id, {p:String})",
-            {"p": prefix},
-        )
-    finally:
-        warehouse.close()
-    return int(rows[0]["n"]), int(rows[0]["d"])
+    """Verdict rows in the warehouse (FINAL) for this run, and their distinct event ids. Read in
+    a process of its own: chdb opens one database per process, and ours may have one open."""
+    done = subprocess.run(  # noqa: S603 - our own interpreter and code
+        [sys.executable, "-c", _COUNT, str((folder / "warehouse").resolve()), prefix],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise ModstreamError(f"cannot count the stored verdicts: {done.stderr[-2000:]}")
+    stored, distinct = done.stdout.split()
+    return int(stored), int(distinct)
+
+
+_COUNT = """
+import sys
+warehouse = connect(f"chdb://{sys.argv[1]}")
+row = warehouse.rows(
+    "SELECT count() AS n, uniqExact(event_id) AS d FROM verdicts FINAL "
+    "WHERE startsWith(event_id, {p:String})", {"p": sys.argv[2]},
+)[0]
+print(row["n"], row["d"])
+"""
 
 
 def _table(run: Run, events: int, rate: float) -> Table:

@@ -50,7 +50,7 @@ def up(
     configure_logging(settings.log_level)
     logging.raiseExceptions = False  # a closed stdout must not get in the way of stopping
     become_subreaper()  # a dead service's children come to us, and are stopped with the rest
-    supervisor = Supervisor({}, status_file=settings.data_dir / "services.json")
+    supervisor = Supervisor({}, status_file=settings.data_dir / "services.json", reaper=True)
     stop = _stop_on_signals()
     api_url = f"http://{settings.api_host}:{settings.api_port}"
     token_file = settings.data_dir / "dev-token"
@@ -212,7 +212,18 @@ def _say(stop: _Flag, message: str) -> None:
     try:
         console.print(message)
     except OSError:
-        stop.set()
+        _lost_console(stop)
+
+
+def _lost_console(stop: _Flag) -> None:
+    """stdout/stderr is a closed pipe (`up | tee log`, then tee died): stop, and send further
+    output (logs, the interpreter's last flush) nowhere rather than fail on it."""
+    stop.set()
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for fd in (1, 2):
+        with contextlib.suppress(OSError):
+            os.dup2(devnull, fd)
+    os.close(devnull)
 
 
 def _wait_healthy(api_url: str, supervisor: Supervisor, stop: _Flag, timeout: float = 180) -> None:
@@ -256,7 +267,7 @@ def _banner(api_url: str, bootstrap: str, data_dir: Path, token: str | None, sto
             console.print(line)
         console.rule()
     except OSError:
-        stop.set()
+        _lost_console(stop)
 
 
 @app.command()

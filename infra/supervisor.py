@@ -73,9 +73,14 @@ class Child:
 
 
 class Supervisor:
-    def __init__(self, env: Mapping[str, str], status_file: Path | None = None) -> None:
+    def __init__(
+        self, env: Mapping[str, str], status_file: Path | None = None, *, reaper: bool = False
+    ) -> None:
+        """`reaper`: this process is a subreaper whose every child is a service of this
+        supervisor (`modstream up`), so any other child is an orphan to kill and reap."""
         self.env = dict(os.environ) | dict(env)
         self.status_file = status_file
+        self.reaper = reaper
         self.children: list[Child] = []
         self._stopping = False
 
@@ -128,7 +133,7 @@ class Supervisor:
                 child.started, child.restart_at = now, None
                 child.restarts += 1
                 log.warning("restarted %s (pid %d)", child.name, child.proc.pid)
-        if changed:
+        if changed and self.reaper:
             reap_orphans({c.proc.pid for c in self.children})
             self.write_status()
 

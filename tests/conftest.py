@@ -261,3 +261,17 @@ def post_event(
 
 def as_json(event: dict[str, Any]) -> bytes:
     return json.dumps(event).encode()
+
+
+def up_env(data_dir: Path, model_dir: Path) -> tuple[dict[str, str], str]:
+    """The environment for a `modstream up` of its own (no inherited MODSTREAM_ settings, free
+    ports, a trained model), and its API's URL."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MODSTREAM_")} | {
+        "MODSTREAM_DATA_DIR": str(data_dir),
+        "MODSTREAM_MODEL_DIR": str(model_dir),
+        "MODSTREAM_API_PORT": str(port),
+        "MODSTREAM_CHAT_PORT": str(free_port()),
+        "MODSTREAM_ASSIST_PORT": str(free_port()),
+    }
+    return env, f"http://127.0.0.1:{port}"

@@ -20,16 +20,17 @@ from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaConsumer
+from fastapi.testclient import TestClient
 
 from infra.broker import EmbeddedBroker
 from infra.chaos import TARGETS, run_chaos
 from infra.kafka import Publisher, ensure_topics
-from infra.processes import descendants, free_port, pid_alive
+from infra.processes import descendants, pid_alive
 from infra.settings import Settings
 from schemas.events import Kind
 from schemas.records import Decision, Verdict
 from schemas.topics import AUTHOR_BLOCKS, AUTHOR_STRIKES, VERDICTS_TEXT
-from tests.conftest import Worker, wait_for
+from tests.conftest import Worker, up_env, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -57,19 +58,12 @@ def test_every_service_sigkilled_under_load_loses_nothing(
 
 
 def start_up(tmp_path: Path, model_dir: Path, stdout: int) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MODSTREAM_")} | {
-        "MODSTREAM_DATA_DIR": str(tmp_path),
-        "MODSTREAM_MODEL_DIR": str(model_dir),
-        "MODSTREAM_API_PORT": str(port),
-        "MODSTREAM_CHAT_PORT": str(free_port()),
-        "MODSTREAM_ASSIST_PORT": str(free_port()),
-    }
+    env, api = up_env(tmp_path, model_dir)
     up = subprocess.Popen(  # its own group, as a terminal would give it
         [sys.executable, "-m", "infra.cli", "up", "--no-samples"],
         env=env, stdout=stdout, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
-    return up, f"http://127.0.0.1:{port}"
+    return up, api
 
 
 def wait_for_everything(up: subprocess.Popen[bytes], tmp_path: Path) -> set[int]:
@@ -108,6 +102,8 @@ def test_however_up_ends_no_process_outlives_it(
     finally:
         if up.poll() is None:
             up.kill()
+            up.wait()
+        up.stdout.close()
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and any(pid_alive(p) for p in processes):
         time.sleep(0.2)
@@ -117,26 +113,22 @@ def test_however_up_ends_no_process_outlives_it(
         assert up.returncode == 0
 
 
-def test_writes_are_refused_with_retry_after_while_draining(tmp_path: Path) -> None:
+def test_writes_are_refused_with_retry_after_while_draining(api: TestClient) -> None:
     """The API half of Ctrl-C: after SIGUSR1 from `up`, writes answer 503 with Retry-After."""
-    from fastapi.testclient import TestClient
-
-    from api.app import create_app
-    from tests.conftest import TEST_SECRET
-
-    with EmbeddedBroker(tmp_path / "broker", durable=False) as broker:
-        settings = Settings(
-            env="test", data_dir=tmp_path, kafka_bootstrap=broker.bootstrap,
-            secret_key=TEST_SECRET,
-        )  # fmt: skip
-        with TestClient(create_app(settings, run_sink=False)) as client:
-            client.app.state.modstream.draining = True  # type: ignore[attr-defined]
-            response = client.post("/v1/events", json={})
-            assert response.status_code == 503
-            assert response.headers["Retry-After"] == "30"
-            assert response.json()["error"]["code"] == "draining"
-            assert client.get("/health").json()["draining"] is True
-            assert client.get("/v1/verdicts/x").status_code == 401  # reads still answer
+    state = api.app.state.modstream  # type: ignore[attr-defined]
+    state.draining = True
+    try:
+        response = api.post("/v1/events", json={})
+        assert response.status_code == 503
+        assert response.headers["Retry-After"] == "30"
+        assert response.json()["error"]["code"] == "draining"
+        health = api.get("/health")
+        assert health.status_code == 503
+        assert health.json()["draining"] is True
+        assert api.get("/v1/verdicts/no-such-event").status_code == 404  # reads still answer
+    finally:
+        state.draining = False
+    assert api.post("/v1/events", json={}).status_code == 422
 
 
 def _verdict(author: str, i: int) -> Verdict:

@@ -13,36 +13,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from infra.processes import free_port
-from tests.conftest import wait_for
+from infra.processes import descendants, free_port, pid_alive
+from tests.conftest import up_env, wait_for
 
 pytestmark = pytest.mark.integration
-
-
-def descendants(pid: int) -> set[int]:
-    """Every live process below `pid`, by parent links in /proc."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-        if fields[0] != "Z":
-            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    found: set[int] = set()
-    todo = [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.add(child)
-            todo.append(child)
-    return found
-
-
-def alive(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
 
 
 def cmdline(pid: int) -> list[str]:
@@ -55,19 +29,11 @@ def cmdline(pid: int) -> list[str]:
 def test_up_serves_sample_verdicts_and_ctrl_c_stops_everything(
     tmp_path: Path, model_dir: Path
 ) -> None:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MODSTREAM_")} | {
-        "MODSTREAM_DATA_DIR": str(tmp_path),
-        "MODSTREAM_MODEL_DIR": str(model_dir),
-        "MODSTREAM_API_PORT": str(port),
-        "MODSTREAM_CHAT_PORT": str(free_port()),
-        "MODSTREAM_ASSIST_PORT": str(free_port()),
-    }
+    env, api = up_env(tmp_path, model_dir)
     log = (tmp_path / "up.log").open("wb")
     up = subprocess.Popen(
         [sys.executable, "-m", "infra.cli", "up"], env=env, stdout=log, stderr=subprocess.STDOUT
     )
-    api = f"http://127.0.0.1:{port}"
     try:
         token_file = tmp_path / "dev-token"  # development only: a demo tenant and its token
         wait_for(token_file.exists, timeout=120, what="the development token")
@@ -103,7 +69,7 @@ def test_up_serves_sample_verdicts_and_ctrl_c_stops_everything(
     assert headers["Authorization"].split()[1] in output  # the banner shows the dev token
     assert code == 0, output[-3000:]
     time.sleep(0.5)
-    assert not [p for p in processes if alive(p)], "processes left behind after Ctrl-C"
+    assert not [p for p in processes if pid_alive(p)], "processes left behind after Ctrl-C"
 
 
 def test_ctrl_c_during_the_first_training_stops_at_once(tmp_path: Path) -> None:
@@ -125,4 +91,4 @@ def test_ctrl_c_during_the_first_training_stops_at_once(tmp_path: Path) -> None:
     assert b"stopped." in output
     assert b"Modstream is up" not in output  # no service was started after the interruption
     time.sleep(0.5)
-    assert not [p for p in training if alive(p)], "the training step was left running"
+    assert not [p for p in training if pid_alive(p)], "the training step was left running"
