@@ -320,6 +320,7 @@ def _stored(folder: Path, prefix: str) -> tuple[int, int]:
 
 _COUNT = """
 import sys
+from infra.warehouse import connect
 warehouse = connect(f"chdb://{sys.argv[1]}")
 row = warehouse.rows(
     "SELECT count() AS n, uniqExact(event_id) AS d FROM verdicts FINAL "

@@ -45,7 +45,10 @@ def free_port() -> int:
 
 
 def port_free(port: int) -> bool:
+    """Nothing listens there. (Connections of a stopped listener lingering in TIME_WAIT do not
+    count: a restarted broker may bind over them, as SO_REUSEADDR allows.)"""
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:

@@ -133,8 +133,9 @@ class Supervisor:
                 child.started, child.restart_at = now, None
                 child.restarts += 1
                 log.warning("restarted %s (pid %d)", child.name, child.proc.pid)
-        if changed and self.reaper:
-            reap_orphans({c.proc.pid for c in self.children})
+        if changed:
+            if self.reaper:
+                reap_orphans({c.proc.pid for c in self.children})
             self.write_status()
 
     def _failed(self, child: Child, now: float) -> None:

@@ -41,7 +41,9 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]:
-    with EmbeddedBroker(tmp_path_factory.mktemp("broker")) as running:
+    # In memory, as before: the durable storage has tests of its own (test_durability.py,
+    # test_broker.py, test_up.py); the rest of the suite tests logic on the real broker.
+    with EmbeddedBroker(tmp_path_factory.mktemp("broker"), durable=False) as running:
         asyncio.run(ensure_topics(running.bootstrap))
         yield running
 
