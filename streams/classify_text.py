@@ -28,10 +28,12 @@ log = logging.getLogger(__name__)
 class Counters:
     def __init__(self) -> None:
         self.events = self.verdicts = self.dead_letters = self.duplicates = self.reused = 0
+        self.republished = 0
         self._since = time.monotonic()
 
-    def add(self, n_events: int, out: Outgoing) -> None:
+    def add(self, n_events: int, out: Outgoing, published: int) -> None:
         self.events += n_events
+        self.republished += len(out.keys) - published
         self.verdicts += out.verdicts
         self.dead_letters += len(out.dead_letters)
         self.duplicates += out.duplicates
@@ -42,11 +44,12 @@ class Counters:
         if self.events:
             log.info(
                 "%d events in %.0fs (%.0f/s): %d verdicts, %d dead letters, %d duplicates "
-                "skipped, %d reused scores",
+                "skipped, %d reused scores, %d records not sent again (published before)",
                 self.events, elapsed, self.events / elapsed, self.verdicts, self.dead_letters,
-                self.duplicates, self.reused,
+                self.duplicates, self.reused, self.republished,
             )  # fmt: skip
         self.events = self.verdicts = self.dead_letters = self.duplicates = self.reused = 0
+        self.republished = 0
 
 
 def register(app: ModstreamApp, judge: Judge, settings: Settings) -> None:
@@ -90,7 +93,7 @@ def register(app: ModstreamApp, judge: Judge, settings: Settings) -> None:
             await asyncio.to_thread(ledger.record, [out.keys[i] for i in fresh])
             for topic, partition, offset, reason in out.dead_letters:
                 log.warning("dead letter %s[%d]@%d: %s", topic, partition, offset, reason[:200])
-            counters.add(len(records), out)
+            counters.add(len(records), out, published=len(fresh))
             yield None
 
     @app.timer(30.0)  # type: ignore[untyped-decorator]
