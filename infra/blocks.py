@@ -17,6 +17,7 @@ from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 
 from infra.errors import BrokerError
+from infra.kafka import end_offsets
 from schemas.strikes import BlockAction, BlockChange
 from schemas.topics import AUTHOR_BLOCKS
 
@@ -67,7 +68,7 @@ class BlockList:
             parts = [TopicPartition(AUTHOR_BLOCKS.name, p) for p in range(AUTHOR_BLOCKS.partitions)]
             consumer.assign(parts)
             await consumer.seek_to_beginning(*parts)
-            ends = await consumer.end_offsets(parts)
+            ends = await end_offsets(self.bootstrap, parts)
             pending = {tp for tp, end in ends.items() if end > 0}
             if not pending:
                 self.ready.set()

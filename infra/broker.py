@@ -187,17 +187,25 @@ class EmbeddedBroker:
                 )
 
     def _wait_s3(self, deadline: float) -> None:
-        """Until the object store answers and holds the bucket (creating it is idempotent)."""
+        """Until the object store holds the bucket (creating it is idempotent) and its volume
+        server has joined the master: before that, S3 answers but reading an object written
+        before a restart fails ("volume not found"), and the broker would not start."""
         while time.monotonic() < deadline:
             self._check_alive()
             try:
-                if httpx.put(f"{self.s3_url}/{BUCKET}", timeout=2).status_code in (200, 409):
+                bucket = httpx.put(f"{self.s3_url}/{BUCKET}", timeout=2).status_code in (200, 409)
+                if bucket and self._volumes_joined():
                     return
-            except httpx.HTTPError:
+            except (httpx.HTTPError, ValueError):
                 pass
             time.sleep(0.1)
         self.stop()
         raise BrokerError(f"the object store did not start; see {self.folder / 'objects.log'}")
+
+    def _volumes_joined(self) -> bool:
+        status = httpx.get(f"http://127.0.0.1:{self.ports.master}/dir/status", timeout=2).json()
+        centers = status.get("Topology", {}).get("DataCenters") or []
+        return any(rack.get("DataNodes") for dc in centers for rack in dc.get("Racks") or [])
 
     def _wait_kafka(self, deadline: float) -> None:
         while time.monotonic() < deadline:

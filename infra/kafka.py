@@ -62,6 +62,40 @@ async def broker_reachable(bootstrap: str, wait: float = 3.0) -> bool:
     return True
 
 
+async def end_offsets(
+    bootstrap: str, parts: Sequence[TopicPartition], timeout: float = 15.0
+) -> dict[TopicPartition, int]:
+    """The end offset (high watermark) of each partition, as Fetch responses report it.
+
+    The embedded broker answers ListOffsets(latest), which `AIOKafkaConsumer.end_offsets` asks,
+    with too small an offset: after a multi-record batch in memory, and after almost any write
+    on S3 storage (4 single-record batches: 1). Its Fetch responses carry the right one. A
+    reader that stops at the listed end stops early (a table half recovered, a block list half
+    replayed), so this probe fetches once from the listed end and keeps the larger offset. On
+    Apache Kafka both agree and the fetch returns at once.
+    """
+    probe = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=50,
+        max_partition_fetch_bytes=1024, request_timeout_ms=int(timeout * 1000),
+    )  # fmt: skip
+    try:
+        await probe.start()
+        listed = await probe.end_offsets(list(parts))
+        probe.assign(list(parts))
+        for tp, end in listed.items():
+            probe.seek(tp, end)
+        deadline = asyncio.get_running_loop().time() + timeout
+        while any(probe.highwater(tp) is None for tp in parts):
+            if asyncio.get_running_loop().time() > deadline:
+                raise BrokerError(f"no high watermark for {sorted(map(str, parts))[:4]}")
+            await probe.getmany(timeout_ms=100, max_records=1)
+        return {tp: max(listed[tp], probe.highwater(tp) or 0) for tp in parts}
+    except KafkaError as exc:
+        raise BrokerError(f"cannot read end offsets from {bootstrap}: {exc}") from exc
+    finally:
+        await probe.stop()
+
+
 EVENT_TOPICS = (EVENTS_TEXT.name, EVENTS_MEDIA.name)
 """What the stream worker's group (`modstream-worker`) consumes."""
 
@@ -71,18 +105,15 @@ async def lag(bootstrap: str, group: str, topics: Sequence[str]) -> int:
     partitions = {s.name: s.partitions for s in CATALOGUE}
     parts = [TopicPartition(t, p) for t in topics for p in range(partitions[t])]
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5_000)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, request_timeout_ms=5_000)
     try:
         await admin.start()
-        await consumer.start()
         # `partitions=` always: some brokers drop the connection without it.
         committed = await admin.list_consumer_group_offsets(group, partitions=parts)
-        ends = await consumer.end_offsets(parts)
     except (KafkaError, OSError) as exc:
         raise BrokerError(f"cannot read the offsets of group {group}: {exc}") from exc
     finally:
-        await consumer.stop()
         await admin.close()
+    ends = await end_offsets(bootstrap, parts)
     done = {tp: max(0, meta.offset) for tp, meta in committed.items()}
     return sum(max(0, end - done.get(tp, 0)) for tp, end in ends.items())
 

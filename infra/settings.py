@@ -212,13 +212,6 @@ class Settings(BaseSettings):
     strike_window: int = Field(
         default=30 * 86_400, ge=60, description="Seconds a strike counts (by item time)."
     )
-    strikes_producer_max_batch_size: int = Field(
-        default=1,
-        ge=1,
-        description="Bytes per producer batch of the strikes worker. 1 (a record per batch) "
-        "makes its table's changelog recover exactly on Tansu, whose end offsets are wrong "
-        "after a multi-record batch; on Apache Kafka a larger value is safe and faster.",
-    )
 
     # Chat gateway (producers/chat): see README "Chat".
     chat_host: str = "127.0.0.1"

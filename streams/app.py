@@ -1,18 +1,25 @@
 """The Faust application, built by a factory (never at import time).
 
-Faust hard-codes a 1.5 s `fetch_max_wait_ms` for its worker consumer, which on a quiet topic adds
-up to that much latency to every event. `LowLatencyTransport` is the supported seam to change it:
-a transport whose consumer thread builds the aiokafka consumer with our own wait.
+`ModstreamTransport` is Faust's supported seam for two changes to its consumer thread:
+- Faust hard-codes a 1.5 s `fetch_max_wait_ms` for its worker consumer, which on a quiet topic
+  adds up to that much latency to every event; the thread builds its consumer with our own wait.
+- Table recovery reads each changelog up to the end offset that ListOffsets reports, which the
+  embedded broker under-reports (see `infra.kafka.end_offsets`): a restarted strikes worker
+  would recover part of its table. The thread asks `end_offsets` instead.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, cast
 
 import faust
 import mode
+from aiokafka import TopicPartition
 from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TP
 
+from infra.kafka import end_offsets
 from infra.settings import Settings
 
 
@@ -23,21 +30,31 @@ class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         consumer._fetch_max_wait_ms = cast("ModstreamApp", self.app).fetch_max_wait_ms
         return consumer
 
+    async def _highwaters(self, partitions: list[TP]) -> Mapping[TP, int]:
+        if self.consumer.in_transaction:  # never here (no exactly-once), kept as Faust has it
+            return await super()._highwaters(partitions)
+        bootstrap = cast("ModstreamApp", self.app).bootstrap
+        found = await end_offsets(
+            bootstrap, [TopicPartition(tp.topic, tp.partition) for tp in partitions]
+        )
+        return {TP(tp.topic, tp.partition): end for tp, end in found.items()}
+
 
 class _Consumer(faust_aiokafka.Consumer):
     def _new_consumer_thread(self) -> _ConsumerThread:
         return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
 
-class LowLatencyTransport(faust_aiokafka.Transport):
+class ModstreamTransport(faust_aiokafka.Transport):
     Consumer = _Consumer
 
 
 class ModstreamApp(faust.App):
     fetch_max_wait_ms: int = 100
+    bootstrap: str = ""
 
-    def _new_transport(self) -> LowLatencyTransport:
-        return LowLatencyTransport(self.conf.broker_consumer, self)
+    def _new_transport(self) -> ModstreamTransport:
+        return ModstreamTransport(self.conf.broker_consumer, self)
 
 
 def create_app(
@@ -69,4 +86,5 @@ def create_app(
     )
     app = ModstreamApp(app_id, **conf)
     app.fetch_max_wait_ms = settings.worker_fetch_max_wait_ms
+    app.bootstrap = bootstrap
     return app

@@ -26,6 +26,7 @@ from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 
 from infra.errors import BrokerError
+from infra.kafka import end_offsets
 from schemas.media import BankEntry, HashType
 from schemas.records import Decision
 from schemas.topics import MEDIA_BANKS, VERDICTS_MEDIA
@@ -53,7 +54,7 @@ class CatalogFeed:
             ]
             consumer.assign(parts)
             await consumer.seek_to_beginning(*parts)
-            ends = await consumer.end_offsets(parts)
+            ends = await end_offsets(self.bootstrap, parts)
             pending = {tp for tp, end in ends.items() if end > 0}
             started = time.monotonic()
             while True:

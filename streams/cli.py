@@ -93,8 +93,6 @@ def strikes() -> None:
         settings,
         bootstrap,
         "modstream-strikes",
-        producer_max_batch_size=settings.strikes_producer_max_batch_size,
-        producer_compression_type=None,
         topic_allow_declare=True,  # its table's changelog topic
     )
     register_strikes(app, settings)

@@ -13,12 +13,9 @@ Why the counts survive a SIGKILL (the argument the tests check on the real broke
 2. Reading a verdict again changes nothing: a strike is a set entry keyed by the verdict's
    event id, and what is published carries ids derived from it (`strike:<event id>`,
    `block:<tenant>:<author>:<event id>`), so a republished record replaces its first copy.
-3. Recovery replays the changelog to the end offset the broker reports. Tansu reports a wrong one
-   after a multi-record batch (the base offset of the last batch + 1), which would drop the
-   tail of the last batch; so this worker runs its own Faust app whose producer sends one record
-   per batch (`MODSTREAM_STRIKES_PRODUCER_MAX_BATCH_SIZE=1`), for which that offset is right. It
-   writes only for rejected verdicts and unblocks, so the cost is small; the text worker keeps
-   its batching. On Apache Kafka the setting may be raised.
+3. Recovery replays the changelog to its end offset, taken from Fetch responses
+   (`infra.kafka.end_offsets`): the embedded broker's ListOffsets answer is too small, which
+   would end recovery early and forget strikes after a restart.
 4. The order of a verdict and an unblock (two topics) does not matter: an unblock at time T
    forgets every strike of an item sent at or before T, whichever is read first; the window is
    in item time (`occurred_at`), not in processing time. So a replay gives the same state.

@@ -1,23 +1,36 @@
 """Accepted means judged: every service of the embedded stack, the broker and its object store
 included, SIGKILLed under load, and not one accepted event without its verdict; `modstream up`
-ended in every way a user ends it, and no process left behind."""
+ended in every way a user ends it, and no process left behind; strike counts that outlive a
+broker restart; end offsets that a replay to the end can trust."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
+import os
 import signal
 import subprocess
 import sys
 import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from fastapi.testclient import TestClient
 
+from infra.broker import EmbeddedBroker
 from infra.chaos import TARGETS, run_chaos
+from infra.kafka import Publisher, end_offsets, ensure_topics
 from infra.processes import descendants, pid_alive
-from tests.conftest import up_env, wait_for
+from infra.settings import Settings
+from schemas.events import Kind
+from schemas.records import Decision, Verdict
+from schemas.topics import AUTHOR_BLOCKS, AUTHOR_STRIKES, VERDICTS_TEXT
+from tests.conftest import Worker, up_env, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -117,3 +130,110 @@ def test_writes_are_refused_with_retry_after_while_draining(api: TestClient) -> 
     finally:
         state.draining = False
     assert api.post("/v1/events", json={}).status_code == 422
+
+
+def _verdict(author: str, i: int) -> Verdict:
+    now = datetime.now(UTC)
+    return Verdict(
+        event_id=f"{author}-{i}", tenant="demo", source="chat", kind=Kind.CHAT_MESSAGE,
+        item_id=f"{author}-{i}", author=author, occurred_at=now, judged_at=now,
+        decision=Decision.REJECT, toxic=0.95, lang="en", model_version="m",
+        policy_version="p", latency_ms=1.0,
+    )  # fmt: skip
+
+
+def _read(bootstrap: str, topic: str, author: str) -> list[dict[str, object]]:
+    async def run() -> list[dict[str, object]]:
+        consumer = AIOKafkaConsumer(
+            topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+            group_id=f"reader-{uuid.uuid4().hex}", fetch_max_wait_ms=100,
+        )  # fmt: skip
+        await consumer.start()
+        try:
+            found: list[dict[str, object]] = []
+            for _ in range(8):
+                batch = await consumer.getmany(timeout_ms=500)
+                found += [json.loads(r.value or b"{}") for rs in batch.values() for r in rs]
+            return [r for r in found if r.get("author") == author]
+        finally:
+            await consumer.stop()
+
+    return asyncio.run(run())
+
+
+@pytest.fixture
+def durable_broker(tmp_path: Path) -> Iterator[EmbeddedBroker]:
+    broker = EmbeddedBroker(tmp_path / "broker").start()
+    asyncio.run(ensure_topics(broker.bootstrap))
+    yield broker
+    broker.stop()
+
+
+def test_strike_counts_survive_a_sigkill_of_the_broker_and_its_store(
+    durable_broker: EmbeddedBroker, settings: Settings, model_dir: Path, tmp_path: Path
+) -> None:
+    broker = durable_broker
+    local = settings.model_copy(update={"kafka_bootstrap": broker.bootstrap})
+    strikes = Worker(local, model_dir, tmp_path / "strikes.log", command="strikes").start()
+    author = f"durable-{uuid.uuid4().hex[:8]}"
+
+    async def publish(first: int, last: int) -> None:
+        async with Publisher(broker.bootstrap) as publisher:
+            for i in range(first, last):  # one at a time: strikes are counted in order
+                verdict = _verdict(author, i)
+                await publisher.publish_many(
+                    VERDICTS_TEXT.name,
+                    [(verdict.partition_key, verdict.model_dump_json().encode())],
+                )
+
+    def strike_counts() -> list[object]:
+        return sorted({r["strikes"] for r in _read(broker.bootstrap, AUTHOR_STRIKES.name, author)})  # type: ignore[type-var]
+
+    try:
+        asyncio.run(publish(0, 4))
+        wait_for(lambda: strike_counts() == [1, 2, 3, 4], 120, what="four strikes")
+        time.sleep(2)  # past the strikes worker's commit interval
+        for name in ("broker", "objects"):
+            pid = broker.pid(name)
+            assert pid is not None
+            os.kill(pid, signal.SIGKILL)
+        strikes.kill()
+        broker.stop()
+        broker.start()  # same folder: same ports, same data
+        strikes.start()
+        asyncio.run(publish(4, 5))
+        wait_for(lambda: 5 in strike_counts(), 180, what="the fifth strike, counted on from four")
+        blocks = _read(broker.bootstrap, AUTHOR_BLOCKS.name, author)
+        assert [b["action"] for b in blocks] == ["block"]
+        assert blocks[0]["strikes"] == 5
+    finally:
+        strikes.stop()
+
+
+def test_end_offsets_count_every_record_whatever_the_batches(
+    durable_broker: EmbeddedBroker,
+) -> None:
+    """Single-record batches from separate producers, then one multi-record batch: the end
+    offset is the number of records each time (ListOffsets alone said 1, then 5, of 4 and 9)."""
+    tp = TopicPartition(AUTHOR_STRIKES.name, 0)
+
+    async def produce(n: int, batch: int) -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=durable_broker.bootstrap,
+                                    max_batch_size=batch, linger_ms=20)  # fmt: skip
+        await producer.start()
+        try:
+            sent = [await producer.send(tp.topic, b"x", key=b"k", partition=0) for _ in range(n)]
+            await asyncio.gather(*sent)
+        finally:
+            await producer.stop()
+
+    async def run() -> list[int]:
+        ends = []
+        for _ in range(4):
+            await produce(1, 1)
+        ends.append((await end_offsets(durable_broker.bootstrap, [tp]))[tp])
+        await produce(5, 16_384)
+        ends.append((await end_offsets(durable_broker.bootstrap, [tp]))[tp])
+        return ends
+
+    assert asyncio.run(run()) == [4, 9]

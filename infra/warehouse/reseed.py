@@ -15,12 +15,10 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.errors import KafkaError
+from aiokafka import TopicPartition
 from pydantic import BaseModel
 
-from infra.errors import BrokerError
-from infra.kafka import Publisher
+from infra.kafka import Publisher, end_offsets
 from infra.warehouse.client import Warehouse
 from schemas.media import BankEntry, MediaVerdict
 from schemas.strikes import BlockChange
@@ -37,16 +35,9 @@ _BATCH = 5_000
 
 
 async def topic_is_empty(bootstrap: str, spec: TopicSpec) -> bool:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
-    try:
-        await consumer.start()
-        parts = [TopicPartition(spec.name, p) for p in range(spec.partitions)]
-        ends = await consumer.end_offsets(parts)
-        return all(offset == 0 for offset in ends.values())
-    except KafkaError as exc:
-        raise BrokerError(f"cannot read the offsets of {spec.name}: {exc}") from exc
-    finally:
-        await consumer.stop()
+    parts = [TopicPartition(spec.name, p) for p in range(spec.partitions)]
+    ends = await end_offsets(bootstrap, parts)
+    return all(offset == 0 for offset in ends.values())
 
 
 def record_from_row(model: type[BaseModel], row: dict[str, Any]) -> BaseModel:
