@@ -24,6 +24,7 @@ from typing import Generic, TypeVar
 
 from infra.errors import ConfigError
 from infra.settings import Settings
+from schemas.media import MediaVerdict
 from schemas.records import DeadLetter, Verdict
 
 V = TypeVar("V")
@@ -196,11 +197,12 @@ def dedupe_store(settings: Settings) -> DedupeStore:
                        ttl_days=settings.dedupe_ttl_days)  # fmt: skip
 
 
-def published_key(record: Verdict | DeadLetter) -> bytes:
+def published_key(record: Verdict | MediaVerdict | DeadLetter) -> bytes:
     """A verdict is published once per event; a dead letter once per source record."""
     if isinstance(record, DeadLetter):
         return digest("dead-letter", record.topic, str(record.partition), str(record.offset))
-    return digest("verdict", record.tenant, record.event_id)
+    kind = "media-verdict" if isinstance(record, MediaVerdict) else "verdict"
+    return digest(kind, record.tenant, record.event_id)
 
 
 class Ledger:

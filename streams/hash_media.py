@@ -14,13 +14,13 @@ from typing import Any
 
 from infra.fetch import Fetcher, FetchPolicy
 from infra.settings import Settings
-from schemas.media import HashType
-from schemas.records import Decision
+from schemas.media import HashType, MediaVerdict
+from schemas.records import DeadLetter, Decision
 from schemas.topics import DEAD_LETTERS, EVENTS_MEDIA, MEDIA_BANKS, VERDICTS_MEDIA
 from streams.app import ModstreamApp
 from streams.catalog_feed import CatalogFeed
 from streams.classify_text import _raw
-from streams.dedupe import dedupe_store
+from streams.dedupe import Ledger, dedupe_store, published_key
 from streams.media.catalog import Catalog
 from streams.media.classifier import ImageClassifier, OnnxImageClassifier
 from streams.media.flood import FloodGuard
@@ -75,6 +75,7 @@ def register(
     """Attach the media agent and the catalog feed to `app`."""
     source = app.topic(EVENTS_MEDIA.name, value_serializer="raw", key_serializer="raw")
     feed = CatalogFeed(bootstrap, pipeline.catalog)
+    ledger = Ledger(settings.dedupe_cache_size, dedupe_store(settings))
 
     async def send(topic: str, key: str, value: str) -> Awaitable[Any]:
         return await app.producer.send(
@@ -92,19 +93,25 @@ def register(
             settings.media_batch_size, within=settings.worker_batch_within
         ):
             result = await pipeline.process([_raw(e.message) for e in events])
+            # Verdicts and dead letters go through the ledger, as in the text agent: an event
+            # delivered again after a crash is not published twice. Bank status changes are
+            # keyed states: a repeat replaces its first copy.
+            records: list[tuple[str, str, MediaVerdict | DeadLetter]] = [
+                (VERDICTS_MEDIA.name, v.partition_key, v) for v in result.verdicts
+            ]
+            records += [(DEAD_LETTERS.name, d.topic, d) for d in result.dead_letters]
+            keys = [published_key(record) for *_, record in records]
+            fresh = await asyncio.to_thread(ledger.unpublished, keys)
             pending = [
-                await send(VERDICTS_MEDIA.name, v.partition_key, v.model_dump_json())
-                for v in result.verdicts
+                await send(topic, key, record.model_dump_json())
+                for topic, key, record in (records[i] for i in fresh)
             ]
             pending += [
                 await send(MEDIA_BANKS.name, b.partition_key, b.model_dump_json())
                 for b in result.bank_updates
             ]
-            pending += [
-                await send(DEAD_LETTERS.name, d.topic, d.model_dump_json())
-                for d in result.dead_letters
-            ]
             await asyncio.gather(*pending)
+            await asyncio.to_thread(ledger.record, [keys[i] for i in fresh])
             for d in result.dead_letters:
                 log.warning("dead letter %s[%d]@%d: %s", d.topic, d.partition, d.offset, d.detail)
             log.info(

@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 
 from api import deadletters_cli
 from api.read.deadletters import Scope
+from infra.kafka import end_offsets
 from infra.settings import Settings
 from infra.warehouse import Warehouse
 from schemas.records import DeadLetter, DeadLetterReason
@@ -102,7 +103,7 @@ def events_on_topic(bootstrap: str, event_id: str) -> int:
             parts = [TopicPartition(EVENTS_TEXT.name, p) for p in range(EVENTS_TEXT.partitions)]
             consumer.assign(parts)
             await consumer.seek_to_beginning(*parts)
-            ends = await consumer.end_offsets(parts)
+            ends = await end_offsets(bootstrap, parts)
             found = 0
             left = {p for p in parts if ends[p] > 0}
             while left:

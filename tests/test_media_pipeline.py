@@ -18,12 +18,13 @@ from fastapi.testclient import TestClient
 from infra.settings import Settings
 from infra.warehouse import Warehouse
 from schemas.media import HashType
-from schemas.topics import EVENTS_MEDIA
+from schemas.topics import EVENTS_MEDIA, VERDICTS_MEDIA
 from streams.media import synthetic
 from streams.media.decode import open_image
 from streams.media.hashers import BY_TYPE
 from tests.conftest import Worker, as_tenant, wait_for
 from tests.media_server import MediaServer
+from tests.test_spine import read_verdicts
 
 pytestmark = pytest.mark.integration
 
@@ -37,6 +38,7 @@ def server() -> Iterator[MediaServer]:
         running.add("/orig.png", synthetic.encode(ORIGINAL))
         running.add("/copy.jpg", synthetic.encode(synthetic.resize(ORIGINAL, 0.6), "JPEG"))
         running.add("/other.png", synthetic.encode(synthetic.scene(903)))
+        running.add("/retry.png", synthetic.encode(synthetic.scene(905)))
         running.add("/bad-copy.jpg", synthetic.encode(synthetic.overlay(KNOWN_BAD), "JPEG"))
         running.add("/clip.mp4", synthetic.splice([(904, 6.0), (901, 6.0)]), "video/mp4")
         yield running
@@ -60,6 +62,22 @@ def verdict(warehouse: Warehouse, event_id: str) -> dict[str, Any] | None:
         {"e": event_id},
     )
     return rows[0] if rows else None
+
+
+def test_a_media_event_delivered_again_is_published_once(
+    api: TestClient, worker: Worker, warehouse: Warehouse, settings: Settings, server: MediaServer
+) -> None:
+    """A client's retry (the same event twice in one request, then once more later) yields one
+    verdict on the topic, not three: the media agent publishes through the ledger."""
+    event = media(uuid.uuid4().hex[:8], "retry", server.url("/retry.png"))
+    assert api.post("/v1/events", json=[event, event]).status_code == 202
+    wait_for(lambda: verdict(warehouse, event["event_id"]), 90, what="the verdict")
+    assert api.post("/v1/events", json=event).status_code == 202
+    time.sleep(3)  # the worker's fetch wait and a batch: long enough to publish a second copy
+    found = read_verdicts(
+        settings.kafka_bootstrap or "", {event["event_id"]}, topic=VERDICTS_MEDIA.name
+    )
+    assert len(found[event["event_id"]]) == 1
 
 
 def test_media_events_become_verdicts_in_the_warehouse(

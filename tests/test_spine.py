@@ -24,14 +24,16 @@ from tests.conftest import Worker, as_json, as_tenant, post_event, wait_for
 pytestmark = pytest.mark.integration
 
 
-def read_verdicts(bootstrap: str, event_ids: set[str], timeout: float = 60) -> dict[str, list[Any]]:
-    """Every verdict on the verdict topic for these events (a list each, to see duplicates)."""
+def read_verdicts(
+    bootstrap: str, event_ids: set[str], timeout: float = 60, topic: str = VERDICTS_TEXT.name
+) -> dict[str, list[Any]]:
+    """Every verdict on a verdict topic for these events (a list each, to see duplicates)."""
 
     async def run() -> dict[str, list[Any]]:
         consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, fetch_max_wait_ms=100)
         await consumer.start()
         try:
-            parts = [TopicPartition(VERDICTS_TEXT.name, p) for p in range(VERDICTS_TEXT.partitions)]
+            parts = [TopicPartition(topic, p) for p in range(VERDICTS_TEXT.partitions)]
             consumer.assign(parts)
             await consumer.seek_to_beginning(*parts)
             found: dict[str, list[Any]] = {}
