@@ -35,7 +35,7 @@ def serve(
 
 def register(app: typer.Typer) -> None:
     from api.admin_cli import admin_app
-    from api.bench import bench_api
+    from api.bench.read import bench_api
     from api.deadletters_cli import deadletters_app
     from infra.cli import add_commands
 

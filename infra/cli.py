@@ -364,7 +364,7 @@ def add_commands(root: typer.Typer, group: str, commands: typer.Typer) -> None:
 
 
 def main() -> None:
-    from infra.chaos import chaos
+    from infra.bench.chaos import chaos
 
     bench = typer.Typer(help="Benchmarks that print figures.", no_args_is_help=True)
     bench.command("chaos")(chaos)

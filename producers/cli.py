@@ -102,7 +102,7 @@ def x_poll(
 
 def register(app: typer.Typer) -> None:
     from infra.cli import add_commands
-    from producers.bench_chat import bench_chat
+    from producers.bench.chat import bench_chat
 
     app.add_typer(produce_app, name="produce")
     app.command()(chat)

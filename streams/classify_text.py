@@ -19,7 +19,7 @@ from schemas.topics import EVENTS_TEXT
 from streams.app import ModstreamApp
 from streams.dedupe import Ledger, dedupe_store
 from streams.isolate import Isolating
-from streams.pipeline import RawRecord
+from streams.pipeline import raw_record
 from streams.pipeline_process import Judge, Outgoing
 
 log = logging.getLogger(__name__)
@@ -74,7 +74,7 @@ def register(app: ModstreamApp, judge: Judge, settings: Settings) -> None:
         async for events in stream.take_events(
             settings.worker_batch_size, within=settings.worker_batch_within
         ):
-            records = [_raw(e.message) for e in events]
+            records = [raw_record(e.message) for e in events]
             # CPU-bound: judged off the loop (in the pipeline's child process by default), so the
             # consumer keeps fetching.
             try:
@@ -103,13 +103,3 @@ def register(app: ModstreamApp, judge: Judge, settings: Settings) -> None:
     @app.task  # type: ignore[untyped-decorator]
     async def beat() -> None:
         await heartbeat(settings.heartbeat_file)
-
-
-def _raw(message: Any) -> RawRecord:
-    return RawRecord(
-        topic=message.topic,
-        partition=message.partition,
-        offset=message.offset,
-        key=message.key,
-        value=message.value,
-    )

@@ -13,30 +13,10 @@ from rich.console import Console
 from infra.errors import ConfigError, ModelError
 from infra.kafka import ensure_topics
 from infra.logging import configure_logging
-from infra.settings import Settings, get_settings
-from streams.policy import DecisionPolicy, LivePolicies, PolicyBook
+from infra.settings import get_settings
+from streams.policy import live_policies, operator_policies
 
 console = Console(stderr=True)
-
-
-def operator_policies(settings: Settings) -> PolicyBook:
-    """The thresholds from settings, overlaid with the operator's policy file."""
-    return PolicyBook.load(
-        settings.policy_file, DecisionPolicy(settings.policy_low, settings.policy_high)
-    )
-
-
-def live_policies(settings: Settings) -> LivePolicies:
-    """The operator's policies overlaid with the tenants' own; call `refresh` to re-read those."""
-    from functools import partial
-
-    from infra.accounts import AccountsDB
-    from infra.accounts.policies import tenant_policies
-
-    accounts = AccountsDB(settings.accounts_db_url)
-    policies = LivePolicies(operator_policies(settings), partial(tenant_policies, accounts))
-    policies.refresh()
-    return policies
 
 
 def worker() -> None:
@@ -109,7 +89,7 @@ def train(
 ) -> None:
     """Train the text models from the labeled data and write the artifact and its model card."""
     from streams.text.load import FAST_ONLY, load_classifier
-    from streams.text.training import train as run_training
+    from streams.training.train import train as run_training
 
     settings = get_settings()
     out = output or settings.models_path
@@ -210,9 +190,9 @@ def train_transformer(
 
     The fast tier must exist (`modstream train`): the cascade is measured with it.
     """
-    from streams.text.finetune import FinetuneConfig
     from streams.text.load import DEFAULT_TRANSFORMER_DIR
-    from streams.text.transformer_training import train_transformer as run
+    from streams.training.finetune import FinetuneConfig
+    from streams.training.transformer import train_transformer as run
 
     settings = get_settings()
     source = data or settings.training_data
@@ -256,7 +236,7 @@ def export_model(
 ) -> None:
     """Export any Hugging Face sequence-classification model to the ONNX serving layout (needs
     the train extra). Serve it with MODSTREAM_TRANSFORMER_MODELS='{"ar": "OUTPUT"}'."""
-    from streams.text.export import export_model as run
+    from streams.training.export import export_model as run
 
     report = run(
         hf_dir,
@@ -284,11 +264,11 @@ def register(app: typer.Typer) -> None:
     app.command("export-model")(export_model)
     app.command()(classify)
     from infra.cli import add_commands
-    from streams.bench import bench_app
-    from streams.bench_assist import bench_assist_app
-    from streams.bench_classify import bench_classify_app
-    from streams.bench_quality import bench_quality_app
-    from streams.bench_text import bench_text_app
+    from streams.bench.assist import bench_assist_app
+    from streams.bench.classify import bench_classify_app
+    from streams.bench.pipeline import bench_app
+    from streams.bench.quality import bench_quality_app
+    from streams.bench.text import bench_text_app
 
     add_commands(app, "bench", bench_app)
     add_commands(app, "bench", bench_classify_app)

@@ -19,12 +19,12 @@ from schemas.records import DeadLetter, Decision
 from schemas.topics import DEAD_LETTERS, EVENTS_MEDIA, MEDIA_BANKS, VERDICTS_MEDIA
 from streams.app import ModstreamApp
 from streams.catalog_feed import CatalogFeed
-from streams.classify_text import _raw
 from streams.dedupe import Ledger, dedupe_store, published_key
 from streams.media.catalog import Catalog
 from streams.media.classifier import ImageClassifier, OnnxImageClassifier
 from streams.media.flood import FloodGuard
 from streams.media.pipeline import MediaLimits, MediaPipeline
+from streams.pipeline import raw_record
 from streams.policy import Policies
 
 log = logging.getLogger(__name__)
@@ -92,7 +92,7 @@ def register(
         async for events in stream.take_events(
             settings.media_batch_size, within=settings.worker_batch_within
         ):
-            result = await pipeline.process([_raw(e.message) for e in events])
+            result = await pipeline.process([raw_record(e.message) for e in events])
             # Verdicts and dead letters go through the ledger, as in the text agent: an event
             # delivered again after a crash is not published twice. Bank status changes are
             # keyed states: a repeat replaces its first copy.

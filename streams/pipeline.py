@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -51,6 +52,11 @@ class RawRecord:
     offset: int
     key: bytes | None
     value: bytes | None
+
+
+def raw_record(message: Any) -> RawRecord:
+    """A Kafka message (Faust's or aiokafka's) as the pipelines take it."""
+    return RawRecord(message.topic, message.partition, message.offset, message.key, message.value)
 
 
 @dataclass(slots=True)

@@ -30,7 +30,7 @@ from infra.settings import Settings, get_settings
 from schemas.topics import DEAD_LETTERS, VERDICTS_TEXT
 from streams.dedupe import dedupe_store, published_key
 from streams.pipeline import BatchResult, RawRecord, TextPipeline
-from streams.policy import LivePolicies
+from streams.policy import LivePolicies, live_policies
 
 __all__ = ["InProcess", "Judge", "Outgoing", "PipelineProcess", "outgoing", "text_pipeline"]
 
@@ -71,7 +71,6 @@ class Judge(Protocol):
 
 def text_pipeline(settings: Settings) -> tuple[TextPipeline, LivePolicies]:
     """The worker's text pipeline, and the live policies it decides with."""
-    from streams.cli import live_policies
     from streams.text.context import ContextJudge
     from streams.text.load import TierOptions, load_classifier
 

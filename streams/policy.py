@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from pydantic import ValidationError
 
 from infra.errors import ConfigError, ModstreamError
+from infra.settings import Settings
 from schemas.policy import PolicyDocument
 from schemas.records import Decision
 
@@ -177,3 +178,21 @@ class LivePolicies:
         if self._failing:
             log.info("tenant policies read again")
         self._failing = False
+
+
+def operator_policies(settings: Settings) -> PolicyBook:
+    """The thresholds from settings, overlaid with the operator's policy file."""
+    return PolicyBook.load(
+        settings.policy_file, DecisionPolicy(settings.policy_low, settings.policy_high)
+    )
+
+
+def live_policies(settings: Settings) -> LivePolicies:
+    """The operator's policies overlaid with the tenants' own; call `refresh` to re-read those."""
+    from infra.accounts import AccountsDB
+    from infra.accounts.policies import tenant_policies
+
+    accounts = AccountsDB(settings.accounts_db_url)
+    policies = LivePolicies(operator_policies(settings), lambda: tenant_policies(accounts))
+    policies.refresh()
+    return policies

@@ -32,7 +32,7 @@ DATA = Path(os.environ.get("MODSTREAM_TRAINING_DATA", REPO.parent / "shared" / "
 @pytest.fixture(scope="session")
 def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small real model, trained from a slice of the labeled data (seconds, not minutes)."""
-    from streams.text.training import train
+    from streams.training.train import train
 
     out = tmp_path_factory.mktemp("model")
     train(DATA, out, limit=1500, progress=False)

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from infra.accounts import AccountsDB
 from infra.processes import free_port
 from infra.settings import Settings
-from producers.bench_chat import make_users, run_bench
+from producers.bench.chat import make_users, run_bench
 from producers.chat.gateway import ChatGateway
 from tests.conftest import Worker, wait_for
 

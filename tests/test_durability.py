@@ -22,8 +22,8 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from fastapi.testclient import TestClient
 
+from infra.bench.chaos import TARGETS, run_chaos
 from infra.broker import EmbeddedBroker
-from infra.chaos import TARGETS, run_chaos
 from infra.kafka import Publisher, end_offsets, ensure_topics
 from infra.processes import descendants, pid_alive
 from infra.settings import Settings

@@ -12,7 +12,7 @@ import pytest
 
 from infra.errors import FetchError, FetchRefused
 from infra.fetch import Fetcher, FetchPolicy, sniff
-from streams.media import synthetic
+from streams.bench import synthetic
 from tests.media_server import MediaServer
 
 PNG = synthetic.encode(synthetic.scene(1))

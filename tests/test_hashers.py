@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from schemas.media import HashType
-from streams.media import synthetic
+from streams.bench import synthetic
 from streams.media.decode import open_image
 from streams.media.hashers import BY_TYPE, HASHERS, PDQ, SHA256, Hasher, PHash, distance
 

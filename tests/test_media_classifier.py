@@ -16,12 +16,12 @@ from infra.errors import ModelError
 from infra.fetch import Fetched
 from schemas.media import HashType
 from schemas.records import Decision
+from streams.bench.synthetic import SIZE as SCENE
+from streams.bench.synthetic import encode, scene
 from streams.media.catalog import Catalog
 from streams.media.classifier import OnnxImageClassifier
 from streams.media.flood import FloodGuard
 from streams.media.pipeline import MediaPipeline
-from streams.media.synthetic import SIZE as SCENE
-from streams.media.synthetic import encode, scene
 from streams.pipeline import RawRecord
 from streams.policy import DecisionPolicy, PolicyBook, Thresholds
 

@@ -19,7 +19,7 @@ from infra.settings import Settings
 from infra.warehouse import Warehouse
 from schemas.media import HashType
 from schemas.topics import EVENTS_MEDIA, VERDICTS_MEDIA
-from streams.media import synthetic
+from streams.bench import synthetic
 from streams.media.decode import open_image
 from streams.media.hashers import BY_TYPE
 from tests.conftest import Worker, as_tenant, wait_for

@@ -16,7 +16,6 @@ from infra.settings import Settings
 from streams.policy import DecisionPolicy
 from streams.text import rewrite
 from streams.text.classifier import Classifier
-from streams.text.dataset import iter_rows
 from streams.text.linear import LinearTextClassifier
 from streams.text.rewrite import (
     ChatEndpoint,
@@ -27,6 +26,7 @@ from streams.text.rewrite import (
     lexicon_edits,
     rewriter_from_settings,
 )
+from streams.training.dataset import iter_rows
 from tests.conftest import DATA
 from tests.fake_llm import Behaviour, FakeChat, fake_chat
 

@@ -31,7 +31,7 @@ def fast(model_dir: Path) -> LinearTextClassifier:
 
 @pytest.fixture(scope="session")
 def tiny_export(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from streams.text.export import export_model
+    from streams.training.export import export_model
     from tests.tiny_models import build_tiny_model
 
     hf = build_tiny_model(tmp_path_factory.mktemp("cascade-hf"))

@@ -13,10 +13,10 @@ from infra.errors import ModelError
 from streams.policy import DecisionPolicy
 from streams.text import Classifier, TextScores, classify_jsonl, detect_language, normalize
 from streams.text.classifier import EXPLAINED_ABOVE
-from streams.text.dataset import VALIDATION_ONLY, is_holdout, iter_rows, load_dir, split
-from streams.text.evaluate import span_f1, spans_char_f1
 from streams.text.linear import MODEL_FILE, WEIGHTS_FILE, LinearTextClassifier
 from streams.text.load import load_classifier
+from streams.training.dataset import VALIDATION_ONLY, is_holdout, iter_rows, load_dir, split
+from streams.training.evaluate import span_f1, spans_char_f1
 from tests.conftest import DATA
 
 DATA_DIR = DATA / "text"

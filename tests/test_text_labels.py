@@ -11,8 +11,6 @@ import pytest
 from sklearn.feature_extraction.text import HashingVectorizer
 
 from streams.text.classifier import merge_spans
-from streams.text.dataset import Row
-from streams.text.labels import LABELS, blanked_targets, has_profanity, targets
 from streams.text.linear import LinearTextClassifier
 from streams.text.rules import (
     RULE_LABELS,
@@ -22,13 +20,10 @@ from streams.text.rules import (
     match_rules,
     rule_scores,
 )
-from streams.text.span_tagger import (
-    _ContextHasher,
-    decode,
-    fit_tagger,
-    tokenize,
-    word_labels,
-)
+from streams.text.span_tagger import _ContextHasher, decode, tokenize, word_labels
+from streams.training.dataset import Row
+from streams.training.labels import LABELS, blanked_targets, has_profanity, targets
+from streams.training.span_fit import fit_tagger
 
 
 def _row(**kw: object) -> Row:

@@ -32,7 +32,7 @@ def tiny_hf(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_onnx(tiny_hf: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from streams.text.export import export_model
+    from streams.training.export import export_model
 
     out = tmp_path_factory.mktemp("tiny-onnx")
     report = export_model(tiny_hf, out, int8=True, languages=["en", "ar"], name="tiny")
@@ -96,7 +96,7 @@ def test_int8_close_to_fp32(tiny_onnx: Path, tiny_fp32: OnnxTextClassifier) -> N
 
 
 def test_calibration_is_applied(tiny_onnx: Path, tmp_path: Path) -> None:
-    from streams.text.export import copy_model_dir, set_calibration
+    from streams.training.export import copy_model_dir, set_calibration
 
     copy_model_dir(tiny_onnx, tmp_path)
     before = OnnxTextClassifier(tmp_path, variant="fp32")
@@ -110,7 +110,7 @@ def test_calibration_is_applied(tiny_onnx: Path, tmp_path: Path) -> None:
 
 def test_softmax_model(tmp_path: Path) -> None:
     """A single-label two-class model (e.g. an operator's Arabic BERT): toxic = 1 - p(normal)."""
-    from streams.text.export import export_model
+    from streams.training.export import export_model
     from tests.tiny_models import build_tiny_model
 
     hf = build_tiny_model(tmp_path / "hf", multi_label=False, steps=30)
@@ -123,7 +123,7 @@ def test_softmax_model(tmp_path: Path) -> None:
 
 
 def test_resolve_labels() -> None:
-    from streams.text.export import _resolve_labels
+    from streams.training.export import _resolve_labels
 
     assert _resolve_labels({0: "toxic", 1: "insult"}, True, None, None) == (
         ["toxic", "insult"],
@@ -150,7 +150,7 @@ def test_bad_model_dirs(tmp_path: Path, tiny_onnx: Path) -> None:
     (tmp_path / CONFIG_FILE).write_text(json.dumps(config))
     with pytest.raises(ModelError, match=r"model\.onnx"):
         OnnxTextClassifier(tmp_path)  # config but no graph
-    from streams.text.export import export_model
+    from streams.training.export import export_model
 
     with pytest.raises(ModelError, match=r"config\.json"):
         export_model(tmp_path, tmp_path / "out")
@@ -176,7 +176,7 @@ from pathlib import Path
 from streams.text.onnx_model import OnnxTextClassifier
 from streams.text.load import load_classifier, TierOptions
 from streams.text.cascade import CascadeClassifier
-import streams.pipeline_process, streams.cli, streams.bench_classify
+import streams.pipeline_process, streams.cli, streams.bench.classify
 clf = OnnxTextClassifier(Path({str(tiny_onnx)!r}))
 assert not any(m.split(".")[0] in BLOCKED for m in sys.modules), "a blocked module was imported"
 print(round(clf.classify(["you idiot"])[0].toxic, 3))

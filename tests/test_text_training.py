@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from streams.text.labels import LABELS
-from streams.text.linear import Example, FeatureSpec, Featurizer, fit_language, nb_ratios
-from streams.text.training import C_BY_LANG, NB_SCALE_BY_LANG
+from streams.text.linear import FeatureSpec, Featurizer
+from streams.training.labels import LABELS
+from streams.training.linear_fit import Example, fit_language, nb_ratios
+from streams.training.train import C_BY_LANG, NB_SCALE_BY_LANG
 
 
 def test_nb_ratios_weigh_features_that_separate_the_classes() -> None:

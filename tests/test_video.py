@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from infra.errors import MediaError
-from streams.media import synthetic, video
+from streams.bench import synthetic
+from streams.media import video
 from streams.media.hashers import PDQ, distance
 
 

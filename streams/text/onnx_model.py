@@ -1,7 +1,7 @@
 """The transformer tier at serve time: an exported model run by onnxruntime and `tokenizers`.
 
 No torch and no transformers here (production images do not carry them). A model directory, as
-written by `streams.text.export`, holds `model.onnx` and/or `model.int8.onnx`, `tokenizer.json`
+written by `streams.training.export`, holds `model.onnx` and/or `model.int8.onnx`, `tokenizer.json`
 and `modstream_model.json` (labels, activation, max_length, languages, preprocessing,
 calibration, version).
 

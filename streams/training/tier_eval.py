@@ -15,9 +15,9 @@ from numpy.typing import NDArray
 from sklearn.linear_model import LogisticRegression
 
 from streams.text.classifier import Classifier
-from streams.text.dataset import Row
-from streams.text.evaluate import binary_metrics
 from streams.text.onnx_model import OnnxTextClassifier
+from streams.training.dataset import Row
+from streams.training.evaluate import binary_metrics
 
 __all__ = [
     "BANDS",

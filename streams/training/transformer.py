@@ -25,15 +25,15 @@ from rich.console import Console
 
 from infra.progress import task_bar
 from streams.text.cascade import DEFAULT_BAND, CascadeClassifier
-from streams.text.dataset import HOLDOUT_FRACTION, VALIDATION_ONLY, Row, load_dir, split
-from streams.text.evaluate import binary_metrics
-from streams.text.finetune import FinetuneConfig, TrainExample, build_examples, finetune, sample
 from streams.text.linear import LinearTextClassifier
 from streams.text.onnx_model import CONFIG_FILE, OnnxTextClassifier
-from streams.text.tier_eval import (
+from streams.training.dataset import HOLDOUT_FRACTION, VALIDATION_ONLY, Row, load_dir, split
+from streams.training.evaluate import binary_metrics
+from streams.training.finetune import FinetuneConfig, TrainExample, build_examples, finetune, sample
+from streams.training.tier_eval import (
     BANDS as CANDIDATE_BANDS,
 )
-from streams.text.tier_eval import (
+from streams.training.tier_eval import (
     balanced_weights,
     cascade_scores,
     fit_platt,
@@ -41,7 +41,7 @@ from streams.text.tier_eval import (
     throughput,
     tier_table,
 )
-from streams.text.training import DATASETS
+from streams.training.train import DATASETS
 
 __all__ = ["CALIBRATION_PER_SOURCE", "train_transformer"]
 
@@ -80,7 +80,7 @@ def train_transformer(
 ) -> dict[str, Any]:
     """Returns the metrics; `eval_limit` caps held-out and calibration rows per data set
     (for quick trial runs; the shipped model card is measured on every held-out row)."""
-    from streams.text.export import copy_model_dir, export_model, set_calibration
+    from streams.training.export import copy_model_dir, export_model, set_calibration
 
     console = Console(stderr=True)
     hf_dir, onnx_dir = work / "hf", work / "onnx"

@@ -94,7 +94,7 @@ def bench_assist(
     toxic_share: Annotated[float, typer.Option(help="Drafts with a toxic passage.")] = 0.1,
 ) -> None:
     """p50/p95/p99 of `POST /v1/assist` for 280-character drafts (target p95 <= 50 ms)."""
-    from streams.text.dataset import load_dir, split
+    from streams.training.dataset import load_dir, split
 
     settings = get_settings()
     _, held = split(load_dir(settings.training_data))

@@ -24,8 +24,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from streams.text.dataset import Row
 from streams.text.normalize import normalize
+from streams.training.dataset import Row
 
 __all__ = ["LABELS", "LABEL_SOURCES", "blanked_targets", "has_profanity", "targets"]
 

@@ -1,7 +1,7 @@
 """`modstream bench quality`: how good the text models are on the held-out rows.
 
 Loads the fast tier (or trains it first with `--train`) and, where a transformer is available,
-the cascade; scores the held-out split of the labeled data (`streams.text.dataset.split`: never
+the cascade; scores the held-out split of the labeled data (`streams.training.dataset.split`: never
 trained on) and prints ROC-AUC and macro-F1 per label, language and data set, toxic-span
 char-F1 (as served and under the SemEval protocol), the rule labels on their hand-written cases,
 and texts/s per tier with the cascade's uncertain share. `--json` prints the same as JSON.
@@ -25,7 +25,7 @@ from infra.errors import ConfigError
 from infra.progress import task_bar
 from infra.settings import get_settings
 from streams.text.classifier import Classifier
-from streams.text.dataset import Row
+from streams.training.dataset import Row
 
 bench_quality_app = typer.Typer(no_args_is_help=True)
 console = Console(stderr=True)
@@ -58,7 +58,7 @@ def _speed(
 def _quality(
     clf: Classifier, held: list[Row], bar: Progress, name: str, tagger: Any = None
 ) -> dict[str, Any]:
-    from streams.text.training import evaluate
+    from streams.training.train import evaluate
 
     task = bar.add_task(f"score: {name}", total=len(held))
     return evaluate(clf, held, step=lambda n: bar.advance(task, n), tagger=tagger)
@@ -80,11 +80,11 @@ def run_bench(
     from dataclasses import replace
 
     from streams.text.cascade import CascadeClassifier
-    from streams.text.dataset import load_dir, split
     from streams.text.linear import LinearTextClassifier
     from streams.text.load import TierOptions, load_classifier
     from streams.text.rules import RULES_VERSION, evaluate_rules
-    from streams.text.training import train
+    from streams.training.dataset import load_dir, split
+    from streams.training.train import train
 
     if not data.is_dir():
         raise ConfigError(f"no labeled data at {data} (set MODSTREAM_TRAINING_DATA)")

@@ -11,7 +11,8 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from streams.media import synthetic, video
+from streams.bench import synthetic
+from streams.media import video
 from streams.media.decode import open_image
 from streams.media.hashers import PDQ, SHA256, PHash
 from streams.media.index import HammingIndex

@@ -37,7 +37,7 @@ console = Console()
 
 
 def _held_out(settings: Settings, lang: str | None) -> list[tuple[str, str, int]]:
-    from streams.text.dataset import load_dir, split
+    from streams.training.dataset import load_dir, split
 
     if not settings.training_data.is_dir():
         raise ConfigError(f"no labeled data at {settings.training_data}")

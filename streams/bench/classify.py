@@ -111,10 +111,10 @@ def bench_classify(
     """Throughput and latency of the fast tier, the transformer tier and the cascade."""
     from dataclasses import replace
 
-    from streams.text.dataset import load_dir, split
     from streams.text.linear import LinearTextClassifier
     from streams.text.load import DEFAULT_TRANSFORMER_DIR, TierOptions, load_classifier
     from streams.text.onnx_model import FP32_FILE, INT8_FILE, OnnxTextClassifier, is_model_dir
+    from streams.training.dataset import load_dir, split
 
     settings = get_settings()
     if not settings.training_data.is_dir():

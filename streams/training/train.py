@@ -17,20 +17,20 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from streams.text.classifier import EXPLAINED_ABOVE, Classifier
-from streams.text.dataset import HOLDOUT_FRACTION, VALIDATION_ONLY, Row, load_dir, split
-from streams.text.evaluate import binary_metrics, span_f1, spans_char_f1
-from streams.text.labels import LABEL_SOURCES, LABELS, blanked_targets, targets
 from streams.text.linear import (
-    Example,
     FeatureSpec,
     Featurizer,
     LangModel,
     LinearTextClassifier,
-    fit_language,
     select_spans,
 )
 from streams.text.rules import RULE_LABELS, RULES_VERSION, evaluate_rules
-from streams.text.span_tagger import SpanTagger, fit_tagger
+from streams.text.span_tagger import SpanTagger
+from streams.training.dataset import HOLDOUT_FRACTION, VALIDATION_ONLY, Row, load_dir, split
+from streams.training.evaluate import binary_metrics, span_f1, spans_char_f1
+from streams.training.labels import LABEL_SOURCES, LABELS, blanked_targets, targets
+from streams.training.linear_fit import Example, fit_language
+from streams.training.span_fit import fit_tagger
 
 __all__ = ["LABELS", "evaluate", "train"]
 
@@ -90,7 +90,7 @@ def _blank_spans(text: str, spans: Sequence[tuple[int, int]]) -> str:
 def build_examples(
     rows: Sequence[Row], lang: str, labels: tuple[str, ...] | None = None
 ) -> list[Example]:
-    """Training examples of one language, with the targets of `streams.text.labels`.
+    """Training examples of one language, with the targets of `streams.training.labels`.
 
     Toxic-spans posts are all toxic; each one with spans also yields a pseudo-negative, the post
     with its toxic spans blanked out, so the model learns the toxic words rather than the style
@@ -397,7 +397,7 @@ def model_card(metrics: dict[str, Any]) -> str:
         "## Labels and their data",
         "",
         "Learned labels are fitted only on the rows whose source says something about them"
-        " (`streams/text/labels.py`).",
+        " (`streams/training/labels.py`).",
         "",
         "| label | en | ar |",
         "|---|---|---|",

@@ -34,9 +34,9 @@ from typing import Any
 import numpy as np
 
 from infra.errors import ModelError
-from streams.text.dataset import Row, load_dir, split
 from streams.text.normalize import normalize
-from streams.text.training import _blank_spans
+from streams.training.dataset import Row, load_dir, split
+from streams.training.train import _blank_spans
 
 __all__ = ["LABELS", "TrainExample", "base_model_dir", "build_examples", "finetune"]
 

@@ -217,7 +217,7 @@ def media(
     batch: Annotated[int, typer.Option(help="Lookups per index call.")] = 250,
 ) -> None:
     """Image hashes/s, video-seconds/s, and near-duplicate lookups/s at `size` stored hashes."""
-    from streams.media.bench import run
+    from streams.bench.media import run
 
     configure_logging("WARNING")
     run(console, images=images, video_seconds=video_seconds, size=size, queries=queries,
