@@ -32,15 +32,14 @@ from typing import Annotated, Any
 import httpx
 import typer
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from rich.console import Console
 from rich.progress import Progress
-from rich.table import Table
 
 from infra.errors import ModstreamError
 from infra.processes import free_port, kill_descendants
+from infra.report import Column, Figures, emit, figures_console, number
 from schemas.topics import VERDICTS_TEXT
 
-console = Console(stderr=True)
+console = figures_console(stderr=True)  # progress and notes; the figures go to stdout
 
 TARGETS = ("worker", "strikes", "api", "broker", "objects")
 TEXTS = (
@@ -95,6 +94,7 @@ def chaos(
     settle: Annotated[float, typer.Option(help="Seconds to wait for the last verdicts.")] = 600,
     seed: Annotated[int, typer.Option(help="Random seed for the kill order.")] = 7,
     keep: Annotated[bool, typer.Option(help="Keep the data dir (its path is printed).")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """SIGKILL services under load; count lost and doubled verdicts (topic and warehouse)."""
     chosen = [t.strip() for t in targets.split(",") if t.strip()]
@@ -104,7 +104,7 @@ def chaos(
     try:
         choose = random.Random(seed).choice
         run = run_chaos(folder, events, rate, kill_every, batch, chosen, settle, choose)
-        console.print(_table(run, events, rate))
+        emit([_figures(run, events, rate)], as_json=as_json)
         if run.lost_on_topic or run.lost_in_warehouse:
             raise typer.Exit(1)
     finally:
@@ -330,25 +330,24 @@ print(row["n"], row["d"])
 """
 
 
-def _table(run: Run, events: int, rate: float) -> Table:
+def _figures(run: Run, events: int, rate: float) -> Figures:
     accepted = len(run.accepted)
-    table = Table(title=f"bench chaos: {events:,} events offered at {rate:,.0f}/s")
-    table.add_column("measure")
-    table.add_column("value", justify="right")
+    figures = Figures(
+        f"bench chaos: {events:,} events offered at {rate:,.0f}/s",
+        [Column("measure"), Column("value", number(), key="value")],
+    )
     kills = ", ".join(f"{name} {n}" for name, n in sorted(run.kills.items()))
-    rows = [
-        ("events accepted (202)", f"{accepted:,}"),
-        ("requests retried (no answer or 5xx)", f"{run.retries:,}"),
-        ("events refused (4xx)", f"{run.refused:,}"),
-        ("kills", f"{sum(run.kills.values())} ({kills})"),
-        ("verdicts on the topic, distinct events", f"{accepted - run.lost_on_topic:,}"),
-        ("lost on the topic", f"{run.lost_on_topic:,}"),
-        ("doubled on the topic (extra copies)", f"{run.doubled_on_topic:,}"),
-        ("verdicts in the warehouse (FINAL)", f"{run.stored:,}"),
-        ("lost in the warehouse", f"{run.lost_in_warehouse:,}"),
-        ("doubled in the warehouse", f"{run.doubled_in_warehouse:,}"),
-        ("seconds from the last event to the last verdict", f"{run.settle_s:,.0f}"),
-    ]
-    for name, value in rows:
-        table.add_row(name, value)
-    return table
+    figures.add("events accepted (202)", accepted)
+    figures.add("requests retried (no answer or 5xx)", run.retries)
+    figures.add("events refused (4xx)", run.refused)
+    figures.add("kills", sum(run.kills.values()))
+    figures.add("verdicts on the topic, distinct events", accepted - run.lost_on_topic)
+    figures.add("lost on the topic", run.lost_on_topic)
+    figures.add("doubled on the topic (extra copies)", run.doubled_on_topic)
+    figures.add("verdicts in the warehouse (FINAL)", run.stored)
+    figures.add("lost in the warehouse", run.lost_in_warehouse)
+    figures.add("doubled in the warehouse", run.doubled_in_warehouse)
+    figures.add("seconds from the last event to the last verdict", run.settle_s)
+    figures.notes.append(f"kills by service: {kills}")
+    figures.facts["kills_by_service"] = dict(run.kills)
+    return figures

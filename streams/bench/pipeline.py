@@ -9,25 +9,24 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import numpy as np
 import typer
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from rich.console import Console
 from rich.progress import Progress
-from rich.table import Table
 
 from infra.accounts import AccountsDB
 from infra.broker import EmbeddedBroker
 from infra.kafka import ensure_topics
 from infra.logging import configure_logging
-from infra.settings import get_settings
+from infra.report import Column, Figures, emit, figures_console, number
+from infra.settings import Settings, get_settings
 from infra.supervisor import Service, Supervisor, modstream_argv
 from schemas.topics import EVENTS_TEXT, VERDICTS_TEXT
 
 bench_app = typer.Typer(help="Benchmarks that print figures.", no_args_is_help=True)
-console = Console()
+console = figures_console()
 
 _WORDS = (
     "the a you we they this that is was really very so what why how great good bad awful "
@@ -44,6 +43,21 @@ def synthetic_text(rng: random.Random, n: int, toxic_share: float = 0.1) -> str:
     if rng.random() < toxic_share:
         words.insert(rng.randrange(len(words)), rng.choice(_INSULTS))
     return " ".join(words) + f" #{n}"
+
+
+def _event(event_id: str, rng: random.Random, n: int, toxic_share: float) -> dict[str, Any]:
+    return {
+        "event_id": event_id,
+        "tenant": "bench",
+        "source": "bench",
+        "kind": "post",
+        "occurred_at": datetime.now(UTC).isoformat(),
+        "payload": {
+            "external_id": event_id,
+            "author": f"user-{n % 500}",
+            "text": synthetic_text(rng, n, toxic_share),
+        },
+    }
 
 
 @dataclass
@@ -101,20 +115,8 @@ async def _offer(
                 if lag > 0:
                     await asyncio.sleep(lag)
             event_id = f"bench-{run}-{n}"
-            now = datetime.now(UTC)
-            event = {
-                "event_id": event_id,
-                "tenant": "bench",
-                "source": "bench",
-                "kind": "post",
-                "occurred_at": now.isoformat(),
-                "payload": {
-                    "external_id": event_id,
-                    "author": f"user-{n % 500}",
-                    "text": synthetic_text(rng, n, scenario.toxic_share),
-                },
-            }
-            sent_at[event_id] = now.timestamp()
+            event = _event(event_id, rng, n, scenario.toxic_share)
+            sent_at[event_id] = datetime.fromisoformat(event["occurred_at"]).timestamp()
             await producer.send(
                 EVENTS_TEXT.name, json.dumps(event).encode(), key=f"bench:user-{n % 500}".encode()
             )
@@ -125,7 +127,7 @@ async def _offer(
 
     sender = asyncio.create_task(send())
     prefix = f"bench-{run}-"
-    with Progress(console=console, transient=True) as progress:
+    with Progress(console=console, transient=True, disable=not console.is_terminal) as progress:
         task = progress.add_task(f"{scenario.name}", total=scenario.events)
         deadline = time.monotonic() + timeout
         while len(arrivals) < scenario.events and time.monotonic() < deadline:
@@ -148,27 +150,57 @@ async def _offer(
     return Outcome(scenario, seconds, len(arrivals), duplicates, latencies)
 
 
-def _table(outcomes: list[Outcome]) -> Table:
-    table = Table(title="modstream bench pipeline (events.text → worker → verdicts.text)")
-    for column in ("scenario", "offered/s", "events", "throughput/s", "p50 ms", "p95 ms",
-                   "p99 ms", "lost", "dup"):  # fmt: skip
-        table.add_column(column, justify="right")
+def _figures(outcomes: list[Outcome], ceiling: float | None) -> Figures:
+    figures = Figures(
+        "modstream bench pipeline (events.text → worker → verdicts.text)",
+        [Column("scenario"), Column("offered/s", _offered, key="offered_per_s"),
+         Column("events", number()), Column("throughput/s", number(), key="throughput_per_s"),
+         Column("p50 ms", number()), Column("p95 ms", number()), Column("p99 ms", number()),
+         Column("lost", number()), Column("dup", number())],
+    )  # fmt: skip
     for o in outcomes:
         p50, p95, p99 = (
             np.percentile(o.latencies_ms, [50, 95, 99]) if o.received else (float("nan"),) * 3
         )
-        table.add_row(
-            o.scenario.name,
-            f"{o.scenario.rate:,.0f}" if o.scenario.rate else "max",
-            f"{o.scenario.events:,}",
-            f"{o.throughput:,.0f}",
-            f"{p50:,.0f}",
-            f"{p95:,.0f}",
-            f"{p99:,.0f}",
-            f"{o.scenario.events - o.received:,}",
-            f"{o.duplicates:,}",
+        figures.add(
+            o.scenario.name, o.scenario.rate, o.scenario.events, o.throughput, p50, p95, p99,
+            o.scenario.events - o.received, o.duplicates,
+        )  # fmt: skip
+    if ceiling is not None:
+        best = max((o.throughput for o in outcomes), default=0.0)
+        figures.facts |= {"in_process_per_s": ceiling, "end_to_end_share": best / ceiling}
+        figures.notes.append(
+            f"In-process ceiling (TextPipeline.process, this process, same texts): "
+            f"{ceiling:,.0f} events/s; end to end reached {best / ceiling:.0%} of it."
         )
-    return table
+    return figures
+
+
+def _offered(rate: Any) -> str:
+    return f"{rate:,.0f}" if rate else "max"
+
+
+def in_process_ceiling(settings: Settings, events: int, toxic_share: float) -> float:
+    """Events/s of the worker's text pipeline called directly, in batches of the worker's size:
+    what one worker could reach with no broker, no serialisation between processes."""
+    from streams.pipeline import RawRecord
+    from streams.pipeline_process import text_pipeline
+
+    pipeline, _ = text_pipeline(settings)
+    size = settings.worker_batch_size
+    rng = random.Random("ceiling")
+    run = uuid.uuid4().hex[:8]
+    records = [
+        RawRecord(EVENTS_TEXT.name, 0, n, None, json.dumps(_event(f"ceiling-{run}-{n}", rng, n,
+                  toxic_share)).encode())
+        for n in range(events + size)  # the first batch warms up
+    ]  # fmt: skip
+    pipeline.process(records[:size])  # warm-up: lazy model sessions, caches
+    records = records[size:]
+    started = time.perf_counter()
+    for i in range(0, len(records), size):
+        pipeline.process(records[i : i + size])
+    return len(records) / (time.perf_counter() - started)
 
 
 @bench_app.command("pipeline")
@@ -178,8 +210,13 @@ def pipeline(
     seconds: Annotated[float, typer.Option(help="Length of the latency run.")] = 15,
     timeout: Annotated[float, typer.Option(help="Give up waiting for verdicts after.")] = 180,
     toxic_share: Annotated[float, typer.Option(help="Share of insulting texts.")] = 0.1,
+    ceiling: Annotated[
+        int, typer.Option(help="Texts to time in process for the ceiling (0: skip).")
+    ] = 5_000,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
-    """End-to-end throughput and latency (occurred_at → verdict on the topic) through one worker."""
+    """End-to-end throughput and latency (occurred_at → verdict on the topic) through one worker,
+    beside the in-process ceiling of the same pipeline measured in the same run."""
     settings = get_settings()
     configure_logging("WARNING")
     broker = None
@@ -195,13 +232,17 @@ def pipeline(
     try:
         asyncio.run(ensure_topics(bootstrap))
         AccountsDB(settings.accounts_db_url).create_schema()  # the worker reads policies there
-        supervisor.spawn(Service("worker", modstream_argv("worker")))
+        # The worker's output goes to a log: stdout carries only the figures (or the JSON).
+        worker_log = settings.data_dir / "bench-pipeline-worker.log"
+        supervisor.spawn(Service("worker", modstream_argv("worker"), log=worker_log))
         scenarios = [
             Scenario("throughput", events, 0, toxic_share),
             Scenario("latency", int(rate * seconds), rate, toxic_share),
         ]
         outcomes = asyncio.run(_run(bootstrap, scenarios, timeout))
-        console.print(_table(outcomes))
+        supervisor.stop_all()  # the ceiling is timed alone, on the cores the worker had
+        measured = in_process_ceiling(settings, ceiling, toxic_share) if ceiling else None
+        emit([_figures(outcomes, measured)], as_json=as_json, console=console)
     finally:
         supervisor.stop_all()
         if broker:
