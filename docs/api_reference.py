@@ -119,6 +119,8 @@ def type_of(schema: Schema, link: str = "") -> str:
     if "const" in schema:
         return f"`{json.dumps(schema['const'])}`"
     kind = schema.get("type")
+    if kind == "array" and "prefixItems" in schema:  # a tuple
+        return "[" + ", ".join(type_of(item, link) for item in schema["prefixItems"]) + "]"
     if kind == "array":
         items = schema.get("items", {})
         shown = type_of(items, link)
