@@ -255,7 +255,7 @@ def _banner(api_url: str, bootstrap: str, data_dir: Path, token: str | None, sto
             f"{api_url}/v1/verdicts/sample-en-1",
         ]
     else:
-        lines.append("  Accounts      see README: modstream admin create-tenant / create-token")
+        lines.append("  Accounts      modstream admin create-tenant … (docs/getting-started.md)")
     lines += [
         f"  Kafka         {bootstrap}  (topics: events.text, verdicts.text, …)",
         f"  Data          {data_dir.resolve()}",

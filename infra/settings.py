@@ -57,7 +57,7 @@ class Settings(BaseSettings):
         description="Signs login JWTs (HS256). Outside development: required, 32+ characters.",
     )
 
-    # Accounts and security (api/accounts, infra/accounts): see README "Accounts and security".
+    # Accounts and security (api/accounts, infra/accounts): see docs/security.md.
     accounts_url: str | None = Field(
         default=None,
         description="SQLAlchemy URL of the accounts store; defaults to SQLite under data_dir. "
@@ -106,7 +106,8 @@ class Settings(BaseSettings):
     policy_low: float = Field(default=0.2, ge=0.0, le=1.0, description="Approve at or below.")
     policy_high: float = Field(default=0.8, ge=0.0, le=1.0, description="Reject above.")
     policy_file: Path | None = Field(
-        default=None, description="JSON: per-label thresholds, per-tenant policies (README)."
+        default=None,
+        description="JSON: per-label thresholds, per-tenant policies (docs/policies.md).",
     )
     policy_refresh: float = Field(
         default=5.0, gt=0, le=300, description="Seconds between workers' reads of tenant policies."
@@ -138,7 +139,7 @@ class Settings(BaseSettings):
         default=30.0, gt=0, description="Days an item or a text is remembered as judged."
     )
 
-    # Text models (streams/text): see README "Text models".
+    # Text models (streams/text): see docs/text-models.md.
     transformer_models: dict[str, Path] = Field(
         default_factory=dict,
         description='Exported transformer model dirs per language, JSON: {"ar": "/models/ar"}.',
@@ -155,7 +156,7 @@ class Settings(BaseSettings):
         default=0.5, ge=0.0, le=1.0, description="Transformer weight for escalated texts."
     )
 
-    # Rewrites, thread context, long texts, composer assist: see README "Composer assist".
+    # Rewrites, thread context, long texts, composer assist: see docs/assist.md.
     rewrite_llm_url: str | None = Field(
         default=None,
         description="Base URL of an OpenAI-compatible API (POST {url}/chat/completions) for "
@@ -205,7 +206,7 @@ class Settings(BaseSettings):
         default=2.0, gt=0, le=60, description="Seconds the API waits for the assist service."
     )
 
-    # Strikes (streams/strikes.py): see README "Strikes and blocks".
+    # Strikes (streams/strikes.py): see docs/strikes.md.
     strike_limit: int = Field(
         default=5, ge=1, description="Strikes (rejected items) in the window that block an author."
     )
@@ -213,7 +214,7 @@ class Settings(BaseSettings):
         default=30 * 86_400, ge=60, description="Seconds a strike counts (by item time)."
     )
 
-    # Chat gateway (producers/chat): see README "Chat".
+    # Chat gateway (producers/chat): see docs/chat.md.
     chat_host: str = "127.0.0.1"
     chat_port: int = 8001
     chat_mode: Literal["withhold", "mask", "flag"] = Field(
@@ -225,7 +226,7 @@ class Settings(BaseSettings):
         default_factory=dict, description='Per-tenant chat modes, JSON: {"acme": "mask"}.'
     )
 
-    # Posts and comments (api/routes/threads.py): see README "Posts and comments".
+    # Posts and comments (api/routes/threads.py): see docs/posts.md.
     posts_mode: Literal["withhold", "mask", "flag"] = Field(
         default="withhold",
         description="What readers of a thread get of a rejected post or comment (as chat_mode).",
@@ -244,7 +245,7 @@ class Settings(BaseSettings):
     sink_batch_size: int = Field(default=5_000, ge=1)
     sink_flush_interval: float = Field(default=0.2, gt=0)
 
-    # Media (streams/media, infra/fetch.py): see README "Media".
+    # Media (streams/media, infra/fetch.py): see docs/media.md.
     media_max_image_bytes: int = Field(default=20 * 2**20, ge=1024)
     media_max_video_bytes: int = Field(default=200 * 2**20, ge=1024)
     media_fetch_timeout: float = Field(default=15.0, gt=0, description="Seconds per fetch.")
@@ -270,7 +271,7 @@ class Settings(BaseSettings):
     )
     media_batch_size: int = Field(default=32, ge=1, description="Media events per batch.")
 
-    # X/Twitter ingestion (infra/x, producers/x, api/routes/x.py): see README "X/Twitter ingestion".
+    # X/Twitter ingestion (infra/x, producers/x, api/routes/x.py): see docs/x.md.
     x_client_id: str | None = Field(
         default=None, description="OAuth 2.0 client id of the X app; unset: X ingestion is off."
     )

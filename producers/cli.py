@@ -69,7 +69,7 @@ def chat(
 def x_poll(
     rounds: Annotated[int | None, typer.Option(help="Stop after N rounds [until stopped].")] = None,
 ) -> None:
-    """Poll connected X accounts' home timelines; publish new tweets as posts (see README)."""
+    """Poll connected X accounts' home timelines; publish new tweets as posts (docs/x.md)."""
     import asyncio
     import signal
 

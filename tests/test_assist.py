@@ -209,8 +209,8 @@ async def test_503_when_the_service_cannot_answer(
 
 
 def test_a_composer_session_reaches_the_activity_analytics(api: TestClient) -> None:
-    """A session as a composer emits it (README "Composer assist"), through `POST /v1/events`,
-    the broker and the sink, read back by `GET /v1/analytics/activity`."""
+    """A session as a composer emits it (docs/assist.md, "Composer activity"), through
+    `POST /v1/events`, the broker and the sink, read back by `GET /v1/analytics/activity`."""
     from datetime import UTC, datetime, timedelta
 
     from schemas.activity import ComposerAction as A

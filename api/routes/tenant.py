@@ -34,7 +34,7 @@ class TenantPublic(BaseModel):
 
     name: str
     privacy_mode: bool = Field(
-        description="Only a SHA-256 of each text and the verdict are stored (README)."
+        description="Only a SHA-256 of each text and the verdict are stored (docs/security.md)."
     )
     quota_per_minute: int | None = Field(description="Requests; null: the server default.")
     quota_per_day: int | None

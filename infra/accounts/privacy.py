@@ -5,7 +5,7 @@ The accounts store is the one source of truth: the sink reads it by URL
 producer writing straight to Kafka. The set is cached for `MODSTREAM_PRIVACY_REFRESH` seconds;
 in embedded mode the API also invalidates it the moment a tenant's mode changes.
 
-What privacy mode keeps (the README's "Privacy mode" section says the same):
+What privacy mode keeps (docs/security.md, "Privacy mode", says the same):
 - `events`: every column but the text; `text` is empty, `content_sha256` holds the SHA-256 of
   the text, and `payload` has neither `text` nor the thread `context` (earlier texts).
 - `verdicts`: the verdict (scores, spans as character offsets, decision, versions) but not its
