@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import random
 import signal
@@ -32,6 +33,7 @@ from typing import Annotated, Any
 import httpx
 import typer
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
 from rich.progress import Progress
 
 from infra.errors import ModstreamError
@@ -39,6 +41,7 @@ from infra.processes import free_port, kill_descendants
 from infra.report import Column, Figures, emit, figures_console, number
 from schemas.topics import VERDICTS_TEXT
 
+log = logging.getLogger(__name__)
 console = figures_console(stderr=True)  # progress and notes; the figures go to stdout
 
 TARGETS = ("worker", "strikes", "api", "broker", "objects")
@@ -157,8 +160,10 @@ def run_chaos(
         started = time.monotonic()
         with console.status("waiting for every accepted event's verdict"):
             while time.monotonic() - started < settle:
-                run.topic = asyncio.run(_verdicts_on_topic(bootstrap, prefix))
-                if all(run.topic[e] for e in run.accepted) and _sink_caught_up(bootstrap):
+                counts = asyncio.run(_verdicts_on_topic(bootstrap, prefix))
+                run.topic = counts if counts is not None else run.topic
+                done = counts is not None and all(counts[e] for e in run.accepted)
+                if done and _sink_caught_up(bootstrap):
                     break
                 time.sleep(3)
         run.settle_s = time.monotonic() - started
@@ -280,8 +285,9 @@ def _sink_caught_up(bootstrap: str) -> bool:
         return False
 
 
-async def _verdicts_on_topic(bootstrap: str, prefix: str) -> Counter[str]:
-    """How many verdicts each of this run's events has on `verdicts.text`, from the start."""
+async def _verdicts_on_topic(bootstrap: str, prefix: str) -> Counter[str] | None:
+    """How many verdicts each of this run's events has on `verdicts.text`, from the start; None
+    if the broker could not be read to the end this time (it may be restarting)."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, fetch_max_wait_ms=100)
     counts: Counter[str] = Counter()
     try:
@@ -298,8 +304,9 @@ async def _verdicts_on_topic(bootstrap: str, prefix: str) -> Counter[str]:
                     event_id = json.loads(record.value or b"{}").get("event_id", "")
                     if event_id.startswith(prefix):
                         counts[event_id] += 1
-    except Exception:
-        return counts
+    except (KafkaError, OSError, TimeoutError) as exc:
+        log.warning("could not read %s this time: %r", VERDICTS_TEXT.name, exc)
+        return None
     finally:
         await consumer.stop()
     return counts
