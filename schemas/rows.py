@@ -53,7 +53,7 @@ NESTED = Codec(
 
 
 def _is_model(annotation: Any) -> bool:
-    """`annotation` is a model, or a model or None."""
+    """Whether `annotation` is a model, or an optional one (stored as JSON)."""
     if get_origin(annotation) in (Union, types.UnionType):
         return any(_is_model(a) for a in get_args(annotation) if a is not type(None))
     return isinstance(annotation, type) and issubclass(annotation, BaseModel)
