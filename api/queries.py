@@ -2,37 +2,25 @@
 
 from __future__ import annotations
 
-import json
-from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import Field
 
 from infra.warehouse import Warehouse
 from schemas.records import Verdict
+from schemas.rows import VERDICT_ROWS
 
 MAX_DUPLICATES = 100
 
-VERDICT_COLUMNS = (
-    "event_id, tenant, source, kind, item_id, author, occurred_at, judged_at, decision, toxic, "
-    "scores, lang, spans, model_version, policy_version, duplicate_of, latency_ms"
-)
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+_DETAIL = ("rewrite", "context")  # only `verdicts` has them, not the copies pages read
+VERDICT_COLUMNS = ", ".join(c for c in VERDICT_ROWS.columns if c not in _DETAIL)
+"""A verdict's columns in every table that keeps verdicts (`verdicts`, `verdicts_by_author`)."""
+_ALL_COLUMNS = ", ".join(VERDICT_ROWS.columns)
 
 
 def verdict_from_row(row: dict[str, Any]) -> Verdict:
-    """A verdict from a warehouse row; `rewrite` and `context` (JSON, '' for none) where read."""
-    for extra in ("rewrite", "context"):
-        row[extra] = json.loads(row[extra]) if row.get(extra) else None
-    row["occurred_at"] = _utc(row["occurred_at"])
-    row["judged_at"] = _utc(row["judged_at"])
-    row["spans"] = [tuple(s) for s in row["spans"]]
-    row["toxic"] = min(1.0, max(0.0, float(row["toxic"])))
-    row["scores"] = {k: min(1.0, max(0.0, float(v))) for k, v in row["scores"].items()}
-    return Verdict.model_validate(row)
+    """A verdict from a warehouse row; `rewrite` and `context` where read."""
+    return VERDICT_ROWS.record(row)
 
 
 def get_verdict(warehouse: Warehouse, tenant: str, event_id: str) -> Verdict | None:
@@ -46,7 +34,7 @@ def get_verdict(warehouse: Warehouse, tenant: str, event_id: str) -> Verdict | N
     if not times:
         return None
     rows = warehouse.rows(
-        f"SELECT {VERDICT_COLUMNS}, rewrite, context FROM verdicts FINAL "  # noqa: S608 - constant
+        f"SELECT {_ALL_COLUMNS} FROM verdicts FINAL "  # noqa: S608 - constant columns
         "WHERE tenant = {tenant:String} AND occurred_at IN {times:Array(DateTime64(3, 'UTC'))} "
         "AND event_id = {event_id:String} LIMIT 1",
         params | {"times": [t["occurred_at"] for t in times]},

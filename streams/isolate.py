@@ -21,9 +21,10 @@ import math
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
+from infra.dead_letters import dead_letter
 from infra.errors import InvalidEvent, JudgeCrashed, JudgeUnavailable
 from schemas.records import DeadLetterReason
-from streams.pipeline import BatchResult, RawRecord, dead_letter
+from streams.pipeline import BatchResult, RawRecord
 from streams.pipeline_process import Judge, Outgoing, outgoing
 
 __all__ = ["Isolating"]

@@ -18,18 +18,10 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import ValidationError
-
+from infra.dead_letters import dead_letter, decode_event
 from infra.errors import InvalidEvent
-from schemas.events import (
-    MAX_TEXT_CHARS,
-    ChatMessageEvent,
-    Event,
-    PostEvent,
-    parse_event,
-)
+from schemas.events import ChatMessageEvent, PostEvent
 from schemas.records import ContextEffect, DeadLetter, DeadLetterReason, Decision, Verdict
-from schemas.topics import tenant_from_key
 from streams.dedupe import DedupeStore, Memory, content_key, digest, flush
 from streams.policy import Policies
 from streams.text.classifier import Classifier, TextScores
@@ -37,10 +29,6 @@ from streams.text.context import ContextJudge
 from streams.text.rewrite import OfflineRewriter, Rewrite, Rewriter, RewriteRequest
 
 log = logging.getLogger(__name__)
-
-MAX_EVENT_BYTES = 4 * MAX_TEXT_CHARS + 64 * 1024
-"""Larger records are refused before parsing: no client can make a worker parse megabytes."""
-_RAW_KEEP = 16 * 1024
 
 TextEvent = PostEvent | ChatMessageEvent
 
@@ -69,63 +57,13 @@ class BatchResult:
 
 def decode(record: RawRecord) -> TextEvent:
     """Parse one record into a text event, or raise `InvalidEvent` with the reason."""
-    event = decode_any(record)
+    event = decode_event(record.value)
     if not isinstance(event, PostEvent | ChatMessageEvent):
         raise InvalidEvent(
             DeadLetterReason.WRONG_TOPIC,
             f"kind {event.kind.value!r} does not belong on {record.topic}",
         )
     return event
-
-
-def decode_any(record: RawRecord) -> Event:
-    """Parse one record into an event of any kind, or raise `InvalidEvent` with the reason."""
-    value = record.value
-    if not value:
-        raise InvalidEvent(DeadLetterReason.INVALID_JSON, "empty value")
-    if len(value) > MAX_EVENT_BYTES:
-        raise InvalidEvent(
-            DeadLetterReason.OVERSIZED, f"{len(value)} bytes exceeds {MAX_EVENT_BYTES}"
-        )
-    try:
-        return parse_event(value)
-    except ValidationError as exc:
-        raise _invalid(exc) from exc
-
-
-def _invalid(exc: ValidationError) -> InvalidEvent:
-    errors = exc.errors(include_url=False, include_input=False)
-    if any(e["type"] == "json_invalid" for e in errors):
-        return InvalidEvent(DeadLetterReason.INVALID_JSON, errors[0]["msg"])
-    if any(e["type"] == "string_too_long" and "text" in e["loc"] for e in errors):
-        return InvalidEvent(DeadLetterReason.OVERSIZED, f"text longer than {MAX_TEXT_CHARS} chars")
-    detail = "; ".join(f"{'.'.join(map(str, e['loc'])) or '$'}: {e['msg']}" for e in errors[:10])
-    return InvalidEvent(DeadLetterReason.SCHEMA_VIOLATION, detail)
-
-
-def dead_letter(record: RawRecord, error: InvalidEvent, now: datetime) -> DeadLetter:
-    value = record.value or b""
-    tenant = event_id = None
-    try:  # best effort: tell the owner whose event it was, if the JSON says
-        doc = json.loads(value) if len(value) <= MAX_EVENT_BYTES else None
-        if isinstance(doc, dict):
-            tenant = str(doc["tenant"])[:64] if "tenant" in doc else None
-            event_id = str(doc["event_id"])[:256] if "event_id" in doc else None
-    except (ValueError, UnicodeDecodeError):
-        pass
-    tenant = tenant or tenant_from_key(record.key)  # the key is `tenant:…` on event topics
-    return DeadLetter(
-        topic=record.topic,
-        partition=record.partition,
-        offset=record.offset,
-        reason=error.reason,
-        detail=error.detail[:4_000],
-        raw=value[:_RAW_KEEP].decode("utf-8", "replace"),
-        raw_size=len(value),
-        tenant=tenant,
-        event_id=event_id,
-        failed_at=now,
-    )
 
 
 @dataclass(frozen=True, slots=True)

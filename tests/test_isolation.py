@@ -13,15 +13,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from aiokafka.structs import ConsumerRecord
 from fastapi.testclient import TestClient
 from starlette.testclient import WebSocketDenialResponse
 
 from api.rollups import refresh
 from infra.accounts.models import Invite, Tenant
 from infra.warehouse import Warehouse
-from infra.warehouse.sink import BANK_ENTRIES, MEDIA_VERDICTS, media_verdict_row
+from infra.warehouse.sink import BANK_ENTRIES, MEDIA_VERDICTS
 from schemas.media import MediaVerdict
+from schemas.rows import MEDIA_VERDICT_ROWS
 from tests.accounts import anonymous, login, make_user, state_of
 from tests.conftest import as_tenant, make_token, post_event, wait_for
 from tests.read_rows import T0, new_tenant, store, verdict_row
@@ -79,12 +79,7 @@ def seed(api: TestClient, warehouse: Warehouse) -> Seed:
         occurred_at=now, judged_at=now, media_type="image", url=f"https://a.example/{MARK}.png",
         decision="reject", reason="bank_match", policy_version="p1", latency_ms=1.0,
     )  # fmt: skip
-    record = ConsumerRecord(
-        topic="verdicts.media", partition=0, offset=0, timestamp=0, timestamp_type=0,
-        key=b"", value=media.model_dump_json().encode(), checksum=None, serialized_key_size=0,
-        serialized_value_size=0, headers=(),
-    )  # fmt: skip
-    warehouse.insert(MEDIA_VERDICTS.name, [media_verdict_row(record)], MEDIA_VERDICTS.columns)
+    warehouse.insert(MEDIA_VERDICTS.name, [MEDIA_VERDICT_ROWS.row(media)], MEDIA_VERDICTS.columns)
     warehouse.insert(
         BANK_ENTRIES.name,
         [[a, "iso-bank", "iso-entry", "sha256", "cd" * 32, MARK, "t", "reject", "active", None,
@@ -324,14 +319,15 @@ def _ws(api: TestClient, s: Seed, w: Warehouse) -> None:
 def _block_a(api: TestClient, s: Seed, w: Warehouse) -> None:
     """A's author `iso-author` has a strike and is blocked (in A's tenant only)."""
     from infra.warehouse.sink import STRIKES
-    from schemas.strikes import BlockAction, BlockChange
+    from schemas.rows import STRIKE_ROWS
+    from schemas.strikes import BlockAction, BlockChange, Strike
 
     now = datetime.now(UTC)
-    w.insert(
-        STRIKES.name,
-        [[s.a, "iso-author", "strike:iso-1", "iso-1", "chat", now, 1, 5, 86_400]],
-        STRIKES.columns,
-    )
+    strike = Strike(
+        strike_id="strike:iso-1", tenant=s.a, author="iso-author", verdict_event_id="iso-1",
+        source="chat", occurred_at=now, strikes=1, limit=5, window_s=86_400,
+    )  # fmt: skip
+    w.insert(STRIKES.name, [STRIKE_ROWS.row(strike)], STRIKES.columns)
     state_of(api).blocks.apply(
         BlockChange(
             change_id=f"iso-block-{s.a}", tenant=s.a, author="iso-author",

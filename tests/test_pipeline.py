@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from infra.dead_letters import MAX_EVENT_BYTES
 from infra.errors import InvalidEvent
 from schemas.records import DeadLetterReason, Decision
-from streams.pipeline import MAX_EVENT_BYTES, RawRecord, TextPipeline, decode, realign
+from streams.pipeline import RawRecord, TextPipeline, decode, realign
 from streams.policy import DecisionPolicy, PolicyBook
 from streams.text.load import load_classifier
 from tests.conftest import as_json, post_event

@@ -3,14 +3,19 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
+import pytest
 from aiokafka import ConsumerRecord
 
+from infra.dead_letters import MAX_EVENT_BYTES, dead_letter
+from infra.errors import InvalidEvent
 from infra.warehouse import Warehouse, migrate
 from infra.warehouse.migrate import available
-from infra.warehouse.sink import DEAD, EVENTS, VERDICTS, rows_for
+from infra.warehouse.sink import DEAD, EVENTS, TABLES, VERDICTS, rows_for
 from schemas.events import Kind
 from schemas.records import Decision, Verdict
+from schemas.rows import DEAD_LETTER_ROWS
 from schemas.topics import EVENTS_ACTIVITY, EVENTS_TEXT, VERDICTS_TEXT
+from streams.pipeline import RawRecord, decode
 from tests.conftest import as_json, post_event
 
 
@@ -55,6 +60,18 @@ def test_a_verdict_stored_twice_counts_once(warehouse: Warehouse) -> None:
     assert found["scores"]["toxic"] > 0.89
 
 
+def test_every_table_has_the_columns_its_record_gives(warehouse: Warehouse) -> None:
+    """The columns the sink writes are read off the models (schemas/rows.py); the migrations
+    made the tables. A field added to a model without its migration fails here."""
+    for table in TABLES:
+        found = warehouse.rows(
+            "SELECT name FROM system.columns WHERE database = currentDatabase() "
+            "AND table = {t:String}",
+            {"t": table.name},
+        )
+        assert {r["name"] for r in found} == set(table.columns), table.name
+
+
 def test_rows_route_by_topic_and_bad_records_become_dead_letters() -> None:
     good = record(EVENTS_TEXT.name, as_json(post_event("e1", "hello")))
     bad_text = record(EVENTS_TEXT.name, b"{nope", offset=1)  # the worker dead-letters these
@@ -64,6 +81,30 @@ def test_rows_route_by_topic_and_bad_records_become_dead_letters() -> None:
     assert [r[1] for r in rows[EVENTS]] == ["e1"]
     dead = {(r[0], r[2]): r[3] for r in rows[DEAD]}
     assert dead == {
-        (EVENTS_ACTIVITY.name, 2): "schema_violation",
+        (EVENTS_ACTIVITY.name, 2): "invalid_json",
         (VERDICTS_TEXT.name, 3): "schema_violation",
+    }
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        b"",
+        b"{nope",
+        b"[1, 2]",
+        b'{"event_id": "x", "tenant": "acme"}',
+        b"x" * (MAX_EVENT_BYTES + 1),
+    ],
+)
+def test_the_sink_and_the_worker_give_bad_bytes_the_same_dead_letter(value: bytes) -> None:
+    """One builder (infra/dead_letters.py): the same bytes get the same reason on both paths."""
+    on_activity = record(EVENTS_ACTIVITY.name, value, offset=5)  # dead-lettered by the sink
+    [stored] = rows_for([on_activity])[DEAD]
+    with pytest.raises(InvalidEvent) as refused:  # what the text worker does with the same bytes
+        decode(RawRecord(EVENTS_ACTIVITY.name, 0, 5, b"k", value))
+    letter = dead_letter(on_activity, refused.value, datetime.now(UTC))
+    by_column = dict(zip(DEAD.columns, stored, strict=True))
+    expected = dict(zip(DEAD.columns, DEAD_LETTER_ROWS.row(letter), strict=True))
+    assert {k: v for k, v in by_column.items() if k != "failed_at"} == {
+        k: v for k, v in expected.items() if k != "failed_at"
     }

@@ -31,7 +31,8 @@ from api.read import cursor
 from api.read.where import WarehouseTime, Where
 from infra.accounts.privacy import sha256_hex
 from infra.warehouse import Warehouse
-from schemas.records import DeadLetterReason
+from schemas.records import DeadLetter, DeadLetterReason
+from schemas.rows import DEAD_LETTER_ROWS
 
 IsPrivate = Callable[[str | None], bool]
 
@@ -183,20 +184,8 @@ class DeadLetterPage(BaseModel):
     )
 
 
-@dataclass(frozen=True, slots=True)
-class Stored:
+class Stored(DeadLetter):
     """One row of `dead_letters`, as stored (never shown as is: see `item`)."""
-
-    topic: str
-    partition: int
-    offset: int
-    reason: DeadLetterReason
-    detail: str
-    raw: str
-    raw_size: int
-    tenant: str | None
-    event_id: str | None
-    failed_at: datetime
 
     @property
     def id(self) -> str:
@@ -229,7 +218,7 @@ class Stored:
         )  # fmt: skip
 
 
-_COLUMNS = "topic, partition, offset, reason, detail, raw, raw_size, tenant, event_id, failed_at"
+_COLUMNS = ", ".join(DEAD_LETTER_ROWS.columns)
 _ID_EXPR = "concat(topic, ':', toString(partition), ':', toString(offset))"
 EVENT_TOPICS = ("events.text", "events.media", "events.activity")
 
@@ -239,12 +228,7 @@ def _utc(moment: datetime) -> datetime:
 
 
 def _stored(row: dict[str, Any]) -> Stored:
-    return Stored(
-        topic=row["topic"], partition=int(row["partition"]), offset=int(row["offset"]),
-        reason=DeadLetterReason(row["reason"]), detail=row["detail"], raw=row["raw"],
-        raw_size=int(row["raw_size"]), tenant=row["tenant"], event_id=row["event_id"],
-        failed_at=_utc(row["failed_at"]),
-    )  # fmt: skip
+    return Stored.model_validate(DEAD_LETTER_ROWS.values(row))
 
 
 def page(

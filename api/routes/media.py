@@ -8,7 +8,6 @@ the sink stores them for the listing endpoints (so a listing lags an import by a
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
@@ -24,6 +23,7 @@ from api.state import AppState
 from schemas.events import Identifier, Media, MediaEvent, Name
 from schemas.media import BankEntry, BankStatus, HashType, HexHash
 from schemas.records import Decision
+from schemas.rows import MEDIA_VERDICT_ROWS
 from schemas.topics import EVENTS_MEDIA, MEDIA_BANKS
 
 router = APIRouter(prefix="/v1/media", tags=["media"])
@@ -229,21 +229,16 @@ def list_entries(
     )
 
 
+_SHOWN = [c for c in MEDIA_VERDICT_ROWS.columns if c not in ("tenant", "matched_events")]
 _VERDICT_SQL = (
-    "SELECT event_id, source, item_id, author, occurred_at, judged_at, media_type, url, "
-    "decision, reason, detail, content_type, size_bytes, width, height, duration_s, hashes, "
-    "matches, scores, model_version, policy_version, duplicate_of, latency_ms "
-    "FROM media_verdicts FINAL WHERE tenant = {t:String} AND event_id = {e:String}"
+    f"SELECT {', '.join(_SHOWN)} FROM media_verdicts FINAL "  # noqa: S608 - constant columns
+    "WHERE tenant = {t:String} AND event_id = {e:String}"
 )
 
 
 def _media_row(row: dict[str, Any]) -> dict[str, Any]:
-    row["hashes"] = [  # named tuples arrive as dicts or tuples, depending on the client
-        h if isinstance(h, dict) else {"hash_type": h[0], "value": h[1], "at_s": h[2]}
-        for h in row["hashes"]
-    ]
-    row["matches"] = json.loads(row["matches"])
-    return row
+    """The row as the verdict says it: hashes and matches as objects again."""
+    return MEDIA_VERDICT_ROWS.decoded(row)
 
 
 @router.get(

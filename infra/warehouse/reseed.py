@@ -10,26 +10,22 @@ only into topics that are empty (so nothing is ever doubled) — replaying them 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import TopicPartition
-from pydantic import BaseModel
 
 from infra.kafka import Publisher, end_offsets
 from infra.warehouse.client import Warehouse
-from schemas.media import BankEntry, MediaVerdict
-from schemas.strikes import BlockChange
+from schemas.rows import BANK_ENTRY_ROWS, BLOCK_CHANGE_ROWS, MEDIA_VERDICT_ROWS, RecordRows
 from schemas.topics import AUTHOR_BLOCKS, MEDIA_BANKS, VERDICTS_MEDIA, TopicSpec
 
 log = logging.getLogger(__name__)
 
-SOURCES: tuple[tuple[TopicSpec, str, type[BaseModel]], ...] = (
-    (MEDIA_BANKS, "bank_entries", BankEntry),
-    (VERDICTS_MEDIA, "media_verdicts", MediaVerdict),
-    (AUTHOR_BLOCKS, "author_blocks", BlockChange),
+SOURCES: tuple[tuple[TopicSpec, str, RecordRows[Any]], ...] = (
+    (MEDIA_BANKS, "bank_entries", BANK_ENTRY_ROWS),
+    (VERDICTS_MEDIA, "media_verdicts", MEDIA_VERDICT_ROWS),
+    (AUTHOR_BLOCKS, "author_blocks", BLOCK_CHANGE_ROWS),
 )
 _BATCH = 5_000
 
@@ -40,25 +36,10 @@ async def topic_is_empty(bootstrap: str, spec: TopicSpec) -> bool:
     return all(offset == 0 for offset in ends.values())
 
 
-def record_from_row(model: type[BaseModel], row: dict[str, Any]) -> BaseModel:
-    """A warehouse row as the record it was stored from (naive times are UTC)."""
-    doc = {k: v for k, v in row.items() if k in model.model_fields}
-    for key, value in doc.items():
-        if isinstance(value, datetime) and value.tzinfo is None:
-            doc[key] = value.replace(tzinfo=UTC)
-    if model is MediaVerdict:
-        doc["hashes"] = [
-            h if isinstance(h, dict) else {"hash_type": h[0], "value": h[1], "at_s": h[2]}
-            for h in doc.get("hashes", [])
-        ]
-        doc["matches"] = json.loads(doc.get("matches") or "[]")
-    return model.model_validate(doc)
-
-
 async def reseed(warehouse: Warehouse, publisher: Publisher, bootstrap: str) -> dict[str, int]:
     """Publish each source table into its topic if the topic is empty; returns what was sent."""
     published: dict[str, int] = {}
-    for spec, table, model in SOURCES:
+    for spec, table, stored in SOURCES:
         if not await topic_is_empty(bootstrap, spec):
             continue
         rows = await asyncio.to_thread(
@@ -66,7 +47,7 @@ async def reseed(warehouse: Warehouse, publisher: Publisher, bootstrap: str) -> 
             f"SELECT * FROM {table} FINAL",  # noqa: S608 - a constant table name
         )
         for start in range(0, len(rows), _BATCH):
-            records = [record_from_row(model, r) for r in rows[start : start + _BATCH]]
+            records = [stored.record(r) for r in rows[start : start + _BATCH]]
             await publisher.publish_many(
                 spec.name,
                 [(getattr(r, "partition_key"), r.model_dump_json().encode()) for r in records],  # noqa: B009

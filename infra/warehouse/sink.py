@@ -2,8 +2,10 @@
 
 A failed insert is retried with back-off on the same batch and no offset moves until it lands, so
 a crash loses nothing; the tables are ReplacingMergeTrees keyed by event, so the replay that
-follows a crash counts nothing twice. A record that cannot be parsed is stored as a dead letter
-unless a worker upstream already dead-letters that topic.
+follows a crash counts nothing twice. A table's columns and rows are read off the wire record it
+stores (`schemas/rows.py`). A record that cannot be parsed is stored as a dead letter, with the
+reason a worker would give it (`infra/dead_letters.py`), unless a worker upstream already
+dead-letters that topic.
 
 Privacy mode (`infra/accounts/privacy.py`): for a tenant in privacy mode the text never reaches
 a table; `events` keeps its SHA-256 instead, and dead letters keep a digest of the raw record.
@@ -18,19 +20,27 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from aiokafka.errors import KafkaError
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from infra.accounts.privacy import PrivacyRegistry, sha256_hex
+from infra.dead_letters import dead_letter, decode_event, parse
 from infra.errors import AccountsError, InvalidEvent, WarehouseError
 from infra.warehouse.client import Warehouse
-from schemas.events import parse_event
-from schemas.media import BankEntry, MatchKind, MediaVerdict
-from schemas.records import DeadLetter, DeadLetterReason, Verdict
-from schemas.strikes import BlockChange, Strike
+from schemas.records import DeadLetter, Verdict
+from schemas.rows import (
+    BANK_ENTRY_ROWS,
+    BLOCK_CHANGE_ROWS,
+    DEAD_LETTER_ROWS,
+    MEDIA_VERDICT_ROWS,
+    STRIKE_ROWS,
+    VERDICT_ROWS,
+    RecordRows,
+    Row,
+)
 from schemas.topics import (
     AUTHOR_BLOCKS,
     AUTHOR_STRIKES,
@@ -41,56 +51,61 @@ from schemas.topics import (
     MEDIA_BANKS,
     VERDICTS_MEDIA,
     VERDICTS_TEXT,
-    tenant_from_key,
 )
 
 log = logging.getLogger(__name__)
 
-Row = list[Any]
 M = TypeVar("M", bound=BaseModel)
 IsPrivate = Callable[[str | None], bool]
+ToRow = Callable[[ConsumerRecord, IsPrivate], Row]
 
 
 def _nobody(_: str | None) -> bool:
     return False
 
 
-def _invalid(exc: ValidationError) -> InvalidEvent:
-    """A schema violation, described without quoting the input (it may be private text)."""
-    errors = exc.errors(include_url=False, include_input=False)
-    detail = "; ".join(f"{'.'.join(map(str, e['loc'])) or '$'}: {e['msg']}" for e in errors[:10])
-    return InvalidEvent(DeadLetterReason.SCHEMA_VIOLATION, detail[:1000])
-
-
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, eq=False, slots=True)
 class Table:
+    """A table the sink writes, and how a consumed record becomes one of its rows."""
+
     name: str
     columns: tuple[str, ...]
+    to_row: ToRow
 
 
-EVENTS = Table(
-    "events",
-    ("tenant", "event_id", "source", "kind", "item_id", "author", "occurred_at", "received_at",
-     "lang", "text", "payload", "content_sha256"),
-)  # fmt: skip
-VERDICTS = Table(
-    "verdicts",
-    ("tenant", "event_id", "source", "kind", "item_id", "author", "occurred_at", "judged_at",
-     "decision", "toxic", "scores", "lang", "spans", "model_version", "policy_version",
-     "duplicate_of", "latency_ms", "rewrite", "context"),
-)  # fmt: skip
-DEAD = Table(
-    "dead_letters",
-    ("topic", "partition", "offset", "reason", "detail", "raw", "raw_size", "tenant", "event_id",
-     "failed_at"),
-)  # fmt: skip
+def _kept(record: M, _: IsPrivate) -> M:
+    return record
+
+
+def record_table(
+    name: str, rows: RecordRows[M], redact: Callable[[M, IsPrivate], M] = _kept
+) -> Table:
+    """The table of a wire record: columns and row from `rows` (schemas/rows.py), after
+    `redact` took out what privacy mode does not store."""
+
+    def to_row(record: ConsumerRecord, private: IsPrivate) -> Row:
+        return rows.row(redact(parse(rows.model.model_validate_json, record.value), private))
+
+    return Table(name, rows.columns, to_row)
+
+
+def _without_rewrite(v: Verdict, private: IsPrivate) -> Verdict:
+    """The rewrite suggestion is words of the text: not stored for a tenant in privacy mode."""
+    return v.model_copy(update={"rewrite": None}) if v.rewrite and private(v.tenant) else v
+
+
+def _digest_if_private(d: DeadLetter, private: IsPrivate) -> DeadLetter:
+    """A validation message or the raw record may quote the text: a private tenant's dead letter
+    keeps the reason and a digest of the record."""
+    if not private(d.tenant):
+        return d
+    return d.model_copy(update={"detail": d.reason.value, "raw": f"sha256:{sha256_hex(d.raw)}"})
 
 
 def event_row(record: ConsumerRecord, private: IsPrivate = _nobody) -> Row:
-    try:
-        event = parse_event(record.value or b"")
-    except ValidationError as exc:
-        raise _invalid(exc) from exc
+    """An event as received: its envelope, its text (or only the text's digest, in privacy mode)
+    and its payload as JSON. A projection of the envelope, not a copy of one record type."""
+    event = decode_event(record.value)
     text = event.text or ""
     digest = sha256_hex(text) if text else ""
     if private(event.tenant):
@@ -105,151 +120,65 @@ def event_row(record: ConsumerRecord, private: IsPrivate = _nobody) -> Row:
     ]  # fmt: skip
 
 
-def verdict_row(record: ConsumerRecord, private: IsPrivate = _nobody) -> Row:
-    v = _parse(Verdict, record)
-    return [
-        v.tenant, v.event_id, v.source, v.kind.value, v.item_id, v.author, v.occurred_at,
-        v.judged_at, v.decision.value, v.toxic, v.scores, v.lang, v.spans, v.model_version,
-        v.policy_version, v.duplicate_of, v.latency_ms,
-        v.rewrite.model_dump_json() if v.rewrite and not private(v.tenant) else "",
-        v.context.model_dump_json() if v.context else "",
-    ]  # fmt: skip
+def _kafka_time(record: ConsumerRecord) -> datetime:
+    return datetime.fromtimestamp(record.timestamp / 1000, UTC)
 
 
-MEDIA_VERDICTS = Table(
-    "media_verdicts",
-    ("tenant", "event_id", "source", "item_id", "author", "occurred_at", "judged_at",
-     "media_type", "url", "decision", "reason", "detail", "content_type", "size_bytes", "width",
-     "height", "duration_s", "hashes", "matches", "matched_events", "scores", "model_version",
-     "policy_version", "duplicate_of", "latency_ms"),
+EVENTS = Table(
+    "events",
+    ("tenant", "event_id", "source", "kind", "item_id", "author", "occurred_at", "received_at",
+     "lang", "text", "payload", "content_sha256"),
+    event_row,
 )  # fmt: skip
-BANK_ENTRIES = Table(
-    "bank_entries",
-    ("tenant", "bank", "entry_id", "hash_type", "value", "label", "source", "decision", "status",
-     "note", "updated_at"),
-)  # fmt: skip
-
-
-def media_verdict_row(record: ConsumerRecord, private: IsPrivate = _nobody) -> Row:
-    v = _parse(MediaVerdict, record)
-    matches = "[" + ",".join(m.model_dump_json() for m in v.matches) + "]"
-    seen = sorted({m.event_id for m in v.matches if m.kind == MatchKind.SEEN and m.event_id})
-    return [
-        v.tenant, v.event_id, v.source, v.item_id, v.author, v.occurred_at, v.judged_at,
-        v.media_type, v.url, v.decision.value, v.reason, v.detail, v.content_type, v.size_bytes,
-        v.width, v.height, v.duration_s, [(h.hash_type.value, h.value, h.at_s) for h in v.hashes],
-        matches, seen, v.scores, v.model_version, v.policy_version, v.duplicate_of, v.latency_ms,
-    ]  # fmt: skip
-
-
-def bank_entry_row(record: ConsumerRecord, private: IsPrivate = _nobody) -> Row:
-    b = _parse(BankEntry, record)
-    return [
-        b.tenant, b.bank, b.entry_id, b.hash_type.value, b.value, b.label, b.source,
-        b.decision.value, b.status.value, b.note, b.updated_at,
-    ]  # fmt: skip
-
-
-STRIKES = Table(
-    "strikes",
-    ("tenant", "author", "strike_id", "verdict_event_id", "source", "occurred_at", "strikes",
-     "strike_limit", "window_s"),
-)  # fmt: skip
-AUTHOR_BLOCK_CHANGES = Table(
-    "author_blocks",
-    ("tenant", "author", "change_id", "action", "at", "actor", "strikes", "reason"),
-)
-
-
-def strike_row(record: ConsumerRecord, private: IsPrivate = _nobody) -> Row:
-    s = _parse(Strike, record)
-    return [
-        s.tenant, s.author, s.strike_id, s.verdict_event_id, s.source, s.occurred_at, s.strikes,
-        s.limit, s.window_s,
-    ]  # fmt: skip
-
-
-def block_change_row(record: ConsumerRecord, private: IsPrivate = _nobody) -> Row:
-    b = _parse(BlockChange, record)
-    return [b.tenant, b.author, b.change_id, b.action.value, b.at, b.actor, b.strikes, b.reason]
+VERDICTS = record_table("verdicts", VERDICT_ROWS, _without_rewrite)
+MEDIA_VERDICTS = record_table("media_verdicts", MEDIA_VERDICT_ROWS)
+BANK_ENTRIES = record_table("bank_entries", BANK_ENTRY_ROWS)
+STRIKES = record_table("strikes", STRIKE_ROWS)
+AUTHOR_BLOCK_CHANGES = record_table("author_blocks", BLOCK_CHANGE_ROWS)
+DEAD = record_table("dead_letters", DEAD_LETTER_ROWS, _digest_if_private)
+TABLES = (EVENTS, VERDICTS, MEDIA_VERDICTS, BANK_ENTRIES, STRIKES, AUTHOR_BLOCK_CHANGES, DEAD)
 
 
 def dead_letter_row(d: DeadLetter, private: IsPrivate = _nobody) -> Row:
-    detail, raw = d.detail, d.raw
-    if private(d.tenant):  # a validation message or the raw record may quote the text
-        detail, raw = d.reason.value, f"sha256:{sha256_hex(d.raw)}"
-    return [
-        d.topic, d.partition, d.offset, d.reason.value, detail, raw, d.raw_size, d.tenant,
-        d.event_id, d.failed_at,
-    ]  # fmt: skip
-
-
-def _dead_letter_record(record: ConsumerRecord, private: IsPrivate = _nobody) -> Row:
-    return dead_letter_row(_parse(DeadLetter, record), private)
-
-
-def _parse(model: type[M], record: ConsumerRecord) -> M:
-    """The record's value as `model`, or `InvalidEvent` saying why not."""
-    try:
-        return model.model_validate_json(record.value or b"")
-    except ValidationError as exc:
-        raise _invalid(exc) from exc
-
-
-def _kafka_time(record: ConsumerRecord) -> datetime:
-    return datetime.fromtimestamp(record.timestamp / 1000, UTC)
+    return DEAD_LETTER_ROWS.row(_digest_if_private(d, private))
 
 
 @dataclass(frozen=True, slots=True)
 class Route:
     table: Table
-    to_row: Callable[[ConsumerRecord, IsPrivate], Row]
     dead_letter_invalid: bool
     """False where a worker upstream already dead-letters this topic's bad records."""
 
 
 ROUTES: dict[str, Route] = {
-    EVENTS_TEXT.name: Route(EVENTS, event_row, dead_letter_invalid=False),
-    EVENTS_MEDIA.name: Route(EVENTS, event_row, dead_letter_invalid=False),
-    EVENTS_ACTIVITY.name: Route(EVENTS, event_row, dead_letter_invalid=True),
-    VERDICTS_TEXT.name: Route(VERDICTS, verdict_row, dead_letter_invalid=True),
-    VERDICTS_MEDIA.name: Route(MEDIA_VERDICTS, media_verdict_row, dead_letter_invalid=True),
-    MEDIA_BANKS.name: Route(BANK_ENTRIES, bank_entry_row, dead_letter_invalid=True),
-    DEAD_LETTERS.name: Route(DEAD, _dead_letter_record, dead_letter_invalid=False),
-    AUTHOR_STRIKES.name: Route(STRIKES, strike_row, dead_letter_invalid=True),
-    AUTHOR_BLOCKS.name: Route(AUTHOR_BLOCK_CHANGES, block_change_row, dead_letter_invalid=True),
+    EVENTS_TEXT.name: Route(EVENTS, dead_letter_invalid=False),
+    EVENTS_MEDIA.name: Route(EVENTS, dead_letter_invalid=False),
+    EVENTS_ACTIVITY.name: Route(EVENTS, dead_letter_invalid=True),
+    VERDICTS_TEXT.name: Route(VERDICTS, dead_letter_invalid=True),
+    VERDICTS_MEDIA.name: Route(MEDIA_VERDICTS, dead_letter_invalid=True),
+    MEDIA_BANKS.name: Route(BANK_ENTRIES, dead_letter_invalid=True),
+    DEAD_LETTERS.name: Route(DEAD, dead_letter_invalid=False),
+    AUTHOR_STRIKES.name: Route(STRIKES, dead_letter_invalid=True),
+    AUTHOR_BLOCKS.name: Route(AUTHOR_BLOCK_CHANGES, dead_letter_invalid=True),
 }
 
 
 def rows_for(
     records: Sequence[ConsumerRecord], private: IsPrivate = _nobody
 ) -> dict[Table, list[Row]]:
-    """Group a batch into rows per table; unparseable records become dead-letter rows.
-    `private(tenant)` says whose text must not be stored (privacy mode)."""
+    """Group a batch into rows per table; unparseable records become dead-letter rows, built as
+    the workers build theirs (`infra/dead_letters.py`). `private(tenant)` says whose text must not
+    be stored (privacy mode)."""
     out: dict[Table, list[Row]] = defaultdict(list)
+    now = datetime.now(UTC)
     for record in records:
         route = ROUTES[record.topic]
         try:
-            out[route.table].append(route.to_row(record, private))
+            out[route.table].append(route.table.to_row(record, private))
         except InvalidEvent as exc:
             if route.dead_letter_invalid:
-                out[DEAD].append(dead_letter_row(_as_dead_letter(record, exc), private))
+                out[DEAD].append(dead_letter_row(dead_letter(record, exc, now), private))
     return out
-
-
-def _as_dead_letter(record: ConsumerRecord, exc: InvalidEvent) -> DeadLetter:
-    value = record.value or b""
-    return DeadLetter(
-        topic=record.topic,
-        partition=record.partition,
-        offset=record.offset,
-        reason=exc.reason,
-        detail=exc.detail[:4000],
-        raw=value[:16384].decode("utf-8", "replace"),
-        raw_size=len(value),
-        tenant=tenant_from_key(record.key),
-        failed_at=datetime.now(UTC),
-    )
 
 
 class WarehouseSink:

@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 
 from PIL import Image
 
+from infra.dead_letters import dead_letter, decode_event
 from infra.errors import FetchError, InvalidEvent, MediaError
 from infra.fetch import Fetched
 from schemas.events import MediaEvent
@@ -43,7 +44,7 @@ from streams.media.classifier import ImageClassifier
 from streams.media.decode import open_image
 from streams.media.flood import FloodGuard
 from streams.media.hashers import PDQ, PHash
-from streams.pipeline import RawRecord, dead_letter, decode_any
+from streams.pipeline import RawRecord
 from streams.policy import Policies
 
 log = logging.getLogger(__name__)
@@ -116,7 +117,7 @@ class MediaPipeline:
         fresh: list[MediaEvent] = []
         for record in records:
             try:
-                event = decode_any(record)
+                event = decode_event(record.value)
                 if not isinstance(event, MediaEvent):
                     raise InvalidEvent(
                         DeadLetterReason.WRONG_TOPIC,
