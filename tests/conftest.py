@@ -5,14 +5,7 @@ with its sink in this process, and stream workers as subprocesses."""
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-import signal
-import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +14,13 @@ from fastapi.testclient import TestClient
 
 from infra.broker import EmbeddedBroker
 from infra.kafka import ensure_topics
-from infra.processes import die_with_parent, free_port
 from infra.settings import Settings
 from infra.warehouse import Warehouse
-
-REPO = Path(__file__).resolve().parents[1]
-DATA = Path(os.environ.get("MODSTREAM_TRAINING_DATA", REPO.parent / "shared" / "data"))
+from tests.support.accounts import as_tenant
+from tests.support.paths import DATA
+from tests.support.polling import wait_for
+from tests.support.settings import ASSIST_SECRET, TEST_SECRET, settings_for
+from tests.support.stack import Worker
 
 
 @pytest.fixture(scope="session")
@@ -53,24 +47,9 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("data")
 
 
-TEST_SECRET = "test-secret-" + "x" * 40
-ASSIST_SECRET = "assist-secret-" + "y" * 40
-ALL_SCOPES = ("ingest", "read", "moderate", "admin")
-
-
 @pytest.fixture(scope="session")
 def settings(broker: EmbeddedBroker, data_dir: Path) -> Settings:
-    return Settings(
-        env="test",
-        data_dir=data_dir,
-        kafka_bootstrap=broker.bootstrap,
-        sink_flush_interval=0.1,
-        secret_key=TEST_SECRET,  # type: ignore[arg-type]
-        privacy_refresh=0.2,
-        login_rate_per_minute=10_000,  # tests/test_auth.py tests the limit with its own
-        assist_port=free_port(),
-        assist_secret=ASSIST_SECRET,  # type: ignore[arg-type]
-    )
+    return settings_for(data_dir, broker.bootstrap)
 
 
 @pytest.fixture(scope="session")
@@ -84,43 +63,6 @@ def api(settings: Settings) -> Iterator[TestClient]:
         yield client
 
 
-_TOKENS: dict[tuple[int, str, tuple[str, ...]], str] = {}
-
-
-def make_token(
-    api: TestClient,
-    tenant: str,
-    scopes: tuple[str, ...] = ALL_SCOPES,
-    *,
-    privacy: bool = False,
-    name: str = "tests",
-) -> tuple[int, str]:
-    """A new API token of `tenant` (created if missing) through the accounts service: (id,
-    secret)."""
-    from api.accounts import service
-    from infra.accounts.models import Tenant
-
-    state: Any = api.app.state.modstream  # type: ignore[attr-defined]
-    with state.accounts.session() as session:
-        found = session.query(Tenant).filter_by(name=tenant).one_or_none()
-        if found is None:
-            found = service.create_tenant(session, tenant, privacy_mode=privacy)
-        token, secret = service.create_token(
-            session, state.settings, found, name=name, scopes=frozenset(scopes), user_id=None,
-            expires_at=None, actor="tests", ctx=service.CLI,
-        )  # fmt: skip
-    state.privacy.invalidate()
-    return token.id, secret
-
-
-def as_tenant(api: TestClient, tenant: str, scopes: tuple[str, ...] = ALL_SCOPES) -> dict[str, str]:
-    """Headers that authenticate as `tenant` (its token is made once per tenant and scopes)."""
-    key = (id(api.app), tenant, tuple(sorted(scopes)))
-    if key not in _TOKENS:
-        _TOKENS[key] = make_token(api, tenant, scopes)[1]
-    return {"Authorization": f"Bearer {_TOKENS[key]}"}
-
-
 @pytest.fixture(scope="session")
 def other_tenant(api: TestClient) -> dict[str, str]:
     """Headers of a second tenant, `other`, with every scope: for isolation tests."""
@@ -131,51 +73,6 @@ def other_tenant(api: TestClient) -> dict[str, str]:
 def warehouse(api: TestClient) -> Warehouse:
     state: Any = api.app.state.modstream  # type: ignore[attr-defined]
     return state.warehouse  # type: ignore[no-any-return]
-
-
-class Worker:
-    """`modstream worker` in a subprocess, for tests that start, kill and restart it."""
-
-    def __init__(
-        self, settings: Settings, model_dir: Path, log: Path, command: str = "worker"
-    ) -> None:
-        self.command = command
-        self.env = os.environ | {
-            "MODSTREAM_KAFKA_BOOTSTRAP": settings.kafka_bootstrap or "",
-            "MODSTREAM_DATA_DIR": str(settings.data_dir),
-            "MODSTREAM_MODEL_DIR": str(model_dir),
-            "MODSTREAM_LOG_LEVEL": "INFO",
-            "MODSTREAM_POLICY_REFRESH": "0.5",
-            # The media tests serve files from 127.0.0.1: granted here, as an operator would.
-            "MODSTREAM_MEDIA_ALLOWED_NETWORKS": '["127.0.0.1/32"]',
-        }
-        self.log = log
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> Worker:
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "infra.cli", self.command],
-                env=self.env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                preexec_fn=die_with_parent,
-            )
-        return self
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait()
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
 
 
 @pytest.fixture(scope="session")
@@ -219,61 +116,3 @@ def assist_service(
     wait_for(healthy, timeout=120, what="the assist service")
     yield running
     running.stop()
-
-
-def wait_for(
-    predicate: Callable[[], Any], timeout: float = 60.0, interval: float = 0.2, what: str = ""
-) -> Any:
-    """Poll until `predicate()` is truthy; fail with `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    pytest.fail(f"timed out after {timeout:.0f}s waiting for {what or predicate}")
-
-
-def post_event(
-    event_id: str,
-    text: str,
-    *,
-    tenant: str = "demo",
-    source: str = "comments",
-    external_id: str | None = None,
-    author: str = "user-1",
-    lang: str | None = None,
-) -> dict[str, Any]:
-    payload: dict[str, Any] = {
-        "external_id": external_id or event_id,
-        "author": author,
-        "text": text,
-    }
-    if lang:
-        payload["lang"] = lang
-    return {
-        "event_id": event_id,
-        "tenant": tenant,
-        "source": source,
-        "kind": "post",
-        "occurred_at": datetime.now(UTC).isoformat(),
-        "payload": payload,
-    }
-
-
-def as_json(event: dict[str, Any]) -> bytes:
-    return json.dumps(event).encode()
-
-
-def up_env(data_dir: Path, model_dir: Path) -> tuple[dict[str, str], str]:
-    """The environment for a `modstream up` of its own (no inherited MODSTREAM_ settings, free
-    ports, a trained model), and its API's URL."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MODSTREAM_")} | {
-        "MODSTREAM_DATA_DIR": str(data_dir),
-        "MODSTREAM_MODEL_DIR": str(model_dir),
-        "MODSTREAM_API_PORT": str(port),
-        "MODSTREAM_CHAT_PORT": str(free_port()),
-        "MODSTREAM_ASSIST_PORT": str(free_port()),
-    }
-    return env, f"http://127.0.0.1:{port}"

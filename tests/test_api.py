@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from tests.conftest import post_event
+from tests.support.events import post_event
 
 
 def error_code(response: object) -> str:

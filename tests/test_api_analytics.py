@@ -11,8 +11,9 @@ from fastapi.testclient import TestClient
 from api.rollups import refresh
 from infra.warehouse import Warehouse
 from infra.warehouse.sink import DEAD, EVENTS
-from tests.conftest import as_tenant, wait_for
-from tests.read_rows import T0, activity_row, new_tenant, store, verdict_row
+from tests.support.accounts import as_tenant
+from tests.support.polling import wait_for
+from tests.support.read_rows import T0, activity_row, new_tenant, store, verdict_row
 
 RANGE = {"since": T0.isoformat(), "until": (T0 + timedelta(hours=3)).isoformat()}
 

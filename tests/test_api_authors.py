@@ -9,8 +9,8 @@ from fastapi.testclient import TestClient
 
 from api.rollups import refresh
 from infra.warehouse import Warehouse
-from tests.conftest import as_tenant
-from tests.read_rows import new_tenant, store, verdict_row
+from tests.support.accounts import as_tenant
+from tests.support.read_rows import new_tenant, store, verdict_row
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from infra.warehouse import Warehouse
-from tests.conftest import as_tenant
-from tests.read_rows import T0, new_tenant, store, verdict_row
+from tests.support.accounts import as_tenant
+from tests.support.read_rows import T0, new_tenant, store, verdict_row
 
 
 @pytest.fixture(scope="module")

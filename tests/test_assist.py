@@ -24,8 +24,11 @@ from streams.text.context import ContextJudge
 from streams.text.linear import LinearTextClassifier
 from streams.text.longtext import LongTextClassifier
 from streams.text.rewrite import ChatEndpoint, ChatRewriter, OfflineRewriter
-from tests.conftest import ASSIST_SECRET, Worker, as_tenant, wait_for
-from tests.fake_llm import Behaviour, FakeChat, fake_chat
+from tests.support.accounts import as_tenant
+from tests.support.fake_llm import Behaviour, FakeChat, fake_chat
+from tests.support.polling import wait_for
+from tests.support.settings import ASSIST_SECRET
+from tests.support.stack import Worker
 
 INSULT = "shut up, you are an idiot"
 KIND = "What a lovely photo of the harbour, thanks for sharing"

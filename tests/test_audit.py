@@ -7,9 +7,8 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from tests.accounts import PASSWORD, anonymous, login, make_user
-from tests.conftest import as_tenant
-from tests.read_rows import new_tenant
+from tests.support.accounts import PASSWORD, anonymous, as_tenant, login, make_user
+from tests.support.read_rows import new_tenant
 
 
 def entries(api: TestClient, headers: dict[str, str], **params: Any) -> list[dict[str, Any]]:

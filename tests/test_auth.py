@@ -18,9 +18,9 @@ from api.accounts.limits import LoginLimiter
 from infra.accounts.models import User
 from infra.errors import ConfigError
 from infra.settings import DEV_SECRET, Settings, get_settings
-from tests.accounts import PASSWORD, anonymous, login, make_user, state_of
-from tests.conftest import TEST_SECRET
-from tests.read_rows import new_tenant
+from tests.support.accounts import PASSWORD, anonymous, login, make_user, state_of
+from tests.support.read_rows import new_tenant
+from tests.support.settings import TEST_SECRET
 
 
 @pytest.fixture(scope="module")

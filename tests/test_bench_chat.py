@@ -16,7 +16,8 @@ from infra.processes import free_port
 from infra.settings import Settings
 from producers.bench.chat import make_users, run_bench
 from producers.chat.gateway import ChatGateway
-from tests.conftest import Worker, wait_for
+from tests.support.polling import wait_for
+from tests.support.stack import Worker
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import DATA
+from tests.support.paths import DATA
 
 
 def _in_unit(x: float) -> bool:

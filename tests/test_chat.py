@@ -24,8 +24,9 @@ from infra.settings import Settings
 from producers.chat.gateway import ChatGateway
 from schemas.strikes import BlockAction, BlockChange
 from schemas.topics import AUTHOR_BLOCKS
-from tests.accounts import login, make_user, new_email
-from tests.conftest import Worker, wait_for
+from tests.support.accounts import login, make_user, new_email
+from tests.support.polling import wait_for
+from tests.support.stack import Worker
 
 TOXIC = "You are a pathetic idiot, shut up you stupid loser"
 

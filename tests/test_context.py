@@ -11,7 +11,7 @@ import pytest
 from streams.text.classifier import Classifier, TextScores
 from streams.text.context import ContextJudge, leans_on_context
 from streams.text.linear import LinearTextClassifier
-from tests.classifiers import Wrapping
+from tests.support.classifiers import Wrapping
 
 INSULT = "you are a stupid worthless idiot, shut up"
 KIND = "Have a lovely weekend everyone, see you at the market!"
@@ -126,7 +126,7 @@ def test_arabic_echo(fast: Classifier) -> None:
 def test_verdicts_record_the_context(fast: Classifier) -> None:
     from streams.pipeline import RawRecord, TextPipeline
     from streams.policy import PolicyBook
-    from tests.conftest import as_json, post_event
+    from tests.support.events import as_json, post_event
 
     pipeline = TextPipeline(fast, PolicyBook(), cache_size=1000)
     echo = post_event("ctx-echo", "same to you")

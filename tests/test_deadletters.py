@@ -27,10 +27,12 @@ from infra.settings import Settings
 from infra.warehouse import Warehouse
 from schemas.records import DeadLetter, DeadLetterReason
 from schemas.topics import DEAD_LETTERS, EVENTS_TEXT
-from tests.accounts import state_of
-from tests.conftest import Worker, as_json, as_tenant, make_token, post_event, wait_for
-from tests.read_rows import new_tenant
-from tests.test_spine import read_verdicts
+from tests.support.accounts import as_tenant, make_token, state_of
+from tests.support.events import as_json, post_event
+from tests.support.polling import wait_for
+from tests.support.read_rows import new_tenant
+from tests.support.stack import Worker
+from tests.support.verdicts import read_verdicts
 
 pytestmark = pytest.mark.integration
 

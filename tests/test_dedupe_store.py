@@ -12,7 +12,7 @@ from streams.dedupe import DedupeStore, Ledger
 from streams.pipeline import RawRecord, TextPipeline
 from streams.policy import PolicyBook
 from streams.text.classifier import Classifier, TextScores
-from tests.conftest import as_json, post_event
+from tests.support.events import as_json, post_event
 
 
 class Counting(Classifier):

@@ -30,7 +30,8 @@ from infra.settings import Settings
 from schemas.events import Kind
 from schemas.records import Decision, Verdict
 from schemas.topics import AUTHOR_BLOCKS, AUTHOR_STRIKES, VERDICTS_TEXT
-from tests.conftest import Worker, up_env, wait_for
+from tests.support.polling import wait_for
+from tests.support.stack import Worker, up_env
 
 pytestmark = pytest.mark.integration
 

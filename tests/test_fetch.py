@@ -13,7 +13,7 @@ import pytest
 from infra.errors import FetchError, FetchRefused
 from infra.fetch import Fetcher, FetchPolicy, sniff
 from streams.bench import synthetic
-from tests.media_server import MediaServer
+from tests.support.media_server import MediaServer
 
 PNG = synthetic.encode(synthetic.scene(1))
 MP4 = synthetic.video(1, seconds=1)

@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from infra.accounts.models import Invite, User
-from tests.accounts import PASSWORD, anonymous, login, make_user, new_email, state_of
-from tests.read_rows import new_tenant
+from tests.support.accounts import PASSWORD, anonymous, login, make_user, new_email, state_of
+from tests.support.read_rows import new_tenant
 
 
 @pytest.fixture(scope="module")

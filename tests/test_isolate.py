@@ -23,8 +23,8 @@ from streams.pipeline_process import InProcess, Outgoing, PipelineProcess
 from streams.policy import LivePolicies, PolicyBook
 from streams.text.classifier import Classifier, TextScores
 from streams.text.load import load_classifier
-from tests.classifiers import Wrapping
-from tests.conftest import as_json, post_event
+from tests.support.classifiers import Wrapping
+from tests.support.events import as_json, post_event
 
 RAISES = "\u2620raise"
 CRASHES = "\u2620crash"

@@ -22,9 +22,10 @@ from infra.accounts.models import Invite, Tenant
 from infra.warehouse import Warehouse
 from infra.warehouse.sink import BANK_ENTRIES, MEDIA_VERDICTS, media_verdict_row
 from schemas.media import MediaVerdict
-from tests.accounts import anonymous, login, make_user, state_of
-from tests.conftest import as_tenant, make_token, post_event, wait_for
-from tests.read_rows import T0, new_tenant, store, verdict_row
+from tests.support.accounts import anonymous, as_tenant, login, make_token, make_user, state_of
+from tests.support.events import post_event
+from tests.support.polling import wait_for
+from tests.support.read_rows import T0, new_tenant, store, verdict_row
 
 PUBLIC = {
     ("GET", "/health"), ("POST", "/v1/auth/login"), ("POST", "/v1/auth/register"),
@@ -312,7 +313,7 @@ def _sse(api: TestClient, s: Seed, w: Warehouse) -> None:
 
 
 def _ws(api: TestClient, s: Seed, w: Warehouse) -> None:
-    from tests.test_live_feed import publish, verdict
+    from tests.support.verdicts import publish, verdict
 
     bootstrap = state_of(api).bootstrap
     with api.websocket_connect("/v1/verdicts/ws", headers=s.b_headers) as ws:

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaProducer
 from fastapi.testclient import TestClient
 
 from api.accounts import service
@@ -25,33 +24,10 @@ from infra.accounts import AccountsDB
 from infra.broker import EmbeddedBroker
 from infra.processes import die_with_parent, free_port
 from infra.settings import Settings
-from schemas.records import Verdict
-from schemas.topics import VERDICTS_TEXT
-from tests.conftest import as_tenant, wait_for
-from tests.read_rows import new_tenant
-
-
-def verdict(tenant: str, n: int, *, source: str = "comments", toxic: float = 0.1,
-            author: str = "alice", scores: dict[str, float] | None = None) -> Verdict:  # fmt: skip
-    now = datetime.now(UTC)
-    return Verdict(
-        event_id=f"{tenant}-{n}", tenant=tenant, source=source, kind="post", item_id=str(n),
-        author=author, occurred_at=now, judged_at=now, toxic=toxic,
-        decision="reject" if toxic > 0.8 else "approve", scores=scores or {"toxic": toxic},
-        lang="en", model_version="m1", policy_version="p1", latency_ms=1.0,
-    )  # fmt: skip
-
-
-async def publish(bootstrap: str, verdicts: list[Verdict]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
-    await producer.start()
-    try:
-        for v in verdicts:  # one at a time, so the order within a partition is the list's
-            await producer.send_and_wait(
-                VERDICTS_TEXT.name, v.model_dump_json().encode(), key=v.partition_key.encode()
-            )
-    finally:
-        await producer.stop()
+from tests.support.accounts import as_tenant
+from tests.support.polling import wait_for
+from tests.support.read_rows import new_tenant
+from tests.support.verdicts import publish, verdict
 
 
 async def take(sub: Subscription, n: int, timeout: float = 10.0) -> list[str]:

@@ -17,7 +17,7 @@ from streams.text.classifier import Classifier, TextScores
 from streams.text.linear import LinearTextClassifier
 from streams.text.load import TierOptions, load_classifier
 from streams.text.longtext import LongTextClassifier, LongTextOptions, sample, windows
-from tests.test_text_classifier import ClassifierConformance
+from tests.support.conformance import ClassifierConformance
 
 FILLER = [
     "The council met on Tuesday to discuss the new library opening hours.",

@@ -8,7 +8,7 @@ import uuid
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import wait_for
+from tests.support.polling import wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -22,9 +22,11 @@ from schemas.topics import EVENTS_MEDIA, VERDICTS_MEDIA
 from streams.bench import synthetic
 from streams.media.decode import open_image
 from streams.media.hashers import BY_TYPE
-from tests.conftest import Worker, as_tenant, wait_for
-from tests.media_server import MediaServer
-from tests.test_spine import read_verdicts
+from tests.support.accounts import as_tenant
+from tests.support.media_server import MediaServer
+from tests.support.polling import wait_for
+from tests.support.stack import Worker
+from tests.support.verdicts import read_verdicts
 
 pytestmark = pytest.mark.integration
 

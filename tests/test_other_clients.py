@@ -20,7 +20,8 @@ from infra.settings import Settings
 from schemas.events import PostEvent
 from schemas.records import DeadLetter, DeadLetterReason, Decision, Verdict
 from schemas.topics import DEAD_LETTERS, EVENTS_TEXT, VERDICTS_TEXT
-from tests.conftest import Worker, as_json, post_event
+from tests.support.events import as_json, post_event
+from tests.support.stack import Worker
 
 pytestmark = pytest.mark.integration
 

@@ -13,7 +13,7 @@ from schemas.records import DeadLetterReason, Decision
 from streams.pipeline import MAX_EVENT_BYTES, RawRecord, TextPipeline, decode, realign
 from streams.policy import DecisionPolicy, PolicyBook
 from streams.text.load import load_classifier
-from tests.conftest import as_json, post_event
+from tests.support.events import as_json, post_event
 
 
 def raw(value: bytes | None, offset: int = 0, topic: str = "events.text") -> RawRecord:

@@ -15,9 +15,10 @@ from infra.warehouse import Warehouse
 from infra.warehouse.migrate import available
 from infra.warehouse.sink import EVENTS
 from schemas.strikes import BlockAction, BlockChange
-from tests.accounts import login, make_user, state_of
-from tests.conftest import Worker, as_tenant, wait_for
-from tests.read_rows import new_tenant
+from tests.support.accounts import as_tenant, login, make_user, state_of
+from tests.support.polling import wait_for
+from tests.support.read_rows import new_tenant
+from tests.support.stack import Worker
 
 TOXIC = "You are a pathetic idiot, shut up you stupid loser"
 WAIT = {"wait": "10s"}

@@ -17,8 +17,11 @@ from fastapi.testclient import TestClient
 from infra.settings import Settings
 from infra.warehouse import Warehouse
 from schemas.topics import EVENTS_TEXT
-from tests.conftest import Worker, as_json, make_token, post_event, wait_for
-from tests.read_rows import new_tenant
+from tests.support.accounts import make_token
+from tests.support.events import as_json, post_event
+from tests.support.polling import wait_for
+from tests.support.read_rows import new_tenant
+from tests.support.stack import Worker
 
 pytestmark = pytest.mark.integration
 

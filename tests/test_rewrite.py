@@ -27,8 +27,8 @@ from streams.text.rewrite import (
     rewriter_from_settings,
 )
 from streams.training.dataset import iter_rows
-from tests.conftest import DATA
-from tests.fake_llm import Behaviour, FakeChat, fake_chat
+from tests.support.fake_llm import Behaviour, FakeChat, fake_chat
+from tests.support.paths import DATA
 
 REAL_POSTS = ("en_davidson_train.jsonl", "en_hatexplain_val.jsonl", "ar_mpold_train.jsonl")
 
@@ -246,7 +246,7 @@ def test_settings_choose_the_rewriter(classifier: Classifier, chat: FakeChat) ->
 def test_toxic_verdicts_carry_a_suggestion(classifier: Classifier) -> None:
     from streams.pipeline import RawRecord, TextPipeline
     from streams.policy import PolicyBook
-    from tests.conftest import as_json, post_event
+    from tests.support.events import as_json, post_event
 
     pipeline = TextPipeline(classifier, PolicyBook(), cache_size=1000)
     texts = {"rw-toxic": "you are an idiot", "rw-fine": "Thanks for the recipe, it was delicious",

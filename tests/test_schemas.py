@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from schemas import CATALOGUE, Kind, parse_event, topic_for_kind
 from schemas.events import MAX_TEXT_CHARS, ActivityEvent, ChatMessageEvent, PostEvent
-from tests.conftest import as_json, post_event
+from tests.support.events import as_json, post_event
 
 
 def test_a_post_parses_and_knows_its_item_author_and_key() -> None:

@@ -14,7 +14,7 @@ import schemathesis
 from fastapi.testclient import TestClient
 from schemathesis.checks import not_a_server_error
 
-from tests.conftest import as_tenant
+from tests.support.accounts import as_tenant
 
 SETTINGS = hypothesis.settings(
     max_examples=25,

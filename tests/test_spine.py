@@ -13,50 +13,19 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 from fastapi.testclient import TestClient
 
 from infra.settings import Settings
 from infra.warehouse import Warehouse
-from schemas.topics import EVENTS_TEXT, VERDICTS_TEXT
-from tests.conftest import Worker, as_json, as_tenant, post_event, wait_for
+from schemas.topics import EVENTS_TEXT
+from tests.support.accounts import as_tenant
+from tests.support.events import as_json, post_event
+from tests.support.polling import wait_for
+from tests.support.stack import Worker
+from tests.support.verdicts import read_verdicts
 
 pytestmark = pytest.mark.integration
-
-
-def read_verdicts(
-    bootstrap: str, event_ids: set[str], timeout: float = 60, topic: str = VERDICTS_TEXT.name
-) -> dict[str, list[Any]]:
-    """Every verdict on a verdict topic for these events (a list each, to see duplicates)."""
-
-    async def run() -> dict[str, list[Any]]:
-        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, fetch_max_wait_ms=100)
-        await consumer.start()
-        try:
-            parts = [TopicPartition(topic, p) for p in range(VERDICTS_TEXT.partitions)]
-            consumer.assign(parts)
-            await consumer.seek_to_beginning(*parts)
-            found: dict[str, list[Any]] = {}
-            async with asyncio.timeout(timeout):
-                while not event_ids <= found.keys():
-                    batch = await consumer.getmany(timeout_ms=300)
-                    for records in batch.values():
-                        for record in records:
-                            verdict = json.loads(record.value)
-                            if verdict["event_id"] in event_ids:
-                                found.setdefault(verdict["event_id"], []).append(verdict)
-            # Drain a little longer so a duplicate verdict would be seen too.
-            batch = await consumer.getmany(timeout_ms=500)
-            for records in batch.values():
-                for record in records:
-                    verdict = json.loads(record.value)
-                    if verdict["event_id"] in event_ids:
-                        found[verdict["event_id"]].append(verdict)
-            return found
-        finally:
-            await consumer.stop()
-
-    return asyncio.run(run())
 
 
 def produce_raw(bootstrap: str, records: list[tuple[bytes, bytes]]) -> None:

@@ -16,7 +16,9 @@ from schemas.events import Kind
 from schemas.records import Decision, Verdict
 from schemas.strikes import BlockAction, BlockChange
 from streams.strikes import StrikeState, apply_block_change, apply_verdict
-from tests.conftest import Worker, post_event, wait_for
+from tests.support.events import post_event
+from tests.support.polling import wait_for
+from tests.support.stack import Worker
 
 T0 = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
 TOXIC = "You are a pathetic idiot, shut up you stupid loser"
@@ -151,7 +153,7 @@ def test_strikes_survive_a_sigkill_and_block_the_sixth_offence(
 
 
 def test_unblocking_needs_the_moderate_scope(api: TestClient) -> None:
-    from tests.conftest import as_tenant
+    from tests.support.accounts import as_tenant
 
     reader = as_tenant(api, "demo", ("read",))
     assert api.post("/v1/authors/x/unblock", headers=reader).status_code == 403

@@ -14,7 +14,7 @@ from pathlib import Path
 from api.routes.health import supervised
 from infra.processes import pid_alive
 from infra.supervisor import CRASH_LOOP, Service, Supervisor
-from tests.conftest import wait_for
+from tests.support.polling import wait_for
 
 
 def python(code: str) -> list[str]:

@@ -19,9 +19,11 @@ from infra.errors import AccountsError, ConfigError
 from schemas.policy import Band, PolicyDocument
 from schemas.records import Decision
 from streams.policy import DecisionPolicy, LivePolicies, PolicyBook, Thresholds
-from tests.accounts import login, make_user
-from tests.conftest import Worker, as_tenant, post_event, wait_for
-from tests.read_rows import new_tenant
+from tests.support.accounts import as_tenant, login, make_user
+from tests.support.events import post_event
+from tests.support.polling import wait_for
+from tests.support.read_rows import new_tenant
+from tests.support.stack import Worker
 
 STRICT = {"toxic": {"low": 0.0, "high": 0.0}, "labels": {"identity_hate": {"low": 0, "high": 0.3}}}
 

@@ -17,8 +17,8 @@ from streams.text.cascade import CascadeClassifier
 from streams.text.linear import LinearTextClassifier
 from streams.text.load import FAST_ONLY, TierOptions, load_classifier
 from streams.text.onnx_model import OnnxTextClassifier, is_model_dir
-from tests.conftest import post_event
-from tests.test_text_classifier import BENIGN_EN, TOXIC_AR, TOXIC_EN, ClassifierConformance
+from tests.support.conformance import BENIGN_EN, TOXIC_AR, TOXIC_EN, ClassifierConformance
+from tests.support.events import post_event
 
 pytest.importorskip("torch", reason="export needs the train extra")
 pytest.importorskip("transformers", reason="export needs the train extra")
@@ -32,7 +32,7 @@ def fast(model_dir: Path) -> LinearTextClassifier:
 @pytest.fixture(scope="session")
 def tiny_export(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from streams.training.export import export_model
-    from tests.tiny_models import build_tiny_model
+    from tests.support.tiny_models import build_tiny_model
 
     hf = build_tiny_model(tmp_path_factory.mktemp("cascade-hf"))
     out = tmp_path_factory.mktemp("cascade-onnx")

@@ -11,107 +11,27 @@ import pytest
 
 from infra.errors import ModelError
 from streams.policy import DecisionPolicy
-from streams.text import Classifier, TextScores, classify_jsonl, detect_language, normalize
+from streams.text import Classifier, classify_jsonl, detect_language, normalize
 from streams.text.classifier import EXPLAINED_ABOVE
 from streams.text.linear import MODEL_FILE, WEIGHTS_FILE, LinearTextClassifier
 from streams.text.load import load_classifier
 from streams.training.dataset import VALIDATION_ONLY, is_holdout, iter_rows, load_dir, split
 from streams.training.evaluate import span_f1, spans_char_f1
-from tests.conftest import DATA
+from tests.support.conformance import (
+    BENIGN_AR,
+    BENIGN_EN,
+    TOXIC_AR,
+    TOXIC_EN,
+    ClassifierConformance,
+)
+from tests.support.paths import DATA
 
 DATA_DIR = DATA / "text"
-
-TOXIC_EN = "you are a fucking stupid bitch, shut up you worthless idiot"
-BENIGN_EN = "thank you for the lovely photos of the garden, have a wonderful weekend"
-TOXIC_AR = "يا كلب يا حقير يا ابن الكلب يا وسخ"
-BENIGN_AR = "صباح الخير يا أصدقاء، أتمنى لكم يوما جميلا مليئا بالسعادة"
 
 
 @pytest.fixture(scope="session")
 def linear(model_dir: Path) -> Classifier:
     return LinearTextClassifier.load(model_dir)
-
-
-class ClassifierConformance:
-    """What every Classifier must do. Subclasses override the `classifier` fixture."""
-
-    @pytest.fixture
-    def classifier(self) -> Classifier:
-        raise NotImplementedError
-
-    def test_version_and_labels(self, classifier: Classifier) -> None:
-        assert isinstance(classifier.version, str)
-        assert classifier.version
-        assert "toxic" in classifier.labels
-
-    def test_one_result_per_text_in_order(self, classifier: Classifier) -> None:
-        texts = [BENIGN_EN, TOXIC_EN, BENIGN_AR, TOXIC_AR, ""]
-        out = classifier.classify(texts)
-        assert len(out) == len(texts)
-        assert all(isinstance(s, TextScores) for s in out)
-        assert out[1].toxic > out[0].toxic
-        assert out[3].toxic > out[2].toxic
-        assert classifier.classify([]) == []
-
-    def test_probabilities_in_range(self, classifier: Classifier) -> None:
-        for s in classifier.classify([BENIGN_EN, TOXIC_EN, TOXIC_AR, "!!!", "1234"]):
-            assert 0.0 <= s.toxic <= 1.0
-            assert s.labels["toxic"] == s.toxic
-            assert set(s.labels) <= set(classifier.labels)
-            assert all(0.0 <= p <= 1.0 for p in s.labels.values())
-
-    def test_spans_inside_text_sorted_disjoint(self, classifier: Classifier) -> None:
-        texts = [TOXIC_EN, TOXIC_AR, f"  {TOXIC_EN}!!  ", "idiot", BENIGN_EN]
-        for text, s in zip(texts, classifier.classify(texts), strict=True):
-            last = 0
-            for start, end in s.spans:
-                assert 0 <= start < end <= len(text)
-                assert start >= last
-                last = end
-
-    def test_languages(self, classifier: Classifier) -> None:
-        out = classifier.classify(
-            [BENIGN_EN, BENIGN_AR, "Привет, как дела?", BENIGN_EN, BENIGN_EN],
-            [None, None, None, "en", "fr"],
-        )
-        assert [s.lang for s in out] == ["en", "ar", "und", "en", "und"]
-        given = classifier.classify([BENIGN_AR], ["ar-EG"])
-        assert given[0].lang == "ar"
-
-    def test_langs_length_mismatch(self, classifier: Classifier) -> None:
-        with pytest.raises(ValueError, match="languages"):
-            classifier.classify(["a", "b"], ["en"])
-
-    def test_edge_inputs(self, classifier: Classifier) -> None:
-        long_text = (TOXIC_EN + " " + BENIGN_EN + " ") * 2000
-        mixed = f"{TOXIC_EN} {TOXIC_AR} 你好 😂😂 http://example.com @someone"
-        texts = ["", " ", "\n\t", long_text, mixed, "\x00\ufffd", "a" * 50_000]
-        out = classifier.classify(texts)
-        assert len(out) == len(texts)
-        for text, s in zip(texts, out, strict=True):
-            assert 0.0 <= s.toxic <= 1.0
-            assert all(0 <= a < b <= len(text) for a, b in s.spans)
-        assert out[0].spans == []
-
-    def test_no_spans_at_or_below_the_line(self, classifier: Classifier) -> None:
-        texts = [BENIGN_EN, BENIGN_AR, TOXIC_EN, TOXIC_AR, "you idiot", "lovely weather"]
-        for s in classifier.classify(texts):
-            assert s.toxic > EXPLAINED_ABOVE or s.spans == []
-
-    def test_deterministic(self, classifier: Classifier) -> None:
-        texts = [TOXIC_EN, BENIGN_AR, TOXIC_AR]
-        assert classifier.classify(texts) == classifier.classify(texts)
-
-    def test_batch_equals_one_by_one(self, classifier: Classifier) -> None:
-        texts = [BENIGN_EN, TOXIC_AR, TOXIC_EN, "", BENIGN_AR, "you idiot"]
-        langs: list[str | None] = [None, "ar", None, None, None, "en"]
-        batch = classifier.classify(texts, langs)
-        single = [classifier.classify([t], [lg])[0] for t, lg in zip(texts, langs, strict=True)]
-        for b, s in zip(batch, single, strict=True):
-            assert b.lang == s.lang
-            assert b.spans == s.spans
-            assert b.toxic == pytest.approx(s.toxic, abs=1e-6)
-            assert b.labels == pytest.approx(s.labels, abs=1e-6)
 
 
 class TestLinearClassifier(ClassifierConformance):

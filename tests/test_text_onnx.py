@@ -14,8 +14,8 @@ import pytest
 from infra.errors import ModelError
 from streams.text import Classifier
 from streams.text.onnx_model import CONFIG_FILE, FP32_FILE, INT8_FILE, OnnxTextClassifier
-from tests.test_text_classifier import ClassifierConformance
-from tests.tiny_models import BENIGN, TOXIC
+from tests.support.conformance import ClassifierConformance
+from tests.support.tiny_models import BENIGN, TOXIC
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -25,7 +25,7 @@ pytest.importorskip("transformers", reason="export needs the train extra")
 
 @pytest.fixture(scope="session")
 def tiny_hf(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from tests.tiny_models import build_tiny_model
+    from tests.support.tiny_models import build_tiny_model
 
     return build_tiny_model(tmp_path_factory.mktemp("tiny-hf"))
 
@@ -111,7 +111,7 @@ def test_calibration_is_applied(tiny_onnx: Path, tmp_path: Path) -> None:
 def test_softmax_model(tmp_path: Path) -> None:
     """A single-label two-class model (e.g. an operator's Arabic BERT): toxic = 1 - p(normal)."""
     from streams.training.export import export_model
-    from tests.tiny_models import build_tiny_model
+    from tests.support.tiny_models import build_tiny_model
 
     hf = build_tiny_model(tmp_path / "hf", multi_label=False, steps=30)
     export_model(hf, tmp_path / "onnx", languages=["ar"])

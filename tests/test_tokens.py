@@ -12,9 +12,9 @@ from fastapi.testclient import TestClient
 
 from infra.accounts.models import ApiToken
 from infra.settings import Settings
-from tests.accounts import login, make_user, state_of
-from tests.conftest import make_token, post_event
-from tests.read_rows import new_tenant
+from tests.support.accounts import login, make_token, make_user, state_of
+from tests.support.events import post_event
+from tests.support.read_rows import new_tenant
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,8 @@ import httpx
 import pytest
 
 from infra.processes import descendants, free_port, pid_alive
-from tests.conftest import up_env, wait_for
+from tests.support.polling import wait_for
+from tests.support.stack import up_env
 
 pytestmark = pytest.mark.integration
 

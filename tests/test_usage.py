@@ -9,9 +9,8 @@ from datetime import UTC, datetime
 from fastapi.testclient import TestClient
 
 from infra.accounts.models import Tenant
-from tests.accounts import login, make_user, state_of
-from tests.conftest import make_token
-from tests.read_rows import new_tenant
+from tests.support.accounts import login, make_token, make_user, state_of
+from tests.support.read_rows import new_tenant
 
 
 def bearer(secret: str) -> dict[str, str]:

@@ -9,8 +9,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import Worker, make_token, post_event, wait_for
-from tests.read_rows import new_tenant
+from tests.support.accounts import make_token
+from tests.support.events import post_event
+from tests.support.polling import wait_for
+from tests.support.read_rows import new_tenant
+from tests.support.stack import Worker
 
 pytestmark = pytest.mark.integration
 

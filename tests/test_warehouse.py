@@ -11,7 +11,7 @@ from infra.warehouse.sink import DEAD, EVENTS, VERDICTS, rows_for
 from schemas.events import Kind
 from schemas.records import Decision, Verdict
 from schemas.topics import EVENTS_ACTIVITY, EVENTS_TEXT, VERDICTS_TEXT
-from tests.conftest import as_json, post_event
+from tests.support.events import as_json, post_event
 
 
 def record(topic: str, value: bytes, offset: int = 0) -> ConsumerRecord[bytes, bytes]:

@@ -24,10 +24,13 @@ from api.routes.x import x_settings
 from infra.accounts.models import XAccount, XAuthState
 from infra.settings import Settings
 from infra.x import TokenCipher
-from tests.accounts import anonymous, state_of
-from tests.conftest import TEST_SECRET, Worker, as_tenant, post_event, wait_for
-from tests.fake_x import CLIENT_ID, FakeX
-from tests.read_rows import new_tenant
+from tests.support.accounts import anonymous, as_tenant, state_of
+from tests.support.events import post_event
+from tests.support.fake_x import CLIENT_ID, FakeX
+from tests.support.polling import wait_for
+from tests.support.read_rows import new_tenant
+from tests.support.settings import TEST_SECRET
+from tests.support.stack import Worker
 
 pytestmark = pytest.mark.integration
 

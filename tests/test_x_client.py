@@ -20,7 +20,7 @@ from infra.x import TokenCipher, XAuthError, XClient, XError, XRateLimited
 from infra.x.client import Tweet
 from infra.x.oauth import SCOPES, authorization_url, challenge_of, new_state, new_verifier
 from infra.x.tweets import post_event
-from tests.fake_x import CLIENT_ID, FakeX
+from tests.support.fake_x import CLIENT_ID, FakeX
 
 KEY = Fernet.generate_key().decode()
 

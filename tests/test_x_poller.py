@@ -30,7 +30,7 @@ from infra.x.oauth import authorization_url, new_state, new_verifier
 from infra.x.poll import encrypt_tokens
 from producers.x.poller import XPoller
 from schemas.topics import EVENTS_TEXT
-from tests.fake_x import CLIENT_ID, FakeX
+from tests.support.fake_x import CLIENT_ID, FakeX
 
 KEY = Fernet.generate_key().decode()
 

@@ -1,0 +1,1 @@
+"""Helpers both tiers import: fakes, local servers, conformance suites, rows and events."""
