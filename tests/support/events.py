@@ -1,10 +1,13 @@
-"""Events as upstream apps send them, for posting over HTTP or producing onto a topic."""
+"""Events as upstream apps send them (for posting over HTTP or producing onto a topic), and as
+the worker takes them off a topic."""
 
 from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
 from typing import Any
+
+from streams.pipeline import RawRecord
 
 
 def post_event(
@@ -38,3 +41,16 @@ def post_event(
 def as_json(event: dict[str, Any]) -> bytes:
     """The bytes a producer puts on a topic."""
     return json.dumps(event).encode()
+
+
+def raw(value: bytes | None, offset: int = 0, topic: str = "events.text") -> RawRecord:
+    """A record as the worker takes it off `topic`."""
+    return RawRecord(topic=topic, partition=1, offset=offset, key=b"demo:a", value=value)
+
+
+def records(*texts: str) -> list[RawRecord]:
+    """Posts `e0`, `e1`, … with these texts, as consecutive records on `events.text`."""
+    return [
+        RawRecord("events.text", 0, i, b"demo:user-1", as_json(post_event(f"e{i}", text)))
+        for i, text in enumerate(texts)
+    ]

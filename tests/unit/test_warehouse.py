@@ -1,0 +1,31 @@
+"""The sink's rows without the warehouse: routed by topic, bad records turned into dead letters."""
+
+from __future__ import annotations
+
+from aiokafka import ConsumerRecord
+
+from infra.warehouse.sink import DEAD, EVENTS, rows_for
+from schemas.topics import EVENTS_ACTIVITY, EVENTS_TEXT, VERDICTS_TEXT
+from tests.support.events import as_json, post_event
+
+
+def record(topic: str, value: bytes, offset: int = 0) -> ConsumerRecord[bytes, bytes]:
+    return ConsumerRecord(
+        topic=topic, partition=0, offset=offset, timestamp=1_700_000_000_000, timestamp_type=0,
+        key=b"k", value=value, checksum=None, serialized_key_size=1,
+        serialized_value_size=len(value), headers=(),
+    )  # fmt: skip
+
+
+def test_rows_route_by_topic_and_bad_records_become_dead_letters() -> None:
+    good = record(EVENTS_TEXT.name, as_json(post_event("e1", "hello")))
+    bad_text = record(EVENTS_TEXT.name, b"{nope", offset=1)  # the worker dead-letters these
+    bad_activity = record(EVENTS_ACTIVITY.name, b"{nope", offset=2)  # no worker: the sink does
+    bad_verdict = record(VERDICTS_TEXT.name, b'{"event_id": 1}', offset=3)
+    rows = rows_for([good, bad_text, bad_activity, bad_verdict])
+    assert [r[1] for r in rows[EVENTS]] == ["e1"]
+    dead = {(r[0], r[2]): r[3] for r in rows[DEAD]}
+    assert dead == {
+        (EVENTS_ACTIVITY.name, 2): "schema_violation",
+        (VERDICTS_TEXT.name, 3): "schema_violation",
+    }
