@@ -167,7 +167,7 @@ def _create_invite(api: TestClient, s: Seed, w: Warehouse) -> None:
     made = call(api, "POST", "/v1/invites", s.b_headers, json={"role": "admin"}).json()
     with state_of(api).accounts.session() as session:
         invite = session.get(Invite, made["id"])
-        tenant = session.get(Tenant, invite.tenant_id)  # type: ignore[union-attr]
+        tenant = session.get(Tenant, invite.tenant_id)
         assert tenant is not None
         assert tenant.name == s.b
 
@@ -180,7 +180,7 @@ def _list_invites(api: TestClient, s: Seed, w: Warehouse) -> None:
 def _deactivate_invite(api: TestClient, s: Seed, w: Warehouse) -> None:
     assert call(api, "DELETE", f"/v1/invites/{s.a_invite_id}", s.b_headers).status_code == 404
     with state_of(api).accounts.session() as session:
-        assert session.get(Invite, s.a_invite_id).active  # type: ignore[union-attr]
+        assert session.get(Invite, s.a_invite_id).active
 
 
 def _usage(api: TestClient, s: Seed, w: Warehouse) -> None:

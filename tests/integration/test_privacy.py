@@ -80,7 +80,7 @@ def test_a_privacy_tenants_text_is_never_stored_or_logged(
                  "{p:String})", p=run)[0]["n"]  # fmt: skip
         dead = rows(warehouse, "SELECT count() AS n FROM dead_letters FINAL WHERE tenant = "
                     "{t:String}", t=private)[0]["n"]  # fmt: skip
-        return n == 3 and dead == 2  # type: ignore[return-value]
+        return n == 3 and dead == 2
 
     wait_for(stored, timeout=90, what="three verdicts and two dead letters")
 

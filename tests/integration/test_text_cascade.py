@@ -113,13 +113,13 @@ def test_spans_follow_the_final_decision(fast: LinearTextClassifier, tiny_export
     assert out.spans == []
     # The transformer finds a text toxic: spans come from the fast tier's contributions.
     flagged = CascadeClassifier(fast, {"en": _Fixed(base, 0.99)}, band=(0.0, 1.0), blend=1.0)
-    out = flagged.classify([text, BENIGN_EN], ["en", "en"])
-    assert out[0].toxic == pytest.approx(0.99)
+    outs = flagged.classify([text, BENIGN_EN], ["en", "en"])
+    assert outs[0].toxic == pytest.approx(0.99)
     if f.toxic > 0.5:
-        assert out[0].spans == f.spans
-    words = " ".join(text[a:b] for a, b in out[0].spans)
+        assert outs[0].spans == f.spans
+    words = " ".join(text[a:b] for a, b in outs[0].spans)
     assert "idiot" in words or "stupid" in words
-    for a, b in out[1].spans:
+    for a, b in outs[1].spans:
         assert 0 <= a < b <= len(BENIGN_EN)
 
 

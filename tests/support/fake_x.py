@@ -237,7 +237,7 @@ class FakeX:
             basic = base64.b64encode(f"{CLIENT_ID}:{self.client_secret}".encode()).decode()
             if headers.get("Authorization") != f"Basic {basic}":
                 return 401, {}, {"error": "unauthorized_client"}
-        invalid = 400, {}, {
+        invalid: tuple[int, dict[str, str], Any] = 400, {}, {
             "error": "invalid_request",
             "error_description": "Value passed for the token was invalid.",
         }  # fmt: skip
@@ -254,11 +254,11 @@ class FakeX:
                 return invalid
             return 200, {}, self._issue(user, scope)
         if form.get("grant_type") == "refresh_token":
-            user = self.refresh_tokens.pop(form.get("refresh_token", ""), None)  # rotation
-            if user is None:
+            owner = self.refresh_tokens.pop(form.get("refresh_token", ""), None)  # rotation
+            if owner is None:
                 return invalid
             self.refreshes += 1
-            return 200, {}, self._issue(user, "tweet.read users.read follows.read offline.access")
+            return 200, {}, self._issue(owner, "tweet.read users.read follows.read offline.access")
         return 400, {}, {"error": "unsupported_grant_type"}
 
     def _issue(self, user: str, scope: str) -> dict[str, Any]:

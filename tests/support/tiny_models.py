@@ -51,7 +51,7 @@ def build_tiny_model(directory: Path, *, multi_label: bool = True, steps: int = 
     tok.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]", special_tokens=[("[CLS]", 2), ("[SEP]", 3)]
     )
-    fast = PreTrainedTokenizerFast(
+    fast = PreTrainedTokenizerFast(  # type: ignore[no-untyped-call]
         tokenizer_object=tok,
         unk_token="[UNK]",
         pad_token="[PAD]",
@@ -61,7 +61,7 @@ def build_tiny_model(directory: Path, *, multi_label: bool = True, steps: int = 
         model_max_length=64,
     )
     labels = ["toxic", "identity_hate"] if multi_label else ["normal", "offensive"]
-    config = BertConfig(
+    config = BertConfig(  # type: ignore[call-arg]  # num_labels: a base config argument
         vocab_size=tok.get_vocab_size(),
         hidden_size=32,
         num_hidden_layers=2,
@@ -74,7 +74,7 @@ def build_tiny_model(directory: Path, *, multi_label: bool = True, steps: int = 
         problem_type="multi_label_classification" if multi_label else "single_label_classification",
     )
     torch.manual_seed(0)
-    model = BertForSequenceClassification(config)
+    model = BertForSequenceClassification(config)  # type: ignore[no-untyped-call]
     texts = TOXIC + BENIGN
     y = torch.tensor([1.0] * len(TOXIC) + [0.0] * len(BENIGN))
     enc = fast(texts, padding=True, return_tensors="pt")
@@ -87,10 +87,10 @@ def build_tiny_model(directory: Path, *, multi_label: bool = True, steps: int = 
             loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, target)
         else:
             loss = torch.nn.functional.cross_entropy(logits, y.long())
-        loss.backward()
+        loss.backward()  # type: ignore[no-untyped-call]
         opt.step()
         opt.zero_grad()
-    model.eval()
+    model.eval()  # type: ignore[no-untyped-call]
     directory.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(str(directory))
     fast.save_pretrained(str(directory))

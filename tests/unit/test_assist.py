@@ -15,8 +15,8 @@ from streams.assist import check_secret
 
 def test_the_secret_is_required_outside_development() -> None:
     with pytest.raises(ConfigError, match="ASSIST_SECRET"):
-        check_secret(Settings(env="production", secret_key="s" * 40))  # type: ignore[arg-type]
-    short = Settings(env="production", secret_key="s" * 40, assist_secret="short")  # type: ignore[arg-type]
+        check_secret(Settings(env="production", secret_key="s" * 40))
+    short = Settings(env="production", secret_key="s" * 40, assist_secret="short")
     with pytest.raises(ConfigError):
         check_secret(short)
     assert check_secret(Settings()) == Settings().assist_secret.get_secret_value()  # development

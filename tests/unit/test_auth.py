@@ -95,7 +95,7 @@ def test_an_expired_jwt_is_refused(api: TestClient, user: tuple[str, str]) -> No
 
 def test_an_unsigned_alg_none_jwt_is_refused(api: TestClient, user: tuple[str, str]) -> None:
     claims = claims_of(api, user[1])
-    unsigned = jwt.encode(claims, None, algorithm="none")
+    unsigned = jwt.encode(claims, None, algorithm="none")  # type: ignore[arg-type]
     assert jwt.get_unverified_header(unsigned)["alg"] == "none"
     assert me(api, {"Authorization": f"Bearer {unsigned}"}).status_code == 401
     assert me(api, {"Authorization": f"Bearer {unsigned}x"}).status_code == 401
@@ -193,10 +193,10 @@ def test_settings_refuse_unsafe_secrets_outside_development(
     assert Settings(env="development").secret_key.get_secret_value() == DEV_SECRET
     for env in ("production", "test"):
         with pytest.raises(ValueError, match="must be set"):
-            Settings(env=env)  # type: ignore[arg-type]
+            Settings(env=env)
         with pytest.raises(ValueError, match="at least 32"):
-            Settings(env=env, secret_key="short-but-not-default")  # type: ignore[arg-type]
-    assert Settings(env="production", secret_key="z" * 32).env == "production"  # type: ignore[arg-type]
+            Settings(env=env, secret_key="short-but-not-default")
+    assert Settings(env="production", secret_key="z" * 32).env == "production"
     monkeypatch.setenv("MODSTREAM_ENV", "production")
     monkeypatch.delenv("MODSTREAM_SECRET_KEY", raising=False)
     get_settings.cache_clear()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi.testclient import TestClient
 
 from tests.support.accounts import as_tenant
@@ -11,6 +13,7 @@ from tests.support.read_rows import new_tenant
 def test_a_replay_request_names_ids_or_a_filter(api: TestClient) -> None:
     headers = as_tenant(api, new_tenant())
     too_far = "events.text:0:99999999999999999999"
+    body: dict[str, Any]
     for body in ({}, {"ids": ["events.text:0:1"], "filter": {}}, {"ids": []},
                  {"ids": ["not-an-id"]}, {"ids": [too_far]}):  # fmt: skip
         response = api.post("/v1/deadletters/replay", json=body, headers=headers)

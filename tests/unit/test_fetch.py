@@ -88,7 +88,7 @@ async def test_only_http_and_https_are_fetched(url: str) -> None:
 
 
 def allow_local(**kw: object) -> FetchPolicy:
-    return FetchPolicy.build(allowed_networks=["127.0.0.1/32"], **kw)  # type: ignore[arg-type]
+    return FetchPolicy.build(allowed_networks=["127.0.0.1/32"], **kw)
 
 
 async def test_an_allowed_network_is_fetched_and_the_type_comes_from_the_bytes(

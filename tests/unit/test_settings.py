@@ -23,7 +23,7 @@ def test_policy_thresholds_must_be_ordered() -> None:
 
 
 def test_warehouse_defaults_to_an_embedded_chdb_under_the_data_dir(tmp_path: object) -> None:
-    settings = Settings(data_dir="/srv/modstream")  # type: ignore[arg-type]
+    settings = Settings(data_dir="/srv/modstream")
     assert settings.warehouse_url == "chdb:///srv/modstream/warehouse"
     assert settings.embedded_warehouse
     server = Settings(clickhouse_url="http://u:p@ch:8123/modstream")

@@ -78,7 +78,9 @@ def test_an_unblock_forgives_earlier_items_whatever_the_order() -> None:
     before = run(vs, apply_block_change(StrikeState(), unblock))[-1].state
     assert after == before == StrikeState({}, unblock.at.timestamp(), blocked=False)
     later = verdict("late", T0 + timedelta(seconds=11))
-    assert apply_verdict(after, later, limit=5, window=3600, now=T0).strike.strikes == 1
+    strike = apply_verdict(after, later, limit=5, window=3600, now=T0).strike
+    assert strike is not None
+    assert strike.strikes == 1
 
 
 def test_the_state_round_trips_through_json() -> None:

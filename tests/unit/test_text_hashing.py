@@ -32,7 +32,7 @@ def reference(texts: list[str], ngram: tuple[int, int] = (2, 5), bits: int = 12)
         lowercase=False,
         dtype=np.float32,
     )
-    return vectorizer.transform(texts).toarray()
+    return np.asarray(vectorizer.transform(texts).toarray())
 
 
 @pytest.mark.parametrize("ngram", [(2, 5), (1, 3), (3, 3)])

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -22,7 +23,9 @@ def admin(api: TestClient) -> tuple[str, dict[str, str]]:
     return tenant, login(api, make_user(api, tenant, "admin"))
 
 
-def create(api: TestClient, headers: dict[str, str], scopes: list[str], name: str = "app") -> dict:
+def create(
+    api: TestClient, headers: dict[str, str], scopes: list[str], name: str = "app"
+) -> dict[str, Any]:
     response = api.post("/v1/tokens", json={"name": name, "scopes": scopes}, headers=headers)
     assert response.status_code == 201, response.text
     return response.json()  # type: ignore[no-any-return]

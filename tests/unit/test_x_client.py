@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -29,12 +30,12 @@ def x_settings(fake: FakeX, tmp_path: Path, **extra: object) -> Settings:
     return Settings(
         env="test",
         data_dir=tmp_path,
-        secret_key="test-secret-" + "x" * 40,  # type: ignore[arg-type]
+        secret_key="test-secret-" + "x" * 40,
         x_client_id=CLIENT_ID,
         x_api_url=fake.url,
         x_authorize_url=f"{fake.url}/i/oauth2/authorize",
         x_redirect_uri="http://127.0.0.1:8000/v1/x/callback",
-        x_token_key=KEY,  # type: ignore[arg-type]
+        x_token_key=KEY,
         **extra,  # type: ignore[arg-type]
     )
 
@@ -194,7 +195,7 @@ async def test_an_unreachable_x_is_an_x_error(tmp_path: Path) -> None:
 
 def test_tokens_are_encrypted_and_keys_rotate(tmp_path: Path) -> None:
     old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
-    base = {"env": "test", "secret_key": SecretStr("k" * 40), "x_client_id": "c"}
+    base: dict[str, Any] = {"env": "test", "secret_key": SecretStr("k" * 40), "x_client_id": "c"}
     sealed = TokenCipher.from_settings(Settings(**base, x_token_key=SecretStr(old)))
     sealed_value = sealed.encrypt("tok-123")
     assert "tok-123" not in sealed_value
