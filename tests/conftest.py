@@ -1,5 +1,5 @@
-"""What both tiers share: a session data directory, and the rule that every test lives in a tier
-and that only the integration tier's tests carry the `integration` marker."""
+"""What both tiers share: the rule that every test lives in a tier, and that only the integration
+tier's tests carry the `integration` marker (tests/integration/conftest.py sets it)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,6 @@ import pytest
 
 TESTS = Path(__file__).parent
 TIERS = ("unit", "integration")
-
-
-@pytest.fixture(scope="session")
-def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("data")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -52,6 +52,11 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]
 
 
 @pytest.fixture(scope="session")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("data")
+
+
+@pytest.fixture(scope="session")
 def settings(broker: EmbeddedBroker, data_dir: Path) -> Settings:
     return settings_for(data_dir, broker.bootstrap)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -23,9 +22,10 @@ from tests.support.settings import settings_for
 
 
 @pytest.fixture(scope="session")
-def settings(data_dir: Path) -> Settings:
-    """The integration tier's settings, with a broker address where nothing listens."""
-    return settings_for(data_dir, f"127.0.0.1:{free_port()}")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """The integration tier's settings, over a data directory of this tier's own and with a broker
+    address where nothing listens."""
+    return settings_for(tmp_path_factory.mktemp("unit-data"), f"127.0.0.1:{free_port()}")
 
 
 @pytest.fixture(scope="session")
