@@ -1,1 +1,1 @@
-"""Helpers both tiers import: fakes, local servers, conformance suites, rows and events."""
+"""What both tiers import: fakes, local servers, conformance suites, accounts, rows and events."""
