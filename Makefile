@@ -1,12 +1,12 @@
-# Two entry points: `make run` (install, start the embedded stack, feed samples) and `make test`;
-# `make docs` builds the documentation site into site/.
+# Two entry points: `make run` (install, start the embedded stack, feed samples) and `make test`
+# (`make test-fast` for the unit tier alone); `make docs` builds the documentation site into site/.
 SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 LOCK := constraints.txt
 
-.PHONY: run test lint docs install install-dev install-docs clean
+.PHONY: run test test-fast lint docs install install-dev install-docs clean
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -38,10 +38,20 @@ lint: install-dev
 	$(VENV)/bin/mypy docs/api_reference.py
 	$(VENV)/bin/lint-imports
 
-# pytest exits 5 when it collected no test: that is a failure here, not a pass.
+# The tiers: tests/unit/ (no broker, warehouse or trained model; seconds) and tests/integration/
+# (the real broker, warehouse and workers). pytest exits 5 when it collected no test: that is a
+# failure here, not a pass.
+UNIT := $(PY) -m pytest tests/unit -ra --durations=5
+INTEGRATION := $(PY) -m pytest tests/integration -ra --durations=10
+CHECK_RAN := rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests ran" >&2; exit 1; fi; exit $$rc
+
+# Lint, the unit tier, then the integration tier: the first that fails stops the rest.
 test: lint
-	$(PY) -m pytest -ra --durations=10; rc=$$?; \
-	if [ $$rc -eq 5 ]; then echo "no tests ran" >&2; exit 1; fi; exit $$rc
+	$(UNIT); $(CHECK_RAN)
+	$(INTEGRATION); $(CHECK_RAN)
+
+test-fast: install-dev
+	time $(UNIT); $(CHECK_RAN)
 
 # The API reference is generated from the OpenAPI document by the hook docs/api_reference.py.
 docs: install-docs

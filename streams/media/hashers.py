@@ -3,7 +3,8 @@
 A hasher names its type, its width in bits and its default match threshold, and turns content into
 a fixed-width hash (big-endian bytes). Perceptual hashers read decoded pixels; the exact hasher
 reads the file's bytes. Adding a type touches this module (a class and the registry) and nothing
-else; `tests/test_hashers.py` holds the conformance suite every hasher must pass.
+else; `tests/support/conformance.py` holds the conformance suite every hasher must pass
+(`tests/unit/test_hashers.py` runs it for each).
 """
 
 from __future__ import annotations

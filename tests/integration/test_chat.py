@@ -1,0 +1,205 @@
+"""The chat gateway end to end: real python-socketio clients over WebSocket against the gateway
+served by uvicorn on a loopback port, every message judged by the real worker."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import socketio
+import uvicorn
+from fastapi.testclient import TestClient
+
+from infra.accounts import AccountsDB
+from infra.kafka import Publisher
+from infra.settings import Settings
+from producers.chat.gateway import ChatGateway
+from schemas.strikes import BlockAction, BlockChange
+from schemas.topics import AUTHOR_BLOCKS
+from tests.support.accounts import login, make_user, new_email
+from tests.support.polling import wait_for
+from tests.support.stack import Worker
+
+TOXIC = "You are a pathetic idiot, shut up you stupid loser"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def gateway(settings: Settings, api: TestClient, worker: Worker) -> Iterator[tuple[str, Any]]:
+    port = free_port()
+    chat_settings = settings.model_copy(update={"chat_modes": {"chatmask": "mask"}})
+    gw = ChatGateway(
+        chat_settings, settings.kafka_bootstrap or "", AccountsDB(settings.accounts_db_url)
+    )
+    server = uvicorn.Server(
+        uvicorn.Config(gw.asgi, host="127.0.0.1", port=port, log_level="warning", ws="wsproto")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    wait_for(lambda: server.started, 60, what="the chat gateway")
+    yield f"http://127.0.0.1:{port}", gw
+    server.should_exit = True
+    thread.join(20)
+
+
+class Client:
+    """A python-socketio client that records every event it receives."""
+
+    def __init__(self) -> None:
+        self.sio = socketio.AsyncClient(reconnection=False)
+        self.got: dict[str, list[Any]] = defaultdict(list)
+        for name in ("message", "delivery", "typing", "read", "presence"):
+            self.sio.on(name, self._recorder(name))
+
+    def _recorder(self, name: str) -> Callable[[Any], Any]:
+        async def record(data: Any) -> None:
+            self.got[name].append(data)
+
+        return record
+
+    async def connect(self, url: str, token: str) -> Client:
+        await self.sio.connect(url, auth={"token": token}, transports=["websocket"])
+        return self
+
+    async def send(self, to: str, text: str, **extra: Any) -> dict[str, Any]:
+        ack: dict[str, Any] = await self.sio.call("message", {"to": to, "text": text} | extra)
+        return ack
+
+    async def first(self, name: str, where: Callable[[Any], bool], timeout: float = 60) -> Any:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for item in self.got[name]:
+                if where(item):
+                    return item
+            await asyncio.sleep(0.05)
+        pytest.fail(f"no {name} event matching in {timeout}s; got {dict(self.got)}")
+
+
+def user(api: TestClient, tenant: str = "demo") -> tuple[str, str]:
+    email = make_user(api, tenant, "member", email=new_email())
+    return email, login(api, email)["Authorization"].removeprefix("Bearer ")
+
+
+async def test_private_messages_are_judged_then_delivered_or_withheld(
+    api: TestClient, gateway: tuple[str, Any]
+) -> None:
+    url, _ = gateway
+    (alice, alice_jwt), (bob, bob_jwt) = user(api), user(api)
+    a = await Client().connect(url, alice_jwt)
+    b = await Client().connect(url, bob_jwt)
+    try:
+        await a.first("presence", lambda p: p == {"user": bob, "online": True})
+        assert {alice, bob} <= set(await a.sio.call("online"))
+        await a.sio.emit("typing", {"to": bob, "typing": True})
+        await b.first("typing", lambda t: t == {"from": alice, "typing": True})
+
+        # The sender is the connection's user, whatever the body says.
+        ack = await a.send(bob, "see you at the library tomorrow", sender="mallory")
+        assert ack["ok"]
+        assert ack["status"] == "judging"
+        got = await b.first("message", lambda m: m["message_id"] == ack["message_id"])
+        assert got["from"] == alice
+        assert got["text"] == "see you at the library tomorrow"
+        assert got["verdict"]["decision"] in {"approve", "review"}
+        assert not got["flagged"]
+        notice = await a.first("delivery", lambda d: d["message_id"] == ack["message_id"])
+        assert notice["status"] == "delivered"
+        assert notice["to"] == bob
+
+        assert await b.sio.call("read", {"message_id": ack["message_id"]}) == {"ok": True}
+        assert await a.first("read", lambda r: r["message_id"] == ack["message_id"]) == {
+            "message_id": ack["message_id"], "by": bob,
+        }  # fmt: skip
+
+        toxic = await a.send(bob, TOXIC)
+        withheld = await a.first("delivery", lambda d: d["message_id"] == toxic["message_id"])
+        assert withheld["status"] == "withheld"
+        assert withheld["verdict"]["decision"] == "reject"
+        await asyncio.sleep(0.5)
+        assert all(m["message_id"] != toxic["message_id"] for m in b.got["message"])
+    finally:
+        await a.sio.disconnect()
+        await b.sio.disconnect()
+
+
+async def test_messages_wait_for_an_offline_receiver(
+    api: TestClient, gateway: tuple[str, Any]
+) -> None:
+    url, _ = gateway
+    (alice, alice_jwt), (carol, carol_jwt) = user(api), user(api)
+    a = await Client().connect(url, alice_jwt)
+    try:
+        ack = await a.send(carol, "are you there?")
+        queued = await a.first("delivery", lambda d: d["message_id"] == ack["message_id"])
+        assert queued["status"] == "queued"
+        c = await Client().connect(url, carol_jwt)
+        got = await c.first("message", lambda m: m["message_id"] == ack["message_id"])
+        assert got["from"] == alice
+        assert got["text"] == "are you there?"
+        await a.first(
+            "delivery",
+            lambda d: d["message_id"] == ack["message_id"] and d["status"] == "delivered",
+        )
+        await c.sio.disconnect()
+    finally:
+        await a.sio.disconnect()
+
+
+async def test_mask_mode_masks_the_toxic_spans(api: TestClient, gateway: tuple[str, Any]) -> None:
+    url, _ = gateway
+    (_dave, dave_jwt), (erin, erin_jwt) = user(api, "chatmask"), user(api, "chatmask")
+    d = await Client().connect(url, dave_jwt)
+    e = await Client().connect(url, erin_jwt)
+    try:
+        ack = await d.send(erin, TOXIC)
+        got = await e.first("message", lambda m: m["message_id"] == ack["message_id"])
+        assert got["masked"]
+        assert "*" in got["text"]
+        assert got["text"] != TOXIC
+        assert got["verdict"]["decision"] == "reject"
+        notice = await d.first("delivery", lambda n: n["message_id"] == ack["message_id"])
+        assert notice["status"] == "masked"
+    finally:
+        await d.sio.disconnect()
+        await e.sio.disconnect()
+
+
+async def test_bad_tokens_other_tenants_and_blocked_authors_are_refused(
+    api: TestClient, gateway: tuple[str, Any], settings: Settings
+) -> None:
+    url, gw = gateway
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        await Client().connect(url, "not-a-jwt")
+    (_x, x_jwt), (bob, _) = user(api, "chatother"), user(api)
+    x = await Client().connect(url, x_jwt)
+    (mallory, mallory_jwt) = user(api)
+    m = await Client().connect(url, mallory_jwt)
+    try:
+        assert (await x.send(bob, "hi"))["error"] == "unknown_receiver"
+        block = BlockChange(
+            change_id=f"block-{mallory}", tenant="demo", author=mallory,
+            action=BlockAction.BLOCK, at=datetime.now(UTC), actor="strikes", strikes=5,
+        )  # fmt: skip
+        async with Publisher(settings.kafka_bootstrap or "") as publisher:
+            await publisher.publish_many(
+                AUTHOR_BLOCKS.name, [(block.partition_key, block.model_dump_json().encode())]
+            )
+        deadline = time.monotonic() + 30
+        while gw.blocks.blocked("demo", mallory) is None and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert (await m.send(bob, "hello"))["error"] == "author_blocked"
+    finally:
+        await x.sio.disconnect()
+        await m.sio.disconnect()

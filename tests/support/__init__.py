@@ -1,0 +1,1 @@
+"""What both tiers import: fakes, local servers, conformance suites, accounts, rows and events."""

@@ -1,0 +1,41 @@
+"""The app's routes, enumerated from the app itself: a new route is in every check at once."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from api.app import create_app
+from tests.support.settings import settings_for
+
+PUBLIC = {
+    ("GET", "/health"), ("POST", "/v1/auth/login"), ("POST", "/v1/auth/register"),
+    ("GET", "/openapi.json"), ("GET", "/docs"), ("GET", "/docs/oauth2-redirect"),
+    ("GET", "/redoc"),
+    ("GET", "/v1/x/callback"),  # from X's redirect; the single-use state stands for the caller
+}  # fmt: skip
+"""What anyone may call without a credential."""
+
+
+def every_route(app: Any) -> set[tuple[str, str]]:
+    """(method, path) of every route, `WS` for WebSockets, through included routers."""
+    found: set[tuple[str, str]] = set()
+
+    def walk(routes: list[Any]) -> None:
+        for route in routes:
+            if hasattr(route, "effective_route_contexts"):
+                walk(list(route.effective_route_contexts()))
+            elif getattr(route, "methods", None):
+                found.update((m, route.path) for m in route.methods if m != "HEAD")
+            else:  # a WebSocket (its effective context leaves `path` empty)
+                found.add(("WS", route.path or route.original_route.path))
+
+    walk(app.routes)
+    return found
+
+
+def protected_routes() -> list[tuple[str, str]]:
+    """Every route but the public ones, sorted, from an app that is built but not started."""
+    app = create_app(settings_for(Path(tempfile.gettempdir()), "127.0.0.1:9"))
+    return sorted(every_route(app) - PUBLIC)

@@ -1,0 +1,29 @@
+"""The settings every test process runs with: the test environment's secrets, a quick sink and
+privacy refresh, and no login limit in the way (tests/unit/test_auth.py tests it with its own)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import SecretStr
+
+from infra.processes import free_port
+from infra.settings import Settings
+
+TEST_SECRET = "test-secret-" + "x" * 40
+ASSIST_SECRET = "assist-secret-" + "y" * 40
+
+
+def settings_for(data_dir: Path, bootstrap: str) -> Settings:
+    """Settings of an API over `data_dir` whose broker is at `bootstrap`."""
+    return Settings(
+        env="test",
+        data_dir=data_dir,
+        kafka_bootstrap=bootstrap,
+        sink_flush_interval=0.1,
+        secret_key=SecretStr(TEST_SECRET),
+        privacy_refresh=0.2,
+        login_rate_per_minute=10_000,
+        assist_port=free_port(),
+        assist_secret=SecretStr(ASSIST_SECRET),
+    )

@@ -1,0 +1,89 @@
+"""Strikes: the counting logic without Kafka (the strikes worker on the real broker, killed with
+SIGKILL and restarted, blocking the sixth offence: tests/integration/test_strikes.py)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from schemas.events import Kind
+from schemas.records import Decision, Verdict
+from schemas.strikes import BlockAction, BlockChange
+from streams.strikes import StrikeState, apply_block_change, apply_verdict
+
+T0 = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
+
+
+def verdict(event_id: str, at: datetime, decision: Decision = Decision.REJECT) -> Verdict:
+    return Verdict(
+        event_id=event_id, tenant="t", source="chat", kind=Kind.CHAT_MESSAGE, item_id=event_id,
+        author="a", occurred_at=at, judged_at=at, decision=decision, toxic=0.9, lang="en",
+        model_version="m", policy_version="p", latency_ms=1.0,
+    )  # fmt: skip
+
+
+def run(verdicts: list[Verdict], state: StrikeState | None = None, **kw: Any) -> list[Any]:
+    state = state or StrikeState()
+    outcomes = []
+    for v in verdicts:
+        outcome = apply_verdict(
+            state, v, limit=kw.get("limit", 5), window=kw.get("window", 3600), now=T0
+        )
+        state = outcome.state
+        outcomes.append(outcome)
+    return outcomes
+
+
+def test_the_fifth_strike_blocks_and_replays_count_once() -> None:
+    vs = [verdict(f"e{i}", T0 + timedelta(seconds=i)) for i in range(5)]
+    outcomes = run([vs[0], vs[1], vs[1], vs[2], vs[0], vs[3], vs[4]])  # e0, e1 replayed
+    assert [o.strike.strikes if o.strike else None for o in outcomes] == [
+        1, 2, None, 3, None, 4, 5,
+    ]  # fmt: skip
+    assert [o.block is not None for o in outcomes] == [False] * 6 + [True]
+    block = outcomes[-1].block
+    assert block.change_id == "block:t:a:e4"
+    assert block.strikes == 5
+    # A replay of the blocking verdict publishes nothing new.
+    again = apply_verdict(outcomes[-1].state, vs[4], limit=5, window=3600, now=T0)
+    assert again.strike is None
+    assert again.block is None
+    assert again.state.blocked
+
+
+def test_approved_and_reviewed_items_are_not_strikes() -> None:
+    outcomes = run([verdict("ok", T0, Decision.APPROVE), verdict("rv", T0, Decision.REVIEW)])
+    assert all(o.strike is None and o.block is None for o in outcomes)
+    assert outcomes[-1].state.strikes == {}
+
+
+def test_strikes_older_than_the_window_of_item_time_drop_out() -> None:
+    vs = [verdict(f"e{i}", T0 + timedelta(minutes=20 * i)) for i in range(6)]
+    outcomes = run(vs, window=3600)  # an hour: at most three fit (0, 20, 40 minutes apart)
+    assert [o.strike.strikes for o in outcomes if o.strike] == [1, 2, 3, 3, 3, 3]
+    assert not outcomes[-1].state.blocked
+
+
+def test_an_unblock_forgives_earlier_items_whatever_the_order() -> None:
+    vs = [verdict(f"e{i}", T0 + timedelta(seconds=i)) for i in range(5)]
+    unblock = BlockChange(
+        change_id="u1", tenant="t", author="a", action=BlockAction.UNBLOCK,
+        at=T0 + timedelta(seconds=10), actor="user:mod@example.com",
+    )  # fmt: skip
+    blocked = run(vs)[-1].state
+    assert blocked.blocked
+    # Unblock after the verdicts were counted …
+    after = apply_block_change(blocked, unblock)
+    # … or before they were read (a replay after a crash): the same state.
+    before = run(vs, apply_block_change(StrikeState(), unblock))[-1].state
+    assert after == before == StrikeState({}, unblock.at.timestamp(), blocked=False)
+    later = verdict("late", T0 + timedelta(seconds=11))
+    strike = apply_verdict(after, later, limit=5, window=3600, now=T0).strike
+    assert strike is not None
+    assert strike.strikes == 1
+
+
+def test_the_state_round_trips_through_json() -> None:
+    state = StrikeState({"e1": 1.5}, 2.0, True)
+    assert StrikeState.load(state.dump()) == state
+    assert StrikeState.load({}) == StrikeState() == StrikeState.load(None)
