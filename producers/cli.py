@@ -59,8 +59,8 @@ def chat(
     gateway = ChatGateway(settings, bootstrap, accounts)
     uvicorn.run(
         gateway.asgi,
-        host=host or settings.chat_host,
-        port=port or settings.chat_port,
+        host=host or settings.chat.host,
+        port=port or settings.chat.port,
         log_level=settings.log_level.lower(),
         ws="wsproto",
     )
@@ -82,7 +82,7 @@ def x_poll(
     settings = get_settings()
     configure_logging(settings.log_level)
     bootstrap = settings.require_bootstrap()
-    if not settings.x_client_id:
+    if not settings.x.client_id:
         raise ConfigError("MODSTREAM_X_CLIENT_ID is not set: X ingestion is off")
     accounts = AccountsDB(settings.accounts_db_url)
     accounts.create_schema()

@@ -65,7 +65,7 @@ class Assistant:
         return cls(
             classifier,
             policies,
-            ContextJudge(classifier, max_items=settings.context_max_items),
+            ContextJudge(classifier, max_items=settings.text.context_max_items),
             offline,
             None if endpoint is None else ChatRewriter(classifier, endpoint, offline),
         )
@@ -108,7 +108,7 @@ class Assistant:
 
 def check_secret(settings: Settings) -> str:
     """The shared secret; outside development the default or a short one is refused."""
-    secret = settings.assist_secret.get_secret_value()
+    secret = settings.assist.secret.get_secret_value()
     if settings.env != "development" and (
         secret == DEV_ASSIST_SECRET or len(secret) < MIN_SECRET_CHARS
     ):
@@ -170,12 +170,12 @@ def serve(settings: Settings, policies: Policies) -> None:
 
     secret = check_secret(settings)
     assistant = Assistant.from_settings(settings, policies)
-    app = create_app(assistant, secret, refresh=settings.policy_refresh)
-    log.info("assist service on %s:%d", settings.assist_host, settings.assist_port)
+    app = create_app(assistant, secret, refresh=settings.policy.refresh)
+    log.info("assist service on %s:%d", settings.assist.host, settings.assist.port)
     uvicorn.run(
         app,
-        host=settings.assist_host,  # loopback only: Settings refuses anything else
-        port=settings.assist_port,
+        host=settings.assist.host,  # loopback only: Settings refuses anything else
+        port=settings.assist.port,
         log_config=None,
         access_log=False,
     )

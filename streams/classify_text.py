@@ -55,7 +55,7 @@ class Counters:
 def register(app: ModstreamApp, judge: Judge, settings: Settings) -> None:
     """Attach the text agent (and its periodic report) to `app`."""
     isolating = Isolating(judge)
-    ledger = Ledger(settings.dedupe_cache_size, dedupe_store(settings))
+    ledger = Ledger(settings.dedupe.cache_size, dedupe_store(settings))
     source = app.topic(EVENTS_TEXT.name, value_serializer="raw", key_serializer="raw")
     counters = Counters()
 
@@ -69,10 +69,10 @@ def register(app: ModstreamApp, judge: Judge, settings: Settings) -> None:
     # With concurrency > 1, one batch is scored while the next is decoded and the last published.
     # Each actor acknowledges its own events after their verdicts are delivered; Faust commits an
     # offset only when every event before it is acknowledged, so nothing is skipped on a crash.
-    @app.agent(source, name="classify_text", concurrency=settings.worker_concurrency)
+    @app.agent(source, name="classify_text", concurrency=settings.worker.concurrency)
     async def classify_text(stream: Any) -> AsyncIterator[None]:
         async for events in stream.take_events(
-            settings.worker_batch_size, within=settings.worker_batch_within
+            settings.worker.batch_size, within=settings.worker.batch_within
         ):
             records = [raw_record(e.message) for e in events]
             # CPU-bound: judged off the loop (in the pipeline's child process by default), so the

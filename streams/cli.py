@@ -34,7 +34,7 @@ def worker() -> None:
     bootstrap = settings.require_bootstrap()
     asyncio.run(ensure_topics(bootstrap))
     app = create_app(settings, bootstrap)
-    if settings.worker_pipeline_process:
+    if settings.worker.pipeline_process:
         register_text(app, PipelineProcess(), settings)  # re-reads tenant policies itself
         policies = live_policies(settings)
     else:
@@ -42,7 +42,7 @@ def worker() -> None:
         register_text(app, InProcess(pipeline), settings)
     register_media(app, build_media(settings, policies), settings, bootstrap)
 
-    @app.timer(settings.policy_refresh)  # type: ignore[untyped-decorator]
+    @app.timer(settings.policy.refresh)  # type: ignore[untyped-decorator]
     async def refresh_policies() -> None:
         await asyncio.to_thread(policies.refresh)
 
@@ -145,7 +145,7 @@ def classify(
     classifier = load_classifier(model or settings.models_path, tiers)
     if not cascade:  # the bare fast tier: long texts by windows all the same
         classifier = LongTextClassifier(classifier, LongTextOptions.from_settings(settings))
-    if rewrite == "llm" and not settings.rewrite_llm_url:
+    if rewrite == "llm" and not settings.rewrite.url:
         raise ConfigError("--rewrite llm needs MODSTREAM_REWRITE_LLM_URL")
     rewriter = (
         None

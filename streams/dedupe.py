@@ -193,8 +193,8 @@ def flush(*memories: Memory[object]) -> None:
 
 
 def dedupe_store(settings: Settings) -> DedupeStore:
-    return DedupeStore(settings.dedupe_path or settings.data_dir / "dedupe.sqlite3",
-                       ttl_days=settings.dedupe_ttl_days)  # fmt: skip
+    return DedupeStore(settings.dedupe.path or settings.data_dir / "dedupe.sqlite3",
+                       ttl_days=settings.dedupe.ttl_days)  # fmt: skip
 
 
 def published_key(record: Verdict | MediaVerdict | DeadLetter) -> bytes:

@@ -33,38 +33,38 @@ log = logging.getLogger(__name__)
 def build_pipeline(settings: Settings, policies: Policies) -> MediaPipeline:
     fetcher = Fetcher(
         FetchPolicy.build(
-            allowed_networks=settings.media_allowed_networks,
-            max_bytes=settings.media_max_image_bytes,
-            timeout=settings.media_fetch_timeout,
-            max_redirects=settings.media_fetch_max_redirects,
+            allowed_networks=settings.media.allowed_networks,
+            max_bytes=settings.media.max_image_bytes,
+            timeout=settings.media.fetch_timeout,
+            max_redirects=settings.media.fetch_max_redirects,
         ),
-        max_video_bytes=settings.media_max_video_bytes,
+        max_video_bytes=settings.media.max_video_bytes,
     )
     catalog = Catalog(
         {
-            HashType.PDQ: settings.media_threshold_pdq,
-            HashType.PHASH: settings.media_threshold_phash,
+            HashType.PDQ: settings.media.threshold_pdq,
+            HashType.PHASH: settings.media.threshold_phash,
             HashType.SHA256: 0,
         }
     )
     classifier: ImageClassifier | None = (
-        OnnxImageClassifier(settings.media_classifier) if settings.media_classifier else None
+        OnnxImageClassifier(settings.media.classifier) if settings.media.classifier else None
     )
     return MediaPipeline(
         fetcher.fetch,
         catalog,
         policies,
-        flood=FloodGuard(settings.media_flood_window, settings.media_flood_max_matches),
+        flood=FloodGuard(settings.media.flood_window, settings.media.flood_max_matches),
         limits=MediaLimits(
-            max_pixels=settings.media_max_pixels,
-            frame_interval=settings.media_frame_interval,
-            max_frames=settings.media_max_frames,
-            video_budget=settings.media_video_budget,
+            max_pixels=settings.media.max_pixels,
+            frame_interval=settings.media.frame_interval,
+            max_frames=settings.media.max_frames,
+            video_budget=settings.media.video_budget,
         ),
-        default_decision=Decision(settings.media_default_decision),
+        default_decision=Decision(settings.media.default_decision),
         classifier=classifier,
-        concurrency=settings.media_fetch_concurrency,
-        cache_size=settings.dedupe_cache_size,
+        concurrency=settings.media.fetch_concurrency,
+        cache_size=settings.dedupe.cache_size,
         store=dedupe_store(settings),
     )
 
@@ -75,7 +75,7 @@ def register(
     """Attach the media agent and the catalog feed to `app`."""
     source = app.topic(EVENTS_MEDIA.name, value_serializer="raw", key_serializer="raw")
     feed = CatalogFeed(bootstrap, pipeline.catalog)
-    ledger = Ledger(settings.dedupe_cache_size, dedupe_store(settings))
+    ledger = Ledger(settings.dedupe.cache_size, dedupe_store(settings))
 
     async def send(topic: str, key: str, value: str) -> Awaitable[Any]:
         return await app.producer.send(
@@ -90,7 +90,7 @@ def register(
     async def hash_media(stream: Any) -> AsyncIterator[None]:
         await feed.ready.wait()
         async for events in stream.take_events(
-            settings.media_batch_size, within=settings.worker_batch_within
+            settings.media.batch_size, within=settings.worker.batch_within
         ):
             result = await pipeline.process([raw_record(e.message) for e in events])
             # Verdicts and dead letters go through the ledger, as in the text agent: an event

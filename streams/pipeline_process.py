@@ -79,8 +79,8 @@ def text_pipeline(settings: Settings) -> tuple[TextPipeline, LivePolicies]:
     pipeline = TextPipeline(
         classifier,
         policies,
-        cache_size=settings.dedupe_cache_size,
-        context=ContextJudge(classifier, max_items=settings.context_max_items),
+        cache_size=settings.dedupe.cache_size,
+        context=ContextJudge(classifier, max_items=settings.text.context_max_items),
         store=dedupe_store(settings),
     )
     return pipeline, policies
@@ -122,7 +122,7 @@ def _init(build: Callable[[Settings], tuple[TextPipeline, LivePolicies]], parent
     settings = get_settings()
     configure_logging(settings.log_level)
     pipeline, policies = build(settings)
-    _child = _Child(pipeline, policies, settings.policy_refresh, time.monotonic())
+    _child = _Child(pipeline, policies, settings.policy.refresh, time.monotonic())
 
 
 def _process(records: Sequence[RawRecord]) -> Outgoing:

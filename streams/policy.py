@@ -183,7 +183,7 @@ class LivePolicies:
 def operator_policies(settings: Settings) -> PolicyBook:
     """The thresholds from settings, overlaid with the operator's policy file."""
     return PolicyBook.load(
-        settings.policy_file, DecisionPolicy(settings.policy_low, settings.policy_high)
+        settings.policy.file, DecisionPolicy(settings.policy.low, settings.policy.high)
     )
 
 

@@ -132,7 +132,7 @@ def register(app: ModstreamApp, settings: Settings) -> None:
         VERDICTS_TEXT.name, AUTHOR_BLOCKS.name, value_serializer="raw", key_serializer="raw"
     )
     table = app.Table("strikes", default=dict, partitions=VERDICTS_TEXT.partitions)
-    limit, window = settings.strike_limit, settings.strike_window
+    limit, window = settings.strikes.limit, settings.strikes.window
 
     async def publish(topic: str, key: str, value: str) -> None:
         future = await app.producer.send(

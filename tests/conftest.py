@@ -18,11 +18,12 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
 from infra.broker import EmbeddedBroker
 from infra.kafka import ensure_topics
 from infra.processes import die_with_parent, free_port
-from infra.settings import Settings
+from infra.settings import AccountsSettings, AssistSettings, Settings, SinkSettings
 from infra.warehouse import Warehouse
 
 REPO = Path(__file__).resolve().parents[1]
@@ -64,12 +65,13 @@ def settings(broker: EmbeddedBroker, data_dir: Path) -> Settings:
         env="test",
         data_dir=data_dir,
         kafka_bootstrap=broker.bootstrap,
-        sink_flush_interval=0.1,
-        secret_key=TEST_SECRET,  # type: ignore[arg-type]
-        privacy_refresh=0.2,
-        login_rate_per_minute=10_000,  # tests/test_auth.py tests the limit with its own
-        assist_port=free_port(),
-        assist_secret=ASSIST_SECRET,  # type: ignore[arg-type]
+        sink=SinkSettings(flush_interval=0.1),
+        accounts=AccountsSettings(
+            secret_key=SecretStr(TEST_SECRET),
+            privacy_refresh=0.2,
+            login_rate_per_minute=10_000,  # tests/test_auth.py tests the limit with its own
+        ),
+        assist=AssistSettings(port=free_port(), secret=SecretStr(ASSIST_SECRET)),
     )
 
 
@@ -201,7 +203,7 @@ def assist_service(
     running.env |= {
         "MODSTREAM_ENV": "test",
         "MODSTREAM_SECRET_KEY": TEST_SECRET,
-        "MODSTREAM_ASSIST_PORT": str(settings.assist_port),
+        "MODSTREAM_ASSIST_PORT": str(settings.assist.port),
         "MODSTREAM_ASSIST_SECRET": ASSIST_SECRET,
     }
     running.start()
@@ -211,7 +213,7 @@ def assist_service(
         if running.proc.poll() is not None:
             pytest.fail(f"assist exited: {running.log.read_text()[-2000:]}")
         try:
-            url = f"http://127.0.0.1:{settings.assist_port}/health"
+            url = f"http://127.0.0.1:{settings.assist.port}/health"
             return httpx.get(url, timeout=1).status_code == 200
         except httpx.HTTPError:
             return False

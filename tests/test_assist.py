@@ -15,7 +15,7 @@ from pydantic import SecretStr
 
 from api.routes.assist import AssistClient
 from infra.errors import ConfigError
-from infra.settings import Settings
+from infra.settings import AccountsSettings, AssistSettings, Settings
 from schemas.assist import SECRET_HEADER, AssistQuery
 from schemas.records import Decision
 from streams.assist import ADVICE_CONTEXT, ADVICE_REWRITE, Assistant, check_secret
@@ -100,18 +100,19 @@ def test_the_tenant_policy_decides(assistant: Assistant) -> None:
 
 
 def test_the_secret_is_required_outside_development() -> None:
+    accounts = AccountsSettings(secret_key=SecretStr("s" * 40))
     with pytest.raises(ConfigError, match="ASSIST_SECRET"):
-        check_secret(Settings(env="production", secret_key="s" * 40))  # type: ignore[arg-type]
-    short = Settings(env="production", secret_key="s" * 40, assist_secret="short")  # type: ignore[arg-type]
+        check_secret(Settings(env="production", accounts=accounts))
+    short = AssistSettings(secret=SecretStr("short"))
     with pytest.raises(ConfigError):
-        check_secret(short)
-    assert check_secret(Settings()) == Settings().assist_secret.get_secret_value()  # development
+        check_secret(Settings(env="production", accounts=accounts, assist=short))
+    assert check_secret(Settings()) == Settings().assist.secret.get_secret_value()  # development
     with pytest.raises(ValueError, match="loopback"):
-        Settings(assist_host="0.0.0.0")
+        AssistSettings(host="0.0.0.0")
 
 
 def test_the_service_wants_the_secret(settings: Settings, assist_service: Worker) -> None:
-    url = f"http://127.0.0.1:{settings.assist_port}/assist"
+    url = f"http://127.0.0.1:{settings.assist.port}/assist"
     body = {"tenant": "demo", "text": INSULT}
     assert httpx.post(url, json=body).status_code == 401
     assert httpx.post(url, json=body, headers={SECRET_HEADER: "wrong"}).status_code == 401
@@ -185,8 +186,8 @@ def test_the_callers_own_policy_applies(api: TestClient, assist_service: Worker)
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"assist_port": 1}, "not running"),  # nothing listens there
-        ({"assist_secret": SecretStr("not-the-shared-secret")}, "misconfigured"),
+        ({"port": 1}, "not running"),  # nothing listens there
+        ({"secret": SecretStr("not-the-shared-secret")}, "misconfigured"),
     ],
 )
 async def test_503_when_the_service_cannot_answer(
@@ -195,7 +196,9 @@ async def test_503_when_the_service_cannot_answer(
 ) -> None:  # fmt: skip
     app: Any = api.app
     real = app.state.assist
-    broken = AssistClient(settings.model_copy(update=change))
+    broken = AssistClient(
+        settings.model_copy(update={"assist": settings.assist.model_copy(update=change)})
+    )
     app.state.assist = broken
     try:
         response = api.post("/v1/assist", json={"text": KIND})

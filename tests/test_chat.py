@@ -39,7 +39,8 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def gateway(settings: Settings, api: TestClient, worker: Worker) -> Iterator[tuple[str, Any]]:
     port = free_port()
-    chat_settings = settings.model_copy(update={"chat_modes": {"chatmask": "mask"}})
+    chat = settings.chat.model_copy(update={"modes": {"chatmask": "mask"}})
+    chat_settings = settings.model_copy(update={"chat": chat})
     gw = ChatGateway(
         chat_settings, settings.kafka_bootstrap or "", AccountsDB(settings.accounts_db_url)
     )

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.settings import Settings
+from infra.settings import LongTextSettings, Settings
 from streams.text.cascade import CascadeClassifier
 from streams.text.classifier import Classifier, TextScores
 from streams.text.linear import LinearTextClassifier
@@ -100,10 +100,9 @@ def test_rates_by_length_and_from_settings() -> None:
     ]  # fmt: skip
     custom = LongTextOptions.from_settings(
         Settings(
-            longtext_rates={2000: 0.5},
-            longtext_rate_beyond=0.1,
-            longtext_window_words=40,
-            longtext_whole_words=80,
+            longtext=LongTextSettings(
+                rates={2000: 0.5}, rate_beyond=0.1, window_words=40, whole_words=80
+            )
         )
     )
     assert (custom.rate(1999), custom.rate(2001), custom.window_words) == (0.5, 0.1, 40)

@@ -45,15 +45,16 @@ def fake() -> Iterator[FakeX]:
 @pytest.fixture(scope="module")
 def xs(api: TestClient, fake: FakeX, settings: Settings) -> Iterator[Settings]:
     """The API's settings with X configured, pointing at the fake."""
-    configured = settings.model_copy(
+    x = settings.x.model_copy(
         update={
-            "x_client_id": CLIENT_ID,
-            "x_api_url": fake.url,
-            "x_authorize_url": f"{fake.url}/i/oauth2/authorize",
-            "x_token_key": SecretStr(KEY),
-            "x_page_size": 5,
+            "client_id": CLIENT_ID,
+            "api_url": fake.url,
+            "authorize_url": f"{fake.url}/i/oauth2/authorize",
+            "token_key": SecretStr(KEY),
+            "page_size": 5,
         }
     )
+    configured = settings.model_copy(update={"x": x})
     api.app.dependency_overrides[x_settings] = lambda: configured  # type: ignore[attr-defined]
     yield configured
     api.app.dependency_overrides.pop(x_settings, None)  # type: ignore[attr-defined]
@@ -346,7 +347,7 @@ def test_with_a_connected_page_the_callback_sends_the_browser_there(
     api: TestClient, fake: FakeX, xs: Settings
 ) -> None:
     page = "https://dashboard.example/settings/x?tab=accounts"
-    with_page = xs.model_copy(update={"x_connected_url": page})
+    with_page = xs.model_copy(update={"x": xs.x.model_copy(update={"connected_url": page})})
     api.app.dependency_overrides[x_settings] = lambda: with_page  # type: ignore[attr-defined]
     try:
         tenant = new_tenant()

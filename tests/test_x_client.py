@@ -15,7 +15,7 @@ from cryptography.fernet import Fernet
 from pydantic import SecretStr, ValidationError
 
 from infra.errors import ConfigError, InvalidEvent
-from infra.settings import Settings
+from infra.settings import AccountsSettings, Settings, XSettings
 from infra.x import TokenCipher, XAuthError, XClient, XError, XRateLimited
 from infra.x.client import Tweet
 from infra.x.oauth import SCOPES, authorization_url, challenge_of, new_state, new_verifier
@@ -26,17 +26,16 @@ KEY = Fernet.generate_key().decode()
 
 
 def x_settings(fake: FakeX, tmp_path: Path, **extra: object) -> Settings:
-    return Settings(
-        env="test",
-        data_dir=tmp_path,
-        secret_key="test-secret-" + "x" * 40,  # type: ignore[arg-type]
-        x_client_id=CLIENT_ID,
-        x_api_url=fake.url,
-        x_authorize_url=f"{fake.url}/i/oauth2/authorize",
-        x_redirect_uri="http://127.0.0.1:8000/v1/x/callback",
-        x_token_key=KEY,  # type: ignore[arg-type]
-        **extra,  # type: ignore[arg-type]
-    )
+    values: dict[str, object] = {
+        "client_id": CLIENT_ID,
+        "api_url": fake.url,
+        "authorize_url": f"{fake.url}/i/oauth2/authorize",
+        "redirect_uri": "http://127.0.0.1:8000/v1/x/callback",
+        "token_key": SecretStr(KEY),
+    }
+    x = XSettings(**(values | extra))  # type: ignore[arg-type]
+    accounts = AccountsSettings(secret_key=SecretStr("test-secret-" + "x" * 40))
+    return Settings(env="test", data_dir=tmp_path, accounts=accounts, x=x)
 
 
 @pytest.fixture
@@ -107,9 +106,9 @@ async def test_a_confidential_client_authenticates_with_basic(tmp_path: Path) ->
     with FakeX(client_secret="s3cret") as fake:
         fake.add_user("101", "alice")
         fake.approver = "101"
-        async with XClient(x_settings(fake, tmp_path, x_client_secret="s3cret")) as client:
+        async with XClient(x_settings(fake, tmp_path, client_secret="s3cret")) as client:
             await connect(fake, x_settings(fake, tmp_path), client)
-        async with XClient(x_settings(fake, tmp_path, x_client_secret="wrong")) as client:
+        async with XClient(x_settings(fake, tmp_path, client_secret="wrong")) as client:
             with pytest.raises(XAuthError):
                 await connect(fake, x_settings(fake, tmp_path), client)
 
@@ -186,7 +185,7 @@ async def test_a_rate_limit_longer_than_allowed_raises_at_once(fake: FakeX, tmp_
 async def test_an_unreachable_x_is_an_x_error(tmp_path: Path) -> None:
     with FakeX() as fake:
         url = fake.url
-    settings = x_settings(fake, tmp_path).model_copy(update={"x_api_url": url})
+    settings = x_settings(fake, tmp_path, api_url=url)
     async with XClient(settings, timeout=2) as client:
         with pytest.raises(XError, match="ConnectError"):
             await client.refresh("anything")
@@ -194,11 +193,16 @@ async def test_an_unreachable_x_is_an_x_error(tmp_path: Path) -> None:
 
 def test_tokens_are_encrypted_and_keys_rotate(tmp_path: Path) -> None:
     old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
-    base = {"env": "test", "secret_key": SecretStr("k" * 40), "x_client_id": "c"}
-    sealed = TokenCipher.from_settings(Settings(**base, x_token_key=SecretStr(old)))
+    accounts = AccountsSettings(secret_key=SecretStr("k" * 40))
+
+    def keyed(key: str) -> Settings:
+        x = XSettings(client_id="c", token_key=SecretStr(key))
+        return Settings(env="test", accounts=accounts, x=x)
+
+    sealed = TokenCipher.from_settings(keyed(old))
     sealed_value = sealed.encrypt("tok-123")
     assert "tok-123" not in sealed_value
-    rotated = TokenCipher.from_settings(Settings(**base, x_token_key=SecretStr(f"{new},{old}")))
+    rotated = TokenCipher.from_settings(keyed(f"{new},{old}"))
     assert rotated.decrypt(sealed_value) == "tok-123"
     assert TokenCipher([new.encode()]).decrypt(rotated.encrypt("t")) == "t"  # new key first
     with pytest.raises(ConfigError):
@@ -206,15 +210,16 @@ def test_tokens_are_encrypted_and_keys_rotate(tmp_path: Path) -> None:
 
 
 def test_the_token_key_has_no_default_outside_development() -> None:
+    accounts = AccountsSettings(secret_key=SecretStr("s" * 40))
     with pytest.raises(ValidationError, match="X_TOKEN_KEY"):
-        Settings(env="production", secret_key=SecretStr("s" * 40), x_client_id="c")
+        Settings(env="production", accounts=accounts, x=XSettings(client_id="c"))
     with pytest.raises(ValidationError, match="X_TOKEN_KEY"):
-        Settings(x_token_key=SecretStr("not-a-fernet-key"))
-    development = Settings(env="development", x_client_id="c")
+        XSettings(token_key=SecretStr("not-a-fernet-key"))
+    development = Settings(env="development", x=XSettings(client_id="c"))
     cipher = TokenCipher.from_settings(development)  # derived from the development secret
     assert cipher.decrypt(cipher.encrypt("t")) == "t"
-    unconfigured = Settings(env="test", secret_key=SecretStr("s" * 40))
-    unconfigured = unconfigured.model_copy(update={"x_client_id": "c"})
+    unconfigured = Settings(env="test", accounts=accounts)
+    unconfigured = unconfigured.model_copy(update={"x": XSettings(client_id="c")})
     with pytest.raises(ConfigError):
         TokenCipher.from_settings(unconfigured)
 

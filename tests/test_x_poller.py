@@ -24,7 +24,7 @@ from infra.accounts import AccountsDB
 from infra.accounts.models import XAccount
 from infra.broker import EmbeddedBroker
 from infra.kafka import Publisher
-from infra.settings import Settings
+from infra.settings import AccountsSettings, Settings, XSettings
 from infra.x import TokenCipher, XAccounts, XClient, XPoll
 from infra.x.oauth import authorization_url, new_state, new_verifier
 from infra.x.poll import encrypt_tokens
@@ -52,19 +52,22 @@ def db(tmp_path: Path) -> Iterator[AccountsDB]:
 
 
 def x_settings(fake: FakeX, broker: EmbeddedBroker, tmp_path: Path, **extra: Any) -> Settings:
+    """Settings with X pointing at the fake; `extra` sets fields of the X section."""
     values: dict[str, Any] = {
-        "env": "test",
-        "data_dir": tmp_path,
-        "kafka_bootstrap": broker.bootstrap,
-        "secret_key": SecretStr("test-secret-" + "x" * 40),
-        "x_client_id": CLIENT_ID,
-        "x_api_url": fake.url,
-        "x_authorize_url": f"{fake.url}/i/oauth2/authorize",
-        "x_token_key": SecretStr(KEY),
-        "x_page_size": 5,
-        "x_poll_interval": 1.0,
+        "client_id": CLIENT_ID,
+        "api_url": fake.url,
+        "authorize_url": f"{fake.url}/i/oauth2/authorize",
+        "token_key": SecretStr(KEY),
+        "page_size": 5,
+        "poll_interval": 1.0,
     }
-    return Settings(**(values | extra))
+    return Settings(
+        env="test",
+        data_dir=tmp_path,
+        kafka_bootstrap=broker.bootstrap,
+        accounts=AccountsSettings(secret_key=SecretStr("test-secret-" + "x" * 40)),
+        x=XSettings(**(values | extra)),
+    )
 
 
 async def connect(fake: FakeX, settings: Settings, db: AccountsDB, tenant: str, user: str) -> int:
@@ -177,7 +180,7 @@ async def test_tweets_become_posts_with_context(
 async def test_a_token_about_to_expire_is_refreshed_first(
     fake: FakeX, broker: EmbeddedBroker, db: AccountsDB, tmp_path: Path
 ) -> None:
-    settings = x_settings(fake, broker, tmp_path, x_refresh_margin=300)
+    settings = x_settings(fake, broker, tmp_path, refresh_margin=300)
     account = await connect(fake, settings, db, "xp-refresh", "101")
     before = account_row(db, account)
     set_columns(db, account, expires_at=datetime.now(UTC) + timedelta(seconds=60))
@@ -220,7 +223,7 @@ async def test_a_refused_access_token_is_refreshed_once_and_the_poll_goes_on(
 async def test_a_429_is_waited_out_within_the_poll(
     fake: FakeX, broker: EmbeddedBroker, db: AccountsDB, tmp_path: Path
 ) -> None:
-    settings = x_settings(fake, broker, tmp_path, x_max_wait=10)
+    settings = x_settings(fake, broker, tmp_path, max_wait=10)
     await connect(fake, settings, db, "xp-429", "101")
     [fake.tweet(f"t{i}") for i in range(7)]
     fake.throttle(1, reset_in=1.5)
@@ -235,7 +238,7 @@ async def test_a_429_is_waited_out_within_the_poll(
 async def test_a_long_rate_limit_skips_the_account_until_its_reset(
     fake: FakeX, broker: EmbeddedBroker, db: AccountsDB, tmp_path: Path
 ) -> None:
-    settings = x_settings(fake, broker, tmp_path, x_max_wait=0)
+    settings = x_settings(fake, broker, tmp_path, max_wait=0)
     account = await connect(fake, settings, db, "xp-skip", "101")
     tweet = fake.tweet("wait for it")
     fake.throttle(1, reset_in=3)
@@ -296,7 +299,7 @@ async def test_when_two_processes_refresh_at_once_both_end_with_the_live_token(
 async def test_an_unreachable_x_backs_off(
     fake: FakeX, broker: EmbeddedBroker, db: AccountsDB, tmp_path: Path
 ) -> None:
-    settings = x_settings(fake, broker, tmp_path, x_poll_interval=30)
+    settings = x_settings(fake, broker, tmp_path, poll_interval=30)
     account = await connect(fake, settings, db, "xp-down", "101")
     fake.__exit__()
     await XPoller(settings, db, broker.bootstrap).run(rounds=1)
@@ -329,7 +332,7 @@ async def test_an_account_sealed_with_a_removed_key_does_not_stop_the_others(
 ) -> None:
     settings = x_settings(fake, broker, tmp_path)
     other_key = x_settings(
-        fake, broker, tmp_path, x_token_key=SecretStr(Fernet.generate_key().decode())
+        fake, broker, tmp_path, token_key=SecretStr(Fernet.generate_key().decode())
     )
     await connect(fake, settings, db, "xp-key-ok", "101")
     lost = await connect(fake, other_key, db, "xp-key-lost", "202")

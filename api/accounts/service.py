@@ -160,8 +160,8 @@ def login(
     if not security.verify_password(user.password_hash, password):
         user.failed_logins += 1
         detail = "wrong password"
-        if user.failed_logins >= settings.login_max_failures:
-            user.locked_until = now + timedelta(seconds=settings.login_lockout)
+        if user.failed_logins >= settings.accounts.login_max_failures:
+            user.locked_until = now + timedelta(seconds=settings.accounts.login_lockout)
             user.failed_logins = 0
             detail = "wrong password; account locked"
             audit(
@@ -171,7 +171,7 @@ def login(
                 f"user:{email}",
                 "account.lock",
                 outcome="ok",
-                detail=f"{settings.login_max_failures} failed logins",
+                detail=f"{settings.accounts.login_max_failures} failed logins",
             )
         audit(session, ctx, tenant.name, f"user:{email}", "login", outcome="refused", detail=detail)
         return LoginResult(refusal=bad)
@@ -211,21 +211,23 @@ def register(
     """Create an account: with an invitation code (its tenant and role), or, when registration
     is open, with a new tenant of which the user is the admin. Serialised by a lock row, so the
     user limit and an invite's uses hold under concurrency; any refusal rolls it all back."""
-    if settings.registration == "closed":
+    if settings.accounts.registration == "closed":
         raise ApiError(403, "registration_closed", "registration is closed: ask an administrator")
     session.execute(update(Lock).where(Lock.name == "registration").values(n=Lock.n + 1))
-    if settings.max_users:
+    if settings.accounts.max_users:
         users = session.scalar(select(func.count()).select_from(User)) or 0
-        if users >= settings.max_users:
+        if users >= settings.accounts.max_users:
             raise ApiError(
-                403, "user_limit_reached", f"the user limit ({settings.max_users}) is reached"
+                403,
+                "user_limit_reached",
+                f"the user limit ({settings.accounts.max_users}) is reached",
             )
     if invite_code:
         invite = _consume_invite(session, invite_code)
         tenant = session.get(Tenant, invite.tenant_id)
         assert tenant is not None
         role = invite.role
-    elif settings.registration == "invite":
+    elif settings.accounts.registration == "invite":
         raise ApiError(400, "invite_required", "registration needs an invitation code")
     else:
         if not tenant_name:
@@ -324,13 +326,13 @@ def create_token(
     ctx: Context,
 ) -> tuple[ApiToken, str]:
     """A new token; its secret is returned here and never again (only its digest is kept)."""
-    secret = security.new_secret(settings.token_prefix)
+    secret = security.new_secret(settings.accounts.token_prefix)
     token = ApiToken(
         tenant_id=tenant.id,
         user_id=user_id,
         name=name,
         token_hash=security.digest(secret),
-        hint=secret[: len(settings.token_prefix) + 4],
+        hint=secret[: len(settings.accounts.token_prefix) + 4],
         scopes=" ".join(sorted(scopes)),
         expires_at=expires_at,
     )
@@ -360,7 +362,7 @@ def revoke_token(session: Session, token: ApiToken, tenant: str, actor: str, ctx
 def resolve(session: Session, settings: Settings, credential: str) -> Principal:
     """The principal behind a bearer credential (an API token or a login JWT), or a 401."""
     now = datetime.now(UTC)
-    if credential.startswith(settings.token_prefix):
+    if credential.startswith(settings.accounts.token_prefix):
         token = session.scalar(
             select(ApiToken).where(ApiToken.token_hash == security.digest(credential))
         )
@@ -430,8 +432,8 @@ def count_request(session: Session, settings: Settings, principal: Principal) ->
     keys += [(tenant_subject, p) for p in ("total", day, month, minute)]
     counts = _increment(session, principal.tenant, keys)
     tenant = session.get(Tenant, principal.tenant_id)
-    per_minute = (tenant.quota_per_minute if tenant else None) or settings.quota_per_minute
-    per_day = (tenant.quota_per_day if tenant else None) or settings.quota_per_day
+    per_minute = (tenant.quota_per_minute if tenant else None) or settings.accounts.quota_per_minute
+    per_day = (tenant.quota_per_day if tenant else None) or settings.accounts.quota_per_day
     if per_minute and counts[(tenant_subject, minute)] > per_minute:
         wait = 60 - now.second
         raise ApiError(

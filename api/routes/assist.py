@@ -30,15 +30,15 @@ class AssistClient:
     """The API's connection to the assist service (created and closed with the app)."""
 
     def __init__(self, settings: Settings) -> None:
-        host = settings.assist_host
+        host = settings.assist.host
         host = f"[{host}]" if ":" in host else host
         self.client = httpx.AsyncClient(
-            base_url=f"http://{host}:{settings.assist_port}",
+            base_url=f"http://{host}:{settings.assist.port}",
             headers={
-                SECRET_HEADER: settings.assist_secret.get_secret_value(),
+                SECRET_HEADER: settings.assist.secret.get_secret_value(),
                 "Content-Type": "application/json",
             },
-            timeout=settings.assist_timeout,
+            timeout=settings.assist.timeout,
             limits=httpx.Limits(max_keepalive_connections=32, keepalive_expiry=60),
         )
 

@@ -50,7 +50,7 @@ XSettings = Annotated[Settings, Depends(x_settings)]
 
 
 def _configured(settings: Settings) -> None:
-    if not settings.x_client_id:
+    if not settings.x.client_id:
         raise ApiError(
             409, "x_not_configured",
             "X ingestion is not configured on this server (MODSTREAM_X_CLIENT_ID)",
@@ -226,7 +226,7 @@ async def callback(
     code: Annotated[str | None, Query(max_length=2048)] = None,
     error: Annotated[str | None, Query(max_length=256)] = None,
 ) -> XAccountPublic | RedirectResponse:
-    back = settings.x_connected_url
+    back = settings.x.connected_url
     try:
         account = await _connect(state, settings, ctx, oauth_state, code, error)
     except ApiError as exc:
@@ -320,7 +320,7 @@ async def disconnect(
     )
     if account is None:
         raise ApiError(404, "not_found", f"no X account {account_id}")
-    revoked = settings.x_client_id is not None and await _revoke(settings, account)
+    revoked = settings.x.client_id is not None and await _revoke(settings, account)
     await run_in_threadpool(
         _audit, state, ctx, principal.tenant, principal.actor, "x.disconnect",
         f"x:{account.x_user_id}",

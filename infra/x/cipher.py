@@ -26,12 +26,12 @@ class TokenCipher:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TokenCipher:
-        if settings.x_token_key is not None:
-            raw = settings.x_token_key.get_secret_value().split(",")
+        if settings.x.token_key is not None:
+            raw = settings.x.token_key.get_secret_value().split(",")
             return cls([k.strip().encode() for k in raw if k.strip()])
         if settings.env != "development":
             raise ConfigError("MODSTREAM_X_TOKEN_KEY must be set outside development")
-        secret = settings.secret_key.get_secret_value().encode()
+        secret = settings.accounts.secret_key.get_secret_value().encode()
         return cls([base64.urlsafe_b64encode(hashlib.sha256(b"x-token-key\0" + secret).digest())])
 
     def encrypt(self, value: str) -> str:

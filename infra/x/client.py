@@ -88,15 +88,15 @@ class XClient:
         transport: httpx.AsyncBaseTransport | None = None,
         timeout: float = 15.0,
     ) -> None:
-        if not settings.x_client_id:
+        if not settings.x.client_id:
             raise XError("X is not configured (MODSTREAM_X_CLIENT_ID)")
         self.settings = settings
         self.limits = limits or RateLimits()
-        self._client_id = settings.x_client_id
-        secret = settings.x_client_secret
+        self._client_id = settings.x.client_id
+        secret = settings.x.client_secret
         self._auth = (self._client_id, secret.get_secret_value()) if secret else None
         self._http = httpx.AsyncClient(
-            base_url=settings.x_api_url,
+            base_url=settings.x.api_url,
             timeout=timeout,
             transport=transport,
             headers={"User-Agent": "modstream-x/1"},

@@ -35,11 +35,11 @@ def state_hash(state: str) -> str:
 
 
 def authorization_url(settings: Settings, state: str, verifier: str) -> str:
-    assert settings.x_client_id is not None
+    assert settings.x.client_id is not None
     query = urlencode(
         {
             "response_type": "code",
-            "client_id": settings.x_client_id,
+            "client_id": settings.x.client_id,
             "redirect_uri": settings.x_callback_url,
             "scope": " ".join(SCOPES),
             "state": state,
@@ -47,4 +47,4 @@ def authorization_url(settings: Settings, state: str, verifier: str) -> str:
             "code_challenge_method": "S256",
         }
     )
-    return f"{settings.x_authorize_url}?{query}"
+    return f"{settings.x.authorize_url}?{query}"

@@ -287,7 +287,7 @@ def embedded_stack(settings: Settings) -> Iterator[tuple[str, Settings]]:
     """Broker, worker and gateway in their own processes, sharing a throwaway accounts store;
     yields the gateway's URL and the settings to make users with."""
     with tempfile.TemporaryDirectory(prefix="modstream-bench-chat-") as tmp:
-        broker = EmbeddedBroker(Path(tmp) / "broker", durable=settings.broker_durable).start()
+        broker = EmbeddedBroker(Path(tmp) / "broker", durable=settings.broker.durable).start()
         accounts_url = f"sqlite:///{Path(tmp) / 'accounts.db'}"
         port = free_port()
         supervisor = Supervisor({
@@ -306,7 +306,8 @@ def embedded_stack(settings: Settings) -> Iterator[tuple[str, Settings]]:
             supervisor.spawn(Service("chat", modstream_argv("chat", "--port", str(port))))
             url = f"http://127.0.0.1:{port}"
             _wait_for_gateway(url, supervisor)
-            made = {"accounts_url": accounts_url, "kafka_bootstrap": broker.bootstrap}
+            accounts = settings.accounts.model_copy(update={"url": accounts_url})
+            made = {"accounts": accounts, "kafka_bootstrap": broker.bootstrap}
             yield url, settings.model_copy(update=made)
         finally:
             supervisor.stop_all()

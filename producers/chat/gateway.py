@@ -247,7 +247,7 @@ class ChatGateway:
         if not verdicts:
             return
         outcomes = [
-            outcome_of(v, self.settings.chat_modes.get(v.tenant, self.settings.chat_mode))
+            outcome_of(v, self.settings.chat.modes.get(v.tenant, self.settings.chat.mode))
             for v in verdicts
         ]
         helds = await asyncio.to_thread(

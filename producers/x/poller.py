@@ -50,7 +50,7 @@ class XPoller:
                     if rounds is not None and done >= rounds:
                         return
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._stop.wait(), self.settings.x_poll_interval)
+                        await asyncio.wait_for(self._stop.wait(), self.settings.x.poll_interval)
         finally:
             beat.cancel()
 
@@ -66,7 +66,7 @@ class XPoller:
 
     async def _poll_one(self, poll: XPoll, account_id: int) -> None:
         try:
-            await poll.poll(account_id, max_wait=self.settings.x_max_wait)
+            await poll.poll(account_id, max_wait=self.settings.x.max_wait)
         except XRateLimited as exc:
             log.info("X account %d: rate limited until %.0f; skipped", account_id, exc.retry_at)
         except XAuthError as exc:

@@ -186,7 +186,7 @@ def pipeline(
     bootstrap = settings.kafka_bootstrap
     if not bootstrap:
         broker = EmbeddedBroker(
-            settings.data_dir / "broker", durable=settings.broker_durable
+            settings.data_dir / "broker", durable=settings.broker.durable
         ).start()
         bootstrap = broker.bootstrap
     supervisor = Supervisor(

@@ -203,7 +203,7 @@ def bench_context(
     clf = load_classifier(
         settings.models_path, FAST_ONLY if fast_only else TierOptions.from_settings(settings)
     )
-    judge = ContextJudge(clf, max_items=settings.context_max_items)
+    judge = ContextJudge(clf, max_items=settings.text.context_max_items)
     pairs: list[tuple[str, str, str, str]] = []  # parent, reply, kind, lang
     for lang in ("en", "ar"):
         rows = [r for r in _held_out(settings, lang) if len(r[0]) <= 1000]

@@ -47,11 +47,11 @@ class TierOptions:
     @classmethod
     def from_settings(cls, settings: Settings) -> TierOptions:
         return cls(
-            transformers=dict(settings.transformer_models),
-            use_default=settings.transformer_default,
-            threads=settings.transformer_threads,
-            band=(settings.cascade_low, settings.cascade_high),
-            blend=settings.cascade_blend,
+            transformers=dict(settings.text.transformer_models),
+            use_default=settings.text.transformer_default,
+            threads=settings.text.transformer_threads,
+            band=(settings.text.cascade_low, settings.text.cascade_high),
+            blend=settings.text.cascade_blend,
             long_text=LongTextOptions.from_settings(settings),
         )
 

@@ -77,11 +77,11 @@ class LongTextOptions:
     @classmethod
     def from_settings(cls, settings: Settings) -> LongTextOptions:
         return cls(
-            window_words=settings.longtext_window_words,
-            overlap_words=settings.longtext_overlap_words,
-            whole_words=settings.longtext_whole_words,
-            rates=tuple(sorted(settings.longtext_rates.items())),
-            rate_beyond=settings.longtext_rate_beyond,
+            window_words=settings.longtext.window_words,
+            overlap_words=settings.longtext.overlap_words,
+            whole_words=settings.longtext.whole_words,
+            rates=tuple(sorted(settings.longtext.rates.items())),
+            rate_beyond=settings.longtext.rate_beyond,
         )
 
     def rate(self, words: int) -> float:

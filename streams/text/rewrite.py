@@ -433,13 +433,13 @@ class ChatEndpoint:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ChatEndpoint | None:
-        if not settings.rewrite_llm_url:
+        if not settings.rewrite.url:
             return None
         return cls(
-            settings.rewrite_llm_url.rstrip("/"),
-            settings.rewrite_llm_key,
-            settings.rewrite_llm_model,
-            settings.rewrite_llm_timeout,
+            settings.rewrite.url.rstrip("/"),
+            settings.rewrite.key,
+            settings.rewrite.model,
+            settings.rewrite.timeout,
         )
 
 
