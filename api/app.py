@@ -155,7 +155,7 @@ def create_app(settings: Settings, *, run_sink: bool | None = None) -> FastAPI:
         state.blocks = BlockList(bootstrap)
         await state.blocks.start()
         app.state.modstream = state
-        app.state.assist = assist.AssistClient(settings)
+        app.state.assist = assist.AssistClient(settings.assist)
         with contextlib.suppress(ValueError, RuntimeError):  # only in the main thread (serve)
             asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, _drain, state)
         try:

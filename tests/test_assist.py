@@ -15,7 +15,7 @@ from pydantic import SecretStr
 
 from api.routes.assist import AssistClient
 from infra.errors import ConfigError
-from infra.settings import AccountsSettings, AssistSettings, Settings
+from infra.settings import AssistSettings, Settings
 from schemas.assist import SECRET_HEADER, AssistQuery
 from schemas.records import Decision
 from streams.assist import ADVICE_CONTEXT, ADVICE_REWRITE, Assistant, check_secret
@@ -100,13 +100,13 @@ def test_the_tenant_policy_decides(assistant: Assistant) -> None:
 
 
 def test_the_secret_is_required_outside_development() -> None:
-    accounts = AccountsSettings(secret_key=SecretStr("s" * 40))
     with pytest.raises(ConfigError, match="ASSIST_SECRET"):
-        check_secret(Settings(env="production", accounts=accounts))
-    short = AssistSettings(secret=SecretStr("short"))
+        check_secret(AssistSettings(), "production")
     with pytest.raises(ConfigError):
-        check_secret(Settings(env="production", accounts=accounts, assist=short))
-    assert check_secret(Settings()) == Settings().assist.secret.get_secret_value()  # development
+        check_secret(AssistSettings(secret=SecretStr("short")), "production")
+    assert (
+        check_secret(AssistSettings(), "development") == AssistSettings().secret.get_secret_value()
+    )
     with pytest.raises(ValueError, match="loopback"):
         AssistSettings(host="0.0.0.0")
 
@@ -196,9 +196,7 @@ async def test_503_when_the_service_cannot_answer(
 ) -> None:  # fmt: skip
     app: Any = api.app
     real = app.state.assist
-    broken = AssistClient(
-        settings.model_copy(update={"assist": settings.assist.model_copy(update=change)})
-    )
+    broken = AssistClient(settings.assist.model_copy(update=change))
     app.state.assist = broken
     try:
         response = api.post("/v1/assist", json={"text": KIND})

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.settings import LongTextSettings, Settings
+from infra.settings import LongTextSettings
 from streams.text.cascade import CascadeClassifier
 from streams.text.classifier import Classifier, TextScores
 from streams.text.linear import LinearTextClassifier
@@ -99,11 +99,7 @@ def test_rates_by_length_and_from_settings() -> None:
         0.8, 0.8, 0.6, 0.6, 0.4, 0.2, 0.2,
     ]  # fmt: skip
     custom = LongTextOptions.from_settings(
-        Settings(
-            longtext=LongTextSettings(
-                rates={2000: 0.5}, rate_beyond=0.1, window_words=40, whole_words=80
-            )
-        )
+        LongTextSettings(rates={2000: 0.5}, rate_beyond=0.1, window_words=40, whole_words=80)
     )
     assert (custom.rate(1999), custom.rate(2001), custom.window_words) == (0.5, 0.1, 40)
     assert custom.whole_words == 80

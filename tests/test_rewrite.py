@@ -12,7 +12,7 @@ import pytest
 from pydantic import SecretStr
 
 from infra.errors import ConfigError
-from infra.settings import RewriteSettings, Settings
+from infra.settings import RewriteSettings
 from streams.policy import DecisionPolicy
 from streams.text import rewrite
 from streams.text.classifier import Classifier
@@ -231,8 +231,8 @@ def test_unreachable_endpoint_falls_back(classifier: Classifier) -> None:
 
 
 def test_settings_choose_the_rewriter(classifier: Classifier, chat: FakeChat) -> None:
-    assert isinstance(rewriter_from_settings(classifier, Settings()), OfflineRewriter)
-    configured = Settings(rewrite=RewriteSettings(url=chat.url + "/", key=SecretStr(KEY)))
+    assert isinstance(rewriter_from_settings(classifier, RewriteSettings()), OfflineRewriter)
+    configured = RewriteSettings(url=chat.url + "/", key=SecretStr(KEY))
     rewriter = rewriter_from_settings(classifier, configured)
     assert isinstance(rewriter, ChatRewriter)
     assert rewriter.endpoint.url == chat.url
