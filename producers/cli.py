@@ -56,7 +56,7 @@ def chat(
     bootstrap = settings.require_bootstrap()
     accounts = AccountsDB(settings.accounts_db_url)
     accounts.create_schema()
-    gateway = ChatGateway(settings, bootstrap, accounts)
+    gateway = ChatGateway(settings.chat, settings.accounts, bootstrap, accounts)
     uvicorn.run(
         gateway.asgi,
         host=host or settings.chat.host,
@@ -77,6 +77,7 @@ def x_poll(
     from infra.errors import ConfigError
     from infra.logging import configure_logging
     from infra.settings import get_settings
+    from infra.x import TokenCipher
     from producers.x.poller import XPoller
 
     settings = get_settings()
@@ -86,7 +87,8 @@ def x_poll(
         raise ConfigError("MODSTREAM_X_CLIENT_ID is not set: X ingestion is off")
     accounts = AccountsDB(settings.accounts_db_url)
     accounts.create_schema()
-    poller = XPoller(settings, accounts, bootstrap)
+    cipher = TokenCipher.from_settings(settings.x, settings.development_secret)
+    poller = XPoller(settings.x, accounts, bootstrap, cipher, settings.heartbeat_file)
 
     async def main() -> None:
         loop = asyncio.get_running_loop()

@@ -40,9 +40,11 @@ def free_port() -> int:
 def gateway(settings: Settings, api: TestClient, worker: Worker) -> Iterator[tuple[str, Any]]:
     port = free_port()
     chat = settings.chat.model_copy(update={"modes": {"chatmask": "mask"}})
-    chat_settings = settings.model_copy(update={"chat": chat})
     gw = ChatGateway(
-        chat_settings, settings.kafka_bootstrap or "", AccountsDB(settings.accounts_db_url)
+        chat,
+        settings.accounts,
+        settings.kafka_bootstrap or "",
+        AccountsDB(settings.accounts_db_url),
     )
     server = uvicorn.Server(
         uvicorn.Config(gw.asgi, host="127.0.0.1", port=port, log_level="warning", ws="wsproto")

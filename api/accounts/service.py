@@ -31,7 +31,7 @@ from infra.accounts.models import (
     UsageCounter,
     User,
 )
-from infra.settings import Settings
+from infra.settings import AccountsSettings
 
 TENANT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$"
 EMAIL_PATTERN = r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$"
@@ -131,7 +131,7 @@ class LoginResult:
 
 
 def login(
-    session: Session, settings: Settings, email: str, password: str, ctx: Context
+    session: Session, settings: AccountsSettings, email: str, password: str, ctx: Context
 ) -> LoginResult:
     """Check a password; count failures and lock the account after too many in a row."""
     now = datetime.now(UTC)
@@ -160,8 +160,8 @@ def login(
     if not security.verify_password(user.password_hash, password):
         user.failed_logins += 1
         detail = "wrong password"
-        if user.failed_logins >= settings.accounts.login_max_failures:
-            user.locked_until = now + timedelta(seconds=settings.accounts.login_lockout)
+        if user.failed_logins >= settings.login_max_failures:
+            user.locked_until = now + timedelta(seconds=settings.login_lockout)
             user.failed_logins = 0
             detail = "wrong password; account locked"
             audit(
@@ -171,7 +171,7 @@ def login(
                 f"user:{email}",
                 "account.lock",
                 outcome="ok",
-                detail=f"{settings.accounts.login_max_failures} failed logins",
+                detail=f"{settings.login_max_failures} failed logins",
             )
         audit(session, ctx, tenant.name, f"user:{email}", "login", outcome="refused", detail=detail)
         return LoginResult(refusal=bad)
@@ -200,7 +200,7 @@ def login(
 
 def register(
     session: Session,
-    settings: Settings,
+    settings: AccountsSettings,
     *,
     email: str,
     password_hash: str,
@@ -211,23 +211,23 @@ def register(
     """Create an account: with an invitation code (its tenant and role), or, when registration
     is open, with a new tenant of which the user is the admin. Serialised by a lock row, so the
     user limit and an invite's uses hold under concurrency; any refusal rolls it all back."""
-    if settings.accounts.registration == "closed":
+    if settings.registration == "closed":
         raise ApiError(403, "registration_closed", "registration is closed: ask an administrator")
     session.execute(update(Lock).where(Lock.name == "registration").values(n=Lock.n + 1))
-    if settings.accounts.max_users:
+    if settings.max_users:
         users = session.scalar(select(func.count()).select_from(User)) or 0
-        if users >= settings.accounts.max_users:
+        if users >= settings.max_users:
             raise ApiError(
                 403,
                 "user_limit_reached",
-                f"the user limit ({settings.accounts.max_users}) is reached",
+                f"the user limit ({settings.max_users}) is reached",
             )
     if invite_code:
         invite = _consume_invite(session, invite_code)
         tenant = session.get(Tenant, invite.tenant_id)
         assert tenant is not None
         role = invite.role
-    elif settings.accounts.registration == "invite":
+    elif settings.registration == "invite":
         raise ApiError(400, "invite_required", "registration needs an invitation code")
     else:
         if not tenant_name:
@@ -315,7 +315,7 @@ def create_invite(
 
 def create_token(
     session: Session,
-    settings: Settings,
+    settings: AccountsSettings,
     tenant: Tenant,
     *,
     name: str,
@@ -326,13 +326,13 @@ def create_token(
     ctx: Context,
 ) -> tuple[ApiToken, str]:
     """A new token; its secret is returned here and never again (only its digest is kept)."""
-    secret = security.new_secret(settings.accounts.token_prefix)
+    secret = security.new_secret(settings.token_prefix)
     token = ApiToken(
         tenant_id=tenant.id,
         user_id=user_id,
         name=name,
         token_hash=security.digest(secret),
-        hint=secret[: len(settings.accounts.token_prefix) + 4],
+        hint=secret[: len(settings.token_prefix) + 4],
         scopes=" ".join(sorted(scopes)),
         expires_at=expires_at,
     )
@@ -359,10 +359,10 @@ def revoke_token(session: Session, token: ApiToken, tenant: str, actor: str, ctx
 # --- who is calling -----------------------------------------------------------------------
 
 
-def resolve(session: Session, settings: Settings, credential: str) -> Principal:
+def resolve(session: Session, settings: AccountsSettings, credential: str) -> Principal:
     """The principal behind a bearer credential (an API token or a login JWT), or a 401."""
     now = datetime.now(UTC)
-    if credential.startswith(settings.accounts.token_prefix):
+    if credential.startswith(settings.token_prefix):
         token = session.scalar(
             select(ApiToken).where(ApiToken.token_hash == security.digest(credential))
         )
@@ -417,7 +417,7 @@ def _invalid(message: str) -> ApiError:
 # --- usage and quotas ---------------------------------------------------------------------
 
 
-def count_request(session: Session, settings: Settings, principal: Principal) -> None:
+def count_request(session: Session, settings: AccountsSettings, principal: Principal) -> None:
     """Count one request for the caller (total, today, this month) and their tenant; refuse it
     with 429 and `Retry-After` when the tenant is over its per-minute or per-day quota. Runs in
     the caller's transaction: a refused request rolls its own increments back."""
@@ -432,8 +432,8 @@ def count_request(session: Session, settings: Settings, principal: Principal) ->
     keys += [(tenant_subject, p) for p in ("total", day, month, minute)]
     counts = _increment(session, principal.tenant, keys)
     tenant = session.get(Tenant, principal.tenant_id)
-    per_minute = (tenant.quota_per_minute if tenant else None) or settings.accounts.quota_per_minute
-    per_day = (tenant.quota_per_day if tenant else None) or settings.accounts.quota_per_day
+    per_minute = (tenant.quota_per_minute if tenant else None) or settings.quota_per_minute
+    per_day = (tenant.quota_per_day if tenant else None) or settings.quota_per_day
     if per_minute and counts[(tenant_subject, minute)] > per_minute:
         wait = 60 - now.second
         raise ApiError(

@@ -207,7 +207,7 @@ def read_token(settings: Settings, tenant: str) -> str:
         except ApiError:
             row = service.create_tenant(session, tenant)
         _, secret = service.create_token(
-            session, settings, row, name="bench", scopes=frozenset({"read"}), user_id=None,
+            session, settings.accounts, row, name="bench", scopes=frozenset({"read"}), user_id=None,
             expires_at=None, actor="bench", ctx=service.CLI,
         )  # fmt: skip
     return secret

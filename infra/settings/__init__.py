@@ -4,8 +4,9 @@
 `settings.x`, …). Each section is a settings class of its own that reads its variables under
 its own prefix (`MODSTREAM_MEDIA_MAX_PIXELS` → `settings.media.max_pixels`), so the variable
 names stay what they always were; a section whose names share no prefix but `MODSTREAM_` keeps
-them as field names (`settings.text.cascade_low`). A component receives its own section, not the
-whole: only the command-line modules and the app factories see `Settings`.
+them as field names (`settings.text.cascade_low`). A component receives its own section (or the
+few values it needs), not the whole: the command-line modules and the app factories, which
+compose the parts, hand each its own.
 
 Built on first use by `get_settings()`, never at import time, so tests and commands can set the
 environment first. Checks within a section live on the section; checks across sections here.

@@ -42,7 +42,7 @@ from infra.errors import ModstreamError
 from infra.kafka import ensure_topics
 from infra.logging import configure_logging
 from infra.processes import free_port
-from infra.settings import Settings, get_settings
+from infra.settings import AccountsSettings, Settings, get_settings
 from infra.supervisor import Service, Supervisor, modstream_argv
 
 console = Console()
@@ -257,7 +257,7 @@ async def run_bench(
 
 
 def make_users(
-    accounts: AccountsDB, settings: Settings, count: int, tenant: str = TENANT
+    accounts: AccountsDB, settings: AccountsSettings, count: int, tenant: str = TENANT
 ) -> list[tuple[str, str]]:
     """`count` fresh chat users of `tenant` (created if missing), with login tokens signed here."""
     run = uuid.uuid4().hex[:8]
@@ -386,6 +386,6 @@ def bench_chat(
             url, settings = stack.enter_context(embedded_stack(settings))
         accounts = AccountsDB(settings.accounts_db_url)
         stack.callback(accounts.close)
-        users = make_users(accounts, settings, clients)
+        users = make_users(accounts, settings.accounts, clients)
         result = asyncio.run(_measure(url, users, rate, seconds, toxic_share))
     console.print(_table(result, seconds))
