@@ -227,9 +227,14 @@ def test_every_variable_is_read_from_a_dotenv_file(clean: pytest.MonkeyPatch) ->
 def test_sections_read_only_their_own_names(clean: pytest.MonkeyPatch) -> None:
     clean.setenv("MODSTREAM_URL", "sqlite:///nowhere.db")  # the field's name, not its variable
     clean.setenv("MODSTREAM_MAX_PIXELS", "5")  # a media field without its section's prefix
+    clean.setenv("MODSTREAM_MEDIA", '{"max_pixels": 5}')  # a section is no variable
+    clean.setenv("MODSTREAM_API", "http://127.0.0.1:8000")  # nor read as (bad) JSON
+    Path(".env").write_text('MODSTREAM_X=\'{"client_id": "c"}\'\n')
     settings = Settings()
     assert settings.accounts.url is None
     assert settings.media.max_pixels == 50_000_000
+    assert settings.api.port == 8000
+    assert settings.x.client_id is None
 
 
 def test_production_refuses_the_development_secret() -> None:

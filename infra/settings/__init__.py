@@ -16,10 +16,17 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    DotEnvSettingsSource,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 from infra.errors import ConfigError
 from infra.settings.accounts import DEV_SECRET, MIN_SECRET_CHARS, AccountsSettings
@@ -114,6 +121,19 @@ class Settings(BaseSettings):
     media: MediaSettings = Field(default_factory=MediaSettings)
     x: XSettings = Field(default_factory=XSettings)
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """The environment and `.env` fill the global fields only: each section reads its own."""
+        env, dotenv = _GlobalEnv(settings_cls), _GlobalDotEnv(settings_cls)
+        return init_settings, env, dotenv, file_secret_settings
+
     @model_validator(mode="after")
     def _check(self) -> Settings:
         if self.env != "development":
@@ -168,6 +188,21 @@ class Settings(BaseSettings):
                 "MODSTREAM_KAFKA_BOOTSTRAP is not set (or start everything: modstream up)"
             )
         return self.kafka_bootstrap
+
+
+class _GlobalEnv(EnvSettingsSource):
+    """Reads no variable for a section field: a stray `MODSTREAM_MEDIA` (no such setting) must
+    neither replace the media section nor fail as bad JSON."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        kind = field.annotation
+        if isinstance(kind, type) and issubclass(kind, BaseSettings):
+            return None, field_name, False
+        return super().get_field_value(field, field_name)
+
+
+class _GlobalDotEnv(_GlobalEnv, DotEnvSettingsSource):
+    """The same for `.env`."""
 
 
 @lru_cache(maxsize=1)
