@@ -102,7 +102,7 @@ def create_token(
         except ApiError as exc:
             raise _refused(exc) from exc
         _, secret = service.create_token(
-            session, settings, found, name=name, scopes=_scopes(scopes), user_id=None,
+            session, settings.accounts, found, name=name, scopes=_scopes(scopes), user_id=None,
             expires_at=expires, actor="cli", ctx=service.CLI,
         )  # fmt: skip
     console.print("[bold]the token, shown once[/] (only its hash is stored):")
@@ -190,7 +190,7 @@ def dev_bootstrap(
         ):
             service.revoke_token(session, old, DEV_TENANT, "cli", service.CLI)
         _, secret = service.create_token(
-            session, settings, tenant, name=DEV_TOKEN_NAME,
+            session, settings.accounts, tenant, name=DEV_TOKEN_NAME,
             scopes=frozenset({"ingest", "read", "moderate", "admin"}), user_id=None,
             expires_at=None, actor="cli", ctx=service.CLI,
         )  # fmt: skip

@@ -131,21 +131,21 @@ def create_app(settings: Settings, *, run_sink: bool | None = None) -> FastAPI:
         await asyncio.to_thread(migrate, warehouse)
         accounts = AccountsDB(settings.accounts_db_url)
         await asyncio.to_thread(accounts.create_schema)
-        privacy = PrivacyRegistry(accounts, ttl=settings.privacy_refresh)
+        privacy = PrivacyRegistry(accounts, ttl=settings.accounts.privacy_refresh)
         await ensure_topics(bootstrap)
         publisher = Publisher(bootstrap)
         await publisher.start()
         await reseed(warehouse, publisher, bootstrap)
         state = AppState(
             settings, bootstrap, publisher, warehouse, accounts, privacy,
-            LoginLimiter(settings.login_rate_per_minute),
+            LoginLimiter(settings.accounts.login_rate_per_minute),
         )  # fmt: skip
         if with_sink:
             state.sink = WarehouseSink(
                 warehouse,
                 bootstrap,
-                batch_size=settings.sink_batch_size,
-                flush_interval=settings.sink_flush_interval,
+                batch_size=settings.sink.batch_size,
+                flush_interval=settings.sink.flush_interval,
                 privacy=privacy,
             )
             state.sink_task = asyncio.create_task(state.sink.run(), name="warehouse-sink")
@@ -155,7 +155,7 @@ def create_app(settings: Settings, *, run_sink: bool | None = None) -> FastAPI:
         state.blocks = BlockList(bootstrap)
         await state.blocks.start()
         app.state.modstream = state
-        app.state.assist = assist.AssistClient(settings)
+        app.state.assist = assist.AssistClient(settings.assist)
         with contextlib.suppress(ValueError, RuntimeError):  # only in the main thread (serve)
             asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, _drain, state)
         try:

@@ -26,8 +26,8 @@ def serve(
     app = create_app(settings, run_sink=sink)
     uvicorn.run(
         app,
-        host=settings.api_host,
-        port=settings.api_port,
+        host=settings.api.host,
+        port=settings.api.port,
         log_config=None,  # keep our logging set-up
         access_log=False,
     )

@@ -48,8 +48,8 @@ def principal_for(state: AppState, credential: str | None) -> Principal:
     if not credential:
         raise unauthenticated("unauthenticated", "this needs an API token or a login token")
     with state.accounts.session() as session:
-        principal = service.resolve(session, state.settings, credential)
-        service.count_request(session, state.settings, principal)
+        principal = service.resolve(session, state.settings.accounts, credential)
+        service.count_request(session, state.settings.accounts, principal)
     return principal
 
 

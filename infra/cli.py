@@ -52,14 +52,14 @@ def up(
     become_subreaper()  # a dead service's children come to us, and are stopped with the rest
     supervisor = Supervisor({}, status_file=settings.data_dir / "services.json", reaper=True)
     stop = _stop_on_signals()
-    api_url = f"http://{settings.api_host}:{settings.api_port}"
+    api_url = f"http://{settings.api.host}:{settings.api.port}"
     token_file = settings.data_dir / "dev-token"
     bootstrap = settings.kafka_bootstrap
     code = 0
     try:
         if not bootstrap:
             broker = EmbeddedBroker(
-                settings.data_dir / "broker", durable=settings.broker_durable, supervisor=supervisor
+                settings.data_dir / "broker", durable=settings.broker.durable, supervisor=supervisor
             ).start()
             bootstrap = broker.bootstrap
         supervisor.env["MODSTREAM_KAFKA_BOOTSTRAP"] = bootstrap
@@ -67,7 +67,7 @@ def up(
         token = _prepare(supervisor, stop, settings, token_file)
         for name, command in SERVICES:
             supervisor.spawn(Service(name, modstream_argv(*command)))
-        if settings.x_client_id:  # X ingestion is configured: poll the connected accounts
+        if settings.x.client_id:  # X ingestion is configured: poll the connected accounts
             supervisor.spawn(Service("x-poll", modstream_argv("x-poll")))
         _wait_healthy(api_url, supervisor, stop)
         if samples and token:
@@ -245,7 +245,7 @@ def _banner(api_url: str, bootstrap: str, data_dir: Path, token: str | None, sto
     lines = [
         f"  API docs      {api_url}/docs",
         f"  Health        {api_url}/health",
-        f"  Chat          ws://{settings.chat_host}:{settings.chat_port}/socket.io/",
+        f"  Chat          ws://{settings.chat.host}:{settings.chat.port}/socket.io/",
         f"  A verdict     {api_url}/v1/verdicts/sample-en-1",
     ]
     if token:
@@ -276,7 +276,7 @@ def broker() -> None:
     settings = get_settings()
     configure_logging(settings.log_level)
     folder = settings.data_dir / "broker"
-    with EmbeddedBroker(folder, durable=settings.broker_durable) as running:
+    with EmbeddedBroker(folder, durable=settings.broker.durable) as running:
         asyncio.run(ensure_topics(running.bootstrap))
         console.print(f"MODSTREAM_KAFKA_BOOTSTRAP={running.bootstrap}")
         stop = _stop_on_signals()
@@ -326,9 +326,9 @@ def sink() -> None:
     worker = WarehouseSink(
         warehouse,
         bootstrap,
-        batch_size=settings.sink_batch_size,
-        flush_interval=settings.sink_flush_interval,
-        privacy=PrivacyRegistry(accounts, ttl=settings.privacy_refresh),
+        batch_size=settings.sink.batch_size,
+        flush_interval=settings.sink.flush_interval,
+        privacy=PrivacyRegistry(accounts, ttl=settings.accounts.privacy_refresh),
     )
 
     async def main() -> None:

@@ -56,11 +56,11 @@ def chat(
     bootstrap = settings.require_bootstrap()
     accounts = AccountsDB(settings.accounts_db_url)
     accounts.create_schema()
-    gateway = ChatGateway(settings, bootstrap, accounts)
+    gateway = ChatGateway(settings.chat, settings.accounts, bootstrap, accounts)
     uvicorn.run(
         gateway.asgi,
-        host=host or settings.chat_host,
-        port=port or settings.chat_port,
+        host=host or settings.chat.host,
+        port=port or settings.chat.port,
         log_level=settings.log_level.lower(),
         ws="wsproto",
     )
@@ -77,16 +77,18 @@ def x_poll(
     from infra.errors import ConfigError
     from infra.logging import configure_logging
     from infra.settings import get_settings
+    from infra.x import TokenCipher
     from producers.x.poller import XPoller
 
     settings = get_settings()
     configure_logging(settings.log_level)
     bootstrap = settings.require_bootstrap()
-    if not settings.x_client_id:
+    if not settings.x.client_id:
         raise ConfigError("MODSTREAM_X_CLIENT_ID is not set: X ingestion is off")
     accounts = AccountsDB(settings.accounts_db_url)
     accounts.create_schema()
-    poller = XPoller(settings, accounts, bootstrap)
+    cipher = TokenCipher.from_settings(settings.x, settings.development_secret)
+    poller = XPoller(settings.x, accounts, bootstrap, cipher, settings.heartbeat_file)
 
     async def main() -> None:
         loop = asyncio.get_running_loop()

@@ -20,7 +20,7 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 
 from infra.kafka import end_offsets
-from infra.settings import Settings
+from infra.settings import WorkerSettings
 
 
 class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
@@ -58,7 +58,7 @@ class ModstreamApp(faust.App):
 
 
 def create_app(
-    settings: Settings, bootstrap: str, app_id: str = "modstream-worker", **overrides: Any
+    settings: WorkerSettings, bootstrap: str, app_id: str = "modstream-worker", **overrides: Any
 ) -> ModstreamApp:
     """The worker's Faust app; `overrides` replace or add Faust settings (the strikes worker's
     one-record producer batches, its changelog topic declaration)."""
@@ -76,7 +76,7 @@ def create_app(
             producer_linger_ms=2,
             producer_compression_type="lz4",
             broker_commit_interval=1.0,
-            stream_buffer_maxsize=settings.worker_batch_size * 8,
+            stream_buffer_maxsize=settings.batch_size * 8,
             # A crashed agent would leave the worker running with its unacknowledged events
             # never delivered again (a broker error while publishing, say): stop the worker
             # instead, for its supervisor to restart it; those events are then judged again.
@@ -85,6 +85,6 @@ def create_app(
         | overrides
     )
     app = ModstreamApp(app_id, **conf)
-    app.fetch_max_wait_ms = settings.worker_fetch_max_wait_ms
+    app.fetch_max_wait_ms = settings.fetch_max_wait_ms
     app.bootstrap = bootstrap
     return app

@@ -20,13 +20,21 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import FastAPI, Header, HTTPException
 from fastapi.concurrency import run_in_threadpool
 
 from infra.errors import ConfigError
-from infra.settings import DEV_ASSIST_SECRET, MIN_SECRET_CHARS, Settings
+from infra.settings import (
+    DEV_ASSIST_SECRET,
+    MIN_SECRET_CHARS,
+    AssistSettings,
+    LongTextSettings,
+    RewriteSettings,
+    TextSettings,
+)
 from schemas.assist import SECRET_HEADER, AssistQuery, AssistResponse
 from schemas.records import Decision
 from streams.policy import LivePolicies, Policies
@@ -57,15 +65,23 @@ class Assistant:
     chat: ChatRewriter | None = None
 
     @classmethod
-    def from_settings(cls, settings: Settings, policies: Policies) -> Assistant:
-        fast = LinearTextClassifier.load(settings.models_path)
-        classifier = LongTextClassifier(fast, LongTextOptions.from_settings(settings))
-        endpoint = ChatEndpoint.from_settings(settings)
+    def from_settings(
+        cls,
+        models: Path,
+        policies: Policies,
+        text: TextSettings,
+        longtext: LongTextSettings,
+        rewrite: RewriteSettings,
+    ) -> Assistant:
+        """The fast tier from `models`, with long texts, thread context and rewrites as set."""
+        fast = LinearTextClassifier.load(models)
+        classifier = LongTextClassifier(fast, LongTextOptions.from_settings(longtext))
+        endpoint = ChatEndpoint.from_settings(rewrite)
         offline = OfflineRewriter(classifier)
         return cls(
             classifier,
             policies,
-            ContextJudge(classifier, max_items=settings.context_max_items),
+            ContextJudge(classifier, max_items=text.context_max_items),
             offline,
             None if endpoint is None else ChatRewriter(classifier, endpoint, offline),
         )
@@ -106,12 +122,10 @@ class Assistant:
             self.chat.close()
 
 
-def check_secret(settings: Settings) -> str:
-    """The shared secret; outside development the default or a short one is refused."""
-    secret = settings.assist_secret.get_secret_value()
-    if settings.env != "development" and (
-        secret == DEV_ASSIST_SECRET or len(secret) < MIN_SECRET_CHARS
-    ):
+def check_secret(settings: AssistSettings, env: str) -> str:
+    """The shared secret; outside development (`env`) the default or a short one is refused."""
+    secret = settings.secret.get_secret_value()
+    if env != "development" and (secret == DEV_ASSIST_SECRET or len(secret) < MIN_SECRET_CHARS):
         raise ConfigError(
             f"MODSTREAM_ASSIST_SECRET must be set outside development, with at least "
             f"{MIN_SECRET_CHARS} characters (the API and `modstream assist` share it)"
@@ -164,18 +178,17 @@ async def _refresh(policies: LivePolicies, every: float) -> None:
         await asyncio.to_thread(policies.refresh)
 
 
-def serve(settings: Settings, policies: Policies) -> None:
-    """Load the fast tier once and serve on the loopback address from settings."""
+def serve(settings: AssistSettings, assistant: Assistant, secret: str, *, refresh: float) -> None:
+    """Serve `assistant` on the loopback address from settings, re-reading live tenant policies
+    every `refresh` seconds."""
     import uvicorn
 
-    secret = check_secret(settings)
-    assistant = Assistant.from_settings(settings, policies)
-    app = create_app(assistant, secret, refresh=settings.policy_refresh)
-    log.info("assist service on %s:%d", settings.assist_host, settings.assist_port)
+    app = create_app(assistant, secret, refresh=refresh)
+    log.info("assist service on %s:%d", settings.host, settings.port)
     uvicorn.run(
         app,
-        host=settings.assist_host,  # loopback only: Settings refuses anything else
-        port=settings.assist_port,
+        host=settings.host,  # loopback only: AssistSettings refuses anything else
+        port=settings.port,
         log_config=None,
         access_log=False,
     )

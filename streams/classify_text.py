@@ -11,13 +11,14 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable
+from pathlib import Path
 from typing import Any
 
 from infra.logging import heartbeat
-from infra.settings import Settings
+from infra.settings import WorkerSettings
 from schemas.topics import EVENTS_TEXT
 from streams.app import ModstreamApp
-from streams.dedupe import Ledger, dedupe_store
+from streams.dedupe import Ledger
 from streams.isolate import Isolating
 from streams.pipeline import raw_record
 from streams.pipeline_process import Judge, Outgoing
@@ -52,10 +53,16 @@ class Counters:
         self.republished = 0
 
 
-def register(app: ModstreamApp, judge: Judge, settings: Settings) -> None:
-    """Attach the text agent (and its periodic report) to `app`."""
+def register(
+    app: ModstreamApp,
+    judge: Judge,
+    settings: WorkerSettings,
+    ledger: Ledger,
+    heartbeat_file: Path | None = None,
+) -> None:
+    """Attach the text agent (and its periodic report) to `app`; `ledger` keeps what was
+    published, so that an event delivered again is not published twice."""
     isolating = Isolating(judge)
-    ledger = Ledger(settings.dedupe_cache_size, dedupe_store(settings))
     source = app.topic(EVENTS_TEXT.name, value_serializer="raw", key_serializer="raw")
     counters = Counters()
 
@@ -69,11 +76,9 @@ def register(app: ModstreamApp, judge: Judge, settings: Settings) -> None:
     # With concurrency > 1, one batch is scored while the next is decoded and the last published.
     # Each actor acknowledges its own events after their verdicts are delivered; Faust commits an
     # offset only when every event before it is acknowledged, so nothing is skipped on a crash.
-    @app.agent(source, name="classify_text", concurrency=settings.worker_concurrency)
+    @app.agent(source, name="classify_text", concurrency=settings.concurrency)
     async def classify_text(stream: Any) -> AsyncIterator[None]:
-        async for events in stream.take_events(
-            settings.worker_batch_size, within=settings.worker_batch_within
-        ):
+        async for events in stream.take_events(settings.batch_size, within=settings.batch_within):
             records = [raw_record(e.message) for e in events]
             # CPU-bound: judged off the loop (in the pipeline's child process by default), so the
             # consumer keeps fetching.
@@ -102,4 +107,4 @@ def register(app: ModstreamApp, judge: Judge, settings: Settings) -> None:
 
     @app.task  # type: ignore[untyped-decorator]
     async def beat() -> None:
-        await heartbeat(settings.heartbeat_file)
+        await heartbeat(heartbeat_file)

@@ -13,7 +13,8 @@ from rich.console import Console
 from infra.errors import ConfigError, ModelError
 from infra.kafka import ensure_topics
 from infra.logging import configure_logging
-from infra.settings import get_settings
+from infra.settings import Settings, get_settings
+from streams.dedupe import Ledger, dedupe_store
 from streams.policy import live_policies, operator_policies
 
 console = Console(stderr=True)
@@ -27,35 +28,60 @@ def worker() -> None:
     from streams.classify_text import register as register_text
     from streams.hash_media import build_pipeline as build_media
     from streams.hash_media import register as register_media
-    from streams.pipeline_process import InProcess, PipelineProcess, text_pipeline
+    from streams.pipeline_process import InProcess, Judge, PipelineProcess, text_pipeline
 
     settings = get_settings()
     configure_logging(settings.log_level)
     bootstrap = settings.require_bootstrap()
     asyncio.run(ensure_topics(bootstrap))
-    app = create_app(settings, bootstrap)
-    if settings.worker_pipeline_process:
-        register_text(app, PipelineProcess(), settings)  # re-reads tenant policies itself
-        policies = live_policies(settings)
+    app = create_app(settings.worker, bootstrap)
+    judge: Judge
+    if settings.worker.pipeline_process:
+        judge = PipelineProcess()  # re-reads tenant policies itself
+        policies = live_policies(settings.policy, settings.accounts_db_url)
     else:
         pipeline, policies = text_pipeline(settings)
-        register_text(app, InProcess(pipeline), settings)
-    register_media(app, build_media(settings, policies), settings, bootstrap)
+        judge = InProcess(pipeline)
+    register_text(app, judge, settings.worker, _ledger(settings), settings.heartbeat_file)
+    media = build_media(
+        settings.media,
+        policies,
+        cache_size=settings.dedupe.cache_size,
+        store=dedupe_store(settings.dedupe, settings.data_dir),
+    )
+    register_media(
+        app,
+        media,
+        _ledger(settings),
+        bootstrap,
+        batch_size=settings.media.batch_size,
+        within=settings.worker.batch_within,
+    )
 
-    @app.timer(settings.policy_refresh)  # type: ignore[untyped-decorator]
+    @app.timer(settings.policy.refresh)  # type: ignore[untyped-decorator]
     async def refresh_policies() -> None:
         await asyncio.to_thread(policies.refresh)
 
     faust.Worker(app, loglevel=settings.log_level.lower(), quiet=True).execute_from_commandline()
 
 
+def _ledger(settings: Settings) -> Ledger:
+    """What an agent published, remembered across restarts in the dedupe store."""
+    return Ledger(settings.dedupe.cache_size, dedupe_store(settings.dedupe, settings.data_dir))
+
+
 def assist() -> None:
     """Run the composer assist service (loopback only; `POST /v1/assist` forwards to it)."""
-    from streams.assist import serve
+    from streams.assist import Assistant, check_secret, serve
 
     settings = get_settings()
     configure_logging(settings.log_level)
-    serve(settings, live_policies(settings))
+    secret = check_secret(settings.assist, settings.env)
+    policies = live_policies(settings.policy, settings.accounts_db_url)
+    assistant = Assistant.from_settings(
+        settings.models_path, policies, settings.text, settings.longtext, settings.rewrite
+    )
+    serve(settings.assist, assistant, secret, refresh=settings.policy.refresh)
 
 
 def strikes() -> None:
@@ -70,12 +96,12 @@ def strikes() -> None:
     bootstrap = settings.require_bootstrap()
     asyncio.run(ensure_topics(bootstrap))
     app = create_app(
-        settings,
+        settings.worker,
         bootstrap,
         "modstream-strikes",
         topic_allow_declare=True,  # its table's changelog topic
     )
-    register_strikes(app, settings)
+    register_strikes(app, settings.strikes, settings.heartbeat_file)
     faust.Worker(app, loglevel=settings.log_level.lower(), quiet=True).execute_from_commandline()
 
 
@@ -141,18 +167,20 @@ def classify(
     if rewrite not in ("offline", "llm", "none"):
         raise typer.BadParameter("offline, llm or none", param_hint="--rewrite")
     settings = get_settings()
-    tiers = TierOptions.from_settings(settings) if cascade else FAST_ONLY
+    tiers = TierOptions.from_settings(settings.text, settings.longtext) if cascade else FAST_ONLY
     classifier = load_classifier(model or settings.models_path, tiers)
     if not cascade:  # the bare fast tier: long texts by windows all the same
-        classifier = LongTextClassifier(classifier, LongTextOptions.from_settings(settings))
-    if rewrite == "llm" and not settings.rewrite_llm_url:
+        classifier = LongTextClassifier(
+            classifier, LongTextOptions.from_settings(settings.longtext)
+        )
+    if rewrite == "llm" and not settings.rewrite.url:
         raise ConfigError("--rewrite llm needs MODSTREAM_REWRITE_LLM_URL")
     rewriter = (
         None
         if rewrite == "none"
-        else rewriter_from_settings(classifier, settings, chat=rewrite == "llm")
+        else rewriter_from_settings(classifier, settings.rewrite, chat=rewrite == "llm")
     )
-    policy = operator_policies(settings).default
+    policy = operator_policies(settings.policy).default
     with input.open(encoding="utf-8") as src:
         if output is None:
             classify_jsonl(classifier, policy, src, sys.stdout, rewriter=rewriter)

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Generic, TypeVar
 
 from infra.errors import ConfigError
-from infra.settings import Settings
+from infra.settings import DedupeSettings
 from schemas.media import MediaVerdict
 from schemas.records import DeadLetter, Verdict
 
@@ -192,9 +192,9 @@ def flush(*memories: Memory[object]) -> None:
             store.write(rows)
 
 
-def dedupe_store(settings: Settings) -> DedupeStore:
-    return DedupeStore(settings.dedupe_path or settings.data_dir / "dedupe.sqlite3",
-                       ttl_days=settings.dedupe_ttl_days)  # fmt: skip
+def dedupe_store(settings: DedupeSettings, data_dir: Path) -> DedupeStore:
+    """The store at its configured path, by default in the data folder."""
+    return DedupeStore(settings.path or data_dir / "dedupe.sqlite3", ttl_days=settings.ttl_days)
 
 
 def published_key(record: Verdict | MediaVerdict | DeadLetter) -> bytes:

@@ -13,13 +13,13 @@ from collections.abc import AsyncIterator, Awaitable
 from typing import Any
 
 from infra.fetch import Fetcher, FetchPolicy
-from infra.settings import Settings
+from infra.settings import MediaSettings
 from schemas.media import HashType, MediaVerdict
 from schemas.records import DeadLetter, Decision
 from schemas.topics import DEAD_LETTERS, EVENTS_MEDIA, MEDIA_BANKS, VERDICTS_MEDIA
 from streams.app import ModstreamApp
 from streams.catalog_feed import CatalogFeed
-from streams.dedupe import Ledger, dedupe_store, published_key
+from streams.dedupe import DedupeStore, Ledger, published_key
 from streams.media.catalog import Catalog
 from streams.media.classifier import ImageClassifier, OnnxImageClassifier
 from streams.media.flood import FloodGuard
@@ -30,52 +30,61 @@ from streams.policy import Policies
 log = logging.getLogger(__name__)
 
 
-def build_pipeline(settings: Settings, policies: Policies) -> MediaPipeline:
+def build_pipeline(
+    settings: MediaSettings, policies: Policies, *, cache_size: int, store: DedupeStore
+) -> MediaPipeline:
+    """The media pipeline; `cache_size` and `store` are the dedupe memory's."""
     fetcher = Fetcher(
         FetchPolicy.build(
-            allowed_networks=settings.media_allowed_networks,
-            max_bytes=settings.media_max_image_bytes,
-            timeout=settings.media_fetch_timeout,
-            max_redirects=settings.media_fetch_max_redirects,
+            allowed_networks=settings.allowed_networks,
+            max_bytes=settings.max_image_bytes,
+            timeout=settings.fetch_timeout,
+            max_redirects=settings.fetch_max_redirects,
         ),
-        max_video_bytes=settings.media_max_video_bytes,
+        max_video_bytes=settings.max_video_bytes,
     )
     catalog = Catalog(
         {
-            HashType.PDQ: settings.media_threshold_pdq,
-            HashType.PHASH: settings.media_threshold_phash,
+            HashType.PDQ: settings.threshold_pdq,
+            HashType.PHASH: settings.threshold_phash,
             HashType.SHA256: 0,
         }
     )
     classifier: ImageClassifier | None = (
-        OnnxImageClassifier(settings.media_classifier) if settings.media_classifier else None
+        OnnxImageClassifier(settings.classifier) if settings.classifier else None
     )
     return MediaPipeline(
         fetcher.fetch,
         catalog,
         policies,
-        flood=FloodGuard(settings.media_flood_window, settings.media_flood_max_matches),
+        flood=FloodGuard(settings.flood_window, settings.flood_max_matches),
         limits=MediaLimits(
-            max_pixels=settings.media_max_pixels,
-            frame_interval=settings.media_frame_interval,
-            max_frames=settings.media_max_frames,
-            video_budget=settings.media_video_budget,
+            max_pixels=settings.max_pixels,
+            frame_interval=settings.frame_interval,
+            max_frames=settings.max_frames,
+            video_budget=settings.video_budget,
         ),
-        default_decision=Decision(settings.media_default_decision),
+        default_decision=Decision(settings.default_decision),
         classifier=classifier,
-        concurrency=settings.media_fetch_concurrency,
-        cache_size=settings.dedupe_cache_size,
-        store=dedupe_store(settings),
+        concurrency=settings.fetch_concurrency,
+        cache_size=cache_size,
+        store=store,
     )
 
 
 def register(
-    app: ModstreamApp, pipeline: MediaPipeline, settings: Settings, bootstrap: str
+    app: ModstreamApp,
+    pipeline: MediaPipeline,
+    ledger: Ledger,
+    bootstrap: str,
+    *,
+    batch_size: int,
+    within: float,
 ) -> None:
-    """Attach the media agent and the catalog feed to `app`."""
+    """Attach the media agent and the catalog feed to `app`: batches of up to `batch_size`
+    events, or what came within `within` seconds."""
     source = app.topic(EVENTS_MEDIA.name, value_serializer="raw", key_serializer="raw")
     feed = CatalogFeed(bootstrap, pipeline.catalog)
-    ledger = Ledger(settings.dedupe_cache_size, dedupe_store(settings))
 
     async def send(topic: str, key: str, value: str) -> Awaitable[Any]:
         return await app.producer.send(
@@ -89,9 +98,7 @@ def register(
     @app.agent(source, name="hash_media")
     async def hash_media(stream: Any) -> AsyncIterator[None]:
         await feed.ready.wait()
-        async for events in stream.take_events(
-            settings.media_batch_size, within=settings.worker_batch_within
-        ):
+        async for events in stream.take_events(batch_size, within=within):
             result = await pipeline.process([raw_record(e.message) for e in events])
             # Verdicts and dead letters go through the ledger, as in the text agent: an event
             # delivered again after a crash is not published twice. Bank status changes are

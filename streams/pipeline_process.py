@@ -70,18 +70,21 @@ class Judge(Protocol):
 
 
 def text_pipeline(settings: Settings) -> tuple[TextPipeline, LivePolicies]:
-    """The worker's text pipeline, and the live policies it decides with."""
+    """The worker's text pipeline, and the live policies it decides with. It composes parts from
+    several sections (models, policies, dedupe), in the worker or in its child process: so it
+    takes the whole settings, and hands each part its section."""
     from streams.text.context import ContextJudge
     from streams.text.load import TierOptions, load_classifier
 
-    classifier = load_classifier(settings.models_path, TierOptions.from_settings(settings))
-    policies = live_policies(settings)
+    tiers = TierOptions.from_settings(settings.text, settings.longtext)
+    classifier = load_classifier(settings.models_path, tiers)
+    policies = live_policies(settings.policy, settings.accounts_db_url)
     pipeline = TextPipeline(
         classifier,
         policies,
-        cache_size=settings.dedupe_cache_size,
-        context=ContextJudge(classifier, max_items=settings.context_max_items),
-        store=dedupe_store(settings),
+        cache_size=settings.dedupe.cache_size,
+        context=ContextJudge(classifier, max_items=settings.text.context_max_items),
+        store=dedupe_store(settings.dedupe, settings.data_dir),
     )
     return pipeline, policies
 
@@ -122,7 +125,7 @@ def _init(build: Callable[[Settings], tuple[TextPipeline, LivePolicies]], parent
     settings = get_settings()
     configure_logging(settings.log_level)
     pipeline, policies = build(settings)
-    _child = _Child(pipeline, policies, settings.policy_refresh, time.monotonic())
+    _child = _Child(pipeline, policies, settings.policy.refresh, time.monotonic())
 
 
 def _process(records: Sequence[RawRecord]) -> Outgoing:

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 from pydantic import ValidationError
 
 from infra.errors import ConfigError, ModstreamError
-from infra.settings import Settings
+from infra.settings import PolicySettings
 from schemas.policy import PolicyDocument
 from schemas.records import Decision
 
@@ -180,19 +180,17 @@ class LivePolicies:
         self._failing = False
 
 
-def operator_policies(settings: Settings) -> PolicyBook:
+def operator_policies(settings: PolicySettings) -> PolicyBook:
     """The thresholds from settings, overlaid with the operator's policy file."""
-    return PolicyBook.load(
-        settings.policy_file, DecisionPolicy(settings.policy_low, settings.policy_high)
-    )
+    return PolicyBook.load(settings.file, DecisionPolicy(settings.low, settings.high))
 
 
-def live_policies(settings: Settings) -> LivePolicies:
+def live_policies(settings: PolicySettings, accounts_url: str) -> LivePolicies:
     """The operator's policies overlaid with the tenants' own; call `refresh` to re-read those."""
     from infra.accounts import AccountsDB
     from infra.accounts.policies import tenant_policies
 
-    accounts = AccountsDB(settings.accounts_db_url)
+    accounts = AccountsDB(accounts_url)
     policies = LivePolicies(operator_policies(settings), lambda: tenant_policies(accounts))
     policies.refresh()
     return policies

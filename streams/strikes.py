@@ -27,12 +27,13 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
 from infra.logging import heartbeat
-from infra.settings import Settings
+from infra.settings import StrikeSettings
 from schemas.records import Decision, Verdict
 from schemas.strikes import BlockAction, BlockChange, Strike
 from schemas.topics import AUTHOR_BLOCKS, AUTHOR_STRIKES, VERDICTS_TEXT
@@ -126,13 +127,15 @@ def apply_block_change(state: StrikeState, change: BlockChange) -> StrikeState:
     return StrikeState(kept, cleared, blocked=False)
 
 
-def register(app: ModstreamApp, settings: Settings) -> None:
+def register(
+    app: ModstreamApp, settings: StrikeSettings, heartbeat_file: Path | None = None
+) -> None:
     """Attach the strikes agent and its table to `app` (the strikes worker's own app)."""
     source = app.topic(
         VERDICTS_TEXT.name, AUTHOR_BLOCKS.name, value_serializer="raw", key_serializer="raw"
     )
     table = app.Table("strikes", default=dict, partitions=VERDICTS_TEXT.partitions)
-    limit, window = settings.strike_limit, settings.strike_window
+    limit, window = settings.limit, settings.window
 
     async def publish(topic: str, key: str, value: str) -> None:
         future = await app.producer.send(
@@ -142,7 +145,7 @@ def register(app: ModstreamApp, settings: Settings) -> None:
 
     @app.task  # type: ignore[untyped-decorator]
     async def beat() -> None:
-        await heartbeat(settings.heartbeat_file)
+        await heartbeat(heartbeat_file)
 
     @app.agent(source, name="strikes")
     async def count_strikes(stream: Any) -> AsyncIterator[None]:

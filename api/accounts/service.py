@@ -31,7 +31,7 @@ from infra.accounts.models import (
     UsageCounter,
     User,
 )
-from infra.settings import Settings
+from infra.settings import AccountsSettings
 
 TENANT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$"
 EMAIL_PATTERN = r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$"
@@ -131,7 +131,7 @@ class LoginResult:
 
 
 def login(
-    session: Session, settings: Settings, email: str, password: str, ctx: Context
+    session: Session, settings: AccountsSettings, email: str, password: str, ctx: Context
 ) -> LoginResult:
     """Check a password; count failures and lock the account after too many in a row."""
     now = datetime.now(UTC)
@@ -200,7 +200,7 @@ def login(
 
 def register(
     session: Session,
-    settings: Settings,
+    settings: AccountsSettings,
     *,
     email: str,
     password_hash: str,
@@ -218,7 +218,9 @@ def register(
         users = session.scalar(select(func.count()).select_from(User)) or 0
         if users >= settings.max_users:
             raise ApiError(
-                403, "user_limit_reached", f"the user limit ({settings.max_users}) is reached"
+                403,
+                "user_limit_reached",
+                f"the user limit ({settings.max_users}) is reached",
             )
     if invite_code:
         invite = _consume_invite(session, invite_code)
@@ -313,7 +315,7 @@ def create_invite(
 
 def create_token(
     session: Session,
-    settings: Settings,
+    settings: AccountsSettings,
     tenant: Tenant,
     *,
     name: str,
@@ -357,7 +359,7 @@ def revoke_token(session: Session, token: ApiToken, tenant: str, actor: str, ctx
 # --- who is calling -----------------------------------------------------------------------
 
 
-def resolve(session: Session, settings: Settings, credential: str) -> Principal:
+def resolve(session: Session, settings: AccountsSettings, credential: str) -> Principal:
     """The principal behind a bearer credential (an API token or a login JWT), or a 401."""
     now = datetime.now(UTC)
     if credential.startswith(settings.token_prefix):
@@ -415,7 +417,7 @@ def _invalid(message: str) -> ApiError:
 # --- usage and quotas ---------------------------------------------------------------------
 
 
-def count_request(session: Session, settings: Settings, principal: Principal) -> None:
+def count_request(session: Session, settings: AccountsSettings, principal: Principal) -> None:
     """Count one request for the caller (total, today, this month) and their tenant; refuse it
     with 429 and `Retry-After` when the tenant is over its per-minute or per-day quota. Runs in
     the caller's transaction: a refused request rolls its own increments back."""

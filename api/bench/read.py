@@ -129,9 +129,9 @@ class Server:
         from api.app import create_app
 
         self.app = create_app(settings, run_sink=False)
-        self.url = f"http://127.0.0.1:{settings.api_port}"
+        self.url = f"http://127.0.0.1:{settings.api.port}"
         config = uvicorn.Config(
-            self.app, host="127.0.0.1", port=settings.api_port, log_level="warning",
+            self.app, host="127.0.0.1", port=settings.api.port, log_level="warning",
             access_log=False, log_config=None,
         )  # fmt: skip
         self._server = uvicorn.Server(config)
@@ -207,7 +207,7 @@ def read_token(settings: Settings, tenant: str) -> str:
         except ApiError:
             row = service.create_tenant(session, tenant)
         _, secret = service.create_token(
-            session, settings, row, name="bench", scopes=frozenset({"read"}), user_id=None,
+            session, settings.accounts, row, name="bench", scopes=frozenset({"read"}), user_id=None,
             expires_at=None, actor="bench", ctx=service.CLI,
         )  # fmt: skip
     return secret
@@ -310,7 +310,7 @@ def bench_api(
         broker = None
         bootstrap = settings.kafka_bootstrap
         if not bootstrap:
-            broker = EmbeddedBroker(folder / "broker", durable=settings.broker_durable).start()
+            broker = EmbeddedBroker(folder / "broker", durable=settings.broker.durable).start()
             bootstrap = broker.bootstrap
         try:
             asyncio.run(ensure_topics(bootstrap))
@@ -318,9 +318,9 @@ def bench_api(
                 update={
                     "kafka_bootstrap": bootstrap,
                     "clickhouse_url": f"chdb://{(folder / 'warehouse').resolve()}",
-                    "api_port": free_port(),
+                    "api": settings.api.model_copy(update={"port": free_port()}),
                     "data_dir": folder,
-                    "accounts_url": None,
+                    "accounts": settings.accounts.model_copy(update={"url": None}),
                 }
             )
             with Server(app_settings) as server:

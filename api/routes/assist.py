@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from api.deps import CurrentPrincipal
 from api.errors import ApiError, responses
-from infra.settings import Settings
+from infra.settings import AssistSettings
 from schemas.assist import SECRET_HEADER, AssistQuery, AssistRequest, AssistResponse
 
 log = logging.getLogger(__name__)
@@ -29,16 +29,16 @@ UNAVAILABLE = "the assist service is not running or did not answer in time (`mod
 class AssistClient:
     """The API's connection to the assist service (created and closed with the app)."""
 
-    def __init__(self, settings: Settings) -> None:
-        host = settings.assist_host
+    def __init__(self, settings: AssistSettings) -> None:
+        host = settings.host
         host = f"[{host}]" if ":" in host else host
         self.client = httpx.AsyncClient(
-            base_url=f"http://{host}:{settings.assist_port}",
+            base_url=f"http://{host}:{settings.port}",
             headers={
-                SECRET_HEADER: settings.assist_secret.get_secret_value(),
+                SECRET_HEADER: settings.secret.get_secret_value(),
                 "Content-Type": "application/json",
             },
-            timeout=settings.assist_timeout,
+            timeout=settings.timeout,
             limits=httpx.Limits(max_keepalive_connections=32, keepalive_expiry=60),
         )
 

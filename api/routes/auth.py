@@ -77,7 +77,7 @@ async def register(body: Registration, state: StateDep, ctx: ContextDep) -> User
         with state.accounts.session() as session:
             user, tenant = service.register(
                 session,
-                state.settings,
+                state.settings.accounts,
                 email=email,
                 password_hash=password_hash,
                 invite_code=body.invite_code,
@@ -114,7 +114,7 @@ async def login(
 
     def run() -> service.LoginResult:
         with state.accounts.session() as session:
-            return service.login(session, state.settings, body.email, body.password, ctx)
+            return service.login(session, state.settings.accounts, body.email, body.password, ctx)
 
     result = await run_in_threadpool(run)
     if result.refusal is not None:
@@ -124,7 +124,10 @@ async def login(
     assert result.user is not None
     assert result.tenant is not None
     token, lifetime = security.issue_jwt(
-        state.settings, user_id=result.user.id, tenant=result.tenant, role=result.user.role
+        state.settings.accounts,
+        user_id=result.user.id,
+        tenant=result.tenant,
+        role=result.user.role,
     )
     return LoginToken(
         access_token=token, expires_in=lifetime, tenant=result.tenant, role=result.user.role

@@ -85,9 +85,9 @@ def _blocks(state: AppState) -> Any:
     "`MODSTREAM_STRIKE_LIMIT` the author is blocked until a moderator lifts it.",
 )
 def strike_report(author: AuthorId, state: StateDep, tenant: ReadTenant) -> StrikeReport:
-    settings = state.settings
+    strikes = state.settings.strikes
     latest = _blocks(state).latest(tenant, author)
-    since = datetime.now(UTC) - timedelta(seconds=settings.strike_window)
+    since = datetime.now(UTC) - timedelta(seconds=strikes.window)
     if latest is not None and latest.action == BlockAction.UNBLOCK and latest.at > since:
         since = latest.at
     rows = state.warehouse.rows(
@@ -104,8 +104,8 @@ def strike_report(author: AuthorId, state: StateDep, tenant: ReadTenant) -> Stri
         for r in rows[:100]
     ]  # fmt: skip
     return StrikeReport(
-        author=author, strikes=len(rows), limit=settings.strike_limit,
-        window_s=settings.strike_window, blocked=_blocks(state).blocked(tenant, author) is not None,
+        author=author, strikes=len(rows), limit=strikes.limit,
+        window_s=strikes.window, blocked=_blocks(state).blocked(tenant, author) is not None,
         block=_info(latest), recent=recent,
     )  # fmt: skip
 

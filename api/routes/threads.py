@@ -129,7 +129,7 @@ def _author(principal: Principal, given: str | None) -> str:
 
 
 def _mode(state: AppState, tenant: str) -> Mode:
-    return state.settings.posts_modes.get(tenant, state.settings.posts_mode)
+    return state.settings.posts.modes.get(tenant, state.settings.posts.mode)
 
 
 async def _verdict_of(sub: Subscription, event_id: str, wait: float) -> Verdict | None:
@@ -199,7 +199,7 @@ def _parent(state: AppState, tenant: str, item_id: str) -> tuple[Stored | None, 
     """The post or comment replied to, waiting a little for one that may not be stored yet, and
     the thread context to judge the reply with (none for a tenant in privacy mode: the event's
     payload is stored, and it must not carry texts)."""
-    deadline = time.monotonic() + state.settings.posts_parent_wait
+    deadline = time.monotonic() + state.settings.posts.parent_wait
     while (parent := threads.find(state.warehouse, tenant, item_id)) is None:
         if time.monotonic() >= deadline:
             return None, []

@@ -116,7 +116,7 @@ def create_token(
         assert tenant is not None
         token, secret = service.create_token(
             session,
-            state.settings,
+            state.settings.accounts,
             tenant,
             name=body.name,
             scopes=wanted,

@@ -50,7 +50,7 @@ XSettings = Annotated[Settings, Depends(x_settings)]
 
 
 def _configured(settings: Settings) -> None:
-    if not settings.x_client_id:
+    if not settings.x.client_id:
         raise ApiError(
             409, "x_not_configured",
             "X ingestion is not configured on this server (MODSTREAM_X_CLIENT_ID)",
@@ -191,14 +191,16 @@ def _audit(
 )
 def start_connect(principal: TenantAdmin, state: StateDep, settings: XSettings) -> ConnectStarted:
     _configured(settings)
-    cipher = TokenCipher.from_settings(settings)
+    cipher = TokenCipher.from_settings(settings.x, settings.development_secret)
     verifier, oauth_state = new_verifier(), new_state()
     XAccounts(state.accounts).add_state(
         state_hash(oauth_state), principal.tenant, cipher.encrypt(verifier), principal.actor,
         STATE_TTL,
     )  # fmt: skip
     return ConnectStarted(
-        authorization_url=authorization_url(settings, oauth_state, verifier),
+        authorization_url=authorization_url(
+            settings.x, settings.x_callback_url, oauth_state, verifier
+        ),
         expires_at=datetime.now(UTC) + timedelta(seconds=STATE_TTL),
     )
 
@@ -226,7 +228,7 @@ async def callback(
     code: Annotated[str | None, Query(max_length=2048)] = None,
     error: Annotated[str | None, Query(max_length=256)] = None,
 ) -> XAccountPublic | RedirectResponse:
-    back = settings.x_connected_url
+    back = settings.x.connected_url
     try:
         account = await _connect(state, settings, ctx, oauth_state, code, error)
     except ApiError as exc:
@@ -268,10 +270,11 @@ async def _connect(
     if not code:
         raise ApiError(400, "missing_code", "X sent neither a code nor an error")
     _configured(settings)
-    cipher = TokenCipher.from_settings(settings)
+    cipher = TokenCipher.from_settings(settings.x, settings.development_secret)
     try:
-        async with XClient(settings) as client:
-            tokens = await client.exchange_code(code, cipher.decrypt(pending.verifier))
+        async with XClient(settings.x) as client:
+            verifier = cipher.decrypt(pending.verifier)
+            tokens = await client.exchange_code(code, verifier, settings.x_callback_url)
             user = await client.me(tokens.access_token)
     except XAuthError as exc:
         raise ApiError(400, "x_code_refused", str(exc)) from exc
@@ -320,7 +323,7 @@ async def disconnect(
     )
     if account is None:
         raise ApiError(404, "not_found", f"no X account {account_id}")
-    revoked = settings.x_client_id is not None and await _revoke(settings, account)
+    revoked = settings.x.client_id is not None and await _revoke(settings, account)
     await run_in_threadpool(
         _audit, state, ctx, principal.tenant, principal.actor, "x.disconnect",
         f"x:{account.x_user_id}",
@@ -332,8 +335,8 @@ async def disconnect(
 async def _revoke(settings: Settings, account: XAccount) -> bool:
     """Best effort: revoke the refresh token (which ends the grant) and the access token."""
     try:
-        cipher = TokenCipher.from_settings(settings)
-        async with XClient(settings) as client:
+        cipher = TokenCipher.from_settings(settings.x, settings.development_secret)
+        async with XClient(settings.x) as client:
             if account.refresh_token:
                 await client.revoke(cipher.decrypt(account.refresh_token), "refresh_token")
             await client.revoke(cipher.decrypt(account.access_token), "access_token")
@@ -370,10 +373,10 @@ async def preview(
     _configured(settings)
     if account.status != "active":
         raise ApiError(409, "x_reauthorize", "X refused this account's tokens: connect it again")
-    cipher = TokenCipher.from_settings(settings)
+    cipher = TokenCipher.from_settings(settings.x, settings.development_secret)
     try:
-        async with XClient(settings) as client:
-            poll = XPoll(settings, store, client, state.publisher, cipher)
+        async with XClient(settings.x) as client:
+            poll = XPoll(settings.x, store, client, state.publisher, cipher)
             result = await poll.poll(account_id, max_wait=0)
     except XRateLimited as exc:
         retry = max(1, int(exc.retry_at - time.time()) + 1)

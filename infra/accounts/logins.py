@@ -9,12 +9,14 @@ from typing import Any
 
 import jwt
 
-from infra.settings import Settings
+from infra.settings import AccountsSettings
 
 ALGORITHM = "HS256"  # the only one accepted when decoding: no `none`, no key confusion
 
 
-def issue_jwt(settings: Settings, *, user_id: int, tenant: str, role: str) -> tuple[str, int]:
+def issue_jwt(
+    settings: AccountsSettings, *, user_id: int, tenant: str, role: str
+) -> tuple[str, int]:
     now = datetime.now(UTC)
     claims = {
         "sub": str(user_id),
@@ -31,7 +33,7 @@ def issue_jwt(settings: Settings, *, user_id: int, tenant: str, role: str) -> tu
     return token, settings.jwt_lifetime
 
 
-def decode_jwt(settings: Settings, token: str) -> dict[str, Any]:
+def decode_jwt(settings: AccountsSettings, token: str) -> dict[str, Any]:
     """The claims of a valid login token; raises `jwt.InvalidTokenError` otherwise."""
     claims: dict[str, Any] = jwt.decode(
         token,

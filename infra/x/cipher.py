@@ -13,9 +13,10 @@ import base64
 import hashlib
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from pydantic import SecretStr
 
 from infra.errors import ConfigError
-from infra.settings import Settings
+from infra.settings import XSettings
 
 
 class TokenCipher:
@@ -25,13 +26,17 @@ class TokenCipher:
         self._fernet = MultiFernet([Fernet(k) for k in keys])
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> TokenCipher:
-        if settings.x_token_key is not None:
-            raw = settings.x_token_key.get_secret_value().split(",")
+    def from_settings(
+        cls, settings: XSettings, development_secret: SecretStr | None
+    ) -> TokenCipher:
+        """The configured keys; with none, in development only (`development_secret` is then the
+        login secret, None elsewhere), a key derived from that secret."""
+        if settings.token_key is not None:
+            raw = settings.token_key.get_secret_value().split(",")
             return cls([k.strip().encode() for k in raw if k.strip()])
-        if settings.env != "development":
+        if development_secret is None:
             raise ConfigError("MODSTREAM_X_TOKEN_KEY must be set outside development")
-        secret = settings.secret_key.get_secret_value().encode()
+        secret = development_secret.get_secret_value().encode()
         return cls([base64.urlsafe_b64encode(hashlib.sha256(b"x-token-key\0" + secret).digest())])
 
     def encrypt(self, value: str) -> str:

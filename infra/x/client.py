@@ -16,7 +16,7 @@ from typing import Annotated, Any, TypeVar
 import httpx
 from pydantic import AwareDatetime, BaseModel, Field, StringConstraints, ValidationError
 
-from infra.settings import Settings
+from infra.settings import XSettings
 from infra.x.errors import XAuthError, XError, XRateLimited
 from infra.x.ratelimits import RateLimits
 
@@ -82,21 +82,20 @@ class TimelinePage(BaseModel):
 class XClient:
     def __init__(
         self,
-        settings: Settings,
+        settings: XSettings,
         *,
         limits: RateLimits | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         timeout: float = 15.0,
     ) -> None:
-        if not settings.x_client_id:
+        if not settings.client_id:
             raise XError("X is not configured (MODSTREAM_X_CLIENT_ID)")
-        self.settings = settings
         self.limits = limits or RateLimits()
-        self._client_id = settings.x_client_id
-        secret = settings.x_client_secret
+        self._client_id = settings.client_id
+        secret = settings.client_secret
         self._auth = (self._client_id, secret.get_secret_value()) if secret else None
         self._http = httpx.AsyncClient(
-            base_url=settings.x_api_url,
+            base_url=settings.api_url,
             timeout=timeout,
             transport=transport,
             headers={"User-Agent": "modstream-x/1"},
@@ -118,12 +117,15 @@ class XClient:
 
     # --- OAuth 2.0 ------------------------------------------------------------------------
 
-    async def exchange_code(self, code: str, verifier: str, *, max_wait: float = 0) -> TokenSet:
+    async def exchange_code(
+        self, code: str, verifier: str, redirect_uri: str, *, max_wait: float = 0
+    ) -> TokenSet:
+        """Tokens for an authorization code; `redirect_uri` is the one the code was asked with."""
         return await self._token(
             {
                 "grant_type": "authorization_code",
                 "code": code,
-                "redirect_uri": self.settings.x_callback_url,
+                "redirect_uri": redirect_uri,
                 "code_verifier": verifier,
             },
             max_wait,

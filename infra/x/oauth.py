@@ -8,7 +8,7 @@ import hashlib
 import secrets
 from urllib.parse import urlencode
 
-from infra.settings import Settings
+from infra.settings import XSettings
 
 SCOPES = ("tweet.read", "users.read", "follows.read", "offline.access")
 """What the poller needs: read tweets and the user, and `offline.access` for a refresh token."""
@@ -34,17 +34,18 @@ def state_hash(state: str) -> str:
     return hashlib.sha256(state.encode()).hexdigest()
 
 
-def authorization_url(settings: Settings, state: str, verifier: str) -> str:
-    assert settings.x_client_id is not None
+def authorization_url(settings: XSettings, redirect_uri: str, state: str, verifier: str) -> str:
+    """Where the operator approves; X sends the browser back to `redirect_uri`."""
+    assert settings.client_id is not None
     query = urlencode(
         {
             "response_type": "code",
-            "client_id": settings.x_client_id,
-            "redirect_uri": settings.x_callback_url,
+            "client_id": settings.client_id,
+            "redirect_uri": redirect_uri,
             "scope": " ".join(SCOPES),
             "state": state,
             "code_challenge": challenge_of(verifier),
             "code_challenge_method": "S256",
         }
     )
-    return f"{settings.x_authorize_url}?{query}"
+    return f"{settings.authorize_url}?{query}"

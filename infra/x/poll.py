@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from infra.accounts.models import XAccount
 from infra.errors import BrokerError, ConfigError, InvalidEvent
 from infra.kafka import Publisher
-from infra.settings import Settings
+from infra.settings import XSettings
 from infra.x.cipher import TokenCipher
 from infra.x.client import TokenSet, Tweet, XClient
 from infra.x.errors import XAuthError, XError, XRateLimited
@@ -61,7 +61,7 @@ def encrypt_tokens(cipher: TokenCipher, tokens: TokenSet) -> EncryptedTokens:
 class XPoll:
     def __init__(
         self,
-        settings: Settings,
+        settings: XSettings,
         store: XAccounts,
         client: XClient,
         publisher: Publisher,
@@ -92,7 +92,7 @@ class XPoll:
             await asyncio.to_thread(self.store.reauthorize, account_id, str(exc))
             raise
         except (XError, BrokerError, ConfigError) as exc:  # ConfigError: a token key removed
-            delay = min(MAX_BACKOFF, self.settings.x_poll_interval * 2 ** (account.failures + 1))
+            delay = min(MAX_BACKOFF, self.settings.poll_interval * 2 ** (account.failures + 1))
             retry_at = datetime.now(UTC) + timedelta(seconds=delay)
             await asyncio.to_thread(self.store.failed, account_id, str(exc), retry_at)
             raise
@@ -141,10 +141,10 @@ class XPoll:
         tweets: dict[str, Tweet] = {}
         included: dict[str, Tweet] = {}
         next_token: str | None = None
-        while result.pages < self.settings.x_max_pages:
+        while result.pages < self.settings.max_pages:
             page = await self.client.home_timeline(
                 token, account.x_user_id, since_id=account.since_id, pagination_token=next_token,
-                max_results=self.settings.x_page_size, max_wait=max_wait,
+                max_results=self.settings.page_size, max_wait=max_wait,
             )  # fmt: skip
             result.pages += 1
             result.fetched += len(page.data)
@@ -159,7 +159,7 @@ class XPoll:
             result.truncated = True
             log.warning(
                 "X @%s: more than %d pages since the last poll; older tweets are skipped",
-                account.username, self.settings.x_max_pages,
+                account.username, self.settings.max_pages,
             )  # fmt: skip
         return tweets, included
 
@@ -167,7 +167,7 @@ class XPoll:
         """The account's access token, refreshed first if it expires within the margin (or
         `force`). X rotates refresh tokens, so when the poller and the API refresh at once,
         one loses: the loser finds the winner's tokens in the store and uses those."""
-        margin = timedelta(seconds=self.settings.x_refresh_margin)
+        margin = timedelta(seconds=self.settings.refresh_margin)
         if not force and account.expires_at - datetime.now(UTC) > margin:
             return self.cipher.decrypt(account.access_token)
         if account.refresh_token is None:

@@ -42,7 +42,7 @@ from infra.errors import ModstreamError
 from infra.kafka import ensure_topics
 from infra.logging import configure_logging
 from infra.processes import free_port
-from infra.settings import Settings, get_settings
+from infra.settings import AccountsSettings, Settings, get_settings
 from infra.supervisor import Service, Supervisor, modstream_argv
 
 console = Console()
@@ -257,7 +257,7 @@ async def run_bench(
 
 
 def make_users(
-    accounts: AccountsDB, settings: Settings, count: int, tenant: str = TENANT
+    accounts: AccountsDB, settings: AccountsSettings, count: int, tenant: str = TENANT
 ) -> list[tuple[str, str]]:
     """`count` fresh chat users of `tenant` (created if missing), with login tokens signed here."""
     run = uuid.uuid4().hex[:8]
@@ -287,7 +287,7 @@ def embedded_stack(settings: Settings) -> Iterator[tuple[str, Settings]]:
     """Broker, worker and gateway in their own processes, sharing a throwaway accounts store;
     yields the gateway's URL and the settings to make users with."""
     with tempfile.TemporaryDirectory(prefix="modstream-bench-chat-") as tmp:
-        broker = EmbeddedBroker(Path(tmp) / "broker", durable=settings.broker_durable).start()
+        broker = EmbeddedBroker(Path(tmp) / "broker", durable=settings.broker.durable).start()
         accounts_url = f"sqlite:///{Path(tmp) / 'accounts.db'}"
         port = free_port()
         supervisor = Supervisor({
@@ -306,7 +306,8 @@ def embedded_stack(settings: Settings) -> Iterator[tuple[str, Settings]]:
             supervisor.spawn(Service("chat", modstream_argv("chat", "--port", str(port))))
             url = f"http://127.0.0.1:{port}"
             _wait_for_gateway(url, supervisor)
-            made = {"accounts_url": accounts_url, "kafka_bootstrap": broker.bootstrap}
+            accounts = settings.accounts.model_copy(update={"url": accounts_url})
+            made = {"accounts": accounts, "kafka_bootstrap": broker.bootstrap}
             yield url, settings.model_copy(update=made)
         finally:
             supervisor.stop_all()
@@ -385,6 +386,6 @@ def bench_chat(
             url, settings = stack.enter_context(embedded_stack(settings))
         accounts = AccountsDB(settings.accounts_db_url)
         stack.callback(accounts.close)
-        users = make_users(accounts, settings, clients)
+        users = make_users(accounts, settings.accounts, clients)
         result = asyncio.run(_measure(url, users, rate, seconds, toxic_share))
     console.print(_table(result, seconds))

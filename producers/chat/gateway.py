@@ -39,7 +39,7 @@ from infra.blocks import BlockList
 from infra.delivery import mask, outcome_of, verdict_summary
 from infra.errors import AccountsError, BrokerError
 from infra.kafka import Publisher
-from infra.settings import Settings
+from infra.settings import AccountsSettings, ChatSettings
 from producers.chat.store import GroupCommit, Held, Judgement, Message, MessageStore
 from schemas.events import MAX_TEXT_CHARS, ChatMessage, ChatMessageEvent, Kind
 from schemas.records import Verdict
@@ -56,8 +56,16 @@ def _room(tenant: str, user: str) -> str:
 
 
 class ChatGateway:
-    def __init__(self, settings: Settings, bootstrap: str, accounts: AccountsDB) -> None:
+    def __init__(
+        self,
+        settings: ChatSettings,
+        logins: AccountsSettings,
+        bootstrap: str,
+        accounts: AccountsDB,
+    ) -> None:
+        """`logins` verify the login tokens users connect with; `accounts` is the store."""
         self.settings = settings
+        self.logins = logins
         self.bootstrap = bootstrap
         self.store = MessageStore(accounts)
         self._adds: GroupCommit[Message] = GroupCommit(self.store.add_many)
@@ -114,7 +122,7 @@ class ChatGateway:
         if not isinstance(token, str) or not token:
             raise socketio.exceptions.ConnectionRefusedError("unauthenticated")
         try:
-            claims = decode_jwt(self.settings, token)
+            claims = decode_jwt(self.logins, token)
             user_id, tenant = int(claims["sub"]), str(claims["tid"])
         except (jwt.InvalidTokenError, KeyError, ValueError) as exc:
             raise socketio.exceptions.ConnectionRefusedError("invalid_token") from exc
@@ -247,8 +255,7 @@ class ChatGateway:
         if not verdicts:
             return
         outcomes = [
-            outcome_of(v, self.settings.chat_modes.get(v.tenant, self.settings.chat_mode))
-            for v in verdicts
+            outcome_of(v, self.settings.modes.get(v.tenant, self.settings.mode)) for v in verdicts
         ]
         helds = await asyncio.to_thread(
             self.store.judged_many,

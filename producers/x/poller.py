@@ -12,12 +12,13 @@ import asyncio
 import contextlib
 import logging
 from datetime import UTC, datetime
+from pathlib import Path
 
 from infra.accounts import AccountsDB
 from infra.errors import BrokerError, ConfigError
 from infra.kafka import Publisher
 from infra.logging import heartbeat
-from infra.settings import Settings
+from infra.settings import XSettings
 from infra.x import TokenCipher, XAccounts, XAuthError, XClient, XError, XPoll, XRateLimited
 
 log = logging.getLogger(__name__)
@@ -27,11 +28,20 @@ CONCURRENCY = 4
 
 
 class XPoller:
-    def __init__(self, settings: Settings, accounts: AccountsDB, bootstrap: str) -> None:
+    def __init__(
+        self,
+        settings: XSettings,
+        accounts: AccountsDB,
+        bootstrap: str,
+        cipher: TokenCipher,
+        heartbeat_file: Path | None = None,
+    ) -> None:
+        """`cipher` opens the accounts' stored tokens; `heartbeat_file` is touched while running."""
         self.settings = settings
         self.store = XAccounts(accounts)
         self.bootstrap = bootstrap
-        self.cipher = TokenCipher.from_settings(settings)
+        self.cipher = cipher
+        self.heartbeat_file = heartbeat_file
         self._stop = asyncio.Event()
 
     def stop(self) -> None:
@@ -39,7 +49,7 @@ class XPoller:
 
     async def run(self, *, rounds: int | None = None) -> None:
         """Poll until stopped (or for `rounds` rounds)."""
-        beat = asyncio.create_task(heartbeat(self.settings.heartbeat_file))
+        beat = asyncio.create_task(heartbeat(self.heartbeat_file))
         try:
             async with Publisher(self.bootstrap) as publisher, XClient(self.settings) as client:
                 poll = XPoll(self.settings, self.store, client, publisher, self.cipher)
@@ -50,7 +60,7 @@ class XPoller:
                     if rounds is not None and done >= rounds:
                         return
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._stop.wait(), self.settings.x_poll_interval)
+                        await asyncio.wait_for(self._stop.wait(), self.settings.poll_interval)
         finally:
             beat.cancel()
 
@@ -66,7 +76,7 @@ class XPoller:
 
     async def _poll_one(self, poll: XPoll, account_id: int) -> None:
         try:
-            await poll.poll(account_id, max_wait=self.settings.x_max_wait)
+            await poll.poll(account_id, max_wait=self.settings.max_wait)
         except XRateLimited as exc:
             log.info("X account %d: rate limited until %.0f; skipped", account_id, exc.retry_at)
         except XAuthError as exc:

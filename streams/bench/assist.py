@@ -111,7 +111,7 @@ def bench_assist(
         broker = None
         bootstrap = settings.kafka_bootstrap
         if not bootstrap:
-            broker = EmbeddedBroker(folder / "broker", durable=settings.broker_durable).start()
+            broker = EmbeddedBroker(folder / "broker", durable=settings.broker.durable).start()
             bootstrap = broker.bootstrap
         api_port, assist_port = free_port(), free_port()
         secret = secrets.token_urlsafe(32)

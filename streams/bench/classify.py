@@ -150,7 +150,9 @@ def bench_classify(
                         bar,
                     )
                 )
-        options = replace(TierOptions.from_settings(settings), threads=threads)
+        options = replace(
+            TierOptions.from_settings(settings.text, settings.longtext), threads=threads
+        )
         if transformer is not None:
             options = replace(options, transformers={"en": transformer}, use_default=False)
         cascade = load_classifier(model_dir, options)

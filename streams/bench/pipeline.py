@@ -187,7 +187,7 @@ def in_process_ceiling(settings: Settings, events: int, toxic_share: float) -> f
     from streams.pipeline_process import text_pipeline
 
     pipeline, _ = text_pipeline(settings)
-    size = settings.worker_batch_size
+    size = settings.worker.batch_size
     rng = random.Random("ceiling")
     run = uuid.uuid4().hex[:8]
     records = [
@@ -223,7 +223,7 @@ def pipeline(
     bootstrap = settings.kafka_bootstrap
     if not bootstrap:
         broker = EmbeddedBroker(
-            settings.data_dir / "broker", durable=settings.broker_durable
+            settings.data_dir / "broker", durable=settings.broker.durable
         ).start()
         bootstrap = broker.bootstrap
     supervisor = Supervisor(

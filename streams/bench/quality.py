@@ -94,7 +94,9 @@ def run_bench(
     tiers: dict[str, Classifier] = {"fast": fast}
     transformer = None
     if cascade:
-        options = replace(TierOptions.from_settings(get_settings()), threads=threads)
+        settings = get_settings()
+        options = TierOptions.from_settings(settings.text, settings.longtext)
+        options = replace(options, threads=threads)
         full = load_classifier(model_dir, options)
         if isinstance(full, CascadeClassifier):
             tiers["cascade"] = full

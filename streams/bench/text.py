@@ -19,6 +19,7 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -26,7 +27,7 @@ from rich.console import Console
 from rich.table import Table
 
 from infra.errors import ConfigError
-from infra.settings import Settings, get_settings
+from infra.settings import get_settings
 from streams.text.classifier import Classifier
 
 if TYPE_CHECKING:
@@ -36,12 +37,12 @@ bench_text_app = typer.Typer(no_args_is_help=True)
 console = Console()
 
 
-def _held_out(settings: Settings, lang: str | None) -> list[tuple[str, str, int]]:
+def _held_out(data: Path, lang: str | None) -> list[tuple[str, str, int]]:
     from streams.training.dataset import load_dir, split
 
-    if not settings.training_data.is_dir():
-        raise ConfigError(f"no labeled data at {settings.training_data}")
-    _, held = split(load_dir(settings.training_data))
+    if not data.is_dir():
+        raise ConfigError(f"no labeled data at {data}")
+    _, held = split(load_dir(data))
     return [(r.text, r.lang, r.toxic) for r in held if lang is None or r.lang == lang]
 
 
@@ -117,8 +118,8 @@ def bench_longtext(
     from streams.text.longtext import LongTextClassifier
 
     settings = get_settings()
-    rows = _held_out(settings, lang)
-    options = TierOptions.from_settings(settings)
+    rows = _held_out(settings.training_data, lang)
+    options = TierOptions.from_settings(settings.text, settings.longtext)
     sampled = options.long_text
     models = settings.models_path
     fast = LinearTextClassifier.load(models)
@@ -201,12 +202,13 @@ def bench_context(
     settings = get_settings()
     rng = random.Random(seed)
     clf = load_classifier(
-        settings.models_path, FAST_ONLY if fast_only else TierOptions.from_settings(settings)
+        settings.models_path,
+        FAST_ONLY if fast_only else TierOptions.from_settings(settings.text, settings.longtext),
     )
-    judge = ContextJudge(clf, max_items=settings.context_max_items)
+    judge = ContextJudge(clf, max_items=settings.text.context_max_items)
     pairs: list[tuple[str, str, str, str]] = []  # parent, reply, kind, lang
     for lang in ("en", "ar"):
-        rows = [r for r in _held_out(settings, lang) if len(r[0]) <= 1000]
+        rows = [r for r in _held_out(settings.training_data, lang) if len(r[0]) <= 1000]
         for label in (1, 0):
             pool = [t for t, _, y in rows if y == label]
             for parent in rng.sample(pool, min(parents, len(pool))):

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from infra.errors import ModelError
-from infra.settings import Settings
+from infra.settings import LongTextSettings, TextSettings
 from streams.text.cascade import DEFAULT_BAND, DEFAULT_BLEND, CascadeClassifier
 from streams.text.classifier import Classifier
 from streams.text.linear import LinearTextClassifier
@@ -45,14 +45,14 @@ class TierOptions:
     long_text: LongTextOptions = field(default_factory=LongTextOptions)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> TierOptions:
+    def from_settings(cls, settings: TextSettings, longtext: LongTextSettings) -> TierOptions:
         return cls(
             transformers=dict(settings.transformer_models),
             use_default=settings.transformer_default,
             threads=settings.transformer_threads,
             band=(settings.cascade_low, settings.cascade_high),
             blend=settings.cascade_blend,
-            long_text=LongTextOptions.from_settings(settings),
+            long_text=LongTextOptions.from_settings(longtext),
         )
 
 

@@ -31,7 +31,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-from infra.settings import Settings
+from infra.settings import LongTextSettings
 from streams.text.classifier import (
     EXPLAINED_ABOVE,
     Classifier,
@@ -75,13 +75,13 @@ class LongTextOptions:
             raise ValueError("sampling rates must be in [0, 1]")
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> LongTextOptions:
+    def from_settings(cls, settings: LongTextSettings) -> LongTextOptions:
         return cls(
-            window_words=settings.longtext_window_words,
-            overlap_words=settings.longtext_overlap_words,
-            whole_words=settings.longtext_whole_words,
-            rates=tuple(sorted(settings.longtext_rates.items())),
-            rate_beyond=settings.longtext_rate_beyond,
+            window_words=settings.window_words,
+            overlap_words=settings.overlap_words,
+            whole_words=settings.whole_words,
+            rates=tuple(sorted(settings.rates.items())),
+            rate_beyond=settings.rate_beyond,
         )
 
     def rate(self, words: int) -> float:

@@ -32,7 +32,7 @@ import httpx
 from pydantic import SecretStr
 
 from infra.errors import ConfigError
-from infra.settings import Settings
+from infra.settings import RewriteSettings
 from schemas.records import Decision, RewriteSuggestion
 from streams.policy import DecisionPolicy
 from streams.text.classifier import Classifier, TextScores
@@ -432,15 +432,10 @@ class ChatEndpoint:
     timeout: float = 5.0
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> ChatEndpoint | None:
-        if not settings.rewrite_llm_url:
+    def from_settings(cls, settings: RewriteSettings) -> ChatEndpoint | None:
+        if not settings.url:
             return None
-        return cls(
-            settings.rewrite_llm_url.rstrip("/"),
-            settings.rewrite_llm_key,
-            settings.rewrite_llm_model,
-            settings.rewrite_llm_timeout,
-        )
+        return cls(settings.url.rstrip("/"), settings.key, settings.model, settings.timeout)
 
 
 SYSTEM_PROMPT = (
@@ -547,7 +542,7 @@ class ChatRewriter(Rewriter):
 
 
 def rewriter_from_settings(
-    classifier: Classifier, settings: Settings, *, chat: bool = True
+    classifier: Classifier, settings: RewriteSettings, *, chat: bool = True
 ) -> Rewriter:
     """The chat rewriter when one is configured (and `chat`), else the offline one."""
     offline = OfflineRewriter(classifier)

@@ -107,7 +107,7 @@ def assist_service(
     running.env |= {
         "MODSTREAM_ENV": "test",
         "MODSTREAM_SECRET_KEY": TEST_SECRET,
-        "MODSTREAM_ASSIST_PORT": str(settings.assist_port),
+        "MODSTREAM_ASSIST_PORT": str(settings.assist.port),
         "MODSTREAM_ASSIST_SECRET": ASSIST_SECRET,
     }
     running.start()
@@ -117,7 +117,7 @@ def assist_service(
         if running.proc.poll() is not None:
             pytest.fail(f"assist exited: {running.log.read_text()[-2000:]}")
         try:
-            url = f"http://127.0.0.1:{settings.assist_port}/health"
+            url = f"http://127.0.0.1:{settings.assist.port}/health"
             return httpx.get(url, timeout=1).status_code == 200
         except httpx.HTTPError:
             return False

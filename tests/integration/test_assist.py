@@ -102,7 +102,7 @@ def test_the_tenant_policy_decides(assistant: Assistant) -> None:
 
 
 def test_the_service_wants_the_secret(settings: Settings, assist_service: Worker) -> None:
-    url = f"http://127.0.0.1:{settings.assist_port}/assist"
+    url = f"http://127.0.0.1:{settings.assist.port}/assist"
     body = {"tenant": "demo", "text": INSULT}
     assert httpx.post(url, json=body).status_code == 401
     assert httpx.post(url, json=body, headers={SECRET_HEADER: "wrong"}).status_code == 401
@@ -158,8 +158,8 @@ def test_the_callers_own_policy_applies(api: TestClient, assist_service: Worker)
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"assist_port": 1}, "not running"),  # nothing listens there
-        ({"assist_secret": SecretStr("not-the-shared-secret")}, "misconfigured"),
+        ({"port": 1}, "not running"),  # nothing listens there
+        ({"secret": SecretStr("not-the-shared-secret")}, "misconfigured"),
     ],
 )
 async def test_503_when_the_service_cannot_answer(
@@ -168,7 +168,7 @@ async def test_503_when_the_service_cannot_answer(
 ) -> None:  # fmt: skip
     app: Any = api.app
     real = app.state.assist
-    broken = AssistClient(settings.model_copy(update=change))
+    broken = AssistClient(settings.assist.model_copy(update=change))
     app.state.assist = broken
     try:
         response = api.post("/v1/assist", json={"text": KIND})

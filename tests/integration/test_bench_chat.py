@@ -24,7 +24,10 @@ from tests.support.stack import Worker
 def gateway_url(settings: Settings, api: TestClient, worker: Worker) -> Iterator[str]:
     port = free_port()
     gateway = ChatGateway(
-        settings, settings.kafka_bootstrap or "", AccountsDB(settings.accounts_db_url)
+        settings.chat,
+        settings.accounts,
+        settings.kafka_bootstrap or "",
+        AccountsDB(settings.accounts_db_url),
     )
     server = uvicorn.Server(
         uvicorn.Config(gateway.asgi, host="127.0.0.1", port=port, log_level="warning",
@@ -40,7 +43,7 @@ def gateway_url(settings: Settings, api: TestClient, worker: Worker) -> Iterator
 
 async def test_every_message_sent_is_accounted_for(gateway_url: str, settings: Settings) -> None:
     accounts = AccountsDB(settings.accounts_db_url)
-    users = make_users(accounts, settings, 4)
+    users = make_users(accounts, settings.accounts, 4)
     # The worker may still be loading its model: a first exchange that waits for it.
     warm = await run_bench(gateway_url, users, rate=4, seconds=1, drain=90)
     assert warm.lost == 0
@@ -66,7 +69,7 @@ async def test_a_refused_message_is_counted_as_refused(
     gateway_url: str, settings: Settings
 ) -> None:
     accounts = AccountsDB(settings.accounts_db_url)
-    users = make_users(accounts, settings, 2)
+    users = make_users(accounts, settings.accounts, 2)
     ghost = ("nobody@bench.invalid", users[1][1])  # a receiver the tenant does not have
     result = await run_bench(gateway_url, [users[0], ghost], rate=5, seconds=1, drain=60)
     assert result.sent == 5

@@ -39,9 +39,12 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def gateway(settings: Settings, api: TestClient, worker: Worker) -> Iterator[tuple[str, Any]]:
     port = free_port()
-    chat_settings = settings.model_copy(update={"chat_modes": {"chatmask": "mask"}})
+    chat = settings.chat.model_copy(update={"modes": {"chatmask": "mask"}})
     gw = ChatGateway(
-        chat_settings, settings.kafka_bootstrap or "", AccountsDB(settings.accounts_db_url)
+        chat,
+        settings.accounts,
+        settings.kafka_bootstrap or "",
+        AccountsDB(settings.accounts_db_url),
     )
     server = uvicorn.Server(
         uvicorn.Config(gw.asgi, host="127.0.0.1", port=port, log_level="warning", ws="wsproto")

@@ -23,7 +23,7 @@ from api.feed.hub import FeedClosed, FeedFilter, Subscription, VerdictHub
 from infra.accounts import AccountsDB
 from infra.broker import EmbeddedBroker
 from infra.processes import die_with_parent, free_port
-from infra.settings import Settings
+from infra.settings import AccountsSettings
 from tests.support.accounts import as_tenant
 from tests.support.polling import wait_for
 from tests.support.read_rows import new_tenant
@@ -178,7 +178,7 @@ def server(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> 
     with accounts.session() as session:
         found = service.create_tenant(session, tenant)
         _, secret = service.create_token(
-            session, Settings(data_dir=data), found, name="sse", scopes=frozenset({"read"}),
+            session, AccountsSettings(), found, name="sse", scopes=frozenset({"read"}),
             user_id=None, expires_at=None, actor="tests", ctx=service.CLI,
         )  # fmt: skip
     accounts.close()

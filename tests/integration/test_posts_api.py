@@ -58,7 +58,8 @@ def mode(api: TestClient, monkeypatch: pytest.MonkeyPatch) -> Any:
     state = state_of(api)
 
     def set_mode(tenant: str, value: str) -> None:
-        settings = state.settings.model_copy(update={"posts_modes": {tenant: value}})
+        posts = state.settings.posts.model_copy(update={"modes": {tenant: value}})
+        settings = state.settings.model_copy(update={"posts": posts})
         monkeypatch.setattr(state, "settings", settings)
 
     return set_mode

@@ -12,7 +12,7 @@ import pytest
 from pydantic import SecretStr
 
 from infra.errors import ConfigError
-from infra.settings import Settings
+from infra.settings import RewriteSettings
 from streams.policy import DecisionPolicy
 from streams.text.classifier import Classifier
 from streams.text.linear import LinearTextClassifier
@@ -181,8 +181,8 @@ def test_unreachable_endpoint_falls_back(classifier: Classifier) -> None:
 
 
 def test_settings_choose_the_rewriter(classifier: Classifier, chat: FakeChat) -> None:
-    assert isinstance(rewriter_from_settings(classifier, Settings()), OfflineRewriter)
-    configured = Settings(rewrite_llm_url=chat.url + "/", rewrite_llm_key=KEY)
+    assert isinstance(rewriter_from_settings(classifier, RewriteSettings()), OfflineRewriter)
+    configured = RewriteSettings(url=chat.url + "/", key=SecretStr(KEY))
     rewriter = rewriter_from_settings(classifier, configured)
     assert isinstance(rewriter, ChatRewriter)
     assert rewriter.endpoint.url == chat.url

@@ -24,7 +24,7 @@ from infra.accounts import AccountsDB
 from infra.accounts.models import XAccount
 from infra.broker import EmbeddedBroker
 from infra.kafka import Publisher
-from infra.settings import Settings
+from infra.settings import AccountsSettings, Settings, XSettings
 from infra.x import TokenCipher, XAccounts, XClient, XPoll
 from infra.x.oauth import authorization_url, new_state, new_verifier
 from infra.x.poll import encrypt_tokens
@@ -52,31 +52,44 @@ def db(tmp_path: Path) -> Iterator[AccountsDB]:
 
 
 def x_settings(fake: FakeX, broker: EmbeddedBroker, tmp_path: Path, **extra: Any) -> Settings:
+    """Settings with X pointing at the fake; `extra` sets fields of the X section."""
     values: dict[str, Any] = {
-        "env": "test",
-        "data_dir": tmp_path,
-        "kafka_bootstrap": broker.bootstrap,
-        "secret_key": SecretStr("test-secret-" + "x" * 40),
-        "x_client_id": CLIENT_ID,
-        "x_api_url": fake.url,
-        "x_authorize_url": f"{fake.url}/i/oauth2/authorize",
-        "x_token_key": SecretStr(KEY),
-        "x_page_size": 5,
-        "x_poll_interval": 1.0,
+        "client_id": CLIENT_ID,
+        "api_url": fake.url,
+        "authorize_url": f"{fake.url}/i/oauth2/authorize",
+        "token_key": SecretStr(KEY),
+        "page_size": 5,
+        "poll_interval": 1.0,
     }
-    return Settings(**(values | extra))
+    return Settings(
+        env="test",
+        data_dir=tmp_path,
+        kafka_bootstrap=broker.bootstrap,
+        accounts=AccountsSettings(secret_key=SecretStr("test-secret-" + "x" * 40)),
+        x=XSettings(**(values | extra)),
+    )
+
+
+def cipher_of(settings: Settings) -> TokenCipher:
+    return TokenCipher.from_settings(settings.x, settings.development_secret)
+
+
+def poller(settings: Settings, db: AccountsDB, bootstrap: str) -> XPoller:
+    return XPoller(settings.x, db, bootstrap, cipher_of(settings))
 
 
 async def connect(fake: FakeX, settings: Settings, db: AccountsDB, tenant: str, user: str) -> int:
     """Connect `user` for `tenant` through the real PKCE flow, stored as the callback does."""
     fake.approver = user
     state, verifier = new_state(), new_verifier()
-    location = fake.authorize(authorization_url(settings, state, verifier))
+    location = fake.authorize(
+        authorization_url(settings.x, settings.x_callback_url, state, verifier)
+    )
     code = parse_qs(urlsplit(location).query)["code"][0]
-    async with XClient(settings) as client:
-        tokens = await client.exchange_code(code, verifier)
+    async with XClient(settings.x) as client:
+        tokens = await client.exchange_code(code, verifier, settings.x_callback_url)
         me = await client.me(tokens.access_token)
-    cipher = TokenCipher.from_settings(settings)
+    cipher = cipher_of(settings)
     account, _ = XAccounts(db).connect(tenant, me, encrypt_tokens(cipher, tokens), "tests")
     return account.id
 
@@ -132,7 +145,7 @@ async def test_pages_since_id_and_no_republication_across_restarts(
     account = await connect(fake, settings, db, "xp-pages", "101")
     first = [fake.tweet(f"first batch {i}", author=f"90{i % 3}") for i in range(12)]
     async with Tap(broker.bootstrap) as tap:
-        await XPoller(settings, db, broker.bootstrap).run(rounds=1)
+        await poller(settings, db, broker.bootstrap).run(rounds=1)
         events = await tap.read("xp-pages", want=12)
         assert sorted(e["event_id"] for e in events) == sorted(f"x-{i}" for i in first)
         assert {e["source"] for e in events} == {"x"}
@@ -145,12 +158,12 @@ async def test_pages_since_id_and_no_republication_across_restarts(
         assert account_row(db, account).published == 12
 
         later = [fake.tweet(f"second batch {i}") for i in range(3)]
-        await XPoller(settings, db, broker.bootstrap).run(rounds=1)  # a restarted poller
+        await poller(settings, db, broker.bootstrap).run(rounds=1)  # a restarted poller
         events = await tap.read("xp-pages", seconds=3)
         assert [e["event_id"] for e in events] == [f"x-{i}" for i in later]  # oldest first
         assert fake.timeline_requests()[-1].query["since_id"] == str(first[-1])
 
-        await XPoller(settings, db, broker.bootstrap).run(rounds=1)  # nothing new
+        await poller(settings, db, broker.bootstrap).run(rounds=1)  # nothing new
         assert await tap.read("xp-pages", seconds=2) == []
     assert account_row(db, account).since_id == later[-1]
     assert len(fake.timeline_requests()) == 5
@@ -164,7 +177,7 @@ async def test_tweets_become_posts_with_context(
     parent = fake.tweet("is this any good?", author="500", home_of=[])  # not on the timeline
     reply = fake.tweet("you are an idiot", author="501", reply_to=parent, lang="en")
     async with Tap(broker.bootstrap) as tap:
-        await XPoller(settings, db, broker.bootstrap).run(rounds=1)
+        await poller(settings, db, broker.bootstrap).run(rounds=1)
         [event] = await tap.read("xp-context", want=1)
     assert event["event_id"] == f"x-{reply}"
     assert event["kind"] == "post"
@@ -177,18 +190,18 @@ async def test_tweets_become_posts_with_context(
 async def test_a_token_about_to_expire_is_refreshed_first(
     fake: FakeX, broker: EmbeddedBroker, db: AccountsDB, tmp_path: Path
 ) -> None:
-    settings = x_settings(fake, broker, tmp_path, x_refresh_margin=300)
+    settings = x_settings(fake, broker, tmp_path, refresh_margin=300)
     account = await connect(fake, settings, db, "xp-refresh", "101")
     before = account_row(db, account)
     set_columns(db, account, expires_at=datetime.now(UTC) + timedelta(seconds=60))
     fake.tweet("hello")
-    await XPoller(settings, db, broker.bootstrap).run(rounds=1)
+    await poller(settings, db, broker.bootstrap).run(rounds=1)
     assert fake.refreshes == 1
     assert [r.status for r in fake.timeline_requests()] == [200]  # no 401 on the way
     after = account_row(db, account)
     assert after.token_version == before.token_version + 1
     assert after.expires_at > datetime.now(UTC) + timedelta(minutes=100)
-    cipher = TokenCipher.from_settings(settings)
+    cipher = cipher_of(settings)
     access = cipher.decrypt(after.access_token)
     assert access != cipher.decrypt(before.access_token)
     assert fake.access[access][0] == "101"  # the token X issued is the one stored
@@ -210,7 +223,7 @@ async def test_a_refused_access_token_is_refreshed_once_and_the_poll_goes_on(
     tweet = fake.tweet("after expiry")
     fake.expire_tokens()
     async with Tap(broker.bootstrap) as tap:
-        await XPoller(settings, db, broker.bootstrap).run(rounds=1)
+        await poller(settings, db, broker.bootstrap).run(rounds=1)
         events = await tap.read("xp-expired", want=1)
     assert [e["event_id"] for e in events] == [f"x-{tweet}"]
     assert [r.status for r in fake.timeline_requests()] == [401, 200]
@@ -220,12 +233,12 @@ async def test_a_refused_access_token_is_refreshed_once_and_the_poll_goes_on(
 async def test_a_429_is_waited_out_within_the_poll(
     fake: FakeX, broker: EmbeddedBroker, db: AccountsDB, tmp_path: Path
 ) -> None:
-    settings = x_settings(fake, broker, tmp_path, x_max_wait=10)
+    settings = x_settings(fake, broker, tmp_path, max_wait=10)
     await connect(fake, settings, db, "xp-429", "101")
     [fake.tweet(f"t{i}") for i in range(7)]
     fake.throttle(1, reset_in=1.5)
     async with Tap(broker.bootstrap) as tap:
-        await XPoller(settings, db, broker.bootstrap).run(rounds=1)
+        await poller(settings, db, broker.bootstrap).run(rounds=1)
         assert len(await tap.read("xp-429", want=7)) == 7
     seen = fake.timeline_requests()
     assert [r.status for r in seen] == [429, 200, 200]
@@ -235,12 +248,12 @@ async def test_a_429_is_waited_out_within_the_poll(
 async def test_a_long_rate_limit_skips_the_account_until_its_reset(
     fake: FakeX, broker: EmbeddedBroker, db: AccountsDB, tmp_path: Path
 ) -> None:
-    settings = x_settings(fake, broker, tmp_path, x_max_wait=0)
+    settings = x_settings(fake, broker, tmp_path, max_wait=0)
     account = await connect(fake, settings, db, "xp-skip", "101")
     tweet = fake.tweet("wait for it")
     fake.throttle(1, reset_in=3)
     async with Tap(broker.bootstrap) as tap:
-        await XPoller(settings, db, broker.bootstrap).run(rounds=1)
+        await poller(settings, db, broker.bootstrap).run(rounds=1)
         row = account_row(db, account)
         assert row.rate_limited_until is not None
         assert row.rate_limited_until > datetime.now(UTC) + timedelta(seconds=1)
@@ -248,11 +261,11 @@ async def test_a_long_rate_limit_skips_the_account_until_its_reset(
         assert row.last_error
         assert "rate limited" in row.last_error
         assert row.status == "active"
-        await XPoller(settings, db, broker.bootstrap).run(rounds=2)  # restarted, still waiting
+        await poller(settings, db, broker.bootstrap).run(rounds=2)  # restarted, still waiting
         assert len(fake.timeline_requests()) == 1  # never knocked on before the reset
         assert await tap.read("xp-skip", seconds=1) == []
         await asyncio.sleep((row.rate_limited_until - datetime.now(UTC)).total_seconds() + 0.2)
-        await XPoller(settings, db, broker.bootstrap).run(rounds=1)
+        await poller(settings, db, broker.bootstrap).run(rounds=1)
         assert [e["event_id"] for e in await tap.read("xp-skip", want=1)] == [f"x-{tweet}"]
     assert account_row(db, account).rate_limited_until is None
 
@@ -264,13 +277,13 @@ async def test_a_refused_grant_asks_for_reauthorization(
     account = await connect(fake, settings, db, "xp-revoked", "101")
     fake.expire_tokens()
     fake.refresh_tokens.clear()  # the user revoked the app at X
-    await XPoller(settings, db, broker.bootstrap).run(rounds=1)
+    await poller(settings, db, broker.bootstrap).run(rounds=1)
     row = account_row(db, account)
     assert row.status == "reauthorize"
     assert row.last_error
     assert "refused" in row.last_error
     requests = len(fake.requests)
-    await XPoller(settings, db, broker.bootstrap).run(rounds=2)
+    await poller(settings, db, broker.bootstrap).run(rounds=2)
     assert len(fake.requests) == requests  # not polled again until connected again
 
 
@@ -282,10 +295,10 @@ async def test_when_two_processes_refresh_at_once_both_end_with_the_live_token(
     settings = x_settings(fake, broker, tmp_path)
     account = await connect(fake, settings, db, "xp-race", "101")
     stale = account_row(db, account)
-    cipher, store = TokenCipher.from_settings(settings), XAccounts(db)
-    async with Publisher(broker.bootstrap) as publisher, XClient(settings) as client:
-        first = XPoll(settings, store, client, publisher, cipher)
-        second = XPoll(settings, store, client, publisher, cipher)
+    cipher, store = cipher_of(settings), XAccounts(db)
+    async with Publisher(broker.bootstrap) as publisher, XClient(settings.x) as client:
+        first = XPoll(settings.x, store, client, publisher, cipher)
+        second = XPoll(settings.x, store, client, publisher, cipher)
         winner = await first.access_token(stale, max_wait=0, force=True)
         loser = await second.access_token(stale, max_wait=0, force=True)
     assert loser == winner
@@ -296,10 +309,10 @@ async def test_when_two_processes_refresh_at_once_both_end_with_the_live_token(
 async def test_an_unreachable_x_backs_off(
     fake: FakeX, broker: EmbeddedBroker, db: AccountsDB, tmp_path: Path
 ) -> None:
-    settings = x_settings(fake, broker, tmp_path, x_poll_interval=30)
+    settings = x_settings(fake, broker, tmp_path, poll_interval=30)
     account = await connect(fake, settings, db, "xp-down", "101")
     fake.__exit__()
-    await XPoller(settings, db, broker.bootstrap).run(rounds=1)
+    await poller(settings, db, broker.bootstrap).run(rounds=1)
     row = account_row(db, account)
     assert row.failures == 1
     assert row.status == "active"
@@ -318,7 +331,7 @@ async def test_each_tenant_gets_only_its_accounts_timeline(
     for_alice = fake.tweet("only on alice's timeline", home_of=["101"])
     for_bob = fake.tweet("only on bob's timeline", home_of=["202"])
     async with Tap(broker.bootstrap) as tap:
-        await XPoller(settings, db, broker.bootstrap).run(rounds=1)
+        await poller(settings, db, broker.bootstrap).run(rounds=1)
         events = await tap.read("xp-tenant-a", seconds=3)
     assert [e["event_id"] for e in events] == [f"x-{for_alice}"]
     assert f"x-{for_bob}" not in [e["event_id"] for e in events]
@@ -329,13 +342,13 @@ async def test_an_account_sealed_with_a_removed_key_does_not_stop_the_others(
 ) -> None:
     settings = x_settings(fake, broker, tmp_path)
     other_key = x_settings(
-        fake, broker, tmp_path, x_token_key=SecretStr(Fernet.generate_key().decode())
+        fake, broker, tmp_path, token_key=SecretStr(Fernet.generate_key().decode())
     )
     await connect(fake, settings, db, "xp-key-ok", "101")
     lost = await connect(fake, other_key, db, "xp-key-lost", "202")
     tweet = fake.tweet("still polled", home_of=["101", "202"])
     async with Tap(broker.bootstrap) as tap:
-        await XPoller(settings, db, broker.bootstrap).run(rounds=1)
+        await poller(settings, db, broker.bootstrap).run(rounds=1)
         assert [e["event_id"] for e in await tap.read("xp-key-ok", want=1)] == [f"x-{tweet}"]
     row = account_row(db, lost)
     assert row.failures == 1

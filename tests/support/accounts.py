@@ -69,7 +69,7 @@ def make_token(
         if found is None:
             found = service.create_tenant(session, tenant, privacy_mode=privacy)
         token, secret = service.create_token(
-            session, state.settings, found, name=name, scopes=frozenset(scopes), user_id=None,
+            session, state.settings.accounts, found, name=name, scopes=frozenset(scopes), user_id=None,
             expires_at=None, actor="tests", ctx=service.CLI,
         )  # fmt: skip
     state.privacy.invalidate()

@@ -8,7 +8,7 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from infra.processes import free_port
-from infra.settings import Settings
+from infra.settings import AccountsSettings, AssistSettings, Settings, SinkSettings
 
 TEST_SECRET = "test-secret-" + "x" * 40
 ASSIST_SECRET = "assist-secret-" + "y" * 40
@@ -20,10 +20,11 @@ def settings_for(data_dir: Path, bootstrap: str) -> Settings:
         env="test",
         data_dir=data_dir,
         kafka_bootstrap=bootstrap,
-        sink_flush_interval=0.1,
-        secret_key=SecretStr(TEST_SECRET),
-        privacy_refresh=0.2,
-        login_rate_per_minute=10_000,
-        assist_port=free_port(),
-        assist_secret=SecretStr(ASSIST_SECRET),
+        sink=SinkSettings(flush_interval=0.1),
+        accounts=AccountsSettings(
+            secret_key=SecretStr(TEST_SECRET),
+            privacy_refresh=0.2,
+            login_rate_per_minute=10_000,  # tests/unit/test_auth.py tests the limit with its own
+        ),
+        assist=AssistSettings(port=free_port(), secret=SecretStr(ASSIST_SECRET)),
     )

@@ -20,15 +20,16 @@ KEY = Fernet.generate_key().decode()
 
 def x_configured(settings: Settings, fake: FakeX) -> Settings:
     """`settings` with X configured, pointing at the fake."""
-    return settings.model_copy(
+    x = settings.x.model_copy(
         update={
-            "x_client_id": CLIENT_ID,
-            "x_api_url": fake.url,
-            "x_authorize_url": f"{fake.url}/i/oauth2/authorize",
-            "x_token_key": SecretStr(KEY),
-            "x_page_size": 5,
+            "client_id": CLIENT_ID,
+            "api_url": fake.url,
+            "authorize_url": f"{fake.url}/i/oauth2/authorize",
+            "token_key": SecretStr(KEY),
+            "page_size": 5,
         }
     )
+    return settings.model_copy(update={"x": x})
 
 
 def start(api: TestClient, headers: dict[str, str]) -> str:

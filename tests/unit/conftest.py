@@ -45,10 +45,10 @@ def api(settings: Settings, published: RecordingPublisher) -> Iterator[TestClien
     accounts.create_schema()
     app.state.modstream = AppState(
         settings, settings.require_bootstrap(), published, no_warehouse(), accounts,
-        PrivacyRegistry(accounts, ttl=settings.privacy_refresh),
-        LoginLimiter(settings.login_rate_per_minute),
+        PrivacyRegistry(accounts, ttl=settings.accounts.privacy_refresh),
+        LoginLimiter(settings.accounts.login_rate_per_minute),
     )  # fmt: skip
-    app.state.assist = AssistClient(settings)
+    app.state.assist = AssistClient(settings.assist)
     client = TestClient(app)
     client.headers["Authorization"] = as_tenant(client, "demo")["Authorization"]
     yield client

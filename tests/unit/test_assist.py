@@ -7,21 +7,22 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
 from infra.errors import ConfigError
-from infra.settings import Settings
+from infra.settings import AssistSettings
 from streams.assist import check_secret
 
 
 def test_the_secret_is_required_outside_development() -> None:
     with pytest.raises(ConfigError, match="ASSIST_SECRET"):
-        check_secret(Settings(env="production", secret_key="s" * 40))
-    short = Settings(env="production", secret_key="s" * 40, assist_secret="short")
+        check_secret(AssistSettings(), "production")
     with pytest.raises(ConfigError):
-        check_secret(short)
-    assert check_secret(Settings()) == Settings().assist_secret.get_secret_value()  # development
+        check_secret(AssistSettings(secret=SecretStr("short")), "production")
+    development = check_secret(AssistSettings(), "development")
+    assert development == AssistSettings().secret.get_secret_value()
     with pytest.raises(ValueError, match="loopback"):
-        Settings(assist_host="0.0.0.0")
+        AssistSettings(host="0.0.0.0")
 
 
 @pytest.mark.parametrize(

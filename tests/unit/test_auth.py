@@ -12,12 +12,13 @@ from typing import Any
 import jwt
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
 from api.accounts import security
 from api.accounts.limits import LoginLimiter
 from infra.accounts.models import User
 from infra.errors import ConfigError
-from infra.settings import DEV_SECRET, Settings, get_settings
+from infra.settings import DEV_SECRET, AccountsSettings, Settings, get_settings
 from tests.support.accounts import PASSWORD, anonymous, login, make_user, state_of
 from tests.support.read_rows import new_tenant
 from tests.support.settings import TEST_SECRET
@@ -141,7 +142,7 @@ def test_a_disabled_user_is_refused_at_once_even_with_a_valid_jwt(api: TestClien
 def test_wrong_passwords_lock_the_account_for_a_while(api: TestClient, settings: Settings) -> None:
     email = make_user(api, new_tenant(), "member")
     wrong = {"email": email, "password": "not the password at all"}
-    for _ in range(settings.login_max_failures):
+    for _ in range(settings.accounts.login_max_failures):
         response = api.post("/v1/auth/login", json=wrong, headers=anonymous())
         assert response.status_code == 401
         assert response.json()["error"]["code"] == "invalid_credentials"
@@ -149,7 +150,7 @@ def test_wrong_passwords_lock_the_account_for_a_while(api: TestClient, settings:
     locked = api.post("/v1/auth/login", json=right, headers=anonymous())
     assert locked.status_code == 429
     assert locked.json()["error"]["code"] == "account_locked"
-    assert 0 < int(locked.headers["Retry-After"]) <= settings.login_lockout + 1
+    assert 0 < int(locked.headers["Retry-After"]) <= settings.accounts.login_lockout + 1
     with state_of(api).accounts.session() as session:  # the lock ends: then it works again
         session.query(User).filter_by(email=email).one().locked_until = datetime.now(UTC)
     assert api.post("/v1/auth/login", json=right, headers=anonymous()).status_code == 200
@@ -190,13 +191,15 @@ def test_passwords_are_stored_as_argon2id_hashes(api: TestClient, user: tuple[st
 def test_settings_refuse_unsafe_secrets_outside_development(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    assert Settings(env="development").secret_key.get_secret_value() == DEV_SECRET
+    assert Settings(env="development").accounts.secret_key.get_secret_value() == DEV_SECRET
+    short = AccountsSettings(secret_key=SecretStr("short-but-not-default"))
     for env in ("production", "test"):
         with pytest.raises(ValueError, match="must be set"):
             Settings(env=env)
         with pytest.raises(ValueError, match="at least 32"):
-            Settings(env=env, secret_key="short-but-not-default")
-    assert Settings(env="production", secret_key="z" * 32).env == "production"
+            Settings(env=env, accounts=short)
+    long_enough = AccountsSettings(secret_key=SecretStr("z" * 32))
+    assert Settings(env="production", accounts=long_enough).env == "production"
     monkeypatch.setenv("MODSTREAM_ENV", "production")
     monkeypatch.delenv("MODSTREAM_SECRET_KEY", raising=False)
     get_settings.cache_clear()
@@ -209,4 +212,4 @@ def test_settings_refuse_unsafe_secrets_outside_development(
 
 def test_the_jwt_lifetime_has_bounds() -> None:
     with pytest.raises(ValueError, match="jwt_lifetime"):
-        Settings(jwt_lifetime=7 * 86_400)
+        AccountsSettings(jwt_lifetime=7 * 86_400)

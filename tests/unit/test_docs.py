@@ -18,9 +18,8 @@ from typing import Any
 
 import pytest
 import yaml
-from pydantic import BaseModel
 
-from infra.settings import Settings
+from infra.settings import Settings, variables
 from schemas.topics import CATALOGUE
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -123,26 +122,8 @@ def test_every_page_is_in_the_navigation() -> None:
 # Settings ------------------------------------------------------------------------------------
 
 
-def env_names(model: type[BaseModel], prefix: str, delimiter: str | None) -> set[str]:
-    """The environment variable of every field; nested sections through the delimiter."""
-    names = set()
-    for name, field in model.model_fields.items():
-        alias = field.validation_alias or field.alias
-        annotation = field.annotation
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel) and delimiter:
-            names |= env_names(annotation, f"{prefix}{name.upper()}{delimiter}", delimiter)
-        elif isinstance(alias, str):
-            names.add(alias.upper())
-        else:
-            names.add(f"{prefix}{name}".upper())
-    return names
-
-
 def settings_env() -> set[str]:
-    config = Settings.model_config
-    prefix = str(config.get("env_prefix") or "")
-    delimiter = config.get("env_nested_delimiter")
-    return env_names(Settings, prefix, delimiter if isinstance(delimiter, str) else None)
+    return variables()
 
 
 def env_read_by_commands() -> set[str]:

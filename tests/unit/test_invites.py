@@ -88,11 +88,11 @@ def test_each_refusal_says_why(
         403, "invite_used_up", "this invitation code has been used up"
     )  # fmt: skip
     full = invite(api, admin[1], max_uses=5)
-    monkeypatch.setattr(state_of(api).settings, "max_users", users(api))
+    monkeypatch.setattr(state_of(api).settings.accounts, "max_users", users(api))
     status, code, message = refusal(register(api, full["code"]))
     assert (status, code) == (403, "user_limit_reached")
     assert "user limit" in message
-    monkeypatch.setattr(state_of(api).settings, "registration", "closed")
+    monkeypatch.setattr(state_of(api).settings.accounts, "registration", "closed")
     assert refusal(register(api, full["code"])) == (
         403, "registration_closed", "registration is closed: ask an administrator"
     )  # fmt: skip
@@ -119,7 +119,7 @@ def test_the_user_limit_holds_under_concurrency(
     api: TestClient, admin: tuple[str, dict[str, str]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     made = invite(api, admin[1], max_uses=10)
-    monkeypatch.setattr(state_of(api).settings, "max_users", users(api) + 2)
+    monkeypatch.setattr(state_of(api).settings.accounts, "max_users", users(api) + 2)
     with ThreadPoolExecutor(6) as pool:
         responses = list(pool.map(lambda _: register(api, made["code"]), range(6)))
     assert sorted(r.status_code for r in responses) == [201] * 2 + [403] * 4
@@ -131,7 +131,7 @@ def test_the_user_limit_holds_under_concurrency(
 def test_open_registration_creates_a_tenant_with_its_first_admin(
     api: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(state_of(api).settings, "registration", "open")
+    monkeypatch.setattr(state_of(api).settings.accounts, "registration", "open")
     tenant = new_tenant()
     response = register(api, tenant=tenant)
     assert response.status_code == 201, response.text

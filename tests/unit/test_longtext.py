@@ -7,7 +7,7 @@ import itertools
 
 import pytest
 
-from infra.settings import Settings
+from infra.settings import LongTextSettings
 from streams.text.longtext import LongTextOptions, sample, windows
 
 
@@ -39,12 +39,7 @@ def test_rates_by_length_and_from_settings() -> None:
         0.8, 0.8, 0.6, 0.6, 0.4, 0.2, 0.2,
     ]  # fmt: skip
     custom = LongTextOptions.from_settings(
-        Settings(
-            longtext_rates={2000: 0.5},
-            longtext_rate_beyond=0.1,
-            longtext_window_words=40,
-            longtext_whole_words=80,
-        )
+        LongTextSettings(rates={2000: 0.5}, rate_beyond=0.1, window_words=40, whole_words=80)
     )
     assert (custom.rate(1999), custom.rate(2001), custom.window_words) == (0.5, 0.1, 40)
     assert custom.whole_words == 80

@@ -39,9 +39,9 @@ def test_a_token_has_the_prefix_and_is_shown_once(
     api: TestClient, admin: tuple[str, dict[str, str]], settings: Settings
 ) -> None:
     made = create(api, admin[1], ["read"])
-    assert made["token"].startswith(settings.token_prefix)
-    assert len(made["token"]) > len(settings.token_prefix) + 40
-    assert made["hint"] == made["token"][: len(settings.token_prefix) + 4]
+    assert made["token"].startswith(settings.accounts.token_prefix)
+    assert len(made["token"]) > len(settings.accounts.token_prefix) + 40
+    assert made["hint"] == made["token"][: len(settings.accounts.token_prefix) + 4]
     listed = api.get("/v1/tokens", headers=admin[1]).json()["data"]
     mine = next(t for t in listed if t["id"] == made["id"])
     assert "token" not in mine

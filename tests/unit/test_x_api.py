@@ -81,7 +81,7 @@ def test_connect_stores_the_account_with_tokens_encrypted(
     issued = {t for t, (user, _) in fake.access.items() if user == "101"}
     assert not any(t in access for t in issued)
     assert not any(t in refresh for t in fake.refresh_tokens)
-    cipher = TokenCipher.from_settings(xs)
+    cipher = TokenCipher.from_settings(xs.x, xs.development_secret)
     assert cipher.decrypt(access) in issued
     assert fake.refresh_tokens[cipher.decrypt(refresh)] == "101"
     assert audit_actions(api, tenant) == [("x.connect", "x:101", "ok")]
@@ -163,7 +163,7 @@ def test_disconnecting_revokes_the_grant_at_x(api: TestClient, fake: FakeX, xs: 
         row = session.get(XAccount, account["id"])
         assert row is not None
         assert row.refresh_token is not None
-        refresh = TokenCipher.from_settings(xs).decrypt(row.refresh_token)
+        refresh = TokenCipher.from_settings(xs.x, xs.development_secret).decrypt(row.refresh_token)
     assert api.delete(f"/v1/x/accounts/{account['id']}", headers=admin).status_code == 204
     assert refresh in fake.revoked
     assert refresh not in fake.refresh_tokens
@@ -214,7 +214,7 @@ def test_with_a_connected_page_the_callback_sends_the_browser_there(
     api: TestClient, fake: FakeX, xs: Settings
 ) -> None:
     page = "https://dashboard.example/settings/x?tab=accounts"
-    with_page = xs.model_copy(update={"x_connected_url": page})
+    with_page = xs.model_copy(update={"x": xs.x.model_copy(update={"connected_url": page})})
     api.app.dependency_overrides[x_settings] = lambda: with_page  # type: ignore[attr-defined]
     try:
         tenant = new_tenant()

@@ -8,7 +8,6 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -16,7 +15,7 @@ from cryptography.fernet import Fernet
 from pydantic import SecretStr, ValidationError
 
 from infra.errors import ConfigError, InvalidEvent
-from infra.settings import Settings
+from infra.settings import AccountsSettings, Settings, XSettings
 from infra.x import TokenCipher, XAuthError, XClient, XError, XRateLimited
 from infra.x.client import Tweet
 from infra.x.oauth import SCOPES, authorization_url, challenge_of, new_state, new_verifier
@@ -27,17 +26,20 @@ KEY = Fernet.generate_key().decode()
 
 
 def x_settings(fake: FakeX, tmp_path: Path, **extra: object) -> Settings:
-    return Settings(
-        env="test",
-        data_dir=tmp_path,
-        secret_key="test-secret-" + "x" * 40,
-        x_client_id=CLIENT_ID,
-        x_api_url=fake.url,
-        x_authorize_url=f"{fake.url}/i/oauth2/authorize",
-        x_redirect_uri="http://127.0.0.1:8000/v1/x/callback",
-        x_token_key=KEY,
-        **extra,  # type: ignore[arg-type]
-    )
+    values: dict[str, object] = {
+        "client_id": CLIENT_ID,
+        "api_url": fake.url,
+        "authorize_url": f"{fake.url}/i/oauth2/authorize",
+        "redirect_uri": "http://127.0.0.1:8000/v1/x/callback",
+        "token_key": SecretStr(KEY),
+    }
+    x = XSettings(**(values | extra))  # type: ignore[arg-type]
+    accounts = AccountsSettings(secret_key=SecretStr("test-secret-" + "x" * 40))
+    return Settings(env="test", data_dir=tmp_path, accounts=accounts, x=x)
+
+
+def cipher_of(settings: Settings) -> TokenCipher:
+    return TokenCipher.from_settings(settings.x, settings.development_secret)
 
 
 @pytest.fixture
@@ -51,10 +53,12 @@ def fake() -> Iterator[FakeX]:
 async def connect(fake: FakeX, settings: Settings, client: XClient) -> tuple[str, str]:
     """The PKCE flow as an operator's browser and the callback run it: (access, refresh)."""
     state, verifier = new_state(), new_verifier()
-    location = fake.authorize(authorization_url(settings, state, verifier))
+    location = fake.authorize(
+        authorization_url(settings.x, settings.x_callback_url, state, verifier)
+    )
     back = {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
     assert back["state"] == state
-    tokens = await client.exchange_code(back["code"], verifier)
+    tokens = await client.exchange_code(back["code"], verifier, settings.x_callback_url)
     assert tokens.refresh_token
     return tokens.access_token, tokens.refresh_token
 
@@ -69,7 +73,7 @@ def test_pkce_s256_matches_rfc_7636() -> None:
 
 def test_authorization_url_asks_for_s256_and_offline_access(fake: FakeX, tmp_path: Path) -> None:
     settings = x_settings(fake, tmp_path)
-    url = authorization_url(settings, "the-state", "v" * 64)
+    url = authorization_url(settings.x, settings.x_callback_url, "the-state", "v" * 64)
     query = {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
     assert url.startswith(f"{fake.url}/i/oauth2/authorize?")
     assert query["code_challenge_method"] == "S256"
@@ -83,18 +87,22 @@ def test_authorization_url_asks_for_s256_and_offline_access(fake: FakeX, tmp_pat
 
 async def test_code_exchange_needs_the_right_verifier(fake: FakeX, tmp_path: Path) -> None:
     settings = x_settings(fake, tmp_path)
-    async with XClient(settings) as client:
+    async with XClient(settings.x) as client:
         state, verifier = new_state(), new_verifier()
-        location = fake.authorize(authorization_url(settings, state, verifier))
+        location = fake.authorize(
+            authorization_url(settings.x, settings.x_callback_url, state, verifier)
+        )
         code = parse_qs(urlsplit(location).query)["code"][0]
         with pytest.raises(XAuthError):
-            await client.exchange_code(code, new_verifier())  # someone else's verifier
+            await client.exchange_code(
+                code, new_verifier(), settings.x_callback_url
+            )  # someone else's verifier
         access, _ = await connect(fake, settings, client)
         assert (await client.me(access)).username == "alice"
 
 
 async def test_refresh_rotates_the_refresh_token(fake: FakeX, tmp_path: Path) -> None:
-    async with XClient(x_settings(fake, tmp_path)) as client:
+    async with XClient(x_settings(fake, tmp_path).x) as client:
         _, refresh = await connect(fake, x_settings(fake, tmp_path), client)
         fresh = await client.refresh(refresh)
         assert fresh.refresh_token
@@ -108,15 +116,15 @@ async def test_a_confidential_client_authenticates_with_basic(tmp_path: Path) ->
     with FakeX(client_secret="s3cret") as fake:
         fake.add_user("101", "alice")
         fake.approver = "101"
-        async with XClient(x_settings(fake, tmp_path, x_client_secret="s3cret")) as client:
+        async with XClient(x_settings(fake, tmp_path, client_secret="s3cret").x) as client:
             await connect(fake, x_settings(fake, tmp_path), client)
-        async with XClient(x_settings(fake, tmp_path, x_client_secret="wrong")) as client:
+        async with XClient(x_settings(fake, tmp_path, client_secret="wrong").x) as client:
             with pytest.raises(XAuthError):
                 await connect(fake, x_settings(fake, tmp_path), client)
 
 
 async def test_an_expired_access_token_is_an_auth_error(fake: FakeX, tmp_path: Path) -> None:
-    async with XClient(x_settings(fake, tmp_path)) as client:
+    async with XClient(x_settings(fake, tmp_path).x) as client:
         access, _ = await connect(fake, x_settings(fake, tmp_path), client)
         fake.expire_tokens()
         with pytest.raises(XAuthError):
@@ -125,7 +133,7 @@ async def test_an_expired_access_token_is_an_auth_error(fake: FakeX, tmp_path: P
 
 async def test_timeline_pages_and_since_id(fake: FakeX, tmp_path: Path) -> None:
     ids = [fake.tweet(f"tweet {i}") for i in range(12)]
-    async with XClient(x_settings(fake, tmp_path)) as client:
+    async with XClient(x_settings(fake, tmp_path).x) as client:
         access, _ = await connect(fake, x_settings(fake, tmp_path), client)
         first = await client.home_timeline(access, "101", max_results=5)
         assert [int(t.id) for t in first.data] == ids[::-1][:5]  # newest first
@@ -148,7 +156,7 @@ async def test_a_429_is_waited_out_not_hammered(
     fake: FakeX, tmp_path: Path, retry_after: bool
 ) -> None:
     fake.tweet("hello")
-    async with XClient(x_settings(fake, tmp_path)) as client:
+    async with XClient(x_settings(fake, tmp_path).x) as client:
         access, _ = await connect(fake, x_settings(fake, tmp_path), client)
         fake.throttle(1, reset_in=1.5, retry_after=retry_after)
         started = time.time()
@@ -163,7 +171,7 @@ async def test_a_429_is_waited_out_not_hammered(
 async def test_a_spent_window_is_not_knocked_on_again(fake: FakeX, tmp_path: Path) -> None:
     fake.tweet("hello")
     fake.window = (2, 30.0)  # two requests per 30 s
-    async with XClient(x_settings(fake, tmp_path)) as client:
+    async with XClient(x_settings(fake, tmp_path).x) as client:
         access, _ = await connect(fake, x_settings(fake, tmp_path), client)
         await client.home_timeline(access, "101")
         await client.home_timeline(access, "101")  # remaining: 0
@@ -174,7 +182,7 @@ async def test_a_spent_window_is_not_knocked_on_again(fake: FakeX, tmp_path: Pat
 
 
 async def test_a_rate_limit_longer_than_allowed_raises_at_once(fake: FakeX, tmp_path: Path) -> None:
-    async with XClient(x_settings(fake, tmp_path)) as client:
+    async with XClient(x_settings(fake, tmp_path).x) as client:
         access, _ = await connect(fake, x_settings(fake, tmp_path), client)
         fake.throttle(5, reset_in=60)
         started = time.monotonic()
@@ -187,19 +195,24 @@ async def test_a_rate_limit_longer_than_allowed_raises_at_once(fake: FakeX, tmp_
 async def test_an_unreachable_x_is_an_x_error(tmp_path: Path) -> None:
     with FakeX() as fake:
         url = fake.url
-    settings = x_settings(fake, tmp_path).model_copy(update={"x_api_url": url})
-    async with XClient(settings, timeout=2) as client:
+    settings = x_settings(fake, tmp_path, api_url=url)
+    async with XClient(settings.x, timeout=2) as client:
         with pytest.raises(XError, match="ConnectError"):
             await client.refresh("anything")
 
 
 def test_tokens_are_encrypted_and_keys_rotate(tmp_path: Path) -> None:
     old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
-    base: dict[str, Any] = {"env": "test", "secret_key": SecretStr("k" * 40), "x_client_id": "c"}
-    sealed = TokenCipher.from_settings(Settings(**base, x_token_key=SecretStr(old)))
+    accounts = AccountsSettings(secret_key=SecretStr("k" * 40))
+
+    def keyed(key: str) -> Settings:
+        x = XSettings(client_id="c", token_key=SecretStr(key))
+        return Settings(env="test", accounts=accounts, x=x)
+
+    sealed = cipher_of(keyed(old))
     sealed_value = sealed.encrypt("tok-123")
     assert "tok-123" not in sealed_value
-    rotated = TokenCipher.from_settings(Settings(**base, x_token_key=SecretStr(f"{new},{old}")))
+    rotated = cipher_of(keyed(f"{new},{old}"))
     assert rotated.decrypt(sealed_value) == "tok-123"
     assert TokenCipher([new.encode()]).decrypt(rotated.encrypt("t")) == "t"  # new key first
     with pytest.raises(ConfigError):
@@ -207,17 +220,18 @@ def test_tokens_are_encrypted_and_keys_rotate(tmp_path: Path) -> None:
 
 
 def test_the_token_key_has_no_default_outside_development() -> None:
+    accounts = AccountsSettings(secret_key=SecretStr("s" * 40))
     with pytest.raises(ValidationError, match="X_TOKEN_KEY"):
-        Settings(env="production", secret_key=SecretStr("s" * 40), x_client_id="c")
+        Settings(env="production", accounts=accounts, x=XSettings(client_id="c"))
     with pytest.raises(ValidationError, match="X_TOKEN_KEY"):
-        Settings(x_token_key=SecretStr("not-a-fernet-key"))
-    development = Settings(env="development", x_client_id="c")
-    cipher = TokenCipher.from_settings(development)  # derived from the development secret
+        XSettings(token_key=SecretStr("not-a-fernet-key"))
+    development = Settings(env="development", x=XSettings(client_id="c"))
+    cipher = cipher_of(development)  # derived from the development secret
     assert cipher.decrypt(cipher.encrypt("t")) == "t"
-    unconfigured = Settings(env="test", secret_key=SecretStr("s" * 40))
-    unconfigured = unconfigured.model_copy(update={"x_client_id": "c"})
+    unconfigured = Settings(env="test", accounts=accounts)
+    unconfigured = unconfigured.model_copy(update={"x": XSettings(client_id="c")})
     with pytest.raises(ConfigError):
-        TokenCipher.from_settings(unconfigured)
+        cipher_of(unconfigured)
 
 
 def _tweet(tweet_id: str, text: str, **kw: object) -> Tweet:

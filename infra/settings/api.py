@@ -1,0 +1,59 @@
+"""The HTTP and WebSocket faces: the read API, its threads of posts, the chat gateway."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings
+
+from infra.settings._section import section
+
+Mode = Literal["withhold", "mask", "flag"]
+
+
+class ApiSettings(BaseSettings):
+    """Where the read API listens: `MODSTREAM_API_HOST`, `MODSTREAM_API_PORT`."""
+
+    model_config = section("MODSTREAM_API_")
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+
+class PostsSettings(BaseSettings):
+    """Posts and comments (api/routes/threads.py): see docs/posts.md."""
+
+    model_config = section("MODSTREAM_POSTS_")
+
+    mode: Mode = Field(
+        default="withhold",
+        description="What readers of a thread get of a rejected post or comment (as chat_mode).",
+    )
+    modes: dict[str, Mode] = Field(
+        default_factory=dict, description='Per-tenant thread modes, JSON: {"acme": "flag"}.'
+    )
+    parent_wait: float = Field(
+        default=1.0,
+        ge=0,
+        le=30,
+        description="Seconds a new comment waits for its parent to reach the warehouse (a "
+        "parent created a moment ago may still be on its way) before 404.",
+    )
+
+
+class ChatSettings(BaseSettings):
+    """The chat gateway (producers/chat): see docs/chat.md."""
+
+    model_config = section("MODSTREAM_CHAT_")
+
+    host: str = "127.0.0.1"
+    port: int = 8001
+    mode: Mode = Field(
+        default="withhold",
+        description="What a receiver gets of a rejected message: nothing, the text with the "
+        "toxic spans masked, or the text marked flagged.",
+    )
+    modes: dict[str, Mode] = Field(
+        default_factory=dict, description='Per-tenant chat modes, JSON: {"acme": "mask"}.'
+    )
