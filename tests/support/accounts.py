@@ -69,8 +69,8 @@ def make_token(
         if found is None:
             found = service.create_tenant(session, tenant, privacy_mode=privacy)
         token, secret = service.create_token(
-            session, state.settings.accounts, found, name=name, scopes=frozenset(scopes), user_id=None,
-            expires_at=None, actor="tests", ctx=service.CLI,
+            session, state.settings.accounts, found, name=name, scopes=frozenset(scopes),
+            user_id=None, expires_at=None, actor="tests", ctx=service.CLI,
         )  # fmt: skip
     state.privacy.invalidate()
     return token.id, secret
