@@ -26,18 +26,23 @@ from api.rollups import run_refresher
 from api.routes import (
     analytics,
     assist,
+    audit,
     auth,
     authors,
     deadletters,
     events,
     feed,
     health,
+    invites,
     media,
+    policy,
     posts,
     strikes,
     tenant,
     threads,
     tokens,
+    usage,
+    users,
     verdicts,
 )
 from api.routes import x as x_routes
@@ -189,6 +194,11 @@ def create_app(settings: Settings, *, run_sink: bool | None = None) -> FastAPI:
     app.include_router(auth.me_router)
     app.include_router(tokens.router)
     app.include_router(tenant.router)
+    app.include_router(policy.router)
+    app.include_router(users.router)
+    app.include_router(invites.router)
+    app.include_router(usage.router)
+    app.include_router(audit.router)
     app.include_router(events.router)
     app.include_router(feed.router)  # before verdicts: /v1/verdicts/stream is not an event id
     app.include_router(verdicts.router)
