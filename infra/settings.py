@@ -270,7 +270,7 @@ class Settings(BaseSettings):
     )
     media_batch_size: int = Field(default=32, ge=1, description="Media events per batch.")
 
-    # X/Twitter ingestion (infra/x, producers/x, api/routes/x.py): see README "X/Twitter ingestion".
+    # X/Twitter ingestion (infra/x, producers/x, api/x): see README "X/Twitter ingestion".
     x_client_id: str | None = Field(
         default=None, description="OAuth 2.0 client id of the X app; unset: X ingestion is off."
     )
