@@ -14,7 +14,6 @@ from pydantic import SecretStr
 from infra.errors import ConfigError
 from infra.settings import Settings
 from streams.policy import DecisionPolicy
-from streams.text import rewrite
 from streams.text.classifier import Classifier
 from streams.text.linear import LinearTextClassifier
 from streams.text.rewrite import (
@@ -23,6 +22,7 @@ from streams.text.rewrite import (
     OfflineRewriter,
     RewriteRequest,
     apply_edits,
+    lexicon,
     lexicon_edits,
     rewriter_from_settings,
 )
@@ -97,7 +97,7 @@ def test_skipping_rules_changes_no_edit(monkeypatch: pytest.MonkeyPatch) -> None
     texts = [row.text for name in REAL_POSTS for row in iter_rows(DATA / "text" / name, limit=1500)]
     gated = [lexicon_edits(t) for t in texts]
     assert sum(map(bool, gated)) > 300  # the sample does exercise the lexicon
-    monkeypatch.setattr(rewrite, "_present", lambda _text: defaultdict(lambda: True))
+    monkeypatch.setattr(lexicon, "_present", lambda _text: defaultdict(lambda: True))
     assert gated == [lexicon_edits(t) for t in texts]
 
 
