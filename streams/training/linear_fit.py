@@ -13,7 +13,8 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 from sklearn.linear_model import LogisticRegression
 
-from streams.text.linear import F32, F64, Featurizer, LangModel, compute_idf
+from streams.text.features import F32, F64, Featurizer, compute_idf
+from streams.text.lang_model import LangModel
 
 
 @dataclass(frozen=True, slots=True)

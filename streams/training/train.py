@@ -17,13 +17,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from streams.text.classifier import EXPLAINED_ABOVE, Classifier
-from streams.text.linear import (
-    FeatureSpec,
-    Featurizer,
-    LangModel,
-    LinearTextClassifier,
-    select_spans,
-)
+from streams.text.features import FeatureSpec, Featurizer
+from streams.text.lang_model import LangModel, select_spans
+from streams.text.linear import LinearTextClassifier
 from streams.text.rules import RULE_LABELS, RULES_VERSION, evaluate_rules
 from streams.text.span_tagger import SpanTagger
 from streams.training.dataset import HOLDOUT_FRACTION, VALIDATION_ONLY, Row, load_dir, split
