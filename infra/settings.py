@@ -313,6 +313,13 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
+        self._check_ranges()
+        if self.env != "development":
+            self._check_secret_key()
+        self._check_x_token_key()
+        return self
+
+    def _check_ranges(self) -> None:
         if self.policy_low > self.policy_high:
             raise ValueError("policy_low must not exceed policy_high")
         if self.cascade_low > self.cascade_high:
@@ -323,27 +330,31 @@ class Settings(BaseSettings):
             raise ValueError("longtext_rates: word bounds >= 1 and shares in [0, 1]")
         if not _loopback(self.assist_host):
             raise ValueError("assist_host must be a loopback address (127.0.0.1, ::1, localhost)")
-        if self.env != "development":
-            secret = self.secret_key.get_secret_value()
-            if secret == DEV_SECRET:
-                raise ValueError("MODSTREAM_SECRET_KEY must be set outside development")
-            if len(secret) < MIN_SECRET_CHARS:
-                raise ValueError(
-                    f"MODSTREAM_SECRET_KEY must have at least {MIN_SECRET_CHARS} characters "
-                    "outside development (e.g. `python -c 'import secrets; "
-                    "print(secrets.token_urlsafe(48))'`)"
-                )
+
+    def _check_secret_key(self) -> None:
+        """Outside development: a secret of our own, long enough for HS256."""
+        secret = self.secret_key.get_secret_value()
+        if secret == DEV_SECRET:
+            raise ValueError("MODSTREAM_SECRET_KEY must be set outside development")
+        if len(secret) < MIN_SECRET_CHARS:
+            raise ValueError(
+                f"MODSTREAM_SECRET_KEY must have at least {MIN_SECRET_CHARS} characters "
+                "outside development (e.g. `python -c 'import secrets; "
+                "print(secrets.token_urlsafe(48))'`)"
+            )
+
+    def _check_x_token_key(self) -> None:
         if self.x_client_id and self.env != "development" and self.x_token_key is None:
             raise ValueError("MODSTREAM_X_TOKEN_KEY must be set outside development")
-        if self.x_token_key is not None:
-            for key in self.x_token_key.get_secret_value().split(","):
-                if not _is_fernet_key(key.strip()):
-                    raise ValueError(
-                        "MODSTREAM_X_TOKEN_KEY: each key is 32 url-safe base64 bytes (e.g. "
-                        "`python -c 'from cryptography.fernet import Fernet; "
-                        "print(Fernet.generate_key().decode())'`)"
-                    )
-        return self
+        if self.x_token_key is None:
+            return
+        for key in self.x_token_key.get_secret_value().split(","):
+            if not _is_fernet_key(key.strip()):
+                raise ValueError(
+                    "MODSTREAM_X_TOKEN_KEY: each key is 32 url-safe base64 bytes (e.g. "
+                    "`python -c 'from cryptography.fernet import Fernet; "
+                    "print(Fernet.generate_key().decode())'`)"
+                )
 
     @property
     def x_callback_url(self) -> str:
