@@ -91,7 +91,7 @@ class _Judged:
 class MediaPipeline:
     """Judges batches of media events. One per worker process (it holds the catalog and caches)."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - collaborators, then keyword-only limits with defaults
         self,
         fetch: Callable[[str], Awaitable[Fetched]],
         catalog: Catalog,

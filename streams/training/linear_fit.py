@@ -92,7 +92,7 @@ def _f1_threshold(z: F64, y: NDArray[np.int64]) -> float:
     return float(cands[int(np.argmax(f1_pos + f1_neg))])
 
 
-def fit_language(
+def fit_language(  # noqa: PLR0913 - the fit's options, keyword-only with defaults
     lang: str,
     examples: Sequence[Example],
     labels: Iterable[str],

@@ -66,7 +66,7 @@ def _calibration_rows(
 Scores = dict[str, np.ndarray[Any, Any]]
 
 
-def train_transformer(
+def train_transformer(  # noqa: PLR0913 - one run's folders, then keyword-only options
     data_dir: Path,
     output: Path,
     work: Path,

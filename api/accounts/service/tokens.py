@@ -17,7 +17,7 @@ from infra.errors import NotFound
 from infra.settings import Settings
 
 
-def create_token(
+def create_token(  # noqa: PLR0913 - the new token's fields, keyword-only
     session: Session,
     settings: Settings,
     tenant: Tenant,
