@@ -15,10 +15,9 @@ from rich.console import Console
 from sqlalchemy import select
 
 from api.accounts import security, service
-from api.errors import ApiError
 from infra.accounts import SCOPES, AccountsDB
 from infra.accounts.models import ApiToken, Tenant
-from infra.errors import ConfigError, ModstreamError
+from infra.errors import ConfigError, ModstreamError, Refused
 from infra.settings import get_settings
 
 admin_app = typer.Typer(help="Accounts: tenants, users, tokens, invites.", no_args_is_help=True)
@@ -33,7 +32,7 @@ def _db() -> AccountsDB:
     return db
 
 
-def _refused(exc: ApiError) -> ModstreamError:
+def _refused(exc: Refused) -> ModstreamError:
     return ModstreamError(f"{exc.message} ({exc.code})")
 
 
@@ -54,7 +53,7 @@ def create_tenant(
     with _db().session() as session:
         try:
             service.create_tenant(session, name, privacy_mode=privacy)
-        except ApiError as exc:
+        except Refused as exc:
             raise _refused(exc) from exc
         service.audit(session, service.CLI, name, "cli", "tenant.create", target=f"tenant:{name}")
     console.print(f"tenant {name!r} created" + (" (privacy mode)" if privacy else ""))
@@ -72,14 +71,14 @@ def create_user(
     )
     try:
         email = service.check_credentials(email, password)
-    except ApiError as exc:
+    except Refused as exc:
         raise _refused(exc) from exc
     hashed = security.hash_password(password)
     with _db().session() as session:
         try:
             found = service.tenant_by_name(session, tenant)
             user = service.create_user(session, found, email, hashed, role)
-        except ApiError as exc:
+        except Refused as exc:
             raise _refused(exc) from exc
         service.audit(session, service.CLI, tenant, "cli", "user.create",
                       target=f"user:{user.id}", detail=service.audit_json(role=role))  # fmt: skip
@@ -99,7 +98,7 @@ def create_token(
     with _db().session() as session:
         try:
             found = service.tenant_by_name(session, tenant)
-        except ApiError as exc:
+        except Refused as exc:
             raise _refused(exc) from exc
         _, secret = service.create_token(
             session, settings.accounts, found, name=name, scopes=_scopes(scopes), user_id=None,
@@ -137,7 +136,7 @@ def create_invite(
                 session, found, role=role, max_uses=uses, expires_at=expires, actor="cli",
                 ctx=service.CLI,
             )  # fmt: skip
-        except ApiError as exc:
+        except Refused as exc:
             raise _refused(exc) from exc
     console.print("[bold]the invitation code, shown once[/]:")
     print(code)
@@ -154,7 +153,7 @@ def set_tenant(
     with _db().session() as session:
         try:
             tenant = service.tenant_by_name(session, name)
-        except ApiError as exc:
+        except Refused as exc:
             raise _refused(exc) from exc
         if privacy is not None:
             tenant.privacy_mode = privacy

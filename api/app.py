@@ -15,7 +15,7 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.openapi.utils import get_openapi
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -26,18 +26,23 @@ from api.rollups import run_refresher
 from api.routes import (
     analytics,
     assist,
+    audit,
     auth,
     authors,
     deadletters,
     events,
     feed,
     health,
+    invites,
     media,
+    policy,
     posts,
     strikes,
     tenant,
     threads,
     tokens,
+    usage,
+    users,
     verdicts,
 )
 from api.routes import x as x_routes
@@ -120,6 +125,84 @@ def _drain(state: AppState) -> None:
     log.info("draining: writes are refused with 503 until this process stops")
 
 
+# In this order: /v1/verdicts/stream (feed) before /v1/verdicts/{event_id} (verdicts).
+ROUTERS: tuple[APIRouter, ...] = (
+    auth.router,
+    auth.me_router,
+    tokens.router,
+    tenant.router,
+    policy.router,
+    users.router,
+    invites.router,
+    usage.router,
+    audit.router,
+    events.router,
+    feed.router,
+    verdicts.router,
+    posts.router,
+    threads.router,
+    strikes.router,
+    authors.router,
+    analytics.router,
+    deadletters.router,
+    media.router,
+    x_routes.router,
+    assist.router,
+    health.router,
+)
+
+
+async def _start(settings: Settings, bootstrap: str, with_sink: bool) -> AppState:
+    """Open what the process holds for its lifetime, in dependency order."""
+    warehouse = await asyncio.to_thread(connect, settings.warehouse_url)
+    await asyncio.to_thread(migrate, warehouse)
+    accounts = AccountsDB(settings.accounts_db_url)
+    await asyncio.to_thread(accounts.create_schema)
+    privacy = PrivacyRegistry(accounts, ttl=settings.accounts.privacy_refresh)
+    await ensure_topics(bootstrap)
+    publisher = Publisher(bootstrap)
+    await publisher.start()
+    await reseed(warehouse, publisher, bootstrap)
+    state = AppState(
+        settings, bootstrap, publisher, warehouse, accounts, privacy,
+        LoginLimiter(settings.accounts.login_rate_per_minute),
+    )  # fmt: skip
+    if with_sink:
+        state.sink = WarehouseSink(
+            warehouse,
+            bootstrap,
+            batch_size=settings.sink.batch_size,
+            flush_interval=settings.sink.flush_interval,
+            privacy=privacy,
+        )
+        state.sink_task = asyncio.create_task(state.sink.run(), name="warehouse-sink")
+    state.rollups_task = asyncio.create_task(run_refresher(warehouse), name="rollups")
+    state.feed = VerdictHub(bootstrap)
+    await state.feed.start()
+    state.blocks = BlockList(bootstrap)
+    await state.blocks.start()
+    return state
+
+
+async def _stop(state: AppState) -> None:
+    """Close it all in the reverse order; the sink gets ten seconds to flush."""
+    if state.blocks:
+        await state.blocks.stop()
+    if state.feed:
+        await state.feed.stop()
+    if state.rollups_task:
+        state.rollups_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await state.rollups_task
+    if state.sink and state.sink_task:
+        state.sink.stop()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(state.sink_task, 10)
+    await state.publisher.stop()
+    await asyncio.to_thread(state.warehouse.close)
+    await asyncio.to_thread(state.accounts.close)
+
+
 def create_app(settings: Settings, *, run_sink: bool | None = None) -> FastAPI:
     """Build the API. `run_sink` defaults to True when the warehouse is embedded."""
     bootstrap = settings.require_bootstrap()
@@ -127,33 +210,7 @@ def create_app(settings: Settings, *, run_sink: bool | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        warehouse = await asyncio.to_thread(connect, settings.warehouse_url)
-        await asyncio.to_thread(migrate, warehouse)
-        accounts = AccountsDB(settings.accounts_db_url)
-        await asyncio.to_thread(accounts.create_schema)
-        privacy = PrivacyRegistry(accounts, ttl=settings.accounts.privacy_refresh)
-        await ensure_topics(bootstrap)
-        publisher = Publisher(bootstrap)
-        await publisher.start()
-        await reseed(warehouse, publisher, bootstrap)
-        state = AppState(
-            settings, bootstrap, publisher, warehouse, accounts, privacy,
-            LoginLimiter(settings.accounts.login_rate_per_minute),
-        )  # fmt: skip
-        if with_sink:
-            state.sink = WarehouseSink(
-                warehouse,
-                bootstrap,
-                batch_size=settings.sink.batch_size,
-                flush_interval=settings.sink.flush_interval,
-                privacy=privacy,
-            )
-            state.sink_task = asyncio.create_task(state.sink.run(), name="warehouse-sink")
-        state.rollups_task = asyncio.create_task(run_refresher(warehouse), name="rollups")
-        state.feed = VerdictHub(bootstrap)
-        await state.feed.start()
-        state.blocks = BlockList(bootstrap)
-        await state.blocks.start()
+        state = await _start(settings, bootstrap, with_sink)
         app.state.modstream = state
         app.state.assist = assist.AssistClient(settings.assist)
         with contextlib.suppress(ValueError, RuntimeError):  # only in the main thread (serve)
@@ -162,18 +219,7 @@ def create_app(settings: Settings, *, run_sink: bool | None = None) -> FastAPI:
             yield
         finally:
             await app.state.assist.aclose()
-            await state.blocks.stop()
-            await state.feed.stop()
-            state.rollups_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await state.rollups_task
-            if state.sink and state.sink_task:
-                state.sink.stop()
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(state.sink_task, 10)
-            await publisher.stop()
-            await asyncio.to_thread(warehouse.close)
-            await asyncio.to_thread(accounts.close)
+            await _stop(state)
 
     app = FastAPI(
         title="Modstream",
@@ -185,23 +231,8 @@ def create_app(settings: Settings, *, run_sink: bool | None = None) -> FastAPI:
     errors.install(app)
     app.add_middleware(Draining)
     app.add_middleware(RequestId)
-    app.include_router(auth.router)
-    app.include_router(auth.me_router)
-    app.include_router(tokens.router)
-    app.include_router(tenant.router)
-    app.include_router(events.router)
-    app.include_router(feed.router)  # before verdicts: /v1/verdicts/stream is not an event id
-    app.include_router(verdicts.router)
-    app.include_router(posts.router)
-    app.include_router(threads.router)
-    app.include_router(strikes.router)
-    app.include_router(authors.router)
-    app.include_router(analytics.router)
-    app.include_router(deadletters.router)
-    app.include_router(media.router)
-    app.include_router(x_routes.router)
-    app.include_router(assist.router)
-    app.include_router(health.router)
+    for router in ROUTERS:
+        app.include_router(router)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

@@ -1,4 +1,9 @@
-"""One error body for every failure: `{"error": {"code", "message", "details"}}`."""
+"""One error body for every failure: `{"error": {"code", "message", "details"}}`.
+
+The boundary between the services and HTTP: services raise the domain refusals of
+`infra.errors` (`NotFound`, `Forbidden`, …) and this module gives each kind its status; handlers
+may raise `ApiError` for refusals that only exist in HTTP (a missing credential, a scope).
+"""
 
 from __future__ import annotations
 
@@ -12,7 +17,22 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
-from infra.errors import AccountsError, BrokerError, ModstreamError, WarehouseError
+from infra.errors import (
+    AccountsError,
+    BrokerError,
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    InvalidToken,
+    ModstreamError,
+    NotFound,
+    RateLimited,
+    Refused,
+    Rejected,
+    Unauthenticated,
+    UpstreamFailed,
+    WarehouseError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +68,32 @@ def unauthenticated(code: str, message: str) -> ApiError:
     return ApiError(401, code, message, headers={"WWW-Authenticate": "Bearer"})
 
 
+STATUS: dict[type[Refused], int] = {
+    Rejected: 400,
+    Unauthenticated: 401,
+    Forbidden: 403,
+    NotFound: 404,
+    Conflict: 409,
+    InvalidInput: 422,
+    RateLimited: 429,
+    UpstreamFailed: 502,
+}
+"""The status of each kind of refusal (a subclass takes its nearest listed ancestor's)."""
+
+
+def status_of(exc: Refused) -> int:
+    return next((STATUS[k] for k in type(exc).__mro__ if k in STATUS), 400)
+
+
+def refusal_headers(exc: Refused) -> dict[str, str] | None:
+    """`Retry-After` for a limit, a `Bearer` challenge for a credential that is not valid."""
+    if isinstance(exc, RateLimited):
+        return {"Retry-After": str(exc.retry_after)}
+    if isinstance(exc, InvalidToken):
+        return {"WWW-Authenticate": "Bearer"}
+    return None
+
+
 def error_response(
     status: int,
     code: str,
@@ -68,6 +114,12 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
         return error_response(exc.status, exc.code, exc.message, exc.details, exc.headers)
+
+    @app.exception_handler(Refused)
+    async def _refused(_: Request, exc: Refused) -> JSONResponse:
+        return error_response(
+            status_of(exc), exc.code, exc.message, exc.details, refusal_headers(exc)
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

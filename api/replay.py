@@ -37,7 +37,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from api.accounts import service
 from api.accounts.service import Context
-from api.errors import ApiError
 from api.read.deadletters import (
     EVENT_TOPICS,
     DeadLetterFilter,
@@ -51,6 +50,7 @@ from api.read.deadletters import (
     replays,
 )
 from infra.accounts import AccountsDB
+from infra.errors import InvalidInput, NotFound
 from infra.warehouse import Warehouse
 from schemas.events import Event, parse_event
 from schemas.records import DeadLetterReason
@@ -324,8 +324,9 @@ async def run(
     actor: str,
     lock: asyncio.Lock | None = None,
 ) -> tuple[Outcome, ReplayReport]:
-    """A replay request within `scope`: by ids, all or nothing (`ApiError` 404 for an id not
-    found, 422 for one that cannot be replayed, and nothing is published); or by filter."""
+    """A replay request within `scope`: by ids, all or nothing (`NotFound` for an id not
+    found, `InvalidInput` for one that cannot be replayed, and nothing is published); or by
+    filter."""
 
     async def replay_all(planned: list[Planned]) -> Outcome:
         return await replay(
@@ -338,16 +339,16 @@ async def run(
         found = await asyncio.to_thread(find, warehouse, scope, ids)
         unknown = [i for i in ids if i not in found]
         if unknown:
-            raise ApiError(
-                404, "not_found",
+            raise NotFound(
+                "not_found",
                 f"no dead letter {unknown[0]!r}" if len(unknown) == 1
                 else f"{len(unknown)} of {len(ids)} dead letters are unknown; none was replayed",
                 unknown,
             )  # fmt: skip
         planned, refused = plan([found[i] for i in ids])
         if refused:
-            raise ApiError(
-                422, "not_replayable",
+            raise InvalidInput(
+                "not_replayable",
                 refused[0].message if len(ids) == 1
                 else f"{len(refused)} of {len(ids)} dead letters cannot be replayed; none was "
                 "replayed",

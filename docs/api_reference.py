@@ -118,6 +118,11 @@ def type_of(schema: Schema, link: str = "") -> str:
         return "one of " + ", ".join(f"`{json.dumps(v)}`" for v in schema["enum"])
     if "const" in schema:
         return f"`{json.dumps(schema['const'])}`"
+    return _container_type(schema, link) or _scalar_type(schema)
+
+
+def _container_type(schema: Schema, link: str) -> str | None:
+    """Arrays, tuples and maps, described by what they hold; None for anything else."""
     kind = schema.get("type")
     if kind == "array" and "prefixItems" in schema:  # a tuple
         return "[" + ", ".join(type_of(item, link) for item in schema["prefixItems"]) + "]"
@@ -132,6 +137,11 @@ def type_of(schema: Schema, link: str = "") -> str:
         if not isinstance(values, dict):
             values = next(iter(schema.get("patternProperties", {}).values()), None)
         return "object" + (f" of {type_of(values, link)}" if values else "") + _limits(schema)
+    return None
+
+
+def _scalar_type(schema: Schema) -> str:
+    kind = schema.get("type")
     if isinstance(kind, str):
         fmt = f" ({schema['format']})" if "format" in schema else ""
         return f"{kind}{fmt}{_limits(schema)}"

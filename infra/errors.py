@@ -12,7 +12,20 @@
     ├── FetchError         a media URL could not be fetched; carries a short reason code
     │   └── FetchRefused   refused by policy before (or instead of) connecting: scheme, address
     ├── MediaError         fetched bytes that cannot be decoded or would cost too much (bombs)
-    └── XError             the X API failed or refused (subclasses in `infra/x/errors.py`)
+    ├── XError             the X API failed or refused (subclasses in `infra/x/errors.py`)
+    └── Refused            a request the rules refuse; a stable `code` for clients, a message
+        ├── InvalidInput       a value of the wrong form (an email, a role, too many buckets)
+        ├── Rejected           well-formed but unusable (an unknown invitation code or cursor)
+        ├── Unauthenticated    the caller is not who they claim (a wrong password)
+        │   └── InvalidToken   a bearer credential that is not (or no longer) valid
+        ├── Forbidden          known, but not allowed (registration closed, an expired invite)
+        ├── NotFound           no such thing, or not the caller's to see
+        ├── Conflict           the state forbids it (a name taken, X not configured)
+        ├── RateLimited        over a limit; `retry_after` says when to try again
+        └── UpstreamFailed     a service it needs (X) failed
+
+Services raise `Refused` and know nothing of HTTP; the API maps each kind to its status at its
+boundary (`api/errors.py`), the command line prints the message and the code.
 
 Third-party errors (aiokafka, clickhouse-connect, SQLAlchemy, pydantic, onnxruntime, httpx) are
 translated into these where they cross into project code, with `raise … from exc` so the cause
@@ -20,6 +33,8 @@ stays visible.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from schemas.records import DeadLetterReason
 
@@ -85,3 +100,51 @@ class MediaError(ModstreamError):
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
         self.detail = detail
+
+
+class Refused(ModstreamError):
+    """A refusal: `code` is stable for clients, `message` for people, `details` optional."""
+
+    def __init__(self, code: str, message: str, details: Any = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.details = details
+
+
+class InvalidInput(Refused):
+    pass
+
+
+class Rejected(Refused):
+    pass
+
+
+class Unauthenticated(Refused):
+    pass
+
+
+class InvalidToken(Unauthenticated):
+    pass
+
+
+class Forbidden(Refused):
+    pass
+
+
+class NotFound(Refused):
+    pass
+
+
+class Conflict(Refused):
+    pass
+
+
+class RateLimited(Refused):
+    def __init__(self, code: str, message: str, retry_after: int) -> None:
+        super().__init__(code, message)
+        self.retry_after = retry_after
+
+
+class UpstreamFailed(Refused):
+    pass

@@ -25,9 +25,9 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from api.errors import ApiError
 from api.rollups import refresh
 from infra.broker import EmbeddedBroker
+from infra.errors import NotFound
 from infra.kafka import ensure_topics
 from infra.logging import configure_logging
 from infra.processes import free_port
@@ -204,7 +204,7 @@ def read_token(settings: Settings, tenant: str) -> str:
     with db.session() as session:
         try:
             row = service.tenant_by_name(session, tenant)
-        except ApiError:
+        except NotFound:
             row = service.create_tenant(session, tenant)
         _, secret = service.create_token(
             session, settings.accounts, row, name="bench", scopes=frozenset({"read"}), user_id=None,

@@ -11,9 +11,9 @@ from enum import StrEnum
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from api.errors import ApiError
 from api.read.where import WarehouseTime, Where
 from api.rollups import HARMFUL
+from infra.errors import InvalidInput
 from infra.warehouse import Warehouse
 from schemas.events import Kind
 
@@ -114,8 +114,8 @@ def _bucket_starts(interval: Interval, since: datetime, until: datetime) -> list
     step = {Interval.HOUR: 1, Interval.DAY: 24, Interval.WEEK: 168}[interval]
     n = math.ceil((until - start) / timedelta(hours=step))
     if n > MAX_BUCKETS:
-        raise ApiError(
-            422, "too_many_buckets", f"{n} buckets; at most {MAX_BUCKETS}: widen the interval"
+        raise InvalidInput(
+            "too_many_buckets", f"{n} buckets; at most {MAX_BUCKETS}: widen the interval"
         )
     return [start + timedelta(hours=step * i) for i in range(n)]
 

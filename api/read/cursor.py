@@ -7,7 +7,7 @@ import binascii
 import json
 from typing import Any
 
-from api.errors import ApiError
+from infra.errors import Rejected
 
 
 def encode(sort: str, order: str, key: list[Any]) -> str:
@@ -16,15 +16,15 @@ def encode(sort: str, order: str, key: list[Any]) -> str:
 
 
 def decode(token: str, sort: str, order: str, size: int) -> list[Any]:
-    """The key inside `token`; a 400 if it is malformed or was made for another sort."""
+    """The key inside `token`; `Rejected` if it is malformed or was made for another sort."""
     try:
         doc = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
         key = doc["k"]
         valid = doc["s"] == sort and doc["o"] == order and isinstance(key, list)
     except (ValueError, binascii.Error, KeyError, TypeError) as exc:
-        raise ApiError(400, "invalid_cursor", "the cursor is not one this API issued") from exc
+        raise Rejected("invalid_cursor", "the cursor is not one this API issued") from exc
     if not valid or len(key) != size:
-        raise ApiError(400, "invalid_cursor", "the cursor belongs to another sort or order")
+        raise Rejected("invalid_cursor", "the cursor belongs to another sort or order")
     return list(key)
 
 

@@ -26,10 +26,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
-from api.errors import ApiError
 from api.read import cursor
 from api.read.where import WarehouseTime, Where
 from infra.accounts.privacy import sha256_hex
+from infra.errors import Rejected
 from infra.warehouse import Warehouse
 from schemas.records import DeadLetter, DeadLetterReason
 from schemas.rows import DEAD_LETTER_ROWS
@@ -242,7 +242,7 @@ def page(
                 raise TypeError(tie)
             moment = _utc(datetime.fromisoformat(value))
         except (TypeError, ValueError) as exc:
-            raise ApiError(400, "invalid_cursor", "the cursor is not one this API issued") from exc
+            raise Rejected("invalid_cursor", "the cursor is not one this API issued") from exc
         where.add(cursor.after("failed_at", TIME, "id", query.order), c_value=moment, c_tie=tie)
     direction = "DESC" if query.order == "desc" else "ASC"
     rows = warehouse.rows(

@@ -16,11 +16,11 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, Field
 
-from api.errors import ApiError
 from api.queries import VERDICT_COLUMNS, verdict_from_row
 from api.read import cursor
 from api.read.where import Where
 from infra.delivery import Mode, outcome_of, shown_text, verdict_summary
+from infra.errors import Rejected
 from infra.warehouse import Warehouse
 from schemas.records import Verdict
 
@@ -126,7 +126,7 @@ def comments(
         try:
             since = datetime.fromisoformat(str(value))
         except ValueError as exc:
-            raise ApiError(400, "invalid_cursor", "the cursor is not one this API issued") from exc
+            raise Rejected("invalid_cursor", "the cursor is not one this API issued") from exc
         where.add(
             cursor.after("occurred_at", _TIME, "event_id", "asc"), c_value=since, c_tie=str(tie)
         )

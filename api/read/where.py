@@ -22,7 +22,7 @@ class Where:
 
     def add_if(self, value: Any, clause: str, name: str) -> Where:
         """Add `clause` binding `value` to `name`, unless `value` is None or empty."""
-        if value is None or value == [] or value == "":
+        if value is None or value in ([], ""):
             return self
         return self.add(clause, **{name: value})
 

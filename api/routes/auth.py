@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from api.accounts import security, service
 from api.deps import ContextDep, CurrentPrincipal, StateDep
 from api.errors import ApiError, responses
+from infra.errors import Unauthenticated
 
 router = APIRouter(prefix="/v1/auth", tags=["accounts"])
 me_router = APIRouter(prefix="/v1", tags=["accounts"])
@@ -118,7 +119,7 @@ async def login(
 
     result = await run_in_threadpool(run)
     if result.refusal is not None:
-        if result.refusal.status == 401:
+        if isinstance(result.refusal, Unauthenticated):
             await asyncio.sleep(0.1)  # blunt online guessing a little more
         raise result.refusal
     assert result.user is not None

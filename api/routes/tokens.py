@@ -7,13 +7,12 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Response, status
 from pydantic import AwareDatetime, BaseModel, Field
-from sqlalchemy import select
 
 from api.accounts import service
 from api.accounts.service import Principal
 from api.deps import ContextDep, CurrentPrincipal, StateDep
 from api.errors import ApiError, responses
-from infra.accounts.models import ApiToken, Tenant
+from infra.accounts.models import ApiToken
 
 router = APIRouter(prefix="/v1/tokens", tags=["tokens"])
 
@@ -75,20 +74,9 @@ Manager = Annotated[Principal, Depends(token_manager)]
 def owned_token(
     token_id: Annotated[int, Path(ge=1, le=2**62)], principal: Manager, state: StateDep
 ) -> ApiToken:
-    """The token, if the caller may manage it: its owner, or a tenant admin. Anything else,
-    another tenant's token included, is a 404 (its existence is not the caller's business)."""
+    """The token, if the caller may manage it (`service.owned_token`), else a 404."""
     with state.accounts.session() as session:
-        token = session.get(ApiToken, token_id)
-    visible = token is not None and token.tenant_id == principal.tenant_id
-    if token is None or not visible or not _may_manage(principal, token):
-        raise ApiError(404, "not_found", f"no token {token_id}")
-    return token
-
-
-def _may_manage(principal: Principal, token: ApiToken) -> bool:
-    return "admin" in principal.scopes or (
-        principal.user_id is not None and token.user_id == principal.user_id
-    )
+        return service.owned_token(session, principal, token_id)
 
 
 OwnedToken = Annotated[ApiToken, Depends(owned_token)]
@@ -112,12 +100,10 @@ def create_token(
         extra = ", ".join(sorted(wanted - principal.scopes))
         raise ApiError(403, "insufficient_scope", f"you cannot grant scopes you lack: {extra}")
     with state.accounts.session() as session:
-        tenant = session.get(Tenant, principal.tenant_id)
-        assert tenant is not None
         token, secret = service.create_token(
             session,
             state.settings.accounts,
-            tenant,
+            service.tenant_of(session, principal),
             name=body.name,
             scopes=wanted,
             user_id=principal.user_id,
@@ -135,11 +121,8 @@ def create_token(
     summary="Your tokens (a tenant admin sees every token of the tenant)",
 )
 def list_tokens(principal: Manager, state: StateDep) -> TokensPublic:
-    query = select(ApiToken).where(ApiToken.tenant_id == principal.tenant_id)
-    if "admin" not in principal.scopes:
-        query = query.where(ApiToken.user_id == principal.user_id)
     with state.accounts.session() as session:
-        tokens = [_public(t) for t in session.scalars(query.order_by(ApiToken.id))]
+        tokens = [_public(t) for t in service.tokens_of(session, principal)]
     return TokensPublic(data=tokens, count=len(tokens))
 
 

@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 console = figures_console(stderr=True)  # progress and notes; the figures go to stdout
 
 TARGETS = ("worker", "strikes", "api", "broker", "objects")
+TENANT = "demo"  # the tenant `modstream up` makes its development token for
 TEXTS = (
     "Thanks for sharing, this was really helpful.",
     "I disagree with the premise but it is a fair point.",
@@ -86,7 +87,7 @@ class Run:
         return self.stored - self.stored_distinct
 
 
-def chaos(
+def chaos(  # noqa: PLR0913, PLR0917 - a command: one parameter per option
     events: Annotated[int, typer.Option(help="Events to offer.")] = 50_000,
     rate: Annotated[float, typer.Option(help="Events offered per second.")] = 300.0,
     kill_every: Annotated[float, typer.Option(help="Seconds between kills.")] = 6.0,
@@ -151,11 +152,11 @@ def run_chaos(
     run = Run()
     try:
         token = _wait_up(api, folder, up)
-        tenant, prefix = "demo", f"chaos-{uuid.uuid4().hex[:8]}"
+        prefix = f"chaos-{uuid.uuid4().hex[:8]}"
+        load = _Load(events, rate, batch, kill_every, targets, choose)
         with Progress(console=console, transient=True) as bar:
             task = bar.add_task("offering events", total=events)
-            _offer(api, token, tenant, prefix, events, rate, batch, kill_every, targets, folder,
-                   choose, run, lambda n: bar.update(task, completed=n))  # fmt: skip
+            _offer(api, token, prefix, load, folder, run, lambda n: bar.update(task, completed=n))
         bootstrap = _bootstrap(folder)
         started = time.monotonic()
         with console.status("waiting for every accepted event's verdict"):
@@ -194,32 +195,39 @@ def _wait_up(api: str, folder: Path, up: subprocess.Popen[bytes], timeout: float
     raise ModstreamError(f"the stack did not come up; see {folder / 'up.log'}")
 
 
+@dataclass(frozen=True, slots=True)
+class _Load:
+    """What is offered, how fast, and what is killed how often (`choose` picks the victim)."""
+
+    events: int
+    rate: float
+    batch: int
+    kill_every: float
+    targets: list[str]
+    choose: Callable[[list[str]], str]
+
+
 def _offer(
     api: str,
     token: str,
-    tenant: str,
     prefix: str,
-    events: int,
-    rate: float,
-    batch: int,
-    kill_every: float,
-    targets: list[str],
+    load: _Load,
     folder: Path,
-    choose: Callable[[list[str]], str],
     run: Run,
     progress: Callable[[int], object],
 ) -> None:
+    events, rate, batch, kill_every = load.events, load.rate, load.batch, load.kill_every
     headers = {"Authorization": f"Bearer {token}"}
     start = time.monotonic()
     next_kill = start + kill_every
     with httpx.Client(base_url=api, headers=headers, timeout=10) as client:
         for first in range(0, events, batch):
-            docs = [_event(tenant, prefix, i) for i in range(first, min(events, first + batch))]
+            docs = [_event(TENANT, prefix, i) for i in range(first, min(events, first + batch))]
             run.offered += len(docs)
             while True:  # the same batch until it is answered: a client's retry
                 now = time.monotonic()
                 if now >= next_kill:
-                    _kill(folder, targets, choose, run)
+                    _kill(folder, load.targets, load.choose, run)
                     next_kill = now + kill_every
                 try:
                     response = client.post("/v1/events", json=docs)

@@ -64,7 +64,7 @@ def _quality(
     return evaluate(clf, held, step=lambda n: bar.advance(task, n), tagger=tagger)
 
 
-def run_bench(
+def run_bench(  # noqa: PLR0913 - the command's options, keyword-only
     data: Path,
     model_dir: Path,
     *,
@@ -199,7 +199,7 @@ def print_report(report: dict[str, Any], out: Console) -> None:
 
 
 @bench_quality_app.command("quality")
-def bench_quality(
+def bench_quality(  # noqa: PLR0913, PLR0917 - a command: one parameter per option
     train: Annotated[
         bool, typer.Option("--train", help="Train the fast tier into --model first.")
     ] = False,

@@ -72,6 +72,17 @@ class MediaBatch:
 
 
 @dataclass(frozen=True, slots=True)
+class _Findings:
+    """What judging the content found: its hashes, bank and seen matches, the classifier's
+    scores, and the dimensions (and duration) of a video or image."""
+
+    hashes: list[MediaHash]
+    matches: list[MediaMatch]
+    scores: dict[str, float]
+    info: video.VideoInfo
+
+
+@dataclass(frozen=True, slots=True)
 class _Judged:
     decision: Decision
     reason: str
@@ -81,7 +92,7 @@ class _Judged:
 class MediaPipeline:
     """Judges batches of media events. One per worker process (it holds the catalog and caches)."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - collaborators, then keyword-only limits with defaults
         self,
         fetch: Callable[[str], Awaitable[Fetched]],
         catalog: Catalog,
@@ -197,8 +208,8 @@ class MediaPipeline:
         updates = self._flood(tenant, matches)
         decision, reason, duplicate_of = self._decide(tenant, matches, scores)
         verdict = self._verdict(
-            event, decision, reason, fetched=fetched, hashes=hashes, matches=matches,
-            scores=scores, duplicate_of=duplicate_of, info=info,
+            event, decision, reason, fetched=fetched,
+            findings=_Findings(hashes, matches, scores, info), duplicate_of=duplicate_of,
         )  # fmt: skip
         self.catalog.add_seen(
             tenant, event.event_id, decision,
@@ -303,13 +314,12 @@ class MediaPipeline:
         *,
         detail: str | None = None,
         fetched: Fetched | None = None,
-        hashes: list[MediaHash] | None = None,
-        matches: list[MediaMatch] | None = None,
-        scores: dict[str, float] | None = None,
+        findings: _Findings | None = None,
         duplicate_of: str | None = None,
-        info: video.VideoInfo | None = None,
     ) -> MediaVerdict:
         now = self._clock()
+        info = findings.info if findings else None
+        scores = findings.scores if findings else {}
         return MediaVerdict(
             event_id=event.event_id,
             tenant=event.tenant,
@@ -328,9 +338,9 @@ class MediaPipeline:
             width=info.width or None if info else None,
             height=info.height or None if info else None,
             duration_s=info.duration_s if info else None,
-            hashes=hashes or [],
-            matches=matches or [],
-            scores=scores or {},
+            hashes=findings.hashes if findings else [],
+            matches=findings.matches if findings else [],
+            scores=scores,
             model_version=self.classifier.version if self.classifier and scores else None,
             policy_version=self.policy_version(event.tenant),
             duplicate_of=duplicate_of,

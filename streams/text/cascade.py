@@ -24,7 +24,8 @@ from dataclasses import replace
 import numpy as np
 
 from streams.text.classifier import EXPLAINED_ABOVE, Classifier, TextScores
-from streams.text.linear import LinearTextClassifier, select_spans
+from streams.text.lang_model import select_spans
+from streams.text.linear import LinearTextClassifier
 from streams.text.longtext import LongTextOptions, by_length
 from streams.text.onnx_model import OnnxTextClassifier
 

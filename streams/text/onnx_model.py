@@ -86,6 +86,29 @@ def _sigmoid(z: NDArray[np.float64]) -> NDArray[np.float64]:
     return np.asarray(1.0 / (1.0 + np.exp(-np.clip(z, -60.0, 60.0))), dtype=np.float64)
 
 
+def _read_config(config_path: Path) -> dict[str, Any]:
+    try:
+        config: dict[str, Any] = json.loads(config_path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"no usable {CONFIG_FILE} in {config_path.parent}: {exc}") from exc
+    if config.get("format") != FORMAT or config.get("format_version") != FORMAT_VERSION:
+        raise ModelError(f"{config_path} is not a {FORMAT} v{FORMAT_VERSION} model")
+    return config
+
+
+def _model_file(directory: Path, config: dict[str, Any], variant: str) -> tuple[str, Path]:
+    """The graph of `variant` ("auto": the config's default), or the other one if it is absent."""
+    if variant == "auto":
+        variant = str(config.get("default_variant", "fp32"))
+    files = {"int8": directory / INT8_FILE, "fp32": directory / FP32_FILE}
+    if files[variant].is_file():
+        return variant, files[variant]
+    other = "fp32" if variant == "int8" else "int8"
+    if not files[other].is_file():
+        raise ModelError(f"no {FP32_FILE} or {INT8_FILE} in {directory}")
+    return other, files[other]
+
+
 class OnnxTextClassifier(Classifier):
     """Scores every text with one exported model (spans: none; the cascade adds them)."""
 
@@ -97,28 +120,28 @@ class OnnxTextClassifier(Classifier):
         threads: int = 1,
         batch_size: int = 32,
     ) -> None:
-        import onnxruntime as ort
-        from tokenizers import Tokenizer
-
         self.directory = directory
         config_path = directory / CONFIG_FILE
-        try:
-            config: dict[str, Any] = json.loads(config_path.read_text())
-        except (OSError, ValueError) as exc:
-            raise ModelError(f"no usable {CONFIG_FILE} in {directory}: {exc}") from exc
-        if config.get("format") != FORMAT or config.get("format_version") != FORMAT_VERSION:
-            raise ModelError(f"{config_path} is not a {FORMAT} v{FORMAT_VERSION} model")
+        config = _read_config(config_path)
         if variant not in ("auto", "int8", "fp32"):
             raise ValueError(f"variant must be auto, int8 or fp32, not {variant!r}")
-        if variant == "auto":
-            variant = str(config.get("default_variant", "fp32"))
-        files = {"int8": directory / INT8_FILE, "fp32": directory / FP32_FILE}
-        path = files[variant]
-        if not path.is_file():
-            other = "fp32" if variant == "int8" else "int8"
-            if not files[other].is_file():
-                raise ModelError(f"no {FP32_FILE} or {INT8_FILE} in {directory}")
-            variant, path = other, files[other]
+        variant, path = _model_file(directory, config, variant)
+        self._configure(config, config_path)
+        self.variant = variant
+        self.batch_size = batch_size
+        self.config = config
+        self._load(path, threads)
+        self._inputs = {i.name for i in self.session.get_inputs()}
+        if not {"input_ids", "attention_mask"} <= self._inputs:
+            raise ModelError(f"{path} lacks input_ids / attention_mask inputs")
+        if self.activation == "sigmoid":
+            self._labels = tuple(self.labels_out)
+        else:
+            rest = [n for n in self.labels_out if n != self.negative]
+            self._labels = ("toxic", *(rest if len(rest) > 1 else []))
+
+    def _configure(self, config: dict[str, Any], config_path: Path) -> None:
+        """The model's settings from its config, refused if incomplete or inconsistent."""
         try:
             self.labels_out: list[str] = [str(x) for x in config["labels"]]
             self.activation = str(config["activation"])
@@ -140,11 +163,14 @@ class OnnxTextClassifier(Classifier):
             raise ModelError(f"{config_path}: the negative label is not one of the labels")
         if self.activation == "sigmoid" and "toxic" not in self.labels_out:
             raise ModelError(f"{config_path}: no `toxic` label")
-        self.variant = variant
-        self.batch_size = batch_size
-        self.config = config
+
+    def _load(self, path: Path, threads: int) -> None:
+        """The tokenizer and the onnxruntime session (sequential, `threads` intra-op)."""
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
         try:
-            self.tokenizer = Tokenizer.from_file(str(directory / TOKENIZER_FILE))
+            self.tokenizer = Tokenizer.from_file(str(self.directory / TOKENIZER_FILE))
             self.tokenizer.no_padding()
             self.tokenizer.enable_truncation(self.max_length)
             opts = ort.SessionOptions()
@@ -157,15 +183,7 @@ class OnnxTextClassifier(Classifier):
                 str(path), sess_options=opts, providers=["CPUExecutionProvider"]
             )
         except Exception as exc:  # onnxruntime and tokenizers raise their own exception types
-            raise ModelError(f"cannot load the model in {directory}: {exc}") from exc
-        self._inputs = {i.name for i in self.session.get_inputs()}
-        if not {"input_ids", "attention_mask"} <= self._inputs:
-            raise ModelError(f"{path} lacks input_ids / attention_mask inputs")
-        if self.activation == "sigmoid":
-            self._labels = tuple(self.labels_out)
-        else:
-            rest = [n for n in self.labels_out if n != self.negative]
-            self._labels = ("toxic", *(rest if len(rest) > 1 else []))
+            raise ModelError(f"cannot load the model in {self.directory}: {exc}") from exc
 
     @property
     def version(self) -> str:

@@ -102,7 +102,7 @@ def _resolve_labels(
     return names, neg
 
 
-def export_model(
+def export_model(  # noqa: PLR0913 - the export's options, keyword-only with defaults
     hf_dir: Path,
     output: Path,
     *,

@@ -224,28 +224,9 @@ def finetune(
     y = np.array([[e.toxic, e.hate or 0] for e in train_ex], dtype=np.float32)
     w = np.stack([tox_w, hate_w], axis=1)
 
-    rng = random.Random(config.seed)
-    epochs_full = math.ceil(config.epochs)
-    plan: list[list[int]] = []
-    for _ in range(epochs_full):
-        plan += _batches([len(x) for x in ids], config.batch_size, rng)
-    plan = plan[: max(1, round(len(plan) * config.epochs / epochs_full))]
+    plan = _plan([len(x) for x in ids], config)
     steps = len(plan)
-    warm = max(1, int(steps * config.warmup))
-    decay = {n for n, _ in model.named_parameters() if n.endswith("bias") or "LayerNorm" in n}
-    opt = torch.optim.AdamW(
-        [
-            {
-                "params": [p for n, p in model.named_parameters() if n not in decay],
-                "weight_decay": config.weight_decay,
-            },
-            {"params": [p for n, p in model.named_parameters() if n in decay], "weight_decay": 0.0},
-        ],
-        lr=config.lr,
-    )
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: (s + 1) / warm if s < warm else max(0.0, (steps - s) / (steps - warm))
-    )
+    opt, sched = _optimizer(model, config, steps)
     pad = tokenizer.pad_token_id or 0
     model.train()
     started = time.perf_counter()
@@ -262,12 +243,7 @@ def finetune(
     with bar:
         task = bar.add_task("steps", total=steps, loss=float("nan"))
         for step, batch in enumerate(plan):
-            width = max(len(ids[i]) for i in batch)
-            input_ids = torch.full((len(batch), width), pad, dtype=torch.long)
-            mask = torch.zeros((len(batch), width), dtype=torch.long)
-            for r, i in enumerate(batch):
-                input_ids[r, : len(ids[i])] = torch.tensor(ids[i])
-                mask[r, : len(ids[i])] = 1
+            input_ids, mask = _padded([ids[i] for i in batch], pad)
             logits = model(input_ids=input_ids, attention_mask=mask).logits
             target = torch.from_numpy(y[batch])
             weight = torch.from_numpy(w[batch])
@@ -291,16 +267,11 @@ def finetune(
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(str(out_dir))
     tokenizer.save_pretrained(str(out_dir))
-    groups: dict[str, dict[str, int]] = {}
-    for e in train_ex:
-        g = groups.setdefault(e.group, {"n": 0, "toxic": 0})
-        g["n"] += 1
-        g["toxic"] += e.toxic
     info = {
         "base": str(base),
         "config": {k: getattr(config, k) for k in FinetuneConfig.__dataclass_fields__},
         "examples": len(train_ex),
-        "per_source": groups,
+        "per_source": _per_source(train_ex),
         "steps": steps,
         "train_seconds": round(seconds, 1),
         "examples_per_second": round(len(train_ex) * config.epochs / seconds, 1),
@@ -311,3 +282,58 @@ def finetune(
     }
     (out_dir / "modstream_training.json").write_text(json.dumps(info, indent=2) + "\n")
     return info
+
+
+def _plan(lengths: Sequence[int], config: FinetuneConfig) -> list[list[int]]:
+    """The batches of every step: whole epochs of length-bucketed batches, cut to a fractional
+    number of epochs."""
+    rng = random.Random(config.seed)
+    epochs_full = math.ceil(config.epochs)
+    plan: list[list[int]] = []
+    for _ in range(epochs_full):
+        plan += _batches(lengths, config.batch_size, rng)
+    return plan[: max(1, round(len(plan) * config.epochs / epochs_full))]
+
+
+def _optimizer(model: Any, config: FinetuneConfig, steps: int) -> tuple[Any, Any]:
+    """AdamW (no weight decay on biases and LayerNorm) with linear warm-up and decay."""
+    import torch
+
+    warm = max(1, int(steps * config.warmup))
+    decay = {n for n, _ in model.named_parameters() if n.endswith("bias") or "LayerNorm" in n}
+    opt = torch.optim.AdamW(
+        [
+            {
+                "params": [p for n, p in model.named_parameters() if n not in decay],
+                "weight_decay": config.weight_decay,
+            },
+            {"params": [p for n, p in model.named_parameters() if n in decay], "weight_decay": 0.0},
+        ],
+        lr=config.lr,
+    )
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: (s + 1) / warm if s < warm else max(0.0, (steps - s) / (steps - warm))
+    )
+    return opt, sched
+
+
+def _padded(seqs: Sequence[list[int]], pad: int) -> tuple[Any, Any]:
+    """Token ids padded to the longest of the batch, and the attention mask."""
+    import torch
+
+    width = max(len(x) for x in seqs)
+    input_ids = torch.full((len(seqs), width), pad, dtype=torch.long)
+    mask = torch.zeros((len(seqs), width), dtype=torch.long)
+    for r, x in enumerate(seqs):
+        input_ids[r, : len(x)] = torch.tensor(x)
+        mask[r, : len(x)] = 1
+    return input_ids, mask
+
+
+def _per_source(examples: Sequence[TrainExample]) -> dict[str, dict[str, int]]:
+    groups: dict[str, dict[str, int]] = {}
+    for e in examples:
+        g = groups.setdefault(e.group, {"n": 0, "toxic": 0})
+        g["n"] += 1
+        g["toxic"] += e.toxic
+    return groups

@@ -13,7 +13,8 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 from sklearn.linear_model import LogisticRegression
 
-from streams.text.linear import F32, F64, Featurizer, LangModel, compute_idf
+from streams.text.features import F32, F64, Featurizer, compute_idf
+from streams.text.lang_model import LangModel
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +92,7 @@ def _f1_threshold(z: F64, y: NDArray[np.int64]) -> float:
     return float(cands[int(np.argmax(f1_pos + f1_neg))])
 
 
-def fit_language(
+def fit_language(  # noqa: PLR0913 - the fit's options, keyword-only with defaults
     lang: str,
     examples: Sequence[Example],
     labels: Iterable[str],

@@ -21,6 +21,7 @@ from streams.training.evaluate import binary_metrics
 
 __all__ = [
     "BANDS",
+    "TARGET_TEXTS_PER_SECOND",
     "balanced_weights",
     "cascade_scores",
     "fit_platt",
@@ -39,6 +40,8 @@ BANDS: tuple[tuple[float, float], ...] = (
     (0.05, 0.95),
     (0.0, 1.0),
 )
+# A band is feasible when the cascade, measured at it, judges at least this many texts a second.
+TARGET_TEXTS_PER_SECOND = 500.0
 
 F64 = NDArray[np.float64]
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import platform
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -16,19 +14,16 @@ import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from streams.text.classifier import EXPLAINED_ABOVE, Classifier
-from streams.text.linear import (
-    FeatureSpec,
-    Featurizer,
-    LangModel,
-    LinearTextClassifier,
-    select_spans,
-)
+from streams.text.classifier import Classifier
+from streams.text.features import FeatureSpec, Featurizer
+from streams.text.lang_model import LangModel, select_spans
+from streams.text.linear import LinearTextClassifier
 from streams.text.rules import RULE_LABELS, RULES_VERSION, evaluate_rules
 from streams.text.span_tagger import SpanTagger
+from streams.training.cards import linear_model_card
 from streams.training.dataset import HOLDOUT_FRACTION, VALIDATION_ONLY, Row, load_dir, split
 from streams.training.evaluate import binary_metrics, span_f1, spans_char_f1
-from streams.training.labels import LABEL_SOURCES, LABELS, blanked_targets, targets
+from streams.training.labels import LABELS, blanked_targets, targets
 from streams.training.linear_fit import Example, fit_language
 from streams.training.span_fit import fit_tagger
 
@@ -45,38 +40,6 @@ SPAN_TUNE_ROWS = 3000
 SPAN_THRESHOLDS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.6, 0.8)
 SPAN_RATIOS = (0.0, 0.2, 0.3, 0.4, 0.5, 0.6)
 SPAN_MIN_F1 = 0.35  # below this the explainer is noise and spans are switched off
-
-DATASETS: dict[str, dict[str, str]] = {
-    "davidson": {
-        "license": "MIT",
-        "cite": "Davidson et al., Automated Hate Speech Detection and the Problem of Offensive "
-        "Language (ICWSM 2017)",
-        "repo": "t-davidson/hate-speech-and-offensive-language @ cb50f7e9",
-    },
-    "hatexplain": {
-        "license": "MIT",
-        "cite": "Mathew et al., HateXplain: A Benchmark Dataset for Explainable Hate Speech "
-        "Detection (AAAI 2021)",
-        "repo": "hate-alert/HateXplain @ 01d74227",
-    },
-    "toxic_spans": {
-        "license": "CC0 1.0",
-        "cite": "Pavlopoulos et al., SemEval-2021 Task 5: Toxic Spans Detection",
-        "repo": "ipavlopoulos/toxic_spans @ beaf1705",
-    },
-    "osact2020": {
-        "license": "CC-BY",
-        "cite": "Mubarak et al., Overview of OSACT4 Arabic Offensive Language Detection Shared "
-        "Task (2020)",
-        "repo": "motazsaad/arabic-hatespeech-data @ a6c43a82",
-    },
-    "mpold": {
-        "license": "Apache-2.0",
-        "cite": "Chowdhury et al., A Multi-Platform Arabic News Comment Dataset for Offensive "
-        "Language Detection (LREC 2020)",
-        "repo": "shammur/Arabic-Offensive-Multi-Platform-SocialMedia-Comment-Dataset @ 7c5a7d23",
-    },
-}
 
 
 def _blank_spans(text: str, spans: Sequence[tuple[int, int]]) -> str:
@@ -324,7 +287,7 @@ def train(
         version = clf.save(out_dir)
         metrics["version"] = version
         (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
-        (out_dir / "MODEL_CARD.md").write_text(model_card(metrics))
+        (out_dir / "MODEL_CARD.md").write_text(linear_model_card(metrics))
         step(f"saved {version}")
     return metrics
 
@@ -350,179 +313,3 @@ def _speed(clf: LinearTextClassifier, held: Sequence[Row]) -> dict[str, float]:
         clf.classify(texts[i : i + 256])
     dt = time.perf_counter() - t0
     return {"texts_per_second": round(len(texts) / dt, 1), "n": float(len(texts))}
-
-
-def _fmt(m: dict[str, Any] | None, key: str) -> str:
-    if not m or key not in m:
-        return "–"
-    return f"{m[key]:.3f}"
-
-
-def _pair(m: dict[str, Any] | None) -> str:
-    if not m:
-        return "–"
-    if "roc_auc" in m:
-        return f"{m['roc_auc']:.3f} / {m['macro_f1']:.3f}"
-    return f"acc. {m['accuracy']:.3f}" if "accuracy" in m else "–"
-
-
-_ALL_LABELS = ("toxic", "identity_hate", "insult", "obscene", "severe_toxic")
-
-
-def model_card(metrics: dict[str, Any]) -> str:
-    spans = metrics.get("spans", {})
-    tagger = spans.get("tagger", {})
-    speed = metrics.get("speed", {})
-    lines = [
-        "# Modstream text classifier — linear fast tier",
-        "",
-        f"Version `{metrics.get('version')}`. Trained in {metrics.get('train_seconds')} s"
-        f" on {platform.machine()} / Python {sys.version.split()[0]}"
-        + (f" with at most {metrics['limit']} rows per file." if metrics.get("limit") else "."),
-        "",
-        "## Model",
-        "",
-        "Per language (en, ar): hashed character n-grams (char_wb 2–5, 2^20 buckets) + word"
-        " 1–2-grams (2^19 buckets), log(1+tf)·idf, L2 per block; one logistic regression per"
-        " label, classes balanced within each source (a source's label prior carries no"
-        " information); in Arabic each feature is first scaled by its naive-Bayes log-count"
-        " ratio for the label (NB-LR; the scale is folded into the stored weights); Platt"
-        " calibration on 3-fold out-of-fold logits (same weights), then shifted so that 0.5"
-        " is the threshold with the best macro-F1 on those out-of-fold scores (per language"
-        " and label). Input is normalised (lowercase, HTML entities,"
-        " @user / URL placeholders, RT prefixes, repeats capped at 2, Arabic alef / ya /"
-        " ta-marbuta / hamza forms, tatweel and diacritics)."
-        " Pickle-free artifact: `model.json` + `weights.npz`.",
-        "",
-        "## Labels and their data",
-        "",
-        "Learned labels are fitted only on the rows whose source says something about them"
-        " (`streams/training/labels.py`).",
-        "",
-        "| label | en | ar |",
-        "|---|---|---|",
-    ]
-    for label in _ALL_LABELS:
-        where = LABEL_SOURCES[label]
-        en_src = where.get("en", "not offered")
-        ar_src = where.get("ar", "not offered: no data")
-        lines.append(f"| {label} | {en_src} | {ar_src} |")
-    lines += [
-        "| threat | rules (`streams/text/rules.py`), not learned: no set labels threats"
-        " | rules, as in English |",
-        "| harassment | rules (self-harm incitement, social exclusion aimed at the reader),"
-        " not learned: no set labels cyberbullying | rules, as in English |",
-        "",
-        "- `obscene` is weak supervision wherever it comes from the lexicon: its held-out"
-        " figures measure agreement with the lexicon rule (a model that only copied the lexicon"
-        " would score 1.0); the model's use is to generalise it to spellings the lexicon lacks."
-        " Arabic `obscene` has only 29 MPOLD vulgar rows plus the lexicon-labelled OSACT rows.",
-        "- `severe_toxic` comes from one source (Davidson tweets, ~200 unanimous hate-speech"
-        " rows): it mostly learns that source's slurs; it is not offered in Arabic (no votes).",
-        "- `insult` is the sets' offensive-not-hate class: it is close to `toxic` without the"
-        " hate rows, not a separate notion of a personal insult.",
-        "- Rule labels score 1.0 on a match and 0.0 otherwise; a match makes the text at least"
-        " 0.75 toxic (review under the default policy) and adds the matched words to the spans.",
-        "",
-        "Texts in other languages are scored by the English model (Latin or unknown script) or the"
-        " Arabic model (Arabic script) and reported as `und`.",
-        "",
-        "## Data",
-        "",
-        "| data set | train rows | held-out rows | license | citation | source |",
-        "|---|---:|---:|---|---|---|",
-    ]
-    for ds, n in metrics.get("data", {}).items():
-        src = next((k for k in DATASETS if k.replace("_", "") in ds.replace("_", "")), "")
-        info = DATASETS.get(src, {"license": "?", "cite": "?", "repo": "?"})
-        lines.append(
-            f"| {ds} | {n['train']} | {n['held_out']} | {info['license']} | {info['cite']}"
-            f" | {info['repo']} |"
-        )
-    lines += [
-        "",
-        f"Held out: a stable hash of the row id puts {HOLDOUT_FRACTION:.0%} of every training file"
-        f" aside; {', '.join(sorted(VALIDATION_ONLY))} are held out entirely.",
-        "",
-        "## Held-out metrics (ROC-AUC / macro-F1 at 0.5)",
-        "",
-        "Where a set has one class for a label (toxic spans: all toxic), the share scored as that"
-        " class (acc.).",
-        "",
-        "| scope | n | " + " | ".join(_ALL_LABELS) + " | threat / harassment fire |",
-        "|---|---:|" + "---:|" * len(_ALL_LABELS) + "---:|",
-    ]
-    for scope in ("per_language", "per_dataset"):
-        for name, m in metrics.get(scope, {}).items():
-            n = int(m["toxic"]["n"]) if "toxic" in m else 0
-            cells = " | ".join(_pair(m.get(lab)) for lab in _ALL_LABELS)
-            fires = f"{m.get('threat_fires', 0):.2%} / {m.get('harassment_fires', 0):.2%}"
-            lines.append(f"| {name} | {n} | {cells} | {fires} |")
-    if metrics.get("cross_source"):
-        lines += [
-            "",
-            "### Leave-one-source-out (toxic): trained without a source, tested on all its rows",
-            "",
-            "| setting | ROC-AUC | macro-F1 |",
-            "|---|---:|---:|",
-        ]
-        for name, m in metrics["cross_source"].items():
-            lines.append(f"| {name} | {_fmt(m, 'roc_auc')} | {_fmt(m, 'macro_f1')} |")
-    en = metrics.get("per_language", {}).get("en", {})
-    lines += [
-        "",
-        "## Spans",
-        "",
-        "English: a span tagger (`streams/text/span_tagger.py`), a logistic regression over each"
-        " word's character n-grams and its neighbours' words, trained on the gold spans of"
-        f" {tagger.get('posts', '?')} training toxic-spans posts; decoding (threshold"
-        f" {tagger.get('threshold')}, floor {tagger.get('floor')}, ratio {tagger.get('ratio')})"
-        " tuned for mean per-post char-F1 on a fifth of them kept apart from the fit"
-        f" ({tagger.get('tune_char_f1', float('nan')):.3f}), then refitted on all.",
-        "",
-        f"- Held-out SemEval-2021 char-F1 of the tagger on every post (the task's protocol:"
-        f" every post is toxic): {en.get('spans_tagger_char_f1', float('nan')):.3f}.",
-        f"- As served (spans for every text scored above {EXPLAINED_ABOVE}, the default policy's"
-        f" review line): {en.get('spans_char_f1', float('nan')):.3f}; a toxic post scored at or"
-        " below it gets no span and scores 0.",
-        "- Arabic (no gold spans): the words whose own n-grams contribute most to the toxic logit"
-        f" (threshold {spans.get('threshold')}, ratio {spans.get('ratio')}, tuned on English"
-        f" posts: train char-F1 {spans.get('train_char_f1', float('nan')):.3f}); not measured."
-        " The cascade uses the same explainer for texts only the transformer finds toxic.",
-        "",
-        "## Rule labels on the hand-written cases (`streams/text/rule_cases.jsonl`)",
-        "",
-        "The cases were written with the rules (a regression test, not an estimate of quality on"
-        " real text); a few paraphrases the rules miss are kept in as known misses. On real data"
-        " see the firing rates above: rules fire on well under 1% of held-out texts.",
-        "",
-        "| language / label | cases | positives | precision | recall |",
-        "|---|---:|---:|---:|---:|",
-    ]
-    for name, m in metrics.get("rules", {}).get("cases", {}).items():
-        lines.append(
-            f"| {name} | {int(m['n'])} | {int(m['positives'])} | {m['precision']:.2f}"
-            f" | {m['recall']:.2f} |"
-        )
-    lines += [
-        "",
-        "## Speed",
-        "",
-        f"{speed.get('texts_per_second', '?')} texts/s on one core"
-        " (batches of 256, held-out texts ≤ 280 chars, rules and spans included);"
-        " `modstream bench classify` and `modstream bench quality` measure again.",
-        "",
-        "## Limits",
-        "",
-        "- A bag-of-n-grams model: no context, negation or sarcasm; reclaimed slurs and quoted or"
-        " reported abuse are often scored toxic, and new spellings of insults may be missed.",
-        "- The labels follow the sets' own definitions, which differ (Davidson's `offensive` is"
-        " broad; HateXplain's `normal` keeps some slurs). Cross-source scores are much lower than"
-        " in-source ones; expect lower quality on other platforms and on Arabic dialects beyond"
-        " Egyptian / Gulf / Levantine tweets.",
-        "- Rule labels catch only the phrasings they spell out; quoted threats match too.",
-        "- Only English and Arabic are modelled; scores for other languages are not meaningful.",
-        "- Long texts are scored on their first 10,000 characters.",
-        "",
-    ]
-    return "\n".join(lines)

@@ -20,7 +20,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from api import deadletters_cli
+from api import deadletters_backends, deadletters_cli
 from api.read.deadletters import Scope
 from infra.kafka import end_offsets
 from infra.settings import Settings
@@ -427,7 +427,7 @@ def test_replay_by_filter_takes_what_is_whole_and_not_replayed(
 # --- the command line ---------------------------------------------------------------------
 
 
-class Borrowed(deadletters_cli.ApiBackend):
+class Borrowed(deadletters_backends.ApiBackend):
     """Through the session's test client, which the command must not close."""
 
     def close(self) -> None:
@@ -443,13 +443,13 @@ def operator(
 
     def open_backend(
         api_url: str | None, token_file: Any, tenant: str | None, unowned: bool
-    ) -> deadletters_cli.Backend:
+    ) -> deadletters_backends.Backend:
         if api_url:
             token = token_file.read_text().strip()
             return Borrowed(api, {"Authorization": f"Bearer {token}"})
         scope = Scope.operator_view(tenant, unowned=unowned)
         accounts = state_of(api).accounts
-        return deadletters_cli.DirectBackend(
+        return deadletters_backends.DirectBackend(
             warehouse, settings.kafka_bootstrap or "", accounts, scope
         )
 

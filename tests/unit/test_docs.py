@@ -238,7 +238,7 @@ def fits(path: str, template: str) -> bool:
     """Whether a path the docs name (`/v1/verdicts/x-…` too) is an instance of a route's."""
     given, expected = shape(path).split("/"), shape(template).split("/")
     return len(given) == len(expected) and all(
-        g == e or e == "{}" for g, e in zip(given, expected, strict=True)
+        e in (g, "{}") for g, e in zip(given, expected, strict=True)
     )
 
 

@@ -7,9 +7,9 @@ from collections import defaultdict
 
 import pytest
 
-from streams.text import rewrite
 from streams.text.rewrite import (
     apply_edits,
+    lexicon,
     lexicon_edits,
 )
 from streams.training.dataset import iter_rows
@@ -57,5 +57,5 @@ def test_skipping_rules_changes_no_edit(monkeypatch: pytest.MonkeyPatch) -> None
     texts = [row.text for name in REAL_POSTS for row in iter_rows(DATA / "text" / name, limit=1500)]
     gated = [lexicon_edits(t) for t in texts]
     assert sum(map(bool, gated)) > 300  # the sample does exercise the lexicon
-    monkeypatch.setattr(rewrite, "_present", lambda _text: defaultdict(lambda: True))
+    monkeypatch.setattr(lexicon, "_present", lambda _text: defaultdict(lambda: True))
     assert gated == [lexicon_edits(t) for t in texts]
