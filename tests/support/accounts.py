@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 
 from api.accounts import security, service
 from infra.accounts.models import Tenant
+from tests.support.read_rows import new_tenant
 
 PASSWORD = "correct horse battery staple"
 ALL_SCOPES = ("ingest", "read", "moderate", "admin")
@@ -82,3 +83,22 @@ def as_tenant(api: TestClient, tenant: str, scopes: tuple[str, ...] = ALL_SCOPES
     if key not in _TOKENS:
         _TOKENS[key] = make_token(api, tenant, scopes)[1]
     return {"Authorization": f"Bearer {_TOKENS[key]}"}
+
+
+def bearer(secret: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {secret}"}
+
+
+def new_admin(api: TestClient) -> tuple[str, dict[str, str]]:
+    """A new tenant and its admin's login headers."""
+    tenant = new_tenant()
+    return tenant, login(api, make_user(api, tenant, "admin"))
+
+
+def create_token(
+    api: TestClient, headers: dict[str, str], scopes: list[str], name: str = "app"
+) -> dict[str, Any]:
+    """A token made through `POST /v1/tokens` (the secret is shown this once)."""
+    response = api.post("/v1/tokens", json={"name": name, "scopes": scopes}, headers=headers)
+    assert response.status_code == 201, response.text
+    return response.json()  # type: ignore[no-any-return]

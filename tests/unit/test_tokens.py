@@ -6,39 +6,33 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from infra.accounts.models import ApiToken
 from infra.settings import Settings
-from tests.support.accounts import login, make_token, make_user, state_of
+from tests.support.accounts import (
+    bearer,
+    create_token,
+    login,
+    make_token,
+    make_user,
+    new_admin,
+    state_of,
+)
 from tests.support.read_rows import new_tenant
 
 
 @pytest.fixture(scope="module")
 def admin(api: TestClient) -> tuple[str, dict[str, str]]:
-    tenant = new_tenant()
-    return tenant, login(api, make_user(api, tenant, "admin"))
-
-
-def create(
-    api: TestClient, headers: dict[str, str], scopes: list[str], name: str = "app"
-) -> dict[str, Any]:
-    response = api.post("/v1/tokens", json={"name": name, "scopes": scopes}, headers=headers)
-    assert response.status_code == 201, response.text
-    return response.json()  # type: ignore[no-any-return]
-
-
-def bearer(secret: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {secret}"}
+    return new_admin(api)
 
 
 def test_a_token_has_the_prefix_and_is_shown_once(
     api: TestClient, admin: tuple[str, dict[str, str]], settings: Settings
 ) -> None:
-    made = create(api, admin[1], ["read"])
+    made = create_token(api, admin[1], ["read"])
     assert made["token"].startswith(settings.accounts.token_prefix)
     assert len(made["token"]) > len(settings.accounts.token_prefix) + 40
     assert made["hint"] == made["token"][: len(settings.accounts.token_prefix) + 4]
@@ -51,7 +45,7 @@ def test_a_token_has_the_prefix_and_is_shown_once(
 def test_only_a_hash_is_stored(
     api: TestClient, admin: tuple[str, dict[str, str]], settings: Settings
 ) -> None:
-    made = create(api, admin[1], ["read"])
+    made = create_token(api, admin[1], ["read"])
     with state_of(api).accounts.session() as session:
         row = session.get(ApiToken, made["id"])
         assert row is not None
@@ -64,16 +58,16 @@ def test_only_a_hash_is_stored(
 
 def test_nobody_grants_scopes_they_lack(api: TestClient, admin: tuple[str, dict[str, str]]) -> None:
     member = login(api, make_user(api, admin[0], "member"))
-    assert create(api, member, ["read"])["scopes"] == ["read"]
+    assert create_token(api, member, ["read"])["scopes"] == ["read"]
     response = api.post("/v1/tokens", json={"name": "x", "scopes": ["ingest"]}, headers=member)
     assert response.status_code == 403
-    reader = bearer(create(api, admin[1], ["read"])["token"])  # tokens do not mint tokens
+    reader = bearer(create_token(api, admin[1], ["read"])["token"])  # tokens do not mint tokens
     assert api.post("/v1/tokens", json={"name": "x", "scopes": ["read"]},
                     headers=reader).status_code == 403  # fmt: skip
 
 
 def test_a_revoked_token_stops_at_once(api: TestClient, admin: tuple[str, dict[str, str]]) -> None:
-    made = create(api, admin[1], ["read"])
+    made = create_token(api, admin[1], ["read"])
     headers = bearer(made["token"])
     assert api.get("/v1/me", headers=headers).status_code == 200
     assert api.delete(f"/v1/tokens/{made['id']}", headers=admin[1]).status_code == 204
@@ -85,7 +79,7 @@ def test_a_revoked_token_stops_at_once(api: TestClient, admin: tuple[str, dict[s
 
 
 def test_last_used_is_recorded(api: TestClient, admin: tuple[str, dict[str, str]]) -> None:
-    made = create(api, admin[1], ["read"])
+    made = create_token(api, admin[1], ["read"])
     assert made["last_used_at"] is None
     api.get("/v1/me", headers=bearer(made["token"]))
     listed = {t["id"]: t for t in api.get("/v1/tokens", headers=admin[1]).json()["data"]}
@@ -97,7 +91,7 @@ def test_owners_manage_their_own_tokens_and_nobody_another_tenants(
 ) -> None:
     member_a = login(api, make_user(api, admin[0], "member"))
     member_b = login(api, make_user(api, admin[0], "member"))
-    made = create(api, member_a, ["read"])
+    made = create_token(api, member_a, ["read"])
     assert [t["id"] for t in api.get("/v1/tokens", headers=member_b).json()["data"]] == []
     assert api.delete(f"/v1/tokens/{made['id']}", headers=member_b).status_code == 404
     stranger = login(api, make_user(api, new_tenant(), "admin"))
