@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from api.routes.x import x_settings
 from infra.settings import Settings
 from tests.support.accounts import as_tenant
 from tests.support.events import post_event
@@ -22,24 +21,20 @@ from tests.support.polling import wait_for
 from tests.support.read_rows import new_tenant
 from tests.support.settings import TEST_SECRET
 from tests.support.stack import Worker
-from tests.support.x_connect import KEY, audit_actions, connect, x_configured
+from tests.support.x_connect import KEY, audit_actions, connect, fake_x, x_enabled
 
 
 @pytest.fixture(scope="module")
 def fake() -> Iterator[FakeX]:
-    with FakeX() as running:
-        for user_id, name in (("101", "alice"), ("202", "bob"), ("303", "carol")):
-            running.add_user(user_id, name)
+    with fake_x() as running:
         yield running
 
 
 @pytest.fixture(scope="module")
 def xs(api: TestClient, fake: FakeX, settings: Settings) -> Iterator[Settings]:
     """The API's settings with X configured, pointing at the fake."""
-    configured = x_configured(settings, fake)
-    api.app.dependency_overrides[x_settings] = lambda: configured  # type: ignore[attr-defined]
-    yield configured
-    api.app.dependency_overrides.pop(x_settings, None)  # type: ignore[attr-defined]
+    with x_enabled(api, settings, fake) as configured:
+        yield configured
 
 
 def warm_up(api: TestClient, headers: dict[str, str], tenant: str) -> None:

@@ -3,6 +3,8 @@ it, the PKCE round trip an operator makes in a browser, and the audit trail it l
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -11,6 +13,7 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from sqlalchemy import text
 
+from api.routes.x import x_settings
 from infra.settings import Settings
 from tests.support.accounts import anonymous, state_of
 from tests.support.fake_x import CLIENT_ID, FakeX
@@ -61,3 +64,23 @@ def audit_actions(api: TestClient, tenant: str) -> list[tuple[str, str | None, s
             {"t": tenant},
         ).all()
     return [(r[0], r[1], r[2]) for r in rows if r[0].startswith("x.")]
+
+
+@contextmanager
+def fake_x() -> Iterator[FakeX]:
+    """The fake X with the three users the tests connect."""
+    with FakeX() as running:
+        for user_id, name in (("101", "alice"), ("202", "bob"), ("303", "carol")):
+            running.add_user(user_id, name)
+        yield running
+
+
+@contextmanager
+def x_enabled(api: TestClient, settings: Settings, fake: FakeX) -> Iterator[Settings]:
+    """The API's X routes see `settings` with X configured against the fake, until the end."""
+    configured = x_configured(settings, fake)
+    api.app.dependency_overrides[x_settings] = lambda: configured  # type: ignore[attr-defined]
+    try:
+        yield configured
+    finally:
+        api.app.dependency_overrides.pop(x_settings, None)  # type: ignore[attr-defined]

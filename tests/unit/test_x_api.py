@@ -20,24 +20,20 @@ from infra.x import TokenCipher
 from tests.support.accounts import anonymous, as_tenant, state_of
 from tests.support.fake_x import FakeX
 from tests.support.read_rows import new_tenant
-from tests.support.x_connect import approve, audit_actions, connect, start, x_configured
+from tests.support.x_connect import approve, audit_actions, connect, fake_x, start, x_enabled
 
 
 @pytest.fixture(scope="module")
 def fake() -> Iterator[FakeX]:
-    with FakeX() as running:
-        for user_id, name in (("101", "alice"), ("202", "bob"), ("303", "carol")):
-            running.add_user(user_id, name)
+    with fake_x() as running:
         yield running
 
 
 @pytest.fixture(scope="module")
 def xs(api: TestClient, fake: FakeX, settings: Settings) -> Iterator[Settings]:
     """The API's settings with X configured, pointing at the fake."""
-    configured = x_configured(settings, fake)
-    api.app.dependency_overrides[x_settings] = lambda: configured  # type: ignore[attr-defined]
-    yield configured
-    api.app.dependency_overrides.pop(x_settings, None)  # type: ignore[attr-defined]
+    with x_enabled(api, settings, fake) as configured:
+        yield configured
 
 
 def test_connecting_needs_an_admin_and_a_configured_server(
