@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from typing import Any, cast
 
 import faust
@@ -52,6 +52,16 @@ class ModstreamTransport(faust_aiokafka.Transport):
 class ModstreamApp(faust.App):
     fetch_max_wait_ms: int = 100
     bootstrap: str = ""
+
+    async def produce(self, topic: str, key: str, value: str) -> Awaitable[Any]:
+        """Hand a record to the producer; returns its delivery future. (Faust's Topic.send
+        wraps each record in channel and future objects: twice the cost, no gain here.)"""
+        return cast(
+            Awaitable[Any],
+            await self.producer.send(
+                topic, key.encode(), value.encode(), partition=None, timestamp=None, headers=None
+            ),
+        )
 
     def _new_transport(self) -> ModstreamTransport:
         return ModstreamTransport(self.conf.broker_consumer, self)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -66,13 +66,6 @@ def register(
     source = app.topic(EVENTS_TEXT.name, value_serializer="raw", key_serializer="raw")
     counters = Counters()
 
-    async def send(topic: str, key: str, value: str) -> Awaitable[Any]:
-        """Hand a record to the producer; returns its delivery future. (Faust's Topic.send
-        wraps each record in channel and future objects: twice the cost, no gain here.)"""
-        return await app.producer.send(
-            topic, key.encode(), value.encode(), partition=None, timestamp=None, headers=None
-        )
-
     # With concurrency > 1, one batch is scored while the next is decoded and the last published.
     # Each actor acknowledges its own events after their verdicts are delivered; Faust commits an
     # offset only when every event before it is acknowledged, so nothing is skipped on a crash.
@@ -92,13 +85,11 @@ def register(
                 log.critical("text pipeline failed, stopping the worker: %r", exc)
                 await app.crash(exc)
                 raise
-            fresh = await asyncio.to_thread(ledger.unpublished, out.keys)
-            pending = [await send(*out.records[i]) for i in fresh]
-            await asyncio.gather(*pending)  # delivered before the batch is acknowledged
-            await asyncio.to_thread(ledger.record, [out.keys[i] for i in fresh])
+            # Delivered before the batch is acknowledged.
+            published = await ledger.publish(out.records, out.keys, app.produce)
             for topic, partition, offset, reason in out.dead_letters:
                 log.warning("dead letter %s[%d]@%d: %s", topic, partition, offset, reason[:200])
-            counters.add(len(records), out, published=len(fresh))
+            counters.add(len(records), out, published=published)
             yield None
 
     @app.timer(30.0)  # type: ignore[untyped-decorator]

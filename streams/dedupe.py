@@ -12,15 +12,16 @@ are pruned. SQLite's WAL lets several workers on one host share the file.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sqlite3
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from hashlib import blake2b
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from infra.errors import ConfigError
 from infra.settings import DedupeSettings
@@ -205,6 +206,10 @@ def published_key(record: Verdict | MediaVerdict | DeadLetter) -> bytes:
     return digest(kind, record.tenant, record.event_id)
 
 
+Send = Callable[[str, str, str], Awaitable[Awaitable[Any]]]
+"""Hands a record to a producer; its result is the delivery future."""
+
+
 class Ledger:
     """What a worker has published (and the broker acknowledged), so that an event delivered
     again, after a crash before its offset was committed or because a client sent it twice, is
@@ -230,3 +235,13 @@ class Ledger:
         for key in keys:
             self._memory.put(key, "")
         flush(self._memory)  # type: ignore[arg-type]
+
+    async def publish(
+        self, records: Sequence[tuple[str, str, str]], keys: Sequence[bytes], send: Send
+    ) -> int:
+        """Send the records (topic, key, value) whose keys were not published before, wait for
+        the broker's acknowledgements, then record them; returns how many were sent."""
+        fresh = await asyncio.to_thread(self.unpublished, list(keys))
+        await asyncio.gather(*[await send(*records[i]) for i in fresh])
+        await asyncio.to_thread(self.record, [keys[i] for i in fresh])
+        return len(fresh)

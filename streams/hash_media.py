@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator
 from typing import Any
 
 from infra.fetch import Fetcher, FetchPolicy
@@ -86,11 +86,6 @@ def register(
     source = app.topic(EVENTS_MEDIA.name, value_serializer="raw", key_serializer="raw")
     feed = CatalogFeed(bootstrap, pipeline.catalog)
 
-    async def send(topic: str, key: str, value: str) -> Awaitable[Any]:
-        return await app.producer.send(
-            topic, key.encode(), value.encode(), partition=None, timestamp=None, headers=None
-        )
-
     @app.task  # type: ignore[untyped-decorator]
     async def follow_catalog() -> None:
         await feed.run()
@@ -103,22 +98,20 @@ def register(
             # Verdicts and dead letters go through the ledger, as in the text agent: an event
             # delivered again after a crash is not published twice. Bank status changes are
             # keyed states: a repeat replaces its first copy.
-            records: list[tuple[str, str, MediaVerdict | DeadLetter]] = [
+            judged: list[tuple[str, str, MediaVerdict | DeadLetter]] = [
                 (VERDICTS_MEDIA.name, v.partition_key, v) for v in result.verdicts
             ]
-            records += [(DEAD_LETTERS.name, d.topic, d) for d in result.dead_letters]
-            keys = [published_key(record) for *_, record in records]
-            fresh = await asyncio.to_thread(ledger.unpublished, keys)
-            pending = [
-                await send(topic, key, record.model_dump_json())
-                for topic, key, record in (records[i] for i in fresh)
-            ]
-            pending += [
-                await send(MEDIA_BANKS.name, b.partition_key, b.model_dump_json())
+            judged += [(DEAD_LETTERS.name, d.topic, d) for d in result.dead_letters]
+            banks = [
+                await app.produce(MEDIA_BANKS.name, b.partition_key, b.model_dump_json())
                 for b in result.bank_updates
             ]
-            await asyncio.gather(*pending)
-            await asyncio.to_thread(ledger.record, [keys[i] for i in fresh])
+            await ledger.publish(
+                [(topic, key, record.model_dump_json()) for topic, key, record in judged],
+                [published_key(record) for *_, record in judged],
+                app.produce,
+            )
+            await asyncio.gather(*banks)
             for d in result.dead_letters:
                 log.warning("dead letter %s[%d]@%d: %s", d.topic, d.partition, d.offset, d.detail)
             log.info(

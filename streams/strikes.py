@@ -137,12 +137,6 @@ def register(
     table = app.Table("strikes", default=dict, partitions=VERDICTS_TEXT.partitions)
     limit, window = settings.limit, settings.window
 
-    async def publish(topic: str, key: str, value: str) -> None:
-        future = await app.producer.send(
-            topic, key.encode(), value.encode(), partition=None, timestamp=None, headers=None
-        )
-        await future  # delivered before the event is acknowledged
-
     @app.task  # type: ignore[untyped-decorator]
     async def beat() -> None:
         await heartbeat(heartbeat_file)
@@ -173,10 +167,15 @@ def register(
                 now=datetime.now(UTC),
             )  # fmt: skip
             if outcome.strike is not None:
-                await publish(AUTHOR_STRIKES.name, key, outcome.strike.model_dump_json())
+                await publish(app, AUTHOR_STRIKES.name, key, outcome.strike.model_dump_json())
             if outcome.block is not None:
-                await publish(AUTHOR_BLOCKS.name, key, outcome.block.model_dump_json())
+                await publish(app, AUTHOR_BLOCKS.name, key, outcome.block.model_dump_json())
                 log.info("blocked %s after %d strikes", key, outcome.block.strikes)
             if outcome.strike is not None or outcome.block is not None:
                 table[key] = outcome.state.dump()
             yield None
+
+
+async def publish(app: ModstreamApp, topic: str, key: str, value: str) -> None:
+    """Delivered before the event is acknowledged."""
+    await (await app.produce(topic, key, value))
