@@ -18,6 +18,7 @@ from infra.logging import heartbeat
 from infra.settings import WorkerSettings
 from schemas.topics import EVENTS_TEXT
 from streams.app import ModstreamApp
+from streams.batching import batches
 from streams.dedupe import Ledger
 from streams.isolate import Isolating
 from streams.pipeline import raw_record
@@ -71,7 +72,7 @@ def register(
     # offset only when every event before it is acknowledged, so nothing is skipped on a crash.
     @app.agent(source, name="classify_text", concurrency=settings.concurrency)
     async def classify_text(stream: Any) -> AsyncIterator[None]:
-        async for events in stream.take_events(settings.batch_size, within=settings.batch_within):
+        async for events in batches(stream, settings.batch_size):
             records = [raw_record(e.message) for e in events]
             # CPU-bound: judged off the loop (in the pipeline's child process by default), so the
             # consumer keeps fetching.

@@ -28,7 +28,7 @@ def worker() -> None:
     from streams.classify_text import register as register_text
     from streams.hash_media import build_pipeline as build_media
     from streams.hash_media import register as register_media
-    from streams.pipeline_process import InProcess, Judge, PipelineProcess, text_pipeline
+    from streams.pipeline_process import InProcess, Judge, Judges, text_pipeline
 
     settings = get_settings()
     configure_logging(settings.log_level)
@@ -37,7 +37,7 @@ def worker() -> None:
     app = create_app(settings.worker, bootstrap)
     judge: Judge
     if settings.worker.pipeline_process:
-        judge = PipelineProcess()  # re-reads tenant policies itself
+        judge = Judges(settings.worker.judge_count)  # the children re-read tenant policies
         policies = live_policies(settings.policy, settings.accounts_db_url)
     else:
         pipeline, policies = text_pipeline(settings)

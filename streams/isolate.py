@@ -25,7 +25,7 @@ from infra.dead_letters import dead_letter
 from infra.errors import InvalidEvent, JudgeCrashed, JudgeUnavailable
 from schemas.records import DeadLetterReason
 from streams.pipeline import BatchResult, RawRecord
-from streams.pipeline_process import Judge, Outgoing, outgoing
+from streams.pipeline_process import Judge, Outgoing, merge, outgoing
 
 __all__ = ["Isolating"]
 
@@ -50,7 +50,7 @@ class Isolating:
         # Each bisection level can cost two crashes; more than that is not the events' doing.
         budget = [2 * math.ceil(math.log2(max(len(records), 2))) + 3]
         self._account(first, budget)
-        return _merge(self._bisect(records, budget))
+        return merge(self._bisect(records, budget))
 
     def _bisect(self, records: Sequence[RawRecord], budget: list[int]) -> list[Outgoing]:
         if len(records) == 1:
@@ -93,17 +93,3 @@ class Isolating:
                 raise JudgeCrashed("the text pipeline keeps crashing, whatever it judges") from exc
         elif isinstance(exc, JudgeUnavailable):
             raise exc
-
-
-def _merge(parts: Sequence[Outgoing]) -> Outgoing:
-    """One batch's output from its parts: every verdict (in order), then every dead letter."""
-    return Outgoing(
-        records=[r for p in parts for r in p.records[: p.verdicts]]
-        + [r for p in parts for r in p.records[p.verdicts :]],
-        verdicts=sum(p.verdicts for p in parts),
-        dead_letters=[d for p in parts for d in p.dead_letters],
-        duplicates=sum(p.duplicates for p in parts),
-        reused_scores=sum(p.reused_scores for p in parts),
-        keys=[k for p in parts for k in p.keys[: p.verdicts]]
-        + [k for p in parts for k in p.keys[p.verdicts :]],
-    )

@@ -1,10 +1,14 @@
-"""The text pipeline in a child process, so the worker's event loop only moves bytes.
+"""The text pipeline in child processes, so the worker's event loop only moves bytes.
 
 Judging a batch is CPU-bound Python: decoding, the model, thread context, rewrites, building and
 serialising the verdicts. In the worker process it competes for the GIL with the Faust event
 loop that fetches and publishes; in a child process it has a core of its own, and the loop hands
-it raw records and gets back the records to publish. One child per worker, so the dedupe caches
-stay whole; a deployment scales by running more workers over more partitions.
+it raw records and gets back the records to publish.
+
+`Judges` runs several children (one per core by default) and splits each batch between them by
+record key: the records of one key (a tenant's author) go to one child, in order, so per-author
+order holds, and one item's copies (same author) meet in one child's dedupe memory. Children
+share the dedupe store, flushed before a batch's verdicts are published.
 
 The child builds its pipeline from the same settings as the worker (`text_pipeline`) and
 re-reads tenant policies itself, every `MODSTREAM_POLICY_REFRESH` seconds, between batches.
@@ -17,8 +21,9 @@ import multiprocessing
 import os
 import threading
 import time
+import zlib
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -32,7 +37,16 @@ from streams.dedupe import dedupe_store, published_key
 from streams.pipeline import BatchResult, RawRecord, TextPipeline
 from streams.policy import LivePolicies, live_policies
 
-__all__ = ["InProcess", "Judge", "Outgoing", "PipelineProcess", "outgoing", "text_pipeline"]
+__all__ = [
+    "InProcess",
+    "Judge",
+    "Judges",
+    "Outgoing",
+    "PipelineProcess",
+    "merge",
+    "outgoing",
+    "text_pipeline",
+]
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +75,20 @@ def outgoing(result: BatchResult) -> Outgoing:
         reused_scores=result.reused_scores,
         keys=[published_key(v) for v in result.verdicts]
         + [published_key(d) for d in result.dead_letters],
+    )
+
+
+def merge(parts: Sequence[Outgoing]) -> Outgoing:
+    """One batch's output from its parts: every verdict (in order), then every dead letter."""
+    return Outgoing(
+        records=[r for p in parts for r in p.records[: p.verdicts]]
+        + [r for p in parts for r in p.records[p.verdicts :]],
+        verdicts=sum(p.verdicts for p in parts),
+        dead_letters=[d for p in parts for d in p.dead_letters],
+        duplicates=sum(p.duplicates for p in parts),
+        reused_scores=sum(p.reused_scores for p in parts),
+        keys=[k for p in parts for k in p.keys[: p.verdicts]]
+        + [k for p in parts for k in p.keys[p.verdicts :]],
     )
 
 
@@ -188,3 +216,54 @@ class PipelineProcess:
 
     def close(self) -> None:
         self._pool.shutdown(cancel_futures=True)
+
+
+def split(records: Sequence[RawRecord], parts: int) -> list[list[RawRecord]]:
+    """`records` in `parts` groups (some may be empty), each key's records in one group and in
+    order; a record without a key goes with its partition."""
+    by_key: dict[bytes | int, list[RawRecord]] = {}
+    for record in records:
+        by_key.setdefault(record.key if record.key is not None else record.partition, []).append(
+            record
+        )
+    groups: list[list[RawRecord]] = [[] for _ in range(max(1, parts))]
+    # By a stable hash, so that one item's copies meet in one child's dedupe memory across
+    # batches too (order would hold anyway: batches are judged one after another); keys are
+    # many, so the groups come out near even.
+    for key, recs in by_key.items():
+        slot = zlib.crc32(key if isinstance(key, bytes) else str(key).encode()) % len(groups)
+        groups[slot].extend(recs)
+    return groups
+
+
+class Judges:
+    """`count` children judging one batch together (see the module docstring). A child that
+    dies fails the whole batch (`JudgeCrashed`; `streams/isolate.py` then bisects it), and is
+    replaced; the other children's parts are judged again, which is safe (same event ids)."""
+
+    def __init__(
+        self,
+        count: int,
+        build: Callable[[Settings], tuple[TextPipeline, LivePolicies]] = text_pipeline,
+    ) -> None:
+        # One after another, from this thread: a child is told to die with the thread that
+        # started it (`die_with_parent`), so it must not be a short-lived one.
+        self.children = [PipelineProcess(build) for _ in range(count)]
+        self._threads = ThreadPoolExecutor(count, thread_name_prefix="judge")
+        self.model_version = self.children[0].model_version
+
+    def process(self, records: Sequence[RawRecord]) -> Outgoing:
+        work = [
+            (child, group)
+            for child, group in zip(self.children, split(records, len(self.children)), strict=True)
+            if group
+        ]
+        if len(work) <= 1:
+            return work[0][0].process(work[0][1]) if work else merge([])
+        done = [self._threads.submit(child.process, group) for child, group in work]
+        return merge([d.result() for d in done])  # waits for all: the first error is raised
+
+    def close(self) -> None:
+        self._threads.shutdown()
+        for child in self.children:
+            child.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -33,7 +34,12 @@ class WorkerSettings(BaseSettings):
     model_config = section("MODSTREAM_WORKER_")
 
     batch_size: int = Field(default=500, ge=1)
-    batch_within: float = Field(default=0.02, gt=0, description="Seconds to fill a batch.")
+    batch_within: float = Field(
+        default=0.02,
+        gt=0,
+        description="Seconds the media agent waits to fill a batch (the text agent takes what "
+        "traffic brings: streams/batching.py).",
+    )
     fetch_max_wait_ms: int = Field(default=40, ge=10)
     concurrency: int = Field(
         default=1,
@@ -45,9 +51,20 @@ class WorkerSettings(BaseSettings):
     )
     pipeline_process: bool = Field(
         default=True,
-        description="Judge text in a child process (decoding, the model, rewrites, verdicts), so "
+        description="Judge text in child processes (decoding, the model, rewrites, verdicts), so "
         "the worker's event loop only moves bytes; false judges in a thread of the worker.",
     )
+    judges: int | None = Field(
+        default=None,
+        ge=1,
+        le=16,
+        description="Child processes that judge text, each batch split between them by record "
+        "key (per-author order holds); default: one per core, at most 4.",
+    )
+
+    @property
+    def judge_count(self) -> int:
+        return self.judges or max(1, min(4, os.cpu_count() or 1))
 
 
 class DedupeSettings(BaseSettings):

@@ -170,7 +170,7 @@ def _figures(outcomes: list[Outcome], ceiling: float | None) -> Figures:
         best = max((o.throughput for o in outcomes), default=0.0)
         figures.facts |= {"in_process_per_s": ceiling, "end_to_end_share": best / ceiling}
         figures.notes.append(
-            f"In-process ceiling (TextPipeline.process, this process, same texts): "
+            f"Ceiling (the worker's judges fed directly, no broker, same texts): "
             f"{ceiling:,.0f} events/s; end to end reached {best / ceiling:.0%} of it."
         )
     return figures
@@ -181,26 +181,35 @@ def _offered(rate: Any) -> str:
 
 
 def in_process_ceiling(settings: Settings, events: int, toxic_share: float) -> float:
-    """Events/s of the worker's text pipeline called directly, in batches of the worker's size:
-    what one worker could reach with no broker, no serialisation between processes."""
+    """Events/s of the worker's judges called directly (its child processes, or its thread when
+    `MODSTREAM_WORKER_PIPELINE_PROCESS=false`), in batches of the worker's size: what one worker
+    could reach with no broker and no Faust."""
     from streams.pipeline import RawRecord
-    from streams.pipeline_process import text_pipeline
+    from streams.pipeline_process import InProcess, Judge, Judges, text_pipeline
 
-    pipeline, _ = text_pipeline(settings)
+    judge: Judge
+    if settings.worker.pipeline_process:
+        judge = Judges(settings.worker.judge_count)
+    else:
+        judge = InProcess(text_pipeline(settings)[0])
     size = settings.worker.batch_size
     rng = random.Random("ceiling")
     run = uuid.uuid4().hex[:8]
     records = [
-        RawRecord(EVENTS_TEXT.name, 0, n, None, json.dumps(_event(f"ceiling-{run}-{n}", rng, n,
-                  toxic_share)).encode())
+        RawRecord(EVENTS_TEXT.name, 0, n, f"bench:user-{n % 500}".encode(),
+                  json.dumps(_event(f"ceiling-{run}-{n}", rng, n, toxic_share)).encode())
         for n in range(events + size)  # the first batch warms up
     ]  # fmt: skip
-    pipeline.process(records[:size])  # warm-up: lazy model sessions, caches
-    records = records[size:]
-    started = time.perf_counter()
-    for i in range(0, len(records), size):
-        pipeline.process(records[i : i + size])
-    return len(records) / (time.perf_counter() - started)
+    try:
+        judge.process(records[:size])  # warm-up: lazy model sessions, caches
+        records = records[size:]
+        started = time.perf_counter()
+        for i in range(0, len(records), size):
+            judge.process(records[i : i + size])
+        return len(records) / (time.perf_counter() - started)
+    finally:
+        if isinstance(judge, Judges):
+            judge.close()
 
 
 @bench_app.command("pipeline")

@@ -31,7 +31,8 @@ FLAT_NAMES = [
     "MODSTREAM_POLICY_LOW", "MODSTREAM_POLICY_HIGH", "MODSTREAM_POLICY_FILE",
     "MODSTREAM_POLICY_REFRESH", "MODSTREAM_WORKER_BATCH_SIZE", "MODSTREAM_WORKER_BATCH_WITHIN",
     "MODSTREAM_WORKER_FETCH_MAX_WAIT_MS", "MODSTREAM_WORKER_CONCURRENCY",
-    "MODSTREAM_WORKER_PIPELINE_PROCESS", "MODSTREAM_DEDUPE_CACHE_SIZE", "MODSTREAM_DEDUPE_PATH",
+    "MODSTREAM_WORKER_PIPELINE_PROCESS", "MODSTREAM_WORKER_JUDGES", "MODSTREAM_DEDUPE_CACHE_SIZE",
+    "MODSTREAM_DEDUPE_PATH",
     "MODSTREAM_DEDUPE_TTL_DAYS", "MODSTREAM_TRANSFORMER_MODELS", "MODSTREAM_TRANSFORMER_DEFAULT",
     "MODSTREAM_TRANSFORMER_THREADS", "MODSTREAM_CASCADE_LOW", "MODSTREAM_CASCADE_HIGH",
     "MODSTREAM_CASCADE_BLEND", "MODSTREAM_REWRITE_LLM_URL", "MODSTREAM_REWRITE_LLM_KEY",
@@ -96,6 +97,7 @@ WHERE: dict[str, tuple[str, str, Any]] = {
     "MODSTREAM_WORKER_FETCH_MAX_WAIT_MS": ("worker.fetch_max_wait_ms", "100", 100),
     "MODSTREAM_WORKER_CONCURRENCY": ("worker.concurrency", "2", 2),
     "MODSTREAM_WORKER_PIPELINE_PROCESS": ("worker.pipeline_process", "false", False),
+    "MODSTREAM_WORKER_JUDGES": ("worker.judges", "3", 3),
     "MODSTREAM_DEDUPE_CACHE_SIZE": ("dedupe.cache_size", "5000", 5000),
     "MODSTREAM_DEDUPE_PATH": ("dedupe.path", "/srv/d.sqlite3", Path("/srv/d.sqlite3")),
     "MODSTREAM_DEDUPE_TTL_DAYS": ("dedupe.ttl_days", "3", 3.0),
@@ -172,7 +174,7 @@ def _read(settings: Settings, dotted: str) -> Any:
 
 
 def test_every_variable_keeps_its_name() -> None:
-    assert len(FLAT_NAMES) == len(set(FLAT_NAMES)) == 98
+    assert len(FLAT_NAMES) == len(set(FLAT_NAMES)) == 99
     assert set(WHERE) == set(FLAT_NAMES)
     assert variables() == set(FLAT_NAMES)  # none lost, none added
 
