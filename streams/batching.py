@@ -7,9 +7,9 @@ buffering while a batch is being judged, so under load a batch holds only what F
 
 `batches` keeps buffering while the agent judges, and hands over everything buffered (up to
 `max_size`) as soon as the agent asks: an idle worker takes each event as it comes; a busy one
-finds the next batch filled while it judged the last. Events are acknowledged only when the
-agent asks for the next batch, that is after it published what the last one produced, exactly
-as with `take_events`: nothing is committed before its verdict is delivered.
+finds the next batch filled while it judged the last. It never acknowledges an event: the agent
+does (`stream.ack`), once what the event produced is delivered, so nothing is committed before
+its verdict is on the broker, and the agent may judge the next batch meanwhile.
 
 It uses the hooks `take_events` itself is built on (a stream processor, passive draining and
 manual acknowledgement).
@@ -43,7 +43,7 @@ async def batches(stream: Any, max_size: int) -> AsyncIterator[list[Any]]:
         return value
 
     acks_were = stream.enable_acks
-    stream.enable_acks = False  # acknowledged below, after the agent is done with the batch
+    stream.enable_acks = False  # the agent acknowledges each event once it is delivered
     stream.add_processor(add)
     stream._enable_passive(aiter(stream.channel))
     try:
@@ -57,8 +57,6 @@ async def batches(stream: Any, max_size: int) -> AsyncIterator[list[Any]]:
                 ready.clear()
             room.set()
             yield batch
-            for event in batch:
-                await stream.ack(event)
     finally:
         stream.enable_acks = acks_were
         stream._processors.remove(add)

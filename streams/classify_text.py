@@ -67,15 +67,34 @@ def register(
     source = app.topic(EVENTS_TEXT.name, value_serializer="raw", key_serializer="raw")
     counters = Counters()
 
-    # With concurrency > 1, one batch is scored while the next is decoded and the last published.
-    # Each actor acknowledges its own events after their verdicts are delivered; Faust commits an
-    # offset only when every event before it is acknowledged, so nothing is skipped on a crash.
+    async def deliver(stream: Any, events: list[Any], out: Outgoing) -> None:
+        """Publish a batch's records, then acknowledge its events: an offset is committed only
+        once what its event produced is on the broker, so nothing is skipped on a crash."""
+        try:
+            published = await ledger.publish(out.records, out.keys, app.produce)
+        except Exception as exc:
+            # Possibly with no batch after it to notice: stop the worker, for its supervisor to
+            # restart it; the events are unacknowledged, so they are judged again.
+            log.critical("publishing verdicts failed, stopping the worker: %r", exc)
+            await app.crash(exc)
+            raise
+        for event in events:
+            await stream.ack(event)
+        for topic, partition, offset, reason in out.dead_letters:
+            log.warning("dead letter %s[%d]@%d: %s", topic, partition, offset, reason[:200])
+        counters.add(len(events), out, published=published)
+
+    # A batch is judged while the last one's verdicts are delivered; its own are sent only after
+    # those are acknowledged by the broker, so the verdicts of a partition keep their order.
+    # (With concurrency > 1, several actors do this each; an author's items may then be judged
+    # out of order, see the setting.)
     @app.agent(source, name="classify_text", concurrency=settings.concurrency)
     async def classify_text(stream: Any) -> AsyncIterator[None]:
+        delivering: asyncio.Task[None] | None = None
         async for events in batches(stream, settings.batch_size):
             records = [raw_record(e.message) for e in events]
-            # CPU-bound: judged off the loop (in the pipeline's child process by default), so the
-            # consumer keeps fetching.
+            # CPU-bound: judged off the loop (in the pipeline's child processes by default), so
+            # the consumer keeps fetching.
             try:
                 out = await asyncio.to_thread(isolating.process, records)
             except Exception as exc:
@@ -86,11 +105,9 @@ def register(
                 log.critical("text pipeline failed, stopping the worker: %r", exc)
                 await app.crash(exc)
                 raise
-            # Delivered before the batch is acknowledged.
-            published = await ledger.publish(out.records, out.keys, app.produce)
-            for topic, partition, offset, reason in out.dead_letters:
-                log.warning("dead letter %s[%d]@%d: %s", topic, partition, offset, reason[:200])
-            counters.add(len(records), out, published=published)
+            if delivering is not None:
+                await delivering
+            delivering = asyncio.create_task(deliver(stream, events, out))
             yield None
 
     @app.timer(30.0)  # type: ignore[untyped-decorator]
