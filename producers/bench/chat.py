@@ -284,7 +284,13 @@ def make_users(
 @contextlib.contextmanager
 def embedded_stack(settings: Settings) -> Iterator[tuple[str, Settings]]:
     """Broker, worker and gateway in their own processes, sharing a throwaway accounts store;
-    yields the gateway's URL and the settings to make users with."""
+    yields the gateway's URL and the settings to make users with. Their output goes to
+    `bench-chat-*.log` in the data directory: stdout carries only the figures (or the JSON)."""
+
+    def service(name: str, *args: str) -> Service:
+        log = settings.data_dir / f"bench-chat-{name}.log"
+        return Service(name, modstream_argv(*args), log=log)
+
     with tempfile.TemporaryDirectory(prefix="modstream-bench-chat-") as tmp:
         broker = EmbeddedBroker(Path(tmp) / "broker", durable=settings.broker.durable).start()
         accounts_url = f"sqlite:///{Path(tmp) / 'accounts.db'}"
@@ -296,13 +302,13 @@ def embedded_stack(settings: Settings) -> Iterator[tuple[str, Settings]]:
         try:
             asyncio.run(ensure_topics(broker.bootstrap))
             AccountsDB(accounts_url).create_schema()
-            if supervisor.spawn(
-                Service("train", modstream_argv("train", "--if-missing"))
-            ).proc.wait():
-                raise ModstreamError("could not train the text model")
+            if supervisor.spawn(service("train", "train", "--if-missing")).proc.wait():
+                raise ModstreamError(
+                    f"could not train the text model (see {settings.data_dir}/bench-chat-train.log)"
+                )
             supervisor.children.clear()
-            supervisor.spawn(Service("worker", modstream_argv("worker")))
-            supervisor.spawn(Service("chat", modstream_argv("chat", "--port", str(port))))
+            supervisor.spawn(service("worker", "worker"))
+            supervisor.spawn(service("chat", "chat", "--port", str(port)))
             url = f"http://127.0.0.1:{port}"
             _wait_for_gateway(url, supervisor)
             accounts = settings.accounts.model_copy(update={"url": accounts_url})
@@ -318,7 +324,10 @@ def _wait_for_gateway(url: str, supervisor: Supervisor, timeout: float = 120) ->
     while time.monotonic() < deadline:
         failed = supervisor.exited()
         if failed:
-            raise ModstreamError(f"{failed.name} exited with code {failed.proc.returncode}")
+            raise ModstreamError(
+                f"{failed.name} exited with code {failed.proc.returncode} (its output: "
+                f"{failed.service.log or 'above'})"
+            )
         with contextlib.suppress(httpx.HTTPError):
             if httpx.get(f"{url}/socket.io/?EIO=4&transport=polling", timeout=2).is_success:
                 return

@@ -58,11 +58,13 @@ def drafts(
     return out
 
 
-def _wait(url: str, proc: subprocess.Popen[bytes], what: str, timeout: float = 180) -> None:
+def _wait(
+    url: str, proc: subprocess.Popen[bytes], what: str, log: Path | None, timeout: float = 180
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise ModstreamError(f"{what} exited with code {proc.returncode}")
+            raise ModstreamError(f"{what} exited with code {proc.returncode} (its output: {log})")
         try:
             if httpx.get(url, timeout=2).status_code == 200:
                 return
@@ -134,11 +136,19 @@ def bench_assist(
         }
         supervisor = Supervisor(env)
         try:
-            api = supervisor.spawn(Service("api", modstream_argv("serve")))
-            assist = supervisor.spawn(Service("assist", modstream_argv("assist")))
+            # Their output goes to logs: stdout carries only the figures (or the JSON).
+            logs = settings.data_dir
+            api = supervisor.spawn(
+                Service("api", modstream_argv("serve"), log=logs / "bench-assist-api.log")
+            )
+            assist = supervisor.spawn(
+                Service("assist", modstream_argv("assist"), log=logs / "bench-assist-service.log")
+            )
             with console.status("starting the API and the assist service"):
-                _wait(f"http://127.0.0.1:{assist_port}/health", assist.proc, "the assist service")
-                _wait(f"http://127.0.0.1:{api_port}/health", api.proc, "the API")
+                for child, port, what in (
+                    (assist, assist_port, "the assist service"), (api, api_port, "the API")
+                ):  # fmt: skip
+                    _wait(f"http://127.0.0.1:{port}/health", child.proc, what, child.service.log)
 
             def admin(*args: str) -> str:
                 done = subprocess.run(  # noqa: S603 - our own command, no shell
