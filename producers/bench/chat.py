@@ -30,9 +30,7 @@ import httpx
 import numpy as np
 import socketio
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from infra.accounts import AccountsDB
 from infra.accounts.logins import issue_jwt
@@ -42,10 +40,11 @@ from infra.errors import ModstreamError
 from infra.kafka import ensure_topics
 from infra.logging import configure_logging
 from infra.processes import free_port
+from infra.report import Column, Figures, emit, figures_console, number
 from infra.settings import AccountsSettings, Settings, get_settings
 from infra.supervisor import Service, Supervisor, modstream_argv
 
-console = Console()
+console = figures_console(stderr=True)  # progress and status; the figures go to stdout
 
 TENANT = "bench-chat"
 NO_LOGIN = "!"  # not a password hash: bench users can only use the tokens the bench signs
@@ -285,7 +284,13 @@ def make_users(
 @contextlib.contextmanager
 def embedded_stack(settings: Settings) -> Iterator[tuple[str, Settings]]:
     """Broker, worker and gateway in their own processes, sharing a throwaway accounts store;
-    yields the gateway's URL and the settings to make users with."""
+    yields the gateway's URL and the settings to make users with. Their output goes to
+    `bench-chat-*.log` in the data directory: stdout carries only the figures (or the JSON)."""
+
+    def service(name: str, *args: str) -> Service:
+        log = settings.data_dir / f"bench-chat-{name}.log"
+        return Service(name, modstream_argv(*args), log=log)
+
     with tempfile.TemporaryDirectory(prefix="modstream-bench-chat-") as tmp:
         broker = EmbeddedBroker(Path(tmp) / "broker", durable=settings.broker.durable).start()
         accounts_url = f"sqlite:///{Path(tmp) / 'accounts.db'}"
@@ -297,13 +302,13 @@ def embedded_stack(settings: Settings) -> Iterator[tuple[str, Settings]]:
         try:
             asyncio.run(ensure_topics(broker.bootstrap))
             AccountsDB(accounts_url).create_schema()
-            if supervisor.spawn(
-                Service("train", modstream_argv("train", "--if-missing"))
-            ).proc.wait():
-                raise ModstreamError("could not train the text model")
+            if supervisor.spawn(service("train", "train", "--if-missing")).proc.wait():
+                raise ModstreamError(
+                    f"could not train the text model (see {settings.data_dir}/bench-chat-train.log)"
+                )
             supervisor.children.clear()
-            supervisor.spawn(Service("worker", modstream_argv("worker")))
-            supervisor.spawn(Service("chat", modstream_argv("chat", "--port", str(port))))
+            supervisor.spawn(service("worker", "worker"))
+            supervisor.spawn(service("chat", "chat", "--port", str(port)))
             url = f"http://127.0.0.1:{port}"
             _wait_for_gateway(url, supervisor)
             accounts = settings.accounts.model_copy(update={"url": accounts_url})
@@ -319,7 +324,10 @@ def _wait_for_gateway(url: str, supervisor: Supervisor, timeout: float = 120) ->
     while time.monotonic() < deadline:
         failed = supervisor.exited()
         if failed:
-            raise ModstreamError(f"{failed.name} exited with code {failed.proc.returncode}")
+            raise ModstreamError(
+                f"{failed.name} exited with code {failed.proc.returncode} (its output: "
+                f"{failed.service.log or 'above'})"
+            )
         with contextlib.suppress(httpx.HTTPError):
             if httpx.get(f"{url}/socket.io/?EIO=4&transport=polling", timeout=2).is_success:
                 return
@@ -327,26 +335,38 @@ def _wait_for_gateway(url: str, supervisor: Supervisor, timeout: float = 120) ->
     raise ModstreamError(f"the chat gateway did not start within {timeout:.0f}s")
 
 
-def _table(result: ChatBenchResult, seconds: float) -> Table:
+def figures(result: ChatBenchResult, seconds: float) -> Figures:
+    """One row per figure (a name, its value, its unit); in JSON also `facts` keyed by name."""
     p50, p95, p99 = result.percentiles()
-    table = Table(title=f"modstream bench chat ({result.clients} clients, {seconds:.0f} s)")
-    table.add_column("figure")
-    table.add_column("value", justify="right")
     rows = [
-        ("offered rate", f"{result.offered_rate:,.0f} msg/s"),
-        ("achieved rate", f"{result.achieved_rate:,.1f} msg/s"),
-        ("throughput (delivered or withheld)", f"{result.throughput:,.1f} msg/s"),
-        ("sent", f"{result.sent:,}"),
-        ("delivered (incl. masked, flagged)", f"{result.delivered:,}"),
-        ("withheld", f"{result.withheld:,}"),
-        ("refused by the gateway", f"{result.refused:,}"),
-        ("lost", f"{result.lost:,}"),
-        ("duplicates", f"{result.duplicates:,}"),
-        ("latency p50 / p95 / p99", f"{p50:,.0f} / {p95:,.0f} / {p99:,.0f} ms"),
+        ("offered rate", "offered_per_s", result.offered_rate, "msg/s"),
+        ("achieved rate", "achieved_per_s", result.achieved_rate, "msg/s"),
+        ("throughput (delivered or withheld)", "throughput_per_s", result.throughput, "msg/s"),
+        ("sent", "sent", result.sent, ""),
+        ("delivered (incl. masked, flagged)", "delivered", result.delivered, ""),
+        ("withheld", "withheld", result.withheld, ""),
+        ("refused by the gateway", "refused", result.refused, ""),
+        ("lost", "lost", result.lost, ""),
+        ("duplicates", "duplicates", result.duplicates, ""),
+        ("latency p50", "p50_ms", p50, "ms"),
+        ("latency p95", "p95_ms", p95, "ms"),
+        ("latency p99", "p99_ms", p99, "ms"),
     ]
-    for row in rows:
-        table.add_row(*row)
+    table = Figures(
+        f"modstream bench chat ({result.clients} clients, {seconds:.0f} s)",
+        [Column("figure"), Column("value", _value), Column("unit")],
+    )
+    for name, _, value, unit in rows:
+        table.add(name, value, unit)
+    table.facts = {"clients": result.clients, "seconds": seconds} | {
+        key: value for _, key, value, _ in rows
+    }
     return table
+
+
+def _value(value: Any) -> str:
+    """Counts and whole milliseconds as integers; rates with a decimal."""
+    return number(1)(value) if isinstance(value, float) and abs(value) < 1_000 else number()(value)
 
 
 async def _measure(
@@ -356,7 +376,8 @@ async def _measure(
         TextColumn("{task.description}"), BarColumn(),
         TextColumn("{task.completed:,}/{task.total:,}"), TimeElapsedColumn(),
     )  # fmt: skip
-    with Progress(*columns, console=console, transient=True) as progress:
+    live = console.is_terminal
+    with Progress(*columns, console=console, transient=True, disable=not live) as progress:
         warm = progress.add_task("warm-up (the worker loads its model)", total=1)
         ready = await run_bench(url, users, rate=20, seconds=1, drain=120, seed=1)
         if ready.lost:
@@ -376,6 +397,7 @@ def bench_chat(
     rate: Annotated[float, typer.Option(min=1, help="Messages per second offered.")] = 200,
     seconds: Annotated[float, typer.Option(min=1, help="Length of the measured run.")] = 30,
     toxic_share: Annotated[float, typer.Option(min=0, max=1, help="Insulting share.")] = 0.1,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """Latency sender → receiver (verdict included) and throughput of the chat gateway."""
     settings = get_settings()
@@ -388,4 +410,4 @@ def bench_chat(
         stack.callback(accounts.close)
         users = make_users(accounts, settings.accounts, clients)
         result = asyncio.run(_measure(url, users, rate, seconds, toxic_share))
-    console.print(_table(result, seconds))
+    emit([figures(result, seconds)], as_json=as_json)

@@ -24,18 +24,19 @@ from typing import Annotated, Any
 import httpx
 import numpy as np
 import typer
-from rich.console import Console
-from rich.table import Table
+from rich.progress import Progress
 
 from infra.broker import EmbeddedBroker
 from infra.errors import ModstreamError
 from infra.processes import free_port
+from infra.progress import task_bar
+from infra.report import Column, Figures, emit, figures_console, number
 from infra.settings import get_settings
 from infra.supervisor import Service, Supervisor, modstream_argv
 from schemas.assist import SECRET_HEADER
 
 bench_assist_app = typer.Typer(no_args_is_help=True)
-console = Console()
+console = figures_console(stderr=True)  # progress and status; the figures go to stdout
 
 DRAFT_CHARS = 280
 
@@ -57,11 +58,13 @@ def drafts(
     return out
 
 
-def _wait(url: str, proc: subprocess.Popen[bytes], what: str, timeout: float = 180) -> None:
+def _wait(
+    url: str, proc: subprocess.Popen[bytes], what: str, log: Path | None, timeout: float = 180
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise ModstreamError(f"{what} exited with code {proc.returncode}")
+            raise ModstreamError(f"{what} exited with code {proc.returncode} (its output: {log})")
         try:
             if httpx.get(url, timeout=2).status_code == 200:
                 return
@@ -72,10 +75,16 @@ def _wait(url: str, proc: subprocess.Popen[bytes], what: str, timeout: float = 1
 
 
 def _time(
-    client: httpx.Client, path: str, bodies: list[dict[str, Any]], warmup: int = 20
+    client: httpx.Client,
+    path: str,
+    bodies: list[dict[str, Any]],
+    bar: Progress,
+    warmup: int = 20,
 ) -> tuple[np.ndarray, list[dict[str, Any]]]:
     times, answers = [], []
+    task = bar.add_task(path, total=len(bodies))
     for i, body in enumerate(bodies):
+        bar.advance(task)
         started = time.perf_counter()
         response = client.post(path, json=body)
         elapsed = (time.perf_counter() - started) * 1000
@@ -92,6 +101,7 @@ def bench_assist(
     requests: Annotated[int, typer.Option(help="Timed requests per target.")] = 500,
     context: Annotated[bool, typer.Option(help="Send the previous draft as context.")] = True,
     toxic_share: Annotated[float, typer.Option(help="Drafts with a toxic passage.")] = 0.1,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """p50/p95/p99 of `POST /v1/assist` for 280-character drafts (target p95 <= 50 ms)."""
     from streams.training.dataset import load_dir, split
@@ -126,10 +136,19 @@ def bench_assist(
         }
         supervisor = Supervisor(env)
         try:
-            api = supervisor.spawn(Service("api", modstream_argv("serve")))
-            assist = supervisor.spawn(Service("assist", modstream_argv("assist")))
-            _wait(f"http://127.0.0.1:{assist_port}/health", assist.proc, "the assist service")
-            _wait(f"http://127.0.0.1:{api_port}/health", api.proc, "the API")
+            # Their output goes to logs: stdout carries only the figures (or the JSON).
+            logs = settings.data_dir
+            api = supervisor.spawn(
+                Service("api", modstream_argv("serve"), log=logs / "bench-assist-api.log")
+            )
+            assist = supervisor.spawn(
+                Service("assist", modstream_argv("assist"), log=logs / "bench-assist-service.log")
+            )
+            with console.status("starting the API and the assist service"):
+                for child, port, what in (
+                    (assist, assist_port, "the assist service"), (api, api_port, "the API")
+                ):  # fmt: skip
+                    _wait(f"http://127.0.0.1:{port}/health", child.proc, what, child.service.log)
 
             def admin(*args: str) -> str:
                 done = subprocess.run(  # noqa: S603 - our own command, no shell
@@ -142,24 +161,27 @@ def bench_assist(
             token = admin("create-token", "--tenant", "bench", "--scopes", "read").split()[-1]
             results = []
             headers = {"Authorization": f"Bearer {token}"}
-            with httpx.Client(base_url=f"http://127.0.0.1:{api_port}", headers=headers) as c:
-                results.append(("through the API", *_time(c, "/v1/assist", bodies)))
-                floor = _floor(c, requests)
             direct = {SECRET_HEADER: secret}
-            with httpx.Client(base_url=f"http://127.0.0.1:{assist_port}", headers=direct) as c:
-                queries = [b | {"tenant": "bench"} for b in bodies]
-                results.append(("assist service alone", *_time(c, "/assist", queries)))
+            with task_bar(console, enabled=console.is_terminal) as bar:
+                with httpx.Client(base_url=f"http://127.0.0.1:{api_port}", headers=headers) as c:
+                    results.append(("through the API", *_time(c, "/v1/assist", bodies, bar)))
+                    floor = _floor(c, requests, bar)
+                with httpx.Client(base_url=f"http://127.0.0.1:{assist_port}", headers=direct) as c:
+                    queries = [b | {"tenant": "bench"} for b in bodies]
+                    results.append(("assist service alone", *_time(c, "/assist", queries, bar)))
         finally:
             supervisor.stop_all()
             if broker:
                 broker.stop()
-    _report(results, requests, floor)
+    emit([figures(results, requests, floor)], as_json=as_json)
 
 
-def _floor(client: httpx.Client, n: int) -> np.ndarray:
+def _floor(client: httpx.Client, n: int, bar: Progress) -> np.ndarray:
     """`GET /v1/me`: authentication and request accounting, no judging."""
     times = []
+    task = bar.add_task("/v1/me", total=n + 20)
     for i in range(n + 20):
+        bar.advance(task)
         started = time.perf_counter()
         client.get("/v1/me").raise_for_status()
         if i >= 20:
@@ -167,12 +189,22 @@ def _floor(client: httpx.Client, n: int) -> np.ndarray:
     return np.array(times)
 
 
-def _report(
+TARGET_P95_MS = 50.0
+
+
+def figures(
     results: list[tuple[str, np.ndarray, list[dict[str, Any]]]], n: int, floor: np.ndarray
-) -> None:
-    table = Table(title=f"bench assist: {n} sequential 280-character drafts (ms, at the client)")
-    for col in ("target", "drafts", "p50", "p95", "p99", "max", "service p95"):
-        table.add_column(col, justify="left" if col in ("target", "drafts") else "right")
+) -> Figures:
+    """One row per target and draft group (all, not approved), then the API's floor; the p95
+    through the API against the target as a note (and `target_met` in JSON)."""
+    ms = number(1)
+    table = Figures(
+        f"bench assist: {n} sequential 280-character drafts (ms, at the client)",
+        [Column("target"), Column("drafts"), Column("requests", number()),
+         Column("p50", ms, key="p50_ms"), Column("p95", ms, key="p95_ms"),
+         Column("p99", ms, key="p99_ms"), Column("max", ms, key="max_ms"),
+         Column("service p95", ms, key="service_p95_ms")],
+    )  # fmt: skip
     for name, times, answers in results:
         flagged = np.array([a["decision"] != "approve" for a in answers])
         inside = np.array([a["elapsed_ms"] for a in answers])
@@ -180,15 +212,18 @@ def _report(
             if not mask.any():
                 continue
             t = times[mask]
-            table.add_row(
-                name if label == "all" else "", f"{label} ({int(mask.sum())})",
-                *(f"{v:.1f}" for v in np.percentile(t, [50, 95, 99])), f"{t.max():.1f}",
-                f"{np.percentile(inside[mask], 95):.1f}",
+            p50, p95, p99 = np.percentile(t, [50, 95, 99])
+            table.add(
+                name, label, int(mask.sum()), p50, p95, p99, t.max(),
+                np.percentile(inside[mask], 95),
             )  # fmt: skip
     p50, p95, p99 = np.percentile(floor, [50, 95, 99])
-    table.add_row("GET /v1/me (API floor)", f"({len(floor)})", f"{p50:.1f}", f"{p95:.1f}",
-                  f"{p99:.1f}", f"{floor.max():.1f}", "")  # fmt: skip
-    console.print(table)
+    table.add("GET /v1/me (API floor)", "", len(floor), p50, p95, p99, floor.max(), float("nan"))
     p95 = float(np.percentile(results[0][1], 95))
-    verdict = "[green]met[/]" if p95 <= 50 else "[red]missed[/]"
-    console.print(f"Target p95 <= 50 ms through the API: {verdict} ({p95:.1f} ms).")
+    met = p95 <= TARGET_P95_MS
+    table.facts |= {"target_p95_ms": TARGET_P95_MS, "api_p95_ms": p95, "target_met": met}
+    table.notes.append(
+        f"Target p95 <= {TARGET_P95_MS:.0f} ms through the API: "
+        f"{'met' if met else 'missed'} ({p95:.1f} ms)."
+    )
+    return table

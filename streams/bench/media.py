@@ -9,8 +9,8 @@ from dataclasses import dataclass
 import numpy as np
 from rich.console import Console
 from rich.progress import Progress
-from rich.table import Table
 
+from infra.report import Column, Figures
 from streams.bench import synthetic
 from streams.media import video
 from streams.media.decode import open_image
@@ -21,8 +21,16 @@ from streams.media.index import HammingIndex
 @dataclass
 class Row:
     what: str
-    figure: str
+    figure: float
+    unit: str
     note: str = ""
+
+
+def _figure(value: object) -> str:
+    """Rates as whole numbers; small figures (milliseconds) with a decimal."""
+    if not isinstance(value, int | float):
+        return str(value)
+    return f"{value:,.0f}" if value >= 100 else f"{value:,.1f}"
 
 
 def _images(console: Console, n: int) -> list[Row]:
@@ -31,14 +39,14 @@ def _images(console: Console, n: int) -> list[Row]:
     for hasher in (PHash(), PDQ(), SHA256()):
         hasher.hash(files[0], open_image(files[0], 50_000_000))  # warm-up: imports, tables
         started = time.perf_counter()
-        with Progress(console=console, transient=True) as progress:
+        with Progress(console=console, transient=True, disable=not console.is_terminal) as progress:
             task = progress.add_task(f"{hasher.hash_type.value} on {n} images", total=n)
             for data in files:
                 image = open_image(data, 50_000_000) if hasher.perceptual else None
                 hasher.hash(data, image)
                 progress.advance(task)
         rate = n / (time.perf_counter() - started)
-        rows.append(Row(f"image hashes/s, {hasher.hash_type.value}", f"{rate:,.0f}",
+        rows.append(Row(f"image hashes/s, {hasher.hash_type.value}", rate, "hashes/s",
                         "640x360 JPEG, decode included"))  # fmt: skip
     return rows
 
@@ -58,7 +66,7 @@ def _video(console: Console, seconds: float) -> list[Row]:
         frames += 1
     elapsed = time.perf_counter() - started
     return [
-        Row("video-seconds/s hashed", f"{seconds / elapsed:,.0f}",
+        Row("video-seconds/s hashed", seconds / elapsed, "video-s/s",
             f"640x360 H.264 25 fps, {seconds:g}s, {frames} frames, PDQ + pHash"),
     ]  # fmt: skip
 
@@ -100,7 +108,7 @@ def _index(console: Console, size: int, queries: int, batch: int) -> list[Row]:
         )  # fmt: skip
         found = 0
         started = time.perf_counter()
-        with Progress(console=console, transient=True) as progress:
+        with Progress(console=console, transient=True, disable=not console.is_terminal) as progress:
             task = progress.add_task(f"{name} lookups", total=queries)
             for i in range(0, queries, batch):
                 found += len(set(index.query(probe[i : i + batch], radius).query.tolist()))
@@ -111,25 +119,27 @@ def _index(console: Console, size: int, queries: int, batch: int) -> list[Row]:
         fresh = _random(rng, 1, words)
         to_find = _timed(lambda: (index.add(fresh), index.query(fresh, radius)))  # noqa: B023
         rows += [
-            Row(f"{name} lookups/s at {size:,} (batches of {batch})", f"{mih:,.0f}",
+            Row(f"{name} lookups/s at {size:,} (batches of {batch})", mih, "lookups/s",
                 f"r={radius}; {found:,} of {queries:,} matched ({half:,} near copies); "
                 f"build {built:.1f}s"),
-            Row(f"{name} lookups/s, one at a time", f"{single:,.0f}", "multi-index hashing"),
-            Row(f"{name} lookups/s, brute force", f"{brute:,.0f}",
+            Row(f"{name} lookups/s, one at a time", single, "lookups/s", "multi-index hashing"),
+            Row(f"{name} lookups/s, brute force", brute, "lookups/s",
                 "XOR + np.bitwise_count over packed uint64"),
-            Row(f"{name} new hash searchable after", f"{to_find * 1000:,.1f} ms", "add + query"),
+            Row(f"{name} new hash searchable after", to_find * 1000, "ms", "add + query"),
         ]  # fmt: skip
     return rows
 
 
 def run(
     console: Console, *, images: int, video_seconds: float, size: int, queries: int, batch: int
-) -> None:
+) -> Figures:
+    """Every measure, timed in turn; progress and status lines go to `console` (stderr)."""
     rows = _images(console, images) + _video(console, video_seconds)
     rows += _index(console, size, queries, batch)
-    table = Table(title="modstream bench media")
-    for column in ("measure", "figure", "conditions"):
-        table.add_column(column, justify="right" if column == "figure" else "left")
+    figures = Figures(
+        "modstream bench media",
+        [Column("measure"), Column("figure", _figure), Column("unit"), Column("conditions")],
+    )
     for row in rows:
-        table.add_row(row.what, row.figure, row.note)
-    console.print(table)
+        figures.add(row.what, row.figure, row.unit, row.note)
+    return figures

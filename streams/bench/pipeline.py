@@ -315,10 +315,12 @@ def media(
     size: Annotated[int, typer.Option(help="Hashes in the index.")] = 1_000_000,
     queries: Annotated[int, typer.Option(help="Index lookups to time.")] = 10_000,
     batch: Annotated[int, typer.Option(help="Lookups per index call.")] = 250,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """Image hashes/s, video-seconds/s, and near-duplicate lookups/s at `size` stored hashes."""
     from streams.bench.media import run
 
     configure_logging("WARNING")
-    run(console, images=images, video_seconds=video_seconds, size=size, queries=queries,
-        batch=batch)  # fmt: skip
+    figures = run(figures_console(stderr=True), images=images, video_seconds=video_seconds,
+                  size=size, queries=queries, batch=batch)  # fmt: skip
+    emit([figures], as_json=as_json, console=console)

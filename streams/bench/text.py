@@ -23,10 +23,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from infra.errors import ConfigError
+from infra.logging import configure_logging
+from infra.progress import task_bar
+from infra.report import Column, Figures, emit, figures_console, number
 from infra.settings import get_settings
 from streams.text.classifier import Classifier
 
@@ -34,7 +35,8 @@ if TYPE_CHECKING:
     from streams.text.load import TierOptions
 
 bench_text_app = typer.Typer(no_args_is_help=True)
-console = Console()
+console = figures_console(stderr=True)  # progress; the figures go to stdout
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 
 def _held_out(data: Path, lang: str | None) -> list[tuple[str, str, int]]:
@@ -106,6 +108,7 @@ def bench_longtext(
     ),
     lang: Annotated[str, typer.Option(help="Language of the texts (en, ar).")] = "en",
     seed: Annotated[int, typer.Option()] = 7,
+    as_json: AsJson = False,
 ) -> None:
     """Recall and cost of judging long texts: whole, every window, sampled windows, fast only.
 
@@ -118,6 +121,7 @@ def bench_longtext(
     from streams.text.longtext import LongTextClassifier
 
     settings = get_settings()
+    configure_logging("WARNING")
     rows = _held_out(settings.training_data, lang)
     options = TierOptions.from_settings(settings.text, settings.longtext)
     sampled = options.long_text
@@ -143,27 +147,41 @@ def bench_longtext(
     toxic = [t for t, s in zip(short_toxic, judged, strict=True) if s.toxic > 0.5]
     rng = random.Random(seed)
     built = {int(w): _long_texts(benign, toxic, int(w), texts, rng) for w in lengths.split(",")}
-    table = Table(title=f"bench longtext: {texts} texts per length ({lang}), half with one toxic "
-                  "passage")  # fmt: skip
-    for col in ("words", "how", "transformer share", "recall", "false pos.", "texts/s",
-                "windows escalated/text"):  # fmt: skip
-        table.add_column(col, justify="left" if col == "how" else "right")
-    for name, make in configs:
-        clf = make()
-        for words, group in built.items():
-            o = _measure(clf, group, lang)
-            share = {"sampled": f"{sampled.rate(words):.0%}", "all windows": "100%"}.get(name, "")
-            table.add_row(
-                str(words), name, share, f"{o.recall:.3f}", f"{o.fpr:.3f}", f"{o.rate:.1f}",
-                f"{o.windows:.1f}",
-            )  # fmt: skip
-    console.print(table)
-    console.print(
+    table = longtext_figures(texts, lang)
+    with task_bar(console, enabled=console.is_terminal) as bar:
+        task = bar.add_task("longtext", total=len(configs) * len(built))
+        for name, make in configs:
+            clf = make()
+            for words, group in built.items():
+                bar.update(task, description=f"{name}, {words} words")
+                o = _measure(clf, group, lang)
+                share = {"sampled": sampled.rate(words), "all windows": 1.0}.get(name)
+                table.add(words, name, share, o.recall, o.fpr, o.rate, o.windows)
+                bar.advance(task)
+    table.notes.append(
         f"Passages: held-out toxic rows judged toxic alone ({len(toxic) / len(short_toxic):.0%} "
         f"of them); filler: held-out benign rows the fast tier scores < 0.2 "
         f"({len(benign) / len(candidates):.0%} of them). Windows of {sampled.window_words} "
         f"words overlapping by {sampled.overlap_words}; fast-tier flag {sampled.flag}."
     )
+    emit([table], as_json=as_json)
+
+
+def longtext_figures(texts: int, lang: str) -> Figures:
+    """The longtext table: one row per (length, way of judging)."""
+    return Figures(
+        f"bench longtext: {texts} texts per length ({lang}), half with one toxic passage",
+        [Column("words", number()), Column("how"),
+         Column("transformer share", _share), Column("recall", number(3)),
+         Column("false pos.", number(3), key="false_positive_rate"),
+         Column("texts/s", number(1), key="texts_per_s"),
+         Column("windows escalated/text", number(1), key="windows_escalated_per_text")],
+    )  # fmt: skip
+
+
+def _share(value: Any) -> str:
+    """The share of windows the transformer judges; blank where it does not apply."""
+    return "" if value is None else f"{value:.0%}"
 
 
 def _with(options: TierOptions, **change: Any) -> TierOptions:
@@ -194,12 +212,14 @@ def bench_context(
     parents: Annotated[int, typer.Option(help="Parents per label and language.")] = 150,
     fast_only: Annotated[bool, typer.Option(help="The fast tier instead of the cascade.")] = False,
     seed: Annotated[int, typer.Option()] = 7,
+    as_json: AsJson = False,
 ) -> None:
     """Does thread context catch hostile echoes without blaming replies for their parents?"""
     from streams.text.context import ContextJudge
     from streams.text.load import FAST_ONLY, TierOptions, load_classifier
 
     settings = get_settings()
+    configure_logging("WARNING")
     rng = random.Random(seed)
     clf = load_classifier(
         settings.models_path,
@@ -217,14 +237,24 @@ def bench_context(
                     pairs.append((parent, rng.choice(lists[lang]), f"{kind}:{label}", lang))
     replies = [r for _, r, _, _ in pairs]
     langs: list[str | None] = [lang for *_, lang in pairs]
-    alone = clf.classify(replies, langs)
-    glued = clf.classify([judge.together(r, [p]) for p, r, _, _ in pairs], langs)
-    ours = judge.judge([(r, a, [p]) for (p, r, _, _), a in zip(pairs, alone, strict=True)])
+    with console.status(f"judging {len(pairs):,} pairs three ways"):
+        alone = clf.classify(replies, langs)
+        glued = clf.classify([judge.together(r, [p]) for p, r, _, _ in pairs], langs)
+        ours = judge.judge([(r, a, [p]) for (p, r, _, _), a in zip(pairs, alone, strict=True)])
     methods = {
         "reply alone": [s.toxic for s in alone],
         "reply glued to its parent": [s.toxic for s in glued],
         "context judge": [o.scores.toxic for o in ours],
     }
+    toxic_parents = sorted({(p, lang) for p, _, k, lang in pairs if k.endswith(":1")})
+    judged = clf.classify([p for p, _ in toxic_parents], [lang for _, lang in toxic_parents])
+    ceiling = sum(s.toxic > 0.5 for s in judged) / max(1, len(judged))
+    emit([context_figures([k for _, _, k, _ in pairs], methods, ceiling)], as_json=as_json)
+
+
+def context_figures(kinds: list[str], methods: dict[str, list[float]], ceiling: float) -> Figures:
+    """The share judged toxic by each method, per group of pairs (`kinds[i]` is pair i's group:
+    `echo|unseen|alone:label`); `ceiling` is the model's own recall on the toxic parents."""
     groups = {
         "recall: echo of a toxic parent": "echo:1",
         "recall: unlisted echo of a toxic parent": "unseen:1",
@@ -232,20 +262,21 @@ def bench_context(
         "false pos.: echo of a benign parent": "echo:0",
         "false pos.: standalone reply, benign parent": "alone:0",
     }
-    table = Table(title=f"bench context: {len(pairs)} constructed (parent, reply) pairs, en + ar")
-    table.add_column("share judged toxic", justify="left")
-    table.add_column("pairs", justify="right")
-    for name in methods:
-        table.add_column(name, justify="right")
+    table = Figures(
+        f"bench context: {len(kinds)} constructed (parent, reply) pairs, en + ar",
+        [
+            Column("share judged toxic", key="group"),
+            Column("pairs", number()),
+            *(Column(name, number(3)) for name in methods),
+        ],
+    )
     for title, kind in groups.items():
-        idx = [i for i, (_, _, k, _) in enumerate(pairs) if k == kind]
-        cells = [f"{sum(m[i] > 0.5 for i in idx) / max(1, len(idx)):.3f}" for m in methods.values()]
-        table.add_row(title, str(len(idx)), *cells)
-    console.print(table)
-    toxic_parents = sorted({(p, lang) for p, _, k, lang in pairs if k.endswith(":1")})
-    judged = clf.classify([p for p, _ in toxic_parents], [lang for _, lang in toxic_parents])
-    ceiling = sum(s.toxic > 0.5 for s in judged) / max(1, len(judged))
-    console.print(
+        idx = [i for i, k in enumerate(kinds) if k == kind]
+        shares = [sum(m[i] > 0.5 for i in idx) / max(1, len(idx)) for m in methods.values()]
+        table.add(title, len(idx), *shares)
+    table.facts["model_recall_on_parents"] = ceiling
+    table.notes.append(
         f"Parents labeled toxic that the model itself judges toxic: {ceiling:.1%} (the ceiling "
         "of any recall here)."
     )
+    return table
