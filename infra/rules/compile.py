@@ -167,7 +167,8 @@ class _Checker:
             self.problems.append(_at(node.at, "a counter's window is between 1s and 30d"))
         key_type, key = self.expr(node.key)
         if key_type not in (Type.STRING, Type.NUMBER, None):
-            self.problems.append(_at(node.key.at, f"a counter counts by a string, not a {key_type}"))  # fmt: skip
+            reason = f"a counter counts by a string, not a {key_type}"
+            self.problems.append(_at(node.key.at, reason))
         where = None
         if node.where is not None:
             where = self.condition(node.where)
@@ -255,7 +256,8 @@ class _Checker:
                 _at(expr.at, f"{expr.name}() takes {len(wants)} argument(s), not {len(expr.args)}")
             )
             return None, lambda _f: None
-        args = [self._typed(a, want, f"{expr.name}()") for a, want in zip(expr.args, wants, strict=True)]  # fmt: skip
+        where = f"{expr.name}()"
+        args = [self._typed(a, w, where) for a, w in zip(expr.args, wants, strict=True)]
         if len(args) == 1:
             (a,) = args
             return gives, lambda f: fn(a(f))
@@ -268,7 +270,7 @@ class _Checker:
             self.problems.append(_at(expr.at, f"{where} wants a {want}, got a {kind}"))
         return test
 
-    def _op(self, expr: Op) -> tuple[Type | None, Test]:  # noqa: PLR0911 (one per operator)
+    def _op(self, expr: Op) -> tuple[Type | None, Test]:
         op, args = expr.op, expr.args
         if op in ("and", "or"):
             tests = tuple(self._typed(a, Type.BOOL, f"'{op}'") for a in args)
@@ -328,7 +330,7 @@ def _all(tests: tuple[Test, ...]) -> Test:
         return lambda f: a(f) and b(f)
 
     def every(f: Facts) -> bool:
-        for test in tests:
+        for test in tests:  # noqa: SIM110 (a plain loop: no generator per event)
             if not test(f):
                 return False
         return True
@@ -342,7 +344,7 @@ def _any(tests: tuple[Test, ...]) -> Test:
         return lambda f: a(f) or b(f)
 
     def some(f: Facts) -> bool:
-        for test in tests:
+        for test in tests:  # noqa: SIM110 (a plain loop: no generator per event)
             if test(f):
                 return True
         return False

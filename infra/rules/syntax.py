@@ -210,7 +210,8 @@ def _problem(exc: UnexpectedInput, source: str) -> RuleProblem:
         lines = source.splitlines() or [""]
         return RuleProblem(len(lines), len(lines[-1]) + 1, "the rules end too early")
     if isinstance(exc, UnexpectedCharacters):
-        char = source[exc.pos_in_stream] if exc.pos_in_stream < len(source) else ""
+        pos = exc.pos_in_stream or 0
+        char = source[pos] if pos < len(source) else ""
         return RuleProblem(line, column, f"unexpected character {char!r}")
     if isinstance(exc, UnexpectedToken):
         expected = ", ".join(sorted(_readable(t) for t in exc.expected if not t.startswith("_")))
@@ -291,7 +292,8 @@ class _Builder:
 
     def counter(self, node: Tree[Token]) -> CounterNode:
         name, key, window, where = node.children
-        assert isinstance(name, Token) and isinstance(window, Token)
+        assert isinstance(name, Token)
+        assert isinstance(window, Token)
         where_expr = None
         if isinstance(where, Tree):
             where_expr = self.expr(where.children[0])
@@ -302,7 +304,8 @@ class _Builder:
 
     def rule(self, node: Tree[Token]) -> RuleNode:
         shadow, name, when, actions, *examples = node.children
-        assert isinstance(name, Token) and isinstance(actions, Tree)
+        assert isinstance(name, Token)
+        assert isinstance(actions, Tree)
         return RuleNode(
             name=str(name),
             shadow=shadow is not None,
@@ -336,7 +339,7 @@ class _Builder:
             facts.append((".".join(str(t) for t in path.children), _scalar(literal)))
         return Example(str(outcome) == "fires", tuple(facts), _at(node))
 
-    def expr(self, node: Tree[Token] | Token | None) -> Expr:  # noqa: PLR0911 (one per node)
+    def expr(self, node: Tree[Token] | Token | None) -> Expr:
         assert node is not None
         if isinstance(node, Token):  # pragma: no cover - every token is wrapped by a rule
             raise AssertionError(node)
@@ -352,7 +355,7 @@ class _Builder:
             case "true" | "false":
                 return Const(node.data == "true", at)
             case "list":
-                values = tuple(_scalar(self.expr(k)) for k in kids if k is not None)  # type: ignore[arg-type]
+                values = tuple(_scalar(self.expr(k)) for k in kids if k is not None)
                 return Const(values, at)
             case "path":
                 return Field(".".join(str(t) for t in kids), at)
