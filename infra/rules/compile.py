@@ -237,6 +237,8 @@ class _Checker:
             known = ", ".join([*FIELDS, "scores.<label>", *sorted(self.counters)])
             self.problems.append(_at(expr.at, f"unknown field {path!r}; known: {known}"))
             return None, lambda _f: None
+        if self._in_counter and path.startswith("author."):
+            self.problems.append(_at(expr.at, "a counter cannot read the author's history"))
         if path.startswith(SCORES_PREFIX):
             self.reads.add("scores")
             label = path.removeprefix(SCORES_PREFIX)
