@@ -36,9 +36,9 @@ from schemas.rows import (
     BLOCK_CHANGE_ROWS,
     DEAD_LETTER_ROWS,
     MEDIA_VERDICT_ROWS,
+    SHADOW_ROWS,
     STRIKE_ROWS,
     VERDICT_ROWS,
-    SHADOW_ROWS,
     RecordRows,
     Row,
 )
@@ -140,7 +140,8 @@ AUTHOR_BLOCK_CHANGES = record_table("author_blocks", BLOCK_CHANGE_ROWS)
 DEAD = record_table("dead_letters", DEAD_LETTER_ROWS, _digest_if_private)
 RULE_SHADOW = record_table("rule_shadow", SHADOW_ROWS)
 TABLES = (
-    EVENTS, VERDICTS, MEDIA_VERDICTS, BANK_ENTRIES, STRIKES, AUTHOR_BLOCK_CHANGES, DEAD, RULE_SHADOW,
+    EVENTS, VERDICTS, MEDIA_VERDICTS, BANK_ENTRIES, STRIKES, AUTHOR_BLOCK_CHANGES, DEAD,
+    RULE_SHADOW,
 )  # fmt: skip
 
 
