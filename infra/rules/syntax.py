@@ -206,18 +206,20 @@ def parse(source: str) -> Program:
 
 def _problem(exc: UnexpectedInput, source: str) -> RuleProblem:
     line, column = max(exc.line, 1), max(exc.column, 1)
-    if isinstance(exc, UnexpectedEOF):
-        lines = source.splitlines() or [""]
-        return RuleProblem(len(lines), len(lines[-1]) + 1, "the rules end too early")
     if isinstance(exc, UnexpectedCharacters):
         pos = exc.pos_in_stream or 0
         char = source[pos] if pos < len(source) else ""
         return RuleProblem(line, column, f"unexpected character {char!r}")
+    expected = ""
     if isinstance(exc, UnexpectedToken):
-        expected = ", ".join(sorted(_readable(t) for t in exc.expected if not t.startswith("_")))
-        got = "the end" if exc.token.type == "$END" else repr(str(exc.token))
-        return RuleProblem(line, column, f"unexpected {got}; expected one of: {expected}")
-    return RuleProblem(line, column, str(exc).splitlines()[0])
+        wanted = sorted(_readable(t) for t in exc.expected if not t.startswith("_"))
+        expected = f"; expected one of: {', '.join(wanted)}" if wanted else ""
+        if exc.token.type != "$END":
+            return RuleProblem(line, column, f"unexpected {str(exc.token)!r}{expected}")
+    if isinstance(exc, UnexpectedToken | UnexpectedEOF):
+        lines = source.rstrip().splitlines() or [""]
+        return RuleProblem(len(lines), len(lines[-1]) + 1, f"the rules end too early{expected}")
+    return RuleProblem(line, column, str(exc).splitlines()[0])  # pragma: no cover
 
 
 _TERMINALS = {
