@@ -21,7 +21,7 @@ SECOND = FIRST.replace("0.8", "0.6").replace("0.9", "0.7")
 
 
 def test_validate_answers_each_problem_with_its_place(api: TestClient) -> None:
-    bad = "rule a:\n  when scores.insult > 0.8 and lang > 1\n  then reject\n  example fires: toxic = 1"
+    bad = "rule a:\n  when scores.insult > 0.8 and lang > 1\n  then reject"
     found = api.post("/v1/tenant/rules/validate", json={"source": bad})
     assert found.status_code == 200, found.text
     assert found.json() == {
