@@ -99,26 +99,32 @@ def backtest_sql(source: str, mode: Literal["replace", "add"]) -> tuple[str, dic
             "decision = 'review' OR new_rules = 'review', 'review', decision)"
         )
     # Names in this SQL come from the grammar ([a-z_][a-z0-9_]*); every literal is a parameter.
+    # One level per step, so that each step reads columns of the one below: an alias used in
+    # its own SELECT would be expanded in place, and a hundred rules would be written out
+    # hundreds of times over.
     sql = f"""
         SELECT event_id, author, toxic, top_label, decision, {new} AS new_decision,
                [{", ".join(hits) or "toUInt8(0)"}] AS hits
         FROM (
-            SELECT *, {", ".join(conditions) or "toUInt8(0) AS h_none"},
-                   {new_rules} AS new_rules
+            SELECT *, {new_rules} AS new_rules
             FROM (
-                SELECT *{"".join(", " + w for w in windows)}
+                SELECT event_id, author, toxic, top_label, decision, policy_decision,
+                       {", ".join(conditions) or "toUInt8(0) AS h_none"}
                 FROM (
-                    SELECT event_id, author, toxic, scores, lang, source, kind, item_id, spans,
-                           duplicate_of, context, decision,
-                           if(rules = '', decision, JSONExtractString(rules, 'policy_decision'))
-                               AS policy_decision,
-                           intDiv(toUnixTimestamp64Milli(occurred_at), 10) AS ts,
-                           if(empty(scores), '',
-                              arrayReduce('argMax', mapKeys(scores), mapValues(scores)))
-                               AS top_label
-                    FROM verdicts FINAL
-                    WHERE tenant = {{tenant:String}}
-                      AND occurred_at >= now64(3) - toIntervalDay({{days:UInt32}})
+                    SELECT *{"".join(", " + w for w in windows)}
+                    FROM (
+                        SELECT event_id, author, toxic, scores, lang, source, kind, item_id,
+                               spans, duplicate_of, context, decision,
+                               if(rules = '', decision,
+                                  JSONExtractString(rules, 'policy_decision')) AS policy_decision,
+                               intDiv(toUnixTimestamp64Milli(occurred_at), 10) AS ts,
+                               if(empty(scores), '',
+                                  arrayReduce('argMax', mapKeys(scores), mapValues(scores)))
+                                   AS top_label
+                        FROM verdicts FINAL
+                        WHERE tenant = {{tenant:String}}
+                          AND occurred_at >= now64(3) - toIntervalDay({{days:UInt32}})
+                    )
                 )
             )
         )

@@ -66,7 +66,7 @@ _FUNCTIONS: dict[str, tuple[tuple[Type, ...], Type, Callable[..., Any]]] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)  # hashed by identity: cheap as a cache key
 class CompiledCounter:
     """Counts the events whose `key` is the same, in a sliding `window` (seconds) of event time;
     only events for which `where` holds are counted."""
@@ -78,7 +78,7 @@ class CompiledCounter:
     version: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)  # hashed by identity: cheap as a cache key
 class CompiledRule:
     name: str
     version: str
@@ -302,6 +302,12 @@ class _Checker:
         if kind not in (Type.STRING, Type.NUMBER, None):
             self.problems.append(_at(expr.at, f"'in' looks for a string or number, not a {kind}"))
         members = members_of({})
+        field = expr.args[0]
+        if isinstance(field, Field) and not field.path.startswith(SCORES_PREFIX):
+            path = field.path
+            if expr.op == "in":
+                return lambda f: f[path] in members
+            return lambda f: f[path] not in members
         if expr.op == "in":
             return lambda f: left(f) in members
         return lambda f: left(f) not in members
@@ -314,12 +320,38 @@ class _Checker:
                 self.problems.append(_at(expr.at, f"cannot compare a {ka} with a {kb}"))
             elif op not in ("==", "!=") and ka != Type.NUMBER:
                 self.problems.append(_at(expr.at, f"'{op}' compares numbers, not {ka}s"))
-        fn = _COMPARE[op]
-        right = expr.args[1]
-        if isinstance(right, Const):  # the common case, `field > 0.8`: one call, not three
-            value = right.value
-            return lambda f: fn(a(f), value)
-        return _binary(fn, a, b)
+        left, right = expr.args
+        if isinstance(right, Const) and not isinstance(right.value, tuple):
+            return _against_constant(op, left, a, right.value)
+        return _binary(_COMPARE[op], a, b)
+
+
+def _against_constant(  # noqa: PLR0911 (one closure per operator: the hot path)
+    op: str, left: Expr, a: Test, value: Any
+) -> Test:
+    """`field > 0.8`, the common case, as one closure that reads the fact itself."""
+    if isinstance(left, Field) and not left.path.startswith(SCORES_PREFIX):
+        path = left.path
+        match op:
+            case ">":
+                return lambda f: f[path] > value
+            case ">=":
+                return lambda f: f[path] >= value
+            case "<":
+                return lambda f: f[path] < value
+            case "<=":
+                return lambda f: f[path] <= value
+            case "==":
+                return lambda f: f[path] == value
+            case "!=":
+                return lambda f: f[path] != value
+    if isinstance(left, Field) and op in (">", ">="):
+        label = left.path.removeprefix(SCORES_PREFIX)
+        if op == ">":
+            return lambda f: f["scores"].get(label, 0.0) > value
+        return lambda f: f["scores"].get(label, 0.0) >= value
+    fn = _COMPARE[op]
+    return lambda f: fn(a(f), value)
 
 
 def _binary(fn: Callable[[Any, Any], Any], a: Test, b: Test) -> Test:

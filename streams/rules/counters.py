@@ -1,9 +1,10 @@
 """Sliding-window counts per entity, kept by the worker beside the stream, across restarts.
 
 An entity is (tenant, counter, the counter's version, the key a rule names: an author, a URL, a
-content hash…). Each holds the events counted for it, *by event id*, with their event time: an
-event delivered again (a replay, or the redelivery after a crash before the offset commit) is
-found by its id and not counted twice, and counts are read in event time, so a replay reads the
+content hash…), stored as a 16-byte digest of those. Each holds the events counted for it, *by
+event id*, with their event time: an event delivered again (a replay, or the redelivery after a
+crash before the offset commit) is found by its id and not counted twice, and counts are read in
+event time, so a replay reads the
 same counts as the first pass did. A count is the events in `(t - window, t]` of the item's own
 time `t`.
 
@@ -23,6 +24,8 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from hashlib import blake2b
+from operator import itemgetter
 from pathlib import Path
 
 from infra.errors import ConfigError
@@ -30,19 +33,28 @@ from infra.errors import ConfigError
 log = logging.getLogger(__name__)
 
 
+Entity = tuple[str, ...]
+_AT = itemgetter(0)
+
+
+def entity_digest(entity: Entity) -> bytes:
+    h = blake2b(digest_size=16)
+    for part in entity:
+        h.update(part.encode("utf-8", "surrogatepass"))
+        h.update(b"\x1f")  # unit separator: ("ab", "c") and ("a", "bc") differ
+    return h.digest()
+
+
 @dataclass(slots=True)
 class _Entity:
-    times: list[tuple[float, bytes]] = field(default_factory=list)  # (at, event), sorted
-    events: set[bytes] = field(default_factory=set)
+    times: list[tuple[float, str]] = field(default_factory=list)  # (at, event id), sorted
+    events: set[str] = field(default_factory=set)
 
     def forget_before(self, at: float) -> None:
-        cut = bisect.bisect_left(self.times, (at, b""))
+        cut = bisect.bisect_left(self.times, at, key=_AT)
         if cut:
             self.events.difference_update(event for _, event in self.times[:cut])
             del self.times[:cut]
-
-
-_LAST = b"\xff" * 32  # sorts after every event key: (t, _LAST) bounds every (t, event)
 
 
 class CounterStore:
@@ -55,8 +67,8 @@ class CounterStore:
     ) -> None:
         self.horizon = horizon_s
         self.capacity = capacity
-        self._memory: OrderedDict[bytes, _Entity] = OrderedDict()
-        self._pending: list[tuple[bytes, bytes, float]] = []
+        self._memory: OrderedDict[Entity, _Entity] = OrderedDict()
+        self._pending: list[tuple[Entity, str, float]] = []
         self._lock = threading.Lock()
         self._db: sqlite3.Connection | None = None
         self._pruned = 0.0
@@ -68,14 +80,14 @@ class CounterStore:
                 self._db.execute("PRAGMA synchronous=NORMAL")  # a process crash loses nothing
                 self._db.execute("PRAGMA busy_timeout=10000")
                 self._db.execute(
-                    "CREATE TABLE IF NOT EXISTS counted (entity BLOB NOT NULL, event BLOB NOT "
+                    "CREATE TABLE IF NOT EXISTS counted (entity BLOB NOT NULL, event TEXT NOT "
                     "NULL, at REAL NOT NULL, PRIMARY KEY (entity, event)) WITHOUT ROWID"
                 )
             except sqlite3.Error as exc:
                 raise ConfigError(f"cannot open the counters store {path}: {exc}") from exc
 
     def observe(
-        self, entity: bytes, event: bytes, at: float, window: float, *, count_it: bool = True
+        self, entity: Entity, event: str, at: float, window: float, *, count_it: bool = True
     ) -> tuple[int, float | None]:
         """Count `event` for `entity` at time `at` (once, whatever the deliveries) unless
         `count_it` is false, then return (events in `(at - window, at]`, the first one's time)."""
@@ -87,12 +99,12 @@ class CounterStore:
                 self._pending.append((entity, event, at))
                 if state.times[0][0] < at - self.horizon:
                     state.forget_before(at - self.horizon)
-            start = bisect.bisect_right(state.times, (at - window, _LAST))
-            end = bisect.bisect_right(state.times, (at, _LAST))
+            start = bisect.bisect_right(state.times, at - window, key=_AT)
+            end = bisect.bisect_right(state.times, at, key=_AT)
             first = state.times[start][0] if start < end else None
             return end - start, first
 
-    def _entity(self, entity: bytes) -> _Entity:
+    def _entity(self, entity: Entity) -> _Entity:
         state = self._memory.get(entity)
         if state is not None:
             self._memory.move_to_end(entity)
@@ -100,7 +112,7 @@ class CounterStore:
         state = _Entity()
         if self._db is not None:
             rows = self._db.execute(
-                "SELECT event, at FROM counted WHERE entity = ?", (entity,)
+                "SELECT event, at FROM counted WHERE entity = ?", (entity_digest(entity),)
             ).fetchall()
             state.events = {event for event, _ in rows}
             state.times = sorted((at, event) for event, at in rows)
@@ -118,7 +130,8 @@ class CounterStore:
             try:
                 self._db.execute("BEGIN")
                 self._db.executemany(
-                    "INSERT OR IGNORE INTO counted (entity, event, at) VALUES (?, ?, ?)", pending
+                    "INSERT OR IGNORE INTO counted (entity, event, at) VALUES (?, ?, ?)",
+                    [(entity_digest(entity), event, at) for entity, event, at in pending],
                 )
                 self._db.execute("COMMIT")
             except sqlite3.Error:

@@ -15,7 +15,6 @@ import threading
 import time
 from collections.abc import Callable
 from functools import lru_cache
-from hashlib import blake2b
 from typing import Protocol
 
 from infra.rules.compile import CompiledRule, Facts, RuleSet, severest
@@ -33,14 +32,6 @@ class RuleBook(Protocol):
     def for_tenant(self, tenant: str) -> RuleSet: ...
 
     def refresh(self) -> None: ...
-
-
-def _key(*parts: str) -> bytes:
-    h = blake2b(digest_size=16)
-    for part in parts:
-        h.update(part.encode("utf-8", "surrogatepass"))
-        h.update(b"\x1f")
-    return h.digest()
 
 
 class RuleEngine:
@@ -81,7 +72,7 @@ class RuleEngine:
         fired = rules.evaluate(facts)
         live = [r for r in fired if not r.shadow]
         decision = severest([r.decision for r in live if r.decision]) or verdict.decision.value
-        outcome = RulesOutcome(
+        outcome = RulesOutcome.model_construct(  # its parts are records already
             ruleset_version=rules.version,
             policy_decision=verdict.decision,
             fired=[_fired(r) for r in live],
@@ -94,14 +85,14 @@ class RuleEngine:
     def _count(self, rules: RuleSet, facts: Facts, verdict: Verdict) -> dict[str, int]:
         counts: dict[str, int] = {}
         at = verdict.occurred_at.timestamp()
-        event = _key(verdict.event_id)
+        event = verdict.event_id
         for counter in rules.counters:
             key = counter.key(facts)
             if key in ("", None):
                 facts[counter.name] = 0.0
                 counts[counter.name] = 0
                 continue
-            entity = _key(verdict.tenant, counter.name, counter.version, f"{key}")
+            entity = (verdict.tenant, counter.name, counter.version, f"{key}")
             count_it = counter.where is None or bool(counter.where(facts))
             n, _ = self.counters.observe(entity, event, at, counter.window, count_it=count_it)
             facts[counter.name] = float(n)
@@ -110,12 +101,12 @@ class RuleEngine:
 
     def _history(self, facts: Facts, verdict: Verdict) -> None:
         at = verdict.occurred_at.timestamp()
-        event = _key(verdict.event_id)
+        event = verdict.event_id
         items, first = self.counters.observe(
-            _key(verdict.tenant, "author.items", verdict.author), event, at, _HISTORY_S
+            (verdict.tenant, "author.items", verdict.author), event, at, _HISTORY_S
         )
         harmful, _ = self.counters.observe(
-            _key(verdict.tenant, "author.harmful", verdict.author), event, at, _HISTORY_S,
+            (verdict.tenant, "author.harmful", verdict.author), event, at, _HISTORY_S,
             count_it=verdict.decision is not Decision.APPROVE,
         )  # fmt: skip
         facts["author.items"] = float(items)
@@ -128,7 +119,7 @@ class RuleEngine:
         self.counters.flush()
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=4096)  # by the rule's identity: one record per compiled rule
 def _fired(rule: CompiledRule) -> FiredRule:
     """The record of a rule that fired, built once per rule (records are immutable)."""
     actions = [RuleAction.model_validate({"kind": a.kind, "value": a.value}) for a in rule.actions]
