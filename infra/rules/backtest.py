@@ -89,6 +89,7 @@ def backtest_sql(source: str, mode: Literal["replace", "add"]) -> tuple[str, dic
         f"toUInt8({tr.expr(r.when)}) AS {h}" for r, h in zip(program.rules, hits, strict=True)
     ]
     windows = counters + (list(HISTORY_COLUMNS) if tr.uses_history else [])
+    labels = "".join(", " + c for c in tr.label_columns())
     if mode == "replace":
         new_rules = _decision_sql(list(program.rules), hits, "policy_decision")
         new = "new_rules"
@@ -103,8 +104,8 @@ def backtest_sql(source: str, mode: Literal["replace", "add"]) -> tuple[str, dic
     # its own SELECT would be expanded in place, and a hundred rules would be written out
     # hundreds of times over.
     sql = f"""
-        SELECT event_id, author, toxic, top_label, decision, {new} AS new_decision,
-               [{", ".join(hits) or "toUInt8(0)"}] AS hits
+        SELECT event_id, author, toxic, top_label, decision, {new} AS new_decision
+               {"".join(", " + h for h in hits)}
         FROM (
             SELECT *, {new_rules} AS new_rules
             FROM (
@@ -120,7 +121,7 @@ def backtest_sql(source: str, mode: Literal["replace", "add"]) -> tuple[str, dic
                                intDiv(toUnixTimestamp64Milli(occurred_at), 10) AS ts,
                                if(empty(scores), '',
                                   arrayReduce('argMax', mapKeys(scores), mapValues(scores)))
-                                   AS top_label
+                                   AS top_label{labels}
                         FROM verdicts FINAL
                         WHERE tenant = {{tenant:String}}
                           AND occurred_at >= now64(3) - toIntervalDay({{days:UInt32}})
@@ -140,32 +141,50 @@ def backtest(
     days: int = 7,
     mode: Literal["replace", "add"] = "replace",
 ) -> BacktestReport:
-    """Run `source` over `tenant`'s verdicts of the last `days`. Raises `InvalidRules`, or
+    """Run `source` over `tenant`'s verdicts of the last `days`, in one pass: the aggregates
+    are grouped by (published decision, candidate decision, top label), a handful of groups,
+    with a sum and a few examples per rule and a count per action. Raises `InvalidRules`, or
     `WarehouseError`."""
-    per_verdict, parameters, _ = backtest_sql(source, mode)
+    per_verdict, parameters, n = backtest_sql(source, mode)
     parameters |= {"tenant": tenant, "days": days}
-    program = parse(source)
+    rules = parse(source).rules
+    actions = _actions(rules)
+    columns = [f"sum(h{i}) AS r{i}" for i in range(n)]
+    columns += [
+        f"groupArrayIf({EXAMPLES_PER_RULE})((event_id, author, toxic), h{i} = 1) AS x{i}"
+        for i in range(n)
+    ]
+    columns += [
+        f"sum(toUInt8({' OR '.join(f'h{i}' for i in hit)})) AS a{k}"
+        for k, hit in enumerate(actions.values())
+    ]
+    any_hit = " OR ".join(f"h{i}" for i in range(n)) or "0"
     started = time.perf_counter()
     groups = warehouse.rows(
-        f"SELECT decision, new_decision, top_label, hits, count() AS n FROM ({per_verdict}) "  # noqa: S608
-        "GROUP BY decision, new_decision, top_label, hits",
-        parameters,
-    )
-    examples = warehouse.rows(
-        f"SELECT rule_index, event_id, author, toxic, top_label, decision, new_decision "  # noqa: S608
-        f"FROM ({per_verdict}) ARRAY JOIN arrayFilter(i -> hits[i] = 1, "
-        f"arrayEnumerate(hits)) AS rule_index "
-        f"ORDER BY rule_index, event_id LIMIT {EXAMPLES_PER_RULE} BY rule_index",
+        f"SELECT decision, new_decision, top_label, count() AS n, "  # noqa: S608 (see above)
+        f"sum(toUInt8({any_hit})) AS any_hit{''.join(', ' + c for c in columns)} "
+        f"FROM ({per_verdict}) GROUP BY decision, new_decision, top_label",
         parameters,
     )
     seconds = time.perf_counter() - started
-    return _report(program.rules, groups, examples, days, mode, seconds)
+    return _report(rules, list(actions), groups, days, mode, seconds)
+
+
+def _actions(rules: tuple[RuleNode, ...]) -> dict[str, list[int]]:
+    """`kind:value` of each action of a live rule → the rules that take it."""
+    found: dict[str, list[int]] = {}
+    for i, rule in enumerate(rules):
+        if rule.shadow:
+            continue
+        for a in rule.actions:
+            found.setdefault(f"{a.kind}:{a.value}" if a.value else a.kind, []).append(i)
+    return found
 
 
 def _report(
     rules: tuple[RuleNode, ...],
+    actions: list[str],
     groups: list[dict[str, Any]],
-    examples: list[dict[str, Any]],
     days: int,
     mode: Literal["replace", "add"],
     seconds: float,
@@ -175,21 +194,42 @@ def _report(
     by_label: Counter[str] = Counter()
     fired: Counter[int] = Counter()
     rule_labels: dict[int, Counter[str]] = defaultdict(Counter)
+    examples: dict[int, list[Example]] = defaultdict(list)
     total = changed = 0
     for g in groups:
-        n = int(g["n"])
+        n, label = int(g["n"]), g["top_label"] or "none"
         total += n
         decisions[f"{g['decision']}>{g['new_decision']}"] += n
         changed += n if g["decision"] != g["new_decision"] else 0
-        hit = [i for i, h in enumerate(g["hits"]) if h and i < len(rules)]
-        live = [a for i in hit if not rules[i].shadow for a in rules[i].actions]
-        for action in {f"{a.kind}:{a.value}" if a.value else a.kind for a in live}:
-            by_action[action] += n
-        if hit:
-            by_label[g["top_label"] or "none"] += n
-        for i in hit:
-            fired[i] += n
-            rule_labels[i][g["top_label"] or "none"] += n
+        if g["any_hit"]:
+            by_label[label] += int(g["any_hit"])
+        for k, action in enumerate(actions):
+            if g[f"a{k}"]:
+                by_action[action] += int(g[f"a{k}"])
+        for i, rule in enumerate(rules):
+            hits = int(g[f"r{i}"])
+            if not hits:
+                continue
+            fired[i] += hits
+            rule_labels[i][label] += hits
+            for event_id, author, toxic in g[f"x{i}"]:
+                examples[i].append(
+                    Example(
+                        rule=rule.name, event_id=event_id, author=author,
+                        toxic=round(float(toxic), 4), top_label=g["top_label"],
+                        decision=g["decision"], new_decision=g["new_decision"],
+                    )
+                )  # fmt: skip
+    changed_first = sorted(
+        (e for found in examples.values() for e in found),
+        key=lambda e: (e.rule, e.decision == e.new_decision, e.event_id),
+    )
+    kept: Counter[str] = Counter()
+    picked = []
+    for e in changed_first:  # per rule: changed decisions first, then the others
+        if kept[e.rule] < EXAMPLES_PER_RULE:
+            kept[e.rule] += 1
+            picked.append(e)
     return BacktestReport(
         days=days,
         mode=mode,
@@ -202,17 +242,6 @@ def _report(
             RuleCounts(rule=r.name, shadow=r.shadow, fired=fired[i], by_label=dict(rule_labels[i]))
             for i, r in enumerate(rules)
         ],
-        examples=[
-            Example(
-                rule=rules[int(e["rule_index"]) - 1].name,
-                event_id=e["event_id"],
-                author=e["author"],
-                toxic=round(float(e["toxic"]), 4),
-                top_label=e["top_label"],
-                decision=e["decision"],
-                new_decision=e["new_decision"],
-            )
-            for e in examples
-        ],
+        examples=picked,
         seconds=round(seconds, 3),
     )

@@ -60,6 +60,8 @@ class Translator:
     counters: set[str]
     parameters: dict[str, Any] = field(default_factory=dict)
     uses_history: bool = False
+    labels: set[str] = field(default_factory=set)
+    """Labels read: each is read out of the scores map once per verdict, as `s_<label>`."""
 
     def param(self, value: Any) -> str:
         name = f"p{len(self.parameters)}"
@@ -88,7 +90,9 @@ class Translator:
         if path in self.counters:
             return f"c_{path}"
         if path.startswith(SCORES_PREFIX):
-            return f"scores[{self.param(path.removeprefix(SCORES_PREFIX))}]"
+            label = path.removeprefix(SCORES_PREFIX)  # a name of the grammar: [a-z_][a-z0-9_]*
+            self.labels.add(label)
+            return f"s_{label}"
         if path in NOT_STORED:
             raise InvalidRules(
                 [RuleProblem(e.at.line, e.at.column, f"{path} is not stored with verdicts: "
@@ -120,6 +124,9 @@ class Translator:
             case "not_in":
                 return f"({args[0]} NOT IN {args[1]})"
         return f"({args[0]} {_COMPARE[e.op]} {args[1]})"
+
+    def label_columns(self) -> list[str]:
+        return [f"scores[{self.param(label)}] AS s_{label}" for label in sorted(self.labels)]
 
     def counter(self, c: CounterNode) -> str:
         key = self.expr(c.key)
