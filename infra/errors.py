@@ -15,6 +15,7 @@
     ├── XError             the X API failed or refused (subclasses in `infra/x/errors.py`)
     └── Refused            a request the rules refuse; a stable `code` for clients, a message
         ├── InvalidInput       a value of the wrong form (an email, a role, too many buckets)
+        │   └── InvalidRules   rules that do not parse, check or pass their examples
         ├── Rejected           well-formed but unusable (an unknown invitation code or cursor)
         ├── Unauthenticated    the caller is not who they claim (a wrong password)
         │   └── InvalidToken   a bearer credential that is not (or no longer) valid
@@ -34,6 +35,7 @@ stays visible.
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from schemas.records import DeadLetterReason
@@ -114,6 +116,28 @@ class Refused(ModstreamError):
 
 class InvalidInput(Refused):
     pass
+
+
+@dataclass(frozen=True, slots=True)
+class RuleProblem:
+    """One thing wrong in a rule set, where it is (1-based line and column)."""
+
+    line: int
+    column: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}, column {self.column}: {self.reason}"
+
+
+class InvalidRules(InvalidInput):
+    """`problems` says each thing wrong, with its line and column (also in `details`)."""
+
+    def __init__(self, problems: list[RuleProblem]) -> None:
+        first = problems[0] if problems else RuleProblem(1, 1, "invalid")
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        super().__init__("invalid_rules", f"{first}{more}", [asdict(p) for p in problems])
+        self.problems = problems
 
 
 class Rejected(Refused):

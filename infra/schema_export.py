@@ -13,6 +13,7 @@ from schemas.assist import AssistRequest, AssistResponse
 from schemas.events import Event
 from schemas.media import BankEntry, MediaVerdict
 from schemas.records import DeadLetter, Verdict
+from schemas.rules import ShadowRecord
 from schemas.strikes import BlockChange, Strike
 from schemas.topics import CATALOGUE
 
@@ -27,6 +28,7 @@ RECORDS: dict[str, Any] = {
     "composer_activity": ComposerActivity,
     "assist_request": AssistRequest,
     "assist_response": AssistResponse,
+    "shadow_record": ShadowRecord,
 }
 
 

@@ -63,6 +63,48 @@ class ContextEffect(BaseModel):
     )
 
 
+ActionKind = Literal["decision", "label", "queue", "webhook", "block_author", "hold"]
+
+
+class RuleAction(BaseModel):
+    """One action of a rule. Queues, webhooks, author blocks and holds are recorded here for the
+    services that carry them out; the decision and labels are applied by the worker itself."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: ActionKind
+    value: str = Field(
+        default="",
+        description="The decision, label, queue or webhook name; a hold's seconds; empty for "
+        "`block_author`.",
+    )
+
+
+class FiredRule(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    rule: str
+    version: str = Field(description="A digest of the rule's text: it changes when the rule does.")
+    actions: list[RuleAction]
+
+
+class RulesOutcome(BaseModel):
+    """What the tenant's rules did to a verdict."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    ruleset_version: int = Field(ge=0, description="The tenant's rule-set version in force.")
+    policy_decision: Decision = Field(description="The policy's decision, before the rules.")
+    fired: list[FiredRule] = Field(default_factory=list, description="Live rules that fired.")
+    shadow: list[FiredRule] = Field(
+        default_factory=list, description="Shadow rules that would have fired (not applied)."
+    )
+    labels: list[str] = Field(default_factory=list, description="Labels the live rules added.")
+    counters: dict[str, int] = Field(
+        default_factory=dict, description="Each declared counter's count for this item."
+    )
+
+
 class Verdict(BaseModel):
     """One judged item. Verdict topics are a public contract: subscribe to them directly."""
 
@@ -97,6 +139,10 @@ class Verdict(BaseModel):
     )
     context: ContextEffect | None = Field(
         default=None, description="Set when the post carried thread context that was read."
+    )
+    rules: RulesOutcome | None = Field(
+        default=None,
+        description="What the tenant's rules did (docs/rules.md); absent when it has none.",
     )
 
     @property

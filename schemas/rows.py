@@ -23,6 +23,7 @@ from pydantic import BaseModel
 
 from schemas.media import BankEntry, MatchKind, MediaVerdict
 from schemas.records import DeadLetter, Verdict
+from schemas.rules import ShadowRecord
 from schemas.strikes import BlockChange, Strike
 
 Row = list[Any]
@@ -140,6 +141,11 @@ def _matched_events(verdict: MediaVerdict) -> list[str]:
 
 
 VERDICT_ROWS = RecordRows(Verdict, codecs={"toxic": SCORE, "scores": SCORES, "spans": SPANS})
+ACTIONS = Codec(  # JSON: read back only by the shadow comparison's examples
+    encode=lambda actions: "[" + ",".join(a.model_dump_json() for a in actions) + "]",
+    decode=lambda value: json.loads(value or "[]"),
+)
+SHADOW_ROWS = RecordRows(ShadowRecord, codecs={"actions": ACTIONS})
 MEDIA_VERDICT_ROWS = RecordRows(
     MediaVerdict,
     codecs={"hashes": HASHES, "matches": MATCHES, "scores": SCORES},

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from schemas.events import ActivityEvent, Kind, MediaEvent, PostEvent
 from schemas.media import BankEntry, MediaVerdict
 from schemas.records import DeadLetter, Verdict
+from schemas.rules import ShadowRecord
 from schemas.strikes import BlockChange, Strike
 
 DAY_MS = 24 * 60 * 60 * 1000
@@ -68,6 +69,10 @@ AUTHOR_BLOCKS = TopicSpec(
     "Authors blocked by the strikes agent and unblocked by moderators; the latest per author "
     "wins. Kept forever: the API and the chat gateway replay it at start-up.",
 )  # fmt: skip
+RULES_SHADOW = TopicSpec(
+    "rules.shadow", 4, "tenant:author", 30 * DAY_MS, ShadowRecord,
+    "What shadow rules would have done, one record per rule that fired (docs/rules.md).",
+)  # fmt: skip
 
 CATALOGUE: tuple[TopicSpec, ...] = (
     EVENTS_TEXT,
@@ -79,6 +84,7 @@ CATALOGUE: tuple[TopicSpec, ...] = (
     DEAD_LETTERS,
     AUTHOR_STRIKES,
     AUTHOR_BLOCKS,
+    RULES_SHADOW,
 )
 
 _BY_KIND = {

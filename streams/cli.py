@@ -296,6 +296,7 @@ def register(app: typer.Typer) -> None:
     from streams.bench.classify import bench_classify_app
     from streams.bench.pipeline import bench_app
     from streams.bench.quality import bench_quality_app
+    from streams.bench.rules import bench_rules_app
     from streams.bench.text import bench_text_app
 
     add_commands(app, "bench", bench_app)
@@ -303,3 +304,4 @@ def register(app: typer.Typer) -> None:
     add_commands(app, "bench", bench_text_app)
     add_commands(app, "bench", bench_assist_app)
     add_commands(app, "bench", bench_quality_app)
+    add_commands(app, "bench", bench_rules_app)

@@ -24,6 +24,7 @@ from schemas.events import ChatMessageEvent, PostEvent
 from schemas.records import ContextEffect, DeadLetter, DeadLetterReason, Decision, Verdict
 from streams.dedupe import DedupeStore, Memory, content_key, digest, flush
 from streams.policy import Policies
+from streams.rules.engine import RuleEngine
 from streams.text.classifier import Classifier, TextScores
 from streams.text.context import ContextJudge
 from streams.text.rewrite import OfflineRewriter, Rewrite, Rewriter, RewriteRequest
@@ -111,9 +112,11 @@ class TextPipeline:
         context: ContextJudge | None = None,
         rewriter: Rewriter | None = None,
         store: DedupeStore | None = None,
+        rules: RuleEngine | None = None,
     ) -> None:
         self.classifier = classifier
         self.policies = policies
+        self.rules = rules
         self.context = context or ContextJudge(classifier)
         self.rewriter = rewriter or OfflineRewriter(classifier)
         self._clock = clock
@@ -127,6 +130,8 @@ class TextPipeline:
         """Judge a batch. Thread-safe: batches may be processed concurrently (the caches are
         locked; the model runs outside the lock)."""
         result = BatchResult()
+        if self.rules is not None:
+            self.rules.maybe_refresh()
         decoded: list[TextEvent] = []
         for record in records:
             try:
@@ -148,6 +153,8 @@ class TextPipeline:
             result.verdicts = self._judge(fresh, result)
         with self._lock:  # remembered before the verdicts are published (see streams/dedupe.py)
             flush(self._judged, self._scored)  # type: ignore[arg-type]
+        if self.rules is not None:
+            self.rules.flush()  # counted before published, as the dedupe memory is
         return result
 
     def _judge(self, events: list[TextEvent], result: BatchResult) -> list[Verdict]:
@@ -223,7 +230,7 @@ class TextPipeline:
         context: ContextEffect | None = None,
     ) -> Verdict:
         policy = self.policies.for_tenant(event.tenant)
-        return Verdict(
+        verdict = Verdict(
             event_id=event.event_id,
             tenant=event.tenant,
             source=event.source,
@@ -244,6 +251,8 @@ class TextPipeline:
             rewrite=None if rewrite is None else rewrite.record(),
             context=context,
         )
+        # The tenant's rules: after the models and the policy, before the verdict leaves.
+        return verdict if self.rules is None else self.rules.apply(verdict, event)
 
 
 def _context_of(event: TextEvent) -> list[str]:

@@ -32,10 +32,13 @@ from infra.errors import JudgeCrashed, JudgeUnavailable
 from infra.logging import configure_logging
 from infra.processes import die_with_parent
 from infra.settings import Settings, get_settings
-from schemas.topics import DEAD_LETTERS, VERDICTS_TEXT
-from streams.dedupe import dedupe_store, published_key
+from schemas.topics import DEAD_LETTERS, RULES_SHADOW, VERDICTS_TEXT
+from streams.dedupe import dedupe_store, digest, published_key
 from streams.pipeline import BatchResult, RawRecord, TextPipeline
 from streams.policy import LivePolicies, live_policies
+from streams.rules.counters import CounterStore
+from streams.rules.engine import RuleEngine, shadow_records
+from streams.rules.live import live_rules
 
 __all__ = [
     "InProcess",
@@ -64,17 +67,20 @@ class Outgoing:
 
 
 def outgoing(result: BatchResult) -> Outgoing:
+    shadow = [s for v in result.verdicts for s in shadow_records(v)]
     return Outgoing(
         records=[
             (VERDICTS_TEXT.name, v.partition_key, v.model_dump_json()) for v in result.verdicts
         ]
-        + [(DEAD_LETTERS.name, d.topic, d.model_dump_json()) for d in result.dead_letters],
+        + [(DEAD_LETTERS.name, d.topic, d.model_dump_json()) for d in result.dead_letters]
+        + [(RULES_SHADOW.name, s.partition_key, s.model_dump_json()) for s in shadow],
         verdicts=len(result.verdicts),
         dead_letters=[(d.topic, d.partition, d.offset, d.detail) for d in result.dead_letters],
         duplicates=result.duplicates,
         reused_scores=result.reused_scores,
         keys=[published_key(v) for v in result.verdicts]
-        + [published_key(d) for d in result.dead_letters],
+        + [published_key(d) for d in result.dead_letters]
+        + [digest("shadow", s.tenant, s.event_id, s.rule) for s in shadow],
     )
 
 
@@ -107,12 +113,18 @@ def text_pipeline(settings: Settings) -> tuple[TextPipeline, LivePolicies]:
     tiers = TierOptions.from_settings(settings.text, settings.longtext)
     classifier = load_classifier(settings.models_path, tiers)
     policies = live_policies(settings.policy, settings.accounts_db_url)
+    rules = RuleEngine(
+        live_rules(settings.accounts_db_url),
+        CounterStore(settings.data_dir / "rule_counters.sqlite3"),
+        refresh_every=settings.policy.refresh,
+    )
     pipeline = TextPipeline(
         classifier,
         policies,
         cache_size=settings.dedupe.cache_size,
         context=ContextJudge(classifier, max_items=settings.text.context_max_items),
         store=dedupe_store(settings.dedupe, settings.data_dir),
+        rules=rules,
     )
     return pipeline, policies
 

@@ -162,6 +162,23 @@ class TenantPolicy(Base):
     updated_by: Mapped[str] = mapped_column(String(300))
 
 
+class TenantRules(Base):
+    """One version of a tenant's rule set (docs/rules.md), as its admins saved it. Versions are
+    never changed: the highest is in force, and a rollback saves an older text as a new version.
+    Stream workers read the highest of each tenant (`accounts/rules.py`)."""
+
+    __tablename__ = "tenant_rules"
+    __table_args__ = (UniqueConstraint("tenant_id", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(Text)
+    note: Mapped[str] = mapped_column(String(300), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(300))
+
+
 class Lock(Base):
     """A row to update first in a transaction that must not run concurrently with another of
     its kind (registration: the user limit and invite uses), on SQLite and PostgreSQL alike."""

@@ -36,6 +36,7 @@ from schemas.rows import (
     BLOCK_CHANGE_ROWS,
     DEAD_LETTER_ROWS,
     MEDIA_VERDICT_ROWS,
+    SHADOW_ROWS,
     STRIKE_ROWS,
     VERDICT_ROWS,
     RecordRows,
@@ -49,6 +50,7 @@ from schemas.topics import (
     EVENTS_MEDIA,
     EVENTS_TEXT,
     MEDIA_BANKS,
+    RULES_SHADOW,
     VERDICTS_MEDIA,
     VERDICTS_TEXT,
 )
@@ -136,7 +138,11 @@ BANK_ENTRIES = record_table("bank_entries", BANK_ENTRY_ROWS)
 STRIKES = record_table("strikes", STRIKE_ROWS)
 AUTHOR_BLOCK_CHANGES = record_table("author_blocks", BLOCK_CHANGE_ROWS)
 DEAD = record_table("dead_letters", DEAD_LETTER_ROWS, _digest_if_private)
-TABLES = (EVENTS, VERDICTS, MEDIA_VERDICTS, BANK_ENTRIES, STRIKES, AUTHOR_BLOCK_CHANGES, DEAD)
+RULE_SHADOW = record_table("rule_shadow", SHADOW_ROWS)
+TABLES = (
+    EVENTS, VERDICTS, MEDIA_VERDICTS, BANK_ENTRIES, STRIKES, AUTHOR_BLOCK_CHANGES, DEAD,
+    RULE_SHADOW,
+)  # fmt: skip
 
 
 def dead_letter_row(d: DeadLetter, private: IsPrivate = _nobody) -> Row:
@@ -160,6 +166,7 @@ ROUTES: dict[str, Route] = {
     DEAD_LETTERS.name: Route(DEAD, dead_letter_invalid=False),
     AUTHOR_STRIKES.name: Route(STRIKES, dead_letter_invalid=True),
     AUTHOR_BLOCKS.name: Route(AUTHOR_BLOCK_CHANGES, dead_letter_invalid=True),
+    RULES_SHADOW.name: Route(RULE_SHADOW, dead_letter_invalid=True),
 }
 
 

@@ -46,7 +46,7 @@ def verdict_row(
         "scores": scores if scores is not None else {"toxic": toxic},
         "lang": lang, "spans": [(0, 3)] if toxic > 0.5 else [], "model_version": "m1",
         "policy_version": "p1", "duplicate_of": duplicate_of, "latency_ms": latency_ms,
-        "rewrite": "", "context": "",
+        "rewrite": "", "context": "", "rules": "",
     }  # fmt: skip
 
 

@@ -5,42 +5,14 @@ again after a crash is not published twice. No broker, no model: a counting clas
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
 from pathlib import Path
 
 from streams.dedupe import DedupeStore, Ledger
 from streams.pipeline import RawRecord, TextPipeline
 from streams.policy import PolicyBook
-from streams.text.classifier import Classifier, TextScores
+from streams.text.classifier import Classifier
+from tests.support.classifiers import Counting
 from tests.support.events import as_json, post_event
-
-
-class Counting(Classifier):
-    """Scores "idiot" as toxic, everything else as benign, and counts what it was asked."""
-
-    def __init__(self, version: str = "counting-v1") -> None:
-        self._version = version
-        self.texts: list[str] = []
-
-    @property
-    def version(self) -> str:
-        return self._version
-
-    @property
-    def labels(self) -> tuple[str, ...]:
-        return ("toxic",)
-
-    def classify(
-        self, texts: Sequence[str], langs: Sequence[str | None] | None = None
-    ) -> list[TextScores]:
-        self.texts += texts
-        out = []
-        for text in texts:
-            at = text.casefold().find("idiot")
-            score = 0.95 if at >= 0 else 0.05
-            spans = [(at, at + 5)] if at >= 0 else []
-            out.append(TextScores(score, {"toxic": score}, "en", spans))
-        return out
 
 
 def record(event_id: str, text: str, offset: int, external_id: str | None = None) -> RawRecord:

@@ -91,7 +91,7 @@ def test_schemas_export_writes_json_schema_for_every_record(tmp_path: Path) -> N
         "event.schema.json", "verdict.schema.json", "dead_letter.schema.json", "topics.json",
         "media_verdict.schema.json", "bank_entry.schema.json", "strike.schema.json",
         "block_change.schema.json", "composer_activity.schema.json",
-        "assist_request.schema.json", "assist_response.schema.json",
+        "assist_request.schema.json", "assist_response.schema.json", "shadow_record.schema.json",
     }  # fmt: skip
     composer = json.loads((tmp_path / "composer_activity.schema.json").read_text())
     actions = composer["$defs"]["ComposerAction"]["enum"]
@@ -101,5 +101,11 @@ def test_schemas_export_writes_json_schema_for_every_record(tmp_path: Path) -> N
     assert event_schema["discriminator"]["propertyName"] == "kind"
     verdict_schema = json.loads((tmp_path / "verdict.schema.json").read_text())
     assert {"event_id", "decision", "scores", "spans"} <= set(verdict_schema["properties"])
+    # Rules are an optional part of the verdict: a producer written before them stays valid.
+    assert "rules" in verdict_schema["properties"]
+    assert "rules" not in verdict_schema["required"]
+    assert "FiredRule" in verdict_schema["$defs"]
+    shadow = json.loads((tmp_path / "shadow_record.schema.json").read_text())
+    assert {"rule", "live_decision", "shadow_decision"} <= set(shadow["required"])
     topics = json.loads((tmp_path / "topics.json").read_text())
     assert {t["name"] for t in topics} == {t.name for t in CATALOGUE}

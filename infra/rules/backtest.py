@@ -1,0 +1,247 @@
+"""Backtests: a rule set run over a tenant's stored verdicts, reporting what would have changed.
+
+The candidate set is translated into SQL (`sql.py`) and run where the verdicts are, in two
+passes: one groups every verdict of the period by (decision as published, decision under the
+candidate, top label, which rules fired), from which the counts by rule, action, label and
+decision change follow; the other picks a few examples per rule. A counter or the author's
+history only sees the period backtested (what came before it is not counted).
+
+`mode="replace"`: the candidate is the whole new rule set, applied over the policy's decisions.
+`mode="add"`: the candidate's rules are added to those in force: a verdict keeps its published
+decision unless a candidate rule names a more severe one.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter, defaultdict
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from infra.rules.compile import compile_rules
+from infra.rules.sql import HISTORY_COLUMNS, Translator
+from infra.rules.syntax import RuleNode, parse
+from infra.warehouse.client import Warehouse
+
+EXAMPLES_PER_RULE = 5
+
+
+class RuleCounts(BaseModel):
+    rule: str
+    shadow: bool
+    fired: int = Field(description="Verdicts the rule fires on.")
+    by_label: dict[str, int] = Field(description="Those verdicts by their top-scored label.")
+
+
+class Example(BaseModel):
+    rule: str
+    event_id: str
+    author: str
+    toxic: float
+    top_label: str
+    decision: str = Field(description="As published.")
+    new_decision: str = Field(description="Under the candidate rules.")
+
+
+class BacktestReport(BaseModel):
+    days: int
+    mode: Literal["replace", "add"]
+    verdicts: int = Field(description="Verdicts of the period.")
+    changed: int = Field(description="Verdicts whose decision would change.")
+    decisions: dict[str, int] = Field(
+        description="`published>candidate` → verdicts, for every pair seen."
+    )
+    by_action: dict[str, int] = Field(
+        description="`kind:value` → verdicts on which a live candidate rule would take it."
+    )
+    by_label: dict[str, int] = Field(
+        description="Verdicts on which any candidate rule fires, by their top-scored label."
+    )
+    rules: list[RuleCounts]
+    examples: list[Example]
+    seconds: float = Field(description="Time the warehouse took.")
+
+
+def _decision_sql(rules: list[RuleNode], hit: list[str], base: str) -> str:
+    """The severest decision the live rules that fired name, else `base`."""
+    branches = []
+    for decision in ("reject", "review", "approve"):
+        naming = [
+            hit[i]
+            for i, r in enumerate(rules)
+            if not r.shadow and any(a.kind == "decision" and a.value == decision for a in r.actions)
+        ]
+        if naming:
+            branches.append(f"({' OR '.join(naming)}), '{decision}'")
+    return f"multiIf({', '.join(branches)}, {base})" if branches else base
+
+
+def backtest_sql(source: str, mode: Literal["replace", "add"]) -> tuple[str, dict[str, Any], int]:
+    """The per-verdict query (event_id, author, toxic, top_label, decision, new_decision, hits)
+    of `source`, its parameters, and the number of rules. Raises `InvalidRules`."""
+    compile_rules(source)  # the same checks and examples as a save
+    program = parse(source)
+    tr = Translator({c.name for c in program.counters})
+    counters = [tr.counter(c) for c in program.counters]
+    hits = [f"h{i}" for i in range(len(program.rules))]
+    conditions = [
+        f"toUInt8({tr.expr(r.when)}) AS {h}" for r, h in zip(program.rules, hits, strict=True)
+    ]
+    windows = counters + (list(HISTORY_COLUMNS) if tr.uses_history else [])
+    labels = "".join(", " + c for c in tr.label_columns())
+    if mode == "replace":
+        new_rules = _decision_sql(list(program.rules), hits, "policy_decision")
+        new = "new_rules"
+    else:  # the severer of the published decision and the candidate's
+        new_rules = _decision_sql(list(program.rules), hits, "''")
+        new = (
+            "multiIf(decision = 'reject' OR new_rules = 'reject', 'reject', "
+            "decision = 'review' OR new_rules = 'review', 'review', decision)"
+        )
+    # Names in this SQL come from the grammar ([a-z_][a-z0-9_]*); every literal is a parameter.
+    # One level per step, so that each step reads columns of the one below: an alias used in
+    # its own SELECT would be expanded in place, and a hundred rules would be written out
+    # hundreds of times over.
+    sql = f"""
+        SELECT event_id, author, toxic, top_label, decision, {new} AS new_decision
+               {"".join(", " + h for h in hits)}
+        FROM (
+            SELECT *, {new_rules} AS new_rules
+            FROM (
+                SELECT event_id, author, toxic, top_label, decision, policy_decision,
+                       {", ".join(conditions) or "toUInt8(0) AS h_none"}
+                FROM (
+                    SELECT *{"".join(", " + w for w in windows)}
+                    FROM (
+                        SELECT event_id, author, toxic, scores, lang, source, kind, item_id,
+                               spans, duplicate_of, context, decision,
+                               if(rules = '', decision,
+                                  JSONExtractString(rules, 'policy_decision')) AS policy_decision,
+                               intDiv(toUnixTimestamp64Milli(occurred_at), 10) AS ts,
+                               if(empty(scores), '',
+                                  arrayReduce('argMax', mapKeys(scores), mapValues(scores)))
+                                   AS top_label{labels}
+                        FROM verdicts FINAL
+                        WHERE tenant = {{tenant:String}}
+                          AND occurred_at >= now64(3) - toIntervalDay({{days:UInt32}})
+                    )
+                )
+            )
+        )
+    """  # noqa: S608
+    return sql, tr.parameters, len(program.rules)
+
+
+def backtest(
+    warehouse: Warehouse,
+    tenant: str,
+    source: str,
+    *,
+    days: int = 7,
+    mode: Literal["replace", "add"] = "replace",
+) -> BacktestReport:
+    """Run `source` over `tenant`'s verdicts of the last `days`, in one pass: the aggregates
+    are grouped by (published decision, candidate decision, top label), a handful of groups,
+    with a sum and a few examples per rule and a count per action. Raises `InvalidRules`, or
+    `WarehouseError`."""
+    per_verdict, parameters, n = backtest_sql(source, mode)
+    parameters |= {"tenant": tenant, "days": days}
+    rules = parse(source).rules
+    actions = _actions(rules)
+    columns = [f"sum(h{i}) AS r{i}" for i in range(n)]
+    columns += [
+        f"groupArrayIf({EXAMPLES_PER_RULE})((event_id, author, toxic), h{i} = 1) AS x{i}"
+        for i in range(n)
+    ]
+    columns += [
+        f"sum(toUInt8({' OR '.join(f'h{i}' for i in hit)})) AS a{k}"
+        for k, hit in enumerate(actions.values())
+    ]
+    any_hit = " OR ".join(f"h{i}" for i in range(n)) or "0"
+    started = time.perf_counter()
+    groups = warehouse.rows(
+        f"SELECT decision, new_decision, top_label, count() AS n, "  # noqa: S608 (see above)
+        f"sum(toUInt8({any_hit})) AS any_hit{''.join(', ' + c for c in columns)} "
+        f"FROM ({per_verdict}) GROUP BY decision, new_decision, top_label",
+        parameters,
+    )
+    seconds = time.perf_counter() - started
+    return _report(rules, list(actions), groups, days, mode, seconds)
+
+
+def _actions(rules: tuple[RuleNode, ...]) -> dict[str, list[int]]:
+    """`kind:value` of each action of a live rule → the rules that take it."""
+    found: dict[str, list[int]] = {}
+    for i, rule in enumerate(rules):
+        if rule.shadow:
+            continue
+        for a in rule.actions:
+            found.setdefault(f"{a.kind}:{a.value}" if a.value else a.kind, []).append(i)
+    return found
+
+
+def _report(
+    rules: tuple[RuleNode, ...],
+    actions: list[str],
+    groups: list[dict[str, Any]],
+    days: int,
+    mode: Literal["replace", "add"],
+    seconds: float,
+) -> BacktestReport:
+    decisions: Counter[str] = Counter()
+    by_action: Counter[str] = Counter()
+    by_label: Counter[str] = Counter()
+    fired: Counter[int] = Counter()
+    rule_labels: dict[int, Counter[str]] = defaultdict(Counter)
+    examples: dict[int, list[Example]] = defaultdict(list)
+    total = changed = 0
+    for g in groups:
+        n, label = int(g["n"]), g["top_label"] or "none"
+        total += n
+        decisions[f"{g['decision']}>{g['new_decision']}"] += n
+        changed += n if g["decision"] != g["new_decision"] else 0
+        if g["any_hit"]:
+            by_label[label] += int(g["any_hit"])
+        for k, action in enumerate(actions):
+            if g[f"a{k}"]:
+                by_action[action] += int(g[f"a{k}"])
+        for i, rule in enumerate(rules):
+            hits = int(g[f"r{i}"])
+            if not hits:
+                continue
+            fired[i] += hits
+            rule_labels[i][label] += hits
+            for event_id, author, toxic in g[f"x{i}"]:
+                examples[i].append(
+                    Example(
+                        rule=rule.name, event_id=event_id, author=author,
+                        toxic=round(float(toxic), 4), top_label=g["top_label"],
+                        decision=g["decision"], new_decision=g["new_decision"],
+                    )
+                )  # fmt: skip
+    changed_first = sorted(
+        (e for found in examples.values() for e in found),
+        key=lambda e: (e.rule, e.decision == e.new_decision, e.event_id),
+    )
+    kept: Counter[str] = Counter()
+    picked = []
+    for e in changed_first:  # per rule: changed decisions first, then the others
+        if kept[e.rule] < EXAMPLES_PER_RULE:
+            kept[e.rule] += 1
+            picked.append(e)
+    return BacktestReport(
+        days=days,
+        mode=mode,
+        verdicts=total,
+        changed=changed,
+        decisions=dict(decisions),
+        by_action=dict(by_action),
+        by_label=dict(by_label),
+        rules=[
+            RuleCounts(rule=r.name, shadow=r.shadow, fired=fired[i], by_label=dict(rule_labels[i]))
+            for i, r in enumerate(rules)
+        ],
+        examples=picked,
+        seconds=round(seconds, 3),
+    )

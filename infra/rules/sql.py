@@ -1,0 +1,139 @@
+"""Rules translated into ClickHouse SQL over the stored verdicts, for backtests.
+
+The same syntax tree the workers compile is translated here, term for term: a field becomes its
+column (`scores.insult` → `scores['insult']`, `decision` → the policy's decision stored in the
+verdict), a counter a window function over event time (`count by author within 10m where …` →
+`countIf(…) OVER (PARTITION BY author ORDER BY ts RANGE BETWEEN 600000 PRECEDING AND CURRENT
+ROW)`), and the author's history the same over 30 days. Literals travel as query parameters,
+never in the SQL text. Fields verdicts do not store (the text, its link, its content hash) are
+refused with their line and column.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from infra.errors import InvalidRules, RuleProblem
+from infra.rules.fields import AUTHOR_HISTORY_DAYS, SCORES_PREFIX
+from infra.rules.syntax import Call, Const, CounterNode, Expr, Field, Op
+
+NOT_STORED = frozenset({"text", "url", "content_hash"})
+
+COLUMNS = {
+    "toxic": "toxic",
+    "decision": "policy_decision",
+    "lang": "lang",
+    "source": "source",
+    "kind": "kind",
+    "author": "author",
+    "item_id": "item_id",
+    "spans": "length(spans)",
+    "duplicate": "isNotNull(duplicate_of)",
+    "context.items": "JSONExtractUInt(context, 'items')",
+    "author.items": "author_items",
+    "author.harmful": "author_harmful",
+    "author.harmful_share": "if(author_items = 0, 0, author_harmful / author_items)",
+    "author.age": "author_age",
+}
+TICKS_PER_S = 100
+"""`ts` counts hundredths of a second: ClickHouse takes a RANGE frame's offset as a 32-bit
+integer, and 30 days in milliseconds would not fit."""
+_HISTORY = AUTHOR_HISTORY_DAYS * 86_400 * TICKS_PER_S
+HISTORY_COLUMNS = (
+    f"count() OVER (PARTITION BY author ORDER BY ts RANGE BETWEEN {_HISTORY} PRECEDING AND "
+    "CURRENT ROW) AS author_items",
+    f"countIf(policy_decision != 'approve') OVER (PARTITION BY author ORDER BY ts RANGE BETWEEN "
+    f"{_HISTORY} PRECEDING AND CURRENT ROW) AS author_harmful",
+    f"(ts - min(ts) OVER (PARTITION BY author ORDER BY ts RANGE BETWEEN {_HISTORY} PRECEDING "
+    f"AND CURRENT ROW)) / {TICKS_PER_S} AS author_age",
+)
+_FUNCTIONS = {"len": "lengthUTF8", "lower": "lowerUTF8", "abs": "abs", "min": "least",
+              "max": "greatest"}  # fmt: skip
+_COMPARE = {"==": "=", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+
+
+@dataclass
+class Translator:
+    """Collects the parameters of the SQL it writes (`p0`, `p1`, …)."""
+
+    counters: set[str]
+    parameters: dict[str, Any] = field(default_factory=dict)
+    uses_history: bool = False
+    labels: set[str] = field(default_factory=set)
+    """Labels read: each is read out of the scores map once per verdict, as `s_<label>`."""
+
+    def param(self, value: Any) -> str:
+        name = f"p{len(self.parameters)}"
+        self.parameters[name] = value
+        kind = {bool: "Bool", float: "Float64", str: "String"}[type(value)]
+        return f"{{{name}:{kind}}}"
+
+    def expr(self, e: Expr) -> str:
+        match e:
+            case Const(value=tuple() as values):
+                if not values:
+                    return "tuple()"  # pragma: no cover - an empty list matches nothing
+                return "(" + ", ".join(self.param(v) for v in values) + ")"
+            case Const(value=value):
+                return self.param(value)
+            case Field():
+                return self.field(e)
+            case Call(name=name, args=args):
+                return f"{_FUNCTIONS[name]}({', '.join(self.expr(a) for a in args)})"
+            case Op():
+                return self.op(e)
+        raise AssertionError(e)  # pragma: no cover
+
+    def field(self, e: Field) -> str:
+        path = e.path
+        if path in self.counters:
+            return f"c_{path}"
+        if path.startswith(SCORES_PREFIX):
+            label = path.removeprefix(SCORES_PREFIX)  # a name of the grammar: [a-z_][a-z0-9_]*
+            self.labels.add(label)
+            return f"s_{label}"
+        if path in NOT_STORED:
+            raise InvalidRules(
+                [RuleProblem(e.at.line, e.at.column, f"{path} is not stored with verdicts: "
+                             "rules that read it cannot be backtested")]
+            )  # fmt: skip
+        if path.startswith("author."):
+            self.uses_history = True
+        return COLUMNS[path]
+
+    def op(self, e: Op) -> str:  # noqa: PLR0911 (one per operator)
+        args = [self.expr(a) for a in e.args]
+        match e.op:
+            case "and" | "or":
+                return "(" + f" {e.op.upper()} ".join(args) + ")"
+            case "not":
+                return f"(NOT {args[0]})"
+            case "neg":
+                return f"(-{args[0]})"
+            case "/":
+                return f"if({args[1]} = 0, 0, {args[0]} / {args[1]})"
+            case "+" | "-" | "*":
+                return f"({args[0]} {e.op} {args[1]})"
+            case "contains":
+                return f"(position({args[0]}, {args[1]}) > 0)"
+            case "startswith":
+                return f"startsWith({args[0]}, {args[1]})"
+            case "in":
+                return f"({args[0]} IN {args[1]})"
+            case "not_in":
+                return f"({args[0]} NOT IN {args[1]})"
+        return f"({args[0]} {_COMPARE[e.op]} {args[1]})"
+
+    def label_columns(self) -> list[str]:
+        return [f"scores[{self.param(label)}] AS s_{label}" for label in sorted(self.labels)]
+
+    def counter(self, c: CounterNode) -> str:
+        key = self.expr(c.key)
+        where = self.expr(c.where) if c.where is not None else "1"
+        # The engine counts (t - window, t]; a RANGE frame includes its start: one tick less.
+        ticks = max(0, round(c.window * TICKS_PER_S) - 1)
+        return (
+            f"if(toString({key}) = '', 0, countIf({where}) OVER (PARTITION BY toString({key}) "
+            f"ORDER BY ts RANGE BETWEEN {ticks} PRECEDING AND CURRENT ROW)) AS c_{c.name}"
+        )

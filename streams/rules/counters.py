@@ -1,0 +1,152 @@
+"""Sliding-window counts per entity, kept by the worker beside the stream, across restarts.
+
+An entity is (tenant, counter, the counter's version, the key a rule names: an author, a URL, a
+content hash…), stored as a 16-byte digest of those. Each holds the events counted for it, *by
+event id*, with their event time: an event delivered again (a replay, or the redelivery after a
+crash before the offset commit) is found by its id and not counted twice, and counts are read in
+event time, so a replay reads the
+same counts as the first pass did. A count is the events in `(t - window, t]` of the item's own
+time `t`.
+
+Memory holds the entities touched lately (sorted times, bisected: O(log n) per read); a SQLite
+file beside the dedupe store holds every counted event for `horizon` seconds, written in one
+transaction per batch *before* the batch's verdicts are published (as the dedupe memory is), so
+a worker killed at any point restarts with every count it ever published. Redefining a counter
+(its text changes) starts it from zero: its version is in the entity.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import sqlite3
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from hashlib import blake2b
+from operator import itemgetter
+from pathlib import Path
+
+from infra.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+Entity = tuple[str, ...]
+_AT = itemgetter(0)
+
+
+def entity_digest(entity: Entity) -> bytes:
+    h = blake2b(digest_size=16)
+    for part in entity:
+        h.update(part.encode("utf-8", "surrogatepass"))
+        h.update(b"\x1f")  # unit separator: ("ab", "c") and ("a", "bc") differ
+    return h.digest()
+
+
+@dataclass(slots=True)
+class _Entity:
+    times: list[tuple[float, str]] = field(default_factory=list)  # (at, event id), sorted
+    events: set[str] = field(default_factory=set)
+
+    def forget_before(self, at: float) -> None:
+        cut = bisect.bisect_left(self.times, at, key=_AT)
+        if cut:
+            self.events.difference_update(event for _, event in self.times[:cut])
+            del self.times[:cut]
+
+
+class CounterStore:
+    """Counted events per entity; thread-safe (one lock: counting is a few microseconds)."""
+
+    PRUNE_EVERY = 3600.0
+
+    def __init__(
+        self, path: Path | None, *, horizon_s: float = 30 * 86_400.0, capacity: int = 200_000
+    ) -> None:
+        self.horizon = horizon_s
+        self.capacity = capacity
+        self._memory: OrderedDict[Entity, _Entity] = OrderedDict()
+        self._pending: list[tuple[Entity, str, float]] = []
+        self._lock = threading.Lock()
+        self._db: sqlite3.Connection | None = None
+        self._pruned = 0.0
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=NORMAL")  # a process crash loses nothing
+                self._db.execute("PRAGMA busy_timeout=10000")
+                self._db.execute(
+                    "CREATE TABLE IF NOT EXISTS counted (entity BLOB NOT NULL, event TEXT NOT "
+                    "NULL, at REAL NOT NULL, PRIMARY KEY (entity, event)) WITHOUT ROWID"
+                )
+            except sqlite3.Error as exc:
+                raise ConfigError(f"cannot open the counters store {path}: {exc}") from exc
+
+    def observe(
+        self, entity: Entity, event: str, at: float, window: float, *, count_it: bool = True
+    ) -> tuple[int, float | None]:
+        """Count `event` for `entity` at time `at` (once, whatever the deliveries) unless
+        `count_it` is false, then return (events in `(at - window, at]`, the first one's time)."""
+        with self._lock:
+            state = self._entity(entity)
+            if count_it and event not in state.events:
+                state.events.add(event)
+                bisect.insort(state.times, (at, event))
+                self._pending.append((entity, event, at))
+                if state.times[0][0] < at - self.horizon:
+                    state.forget_before(at - self.horizon)
+            start = bisect.bisect_right(state.times, at - window, key=_AT)
+            end = bisect.bisect_right(state.times, at, key=_AT)
+            first = state.times[start][0] if start < end else None
+            return end - start, first
+
+    def _entity(self, entity: Entity) -> _Entity:
+        state = self._memory.get(entity)
+        if state is not None:
+            self._memory.move_to_end(entity)
+            return state
+        state = _Entity()
+        if self._db is not None:
+            rows = self._db.execute(
+                "SELECT event, at FROM counted WHERE entity = ?", (entity_digest(entity),)
+            ).fetchall()
+            state.events = {event for event, _ in rows}
+            state.times = sorted((at, event) for event, at in rows)
+        self._memory[entity] = state
+        if len(self._memory) > self.capacity:
+            self._memory.popitem(last=False)  # read back from the file when touched again
+        return state
+
+    def flush(self) -> None:
+        """Write what was counted since the last flush, in one transaction."""
+        with self._lock:
+            pending, self._pending = self._pending, []
+            if self._db is None or not pending:
+                return
+            try:
+                self._db.execute("BEGIN")
+                self._db.executemany(
+                    "INSERT OR IGNORE INTO counted (entity, event, at) VALUES (?, ?, ?)",
+                    [(entity_digest(entity), event, at) for entity, event, at in pending],
+                )
+                self._db.execute("COMMIT")
+            except sqlite3.Error:
+                self._db.execute("ROLLBACK")
+                self._pending = pending + self._pending
+                raise
+            self._prune()
+
+    def _prune(self) -> None:
+        now = time.time()
+        if self._db is None or now - self._pruned < self.PRUNE_EVERY:
+            return
+        self._pruned = now
+        self._db.execute("DELETE FROM counted WHERE at < ?", (now - self.horizon,))
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()

@@ -1,0 +1,151 @@
+"""A tenant's compiled rules applied to one verdict: the hook between the models and the
+published verdict (`TextPipeline` calls `RuleEngine.apply` on each verdict it builds).
+
+Order per item: facts of the item; the counters (each counts the item if its `where` holds,
+then reads its window); the author's history; then every rule, in the order written. Live
+rules that fire set the decision (the most severe they name wins over the policy's) and add
+labels; their queues, webhooks, author blocks and holds are recorded in `Verdict.rules` for the
+services that carry them out. Shadow rules change nothing: they are recorded in the verdict and,
+as `ShadowRecord`s, published on `rules.shadow`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Protocol
+
+from infra.rules.compile import CompiledRule, Facts, RuleSet, severest
+from infra.rules.fields import AUTHOR_HISTORY_DAYS
+from schemas.records import Decision, FiredRule, RuleAction, RulesOutcome, Verdict
+from schemas.rules import ShadowRecord
+from streams.rules.counters import CounterStore
+from streams.rules.facts import TextEvent, item_facts
+
+_HISTORY_S = AUTHOR_HISTORY_DAYS * 86_400.0
+_HISTORY = frozenset({"author.items", "author.harmful", "author.harmful_share", "author.age"})
+
+
+class RuleBook(Protocol):
+    def for_tenant(self, tenant: str) -> RuleSet: ...
+
+    def refresh(self) -> None: ...
+
+
+class RuleEngine:
+    """Applies each tenant's rule set; re-reads the rule sets every `refresh_every` seconds,
+    between batches, so a change saved through the API applies without a restart."""
+
+    def __init__(
+        self,
+        book: RuleBook,
+        counters: CounterStore,
+        *,
+        refresh_every: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.book = book
+        self.counters = counters
+        self.refresh_every = refresh_every
+        self._clock = clock
+        self._refreshed = clock()
+        self._lock = threading.Lock()
+
+    def maybe_refresh(self) -> None:
+        with self._lock:
+            if self._clock() - self._refreshed < self.refresh_every:
+                return
+            self._refreshed = self._clock()
+        self.book.refresh()  # keeps the last known rules if the store cannot be read
+
+    def apply(self, verdict: Verdict, event: TextEvent) -> Verdict:
+        """The verdict under its tenant's rules (unchanged, and without `rules`, if none)."""
+        rules = self.book.for_tenant(verdict.tenant)
+        if not rules.rules and not rules.counters:
+            return verdict
+        facts = item_facts(rules.reads, verdict, event)
+        counts = self._count(rules, facts, verdict)
+        if not _HISTORY.isdisjoint(rules.reads):
+            self._history(facts, verdict)
+        fired = rules.evaluate(facts)
+        live = [r for r in fired if not r.shadow]
+        decision = severest([r.decision for r in live if r.decision]) or verdict.decision.value
+        outcome = RulesOutcome.model_construct(  # its parts are records already
+            ruleset_version=rules.version,
+            policy_decision=verdict.decision,
+            fired=[_fired(r) for r in live],
+            shadow=[_fired(r) for r in fired if r.shadow],
+            labels=sorted({a.value for r in live for a in r.actions if a.kind == "label"}),
+            counters=counts,
+        )
+        return verdict.model_copy(update={"decision": Decision(decision), "rules": outcome})
+
+    def _count(self, rules: RuleSet, facts: Facts, verdict: Verdict) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        at = verdict.occurred_at.timestamp()
+        event = verdict.event_id
+        for counter in rules.counters:
+            key = counter.key(facts)
+            if key in ("", None):
+                facts[counter.name] = 0.0
+                counts[counter.name] = 0
+                continue
+            entity = (verdict.tenant, counter.name, counter.version, f"{key}")
+            count_it = counter.where is None or bool(counter.where(facts))
+            n, _ = self.counters.observe(entity, event, at, counter.window, count_it=count_it)
+            facts[counter.name] = float(n)
+            counts[counter.name] = n
+        return counts
+
+    def _history(self, facts: Facts, verdict: Verdict) -> None:
+        at = verdict.occurred_at.timestamp()
+        event = verdict.event_id
+        items, first = self.counters.observe(
+            (verdict.tenant, "author.items", verdict.author), event, at, _HISTORY_S
+        )
+        harmful, _ = self.counters.observe(
+            (verdict.tenant, "author.harmful", verdict.author), event, at, _HISTORY_S,
+            count_it=verdict.decision is not Decision.APPROVE,
+        )  # fmt: skip
+        facts["author.items"] = float(items)
+        facts["author.harmful"] = float(harmful)
+        facts["author.harmful_share"] = harmful / items if items else 0.0
+        facts["author.age"] = at - first if first is not None else 0.0
+
+    def flush(self) -> None:
+        """Store what was counted; call before the batch's verdicts are published."""
+        self.counters.flush()
+
+
+@lru_cache(maxsize=4096)  # by the rule's identity: one record per compiled rule
+def _fired(rule: CompiledRule) -> FiredRule:
+    """The record of a rule that fired, built once per rule (records are immutable)."""
+    actions = [RuleAction.model_validate({"kind": a.kind, "value": a.value}) for a in rule.actions]
+    return FiredRule(rule=rule.name, version=rule.version, actions=actions)
+
+
+def shadow_records(verdict: Verdict) -> list[ShadowRecord]:
+    """What the verdict's shadow rules would have done, one record per rule."""
+    outcome = verdict.rules
+    if outcome is None or not outcome.shadow:
+        return []
+    rules = outcome.fired + outcome.shadow
+    named = [a.value for r in rules for a in r.actions if a.kind == "decision"]
+    shadow_decision = Decision(severest(named) or outcome.policy_decision.value)
+    return [
+        ShadowRecord(
+            tenant=verdict.tenant,
+            event_id=verdict.event_id,
+            author=verdict.author,
+            rule=r.rule,
+            version=r.version,
+            ruleset_version=outcome.ruleset_version,
+            actions=r.actions,
+            live_decision=verdict.decision,
+            shadow_decision=shadow_decision,
+            judged_at=verdict.judged_at,
+        )
+        for r in outcome.shadow
+    ]
