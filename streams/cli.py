@@ -71,8 +71,10 @@ def _ledger(settings: Settings) -> Ledger:
 
 
 def assist() -> None:
-    """Run the composer assist service (loopback only; `POST /v1/assist` forwards to it)."""
+    """Run the composer assist service and the synchronous judge (loopback only; `POST
+    /v1/assist`, `POST /v1/moderate` and the compatible routes forward to it)."""
     from streams.assist import Assistant, check_secret, serve
+    from streams.moderate import moderator_from_settings
 
     settings = get_settings()
     configure_logging(settings.log_level)
@@ -81,7 +83,8 @@ def assist() -> None:
     assistant = Assistant.from_settings(
         settings.models_path, policies, settings.text, settings.longtext, settings.rewrite
     )
-    serve(settings.assist, assistant, secret, refresh=settings.policy.refresh)
+    moderator = moderator_from_settings(settings, policies)
+    serve(settings.assist, assistant, secret, refresh=settings.policy.refresh, moderator=moderator)
 
 
 def strikes() -> None:

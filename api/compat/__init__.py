@@ -1,0 +1,1 @@
+"""Request and response shapes of other moderation APIs, mapped onto verdicts."""
