@@ -297,6 +297,7 @@ def register(app: typer.Typer) -> None:
     from infra.cli import add_commands
     from streams.bench.assist import bench_assist_app
     from streams.bench.classify import bench_classify_app
+    from streams.bench.moderate import bench_moderate_app
     from streams.bench.pipeline import bench_app
     from streams.bench.quality import bench_quality_app
     from streams.bench.text import bench_text_app
@@ -305,4 +306,5 @@ def register(app: typer.Typer) -> None:
     add_commands(app, "bench", bench_classify_app)
     add_commands(app, "bench", bench_text_app)
     add_commands(app, "bench", bench_assist_app)
+    add_commands(app, "bench", bench_moderate_app)
     add_commands(app, "bench", bench_quality_app)

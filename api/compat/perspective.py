@@ -197,3 +197,47 @@ def response(request: AnalyzeCommentRequest, answer: ModerateAnswer) -> AnalyzeC
         detectedLanguages=[verdict.lang],
         clientToken=request.clientToken,
     )
+
+
+def discovery(root: str) -> dict[str, Any]:
+    """A discovery document for `comments.analyze` rooted at `root` (this API's URL), so Google's
+    API clients, built from a discovery URL as Perspective's samples do, reach this API."""
+    return {
+        "kind": "discovery#restDescription",
+        "discoveryVersion": "v1",
+        "id": "commentanalyzer:v1alpha1",
+        "name": "commentanalyzer",
+        "canonicalName": "Comment Analyzer",
+        "version": "v1alpha1",
+        "title": "Perspective-compatible Comment Analyzer (Modstream)",
+        "protocol": "rest",
+        "rootUrl": root,
+        "servicePath": "",
+        "baseUrl": root,
+        "batchPath": "batch",
+        "parameters": {
+            "key": {"type": "string", "location": "query", "description": "A Modstream API token."},
+            "alt": {"type": "string", "location": "query", "default": "json", "enum": ["json"]},
+        },
+        "resources": {
+            "comments": {
+                "methods": {
+                    "analyze": {
+                        "id": "commentanalyzer.comments.analyze",
+                        "path": "v1alpha1/comments:analyze",
+                        "flatPath": "v1alpha1/comments:analyze",
+                        "httpMethod": "POST",
+                        "description": "Scores the requested attributes of a comment.",
+                        "parameters": {},
+                        "parameterOrder": [],
+                        "request": {"$ref": "AnalyzeCommentRequest"},
+                        "response": {"$ref": "AnalyzeCommentResponse"},
+                    }
+                }
+            }
+        },
+        "schemas": {
+            "AnalyzeCommentRequest": {"id": "AnalyzeCommentRequest", "type": "object"},
+            "AnalyzeCommentResponse": {"id": "AnalyzeCommentResponse", "type": "object"},
+        },
+    }

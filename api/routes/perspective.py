@@ -147,3 +147,23 @@ def _parse(raw: bytes) -> AnalyzeCommentRequest:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "body"
         raise PerspectiveError(400, f"Invalid JSON payload: {where}: {first['msg']}") from exc
+
+
+@router.get(
+    "/$discovery/rest",
+    summary="Perspective-compatible: the discovery document Google's API clients build from",
+    description="Perspective's Python sample builds its client from a discovery URL; point "
+    "`discoveryServiceUrl` here (`{base}/$discovery/rest?version=v1alpha1`) and the client "
+    "calls this API. Only `v1alpha1`. No credential needed.",
+    responses={404: {"description": "Not a version served here (Google's error shape)."}},
+)
+async def discovery_document(
+    request: Request,
+    version: Annotated[str, Query(max_length=16, examples=["v1alpha1"])] = "v1alpha1",
+) -> JSONResponse:
+    if version != "v1alpha1":
+        return JSONResponse(
+            PerspectiveError(404, f"Discovery document for version {version} not found").body(),
+            404,
+        )
+    return JSONResponse(shapes.discovery(str(request.base_url)))
