@@ -15,7 +15,7 @@ from api.compat.openai_moderations import CATEGORIES
 from tests.support.accounts import as_tenant, make_token
 from tests.support.stack import Worker
 
-INSULT = "shut up, you are an idiot"
+INSULT = "nobody likes you, go hang yourself"  # the harassment rule: 1.0 whatever the model
 KIND = "What a lovely photo of the harbour, thanks for sharing"
 UNSCORED = {"illicit", "illicit/violent", "self-harm", "self-harm/instructions",
             "self-harm/intent", "sexual", "sexual/minors", "violence/graphic"}  # fmt: skip
