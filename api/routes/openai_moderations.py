@@ -6,6 +6,7 @@ the category mapping: api/compat/openai_moderations.py."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from typing import Any
 
@@ -15,14 +16,17 @@ from fastapi.security.utils import get_authorization_scheme_param
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from api.compat import inline_schema
 from api.compat import openai_moderations as shapes
 from api.compat.openai_moderations import ModerationRequest, OpenAIError
 from api.deps import StateDep, principal_for
 from api.errors import ApiError
 from api.moderation import moderate
 from api.routes.assist import AssistDep
-from infra.errors import RateLimited, Refused, Unauthenticated
+from infra.errors import AccountsError, BrokerError, RateLimited, Refused, Unauthenticated
 from schemas.moderate import ModerateRequest
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/v1", tags=["compatible"])
 
@@ -80,7 +84,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
             "required": True,
             "content": {
                 "application/json": {
-                    "schema": ModerationRequest.model_json_schema(),
+                    "schema": inline_schema(ModerationRequest),
                     "example": {"input": "shut up, you idiot", "model": "omni-moderation-latest"},
                 }
             },
@@ -107,6 +111,10 @@ async def moderations(request: Request, state: StateDep, judge: AssistDep) -> JS
     except ApiError as exc:
         kind = "server_error" if exc.status >= 500 else "invalid_request_error"
         return JSONResponse(OpenAIError(exc.status, exc.message, kind, exc.code).body(), exc.status)
+    except (BrokerError, AccountsError) as exc:
+        log.error("openai route: %s", exc)
+        error = OpenAIError(503, "The service is unavailable.", "server_error", "unavailable")
+        return JSONResponse(error.body(), 503)
     return JSONResponse(
         {
             "id": f"modr-{uuid.uuid4().hex}",

@@ -5,6 +5,7 @@ the text's SHA-256). Shapes and the attribute mapping: api/compat/perspective.py
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -12,14 +13,24 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from api.compat import inline_schema
 from api.compat import perspective as shapes
 from api.compat.perspective import AnalyzeCommentRequest, PerspectiveError
 from api.deps import StateDep, principal_for
 from api.errors import ApiError
 from api.moderation import moderate
 from api.routes.assist import AssistDep
-from infra.errors import InvalidToken, RateLimited, Refused, Unauthenticated
+from infra.errors import (
+    AccountsError,
+    BrokerError,
+    InvalidToken,
+    RateLimited,
+    Refused,
+    Unauthenticated,
+)
 from schemas.moderate import ModerateRequest
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["compatible"])
 
@@ -86,7 +97,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
             "required": True,
             "content": {
                 "application/json": {
-                    "schema": AnalyzeCommentRequest.model_json_schema(),
+                    "schema": inline_schema(AnalyzeCommentRequest),
                     "example": EXAMPLE_REQUEST,
                 }
             },
@@ -121,6 +132,9 @@ async def analyze(
         return JSONResponse(exc.body(), status_code=exc.code)
     except ApiError as exc:
         return JSONResponse(PerspectiveError(exc.status, exc.message).body(), exc.status)
+    except (BrokerError, AccountsError) as exc:
+        log.error("perspective route: %s", exc)
+        return JSONResponse(PerspectiveError(503, "The service is unavailable.").body(), 503)
     answer = shapes.response(body, done.answer)
     return JSONResponse(answer.model_dump(exclude_none=True))
 
