@@ -103,13 +103,7 @@ async def moderate(
 
 
 async def _ask(judge: httpx.AsyncClient, query: ModerateQuery, timeout: float) -> ModerateAnswer:
-    try:
-        response = await judge.post("/moderate", content=query.model_dump_json(), timeout=timeout)
-    except httpx.TimeoutException as exc:
-        raise TimeoutError from exc
-    except httpx.HTTPError as exc:
-        log.warning("judge unreachable: %s", type(exc).__name__)
-        raise ApiError(503, "judge_unavailable", UNAVAILABLE) from exc
+    response = await _post(judge, query.model_dump_json(), timeout)
     if response.status_code in (409, 422):
         refusal = response.json()
         raise ApiError(response.status_code, refusal["code"], refusal["message"])
@@ -121,6 +115,24 @@ async def _ask(judge: httpx.AsyncClient, query: ModerateQuery, timeout: float) -
     except ValidationError as exc:
         log.error("judge answered an invalid body: %s", exc)
         raise ApiError(503, "judge_unavailable", UNAVAILABLE) from exc
+
+
+async def _post(judge: httpx.AsyncClient, body: str, timeout: float) -> httpx.Response:
+    for attempt in (1, 2):
+        try:
+            return await judge.post("/moderate", content=body, timeout=timeout)
+        except httpx.TimeoutException as exc:
+            raise TimeoutError from exc
+        except (httpx.ReadError, httpx.RemoteProtocolError) as exc:
+            # A keep-alive connection the service closed as it was reused: once more, on a new
+            # one (safe: an event is judged once; asking again answers its first verdict).
+            if attempt == 2:
+                log.warning("judge unreachable: %s", type(exc).__name__)
+                raise ApiError(503, "judge_unavailable", UNAVAILABLE) from exc
+        except httpx.HTTPError as exc:
+            log.warning("judge unreachable: %s", type(exc).__name__)
+            raise ApiError(503, "judge_unavailable", UNAVAILABLE) from exc
+    raise AssertionError("unreachable")
 
 
 async def _publish(
