@@ -35,6 +35,9 @@ from api.routes import (
     health,
     invites,
     media,
+    moderate,
+    openai_moderations,
+    perspective,
     policy,
     posts,
     rules,
@@ -150,6 +153,9 @@ ROUTERS: tuple[APIRouter, ...] = (
     media.router,
     x_routes.router,
     assist.router,
+    moderate.router,
+    perspective.router,
+    openai_moderations.router,
     health.router,
 )
 

@@ -141,13 +141,19 @@ class Publisher:
         await self._producer.stop()
 
     async def publish_many(
-        self, topic: str, records: Sequence[tuple[str | None, bytes]]
+        self,
+        topic: str,
+        records: Sequence[tuple[str | None, bytes]],
+        headers: Sequence[tuple[str, bytes]] | None = None,
     ) -> list[tuple[int, int]]:
-        """Send (key, value) records and return once every one is acknowledged: the
-        (partition, offset) where each landed, in order."""
+        """Send (key, value) records, each with `headers`, and return once every one is
+        acknowledged: the (partition, offset) where each landed, in order."""
+        extra = list(headers) if headers else None
         try:
             futures = [
-                await self._producer.send(topic, value, key=key.encode() if key else None)
+                await self._producer.send(
+                    topic, value, key=key.encode() if key else None, headers=extra
+                )
                 for key, value in records
             ]
             sent = await asyncio.gather(*futures)

@@ -41,6 +41,11 @@ EVENTS_ACTIVITY = TopicSpec(
     "events.activity", 4, "tenant:session", 7 * DAY_MS, ActivityEvent,
     "UI activity from clients (composer sessions); stored for analytics, not judged.",
 )  # fmt: skip
+EVENTS_JUDGED = TopicSpec(
+    "events.judged", 4, "tenant:author", 7 * DAY_MS, PostEvent,
+    "Text items judged synchronously (`POST /v1/moderate` and the compatible routes), whose "
+    "verdicts are already on `verdicts.text`: stored by the sink, read by no worker.",
+)  # fmt: skip
 VERDICTS_TEXT = TopicSpec(
     "verdicts.text", 4, "tenant:author", 30 * DAY_MS, Verdict,
     "One verdict per judged text item. A public contract: subscribe directly.",
@@ -78,6 +83,7 @@ CATALOGUE: tuple[TopicSpec, ...] = (
     EVENTS_TEXT,
     EVENTS_MEDIA,
     EVENTS_ACTIVITY,
+    EVENTS_JUDGED,
     VERDICTS_TEXT,
     VERDICTS_MEDIA,
     MEDIA_BANKS,
@@ -98,6 +104,12 @@ _BY_KIND = {
 def topic_for_kind(kind: Kind) -> TopicSpec:
     """The topic an event of this kind is published to."""
     return _BY_KIND[kind]
+
+
+HASH_ONLY_HEADER = "modstream-store"
+"""A record header; the value `hash` asks the sink to keep only the text's SHA-256 (as privacy
+mode does), e.g. for `POST /v1/moderate` with `store: false`. It can only take text out."""
+HASH_ONLY = b"hash"
 
 
 def tenant_from_key(key: bytes | None) -> str | None:

@@ -1,5 +1,6 @@
 """The composer assist service (`modstream assist`): score, spans, decision, rewrite and
-thread-context advice for a draft, fast enough to answer as the user types.
+thread-context advice for a draft, fast enough to answer as the user types; and the judge of
+synchronous moderation (`/moderate`, `POST /v1/moderate`: see `streams/moderate.py`).
 
 It runs the fast tier (loaded once, long drafts judged by windows) in its own process, because
 `api/` may not import `streams/`: the API authenticates and validates `POST /v1/assist` and
@@ -25,8 +26,9 @@ from typing import Annotated
 
 from fastapi import FastAPI, Header, HTTPException
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
 
-from infra.errors import ConfigError
+from infra.errors import ConfigError, Conflict, Refused
 from infra.settings import (
     DEV_ASSIST_SECRET,
     MIN_SECRET_CHARS,
@@ -36,7 +38,9 @@ from infra.settings import (
     TextSettings,
 )
 from schemas.assist import SECRET_HEADER, AssistQuery, AssistResponse
+from schemas.moderate import ModerateAnswer, ModerateQuery
 from schemas.records import Decision
+from streams.moderate import Moderator
 from streams.policy import LivePolicies, Policies
 from streams.text.classifier import Classifier
 from streams.text.context import ContextJudge
@@ -133,8 +137,15 @@ def check_secret(settings: AssistSettings, env: str) -> str:
     return secret
 
 
-def create_app(assistant: Assistant, secret: str, *, refresh: float | None = None) -> FastAPI:
-    """The service's HTTP face. With `refresh`, live tenant policies are re-read that often."""
+def create_app(
+    assistant: Assistant,
+    secret: str,
+    *,
+    refresh: float | None = None,
+    moderator: Moderator | None = None,
+) -> FastAPI:
+    """The service's HTTP face. With `refresh`, live tenant policies are re-read that often;
+    with `moderator`, it also judges items synchronously (`/moderate`, `streams/moderate.py`)."""
     expected = secret.encode()
 
     @contextlib.asynccontextmanager
@@ -165,6 +176,21 @@ def create_app(assistant: Assistant, secret: str, *, refresh: float | None = Non
             raise HTTPException(401, "a valid X-Assist-Secret header is required")
         return await run_in_threadpool(assistant.answer, query)
 
+    if moderator is not None:
+
+        @app.post("/moderate", response_model=ModerateAnswer)
+        async def moderate(
+            query: ModerateQuery,
+            secret: Annotated[str | None, Header(alias=SECRET_HEADER)] = None,
+        ) -> ModerateAnswer | JSONResponse:
+            if secret is None or not hmac.compare_digest(secret.encode(), expected):
+                raise HTTPException(401, "a valid X-Assist-Secret header is required")
+            try:
+                return await run_in_threadpool(moderator.judge, query)
+            except Refused as exc:
+                status = 409 if isinstance(exc, Conflict) else 422
+                return JSONResponse({"code": exc.code, "message": str(exc)}, status_code=status)
+
     @app.get("/health")
     async def health() -> dict[str, str]:
         return {"status": "ok", "model_version": assistant.classifier.version}
@@ -178,12 +204,19 @@ async def _refresh(policies: LivePolicies, every: float) -> None:
         await asyncio.to_thread(policies.refresh)
 
 
-def serve(settings: AssistSettings, assistant: Assistant, secret: str, *, refresh: float) -> None:
-    """Serve `assistant` on the loopback address from settings, re-reading live tenant policies
-    every `refresh` seconds."""
+def serve(
+    settings: AssistSettings,
+    assistant: Assistant,
+    secret: str,
+    *,
+    refresh: float,
+    moderator: Moderator | None = None,
+) -> None:
+    """Serve `assistant` (and `moderator`) on the loopback address from settings, re-reading
+    live tenant policies every `refresh` seconds."""
     import uvicorn
 
-    app = create_app(assistant, secret, refresh=refresh)
+    app = create_app(assistant, secret, refresh=refresh, moderator=moderator)
     log.info("assist service on %s:%d", settings.host, settings.port)
     uvicorn.run(
         app,

@@ -71,8 +71,10 @@ def _ledger(settings: Settings) -> Ledger:
 
 
 def assist() -> None:
-    """Run the composer assist service (loopback only; `POST /v1/assist` forwards to it)."""
+    """Run the composer assist service and the synchronous judge (loopback only; `POST
+    /v1/assist`, `POST /v1/moderate` and the compatible routes forward to it)."""
     from streams.assist import Assistant, check_secret, serve
+    from streams.moderate import moderator_from_settings
 
     settings = get_settings()
     configure_logging(settings.log_level)
@@ -81,7 +83,8 @@ def assist() -> None:
     assistant = Assistant.from_settings(
         settings.models_path, policies, settings.text, settings.longtext, settings.rewrite
     )
-    serve(settings.assist, assistant, secret, refresh=settings.policy.refresh)
+    moderator = moderator_from_settings(settings, policies)
+    serve(settings.assist, assistant, secret, refresh=settings.policy.refresh, moderator=moderator)
 
 
 def strikes() -> None:
@@ -294,6 +297,7 @@ def register(app: typer.Typer) -> None:
     from infra.cli import add_commands
     from streams.bench.assist import bench_assist_app
     from streams.bench.classify import bench_classify_app
+    from streams.bench.moderate import bench_moderate_app
     from streams.bench.pipeline import bench_app
     from streams.bench.quality import bench_quality_app
     from streams.bench.rules import bench_rules_app
@@ -303,5 +307,6 @@ def register(app: typer.Typer) -> None:
     add_commands(app, "bench", bench_classify_app)
     add_commands(app, "bench", bench_text_app)
     add_commands(app, "bench", bench_assist_app)
+    add_commands(app, "bench", bench_moderate_app)
     add_commands(app, "bench", bench_quality_app)
     add_commands(app, "bench", bench_rules_app)

@@ -126,9 +126,12 @@ class TextPipeline:
         )
         self._lock = threading.Lock()
 
-    def process(self, records: Sequence[RawRecord]) -> BatchResult:
+    def process(
+        self, records: Sequence[RawRecord], policies: Policies | None = None
+    ) -> BatchResult:
         """Judge a batch. Thread-safe: batches may be processed concurrently (the caches are
-        locked; the model runs outside the lock)."""
+        locked; the model runs outside the lock). `policies` stand in for the pipeline's own
+        for this batch (a synchronous request's thresholds)."""
         result = BatchResult()
         if self.rules is not None:
             self.rules.maybe_refresh()
@@ -150,14 +153,16 @@ class TextPipeline:
                 self._judged.put(item, event.event_id)
                 fresh.append(event)
         if fresh:
-            result.verdicts = self._judge(fresh, result)
+            result.verdicts = self._judge(fresh, result, policies or self.policies)
         with self._lock:  # remembered before the verdicts are published (see streams/dedupe.py)
             flush(self._judged, self._scored)  # type: ignore[arg-type]
         if self.rules is not None:
             self.rules.flush()  # counted before published, as the dedupe memory is
         return result
 
-    def _judge(self, events: list[TextEvent], result: BatchResult) -> list[Verdict]:
+    def _judge(
+        self, events: list[TextEvent], result: BatchResult, policies: Policies
+    ) -> list[Verdict]:
         model = self.classifier.version
         keys = [content_key(e.tenant, e.text, model) for e in events]
         scores: dict[bytes, _Scored] = {}
@@ -194,21 +199,23 @@ class TextPipeline:
         weighed = self.context.judge(
             [(e.text, s, _context_of(e)) for e, s in zip(events, own, strict=True)]
         )
-        rewrites = self._rewrites(events, [w.scores for w in weighed])
+        rewrites = self._rewrites(events, [w.scores for w in weighed], policies)
         now = self._clock()
         return [
-            self._verdict(event, w.scores, duplicate_of, now, rewrite, w.effect)
+            self._verdict(policies, event, w.scores, duplicate_of, now, rewrite, w.effect)
             for event, w, duplicate_of, rewrite in zip(
                 events, weighed, duplicates, rewrites, strict=True
             )
         ]
 
-    def _rewrites(self, events: list[TextEvent], scores: list[TextScores]) -> list[Rewrite | None]:
+    def _rewrites(
+        self, events: list[TextEvent], scores: list[TextScores], policies: Policies
+    ) -> list[Rewrite | None]:
         """A suggestion for each item its tenant's policy does not approve (one batch)."""
         wanted: dict[tuple[str, str], RewriteRequest] = {}
         keys: list[tuple[str, str] | None] = []
         for event, score in zip(events, scores, strict=True):
-            policy = self.policies.for_tenant(event.tenant)
+            policy = policies.for_tenant(event.tenant)
             if policy.decide(score.toxic, score.labels, score.lang) is Decision.APPROVE:
                 keys.append(None)
                 continue
@@ -222,6 +229,7 @@ class TextPipeline:
 
     def _verdict(
         self,
+        policies: Policies,
         event: TextEvent,
         score: TextScores,
         duplicate_of: str | None,
@@ -229,7 +237,7 @@ class TextPipeline:
         rewrite: Rewrite | None = None,
         context: ContextEffect | None = None,
     ) -> Verdict:
-        policy = self.policies.for_tenant(event.tenant)
+        policy = policies.for_tenant(event.tenant)
         verdict = Verdict(
             event_id=event.event_id,
             tenant=event.tenant,

@@ -39,7 +39,8 @@ class AssistClient:
                 "Content-Type": "application/json",
             },
             timeout=settings.timeout,
-            limits=httpx.Limits(max_keepalive_connections=32, keepalive_expiry=60),
+            # Idle connections expire before the service's keep-alive (uvicorn: 5 s) closes them.
+            limits=httpx.Limits(max_keepalive_connections=32, keepalive_expiry=4),
         )
 
     async def ask(self, query: AssistQuery) -> AssistResponse:

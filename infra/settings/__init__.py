@@ -30,7 +30,7 @@ from pydantic_settings import (
 
 from infra.errors import ConfigError
 from infra.settings.accounts import DEV_SECRET, MIN_SECRET_CHARS, AccountsSettings
-from infra.settings.api import ApiSettings, ChatSettings, PostsSettings
+from infra.settings.api import ApiSettings, ChatSettings, ModerateSettings, PostsSettings
 from infra.settings.media import MediaSettings
 from infra.settings.streaming import (
     BrokerSettings,
@@ -61,6 +61,7 @@ __all__ = [
     "DedupeSettings",
     "LongTextSettings",
     "MediaSettings",
+    "ModerateSettings",
     "PolicySettings",
     "PostsSettings",
     "RewriteSettings",
@@ -118,6 +119,7 @@ class Settings(BaseSettings):
     strikes: StrikeSettings = Field(default_factory=StrikeSettings)
     chat: ChatSettings = Field(default_factory=ChatSettings)
     posts: PostsSettings = Field(default_factory=PostsSettings)
+    moderate: ModerateSettings = Field(default_factory=ModerateSettings)
     sink: SinkSettings = Field(default_factory=SinkSettings)
     media: MediaSettings = Field(default_factory=MediaSettings)
     x: XSettings = Field(default_factory=XSettings)

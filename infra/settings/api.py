@@ -57,3 +57,18 @@ class ChatSettings(BaseSettings):
     modes: dict[str, Mode] = Field(
         default_factory=dict, description='Per-tenant chat modes, JSON: {"acme": "mask"}.'
     )
+
+
+class ModerateSettings(BaseSettings):
+    """Synchronous moderation (`POST /v1/moderate` and the compatible routes): see
+    docs/moderate.md."""
+
+    model_config = section("MODSTREAM_MODERATE_")
+
+    deadline: float = Field(
+        default=2.0,
+        gt=0,
+        le=10,
+        description="Seconds a request may take, judging and publishing, before 504 "
+        "(`?deadline=` shortens or lengthens it per request, up to 10 s).",
+    )

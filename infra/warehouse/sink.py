@@ -9,6 +9,7 @@ dead-letters that topic.
 
 Privacy mode (`infra/accounts/privacy.py`): for a tenant in privacy mode the text never reaches
 a table; `events` keeps its SHA-256 instead, and dead letters keep a digest of the raw record.
+A record whose producer set the `modstream-store: hash` header is kept the same way.
 """
 
 from __future__ import annotations
@@ -47,8 +48,11 @@ from schemas.topics import (
     AUTHOR_STRIKES,
     DEAD_LETTERS,
     EVENTS_ACTIVITY,
+    EVENTS_JUDGED,
     EVENTS_MEDIA,
     EVENTS_TEXT,
+    HASH_ONLY,
+    HASH_ONLY_HEADER,
     MEDIA_BANKS,
     RULES_SHADOW,
     VERDICTS_MEDIA,
@@ -64,6 +68,15 @@ ToRow = Callable[[ConsumerRecord, IsPrivate], Row]
 
 def _nobody(_: str | None) -> bool:
     return False
+
+
+def _everybody(_: str | None) -> bool:
+    return True
+
+
+def _hash_only(record: ConsumerRecord) -> bool:
+    """The producer asked that only the text's digest be kept (`HASH_ONLY_HEADER`)."""
+    return any(k == HASH_ONLY_HEADER and v == HASH_ONLY for k, v in record.headers or ())
 
 
 @dataclass(frozen=True, eq=False, slots=True)
@@ -160,6 +173,7 @@ ROUTES: dict[str, Route] = {
     EVENTS_TEXT.name: Route(EVENTS, dead_letter_invalid=False),
     EVENTS_MEDIA.name: Route(EVENTS, dead_letter_invalid=False),
     EVENTS_ACTIVITY.name: Route(EVENTS, dead_letter_invalid=True),
+    EVENTS_JUDGED.name: Route(EVENTS, dead_letter_invalid=True),
     VERDICTS_TEXT.name: Route(VERDICTS, dead_letter_invalid=True),
     VERDICTS_MEDIA.name: Route(MEDIA_VERDICTS, dead_letter_invalid=True),
     MEDIA_BANKS.name: Route(BANK_ENTRIES, dead_letter_invalid=True),
@@ -180,11 +194,12 @@ def rows_for(
     now = datetime.now(UTC)
     for record in records:
         route = ROUTES[record.topic]
+        keep = _everybody if _hash_only(record) else private
         try:
-            out[route.table].append(route.table.to_row(record, private))
+            out[route.table].append(route.table.to_row(record, keep))
         except InvalidEvent as exc:
             if route.dead_letter_invalid:
-                out[DEAD].append(dead_letter_row(dead_letter(record, exc, now), private))
+                out[DEAD].append(dead_letter_row(dead_letter(record, exc, now), keep))
     return out
 
 

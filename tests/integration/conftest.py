@@ -125,3 +125,46 @@ def assist_service(
     wait_for(healthy, timeout=120, what="the assist service")
     yield running
     running.stop()
+
+
+@pytest.fixture(scope="session")
+def served_api(
+    settings: Settings, assist_service: Worker, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """`modstream serve --no-sink` in a subprocess on a real port, for clients that need a URL
+    (the `openai` and Google API clients): the `api` fixture's accounts store, broker and
+    assist service, a warehouse of its own (chdb opens one path per process; the `api` fixture's
+    sink stores what it publishes). Yields its base URL."""
+    import httpx
+
+    from infra.processes import free_port
+
+    port = free_port()
+    running = Worker(
+        settings, Path(settings.models_path), tmp_path_factory.mktemp("served") / "api.log",
+        command="serve --no-sink",
+    )  # fmt: skip
+    running.env |= {
+        "MODSTREAM_ENV": "test",
+        "MODSTREAM_SECRET_KEY": TEST_SECRET,
+        "MODSTREAM_DATA_DIR": str(tmp_path_factory.mktemp("served-data")),
+        "MODSTREAM_ACCOUNTS_URL": settings.accounts_db_url,
+        "MODSTREAM_API_PORT": str(port),
+        "MODSTREAM_ASSIST_PORT": str(settings.assist.port),
+        "MODSTREAM_ASSIST_SECRET": ASSIST_SECRET,
+    }
+    running.start()
+    base = f"http://127.0.0.1:{port}"
+
+    def healthy() -> bool:
+        assert running.proc is not None
+        if running.proc.poll() is not None:
+            pytest.fail(f"serve exited: {running.log.read_text()[-2000:]}")
+        try:
+            return httpx.get(f"{base}/health", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    wait_for(healthy, timeout=120, what="the served API")
+    yield base
+    running.stop()

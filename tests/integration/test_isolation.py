@@ -429,6 +429,30 @@ def _assist(api: TestClient, s: Seed, w: Warehouse) -> None:
     assert ["body", "tenant"] in [d["loc"] for d in response.json()["error"]["details"]]
 
 
+def _moderate(api: TestClient, s: Seed, w: Warehouse) -> None:
+    """The tenant (policy, stored item) is the caller's: naming another is refused, unjudged."""
+    body = {"text": "hello", "tenant": s.a}
+    response = no_mark(call(api, "POST", "/v1/moderate", s.b_headers, json=body), s)
+    assert response.status_code == 422
+    assert ["body", "tenant"] in [d["loc"] for d in response.json()["error"]["details"]]
+
+
+def _perspective(api: TestClient, s: Seed, w: Warehouse) -> None:
+    key = s.b_headers["Authorization"].split()[-1]
+    body = {"comment": {"text": "hello"}, "requestedAttributes": {"TOXICITY": {}}, "tenant": s.a}
+    path = f"/v1alpha1/comments:analyze?key={key}"
+    response = no_mark(call(api, "POST", path, {"Authorization": ""}, json=body), s)
+    assert response.status_code == 400
+    assert response.json()["error"]["status"] == "INVALID_ARGUMENT"
+
+
+def _openai(api: TestClient, s: Seed, w: Warehouse) -> None:
+    body = {"input": "hello", "tenant": s.a}
+    response = no_mark(call(api, "POST", "/v1/moderations", s.b_headers, json=body), s)
+    assert response.status_code == 400
+    assert response.json()["error"]["type"] == "invalid_request_error"
+
+
 def _a_dead_letter(api: TestClient, s: Seed, w: Warehouse) -> str:
     """A dead letter of tenant A whose record (A's mark in it) could be replayed."""
     from infra.warehouse.sink import DEAD, dead_letter_row
@@ -510,6 +534,9 @@ CHECKS: dict[tuple[str, str], Check] = {
     ("GET", "/v1/verdicts/stream"): _sse,
     ("WS", "/v1/verdicts/ws"): _ws,
     ("POST", "/v1/assist"): _assist,
+    ("POST", "/v1/moderate"): _moderate,
+    ("POST", "/v1alpha1/comments:analyze"): _perspective,
+    ("POST", "/v1/moderations"): _openai,
     ("GET", "/v1/deadletters"): _dead_letters,
     ("GET", "/v1/deadletters/{dead_letter_id}"): _dead_letter,
     ("POST", "/v1/deadletters/replay"): _replay,

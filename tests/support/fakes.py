@@ -26,9 +26,12 @@ class RecordingPublisher(Publisher):
         pass
 
     async def publish_many(
-        self, topic: str, records: Sequence[tuple[str | None, bytes]]
+        self,
+        topic: str,
+        records: Sequence[tuple[str | None, bytes]],
+        headers: Sequence[tuple[str, bytes]] | None = None,
     ) -> list[tuple[int, int]]:
-        """Record them; the (partition, offset) of each is partition 0, the topic's next."""
+        """Record them (not their headers); each lands on partition 0 at the next offset."""
         landed = []
         for key, value in records:
             self.published.append((topic, key, value))

@@ -14,7 +14,8 @@ from infra.settings import Settings
 
 
 class Worker:
-    """`modstream worker` in a subprocess, for tests that start, kill and restart it."""
+    """`modstream worker` (or another `command`, with its options) in a subprocess, for tests
+    that start, kill and restart it."""
 
     def __init__(
         self, settings: Settings, model_dir: Path, log: Path, command: str = "worker"
@@ -35,7 +36,7 @@ class Worker:
     def start(self) -> Worker:
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "infra.cli", self.command],
+                [sys.executable, "-m", "infra.cli", *self.command.split()],
                 env=self.env,
                 stdout=out,
                 stderr=subprocess.STDOUT,

@@ -31,7 +31,7 @@ README_MAX_LINES = 250
 _LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 _ENV = re.compile(r"\bMODSTREAM_[A-Z0-9]+(?:_[A-Z0-9]+)*")
 _ROUTE = re.compile(r"\b(GET|POST|PUT|DELETE|PATCH|WS) (/[^\s`'\"?)|,;]*)")
-_PATH = re.compile(r"(/v1/[A-Za-z0-9_{}:./-]*|/health\b)")
+_PATH = re.compile(r"(/v1(?:alpha1)?/[A-Za-z0-9_{}:./-]*|/\$discovery/rest|/health\b)")
 _COMMAND = re.compile(r"\bmodstream((?: [a-z][a-z0-9-]*)+)")
 
 

@@ -1,0 +1,117 @@
+"""OpenAI's `/v1/moderations` shapes and their mapping onto verdicts.
+
+Scored categories come from the verdict's labels; the others are reported 0 and false, because
+the models do not judge them (sexual content, self-harm, illicit advice, graphic violence).
+A category is true at a score of 0.5 or more; `flagged` is true when any category is, or when
+the tenant's policy rejects the text (so profanity the policy rejects is flagged with no
+OpenAI category true). Errors take OpenAI's shape: `{"error": {"message", "type", "param",
+"code"}}`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.events import MAX_TEXT_CHARS
+from schemas.records import Decision, Verdict
+
+DEFAULT_MODEL = "omni-moderation-latest"
+MAX_INPUTS = 32
+CATEGORY_TRUE_AT = 0.5
+
+CATEGORIES: tuple[str, ...] = (
+    "harassment", "harassment/threatening", "hate", "hate/threatening", "illicit",
+    "illicit/violent", "self-harm", "self-harm/instructions", "self-harm/intent", "sexual",
+    "sexual/minors", "violence", "violence/graphic",
+)  # fmt: skip
+SCORED: dict[str, tuple[str, ...]] = {
+    "harassment": ("insult", "harassment"),
+    "harassment/threatening": ("threat",),
+    "hate": ("identity_hate",),
+    "violence": ("threat",),
+}
+"""Category → the labels whose highest score it reports."""
+BOTH: dict[str, tuple[str, str]] = {"hate/threatening": ("identity_hate", "threat")}
+"""Category → two labels that must both hold (it reports the lower score)."""
+
+
+class OpenAIError(Exception):
+    def __init__(self, status: int, message: str, kind: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.kind, self.code = status, message, kind, code
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "error": {"message": self.message, "type": self.kind, "param": None, "code": self.code}
+        }
+
+
+class TextInput(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: Literal["text"]
+    text: str = Field(max_length=MAX_TEXT_CHARS)
+
+
+class ModerationRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    input: str | list[str] | list[TextInput | dict[str, Any]] = Field(
+        description="A text, a list of texts, or a list of `{type: text, text}` objects "
+        "(`image_url` objects are refused: images are judged through `POST /v1/events`)."
+    )
+    model: str = Field(default=DEFAULT_MODEL, max_length=128, description="Echoed back.")
+
+    def texts(self) -> list[str]:
+        """The texts to judge, or `OpenAIError` for what cannot be judged here."""
+        items = [self.input] if isinstance(self.input, str) else list(self.input)
+        if not items:
+            raise OpenAIError(400, "input must not be empty", "invalid_request_error")
+        if len(items) > MAX_INPUTS:
+            raise OpenAIError(
+                400, f"at most {MAX_INPUTS} inputs per request", "invalid_request_error"
+            )
+        out = []
+        for item in items:
+            if isinstance(item, str):
+                out.append(item)
+            elif isinstance(item, TextInput):
+                out.append(item.text)
+            else:
+                raise OpenAIError(
+                    400,
+                    "only text inputs are supported here (no image_url)",
+                    "invalid_request_error",
+                    "unsupported_input_type",
+                )
+        for text in out:
+            if len(text) > MAX_TEXT_CHARS:
+                raise OpenAIError(
+                    400, f"an input is longer than {MAX_TEXT_CHARS} characters",
+                    "invalid_request_error", "string_above_max_length",
+                )  # fmt: skip
+        return out
+
+
+def category_scores(verdict: Verdict) -> dict[str, float]:
+    scores = dict.fromkeys(CATEGORIES, 0.0)
+    for category, labels in SCORED.items():
+        scores[category] = max(verdict.scores.get(label, 0.0) for label in labels)
+    for category, (a, b) in BOTH.items():
+        scores[category] = min(verdict.scores.get(a, 0.0), verdict.scores.get(b, 0.0))
+    return scores
+
+
+def result(verdict: Verdict) -> dict[str, Any]:
+    """One entry of `results`, for one input."""
+    scores = category_scores(verdict)
+    categories = {c: s >= CATEGORY_TRUE_AT for c, s in scores.items()}
+    scored = set(SCORED) | set(BOTH)
+    return {
+        "flagged": any(categories.values()) or verdict.decision is Decision.REJECT,
+        "categories": categories,
+        "category_scores": scores,
+        "category_applied_input_types": {c: ["text"] if c in scored else [] for c in CATEGORIES},
+    }
