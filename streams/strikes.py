@@ -34,6 +34,7 @@ from pydantic import ValidationError
 
 from infra.logging import heartbeat
 from infra.settings import StrikeSettings
+from schemas.moderate import ANONYMOUS
 from schemas.records import Decision, Verdict
 from schemas.strikes import BlockAction, BlockChange, Strike
 from schemas.topics import AUTHOR_BLOCKS, AUTHOR_STRIKES, VERDICTS_TEXT
@@ -78,8 +79,9 @@ def apply_verdict(
     state: StrikeState, verdict: Verdict, *, limit: int, window: int, now: datetime
 ) -> Outcome:
     """Count a rejected verdict (once per event id) and block the author at `limit` strikes
-    within `window` seconds of item time. Other verdicts change nothing."""
-    if verdict.decision != Decision.REJECT:
+    within `window` seconds of item time. Other verdicts change nothing, nor does an item with no
+    named author (`anonymous`, the synchronous routes' default): it would count against everyone."""
+    if verdict.decision != Decision.REJECT or verdict.author == ANONYMOUS:
         return Outcome(state)
     at = verdict.occurred_at.timestamp()
     if at <= state.cleared or verdict.event_id in state.strikes:

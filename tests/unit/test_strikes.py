@@ -14,10 +14,12 @@ from streams.strikes import StrikeState, apply_block_change, apply_verdict
 T0 = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
 
 
-def verdict(event_id: str, at: datetime, decision: Decision = Decision.REJECT) -> Verdict:
+def verdict(
+    event_id: str, at: datetime, decision: Decision = Decision.REJECT, author: str = "a"
+) -> Verdict:
     return Verdict(
         event_id=event_id, tenant="t", source="chat", kind=Kind.CHAT_MESSAGE, item_id=event_id,
-        author="a", occurred_at=at, judged_at=at, decision=decision, toxic=0.9, lang="en",
+        author=author, occurred_at=at, judged_at=at, decision=decision, toxic=0.9, lang="en",
         model_version="m", policy_version="p", latency_ms=1.0,
     )  # fmt: skip
 
@@ -53,6 +55,12 @@ def test_the_fifth_strike_blocks_and_replays_count_once() -> None:
 
 def test_approved_and_reviewed_items_are_not_strikes() -> None:
     outcomes = run([verdict("ok", T0, Decision.APPROVE), verdict("rv", T0, Decision.REVIEW)])
+    assert all(o.strike is None and o.block is None for o in outcomes)
+    assert outcomes[-1].state.strikes == {}
+
+
+def test_items_without_a_named_author_are_not_strikes() -> None:
+    outcomes = run([verdict(f"e{i}", T0, author="anonymous") for i in range(6)])
     assert all(o.strike is None and o.block is None for o in outcomes)
     assert outcomes[-1].state.strikes == {}
 
