@@ -62,6 +62,9 @@ class DistillConfig:
     teacher: Path  # an exported model directory (modstream_model.json) with both labels
     layers: int = 2  # the first this many encoder layers of the base
     teacher_share: float = 0.5  # weight of the teacher's score in each target, the rest gold
+    # The word embeddings (11.7M of a two-layer student's 15M parameters) stay as pretrained:
+    # their dense Adam updates would cost most of every step and they move little in fine-tuning.
+    freeze_embeddings: bool = True
 
     def __post_init__(self) -> None:
         if self.layers < 1:
@@ -104,8 +107,8 @@ def teacher_scores(
     cache_dir: Path | None = None,
     progress: bool = True,
 ) -> NDArray[np.float64]:
-    """The teacher's calibrated (toxic, identity_hate) scores of `texts`, (n, 2); read from
-    `cache_dir` when it holds the scores of this teacher version on these texts."""
+    """The teacher's calibrated (toxic, identity_hate) scores of `texts`, (n, 2). Scores of
+    this teacher version kept in `cache_dir` are reused per text; only the others are run."""
     from rich.console import Console
 
     from streams.text.onnx_model import OnnxTextClassifier
@@ -114,28 +117,45 @@ def teacher_scores(
     missing = [lab for lab in LABELS if lab not in teacher.labels]
     if missing:
         raise ModelError(f"the teacher in {teacher_dir} has no {', '.join(missing)} score")
-    h = hashlib.sha256(teacher.version.encode())
-    for t in texts:
-        h.update(t.encode())
-        h.update(b"\0")
-    key = h.hexdigest()
     cache = cache_dir / _CACHE_FILE if cache_dir is not None else None
-    if cache is not None and cache.is_file():
-        with np.load(cache) as saved:
-            if str(saved["key"]) == key:
-                return np.asarray(saved["scores"], dtype=np.float64)
-    out = np.zeros((len(texts), len(LABELS)), dtype=np.float64)
-    bar = task_bar(Console(stderr=True), transient=False, enabled=progress)
+    known = _read_cache(cache, teacher.version)
+    keys = [_text_key(t) for t in texts]
+    todo = sorted({k: i for i, k in enumerate(keys) if k not in known}.values())
+    bar = task_bar(Console(stderr=True), transient=False, enabled=progress and bool(todo))
     with bar:
-        task = bar.add_task("teacher scores", total=len(texts))
-        for s in range(0, len(texts), 512):
-            part = teacher.probabilities(texts[s : s + 512])
-            out[s : s + len(part)] = [[p[lab] for lab in LABELS] for p in part]
+        task = bar.add_task("teacher scores", total=len(todo))
+        for s in range(0, len(todo), 512):
+            part = todo[s : s + 512]
+            probs = teacher.probabilities([texts[i] for i in part])
+            for i, p in zip(part, probs, strict=True):
+                known[keys[i]] = tuple(p[lab] for lab in LABELS)
             bar.advance(task, len(part))
-    if cache is not None:
+    if cache is not None and todo:
         cache.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(cache, key=np.array(key), scores=out)
-    return out
+        np.savez(
+            cache,
+            version=np.array(teacher.version),
+            keys=np.array(list(known)),
+            scores=np.array(list(known.values()), dtype=np.float64),
+        )
+    return np.array([known[k] for k in keys], dtype=np.float64).reshape(len(texts), len(LABELS))
+
+
+def _text_key(text: str) -> str:
+    return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
+
+
+def _read_cache(cache: Path | None, version: str) -> dict[str, tuple[float, ...]]:
+    """Text key -> scores of the teacher `version` from `cache` (empty if absent or another)."""
+    if cache is None or not cache.is_file():
+        return {}
+    with np.load(cache) as saved:
+        if "version" not in saved or str(saved["version"]) != version:
+            return {}
+        return {
+            str(k): tuple(float(x) for x in row)
+            for k, row in zip(saved["keys"], saved["scores"], strict=True)
+        }
 
 
 def distill(
@@ -183,6 +203,8 @@ def distill(
         problem_type="multi_label_classification",
     )
     truncate_encoder(model, student.layers)
+    if student.freeze_embeddings:
+        model.get_input_embeddings().weight.requires_grad_(False)
     enc = tokenizer(
         [e.text for e in train_ex], truncation=True, max_length=config.max_length, padding=False
     )
@@ -212,6 +234,7 @@ def distill(
             "teacher_version": _teacher_version(student.teacher),
             "layers": student.layers,
             "teacher_share": student.teacher_share,
+            "freeze_embeddings": student.freeze_embeddings,
             # How often the teacher's toxic side (0.5) agrees with the gold label.
             "teacher_gold_agreement": float(np.mean((scores[:, 0] >= 0.5) == (gold == 1))),
         },

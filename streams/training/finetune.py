@@ -328,14 +328,15 @@ def _optimizer(model: Any, config: FinetuneConfig, steps: int) -> tuple[Any, Any
     import torch
 
     warm = max(1, int(steps * config.warmup))
-    decay = {n for n, _ in model.named_parameters() if n.endswith("bias") or "LayerNorm" in n}
+    trained = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    decay = {n for n, _ in trained if n.endswith("bias") or "LayerNorm" in n}
     opt = torch.optim.AdamW(
         [
             {
-                "params": [p for n, p in model.named_parameters() if n not in decay],
+                "params": [p for n, p in trained if n not in decay],
                 "weight_decay": config.weight_decay,
             },
-            {"params": [p for n, p in model.named_parameters() if n in decay], "weight_decay": 0.0},
+            {"params": [p for n, p in trained if n in decay], "weight_decay": 0.0},
         ],
         lr=config.lr,
     )

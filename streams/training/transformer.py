@@ -120,8 +120,6 @@ def train_transformer(  # noqa: PLR0913 - one run's folders, then keyword-only o
                 onnx_dir, variant="int8", threads=config.threads
             ),
         }
-        if student is not None:
-            tiers["teacher"] = OnnxTextClassifier(student.teacher, threads=config.threads)
         scores, hate = _score_held_out(tiers, held_en, bar)
         # A fixed sample across the sets (held_en is in file order: Davidson's short tweets first).
         speed_texts = [r.text for r in random.Random(0).sample(held_en, min(1024, len(held_en)))]

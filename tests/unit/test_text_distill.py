@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from numpy.typing import NDArray
 
 from infra.errors import ModelError
 from streams.text.onnx_model import CONFIG_FILE, OnnxTextClassifier
@@ -107,16 +108,24 @@ def test_teacher_scores_are_its_calibrated_scores_and_are_cached(
     assert scores[:, 0] == pytest.approx([p["toxic"] for p in served], abs=1e-6)
     assert scores[:, 1] == pytest.approx([p["identity_hate"] for p in served], abs=1e-6)
     assert scores[:3, 0].min() > scores[3:, 0].max()  # the teacher separates its own texts
-    # The second call reads the cache: mark the cached scores and see them come back.
+    # The second call reads the cache per text: mark the cached scores and see them come back,
+    # for a subset and a new order too.
     cache = tmp_path / "teacher_scores.npz"
     with np.load(cache) as saved:
-        key = saved["key"]
-    np.savez(cache, key=key, scores=np.full((6, 2), 0.25))
-    again = teacher_scores(teacher_dir, texts, threads=1, cache_dir=tmp_path, progress=False)
-    assert again == pytest.approx(np.full((6, 2), 0.25))
-    # Other texts: scored afresh.
-    other = teacher_scores(teacher_dir, texts[:2], threads=1, cache_dir=tmp_path, progress=False)
-    assert other == pytest.approx(scores[:2], abs=1e-6)
+        version, keys = saved["version"], saved["keys"]
+    assert str(version).startswith("onnx-v1:teacher:")
+    np.savez(cache, version=version, keys=keys, scores=np.full((len(keys), 2), 0.25))
+    again = teacher_scores(teacher_dir, texts[::-1][:4], cache_dir=tmp_path, progress=False)
+    assert again == pytest.approx(np.full((4, 2), 0.25))
+    # A text not in the cache is scored and added; the cached ones stay.
+    new = [*texts[:2], "have a nice day and a lovely weekend"]
+    more = teacher_scores(teacher_dir, new, threads=1, cache_dir=tmp_path, progress=False)
+    assert more[:2] == pytest.approx(np.full((2, 2), 0.25))
+    assert more[2, 0] == pytest.approx(
+        OnnxTextClassifier(teacher_dir).probabilities(new[2:])[0]["toxic"], abs=1e-6
+    )
+    with np.load(cache) as saved:
+        assert len(saved["keys"]) == 7
 
 
 def test_teacher_without_both_labels_is_refused(teacher_dir: Path, tmp_path: Path) -> None:
@@ -155,6 +164,7 @@ def test_distill_trains_a_smaller_student(tiny_hf: Path, teacher_dir: Path, tmp_
         source_shares=(),
     )  # fmt: skip
     student = DistillConfig(teacher=teacher_dir, layers=1, teacher_share=0.5)
+    embeddings_before = _word_embeddings(tiny_hf)
     out = tmp_path / "work" / "hf"
     info = distill(data, out, config, student, base=tiny_hf, progress=False)
 
@@ -163,6 +173,8 @@ def test_distill_trains_a_smaller_student(tiny_hf: Path, teacher_dir: Path, tmp_
     assert info["distillation"]["teacher_share"] == 0.5
     assert info["distillation"]["teacher_version"].startswith("onnx-v1:teacher:")
     assert 0.0 <= info["distillation"]["teacher_gold_agreement"] <= 1.0
+    assert info["distillation"]["freeze_embeddings"] is True
+    assert np.array_equal(_word_embeddings(out), embeddings_before)  # kept as pretrained
     assert info["examples"] > 0
     assert info["steps"] > 0
     assert (tmp_path / "work" / "teacher_scores.npz").is_file()
@@ -175,3 +187,10 @@ def test_distill_trains_a_smaller_student(tiny_hf: Path, teacher_dir: Path, tmp_
     served = OnnxTextClassifier(tmp_path / "onnx")
     tox = [s.toxic for s in served.classify([TOXIC[0], TOXIC[3], BENIGN[0], BENIGN[2]])]
     assert min(tox[:2]) > max(tox[2:])
+
+
+def _word_embeddings(hf_dir: Path) -> NDArray[np.float32]:
+    from transformers import AutoModelForSequenceClassification
+
+    model = AutoModelForSequenceClassification.from_pretrained(str(hf_dir))
+    return np.asarray(model.get_input_embeddings().weight.detach().numpy()).copy()
