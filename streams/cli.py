@@ -193,7 +193,9 @@ def classify(
 def train_transformer(
     output: Annotated[
         Path | None,
-        typer.Option(help="Serving artifact folder [default: the shipped six-layer en-minilm]"),
+        typer.Option(
+            help="Serving artifact folder [default: the shipped streams/text/models/en-minilm]"
+        ),
     ] = None,
     work: Annotated[
         Path | None, typer.Option(help="Working folder [default: <data dir>/transformer-work]")
@@ -216,7 +218,7 @@ def train_transformer(
 
     The fast tier must exist (`modstream train`): the cascade is measured with it.
     """
-    from streams.text.load import TEACHER_TRANSFORMER_DIR
+    from streams.text.load import DEFAULT_TRANSFORMER_DIR
     from streams.training.finetune import FinetuneConfig
     from streams.training.transformer import train_transformer as run
 
@@ -229,14 +231,14 @@ def train_transformer(
     )
     metrics = run(
         source,
-        output or TEACHER_TRANSFORMER_DIR,
+        output or DEFAULT_TRANSFORMER_DIR,
         work or settings.data_dir / "transformer-work",
         settings.models_path,
         config,
         base=base,
         skip_finetune=resume,
     )
-    console.print(f"[green]transformer written to {output or TEACHER_TRANSFORMER_DIR}[/]")
+    console.print(f"[green]transformer written to {output or DEFAULT_TRANSFORMER_DIR}[/]")
     console.print(
         f"band {metrics['chosen_band']}, uncertain share {metrics['chosen_uncertain_share']:.1%}"
     )
@@ -245,11 +247,11 @@ def train_transformer(
 def train_student(
     output: Annotated[
         Path | None,
-        typer.Option(help="Serving artifact folder [default: the shipped default transformer]"),
+        typer.Option(help="Serving artifact folder [default: streams/text/models/en-minilm-l2]"),
     ] = None,
     teacher: Annotated[
         Path | None,
-        typer.Option(help="Exported teacher folder [default: the shipped six-layer en-minilm]"),
+        typer.Option(help="Exported teacher folder [default: the shipped en-minilm]"),
     ] = None,
     work: Annotated[
         Path | None, typer.Option(help="Working folder [default: <data dir>/student-work]")
@@ -277,7 +279,7 @@ def train_student(
 
     The fast tier must exist (`modstream train`): the cascade is measured with it.
     """
-    from streams.text.load import DEFAULT_TRANSFORMER_DIR, TEACHER_TRANSFORMER_DIR
+    from streams.text.load import DEFAULT_TRANSFORMER_DIR, STUDENT_TRANSFORMER_DIR
     from streams.training.distill import DistillConfig
     from streams.training.finetune import FinetuneConfig
     from streams.training.transformer import train_transformer as run
@@ -286,12 +288,12 @@ def train_student(
     source = data or settings.training_data
     if not source.is_dir():
         raise ConfigError(f"no training data at {source} (set MODSTREAM_TRAINING_DATA)")
-    out = output or DEFAULT_TRANSFORMER_DIR
+    out = output or STUDENT_TRANSFORMER_DIR
     config = FinetuneConfig(
         max_examples=max_examples, epochs=epochs, lr=lr, max_length=max_length, threads=threads
     )
     student = DistillConfig(
-        teacher=teacher or TEACHER_TRANSFORMER_DIR, layers=layers, teacher_share=teacher_share
+        teacher=teacher or DEFAULT_TRANSFORMER_DIR, layers=layers, teacher_share=teacher_share
     )
     metrics = run(
         source,
