@@ -414,6 +414,8 @@ def _distillation_lines(student: dict[str, Any]) -> list[str]:
         " shipped beside this model): each target is"
         f" {share:g} × the teacher's calibrated score + {1 - share:g} × the gold label, per"
         " label; the teacher's side of 0.5 agrees with the gold toxic label on"
-        f" {student['teacher_gold_agreement']:.1%} of the training rows. `teacher` in the"
-        " tables below is that model, measured on the same rows.",
+        f" {student['teacher_gold_agreement']:.1%} of the training rows"
+        + ("; the word embeddings stay as pretrained." if student.get("freeze_embeddings") else ".")
+        + " `teacher_1t` in the speed table is that model on the same texts; `modstream bench"
+        " quality` compares the two cascades (docs/performance.md).",
     ]
