@@ -275,7 +275,7 @@ def train_student(
 ) -> None:
     """Distil the transformer tier into a smaller, faster student (needs the finetune extra):
     the first LAYERS layers of MiniLM trained on the teacher's scores mixed with the gold labels,
-    then exported, calibrated and measured like `train-transformer`, the teacher beside it.
+    then exported, calibrated and measured like `train-transformer` (with the teacher's speed).
 
     The fast tier must exist (`modstream train`): the cascade is measured with it.
     """
