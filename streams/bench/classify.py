@@ -78,7 +78,7 @@ def _with_fp32(data_dir: Path, shipped: Path) -> Path:
         version = json.loads((shipped / CONFIG_FILE).read_text())["version"]
     except (OSError, ValueError, KeyError):
         return shipped
-    for work in sorted(data_dir.glob("transformer-work*/onnx")):
+    for work in sorted(data_dir.glob("*-work*/onnx")):
         try:
             same = json.loads((work / CONFIG_FILE).read_text()).get("version") == version
         except (OSError, ValueError):
@@ -103,7 +103,7 @@ def bench_classify(
         Path | None,
         typer.Option(
             help="Exported transformer folder [default: the shipped model; its fp32 twin from"
-            " <data dir>/transformer-work*/onnx when that is there]"
+            " <data dir>/*-work*/onnx when that is there]"
         ),
     ] = None,
     lang: Annotated[str | None, typer.Option(help="Only texts of this language (en, ar).")] = None,

@@ -24,12 +24,17 @@ from streams.text.onnx_model import OnnxTextClassifier, is_model_dir
 __all__ = [
     "DEFAULT_TRANSFORMER_DIR",
     "FAST_ONLY",
+    "STUDENT_TRANSFORMER_DIR",
     "TierOptions",
     "load_classifier",
     "transformer_dirs",
 ]
 
 DEFAULT_TRANSFORMER_DIR = Path(__file__).resolve().parent / "models" / "en-minilm"
+# A two-layer student distilled from the default (`modstream train-student`): about three times
+# cheaper per escalated text, not the default while its cascade ranks below the default's on
+# held-out data (docs/performance.md); serve it with MODSTREAM_TRANSFORMER_MODELS.
+STUDENT_TRANSFORMER_DIR = Path(__file__).resolve().parent / "models" / "en-minilm-l2"
 
 
 @dataclass(frozen=True, slots=True)

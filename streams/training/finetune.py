@@ -38,7 +38,14 @@ from streams.text.normalize import normalize
 from streams.training.dataset import Row, load_dir, split
 from streams.training.train import _blank_spans
 
-__all__ = ["LABELS", "TrainExample", "base_model_dir", "build_examples", "finetune"]
+__all__ = [
+    "LABELS",
+    "TrainExample",
+    "base_model_dir",
+    "build_examples",
+    "finetune",
+    "train_loop",
+]
 
 LABELS: tuple[str, ...] = ("toxic", "identity_hate")
 SEED = 13
@@ -185,14 +192,6 @@ def finetune(
     """Train and save a Hugging Face model directory into `out_dir`; returns the training info."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     say = log or (lambda _msg: None)
@@ -224,15 +223,62 @@ def finetune(
     y = np.array([[e.toxic, e.hate or 0] for e in train_ex], dtype=np.float32)
     w = np.stack([tox_w, hate_w], axis=1)
 
+    pad = tokenizer.pad_token_id or 0
+    seconds, losses, steps = train_loop(model, ids, y, w, config, pad, progress=progress, log=log)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(str(out_dir))
+    tokenizer.save_pretrained(str(out_dir))
+    info = {
+        "base": str(base),
+        "config": {k: getattr(config, k) for k in FinetuneConfig.__dataclass_fields__},
+        "examples": len(train_ex),
+        "per_source": _per_source(train_ex),
+        "steps": steps,
+        "train_seconds": round(seconds, 1),
+        "examples_per_second": round(len(train_ex) * config.epochs / seconds, 1),
+        "final_loss": float(np.mean(losses[-100:])) if losses else None,
+        "calibration_pool": len(rest),
+        "labels": list(LABELS),
+        "preprocess": "modstream-normalize-v1",
+    }
+    (out_dir / "modstream_training.json").write_text(json.dumps(info, indent=2) + "\n")
+    return info
+
+
+def train_loop(  # noqa: PLR0913 - the model, its data, then how to train and report
+    model: Any,
+    ids: Sequence[list[int]],
+    y: np.ndarray[Any, Any],
+    w: np.ndarray[Any, Any],
+    config: FinetuneConfig,
+    pad: int,
+    *,
+    progress: bool = True,
+    log: Callable[[str], None] | None = None,
+    title: str = "fine-tune",
+) -> tuple[float, list[float], int]:
+    """Weighted BCE-with-logits training of `model` on token ids `ids` with targets `y` (hard
+    labels or soft scores in [0, 1]) and per-label weights `w`; returns (seconds, losses,
+    steps)."""
+    import torch
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    say = log or (lambda _msg: None)
     plan = _plan([len(x) for x in ids], config)
     steps = len(plan)
     opt, sched = _optimizer(model, config, steps)
-    pad = tokenizer.pad_token_id or 0
     model.train()
     started = time.perf_counter()
     losses: list[float] = []
     bar = Progress(
-        TextColumn("[bold]fine-tune[/]"),
+        TextColumn(f"[bold]{title}[/]"),
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn("loss {task.fields[loss]:.4f}"),
@@ -262,26 +308,8 @@ def finetune(
             if log and (step % 50 == 0 or step == steps - 1):
                 elapsed = time.perf_counter() - started
                 say(f"step {step + 1}/{steps} loss {recent:.4f} {elapsed:.0f}s")
-    seconds = time.perf_counter() - started
     model.eval()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(str(out_dir))
-    tokenizer.save_pretrained(str(out_dir))
-    info = {
-        "base": str(base),
-        "config": {k: getattr(config, k) for k in FinetuneConfig.__dataclass_fields__},
-        "examples": len(train_ex),
-        "per_source": _per_source(train_ex),
-        "steps": steps,
-        "train_seconds": round(seconds, 1),
-        "examples_per_second": round(len(train_ex) * config.epochs / seconds, 1),
-        "final_loss": float(np.mean(losses[-100:])) if losses else None,
-        "calibration_pool": len(rest),
-        "labels": list(LABELS),
-        "preprocess": "modstream-normalize-v1",
-    }
-    (out_dir / "modstream_training.json").write_text(json.dumps(info, indent=2) + "\n")
-    return info
+    return time.perf_counter() - started, losses, steps
 
 
 def _plan(lengths: Sequence[int], config: FinetuneConfig) -> list[list[int]]:
@@ -300,14 +328,15 @@ def _optimizer(model: Any, config: FinetuneConfig, steps: int) -> tuple[Any, Any
     import torch
 
     warm = max(1, int(steps * config.warmup))
-    decay = {n for n, _ in model.named_parameters() if n.endswith("bias") or "LayerNorm" in n}
+    trained = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    decay = {n for n, _ in trained if n.endswith("bias") or "LayerNorm" in n}
     opt = torch.optim.AdamW(
         [
             {
-                "params": [p for n, p in model.named_parameters() if n not in decay],
+                "params": [p for n, p in trained if n not in decay],
                 "weight_decay": config.weight_decay,
             },
-            {"params": [p for n, p in model.named_parameters() if n in decay], "weight_decay": 0.0},
+            {"params": [p for n, p in trained if n in decay], "weight_decay": 0.0},
         ],
         lr=config.lr,
     )

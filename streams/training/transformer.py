@@ -28,6 +28,7 @@ from streams.text.linear import LinearTextClassifier
 from streams.text.onnx_model import CONFIG_FILE, OnnxTextClassifier
 from streams.training.cards import transformer_model_card
 from streams.training.dataset import Row, load_dir, split
+from streams.training.distill import DistillConfig, distill
 from streams.training.evaluate import binary_metrics
 from streams.training.finetune import FinetuneConfig, TrainExample, build_examples, finetune, sample
 from streams.training.tier_eval import (
@@ -79,9 +80,14 @@ def train_transformer(  # noqa: PLR0913 - one run's folders, then keyword-only o
     progress: bool = True,
     eval_limit: int | None = None,
     band: tuple[float, float] = DEFAULT_BAND,
+    student: DistillConfig | None = None,
+    name: str = "en-minilm",
 ) -> dict[str, Any]:
     """Returns the metrics; `eval_limit` caps held-out and calibration rows per data set
-    (for quick trial runs; the shipped model card is measured on every held-out row)."""
+    (for quick trial runs; the shipped model card is measured on every held-out row).
+
+    With `student`, the model is distilled from that teacher (`distill.distill`) instead of
+    fine-tuned with all six layers, and the teacher is measured beside it on the same rows."""
     from streams.training.export import export_model, set_calibration
 
     console = Console(stderr=True)
@@ -89,12 +95,14 @@ def train_transformer(  # noqa: PLR0913 - one run's folders, then keyword-only o
     info: dict[str, Any]
     if skip_finetune and (hf_dir / "config.json").is_file():
         info = json.loads((hf_dir / "modstream_training.json").read_text())
+    elif student is not None:
+        info = distill(data_dir, hf_dir, config, student, base=base, progress=progress)
     else:
         info = finetune(data_dir, hf_dir, config, base=base, progress=progress)
-    console.print(f"fine-tuned in {info['train_seconds']} s; exporting")
+    console.print(f"trained in {info['train_seconds']} s; exporting")
     report = export_model(
         hf_dir, onnx_dir, int8=True, languages=["en"], max_length=config.max_length,
-        preprocess="modstream-normalize-v1", name="en-minilm",
+        preprocess="modstream-normalize-v1", name=name,
     )  # fmt: skip
 
     calib, held_en = _evaluation_rows(data_dir, config, eval_limit)
@@ -116,6 +124,9 @@ def train_transformer(  # noqa: PLR0913 - one run's folders, then keyword-only o
         # A fixed sample across the sets (held_en is in file order: Davidson's short tweets first).
         speed_texts = [r.text for r in random.Random(0).sample(held_en, min(1024, len(held_en)))]
         speeds = _speeds(onnx_dir, fast, speed_texts, bar)
+        if student is not None:
+            teacher_1t = OnnxTextClassifier(student.teacher, threads=1)
+            speeds["teacher_1t"] = throughput(teacher_1t, speed_texts[:512])
 
     gaps = _int8_gaps(held_en, scores)
     keep_int8 = all(abs(g) <= int8_tolerance for g in gaps.values() if not np.isnan(g))
@@ -146,6 +157,7 @@ def train_transformer(  # noqa: PLR0913 - one run's folders, then keyword-only o
     )
     final = _ship(onnx_dir, output, variant, keep_int8)
     metrics: dict[str, Any] = {
+        "name": name,
         "version": final["version"],
         "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "training": info,
@@ -314,12 +326,14 @@ def _hate_metrics(held_en: Sequence[Row], hate: Scores) -> dict[str, Any]:
     """identity_hate per tier and data set, on the held-out rows that carry the label."""
     out: dict[str, Any] = {}
     idx = [i for i, r in enumerate(held_en) if r.hate is not None]
-    for name in ("transformer_fp32", "transformer_int8", "fast"):
+    for tier in ("transformer_fp32", "transformer_int8", "teacher", "fast"):
+        if tier not in hate:
+            continue
         by_ds: dict[str, Any] = {}
         for d in sorted({held_en[i].dataset for i in idx}):
             di = [i for i in idx if held_en[i].dataset == d]
-            by_ds[d] = binary_metrics([int(held_en[i].hate or 0) for i in di], hate[name][di])
-        out[name] = by_ds
+            by_ds[d] = binary_metrics([int(held_en[i].hate or 0) for i in di], hate[tier][di])
+        out[tier] = by_ds
     return out
 
 
