@@ -24,22 +24,29 @@ def verdict_from_row(row: dict[str, Any]) -> Verdict:
 
 
 def get_verdict(warehouse: Warehouse, tenant: str, event_id: str) -> Verdict | None:
-    """Two key lookups: where the verdict is (`verdict_times`), then that point of `verdicts`."""
-    params = {"tenant": tenant, "event_id": event_id}
-    times = warehouse.rows(
-        "SELECT DISTINCT occurred_at FROM verdict_times "
-        "WHERE tenant = {tenant:String} AND event_id = {event_id:String}",
-        params,
-    )
-    if not times:
-        return None
+    """One key point of `verdicts_by_event` (the copy ordered by event id)."""
     rows = warehouse.rows(
-        f"SELECT {_ALL_COLUMNS} FROM verdicts FINAL "  # noqa: S608 - constant columns
-        "WHERE tenant = {tenant:String} AND occurred_at IN {times:Array(DateTime64(3, 'UTC'))} "
-        "AND event_id = {event_id:String} LIMIT 1",
-        params | {"times": [t["occurred_at"] for t in times]},
+        f"SELECT {_ALL_COLUMNS} FROM verdicts_by_event FINAL "  # noqa: S608 - constant columns
+        "WHERE tenant = {tenant:String} AND event_id = {event_id:String} LIMIT 1",
+        {"tenant": tenant, "event_id": event_id},
     )
     return verdict_from_row(rows[0]) if rows else None
+
+
+def reused_by(warehouse: Warehouse, tenant: str, event_id: str) -> list[str]:
+    """Events whose current verdict reused `event_id`'s scores, oldest first.
+
+    `verdict_reuses` lists candidates by one key range; a candidate counts only while its
+    newest verdict (FINAL) still names `event_id`, as a read of `verdicts` would say.
+    """
+    rows = warehouse.rows(
+        "SELECT event_id FROM verdicts_by_event FINAL WHERE tenant = {tenant:String} "
+        "AND event_id IN (SELECT event_id FROM verdict_reuses WHERE tenant = {tenant:String} "
+        "AND duplicate_of = {event_id:String}) AND duplicate_of = {event_id:String} "
+        "ORDER BY occurred_at, event_id LIMIT {limit:UInt32}",
+        {"tenant": tenant, "event_id": event_id, "limit": MAX_DUPLICATES},
+    )
+    return [r["event_id"] for r in rows]
 
 
 class VerdictDetail(Verdict):
@@ -56,20 +63,13 @@ def get_verdict_detail(warehouse: Warehouse, tenant: str, event_id: str) -> Verd
     verdict = get_verdict(warehouse, tenant, event_id)
     if verdict is None:
         return None
-    params = {"tenant": tenant, "event_id": event_id, "at": verdict.occurred_at}
     texts = warehouse.rows(
         "SELECT text FROM events FINAL WHERE tenant = {tenant:String} "
         "AND occurred_at = {at:DateTime64(3, 'UTC')} AND event_id = {event_id:String} LIMIT 1",
-        params,
-    )
-    reused = warehouse.rows(
-        "SELECT event_id FROM verdicts FINAL WHERE tenant = {tenant:String} "
-        "AND duplicate_of = {event_id:String} ORDER BY occurred_at, event_id "
-        "LIMIT {limit:UInt32}",
-        params | {"limit": MAX_DUPLICATES},
+        {"tenant": tenant, "event_id": event_id, "at": verdict.occurred_at},
     )
     return VerdictDetail(
         **verdict.model_dump(),
         text=texts[0]["text"] if texts else None,
-        reused_by=[r["event_id"] for r in reused],
+        reused_by=reused_by(warehouse, tenant, event_id),
     )

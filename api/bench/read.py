@@ -88,6 +88,14 @@ def _authors(rows: int) -> int:
     return max(1, rows // ITEMS_PER_AUTHOR)
 
 
+def stored(warehouse: Warehouse) -> int:
+    """Bench verdicts already in the warehouse (a `--dir` kept from an earlier run)."""
+    found = warehouse.rows(
+        "SELECT count() AS n FROM verdicts WHERE tenant = {tenant:String}", {"tenant": TENANT}
+    )
+    return int(found[0]["n"])
+
+
 def load(warehouse: Warehouse, rows: int) -> None:
     """Insert `rows` verdicts and their events in chunks, then bring the rollups up to date."""
     params: dict[str, Any] = {
@@ -139,7 +147,7 @@ class Server:
 
     def __enter__(self) -> Server:
         self._thread.start()
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 1800  # migrations of a reused --dir may backfill
         while not self._server.started:
             if time.monotonic() > deadline or not self._thread.is_alive():
                 raise RuntimeError("the API did not start")
@@ -294,12 +302,34 @@ def _table(rows: int, results: list[tuple[str, np.ndarray]]) -> Table:
     return table
 
 
+def _fill(warehouse: Warehouse, rows: int, folder: Path) -> None:
+    """Load `rows` verdicts, or reuse them when an earlier run left exactly that many."""
+    have = stored(warehouse)
+    if have == rows:
+        console.print(f"reusing the {rows:,} verdicts already in {folder}")
+        return
+    if have:
+        raise typer.BadParameter(
+            f"{folder} holds {have:,} bench verdicts, not {rows:,}: pass another --dir "
+            "(or the same --rows)",
+            param_hint="--dir",
+        )
+    started = time.perf_counter()
+    load(warehouse, rows)
+    console.print(f"loaded {rows:,} verdicts in {time.perf_counter() - started:.0f} s")
+
+
 def bench_api(
     rows: Annotated[int, typer.Option(help="Verdicts in the synthetic warehouse.")] = 10_000_000,
     requests: Annotated[int, typer.Option(help="Requests per endpoint.")] = 200,
     feed: Annotated[int, typer.Option(help="Verdicts timed through the live feed.")] = 300,
     directory: Annotated[
-        Path | None, typer.Option("--dir", help="Warehouse folder [default: a temporary one]")
+        Path | None,
+        typer.Option(
+            "--dir",
+            help="Warehouse folder [default: a temporary one]. Kept afterwards; a folder that "
+            "already holds the same number of verdicts is reused without loading again.",
+        ),
     ] = None,
 ) -> None:
     """Load a synthetic warehouse and print p50/p95/p99 per endpoint and for the live feed."""
@@ -324,9 +354,7 @@ def bench_api(
                 }
             )
             with Server(app_settings) as server:
-                started = time.perf_counter()
-                load(server.warehouse, rows)
-                console.print(f"loaded {rows:,} verdicts in {time.perf_counter() - started:.0f} s")
+                _fill(server.warehouse, rows, folder)
                 results = measure(server.url, rows, requests, read_token(app_settings, TENANT))
                 feed_tenant = f"feed-{random.randrange(1 << 30)}"
                 latencies = asyncio.run(

@@ -99,27 +99,22 @@ def page(warehouse: Warehouse, tenant: str, query: AuthorQuery) -> AuthorPage:
             c_tie=tie,
         )
     direction = "DESC" if query.order == "desc" else "ASC"
-    # Two steps: rank on the narrow columns, then read the maps of the page's authors only.
-    keys = warehouse.rows(
-        f"SELECT author, {expr} AS sort_key FROM rollup_authors FINAL "  # noqa: S608 - allow-list
+    # One pass over the tenant's authors, top-N sorted. Ranking on narrow columns first and then
+    # reading the page's rows by key cost about twice the CPU: ten columns sought at fifty keys.
+    rows = warehouse.rows(
+        f"SELECT {_COLUMNS}, {expr} AS sort_key FROM rollup_authors FINAL "  # noqa: S608
         f"WHERE {where.sql} ORDER BY sort_key {direction}, author {direction} "
         "LIMIT {limit:UInt32}",
         where.params | {"limit": query.limit + 1},
     )
-    more = len(keys) > query.limit
-    keys = keys[: query.limit]
-    details = warehouse.rows(
-        f"SELECT {_COLUMNS} FROM rollup_authors FINAL "  # noqa: S608 - constant columns
-        "WHERE tenant = {tenant:String} AND author IN {authors:Array(String)}",
-        {"tenant": tenant, "authors": [k["author"] for k in keys]},
-    )
-    by_author = {r["author"]: r for r in details}
+    more = len(rows) > query.limit
+    rows = rows[: query.limit]
     next_cursor = None
     if more:
-        key = keys[-1]["sort_key"]
+        key = rows[-1]["sort_key"]
         key = _utc(key).isoformat() if isinstance(key, datetime) else key
-        next_cursor = cursor.encode(query.sort.value, query.order, [key, keys[-1]["author"]])
-    data = [_stats(by_author[k["author"]]) for k in keys]
+        next_cursor = cursor.encode(query.sort.value, query.order, [key, rows[-1]["author"]])
+    data = [_stats(r) for r in rows]
     return AuthorPage(data=data, count=len(data), next=next_cursor)
 
 
