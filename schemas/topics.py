@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from schemas.events import ActivityEvent, Kind, MediaEvent, PostEvent
 from schemas.media import BankEntry, MediaVerdict
+from schemas.moderation import ModerationAction, Notice
 from schemas.records import DeadLetter, Verdict
 from schemas.strikes import BlockChange, Strike
 
@@ -61,12 +62,24 @@ DEAD_LETTERS = TopicSpec(
 
 AUTHOR_STRIKES = TopicSpec(
     "authors.strikes", 4, "tenant:author", 30 * DAY_MS, Strike,
-    "One record per counted strike (a rejected verdict), with the author's count in the window.",
+    "One record per counted strike (a rejected verdict or a reviewer's removal), with the "
+    "author's count in the window; the same record with `revoked` when a reviewer restores it.",
 )  # fmt: skip
 AUTHOR_BLOCKS = TopicSpec(
     "authors.blocks", 4, "tenant:author", -1, BlockChange,
     "Authors blocked by the strikes agent and unblocked by moderators; the latest per author "
     "wins. Kept forever: the API and the chat gateway replay it at start-up.",
+)  # fmt: skip
+
+MODERATION_ACTIONS = TopicSpec(
+    "moderation.actions", 4, "tenant:author", -1, ModerationAction,
+    "One record per reviewer decision (approve, remove, escalate, label; an appeal upheld or "
+    "overturned). A public contract; kept forever: the effective state of items is read from it.",
+)  # fmt: skip
+MODERATION_NOTICES = TopicSpec(
+    "moderation.notices", 4, "tenant:author", 365 * DAY_MS, Notice,
+    "Notices for authors and reporters, with the statement of reasons: for the upstream app to "
+    "deliver. A public contract.",
 )  # fmt: skip
 
 CATALOGUE: tuple[TopicSpec, ...] = (
@@ -79,6 +92,8 @@ CATALOGUE: tuple[TopicSpec, ...] = (
     DEAD_LETTERS,
     AUTHOR_STRIKES,
     AUTHOR_BLOCKS,
+    MODERATION_ACTIONS,
+    MODERATION_NOTICES,
 )
 
 _BY_KIND = {

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.queries import VERDICT_COLUMNS, verdict_from_row
 from api.read import cursor
+from api.read.moderation import effects
 from api.read.where import WarehouseTime, Where
 from infra.warehouse import Warehouse
 from schemas.events import Kind
@@ -72,6 +73,11 @@ class PostQuery(BaseModel):
 
 class JudgedItem(Verdict):
     text: str | None = Field(default=None, description="The judged text, from the event.")
+    moderation: Literal["removed", "visible"] | None = Field(
+        default=None,
+        description="A reviewer's decision, which overrides the model's `decision`: `removed`, "
+        "or `visible` (approved, or restored on appeal); null when no reviewer decided.",
+    )
 
 
 class Page(BaseModel):
@@ -168,8 +174,13 @@ def page(warehouse: Warehouse, tenant: str, query: PostQuery, limit: int | None 
     more = len(rows) > size
     rows = rows[:size]
     texts = _texts(warehouse, tenant, query, rows)
+    decided = effects(warehouse, tenant, [r["event_id"] for r in rows])
     items = [
-        JudgedItem(**verdict_from_row(dict(r)).model_dump(), text=texts.get(r["event_id"]))
+        JudgedItem(
+            **verdict_from_row(dict(r)).model_dump(),
+            text=texts.get(r["event_id"]),
+            moderation=decided[r["event_id"]].value if r["event_id"] in decided else None,
+        )
         for r in rows
     ]
     last = rows[-1] if rows else None

@@ -32,10 +32,12 @@ from infra.errors import AccountsError, InvalidEvent, WarehouseError
 from infra.warehouse.client import Warehouse
 from schemas.records import DeadLetter, Verdict
 from schemas.rows import (
+    ACTION_ROWS,
     BANK_ENTRY_ROWS,
     BLOCK_CHANGE_ROWS,
     DEAD_LETTER_ROWS,
     MEDIA_VERDICT_ROWS,
+    NOTICE_ROWS,
     STRIKE_ROWS,
     VERDICT_ROWS,
     RecordRows,
@@ -49,6 +51,8 @@ from schemas.topics import (
     EVENTS_MEDIA,
     EVENTS_TEXT,
     MEDIA_BANKS,
+    MODERATION_ACTIONS,
+    MODERATION_NOTICES,
     VERDICTS_MEDIA,
     VERDICTS_TEXT,
 )
@@ -136,7 +140,12 @@ BANK_ENTRIES = record_table("bank_entries", BANK_ENTRY_ROWS)
 STRIKES = record_table("strikes", STRIKE_ROWS)
 AUTHOR_BLOCK_CHANGES = record_table("author_blocks", BLOCK_CHANGE_ROWS)
 DEAD = record_table("dead_letters", DEAD_LETTER_ROWS, _digest_if_private)
-TABLES = (EVENTS, VERDICTS, MEDIA_VERDICTS, BANK_ENTRIES, STRIKES, AUTHOR_BLOCK_CHANGES, DEAD)
+ACTIONS = record_table("moderation_actions", ACTION_ROWS)
+NOTICES = record_table("moderation_notices", NOTICE_ROWS)
+TABLES = (
+    EVENTS, VERDICTS, MEDIA_VERDICTS, BANK_ENTRIES, STRIKES, AUTHOR_BLOCK_CHANGES, DEAD, ACTIONS,
+    NOTICES,
+)  # fmt: skip
 
 
 def dead_letter_row(d: DeadLetter, private: IsPrivate = _nobody) -> Row:
@@ -160,6 +169,8 @@ ROUTES: dict[str, Route] = {
     DEAD_LETTERS.name: Route(DEAD, dead_letter_invalid=False),
     AUTHOR_STRIKES.name: Route(STRIKES, dead_letter_invalid=True),
     AUTHOR_BLOCKS.name: Route(AUTHOR_BLOCK_CHANGES, dead_letter_invalid=True),
+    MODERATION_ACTIONS.name: Route(ACTIONS, dead_letter_invalid=True),
+    MODERATION_NOTICES.name: Route(NOTICES, dead_letter_invalid=True),
 }
 
 
