@@ -3,7 +3,7 @@ lease, release, reassign, decide. Needs the `moderate` scope; configuring queues
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response
@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 
 from api.deps import Moderator, StateDep, TenantAdmin
 from api.errors import ApiError, responses
-from api.review import decisions, items, queues, webhooks
+from api.review import agreement, decisions, items, queues, webhooks
+from api.review.agreement import Agreement
 from api.review.decisions import DecisionIn, Outcome
 from api.review.queues import QueueConfig
 from api.state import AppState
@@ -272,3 +273,26 @@ async def decide(
     if queued and state.webhooks is not None:
         state.webhooks.wakeup.set()
     return Decided(item=out, action=outcome.action, notices=len(outcome.notices))
+
+
+@router.get(
+    "/agreement",
+    response_model=Agreement,
+    responses=responses(401, 403, 422),
+    summary="The model against the reviewers, for one label",
+    description="Precision and recall of the model's rejections against reviewers' effective "
+    "decisions (removed or visible) on the items they decided in the period (default: the last "
+    "30 days), and per score threshold, with the threshold that agreed best (F1): the data to "
+    "tune the tenant's policy from its own decisions.",
+)
+def model_agreement(
+    principal: Moderator,
+    state: StateDep,
+    label: Annotated[str, Query(pattern=r"^[a-z][a-z0-9_]{0,31}$")] = "toxic",
+    since: Annotated[datetime | None, Query()] = None,
+    until: Annotated[datetime | None, Query()] = None,
+) -> Agreement:
+    end = (until or datetime.now(UTC)).astimezone(UTC)
+    start = (since or end - timedelta(days=30)).astimezone(UTC)
+    found = agreement.pairs(state.warehouse, principal.tenant, label, start, end)
+    return agreement.agreement(label, found)

@@ -160,3 +160,8 @@ def _flow(
     assert statement["source_type"] == "SOURCE_ARTICLE_16"
     summary = ok(api.get("/v1/dsa/summary", headers=first))
     assert (summary["appeals"], summary["overturned"], summary["reports"]) == (1, 1, 1)
+
+    # The model sent it to review; people ended up keeping it: one decision, nothing removed.
+    agreed = ok(api.get("/v1/review/agreement", params={"label": "toxic"}, headers=first))
+    assert (agreed["decisions"], agreed["removed"]) == (1, 0)
+    assert agreed["current"]["true_negative"] == 1

@@ -17,6 +17,7 @@ from pydantic import SecretStr
 from sqlalchemy.orm import Session
 
 from api.review import decisions, items, queues, webhooks
+from api.review.agreement import Pair, agreement
 from api.review.decisions import AppealIn, DecisionIn
 from api.review.dsa import statement
 from api.review.items import Subject
@@ -292,3 +293,18 @@ def test_signatures_verify_only_with_the_secret_and_a_recent_time() -> None:
     assert not webhooks.verify("other", header, b'{"a":1}', now=1_010)
     assert not webhooks.verify("s3cret", header, b'{"a":2}', now=1_010)
     assert not webhooks.verify("s3cret", header, b'{"a":1}', now=2_000)
+
+
+def test_agreement_gives_precision_recall_and_the_threshold_people_agree_with() -> None:
+    pairs = [
+        Pair(score=0.95, model_rejected=True, removed=True),
+        Pair(score=0.85, model_rejected=True, removed=False),
+        Pair(score=0.62, model_rejected=False, removed=True),
+        Pair(score=0.30, model_rejected=False, removed=False),
+    ]
+    found = agreement("toxic", pairs)
+    assert (found.decisions, found.removed) == (4, 2)
+    assert (found.current.precision, found.current.recall) == (0.5, 0.5)
+    assert found.best_threshold == 0.6  # 0.95 and 0.62 in, 0.85 the one miss: F1 0.8
+    assert found.best is not None
+    assert found.best.f1 == pytest.approx(0.8)
