@@ -87,8 +87,10 @@ class Page(BaseModel):
     total: int | None = Field(default=None, description="All matches, when `total=true`.")
 
 
-def _where(tenant: str, query: PostQuery) -> Where:
+def _where(tenant: str, query: PostQuery, private: bool) -> Where:
     where = Where().add("tenant = {tenant:String}", tenant=tenant)
+    if not private:  # chat messages are private: only with the `private` scope
+        where.add("kind != 'chat_message'")
     where.add_if(
         [d.value for d in query.decision], "decision IN {decisions:Array(String)}", "decisions"
     )
@@ -155,9 +157,17 @@ def _cursor_value(row: dict[str, Any], sort: PostSort) -> Any:
     return value.isoformat() if isinstance(value, datetime) else float(value)
 
 
-def page(warehouse: Warehouse, tenant: str, query: PostQuery, limit: int | None = None) -> Page:
+def page(
+    warehouse: Warehouse,
+    tenant: str,
+    query: PostQuery,
+    limit: int | None = None,
+    *,
+    private: bool = False,
+) -> Page:
+    """A page of judged items; chat messages only if `private` (the caller's scope)."""
     size = limit or query.limit
-    where = _where(tenant, query)
+    where = _where(tenant, query, private)
     if query.cursor:
         value, tie = cursor.decode(query.cursor, query.sort.value, query.order, 2)
         where.add(
@@ -191,12 +201,12 @@ def page(warehouse: Warehouse, tenant: str, query: PostQuery, limit: int | None 
         if more and last
         else None
     )
-    total = count(warehouse, tenant, query) if query.total else None
+    total = count(warehouse, tenant, query, private=private) if query.total else None
     return Page(data=items, count=len(items), next=next_cursor, total=total)
 
 
-def count(warehouse: Warehouse, tenant: str, query: PostQuery) -> int:
-    where = _where(tenant, query)
+def count(warehouse: Warehouse, tenant: str, query: PostQuery, *, private: bool = False) -> int:
+    where = _where(tenant, query, private)
     rows = warehouse.rows(
         f"SELECT count() AS n FROM {_table(query)} FINAL WHERE {where.sql}",  # noqa: S608
         where.params,
@@ -205,7 +215,12 @@ def count(warehouse: Warehouse, tenant: str, query: PostQuery) -> int:
 
 
 def every(
-    warehouse: Warehouse, tenant: str, query: PostQuery, batch: int = 5_000
+    warehouse: Warehouse,
+    tenant: str,
+    query: PostQuery,
+    batch: int = 5_000,
+    *,
+    private: bool = False,
 ) -> Iterator[JudgedItem]:
     """Every match from `query.cursor` on, page by page (for exports).
 
@@ -213,16 +228,16 @@ def every(
     rather than a stream that breaks after its headers were sent.
     """
     query = query.model_copy(update={"total": False})
-    first = page(warehouse, tenant, query, limit=batch)
-    return _pages(warehouse, tenant, query, first, batch)
+    first = page(warehouse, tenant, query, limit=batch, private=private)
+    return _pages(warehouse, tenant, query, first, batch, private)
 
 
 def _pages(
-    warehouse: Warehouse, tenant: str, query: PostQuery, result: Page, batch: int
+    warehouse: Warehouse, tenant: str, query: PostQuery, result: Page, batch: int, private: bool
 ) -> Iterator[JudgedItem]:
     while True:
         yield from result.data
         if result.next is None:
             return
         query = query.model_copy(update={"cursor": result.next})
-        result = page(warehouse, tenant, query, limit=batch)
+        result = page(warehouse, tenant, query, limit=batch, private=private)

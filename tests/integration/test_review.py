@@ -15,10 +15,11 @@ import jsonschema_rs
 from fastapi.testclient import TestClient
 
 from infra.settings import Settings
+from infra.warehouse import Warehouse
 from schemas.dsa import BATCH_SCHEMA
 from tests.support.accounts import as_tenant, bearer, make_token
 from tests.support.polling import wait_for
-from tests.support.read_rows import new_tenant
+from tests.support.read_rows import new_tenant, store, verdict_row
 from tests.support.stack import Worker
 from tests.support.verdicts import read_topic
 from tests.support.webhook_receiver import WebhookReceiver
@@ -165,3 +166,25 @@ def _flow(
     agreed = ok(api.get("/v1/review/agreement", params={"label": "toxic"}, headers=first))
     assert (agreed["decisions"], agreed["removed"]) == (1, 0)
     assert agreed["current"]["true_negative"] == 1
+
+
+def test_chat_messages_are_read_only_with_the_private_scope_and_audited(
+    api: TestClient, warehouse: Warehouse
+) -> None:
+    tenant = new_tenant()
+    store(warehouse, [
+        verdict_row(tenant, "c1", kind="chat_message", source="chat"),
+        verdict_row(tenant, "p1", minutes=1),
+    ])  # fmt: skip
+    reader = as_tenant(api, tenant, ("read",))
+    refused = api.get("/v1/posts", params={"kind": "chat_message"}, headers=reader)
+    assert refused.status_code == 403
+    assert "private" in refused.json()["error"]["message"]
+    listed = ok(api.get("/v1/posts", headers=reader))
+    assert [i["event_id"] for i in listed["data"]] == ["p1"]
+    entitled = as_tenant(api, tenant, ("read", "private", "admin"))
+    chats = ok(api.get("/v1/posts", params={"kind": "chat_message"}, headers=entitled))
+    assert [i["event_id"] for i in chats["data"]] == ["c1"]
+    audit = ok(api.get("/v1/audit", params={"action": "private.read"}, headers=entitled))
+    assert len(audit) == 1
+    assert audit[0]["target"] == "posts"
