@@ -15,9 +15,9 @@ def effects(warehouse: Warehouse, tenant: str, event_ids: Sequence[str]) -> dict
     if not event_ids:
         return {}
     rows = warehouse.rows(
-        "SELECT event_id, argMax(effect, (decided_at, action_id)) AS effect "
+        "SELECT event_id, argMax(effect, (decided_at, action_id)) AS latest "
         "FROM moderation_actions FINAL WHERE tenant = {tenant:String} "
         "AND event_id IN {ids:Array(String)} AND effect != 'none' GROUP BY event_id",
         {"tenant": tenant, "ids": list(event_ids)},
     )
-    return {r["event_id"]: Effect(r["effect"]) for r in rows}
+    return {r["event_id"]: Effect(r["latest"]) for r in rows}

@@ -88,10 +88,10 @@ def pairs(
     score = "v.toxic" if label == "toxic" else "v.scores[{label:String}]"
     rows = warehouse.rows(
         f"""
-        SELECT a.event_id AS event_id, a.effect AS effect, {score} AS score,
+        SELECT a.event_id AS event_id, a.latest AS latest, {score} AS score,
                v.decision = 'reject' AS rejected
         FROM (
-            SELECT event_id, argMax(effect, (decided_at, action_id)) AS effect
+            SELECT event_id, argMax(effect, (decided_at, action_id)) AS latest
             FROM moderation_actions FINAL
             WHERE tenant = {{tenant:String}} AND effect != 'none'
               AND decided_at >= {{since:DateTime64(3, 'UTC')}}
@@ -108,6 +108,6 @@ def pairs(
     )
     return [
         Pair(score=float(r["score"]), model_rejected=bool(r["rejected"]),
-             removed=r["effect"] == "removed")
+             removed=r["latest"] == "removed")
         for r in rows
     ]  # fmt: skip
