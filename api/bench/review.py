@@ -109,7 +109,9 @@ def bench_review(
         out.print(f"filling a queue with {count:,} items …")
         filled = _fill(db, count)
         page_ms = _pages(db, pages, page_size)
+        alone_ms, alone = _claims(db, 1, claims)
         claim_ms, won = _claims(db, reviewers, claims)
+        won += alone
         db.close()
     claimed = [w for w in won if w]
     ms = number(2)
@@ -126,6 +128,7 @@ def bench_review(
     )
     for name, took in (
         (f"next page ({page_size} items)", page_ms),
+        ("claim (one reviewer)", alone_ms),
         (f"claim ({reviewers} reviewers at once)", claim_ms),
     ):
         p50, p95, p99 = np.percentile(took, [50, 95, 99])

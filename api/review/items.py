@@ -209,15 +209,16 @@ def claim_next(
     first = first_free.scalar_subquery()
     for _ in range(20):  # another process may win the row; then the next one
         with claim_lock:
-            won = session.execute(
+            won = session.scalars(
                 update(ReviewItem)
                 .where(ReviewItem.id == first, ReviewItem.state == OPEN, free)
                 .values(claimed_by=reviewer, lease_until=until)
-                .returning(ReviewItem.id)
-            ).scalar_one_or_none()
+                .returning(ReviewItem),
+                execution_options={"synchronize_session": False, "populate_existing": True},
+            ).one_or_none()
             session.commit()
         if won is not None:
-            return session.get(ReviewItem, won)
+            return won
         if session.scalar(first_free) is None:
             return None
     return None

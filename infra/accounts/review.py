@@ -32,7 +32,17 @@ class ReviewItem(Base):
     __tablename__ = "review_items"
     __table_args__ = (
         UniqueConstraint("tenant", "event_id", "origin_key"),
-        Index("ix_review_next", "tenant", "queue", "state", "rank", "id"),
+        # The lease columns ride along, so a claim skips held entries without reading rows.
+        Index(
+            "ix_review_next",
+            "tenant",
+            "queue",
+            "state",
+            "rank",
+            "id",
+            "lease_until",
+            "excluded_reviewer",
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
