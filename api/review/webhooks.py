@@ -74,8 +74,12 @@ def verify(secret: str, header: str, body: bytes, *, now: float, tolerance: floa
 
 
 def _check_url(url: str) -> None:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        host, _ = parts.hostname, parts.port
+    except ValueError as exc:
+        raise InvalidInput("invalid_url", f"not a URL: {exc}") from exc
+    if parts.scheme not in ("http", "https") or not host:
         raise InvalidInput("invalid_url", "a webhook URL is http(s)://host/…")
 
 
