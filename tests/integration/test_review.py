@@ -135,6 +135,7 @@ def _flow(
     notices = [n for n in read_topic(bootstrap, "moderation.notices") if n["tenant"] == tenant]
     assert sorted((n["action"], n["recipient"], n["recipient_id"]) for n in notices) == [
         ("overturn", "author", author),
+        ("overturn", "reporter", "reporter-1"),
         ("remove", "author", author),
         ("remove", "reporter", "reporter-1"),
     ]
@@ -145,9 +146,9 @@ def _flow(
     assert "Harassment" in removal_notice["statement"]
 
     # Every action and notice reached the receiver, each correctly signed.
-    wait_for(lambda: len(receiver.deliveries) == 5, 60, what="five webhook deliveries")
+    wait_for(lambda: len(receiver.deliveries) == 6, 60, what="six webhook deliveries")
     assert all(d.signature_ok for d in receiver.deliveries)
-    assert sorted(d.event_type for d in receiver.deliveries) == ["action"] * 2 + ["notice"] * 3
+    assert sorted(d.event_type for d in receiver.deliveries) == ["action"] * 2 + ["notice"] * 4
 
     # The statement of reasons of the removal, in the Transparency Database's format.
     batch = ok(api.get("/v1/dsa/statements", headers=first))
