@@ -308,3 +308,20 @@ def test_agreement_gives_precision_recall_and_the_threshold_people_agree_with() 
     assert found.best_threshold == 0.6  # 0.95 and 0.62 in, 0.85 the one miss: F1 0.8
     assert found.best is not None
     assert found.best.f1 == pytest.approx(0.8)
+
+
+def test_queue_summaries_count_open_claimed_and_sla_breaches(db: AccountsDB) -> None:
+    with db.session() as s:
+        queues.put(s, "t1", "arabic", QueueConfig(langs=["ar"], sla_seconds=60), NOW)
+        items.enqueue(s, subject(1), strikes=0, now=NOW - timedelta(days=2), origin=Origin.VERDICT)
+        items.enqueue(s, subject(2), strikes=0, now=NOW, origin=Origin.VERDICT)
+        items.enqueue(s, subject(3, lang="ar"), strikes=0, now=NOW, origin=Origin.VERDICT)
+        items.claim_next(s, "t1", "default", "user:a", 600, NOW)
+    with db.session() as s:
+        found = {q.name: q for q in items.summaries(s, "t1", 86_400, NOW + timedelta(minutes=5))}
+    assert (found["default"].open, found["default"].claimed, found["default"].breaches) == (2, 1, 1)
+    assert (found["arabic"].open, found["arabic"].breaches, found["arabic"].sla_seconds) == (
+        1,
+        1,
+        60,
+    )
