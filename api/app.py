@@ -22,6 +22,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api import errors
 from api.accounts.limits import LoginLimiter
 from api.feed.hub import VerdictHub
+from api.review.intake import ReviewIntake
+from api.review.webhooks import Deliverer, cipher
 from api.rollups import run_refresher
 from api.routes import (
     analytics,
@@ -30,6 +32,7 @@ from api.routes import (
     auth,
     authors,
     deadletters,
+    dsa,
     events,
     feed,
     health,
@@ -40,6 +43,8 @@ from api.routes import (
     perspective,
     policy,
     posts,
+    reports,
+    review,
     rules,
     strikes,
     tenant,
@@ -48,6 +53,7 @@ from api.routes import (
     usage,
     users,
     verdicts,
+    webhooks,
 )
 from api.routes import x as x_routes
 from api.state import AppState
@@ -150,6 +156,10 @@ ROUTERS: tuple[APIRouter, ...] = (
     authors.router,
     analytics.router,
     deadletters.router,
+    reports.router,
+    review.router,
+    webhooks.router,
+    dsa.router,
     media.router,
     x_routes.router,
     assist.router,
@@ -189,11 +199,36 @@ async def _start(settings: Settings, bootstrap: str, with_sink: bool) -> AppStat
     await state.feed.start()
     state.blocks = BlockList(bootstrap)
     await state.blocks.start()
+    _start_review(state)
     return state
+
+
+def _start_review(state: AppState) -> None:
+    """The review intake (review verdicts into queues) and the webhook deliverer."""
+    state.intake = ReviewIntake(state.accounts, state.warehouse, state.bootstrap)
+    box = cipher(state.settings.accounts.secret_key)
+    state.webhooks = Deliverer(state.accounts, state.settings.review, box)
+    state.review_tasks = [
+        asyncio.create_task(state.intake.run(), name="review-intake"),
+        asyncio.create_task(state.webhooks.run(), name="webhooks"),
+    ]
+
+
+async def _stop_review(state: AppState) -> None:
+    if state.intake:
+        state.intake.stop()
+    if state.webhooks:
+        state.webhooks.stop()
+    for task in state.review_tasks:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(task, 10)
+    if state.webhooks:
+        await state.webhooks.aclose()
 
 
 async def _stop(state: AppState) -> None:
     """Close it all in the reverse order; the sink gets ten seconds to flush."""
+    await _stop_review(state)
     if state.blocks:
         await state.blocks.stop()
     if state.feed:

@@ -36,6 +36,7 @@ def serve(
 def register(app: typer.Typer) -> None:
     from api.admin_cli import admin_app
     from api.bench.read import bench_api
+    from api.bench.review import bench_review
     from api.deadletters_cli import deadletters_app
     from infra.cli import add_commands
 
@@ -44,4 +45,5 @@ def register(app: typer.Typer) -> None:
     app.add_typer(deadletters_app, name="deadletters")
     bench = typer.Typer(help="Benchmarks that print figures.", no_args_is_help=True)
     bench.command("api")(bench_api)
+    bench.command("review")(bench_review)
     add_commands(app, "bench", bench)

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 
 from api.accounts.limits import LoginLimiter
 from api.feed.hub import VerdictHub
+from api.review.intake import ReviewIntake
+from api.review.webhooks import Deliverer
 from infra.accounts import AccountsDB, PrivacyRegistry
 from infra.blocks import BlockList
 from infra.kafka import Publisher
@@ -30,6 +32,9 @@ class AppState:
     feed: VerdictHub | None = None
     rollups_task: asyncio.Task[None] | None = field(default=None, repr=False)
     blocks: BlockList | None = None
+    intake: ReviewIntake | None = None
+    webhooks: Deliverer | None = None
+    review_tasks: list[asyncio.Task[None]] = field(default_factory=list, repr=False)
     replay_lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
     """Serialises dead-letter replays in this process (api/replay.py)."""
     draining: bool = False  # shutting down: writes answer 503 (`modstream up` sends SIGUSR1)

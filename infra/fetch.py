@@ -180,7 +180,7 @@ class Fetched:
     kind: MediaKind
 
 
-_NETWORK_ERRORS = (httpx.HTTPError, httpcore.NetworkError, httpcore.ProtocolError, OSError)
+NETWORK_ERRORS = (httpx.HTTPError, httpcore.NetworkError, httpcore.ProtocolError, OSError)
 
 
 class Fetcher:
@@ -216,7 +216,7 @@ class Fetcher:
             raise FetchRefused("refused_scheme", str(exc)) from exc
         except (httpx.TimeoutException, httpcore.TimeoutException) as exc:
             raise FetchError("timeout", str(exc) or type(exc).__name__) from exc
-        except _NETWORK_ERRORS as exc:
+        except NETWORK_ERRORS as exc:
             raise FetchError("network", str(exc)[:300] or type(exc).__name__) from exc
 
     async def _fetch(self, url: str) -> Fetched:

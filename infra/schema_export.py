@@ -10,8 +10,10 @@ from pydantic import BaseModel, TypeAdapter
 
 from schemas.activity import ComposerActivity
 from schemas.assist import AssistRequest, AssistResponse
+from schemas.dsa import BATCH_SCHEMA, STATEMENT_SCHEMA
 from schemas.events import Event
 from schemas.media import BankEntry, MediaVerdict
+from schemas.moderation import ModerationAction, Notice
 from schemas.records import DeadLetter, Verdict
 from schemas.rules import ShadowRecord
 from schemas.strikes import BlockChange, Strike
@@ -29,7 +31,14 @@ RECORDS: dict[str, Any] = {
     "assist_request": AssistRequest,
     "assist_response": AssistResponse,
     "shadow_record": ShadowRecord,
+    "moderation_action": ModerationAction,
+    "notice": Notice,
 }
+FIXED: dict[str, dict[str, Any]] = {
+    "dsa_statement_of_reasons": STATEMENT_SCHEMA,
+    "dsa_statements_batch": BATCH_SCHEMA,
+}
+"""Schemas written by hand (transcribed from others' documentation), exported as they are."""
 
 
 def export(directory: Path) -> list[Path]:
@@ -44,6 +53,10 @@ def export(directory: Path) -> list[Path]:
         schema = {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": name, **schema}
         path = directory / f"{name}.schema.json"
         path.write_text(json.dumps(schema, indent=2, ensure_ascii=False) + "\n", "utf-8")
+        written.append(path)
+    for name, fixed in FIXED.items():
+        path = directory / f"{name}.schema.json"
+        path.write_text(json.dumps(fixed, indent=2, ensure_ascii=False) + "\n", "utf-8")
         written.append(path)
     topics = [
         {

@@ -22,6 +22,7 @@ from typing import Any, Generic, TypeVar, Union, get_args, get_origin
 from pydantic import BaseModel
 
 from schemas.media import BankEntry, MatchKind, MediaVerdict
+from schemas.moderation import ModerationAction, Notice
 from schemas.records import DeadLetter, Verdict
 from schemas.rules import ShadowRecord
 from schemas.strikes import BlockChange, Strike
@@ -156,3 +157,5 @@ DEAD_LETTER_ROWS = RecordRows(DeadLetter)
 BANK_ENTRY_ROWS = RecordRows(BankEntry)
 STRIKE_ROWS = RecordRows(Strike, renamed={"limit": "strike_limit"})
 BLOCK_CHANGE_ROWS = RecordRows(BlockChange)
+ACTION_ROWS = RecordRows(ModerationAction)
+NOTICE_ROWS = RecordRows(Notice)

@@ -1,6 +1,7 @@
 """Strikes and blocks: what the strikes agent publishes, and what moderators send to lift a block.
 
-A *strike* is one rejected verdict of an author, counted once (keyed by the verdict's event id).
+A *strike* is one rejected verdict or reviewer's removal of an author's item, counted once (keyed
+by the item's event id), and taken back when a reviewer approves or restores the item.
 An author who reaches the tenant's limit within the window is *blocked* from chatting and posting
 until a moderator lifts the block. Both are keyed `tenant:author`, like the verdicts they count.
 """
@@ -31,6 +32,11 @@ class Strike(BaseModel):
     strikes: int = Field(ge=1, description="The author's strikes in the window, this one included.")
     limit: int = Field(ge=1)
     window_s: int = Field(ge=1)
+    revoked: bool = Field(
+        default=False,
+        description="True on the record that takes the strike back: a reviewer approved the "
+        "item or overturned its removal on appeal. Same `strike_id`: it replaces the first.",
+    )
 
     @property
     def partition_key(self) -> str:

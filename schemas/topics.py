@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from schemas.events import ActivityEvent, Kind, MediaEvent, PostEvent
 from schemas.media import BankEntry, MediaVerdict
+from schemas.moderation import ModerationAction, Notice
 from schemas.records import DeadLetter, Verdict
 from schemas.rules import ShadowRecord
 from schemas.strikes import BlockChange, Strike
@@ -67,7 +68,8 @@ DEAD_LETTERS = TopicSpec(
 
 AUTHOR_STRIKES = TopicSpec(
     "authors.strikes", 4, "tenant:author", 30 * DAY_MS, Strike,
-    "One record per counted strike (a rejected verdict), with the author's count in the window.",
+    "One record per counted strike (a rejected verdict or a reviewer's removal), with the "
+    "author's count in the window; the same record with `revoked` when a reviewer restores it.",
 )  # fmt: skip
 AUTHOR_BLOCKS = TopicSpec(
     "authors.blocks", 4, "tenant:author", -1, BlockChange,
@@ -77,6 +79,17 @@ AUTHOR_BLOCKS = TopicSpec(
 RULES_SHADOW = TopicSpec(
     "rules.shadow", 4, "tenant:author", 30 * DAY_MS, ShadowRecord,
     "What shadow rules would have done, one record per rule that fired (docs/rules.md).",
+)  # fmt: skip
+
+MODERATION_ACTIONS = TopicSpec(
+    "moderation.actions", 4, "tenant:author", -1, ModerationAction,
+    "One record per reviewer decision (approve, remove, escalate, label; an appeal upheld or "
+    "overturned). A public contract; kept forever: the effective state of items is read from it.",
+)  # fmt: skip
+MODERATION_NOTICES = TopicSpec(
+    "moderation.notices", 4, "tenant:author", 365 * DAY_MS, Notice,
+    "Notices for authors and reporters, with the statement of reasons: for the upstream app to "
+    "deliver. A public contract.",
 )  # fmt: skip
 
 CATALOGUE: tuple[TopicSpec, ...] = (
@@ -91,6 +104,8 @@ CATALOGUE: tuple[TopicSpec, ...] = (
     AUTHOR_STRIKES,
     AUTHOR_BLOCKS,
     RULES_SHADOW,
+    MODERATION_ACTIONS,
+    MODERATION_NOTICES,
 )
 
 _BY_KIND = {

@@ -19,6 +19,12 @@ Why the counts survive a SIGKILL (the argument the tests check on the real broke
 4. The order of a verdict and an unblock (two topics) does not matter: an unblock at time T
    forgets every strike of an item sent at or before T, whichever is read first; the window is
    in item time (`occurred_at`), not in processing time. So a replay gives the same state.
+
+Reviewers' decisions (`moderation.actions`, also keyed `tenant:author`) change the count: a
+removal is a strike (the same id as the verdict's, so a rejected item removed again counts once);
+an approval or an overturned removal takes it back (a `revoked` copy of the strike record) and
+remembers the item as *forgiven*, so a verdict read again later does not count it anew. A later
+removal of the same item (an appeal upheld after all) counts it again.
 """
 
 from __future__ import annotations
@@ -35,9 +41,10 @@ from pydantic import ValidationError
 from infra.logging import heartbeat
 from infra.settings import StrikeSettings
 from schemas.moderate import ANONYMOUS
+from schemas.moderation import Effect, ModerationAction
 from schemas.records import Decision, Verdict
 from schemas.strikes import BlockAction, BlockChange, Strike
-from schemas.topics import AUTHOR_BLOCKS, AUTHOR_STRIKES, VERDICTS_TEXT
+from schemas.topics import AUTHOR_BLOCKS, AUTHOR_STRIKES, MODERATION_ACTIONS, VERDICTS_TEXT
 from streams.app import ModstreamApp
 
 log = logging.getLogger(__name__)
@@ -47,12 +54,14 @@ AGENT_ACTOR = "strikes"
 
 @dataclass(slots=True)
 class StrikeState:
-    """One author's state: strikes (verdict event id → item time, epoch seconds), the time
-    before which strikes are forgiven (the last unblock), and whether they are blocked."""
+    """One author's state: strikes (item event id → item time, epoch seconds), the time
+    before which strikes are forgiven (the last unblock), whether they are blocked, and the
+    items reviewers forgave (event id → item time; pruned with the window)."""
 
     strikes: dict[str, float] = field(default_factory=dict)
     cleared: float = 0.0
     blocked: bool = False
+    forgiven: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def load(cls, doc: Any) -> StrikeState:
@@ -62,10 +71,14 @@ class StrikeState:
             strikes={str(k): float(v) for k, v in dict(doc.get("s", {})).items()},
             cleared=float(doc.get("c", 0.0)),
             blocked=bool(doc.get("b", False)),
+            forgiven={str(k): float(v) for k, v in dict(doc.get("f", {})).items()},
         )
 
     def dump(self) -> dict[str, Any]:
-        return {"s": self.strikes, "c": self.cleared, "b": self.blocked}
+        return {"s": self.strikes, "c": self.cleared, "b": self.blocked, "f": self.forgiven}
+
+    def copy(self) -> StrikeState:
+        return StrikeState(dict(self.strikes), self.cleared, self.blocked, dict(self.forgiven))
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,52 +94,119 @@ def apply_verdict(
     """Count a rejected verdict (once per event id) and block the author at `limit` strikes
     within `window` seconds of item time. Other verdicts change nothing, nor does an item with no
     named author (`anonymous`, the synchronous routes' default): it would count against everyone."""
-    if verdict.decision != Decision.REJECT or verdict.author == ANONYMOUS:
+    if (
+        verdict.decision != Decision.REJECT
+        or verdict.author == ANONYMOUS
+        or verdict.event_id in state.forgiven
+    ):
         return Outcome(state)
-    at = verdict.occurred_at.timestamp()
-    if at <= state.cleared or verdict.event_id in state.strikes:
+    return _count(state, _Item.of(verdict), limit=limit, window=window, now=now)
+
+
+@dataclass(frozen=True, slots=True)
+class _Item:
+    """What a strike needs of a verdict or an action."""
+
+    tenant: str
+    author: str
+    event_id: str
+    source: str
+    occurred_at: datetime
+
+    @classmethod
+    def of(cls, record: Verdict | ModerationAction) -> _Item:
+        return cls(record.tenant, record.author, record.event_id, record.source, record.occurred_at)
+
+    def strike(self, strikes: int, limit: int, window: int, revoked: bool = False) -> Strike:
+        return Strike(
+            strike_id=f"strike:{self.event_id}", tenant=self.tenant, author=self.author,
+            verdict_event_id=self.event_id, source=self.source, occurred_at=self.occurred_at,
+            strikes=max(strikes, 1), limit=limit, window_s=window, revoked=revoked,
+        )  # fmt: skip
+
+
+def _count(state: StrikeState, item: _Item, *, limit: int, window: int, now: datetime) -> Outcome:
+    at = item.occurred_at.timestamp()
+    if at <= state.cleared or item.event_id in state.strikes:
         return Outcome(state)  # forgiven by an unblock, or counted already (a replay)
-    strikes = dict(state.strikes)
-    strikes[verdict.event_id] = at
-    newest = max(strikes.values())
-    strikes = {k: v for k, v in strikes.items() if v > newest - window}
-    new = StrikeState(strikes, state.cleared, state.blocked)
+    new = state.copy()
+    new.strikes[item.event_id] = at
+    newest = max(new.strikes.values())
+    new.strikes = {k: v for k, v in new.strikes.items() if v > newest - window}
+    new.forgiven = {k: v for k, v in new.forgiven.items() if v > newest - window}
     strike = None
-    if verdict.event_id in strikes:  # not older than the window itself
-        strike = Strike(
-            strike_id=f"strike:{verdict.event_id}",
-            tenant=verdict.tenant,
-            author=verdict.author,
-            verdict_event_id=verdict.event_id,
-            source=verdict.source,
-            occurred_at=verdict.occurred_at,
-            strikes=len(strikes),
-            limit=limit,
-            window_s=window,
-        )
+    if item.event_id in new.strikes:  # not older than the window itself
+        strike = item.strike(len(new.strikes), limit, window)
     block = None
-    if not state.blocked and len(strikes) >= limit:
+    if not state.blocked and len(new.strikes) >= limit:
         new.blocked = True
         block = BlockChange(
-            change_id=f"block:{verdict.tenant}:{verdict.author}:{verdict.event_id}",
-            tenant=verdict.tenant,
-            author=verdict.author,
+            change_id=f"block:{item.tenant}:{item.author}:{item.event_id}",
+            tenant=item.tenant,
+            author=item.author,
             action=BlockAction.BLOCK,
             at=now,
             actor=AGENT_ACTOR,
-            strikes=len(strikes),
-            reason=f"{len(strikes)} strikes within {window} s (limit {limit})",
+            strikes=len(new.strikes),
+            reason=f"{len(new.strikes)} strikes within {window} s (limit {limit})",
         )
     return Outcome(new, strike, block)
+
+
+def apply_action(
+    state: StrikeState, action: ModerationAction, *, limit: int, window: int, now: datetime
+) -> Outcome:
+    """A reviewer's removal counts as a strike; an approval or an overturn takes one back (a
+    block already in force stays until a moderator lifts it). Other actions change nothing."""
+    item = _Item.of(action)
+    if action.effect == Effect.REMOVED:
+        state = state.copy()
+        state.forgiven.pop(item.event_id, None)
+        return _count(state, item, limit=limit, window=window, now=now)
+    if action.effect != Effect.VISIBLE:
+        return Outcome(state)
+    new = state.copy()
+    new.forgiven[item.event_id] = item.occurred_at.timestamp()
+    if new.strikes.pop(item.event_id, None) is None:
+        return Outcome(new)
+    return Outcome(new, item.strike(len(new.strikes), limit, window, revoked=True))
 
 
 def apply_block_change(state: StrikeState, change: BlockChange) -> StrikeState:
     """An unblock forgives every strike of an item sent at or before it; a block is recorded."""
     if change.action == BlockAction.BLOCK:
-        return StrikeState(dict(state.strikes), state.cleared, blocked=True)
+        new = state.copy()
+        new.blocked = True
+        return new
     cleared = max(state.cleared, change.at.timestamp())
     kept = {k: v for k, v in state.strikes.items() if v > cleared}
-    return StrikeState(kept, cleared, blocked=False)
+    return StrikeState(kept, cleared, False, dict(state.forgiven))
+
+
+def outcome_of(
+    table: Any, topic: str, value: bytes, *, limit: int, window: int
+) -> tuple[str, StrikeState, Outcome] | None:
+    """The key and the state (from `table`) before and after one record of `topic`, or None if
+    it changes nothing."""
+    if topic == AUTHOR_BLOCKS.name:
+        change = BlockChange.model_validate_json(value)
+        if change.actor == AGENT_ACTOR:  # its own blocks are in the state already
+            return None
+        key = change.partition_key
+        before = StrikeState.load(table[key])
+        return key, before, Outcome(apply_block_change(before, change))
+    now = datetime.now(UTC)
+    if topic == MODERATION_ACTIONS.name:
+        action = ModerationAction.model_validate_json(value)
+        key = action.partition_key
+        before = StrikeState.load(table[key])
+        return key, before, apply_action(before, action, limit=limit, window=window, now=now)
+    verdict = Verdict.model_validate_json(value)
+    if verdict.decision != Decision.REJECT:
+        return None
+    key = verdict.partition_key
+    before = StrikeState.load(table[key])
+    return key, before, apply_verdict(before, verdict, limit=limit, window=window, now=now)
 
 
 def register(
@@ -134,8 +214,9 @@ def register(
 ) -> None:
     """Attach the strikes agent and its table to `app` (the strikes worker's own app)."""
     source = app.topic(
-        VERDICTS_TEXT.name, AUTHOR_BLOCKS.name, value_serializer="raw", key_serializer="raw"
-    )
+        VERDICTS_TEXT.name, AUTHOR_BLOCKS.name, MODERATION_ACTIONS.name,
+        value_serializer="raw", key_serializer="raw",
+    )  # fmt: skip
     table = app.Table("strikes", default=dict, partitions=VERDICTS_TEXT.partitions)
     limit, window = settings.limit, settings.window
 
@@ -148,33 +229,21 @@ def register(
         async for event in stream.events():
             message = event.message
             try:
-                if message.topic == AUTHOR_BLOCKS.name:
-                    change = BlockChange.model_validate_json(message.value or b"")
-                    if change.actor != AGENT_ACTOR:  # its own blocks are in the state already
-                        key = change.partition_key
-                        table[key] = apply_block_change(StrikeState.load(table[key]), change).dump()
-                    yield None
-                    continue
-                verdict = Verdict.model_validate_json(message.value or b"")
+                found = outcome_of(
+                    table, message.topic, message.value or b"", limit=limit, window=window
+                )
             except ValidationError as exc:  # the sink dead-letters these; nothing to count
                 log.warning("unreadable record on %s@%d: %s", message.topic, message.offset, exc)
-                yield None
-                continue
-            if verdict.decision != Decision.REJECT:
-                yield None
-                continue
-            key = verdict.partition_key
-            outcome = apply_verdict(
-                StrikeState.load(table[key]), verdict, limit=limit, window=window,
-                now=datetime.now(UTC),
-            )  # fmt: skip
-            if outcome.strike is not None:
-                await publish(app, AUTHOR_STRIKES.name, key, outcome.strike.model_dump_json())
-            if outcome.block is not None:
-                await publish(app, AUTHOR_BLOCKS.name, key, outcome.block.model_dump_json())
-                log.info("blocked %s after %d strikes", key, outcome.block.strikes)
-            if outcome.strike is not None or outcome.block is not None:
-                table[key] = outcome.state.dump()
+                found = None
+            if found is not None:
+                key, before, outcome = found
+                if outcome.strike is not None:
+                    await publish(app, AUTHOR_STRIKES.name, key, outcome.strike.model_dump_json())
+                if outcome.block is not None:
+                    await publish(app, AUTHOR_BLOCKS.name, key, outcome.block.model_dump_json())
+                    log.info("blocked %s after %d strikes", key, outcome.block.strikes)
+                if outcome.state is not before:
+                    table[key] = outcome.state.dump()
             yield None
 
 

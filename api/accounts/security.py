@@ -17,7 +17,7 @@ from infra.accounts.logins import decode_jwt as decode_jwt
 from infra.accounts.logins import issue_jwt as issue_jwt
 
 ROLE_SCOPES: dict[str, frozenset[str]] = {
-    "admin": frozenset({"ingest", "read", "moderate", "admin"}),
+    "admin": frozenset({"ingest", "read", "moderate", "admin", "private"}),
     "moderator": frozenset({"ingest", "read", "moderate"}),
     "member": frozenset({"read"}),
 }

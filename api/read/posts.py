@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.queries import VERDICT_COLUMNS, verdict_from_row
 from api.read import cursor
+from api.read.moderation import effects
 from api.read.where import WarehouseTime, Where
 from infra.warehouse import Warehouse
 from schemas.events import Kind
@@ -72,6 +73,11 @@ class PostQuery(BaseModel):
 
 class JudgedItem(Verdict):
     text: str | None = Field(default=None, description="The judged text, from the event.")
+    moderation: Literal["removed", "visible"] | None = Field(
+        default=None,
+        description="A reviewer's decision, which overrides the model's `decision`: `removed`, "
+        "or `visible` (approved, or restored on appeal); null when no reviewer decided.",
+    )
 
 
 class Page(BaseModel):
@@ -81,8 +87,10 @@ class Page(BaseModel):
     total: int | None = Field(default=None, description="All matches, when `total=true`.")
 
 
-def _where(tenant: str, query: PostQuery) -> Where:
+def _where(tenant: str, query: PostQuery, private: bool) -> Where:
     where = Where().add("tenant = {tenant:String}", tenant=tenant)
+    if not private:  # chat messages are private: only with the `private` scope
+        where.add("kind != 'chat_message'")
     where.add_if(
         [d.value for d in query.decision], "decision IN {decisions:Array(String)}", "decisions"
     )
@@ -149,9 +157,17 @@ def _cursor_value(row: dict[str, Any], sort: PostSort) -> Any:
     return value.isoformat() if isinstance(value, datetime) else float(value)
 
 
-def page(warehouse: Warehouse, tenant: str, query: PostQuery, limit: int | None = None) -> Page:
+def page(
+    warehouse: Warehouse,
+    tenant: str,
+    query: PostQuery,
+    limit: int | None = None,
+    *,
+    private: bool = False,
+) -> Page:
+    """A page of judged items; chat messages only if `private` (the caller's scope)."""
     size = limit or query.limit
-    where = _where(tenant, query)
+    where = _where(tenant, query, private)
     if query.cursor:
         value, tie = cursor.decode(query.cursor, query.sort.value, query.order, 2)
         where.add(
@@ -168,8 +184,13 @@ def page(warehouse: Warehouse, tenant: str, query: PostQuery, limit: int | None 
     more = len(rows) > size
     rows = rows[:size]
     texts = _texts(warehouse, tenant, query, rows)
+    decided = effects(warehouse, tenant, [r["event_id"] for r in rows])
     items = [
-        JudgedItem(**verdict_from_row(dict(r)).model_dump(), text=texts.get(r["event_id"]))
+        JudgedItem(
+            **verdict_from_row(dict(r)).model_dump(),
+            text=texts.get(r["event_id"]),
+            moderation=decided[r["event_id"]].value if r["event_id"] in decided else None,
+        )
         for r in rows
     ]
     last = rows[-1] if rows else None
@@ -180,12 +201,12 @@ def page(warehouse: Warehouse, tenant: str, query: PostQuery, limit: int | None 
         if more and last
         else None
     )
-    total = count(warehouse, tenant, query) if query.total else None
+    total = count(warehouse, tenant, query, private=private) if query.total else None
     return Page(data=items, count=len(items), next=next_cursor, total=total)
 
 
-def count(warehouse: Warehouse, tenant: str, query: PostQuery) -> int:
-    where = _where(tenant, query)
+def count(warehouse: Warehouse, tenant: str, query: PostQuery, *, private: bool = False) -> int:
+    where = _where(tenant, query, private)
     rows = warehouse.rows(
         f"SELECT count() AS n FROM {_table(query)} FINAL WHERE {where.sql}",  # noqa: S608
         where.params,
@@ -194,7 +215,12 @@ def count(warehouse: Warehouse, tenant: str, query: PostQuery) -> int:
 
 
 def every(
-    warehouse: Warehouse, tenant: str, query: PostQuery, batch: int = 5_000
+    warehouse: Warehouse,
+    tenant: str,
+    query: PostQuery,
+    batch: int = 5_000,
+    *,
+    private: bool = False,
 ) -> Iterator[JudgedItem]:
     """Every match from `query.cursor` on, page by page (for exports).
 
@@ -202,16 +228,16 @@ def every(
     rather than a stream that breaks after its headers were sent.
     """
     query = query.model_copy(update={"total": False})
-    first = page(warehouse, tenant, query, limit=batch)
-    return _pages(warehouse, tenant, query, first, batch)
+    first = page(warehouse, tenant, query, limit=batch, private=private)
+    return _pages(warehouse, tenant, query, first, batch, private)
 
 
 def _pages(
-    warehouse: Warehouse, tenant: str, query: PostQuery, result: Page, batch: int
+    warehouse: Warehouse, tenant: str, query: PostQuery, result: Page, batch: int, private: bool
 ) -> Iterator[JudgedItem]:
     while True:
         yield from result.data
         if result.next is None:
             return
         query = query.model_copy(update={"cursor": result.next})
-        result = page(warehouse, tenant, query, limit=batch)
+        result = page(warehouse, tenant, query, limit=batch, private=private)

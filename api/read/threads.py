@@ -18,10 +18,12 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 from api.queries import VERDICT_COLUMNS, verdict_from_row
 from api.read import cursor
+from api.read.moderation import effects
 from api.read.where import Where
 from infra.delivery import Mode, outcome_of, shown_text, verdict_summary
 from infra.errors import Rejected
 from infra.warehouse import Warehouse
+from schemas.moderation import Effect
 from schemas.records import Verdict
 
 Status = Literal["pending", "delivered", "masked", "flagged", "withheld"]
@@ -93,6 +95,11 @@ class ThreadItem(BaseModel):
     flagged: bool
     masked: bool
     verdict: VerdictSummary | None
+    moderation: Literal["removed", "visible"] | None = Field(
+        default=None,
+        description="A reviewer's decision, which overrides the model's: `removed` items are "
+        "withheld, `visible` ones (approved, or restored on appeal) delivered.",
+    )
 
 
 class Thread(BaseModel):
@@ -178,8 +185,15 @@ def verdicts(warehouse: Warehouse, tenant: str, items: list[Stored]) -> dict[str
     return {r["event_id"]: verdict_from_row(dict(r)) for r in rows}
 
 
-def shown(item: Stored, verdict: Verdict | None, mode: Mode, reader: str | None) -> ThreadItem:
-    """`item` as `reader` gets it: held while pending (its author sees it), then per the mode."""
+def shown(
+    item: Stored,
+    verdict: Verdict | None,
+    mode: Mode,
+    reader: str | None,
+    effect: Effect | None = None,
+) -> ThreadItem:
+    """`item` as `reader` gets it: held while pending (its author sees it), then per a reviewer's
+    decision if there is one, else per the mode."""
     common: dict[str, Any] = {
         "id": item.event_id, "post_id": item.post_id, "parent_id": item.parent_id,
         "author": item.author, "created_at": item.occurred_at, "lang": item.lang,
@@ -190,10 +204,15 @@ def shown(item: Stored, verdict: Verdict | None, mode: Mode, reader: str | None)
             **common, status="pending", text=text, flagged=False, masked=False, verdict=None
         )
     outcome = outcome_of(verdict, mode)
+    if effect == Effect.REMOVED:
+        outcome = "withheld"
+    elif effect == Effect.VISIBLE:
+        outcome = "delivered"
     return ThreadItem(
         **common, status=outcome, text=shown_text(item.text, outcome, verdict.spans),
         flagged=outcome == "flagged", masked=outcome == "masked",
         verdict=VerdictSummary.model_validate(verdict_summary(verdict)),
+        moderation=effect.value if effect and effect != Effect.NONE else None,
     )  # fmt: skip
 
 
@@ -214,9 +233,12 @@ def thread(
         return None
     page, following = comments(warehouse, post, tenant, limit, after)
     judged = verdicts(warehouse, tenant, [post, *page])
+    decided = effects(warehouse, tenant, [i.event_id for i in (post, *page)])
     return Thread(
-        post=shown(post, judged.get(post.event_id), mode, reader),
-        comments=[shown(c, judged.get(c.event_id), mode, reader) for c in page],
+        post=shown(post, judged.get(post.event_id), mode, reader, decided.get(post.event_id)),
+        comments=[
+            shown(c, judged.get(c.event_id), mode, reader, decided.get(c.event_id)) for c in page
+        ],
         count=len(page),
         next=following,
     )

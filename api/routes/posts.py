@@ -8,10 +8,12 @@ from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
 from api import export
-from api.deps import ReadTenant, StateDep
-from api.errors import responses
+from api.accounts import service
+from api.deps import ContextDep, Reader, StateDep
+from api.errors import ApiError, responses
 from api.read import posts
 from api.read.posts import Page, PostQuery
+from schemas.events import Kind
 
 router = APIRouter(prefix="/v1", tags=["results"])
 
@@ -56,14 +58,28 @@ EXAMPLE_ITEM: dict[str, Any] = {
     summary="Judged items, filtered and paged",
     description="Every filter is optional and they combine with AND. Pages follow `next` (an "
     "opaque cursor tied to the sort); the newest items come first by default. `format=csv` or "
-    "`format=ndjson` streams every match instead of one page.",
+    "`format=ndjson` streams every match instead of one page. Chat messages are private: they "
+    "are listed only for a caller with the `private` scope (`kind=chat_message` without it is "
+    "403), and every such read is audited (`private.read`).",
 )
 def list_posts(
-    query: Annotated[PostQuery, Query()], state: StateDep, tenant: ReadTenant
+    query: Annotated[PostQuery, Query()], state: StateDep, principal: Reader, ctx: ContextDep
 ) -> Page | StreamingResponse:
+    tenant = principal.tenant
+    private = "private" in principal.scopes
+    if query.kind == Kind.CHAT_MESSAGE and not private:
+        raise ApiError(
+            403, "insufficient_scope", "chat messages are private: this needs the 'private' scope"
+        )
+    if private and query.kind in (None, Kind.CHAT_MESSAGE):
+        with state.accounts.session() as session:
+            service.audit(
+                session, ctx, tenant, principal.actor, "private.read", target="posts",
+                detail=service.audit_json(query=query.model_dump(mode="json", exclude_none=True)),
+            )  # fmt: skip
     if query.format == "json":
-        return posts.page(state.warehouse, tenant, query)
-    items = posts.every(state.warehouse, tenant, query)
+        return posts.page(state.warehouse, tenant, query, private=private)
+    items = posts.every(state.warehouse, tenant, query, private=private)
     body = export.ndjson(items) if query.format == "ndjson" else export.csv_rows(items)
     return StreamingResponse(
         body,  # a sync iterator: Starlette pulls it in its thread pool, off the event loop

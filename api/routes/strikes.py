@@ -80,7 +80,8 @@ def _blocks(state: AppState) -> Any:
     response_model=StrikeReport,
     responses=responses(422, 503),
     summary="An author's strikes and block state",
-    description="Strikes are rejected items counted by the strikes worker (once each), within "
+    description="Strikes are rejected items and reviewers' removals, counted by the strikes "
+    "worker (once each; an approval or an overturned removal takes one back), within "
     "`MODSTREAM_STRIKE_WINDOW` seconds of item time and after the last unblock; at "
     "`MODSTREAM_STRIKE_LIMIT` the author is blocked until a moderator lifts it.",
 )
@@ -93,7 +94,7 @@ def strike_report(author: AuthorId, state: StateDep, tenant: ReadTenant) -> Stri
     rows = state.warehouse.rows(
         "SELECT verdict_event_id, source, occurred_at FROM strikes FINAL "
         "WHERE tenant = {tenant:String} AND author = {author:String} "
-        "AND occurred_at > {since:DateTime64(3, 'UTC')} ORDER BY occurred_at DESC",
+        "AND occurred_at > {since:DateTime64(3, 'UTC')} AND NOT revoked ORDER BY occurred_at DESC",
         {"tenant": tenant, "author": author, "since": since},
     )
     recent = [

@@ -16,7 +16,7 @@ from infra.accounts.models import ApiToken
 
 router = APIRouter(prefix="/v1/tokens", tags=["tokens"])
 
-Scope = Literal["ingest", "read", "moderate", "admin"]
+Scope = Literal["ingest", "read", "moderate", "admin", "private"]
 
 
 class TokenCreate(BaseModel):

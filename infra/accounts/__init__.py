@@ -2,6 +2,7 @@
 
 from infra.accounts.models import ROLES, SCOPES
 from infra.accounts.privacy import PrivacyRegistry, sha256_hex
+from infra.accounts.review import ReviewItem  # registers the review tables with the schema
 from infra.accounts.store import AccountsDB
 
-__all__ = ["ROLES", "SCOPES", "AccountsDB", "PrivacyRegistry", "sha256_hex"]
+__all__ = ["ROLES", "SCOPES", "AccountsDB", "PrivacyRegistry", "ReviewItem", "sha256_hex"]

@@ -28,7 +28,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 ROLES = ("admin", "moderator", "member")
-SCOPES = ("ingest", "read", "moderate", "admin")
+SCOPES = ("ingest", "read", "moderate", "admin", "private")
 
 
 def utcnow() -> datetime:

@@ -32,6 +32,7 @@ from infra.errors import ConfigError
 from infra.settings.accounts import DEV_SECRET, MIN_SECRET_CHARS, AccountsSettings
 from infra.settings.api import ApiSettings, ChatSettings, ModerateSettings, PostsSettings
 from infra.settings.media import MediaSettings
+from infra.settings.review import ReviewSettings
 from infra.settings.streaming import (
     BrokerSettings,
     DedupeSettings,
@@ -64,6 +65,7 @@ __all__ = [
     "ModerateSettings",
     "PolicySettings",
     "PostsSettings",
+    "ReviewSettings",
     "RewriteSettings",
     "Settings",
     "SinkSettings",
@@ -117,6 +119,7 @@ class Settings(BaseSettings):
     rewrite: RewriteSettings = Field(default_factory=RewriteSettings)
     assist: AssistSettings = Field(default_factory=AssistSettings)
     strikes: StrikeSettings = Field(default_factory=StrikeSettings)
+    review: ReviewSettings = Field(default_factory=ReviewSettings)
     chat: ChatSettings = Field(default_factory=ChatSettings)
     posts: PostsSettings = Field(default_factory=PostsSettings)
     moderate: ModerateSettings = Field(default_factory=ModerateSettings)

@@ -33,10 +33,12 @@ from infra.errors import AccountsError, InvalidEvent, WarehouseError
 from infra.warehouse.client import Warehouse
 from schemas.records import DeadLetter, Verdict
 from schemas.rows import (
+    ACTION_ROWS,
     BANK_ENTRY_ROWS,
     BLOCK_CHANGE_ROWS,
     DEAD_LETTER_ROWS,
     MEDIA_VERDICT_ROWS,
+    NOTICE_ROWS,
     SHADOW_ROWS,
     STRIKE_ROWS,
     VERDICT_ROWS,
@@ -54,6 +56,8 @@ from schemas.topics import (
     HASH_ONLY,
     HASH_ONLY_HEADER,
     MEDIA_BANKS,
+    MODERATION_ACTIONS,
+    MODERATION_NOTICES,
     RULES_SHADOW,
     VERDICTS_MEDIA,
     VERDICTS_TEXT,
@@ -152,9 +156,11 @@ STRIKES = record_table("strikes", STRIKE_ROWS)
 AUTHOR_BLOCK_CHANGES = record_table("author_blocks", BLOCK_CHANGE_ROWS)
 DEAD = record_table("dead_letters", DEAD_LETTER_ROWS, _digest_if_private)
 RULE_SHADOW = record_table("rule_shadow", SHADOW_ROWS)
+ACTIONS = record_table("moderation_actions", ACTION_ROWS)
+NOTICES = record_table("moderation_notices", NOTICE_ROWS)
 TABLES = (
     EVENTS, VERDICTS, MEDIA_VERDICTS, BANK_ENTRIES, STRIKES, AUTHOR_BLOCK_CHANGES, DEAD,
-    RULE_SHADOW,
+    RULE_SHADOW, ACTIONS, NOTICES,
 )  # fmt: skip
 
 
@@ -181,6 +187,8 @@ ROUTES: dict[str, Route] = {
     AUTHOR_STRIKES.name: Route(STRIKES, dead_letter_invalid=True),
     AUTHOR_BLOCKS.name: Route(AUTHOR_BLOCK_CHANGES, dead_letter_invalid=True),
     RULES_SHADOW.name: Route(RULE_SHADOW, dead_letter_invalid=True),
+    MODERATION_ACTIONS.name: Route(ACTIONS, dead_letter_invalid=True),
+    MODERATION_NOTICES.name: Route(NOTICES, dead_letter_invalid=True),
 }
 
 

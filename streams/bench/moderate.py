@@ -125,6 +125,7 @@ def bench_moderate(
     rng = random.Random(11)
     benign = [r.text for r in held if r.toxic == 0]
     toxic = [r.text for r in held if r.toxic == 1 and len(r.text) <= 200]
+    settings.data_dir.mkdir(parents=True, exist_ok=True)  # the services' logs stay there
     with tempfile.TemporaryDirectory(prefix="modstream-bench-moderate-") as tmp:
         folder = Path(tmp)
         broker = None
@@ -145,10 +146,22 @@ def bench_moderate(
         supervisor = Supervisor(env)
         results = []
         try:
-            api = supervisor.spawn(Service("api", modstream_argv("serve")))
-            assist = supervisor.spawn(Service("assist", modstream_argv("assist")))
-            _wait(f"http://127.0.0.1:{assist_port}/health", assist.proc, "the assist service")
-            _wait(f"http://127.0.0.1:{api_port}/health", api.proc, "the API")
+            # Their output goes to logs: stdout carries only the figures (or the JSON).
+            api = supervisor.spawn(
+                Service(
+                    "api", modstream_argv("serve"), log=settings.data_dir / "bench-moderate-api.log"
+                )
+            )
+            assist = supervisor.spawn(
+                Service(
+                    "assist",
+                    modstream_argv("assist"),
+                    log=settings.data_dir / "bench-moderate-assist.log",
+                )
+            )
+            _wait(f"http://127.0.0.1:{assist_port}/health", assist.proc, "the assist service",
+                  assist.service.log)  # fmt: skip
+            _wait(f"http://127.0.0.1:{api_port}/health", api.proc, "the API", api.service.log)
 
             def admin(*args: str) -> str:
                 done = subprocess.run(  # noqa: S603 - our own command, no shell

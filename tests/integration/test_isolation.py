@@ -492,6 +492,134 @@ def _replay(api: TestClient, s: Seed, w: Warehouse) -> None:
     assert replays[0]["n"] == 0
 
 
+# Review (api/review): A has a queue, an open entry, a decided one and a webhook.
+_A_REVIEW: dict[str, dict[str, Any]] = {}
+
+
+def _a_review(api: TestClient, s: Seed) -> dict[str, Any]:
+    if s.a in _A_REVIEW:
+        return _A_REVIEW[s.a]
+    from api.review import items
+    from api.review.items import Subject
+    from infra.accounts.review import DECIDED
+    from schemas.moderation import Origin
+
+    put = call(api, "PUT", "/v1/review/queues/iso-a-queue", s.a_headers, json={"sla_seconds": 600})
+    assert put.status_code == 200
+    now = datetime.now(UTC)
+    with state_of(api).accounts.session() as session:
+        open_entry = items.enqueue(
+            session, Subject(s.a, "iso-1", "iso-1", "iso-author", "comments", "post", now, "en",
+                             {"toxic": 0.9}, 0.9, "reject"),
+            strikes=0, now=now, origin=Origin.VERDICT,
+        )  # fmt: skip
+        decided = items.enqueue(
+            session, Subject(s.a, "iso-2", "iso-2", "iso-author", "comments", "post", now, "en",
+                             {"toxic": 0.9}, 0.9, "reject"),
+            strikes=0, now=now, origin=Origin.VERDICT,
+        )  # fmt: skip
+        decided.state, decided.decided_at = DECIDED, now
+        decided.action_id, decided.decided_action = "act-iso", "remove"
+        ids = (open_entry.id, decided.id)
+    hook = call(api, "POST", "/v1/webhooks", s.a_headers,
+                json={"url": f"https://a.example/{MARK}"}).json()  # fmt: skip
+    _A_REVIEW[s.a] = {"item": ids[0], "decided": ids[1], "hook": hook["id"]}
+    return _A_REVIEW[s.a]
+
+
+def _review_reasons(api: TestClient, s: Seed, w: Warehouse) -> None:
+    assert no_mark(call(api, "GET", "/v1/review/reasons", s.b_headers), s).status_code == 200
+
+
+def _review_queues(api: TestClient, s: Seed, w: Warehouse) -> None:
+    _a_review(api, s)
+    queues = no_mark(call(api, "GET", "/v1/review/queues", s.b_headers), s).json()
+    assert "iso-a-queue" not in [q["name"] for q in queues]
+
+
+def _review_put_queue(api: TestClient, s: Seed, w: Warehouse) -> None:
+    _a_review(api, s)
+    body = {"sla_seconds": 7200}
+    assert call(api, "PUT", "/v1/review/queues/iso-a-queue", s.b_headers, json=body).is_success
+    mine = call(api, "GET", "/v1/review/queues", s.a_headers).json()
+    assert [q["sla_seconds"] for q in mine if q["name"] == "iso-a-queue"] == [600]
+    call(api, "DELETE", "/v1/review/queues/iso-a-queue", s.b_headers)
+
+
+def _review_drop_queue(api: TestClient, s: Seed, w: Warehouse) -> None:
+    _a_review(api, s)
+    call(api, "DELETE", "/v1/review/queues/iso-a-queue", s.b_headers)
+    mine = call(api, "GET", "/v1/review/queues", s.a_headers).json()
+    assert "iso-a-queue" in [q["name"] for q in mine]
+
+
+def _review_items(api: TestClient, s: Seed, w: Warehouse) -> None:
+    _a_review(api, s)
+    page = no_mark(call(api, "GET", "/v1/review/queues/default/items", s.b_headers), s).json()
+    assert "iso-1" not in [i["event_id"] for i in page["data"]]
+
+
+def _review_claim_next(api: TestClient, s: Seed, w: Warehouse) -> None:
+    _a_review(api, s)
+    claimed = call(api, "POST", "/v1/review/queues/default/claim", s.b_headers)
+    assert claimed.status_code == 204 or claimed.json()["event_id"] != "iso-1"
+
+
+def _review_on_item(method: str, suffix: str, body: dict[str, Any] | None = None) -> Check:
+    def check(api: TestClient, s: Seed, w: Warehouse) -> None:
+        item = _a_review(api, s)["item"]
+        path = f"/v1/review/items/{item}{suffix}"
+        assert call(api, method, path, s.b_headers, json=body).status_code == 404
+
+    return check
+
+
+def _reports(api: TestClient, s: Seed, w: Warehouse) -> None:
+    body = {"event_id": "iso-1", "category": "spam", "reporter": "r"}
+    assert call(api, "POST", "/v1/reports", s.b_headers, json=body).status_code == 404
+
+
+def _appeals(api: TestClient, s: Seed, w: Warehouse) -> None:
+    _a_review(api, s)
+    body = {"action_id": "act-iso", "author": "iso-author"}
+    assert call(api, "POST", "/v1/appeals", s.b_headers, json=body).status_code == 404
+
+
+def _agreement(api: TestClient, s: Seed, w: Warehouse) -> None:
+    found = no_mark(call(api, "GET", "/v1/review/agreement", s.b_headers), s).json()
+    assert found["decisions"] == 0
+
+
+def _webhooks_create(api: TestClient, s: Seed, w: Warehouse) -> None:
+    _a_review(api, s)
+    made = call(api, "POST", "/v1/webhooks", s.b_headers, json={"url": "https://b.example/h"})
+    assert made.status_code == 201
+    mine = call(api, "GET", "/v1/webhooks", s.a_headers).json()
+    assert "https://b.example/h" not in [h["url"] for h in mine]
+
+
+def _webhooks_list(api: TestClient, s: Seed, w: Warehouse) -> None:
+    _a_review(api, s)
+    assert no_mark(call(api, "GET", "/v1/webhooks", s.b_headers), s).status_code == 200
+
+
+def _webhooks_delete(api: TestClient, s: Seed, w: Warehouse) -> None:
+    hook = _a_review(api, s)["hook"]
+    assert call(api, "DELETE", f"/v1/webhooks/{hook}", s.b_headers).status_code == 404
+
+
+def _webhooks_log(api: TestClient, s: Seed, w: Warehouse) -> None:
+    hook = _a_review(api, s)["hook"]
+    assert call(api, "GET", f"/v1/webhooks/{hook}/deliveries", s.b_headers).status_code == 404
+
+
+def _dsa(path: str) -> Check:
+    def check(api: TestClient, s: Seed, w: Warehouse) -> None:
+        assert no_mark(call(api, "GET", path, s.b_headers), s).status_code == 200
+
+    return check
+
+
 CHECKS: dict[tuple[str, str], Check] = {
     ("GET", "/v1/me"): _me,
     ("POST", "/v1/tokens"): _create_token,
@@ -543,6 +671,30 @@ CHECKS: dict[tuple[str, str], Check] = {
     ("POST", "/v1/posts"): _create_post,
     ("POST", "/v1/posts/{post_id}/comments"): _comment,
     ("GET", "/v1/posts/{post_id}/thread"): _thread,
+    ("GET", "/v1/review/reasons"): _review_reasons,
+    ("GET", "/v1/review/queues"): _review_queues,
+    ("PUT", "/v1/review/queues/{queue}"): _review_put_queue,
+    ("DELETE", "/v1/review/queues/{queue}"): _review_drop_queue,
+    ("GET", "/v1/review/queues/{queue}/items"): _review_items,
+    ("POST", "/v1/review/queues/{queue}/claim"): _review_claim_next,
+    ("GET", "/v1/review/items/{item}"): _review_on_item("GET", ""),
+    ("POST", "/v1/review/items/{item}/claim"): _review_on_item("POST", "/claim"),
+    ("POST", "/v1/review/items/{item}/release"): _review_on_item("POST", "/release"),
+    ("POST", "/v1/review/items/{item}/reassign"): _review_on_item(
+        "POST", "/reassign", {"reviewer": "user:b"}
+    ),
+    ("POST", "/v1/review/items/{item}/decision"): _review_on_item(
+        "POST", "/decision", {"action": "approve", "reason": "no_violation"}
+    ),
+    ("GET", "/v1/review/agreement"): _agreement,
+    ("POST", "/v1/reports"): _reports,
+    ("POST", "/v1/appeals"): _appeals,
+    ("POST", "/v1/webhooks"): _webhooks_create,
+    ("GET", "/v1/webhooks"): _webhooks_list,
+    ("DELETE", "/v1/webhooks/{hook}"): _webhooks_delete,
+    ("GET", "/v1/webhooks/{hook}/deliveries"): _webhooks_log,
+    ("GET", "/v1/dsa/statements"): _dsa("/v1/dsa/statements"),
+    ("GET", "/v1/dsa/summary"): _dsa("/v1/dsa/summary"),
 }
 
 

@@ -72,3 +72,23 @@ def read_verdicts(
             await consumer.stop()
 
     return asyncio.run(run())
+
+
+def read_topic(bootstrap: str, topic: str, idle: float = 1.0) -> list[dict[str, Any]]:
+    """Every record on `topic` from the beginning, as JSON (until nothing came for `idle` s)."""
+
+    async def run() -> list[dict[str, Any]]:
+        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, fetch_max_wait_ms=100)
+        await consumer.start()
+        try:
+            parts = [TopicPartition(topic, p) for p in range(VERDICTS_TEXT.partitions)]
+            consumer.assign(parts)
+            await consumer.seek_to_beginning(*parts)
+            found: list[dict[str, Any]] = []
+            while batch := await consumer.getmany(timeout_ms=int(idle * 1000)):
+                found += [json.loads(r.value) for records in batch.values() for r in records]
+            return found
+        finally:
+            await consumer.stop()
+
+    return asyncio.run(run())

@@ -92,6 +92,8 @@ def test_schemas_export_writes_json_schema_for_every_record(tmp_path: Path) -> N
         "media_verdict.schema.json", "bank_entry.schema.json", "strike.schema.json",
         "block_change.schema.json", "composer_activity.schema.json",
         "assist_request.schema.json", "assist_response.schema.json", "shadow_record.schema.json",
+        "moderation_action.schema.json", "notice.schema.json",
+        "dsa_statement_of_reasons.schema.json", "dsa_statements_batch.schema.json",
     }  # fmt: skip
     composer = json.loads((tmp_path / "composer_activity.schema.json").read_text())
     actions = composer["$defs"]["ComposerAction"]["enum"]

@@ -1,0 +1,23 @@
+"""Reviewers' decisions as the reads apply them: an item's effective state is its latest action
+with an effect (`removed` or `visible`), over the model's verdict. One primary-key point per item
+of `moderation_actions` (ordered by tenant and item)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from infra.warehouse import Warehouse
+from schemas.moderation import Effect
+
+
+def effects(warehouse: Warehouse, tenant: str, event_ids: Sequence[str]) -> dict[str, Effect]:
+    """The effective human decision of each item that has one."""
+    if not event_ids:
+        return {}
+    rows = warehouse.rows(
+        "SELECT event_id, argMax(effect, (decided_at, action_id)) AS latest "
+        "FROM moderation_actions FINAL WHERE tenant = {tenant:String} "
+        "AND event_id IN {ids:Array(String)} AND effect != 'none' GROUP BY event_id",
+        {"tenant": tenant, "ids": list(event_ids)},
+    )
+    return {r["event_id"]: Effect(r["latest"]) for r in rows}

@@ -1,0 +1,1 @@
+"""Human review: queues, claims, decisions, appeals, notices, webhooks and DSA exports."""

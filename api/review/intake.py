@@ -1,0 +1,122 @@
+"""Review intake: `review` verdicts become queue entries.
+
+A consumer group of its own reads `verdicts.text`; each batch's `review` verdicts are enqueued in
+one transaction, then the offsets are committed. A crash between the two reads the batch again,
+and enqueueing is idempotent (one entry per tenant and item), so nothing is lost or doubled. The
+author's strikes (for priority) are read from the warehouse, one query per batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from aiokafka import AIOKafkaConsumer
+from aiokafka.errors import KafkaError
+from pydantic import ValidationError
+
+from api.review import items
+from api.review.items import Subject
+from infra.accounts import AccountsDB
+from infra.errors import AccountsError, WarehouseError
+from infra.warehouse import Warehouse
+from schemas.moderation import Origin
+from schemas.records import Decision, Verdict
+from schemas.topics import VERDICTS_TEXT
+
+log = logging.getLogger(__name__)
+
+GROUP = "modstream-review-intake"
+
+
+def subject_of(verdict: Verdict) -> Subject:
+    return Subject(
+        tenant=verdict.tenant, event_id=verdict.event_id, item_id=verdict.item_id,
+        author=verdict.author, source=verdict.source, kind=verdict.kind.value,
+        occurred_at=verdict.occurred_at, lang=verdict.lang, scores=dict(verdict.scores),
+        toxic=verdict.toxic, model_decision=verdict.decision.value,
+    )  # fmt: skip
+
+
+def strikes_of(warehouse: Warehouse, tenant: str, authors: Sequence[str]) -> dict[str, int]:
+    """Each author's counted strikes (all of them still stored: priority needs no window)."""
+    rows = warehouse.rows(
+        "SELECT author, count() AS n FROM strikes FINAL WHERE tenant = {tenant:String} "
+        "AND author IN {authors:Array(String)} AND NOT revoked GROUP BY author",
+        {"tenant": tenant, "authors": list(authors)},
+    )
+    return {r["author"]: int(r["n"]) for r in rows}
+
+
+def enqueue_all(accounts: AccountsDB, warehouse: Warehouse, verdicts: Sequence[Verdict]) -> int:
+    """Enqueue the `review` verdicts among `verdicts`; returns how many."""
+    by_tenant: dict[str, list[Verdict]] = defaultdict(list)
+    for verdict in verdicts:
+        if verdict.decision == Decision.REVIEW:
+            by_tenant[verdict.tenant].append(verdict)
+    now = datetime.now(UTC)
+    count = 0
+    for tenant, found in by_tenant.items():
+        strikes = strikes_of(warehouse, tenant, sorted({v.author for v in found}))
+        with accounts.session() as session:
+            for verdict in found:
+                items.enqueue(
+                    session, subject_of(verdict), strikes=strikes.get(verdict.author, 0),
+                    now=now, origin=Origin.VERDICT,
+                )  # fmt: skip
+                count += 1
+    return count
+
+
+class ReviewIntake:
+    """Consumes `verdicts.text` into the review queues until `stop()`."""
+
+    def __init__(self, accounts: AccountsDB, warehouse: Warehouse, bootstrap: str) -> None:
+        self.accounts, self.warehouse, self.bootstrap = accounts, warehouse, bootstrap
+        self.enqueued = 0
+        self._stopping = asyncio.Event()
+
+    async def run(self) -> None:
+        delay = 0.5
+        while not self._stopping.is_set():
+            consumer = AIOKafkaConsumer(
+                VERDICTS_TEXT.name, bootstrap_servers=self.bootstrap, group_id=GROUP,
+                enable_auto_commit=False, auto_offset_reset="earliest", fetch_max_wait_ms=100,
+                session_timeout_ms=10_000, heartbeat_interval_ms=1_000,
+            )  # fmt: skip
+            try:
+                await consumer.start()
+                while not self._stopping.is_set():
+                    await self._step(consumer)
+                    delay = 0.5
+            except (KafkaError, AccountsError, WarehouseError) as exc:
+                if self._stopping.is_set():
+                    break
+                log.warning("review intake: %s; again in %.1fs (uncommitted is read again)", exc,
+                            delay)  # fmt: skip
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+            finally:
+                await consumer.stop()
+
+    async def _step(self, consumer: AIOKafkaConsumer) -> None:
+        batch = await consumer.getmany(timeout_ms=200, max_records=1_000)
+        records = [r for part in batch.values() for r in part]
+        if not records:
+            return
+        verdicts = []
+        for record in records:
+            try:
+                verdicts.append(Verdict.model_validate_json(record.value or b""))
+            except ValidationError:
+                continue  # the sink dead-letters it
+        self.enqueued += await asyncio.to_thread(
+            enqueue_all, self.accounts, self.warehouse, verdicts
+        )
+        await consumer.commit()
+
+    def stop(self) -> None:
+        self._stopping.set()

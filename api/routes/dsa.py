@@ -1,0 +1,77 @@
+"""DSA exports: statements of reasons in batches, and the transparency summary (tenant admins)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+from sqlalchemy import func, select
+
+from api.deps import StateDep, TenantAdmin
+from api.errors import responses
+from api.review import dsa
+from api.review.dsa import Summary
+from infra.accounts.review import Report
+from schemas.dsa import BATCH_MAX
+
+router = APIRouter(prefix="/v1/dsa", tags=["dsa"])
+
+Since = Annotated[datetime | None, Query(description="Inclusive; default 30 days ago.")]
+Until = Annotated[datetime | None, Query(description="Exclusive; default now.")]
+
+
+class StatementBatch(BaseModel):
+    batch: dict[str, Any] = Field(
+        description='`{"statements": [...]}`: the body of one submission to the '
+        "Transparency Database's statements endpoint (schema: `dsa_statements_batch.schema.json`)."
+    )
+    count: int
+    next: str | None = Field(description="`after` for the next batch; null at the end.")
+
+
+def _period(since: datetime | None, until: datetime | None) -> tuple[datetime, datetime]:
+    end = (until or datetime.now(UTC)).astimezone(UTC)
+    return (since or end - timedelta(days=30)).astimezone(UTC), end
+
+
+@router.get(
+    "/statements",
+    response_model=StatementBatch,
+    responses=responses(401, 403, 422),
+    summary="Statements of reasons, in Transparency Database batches",
+    description="One statement per restriction decided in the period (removals, upheld "
+    "removals, labels), at most 100 a batch as the database takes them.",
+)
+def statements(
+    principal: TenantAdmin,
+    state: StateDep,
+    since: Since = None,
+    until: Until = None,
+    limit: Annotated[int, Query(ge=1, le=BATCH_MAX)] = BATCH_MAX,
+    after: Annotated[str, Query(max_length=100)] = "",
+) -> StatementBatch:
+    start, end = _period(since, until)
+    found, following = dsa.statements(state.warehouse, principal.tenant, start, end, limit, after)
+    return StatementBatch(batch={"statements": found}, count=len(found), next=following)
+
+
+@router.get(
+    "/summary",
+    response_model=Summary,
+    responses=responses(401, 403, 422),
+    summary="Transparency-report counts for a period",
+)
+def summary(
+    principal: TenantAdmin, state: StateDep, since: Since = None, until: Until = None
+) -> Summary:
+    start, end = _period(since, until)
+    with state.accounts.session() as session:
+        reports = session.scalar(
+            select(func.count()).where(
+                Report.tenant == principal.tenant, Report.created_at >= start,
+                Report.created_at < end,
+            )
+        )  # fmt: skip
+    return dsa.summary(state.warehouse, principal.tenant, start, end, int(reports or 0))

@@ -1,0 +1,126 @@
+"""Webhook endpoints of a tenant and their delivery log (tenant admins)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Response
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from sqlalchemy import select
+
+from api.deps import StateDep, TenantAdmin
+from api.errors import responses
+from api.review import webhooks
+from infra.accounts.review import WebhookDelivery, WebhookEndpoint
+
+router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
+
+HookPath = Annotated[int, Path(ge=1, examples=[1])]
+
+
+class WebhookIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"url": "https://app.example.com/hooks/modstream", "events": ["notice"]}]
+        },
+    )
+
+    url: str = Field(min_length=8, max_length=2000)
+    events: list[str] = Field(
+        default_factory=lambda: list(webhooks.EVENT_TYPES),
+        description="Any of `action` (every decision) and `notice` (notices to deliver).",
+    )
+
+
+class WebhookOut(BaseModel):
+    id: int
+    url: str
+    events: list[str]
+    active: bool
+    created_at: AwareDatetime
+
+
+class WebhookCreated(WebhookOut):
+    secret: str = Field(
+        description="Shown once. Verify `Modstream-Signature: t=<unix s>,v1=<hex>`: HMAC-SHA256 "
+        "with this secret over `<t>.<raw body>`; refuse timestamps older than five minutes."
+    )
+
+
+class DeliveryOut(BaseModel):
+    id: int
+    event_type: str
+    record_id: str
+    state: str = Field(description="`pending`, `delivered` or `dead` (tries exhausted).")
+    attempts: int
+    last_status: int | None
+    last_error: str
+    next_at: AwareDatetime
+    created_at: AwareDatetime
+    delivered_at: AwareDatetime | None
+
+
+def _out(row: WebhookEndpoint) -> WebhookOut:
+    return WebhookOut(
+        id=row.id, url=row.url, events=row.events.split(), active=row.active,
+        created_at=row.created_at,
+    )  # fmt: skip
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=WebhookCreated,
+    responses=responses(401, 403, 422),
+    summary="Add a webhook endpoint",
+    description="Deliveries are signed, retried with back-off and dead-lettered after "
+    "`MODSTREAM_REVIEW_WEBHOOK_ATTEMPTS` tries. The URL must resolve to public addresses (the "
+    "same guard as media fetching), unless the operator allowed its network.",
+)
+def create(body: WebhookIn, principal: TenantAdmin, state: StateDep) -> WebhookCreated:
+    box = webhooks.cipher(state.settings.accounts.secret_key)
+    with state.accounts.session() as session:
+        row, secret = webhooks.create(session, principal.tenant, body.url, body.events, box)
+        return WebhookCreated(**_out(row).model_dump(), secret=secret)
+
+
+@router.get("", response_model=list[WebhookOut], responses=responses(401, 403))
+def list_webhooks(principal: TenantAdmin, state: StateDep) -> list[WebhookOut]:
+    """The tenant's endpoints."""
+    with state.accounts.session() as session:
+        rows = session.scalars(
+            select(WebhookEndpoint).where(WebhookEndpoint.tenant == principal.tenant)
+        ).all()
+        return [_out(r) for r in rows]
+
+
+@router.delete("/{hook}", status_code=204, responses=responses(401, 403, 404))
+def delete(hook: HookPath, principal: TenantAdmin, state: StateDep) -> Response:
+    """Stop delivering to an endpoint (its log is kept)."""
+    with state.accounts.session() as session:
+        webhooks.endpoint(session, principal.tenant, hook).active = False
+    return Response(status_code=204)
+
+
+@router.get(
+    "/{hook}/deliveries",
+    response_model=list[DeliveryOut],
+    responses=responses(401, 403, 404),
+    summary="An endpoint's delivery log, newest first",
+)
+def deliveries(
+    hook: HookPath,
+    principal: TenantAdmin,
+    state: StateDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[DeliveryOut]:
+    with state.accounts.session() as session:
+        webhooks.endpoint(session, principal.tenant, hook)
+        rows = session.scalars(
+            select(WebhookDelivery)
+            .where(WebhookDelivery.endpoint_id == hook)
+            .order_by(WebhookDelivery.id.desc())
+            .limit(limit)
+        ).all()
+        return [DeliveryOut.model_validate(r, from_attributes=True) for r in rows]
