@@ -96,7 +96,13 @@ def load_dir(data_dir: Path, limit: int | None = None) -> list[Row]:
 
 
 # Files of `extra/` (added after `text/`) the fast tier trains on; the others are scored only.
-EXTRA_TRAIN: tuple[str, ...] = ()
+# The HateCheck suites are templated functional tests: scored as a diagnostic, not trained on.
+EXTRA_TRAIN: tuple[str, ...] = (
+    "ar_mlma_train",
+    "en_convabuse_train",
+    "en_mlma_train",
+    "en_stormfront_train",
+)
 
 
 def load_extra(

@@ -4,7 +4,7 @@ label (`fit_language`), with classes balanced per source and optional NB scaling
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,17 +25,29 @@ class Example:
     group: str = ""  # the source; classes are balanced within each source
 
 
-def _balanced_weights(y: NDArray[np.int64], groups: NDArray[np.str_] | None = None) -> F64:
+def _balanced_weights(
+    y: NDArray[np.int64],
+    groups: NDArray[np.str_] | None = None,
+    *,
+    source_power: float = 1.0,
+    source_weight: Mapping[str, float] | None = None,
+) -> F64:
     """Weights giving both classes equal mass within each group (a source's label prior then
-    carries no information); a group with one class keeps weight 1."""
+    carries no information); a group with one class keeps weight 1.
+
+    A group's total mass is its row count to the power `source_power` (1: every row counts the
+    same; 0.5: a source four times larger weighs twice as much, so the largest set does not set
+    the style), times `source_weight[group]` where given; the mean weight stays 1."""
     w = np.ones(len(y), dtype=np.float64)
     for g in [None] if groups is None else np.unique(groups):
         m = np.ones(len(y), dtype=bool) if g is None else groups == g
-        pos = float(y[m].mean()) if m.any() else 0.0
-        if pos in (0.0, 1.0):
-            continue
-        w[m] = np.where(y[m] == 1, 0.5 / pos, 0.5 / (1.0 - pos))
-    return w
+        n = int(m.sum())
+        pos = float(y[m].mean()) if n else 0.0
+        if pos not in (0.0, 1.0):
+            w[m] = np.where(y[m] == 1, 0.5 / pos, 0.5 / (1.0 - pos))
+        if g is not None and n:
+            w[m] *= n ** (source_power - 1.0) * (source_weight or {}).get(str(g), 1.0)
+    return np.asarray(w * (len(w) / max(w.sum(), 1e-12)), dtype=np.float64)
 
 
 def _fold_of(key: str, folds: int) -> int:
@@ -103,11 +115,14 @@ def fit_language(  # noqa: PLR0913 - the fit's options, keyword-only with defaul
     by_source: bool = True,
     f1_boundary: bool = True,
     nb_scale: bool = False,
+    source_power: float = 1.0,
+    source_weight: Mapping[str, float] | None = None,
     step: Callable[[str], None] | None = None,
 ) -> LangModel:
     """Fit one logistic regression per label on the examples that carry it, then calibrate it.
 
-    Classes are balanced within each source (`by_source`) or over all rows. With `nb_scale`,
+    Classes are balanced within each source (`by_source`) or over all rows; each source's mass
+    follows `source_power` and `source_weight` (`_balanced_weights`). With `nb_scale`,
     each feature is scaled by its naive-Bayes log-count ratio (`nb_ratios`, from the rows of
     that fit) before the fit (NB-LR, after Wang & Manning 2012); the scale is folded into the
     coefficients, so the model is applied as any other. With `f1_boundary`, the calibration is
@@ -125,7 +140,7 @@ def fit_language(  # noqa: PLR0913 - the fit's options, keyword-only with defaul
         y = np.array([examples[i].targets[label] for i in rows], dtype=np.int64)
         xl = x[rows]
         groups = np.array([examples[i].group for i in rows]) if by_source else None
-        w = _balanced_weights(y, groups)
+        w = _balanced_weights(y, groups, source_power=source_power, source_weight=source_weight)
         if step:
             step(f"{lang}/{label}: fit on {len(rows)} rows")
         coef, intercept = _fit_lr(xl, y, c, w, nb_scale)

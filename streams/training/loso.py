@@ -88,11 +88,10 @@ def _fold_rows(fold: Fold, rows: Sequence[Row]) -> tuple[list[Row], list[Row]]:
 
 
 def _run_fold(
-    fold: Fold, rows: Sequence[Row], fit: FitToxic
+    fold: Fold, rows: Sequence[Row], fit: FitToxic, spec: FeatureSpec
 ) -> tuple[Fold, list[Row], list[float]]:
     """Fit the fold's model and score its test rows (in a worker process)."""
     train_rows, test = _fold_rows(fold, rows)
-    spec = FeatureSpec()
     model = fit(train_rows, fold.lang, spec)
     clf = LinearTextClassifier(spec, {"en": model, fold.lang: model})
     scores: list[float] = []
@@ -119,6 +118,7 @@ def run_loso(
     *,
     jobs: int = 1,
     threshold: float = 0.5,
+    spec: FeatureSpec | None = None,
     step: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """{"unseen": {source: metrics}, "pooled": {source: metrics}, "folds": n}.
@@ -128,6 +128,7 @@ def run_loso(
     module-level function, so that worker processes can run it). Metrics: n, pos_rate,
     roc_auc, macro_f1 and f1_toxic at `threshold` (the shipped policy line)."""
     plan = folds(rows, trainable)
+    spec = spec or FeatureSpec()
     unseen: dict[str, dict[str, float]] = {}
     pooled: dict[str, dict[str, float]] = {}
 
@@ -144,10 +145,10 @@ def run_loso(
 
     if jobs <= 1:
         for fold in plan:
-            record(*_run_fold(fold, rows, fit))
+            record(*_run_fold(fold, rows, fit, spec))
     else:
         with ProcessPoolExecutor(max_workers=jobs) as pool:
-            futures = [pool.submit(_run_fold, fold, rows, fit) for fold in plan]
+            futures = [pool.submit(_run_fold, fold, rows, fit, spec) for fold in plan]
             for fut in futures:
                 record(*fut.result())
     return {"unseen": unseen, "pooled": pooled, "folds": len(plan), "threshold": threshold}
