@@ -11,6 +11,7 @@ worker processes (`jobs`).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from streams.text.linear import LinearTextClassifier
 from streams.training.dataset import Row, is_holdout, split
 from streams.training.evaluate import binary_metrics
 
-__all__ = ["FitToxic", "Fold", "folds", "run_loso", "source_key"]
+__all__ = ["FitToxic", "Fold", "folds", "run_loso", "sample_per_source", "source_key"]
 
 # A recipe: (training rows, language, feature spec) -> a `toxic` model.
 FitToxic = Callable[[Sequence[Row], str, FeatureSpec], LangModel]
@@ -36,6 +37,19 @@ UNSCORED: frozenset[str] = frozenset({"toxic_spans"})
 def source_key(row: Row) -> str:
     """A source within one language ("en/mlma" and "ar/mlma" are different sources)."""
     return f"{row.lang}/{row.source}"
+
+
+def sample_per_source(rows: Sequence[Row], n: int) -> list[Row]:
+    """At most `n` rows of each source, picked by a stable hash of the row id (not the first
+    `n` of the file, which some sets sort by class), in source order."""
+    by_source: dict[str, list[Row]] = {}
+    for r in rows:
+        by_source.setdefault(source_key(r), []).append(r)
+
+    def rank(r: Row) -> bytes:
+        return hashlib.blake2b(f"sample:{r.id}".encode(), digest_size=8).digest()
+
+    return [r for key in sorted(by_source) for r in sorted(by_source[key], key=rank)[:n]]
 
 
 @dataclass(frozen=True, slots=True)

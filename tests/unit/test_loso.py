@@ -7,7 +7,7 @@ import numpy as np
 from streams.text.features import FeatureSpec
 from streams.training.dataset import Row, is_holdout
 from streams.training.linear_fit import _balanced_weights
-from streams.training.loso import _fold_rows, folds, run_loso, source_key
+from streams.training.loso import _fold_rows, folds, run_loso, sample_per_source, source_key
 from streams.training.train import fit_toxic
 
 _BAD = {"en": ["you idiot", "stupid pig", "shut up moron"], "ar": ["يا حمار", "يا كلب", "غبي"]}
@@ -99,3 +99,12 @@ def test_sources_weigh_by_a_power_of_their_size() -> None:
     assert np.isclose(root.mean(), 1.0)
     down = _balanced_weights(y, groups, source_power=0.5, source_weight={"b": 0.5})
     assert np.isclose(down[:16].sum() / down[16:].sum(), 2 * np.sqrt(8.0))
+
+
+def test_sample_per_source_is_stable_and_not_the_head_of_the_file() -> None:
+    rows = [*_rows("en", "a", 40), *_rows("en", "b", 10)]
+    picked = sample_per_source(rows, 16)
+    assert [r.id for r in picked] == [r.id for r in sample_per_source(list(reversed(rows)), 16)]
+    assert sum(r.source == "a" for r in picked) == 16
+    assert sum(r.source == "b" for r in picked) == 10  # a smaller source is kept whole
+    assert {r.id for r in picked if r.source == "a"} != {r.id for r in rows[:16]}
