@@ -22,6 +22,7 @@ from streams.dedupe import Ledger
 from streams.isolate import Isolating
 from streams.pipeline import raw_record
 from streams.pipeline_process import Judge, Outgoing
+from streams.worker_metrics import count_text_batch
 
 log = logging.getLogger(__name__)
 
@@ -87,9 +88,10 @@ def register(
                 raise
             # Delivered before the batch is acknowledged.
             published = await ledger.publish(out.records, out.keys, app.produce)
-            for topic, partition, offset, reason in out.dead_letters:
-                log.warning("dead letter %s[%d]@%d: %s", topic, partition, offset, reason[:200])
+            for topic, partition, offset, _, detail in out.dead_letters:
+                log.warning("dead letter %s[%d]@%d: %s", topic, partition, offset, detail[:200])
             counters.add(len(records), out, published=published)
+            count_text_batch(len(records), out)
             yield None
 
     @app.timer(30.0)  # type: ignore[untyped-decorator]

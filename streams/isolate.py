@@ -106,4 +106,6 @@ def _merge(parts: Sequence[Outgoing]) -> Outgoing:
         reused_scores=sum(p.reused_scores for p in parts),
         keys=[k for p in parts for k in p.keys[: p.verdicts]]
         + [k for p in parts for k in p.keys[p.verdicts :]],
+        judged=[j for p in parts for j in p.judged],
+        models=[m for p in parts for m in p.models],
     )

@@ -29,7 +29,7 @@ from infra.processes import die_with_parent
 from infra.settings import Settings, get_settings
 from schemas.topics import DEAD_LETTERS, VERDICTS_TEXT
 from streams.dedupe import dedupe_store, published_key
-from streams.pipeline import BatchResult, RawRecord, TextPipeline
+from streams.pipeline import BatchResult, ModelStats, RawRecord, TextPipeline
 from streams.policy import LivePolicies, live_policies
 
 __all__ = ["InProcess", "Judge", "Outgoing", "PipelineProcess", "outgoing", "text_pipeline"]
@@ -43,10 +43,13 @@ class Outgoing:
 
     records: list[tuple[str, str, str]]  # (topic, key, JSON value): verdicts, then dead letters
     verdicts: int
-    dead_letters: list[tuple[str, int, int, str]]  # (topic, partition, offset, reason) to log
+    # (topic, partition, offset, reason, detail), to log and count
+    dead_letters: list[tuple[str, int, int, str, str]]
     duplicates: int
     reused_scores: int
     keys: list[bytes] = field(default_factory=list)  # each record's key in the published ledger
+    judged: list[tuple[str, dict[str, float]]] = field(default_factory=list)  # decision, scores
+    models: list[ModelStats] = field(default_factory=list)  # what the classifier did
 
 
 def outgoing(result: BatchResult) -> Outgoing:
@@ -56,11 +59,15 @@ def outgoing(result: BatchResult) -> Outgoing:
         ]
         + [(DEAD_LETTERS.name, d.topic, d.model_dump_json()) for d in result.dead_letters],
         verdicts=len(result.verdicts),
-        dead_letters=[(d.topic, d.partition, d.offset, d.detail) for d in result.dead_letters],
+        dead_letters=[
+            (d.topic, d.partition, d.offset, d.reason.value, d.detail) for d in result.dead_letters
+        ],
         duplicates=result.duplicates,
         reused_scores=result.reused_scores,
         keys=[published_key(v) for v in result.verdicts]
         + [published_key(d) for d in result.dead_letters],
+        judged=[(v.decision.value, dict(v.scores)) for v in result.verdicts],
+        models=[result.model] if result.model else [],
     )
 
 

@@ -32,6 +32,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from infra import metrics
 from infra.logging import heartbeat
 from infra.settings import StrikeSettings
 from schemas.records import Decision, Verdict
@@ -127,13 +128,15 @@ def apply_block_change(state: StrikeState, change: BlockChange) -> StrikeState:
     return StrikeState(kept, cleared, blocked=False)
 
 
+TOPICS = (VERDICTS_TEXT.name, AUTHOR_BLOCKS.name)
+"""What the strikes worker's group (`modstream-strikes`) consumes."""
+
+
 def register(
     app: ModstreamApp, settings: StrikeSettings, heartbeat_file: Path | None = None
 ) -> None:
     """Attach the strikes agent and its table to `app` (the strikes worker's own app)."""
-    source = app.topic(
-        VERDICTS_TEXT.name, AUTHOR_BLOCKS.name, value_serializer="raw", key_serializer="raw"
-    )
+    source = app.topic(*TOPICS, value_serializer="raw", key_serializer="raw")
     table = app.Table("strikes", default=dict, partitions=VERDICTS_TEXT.partitions)
     limit, window = settings.limit, settings.window
 
@@ -145,6 +148,7 @@ def register(
     async def count_strikes(stream: Any) -> AsyncIterator[None]:
         async for event in stream.events():
             message = event.message
+            metrics.EVENTS_IN.labels(message.topic).inc()
             try:
                 if message.topic == AUTHOR_BLOCKS.name:
                     change = BlockChange.model_validate_json(message.value or b"")

@@ -32,6 +32,7 @@ from infra.errors import ConfigError
 from infra.settings.accounts import DEV_SECRET, MIN_SECRET_CHARS, AccountsSettings
 from infra.settings.api import ApiSettings, ChatSettings, PostsSettings
 from infra.settings.media import MediaSettings
+from infra.settings.metrics import MetricsSettings
 from infra.settings.streaming import (
     BrokerSettings,
     DedupeSettings,
@@ -61,6 +62,7 @@ __all__ = [
     "DedupeSettings",
     "LongTextSettings",
     "MediaSettings",
+    "MetricsSettings",
     "PolicySettings",
     "PostsSettings",
     "RewriteSettings",
@@ -121,6 +123,7 @@ class Settings(BaseSettings):
     sink: SinkSettings = Field(default_factory=SinkSettings)
     media: MediaSettings = Field(default_factory=MediaSettings)
     x: XSettings = Field(default_factory=XSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
 
     @classmethod
     def settings_customise_sources(

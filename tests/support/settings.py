@@ -8,7 +8,13 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from infra.processes import free_port
-from infra.settings import AccountsSettings, AssistSettings, Settings, SinkSettings
+from infra.settings import (
+    AccountsSettings,
+    AssistSettings,
+    MetricsSettings,
+    Settings,
+    SinkSettings,
+)
 
 TEST_SECRET = "test-secret-" + "x" * 40
 ASSIST_SECRET = "assist-secret-" + "y" * 40
@@ -27,4 +33,5 @@ def settings_for(data_dir: Path, bootstrap: str) -> Settings:
             login_rate_per_minute=10_000,  # tests/unit/test_auth.py tests the limit with its own
         ),
         assist=AssistSettings(port=free_port(), secret=SecretStr(ASSIST_SECRET)),
+        metrics=MetricsSettings(lag_interval=1.0),
     )
