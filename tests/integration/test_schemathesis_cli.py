@@ -109,7 +109,7 @@ def test_every_check_passes_over_the_whole_document(
             "junit",
             "--report-dir",
             str(tmp_path),
-        ],  # fmt: skip
+        ],
         capture_output=True,
         text=True,
         cwd=tmp_path,
