@@ -13,7 +13,7 @@ from rich.console import Console
 
 from infra import metrics
 from infra.errors import ConfigError, ModelError
-from infra.kafka import EVENT_TOPICS, ensure_topics
+from infra.kafka import EVENT_TOPICS, ensure_topics, watch_lag
 from infra.logging import configure_logging
 from infra.settings import Settings, get_settings
 from streams.dedupe import Ledger, dedupe_store
@@ -76,7 +76,7 @@ def _metrics(app: ModstreamApp, settings: Settings, port: int, topics: Sequence[
     metrics.serve(port, settings.metrics.host)
 
     @app.task  # type: ignore[untyped-decorator]
-    async def watch_lag() -> None:
+    async def measure_lag() -> None:
         await watch_lag(app.bootstrap, app.conf.id, topics, settings.metrics.lag_interval)
 
 
