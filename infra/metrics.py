@@ -34,7 +34,7 @@ EVENTS_OUT = Counter(
     "modstream_events_out", "Records published and acknowledged by the broker, by topic.", ["topic"]
 )
 VERDICTS = Counter(
-    "modstream_verdicts", "Verdicts published, by kind (text, media) and decision.",
+    "modstream_verdicts", "Verdicts made, by kind (text, media) and decision.",
     ["kind", "decision"],
 )  # fmt: skip
 VERDICT_LABELS = Counter(
