@@ -13,6 +13,7 @@ PUBLIC = {
     ("GET", "/health"), ("POST", "/v1/auth/login"), ("POST", "/v1/auth/register"),
     ("GET", "/openapi.json"), ("GET", "/docs"), ("GET", "/docs/oauth2-redirect"),
     ("GET", "/redoc"),
+    ("GET", "/metrics"),  # for Prometheus: no tenant's data (docs/metrics.md)
     ("GET", "/v1/x/callback"),  # from X's redirect; the single-use state stands for the caller
 }  # fmt: skip
 """What anyone may call without a credential."""
