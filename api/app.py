@@ -19,7 +19,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.openapi.utils import get_openapi
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import errors
+from api import contract, docs_pages, errors, observability
 from api.accounts.limits import LoginLimiter
 from api.feed.hub import VerdictHub
 from api.review.intake import ReviewIntake
@@ -193,7 +193,9 @@ async def _start(settings: Settings, bootstrap: str, with_sink: bool) -> AppStat
             flush_interval=settings.sink.flush_interval,
             privacy=privacy,
         )
-        state.sink_task = asyncio.create_task(state.sink.run(), name="warehouse-sink")
+        state.sink_task = asyncio.create_task(
+            state.sink.run(settings.metrics.lag_interval), name="warehouse-sink"
+        )
     state.rollups_task = asyncio.create_task(run_refresher(warehouse), name="rollups")
     state.feed = VerdictHub(bootstrap)
     await state.feed.start()
@@ -270,10 +272,15 @@ def create_app(settings: Settings, *, run_sink: bool | None = None) -> FastAPI:
         summary="Kafka-native content moderation",
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # served from local assets (api/docs_pages.py)
+        redoc_url=None,
     )
     errors.install(app)
+    contract.install(app)
     app.add_middleware(Draining)
     app.add_middleware(RequestId)
+    observability.install(app, settings.api, settings.metrics)
+    docs_pages.install(app)
     for router in ROUTERS:
         app.include_router(router)
 
@@ -289,7 +296,7 @@ def create_app(settings: Settings, *, run_sink: bool | None = None) -> FastAPI:
             schema.setdefault("components", {}).setdefault("schemas", {}).update(
                 events.event_schema_components()
             )
-            app.openapi_schema = schema
+            app.openapi_schema = contract.document_errors(schema)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -19,6 +19,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from starlette.routing import Mount
+
 if TYPE_CHECKING:
     from mkdocs.config.defaults import MkDocsConfig
     from mkdocs.structure.files import Files
@@ -60,6 +62,8 @@ def routes(found: Iterable[Any]) -> set[tuple[str, str]]:
             seen |= routes(route.effective_route_contexts())
         elif getattr(route, "methods", None):
             seen.update((method, route.path) for method in route.methods if method != "HEAD")
+        elif isinstance(route, Mount):  # static files (the docs pages' assets)
+            continue
         else:  # a WebSocket (its effective context leaves `path` empty)
             seen.add(("WS", route.path or route.original_route.path))
     return seen

@@ -17,6 +17,7 @@ import httpx
 import typer
 from rich.console import Console
 
+from infra import metrics
 from infra.accounts import AccountsDB, PrivacyRegistry
 from infra.broker import EmbeddedBroker
 from infra.errors import ModstreamError, WarehouseError
@@ -258,6 +259,7 @@ def _banner(api_url: str, bootstrap: str, data_dir: Path, token: str | None, sto
         lines.append("  Accounts      modstream admin create-tenant … (docs/getting-started.md)")
     lines += [
         f"  Kafka         {bootstrap}  (topics: events.text, verdicts.text, …)",
+        *_metrics_lines(api_url, settings),
         f"  Data          {data_dir.resolve()}",
         "  Press Ctrl-C to stop.",
     ]
@@ -268,6 +270,20 @@ def _banner(api_url: str, bootstrap: str, data_dir: Path, token: str | None, sto
         console.rule()
     except OSError:
         _lost_console(stop)
+
+
+def _metrics_lines(api_url: str, settings: Settings) -> list[str]:
+    """Where Prometheus scrapes each service (the sink's figures are the API's, embedded)."""
+    m = settings.metrics
+    where = [f"api {api_url}/metrics"] if m.api_route else []
+    where += [
+        f"{name} http://{m.host}:{port}/metrics"
+        for name, port in (("worker", m.worker_port), ("strikes", m.strikes_port))
+        if port
+    ]
+    if not where:
+        return []
+    return [f"  Metrics       {where[0]}", *(f"                {w}" for w in where[1:])]
 
 
 @app.command()
@@ -321,6 +337,7 @@ def sink() -> None:
     configure_logging(settings.log_level)
     bootstrap = settings.require_bootstrap()
     asyncio.run(ensure_topics(bootstrap))
+    metrics.serve(settings.metrics.sink_port, settings.metrics.host)
     warehouse = connect(settings.warehouse_url)
     accounts = AccountsDB(settings.accounts_db_url)  # privacy modes: read, never written here
     worker = WarehouseSink(
@@ -337,7 +354,7 @@ def sink() -> None:
             loop.add_signal_handler(sig, worker.stop)
         beat = asyncio.create_task(heartbeat(settings.heartbeat_file))
         try:
-            await worker.run()
+            await worker.run(settings.metrics.lag_interval)
         finally:
             beat.cancel()
 

@@ -15,6 +15,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from infra.errors import BrokerError
+from infra.metrics import CONSUMER_LAG, EVENTS_OUT
 from schemas.topics import CATALOGUE, EVENTS_MEDIA, EVENTS_TEXT, TopicSpec
 
 log = logging.getLogger(__name__)
@@ -102,6 +103,13 @@ EVENT_TOPICS = (EVENTS_TEXT.name, EVENTS_MEDIA.name)
 
 async def lag(bootstrap: str, group: str, topics: Sequence[str]) -> int:
     """Records on `topics` that `group` has not committed yet (end offset minus committed)."""
+    return sum((await partition_lag(bootstrap, group, topics)).values())
+
+
+async def partition_lag(
+    bootstrap: str, group: str, topics: Sequence[str]
+) -> dict[TopicPartition, int]:
+    """Each partition's lag for `group`: its end offset minus the group's committed offset."""
     partitions = {s.name: s.partitions for s in CATALOGUE}
     parts = [TopicPartition(t, p) for t in topics for p in range(partitions[t])]
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5_000)
@@ -115,7 +123,18 @@ async def lag(bootstrap: str, group: str, topics: Sequence[str]) -> int:
         await admin.close()
     ends = await end_offsets(bootstrap, parts)
     done = {tp: max(0, meta.offset) for tp, meta in committed.items()}
-    return sum(max(0, end - done.get(tp, 0)) for tp, end in ends.items())
+    return {tp: max(0, end - done.get(tp, 0)) for tp, end in ends.items()}
+
+
+async def watch_lag(bootstrap: str, group: str, topics: Sequence[str], every: float = 10.0) -> None:
+    """Keep the `modstream_consumer_lag` gauge of `group` fresh, until cancelled."""
+    while True:
+        try:
+            for tp, behind in (await partition_lag(bootstrap, group, topics)).items():
+                CONSUMER_LAG.labels(group, tp.topic, str(tp.partition)).set(behind)
+        except BrokerError as exc:
+            log.debug("lag of %s not measured: %s", group, exc)
+        await asyncio.sleep(every)
 
 
 class Publisher:
@@ -159,6 +178,7 @@ class Publisher:
             sent = await asyncio.gather(*futures)
         except KafkaError as exc:
             raise BrokerError(f"publish to {topic} failed: {exc}") from exc
+        EVENTS_OUT.labels(topic).inc(len(sent))
         return [(meta.partition, meta.offset) for meta in sent]
 
     async def __aenter__(self) -> Publisher:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints, model_validator
 
 from schemas.records import Decision
 
@@ -23,8 +23,11 @@ LabelName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
 class Band(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    low: float = Field(ge=0.0, le=1.0, description="Approve at or below.")
-    high: float = Field(ge=0.0, le=1.0, description="Reject above; review between.")
+    # Strict: a number, as the schema says (`false` is not 0).
+    low: Annotated[float, Strict()] = Field(ge=0.0, le=1.0, description="Approve at or below.")
+    high: Annotated[float, Strict()] = Field(
+        ge=0.0, le=1.0, description="Reject above; review between."
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> Band:

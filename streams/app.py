@@ -10,7 +10,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Mapping
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, cast
 
 import faust
@@ -19,6 +20,7 @@ from aiokafka import TopicPartition
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 
+from infra import metrics
 from infra.kafka import end_offsets
 from infra.settings import WorkerSettings
 
@@ -54,17 +56,27 @@ class ModstreamApp(faust.App):
     bootstrap: str = ""
 
     async def produce(self, topic: str, key: str, value: str) -> Awaitable[Any]:
-        """Hand a record to the producer; returns its delivery future. (Faust's Topic.send
+        """Hand a record to the producer; returns its delivery future, which counts the record
+        in `modstream_events_out_total` once the broker acknowledges it. (Faust's Topic.send
         wraps each record in channel and future objects: twice the cost, no gain here.)"""
-        return cast(
-            Awaitable[Any],
-            await self.producer.send(
-                topic, key.encode(), value.encode(), partition=None, timestamp=None, headers=None
-            ),
+        future: asyncio.Future[Any] = await self.producer.send(  # type: ignore[assignment]
+            topic, key.encode(), value.encode(), partition=None, timestamp=None, headers=None
         )
+        future.add_done_callback(_count_sent(topic))
+        return cast(Awaitable[Any], future)
 
     def _new_transport(self) -> ModstreamTransport:
         return ModstreamTransport(self.conf.broker_consumer, self)
+
+
+def _count_sent(topic: str) -> Callable[[asyncio.Future[Any]], None]:
+    counter = metrics.EVENTS_OUT.labels(topic)
+
+    def count(future: asyncio.Future[Any]) -> None:
+        if not future.cancelled() and future.exception() is None:
+            counter.inc()
+
+    return count
 
 
 def create_app(

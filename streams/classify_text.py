@@ -23,6 +23,7 @@ from streams.dedupe import Ledger
 from streams.isolate import Isolating
 from streams.pipeline import raw_record
 from streams.pipeline_process import Judge, Outgoing
+from streams.worker_metrics import count_text_batch
 
 log = logging.getLogger(__name__)
 
@@ -80,9 +81,10 @@ def register(
             raise
         for event in events:
             await stream.ack(event)
-        for topic, partition, offset, reason in out.dead_letters:
-            log.warning("dead letter %s[%d]@%d: %s", topic, partition, offset, reason[:200])
+        for topic, partition, offset, _, detail in out.dead_letters:
+            log.warning("dead letter %s[%d]@%d: %s", topic, partition, offset, detail[:200])
         counters.add(len(events), out, published=published)
+        count_text_batch(len(events), out)
 
     # A batch is judged while the last one's verdicts are delivered; its own are sent only after
     # those are acknowledged by the broker, so the verdicts of a partition keep their order.

@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
+from infra import metrics
 from infra.errors import ConfigError, ModelError
-from infra.kafka import ensure_topics
+from infra.kafka import EVENT_TOPICS, ensure_topics, watch_lag
 from infra.logging import configure_logging
 from infra.settings import Settings, get_settings
 from streams.dedupe import Ledger, dedupe_store
 from streams.policy import live_policies, operator_policies
+
+if TYPE_CHECKING:
+    from streams.app import ModstreamApp
 
 console = Console(stderr=True)
 
@@ -62,7 +67,17 @@ def worker() -> None:
     async def refresh_policies() -> None:
         await asyncio.to_thread(policies.refresh)
 
+    _metrics(app, settings, settings.metrics.worker_port, EVENT_TOPICS)
     faust.Worker(app, loglevel=settings.log_level.lower(), quiet=True).execute_from_commandline()
+
+
+def _metrics(app: ModstreamApp, settings: Settings, port: int, topics: Sequence[str]) -> None:
+    """Serve the worker's metrics on `port` and keep its group's lag per partition fresh."""
+    metrics.serve(port, settings.metrics.host)
+
+    @app.task  # type: ignore[untyped-decorator]
+    async def measure_lag() -> None:
+        await watch_lag(app.bootstrap, app.conf.id, topics, settings.metrics.lag_interval)
 
 
 def _ledger(settings: Settings) -> Ledger:
@@ -92,6 +107,7 @@ def strikes() -> None:
     import faust
 
     from streams.app import create_app
+    from streams.strikes import TOPICS as STRIKES_TOPICS
     from streams.strikes import register as register_strikes
 
     settings = get_settings()
@@ -105,6 +121,7 @@ def strikes() -> None:
         topic_allow_declare=True,  # its table's changelog topic
     )
     register_strikes(app, settings.strikes, settings.heartbeat_file)
+    _metrics(app, settings, settings.metrics.strikes_port, STRIKES_TOPICS)
     faust.Worker(app, loglevel=settings.log_level.lower(), quiet=True).execute_from_commandline()
 
 

@@ -26,6 +26,7 @@ from streams.media.flood import FloodGuard
 from streams.media.pipeline import MediaLimits, MediaPipeline
 from streams.pipeline import raw_record
 from streams.policy import Policies
+from streams.worker_metrics import count_media_batch
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +113,7 @@ def register(
                 app.produce,
             )
             await asyncio.gather(*banks)
+            count_media_batch(len(events), result.verdicts, result.dead_letters)
             for d in result.dead_letters:
                 log.warning("dead letter %s[%d]@%d: %s", d.topic, d.partition, d.offset, d.detail)
             log.info(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -54,6 +55,18 @@ class BatchResult:
     dead_letters: list[DeadLetter] = field(default_factory=list)
     duplicates: int = 0
     reused_scores: int = 0
+    model: ModelStats | None = None  # None when every text was judged before
+
+
+@dataclass(frozen=True, slots=True)
+class ModelStats:
+    """What the classifier did for one batch, for the worker's metrics (the pipeline may run in a
+    child process, whose own counters nobody scrapes)."""
+
+    texts: int
+    seconds: float  # the whole classify call
+    escalated: int  # texts (windows) sent on to the second tier
+    second_tier_seconds: float
 
 
 def decode(record: RawRecord) -> TextEvent:
@@ -176,9 +189,14 @@ class TextPipeline:
                 elif key not in todo:
                     todo[key] = event
         if todo:
+            started = time.perf_counter()
             fresh = self.classifier.classify(
                 [e.text for e in todo.values()], [e.payload.lang for e in todo.values()]
             )
+            result.model = ModelStats(
+                len(todo), time.perf_counter() - started,
+                self.classifier.last_escalated, self.classifier.last_second_tier_seconds,
+            )  # fmt: skip
             with self._lock:
                 for (key, event), score in zip(todo.items(), fresh, strict=True):
                     scores[key] = _Scored(event.event_id, event.text, score)

@@ -34,7 +34,7 @@ from infra.processes import die_with_parent
 from infra.settings import Settings, get_settings
 from schemas.topics import DEAD_LETTERS, RULES_SHADOW, VERDICTS_TEXT
 from streams.dedupe import dedupe_store, digest, published_key
-from streams.pipeline import BatchResult, RawRecord, TextPipeline
+from streams.pipeline import BatchResult, ModelStats, RawRecord, TextPipeline
 from streams.policy import LivePolicies, live_policies
 from streams.rules.counters import CounterStore
 from streams.rules.engine import RuleEngine, shadow_records
@@ -60,10 +60,13 @@ class Outgoing:
 
     records: list[tuple[str, str, str]]  # (topic, key, JSON value): verdicts, then dead letters
     verdicts: int
-    dead_letters: list[tuple[str, int, int, str]]  # (topic, partition, offset, reason) to log
+    # (topic, partition, offset, reason, detail), to log and count
+    dead_letters: list[tuple[str, int, int, str, str]]
     duplicates: int
     reused_scores: int
     keys: list[bytes] = field(default_factory=list)  # each record's key in the published ledger
+    judged: list[tuple[str, dict[str, float]]] = field(default_factory=list)  # decision, scores
+    models: list[ModelStats] = field(default_factory=list)  # what the classifier did
 
 
 def outgoing(result: BatchResult) -> Outgoing:
@@ -75,12 +78,16 @@ def outgoing(result: BatchResult) -> Outgoing:
         + [(DEAD_LETTERS.name, d.topic, d.model_dump_json()) for d in result.dead_letters]
         + [(RULES_SHADOW.name, s.partition_key, s.model_dump_json()) for s in shadow],
         verdicts=len(result.verdicts),
-        dead_letters=[(d.topic, d.partition, d.offset, d.detail) for d in result.dead_letters],
+        dead_letters=[
+            (d.topic, d.partition, d.offset, d.reason.value, d.detail) for d in result.dead_letters
+        ],
         duplicates=result.duplicates,
         reused_scores=result.reused_scores,
         keys=[published_key(v) for v in result.verdicts]
         + [published_key(d) for d in result.dead_letters]
         + [digest("shadow", s.tenant, s.event_id, s.rule) for s in shadow],
+        judged=[(v.decision.value, dict(v.scores)) for v in result.verdicts],
+        models=[result.model] if result.model else [],
     )
 
 
@@ -95,6 +102,8 @@ def merge(parts: Sequence[Outgoing]) -> Outgoing:
         reused_scores=sum(p.reused_scores for p in parts),
         keys=[k for p in parts for k in p.keys[: p.verdicts]]
         + [k for p in parts for k in p.keys[p.verdicts :]],
+        judged=[j for p in parts for j in p.judged],
+        models=[m for p in parts for m in p.models],
     )
 
 

@@ -38,6 +38,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from infra import metrics
 from infra.logging import heartbeat
 from infra.settings import StrikeSettings
 from schemas.moderate import ANONYMOUS
@@ -209,14 +210,15 @@ def outcome_of(
     return key, before, apply_verdict(before, verdict, limit=limit, window=window, now=now)
 
 
+TOPICS = (VERDICTS_TEXT.name, AUTHOR_BLOCKS.name, MODERATION_ACTIONS.name)
+"""What the strikes worker's group (`modstream-strikes`) consumes."""
+
+
 def register(
     app: ModstreamApp, settings: StrikeSettings, heartbeat_file: Path | None = None
 ) -> None:
     """Attach the strikes agent and its table to `app` (the strikes worker's own app)."""
-    source = app.topic(
-        VERDICTS_TEXT.name, AUTHOR_BLOCKS.name, MODERATION_ACTIONS.name,
-        value_serializer="raw", key_serializer="raw",
-    )  # fmt: skip
+    source = app.topic(*TOPICS, value_serializer="raw", key_serializer="raw")
     table = app.Table("strikes", default=dict, partitions=VERDICTS_TEXT.partitions)
     limit, window = settings.limit, settings.window
 
@@ -228,6 +230,7 @@ def register(
     async def count_strikes(stream: Any) -> AsyncIterator[None]:
         async for event in stream.events():
             message = event.message
+            metrics.EVENTS_IN.labels(message.topic).inc()
             try:
                 found = outcome_of(
                     table, message.topic, message.value or b"", limit=limit, window=window

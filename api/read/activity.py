@@ -43,7 +43,7 @@ class ModeActivity(BaseModel):
     harmful_rate: float | None
 
 
-class Activity(BaseModel):
+class ComposerActivity(BaseModel):
     data: list[ModeActivity]
 
 
@@ -51,7 +51,7 @@ def _funnel(shown: int, yes: int, no: int) -> Funnel:
     return Funnel(shown=shown, yes=yes, no=no, rate=yes / shown if shown else None)
 
 
-def activity(warehouse: Warehouse, tenant: str, query: TimeRange) -> Activity:
+def activity(warehouse: Warehouse, tenant: str, query: TimeRange) -> ComposerActivity:
     since, until = query.bounds()
     params = {"tenant": tenant, "since": since, "until": until, "source": query.source or ""}
     rows = warehouse.rows(
@@ -111,7 +111,7 @@ def activity(warehouse: Warehouse, tenant: str, query: TimeRange) -> Activity:
         """,  # noqa: S608 - constants (threshold, action names), values bound
         params,
     )
-    return Activity(
+    return ComposerActivity(
         data=[
             ModeActivity(
                 mode=r["mode"],

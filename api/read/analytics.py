@@ -9,11 +9,10 @@ import math
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from api.read.where import WarehouseTime, Where
 from api.rollups import HARMFUL
-from infra.errors import InvalidInput
 from infra.warehouse import Warehouse
 from schemas.events import Kind
 
@@ -50,19 +49,13 @@ def _hour(moment: datetime) -> datetime:
 
 
 class TimeRange(BaseModel):
-    """A range of item time."""
+    """A range of item time; `since` at or after `until` is an empty range."""
 
     model_config = ConfigDict(extra="forbid")
 
     since: WarehouseTime | None = Field(default=None, description="Default: 7 days before `until`.")
     until: WarehouseTime | None = Field(default=None, description="Default: now (exclusive).")
     source: str | None = Field(default=None, min_length=1, max_length=64)
-
-    @model_validator(mode="after")
-    def _ordered(self) -> TimeRange:
-        if self.since and self.until and self.since >= self.until:
-            raise ValueError("`since` must be before `until`")
-        return self
 
     def bounds(self) -> tuple[datetime, datetime]:
         until = self.until or datetime.now(UTC) + timedelta(hours=1)
@@ -100,7 +93,9 @@ class Bucket(BaseModel):
 class Series(BaseModel):
     metric: Metric
     interval: Interval
-    since: AwareDatetime
+    since: AwareDatetime = Field(
+        description=f"Where the buckets start: at most {MAX_BUCKETS:,} of them, the latest."
+    )
     until: AwareDatetime
     buckets: list[Bucket]
 
@@ -113,11 +108,10 @@ def _bucket_starts(interval: Interval, since: datetime, until: datetime) -> list
         start -= timedelta(days=start.weekday())
     step = {Interval.HOUR: 1, Interval.DAY: 24, Interval.WEEK: 168}[interval]
     n = math.ceil((until - start) / timedelta(hours=step))
-    if n > MAX_BUCKETS:
-        raise InvalidInput(
-            "too_many_buckets", f"{n} buckets; at most {MAX_BUCKETS}: widen the interval"
-        )
-    return [start + timedelta(hours=step * i) for i in range(n)]
+    if n > MAX_BUCKETS:  # the latest ones; the answer's `since` says where they start
+        start += timedelta(hours=step * (n - MAX_BUCKETS))
+        n = MAX_BUCKETS
+    return [start + timedelta(hours=step * i) for i in range(max(n, 0))]
 
 
 def _utc(moment: datetime) -> datetime:
@@ -127,6 +121,7 @@ def _utc(moment: datetime) -> datetime:
 def series(warehouse: Warehouse, tenant: str, query: SeriesQuery) -> Series:
     since, until = query.bounds()
     starts = _bucket_starts(query.interval, since, until)
+    since = max(since, starts[0]) if starts else since
     where = query.where(tenant)
     bucket = _BUCKET_SQL[query.interval]
     if query.metric is Metric.DECISION:

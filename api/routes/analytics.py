@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from api.deps import ReadTenant, StateDep
 from api.errors import responses
 from api.read import activity, analytics
-from api.read.activity import Activity
+from api.read.activity import ComposerActivity
 from api.read.analytics import (
     Breakdown,
     BreakdownQuery,
@@ -108,7 +108,7 @@ def overview(
 
 @router.get(
     "/activity",
-    response_model=Activity,
+    response_model=ComposerActivity,
     responses=responses(422, 503),
     summary="Composer sessions and intervention funnels per moderation mode",
     description="Warnings shown → cancelled vs posted anyway; rewrites suggested → accepted vs "
@@ -139,5 +139,5 @@ def overview(
 )
 def composer_activity(
     query: Annotated[TimeRange, Query()], state: StateDep, tenant: ReadTenant
-) -> Activity:
+) -> ComposerActivity:
     return activity.activity(state.warehouse, tenant, query)

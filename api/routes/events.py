@@ -47,10 +47,15 @@ def _request_body_schema() -> dict[str, Any]:
 
 
 def event_schema_components() -> dict[str, Any]:
-    """The `$defs` of the event schema, to merge into the OpenAPI components."""
+    """The `$defs` of the event schema, to merge into the OpenAPI components. Each event's
+    `kind` is required there: it picks the event type, so a body without it is refused even
+    though the Python models default it."""
     defs: dict[str, Any] = EVENT_ADAPTER.json_schema(
         ref_template="#/components/schemas/{model}"
     ).get("$defs", {})
+    for model in defs.values():
+        if "const" in model.get("properties", {}).get("kind", {}):
+            model["required"] = [*model.get("required", []), "kind"]
     return defs
 
 

@@ -7,11 +7,12 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Response, status
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.accounts import service
 from api.deps import ContextDep, StateDep, TenantAdmin
 from api.errors import responses
+from api.read.where import DateTimeString
 from infra.accounts.models import Invite
 
 router = APIRouter(prefix="/v1", tags=["tenant"])
@@ -20,7 +21,7 @@ router = APIRouter(prefix="/v1", tags=["tenant"])
 class InviteCreate(BaseModel):
     role: Literal["admin", "moderator", "member"] = "member"
     max_uses: int = Field(default=1, ge=1, le=10_000)
-    expires_at: AwareDatetime | None = Field(default=None, description="Never, if unset.")
+    expires_at: DateTimeString | None = Field(default=None, description="Never, if unset.")
 
 
 class InvitePublic(BaseModel):

@@ -8,6 +8,7 @@ the sink stores them for the listing endpoints (so a listing lags an import by a
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
@@ -50,6 +51,18 @@ class Submitted(BaseModel):
     results: list[str] = Field(description="Where each verdict will be, once judged.")
 
 
+EVENT_ID_MAX = 256  # an `Identifier`'s length (schemas/events.py)
+
+
+def _event_id(source: str, external_id: str) -> str:
+    """`source-external_id`; where that would pass an event id's 256 characters, the external
+    id's digest instead (stable, so a retried batch names the same events)."""
+    event_id = f"{source}-{external_id}"
+    if len(event_id) <= EVENT_ID_MAX:
+        return event_id
+    return f"{source}-sha256-{hashlib.sha256(external_id.encode()).hexdigest()}"
+
+
 @router.post(
     "/batch",
     status_code=status.HTTP_202_ACCEPTED,
@@ -67,7 +80,7 @@ async def submit_batch(body: MediaBatch, state: StateDep, tenant: IngestTenant) 
         external_id = item.external_id or uuid.uuid4().hex
         events.append(
             MediaEvent(
-                event_id=f"{body.source}-{external_id}",
+                event_id=_event_id(body.source, external_id),
                 tenant=tenant,
                 source=body.source,
                 occurred_at=now,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from api.accounts import service
 from api.deps import ContextDep, Reader, StateDep, TenantAdmin
@@ -28,7 +28,7 @@ class TenantPublic(BaseModel):
 
 
 class PrivacyChange(BaseModel):
-    privacy_mode: bool
+    privacy_mode: StrictBool  # `true` or `false`, as the schema says; not 0, 1 or "yes"
 
 
 @router.get(

@@ -6,12 +6,13 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Response, status
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from api.accounts import service
 from api.accounts.service import Principal
 from api.deps import ContextDep, CurrentPrincipal, StateDep
 from api.errors import ApiError, responses
+from api.read.where import DateTimeString
 from infra.accounts.models import ApiToken
 
 router = APIRouter(prefix="/v1/tokens", tags=["tokens"])
@@ -22,7 +23,7 @@ Scope = Literal["ingest", "read", "moderate", "admin", "private"]
 class TokenCreate(BaseModel):
     name: str = Field(min_length=1, max_length=100, examples=["chat-gateway"])
     scopes: list[Scope] = Field(min_length=1, examples=[["ingest", "read"]])
-    expires_at: AwareDatetime | None = Field(default=None, description="Never, if unset.")
+    expires_at: DateTimeString | None = Field(default=None, description="Never, if unset.")
 
 
 class TokenPublic(BaseModel):

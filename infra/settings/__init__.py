@@ -32,6 +32,7 @@ from infra.errors import ConfigError
 from infra.settings.accounts import DEV_SECRET, MIN_SECRET_CHARS, AccountsSettings
 from infra.settings.api import ApiSettings, ChatSettings, ModerateSettings, PostsSettings
 from infra.settings.media import MediaSettings
+from infra.settings.metrics import MetricsSettings
 from infra.settings.review import ReviewSettings
 from infra.settings.streaming import (
     BrokerSettings,
@@ -62,6 +63,7 @@ __all__ = [
     "DedupeSettings",
     "LongTextSettings",
     "MediaSettings",
+    "MetricsSettings",
     "ModerateSettings",
     "PolicySettings",
     "PostsSettings",
@@ -126,6 +128,7 @@ class Settings(BaseSettings):
     sink: SinkSettings = Field(default_factory=SinkSettings)
     media: MediaSettings = Field(default_factory=MediaSettings)
     x: XSettings = Field(default_factory=XSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
 
     @classmethod
     def settings_customise_sources(

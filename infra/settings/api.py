@@ -19,6 +19,11 @@ class ApiSettings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8000
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description="Origins whose browser pages may call the API (CORS), JSON: "
+        '["https://app.example.com"]; empty (the default) allows none.',
+    )
 
 
 class PostsSettings(BaseSettings):

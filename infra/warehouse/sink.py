@@ -27,9 +27,11 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from aiokafka.errors import KafkaError
 from pydantic import BaseModel
 
+from infra import metrics
 from infra.accounts.privacy import PrivacyRegistry, sha256_hex
 from infra.dead_letters import dead_letter, decode_event, parse
 from infra.errors import AccountsError, InvalidEvent, WarehouseError
+from infra.kafka import watch_lag
 from infra.warehouse.client import Warehouse
 from schemas.records import DeadLetter, Verdict
 from schemas.rows import (
@@ -207,8 +209,13 @@ def rows_for(
             out[route.table].append(route.table.to_row(record, keep))
         except InvalidEvent as exc:
             if route.dead_letter_invalid:
-                out[DEAD].append(dead_letter_row(dead_letter(record, exc, now), keep))
+                dead = dead_letter(record, exc, now)
+                metrics.DEAD_LETTERS.labels(dead.reason.value).inc()
+                out[DEAD].append(dead_letter_row(dead, keep))
     return out
+
+
+SINK_GROUP = "modstream-sink"
 
 
 class WarehouseSink:
@@ -219,7 +226,7 @@ class WarehouseSink:
         warehouse: Warehouse,
         bootstrap: str,
         *,
-        group_id: str = "modstream-sink",
+        group_id: str = SINK_GROUP,
         batch_size: int = 5_000,
         flush_interval: float = 0.2,
         topics: Sequence[str] = tuple(ROUTES),
@@ -248,10 +255,23 @@ class WarehouseSink:
             max_poll_records=self.batch_size,
         )
 
-    async def run(self) -> None:
+    async def run(self, lag_interval: float | None = None) -> None:
         """Consume until `stop()`. A broker that goes away (restarts, a rebalance that fails a
         commit) costs a reconnection with back-off, never the sink: what was not committed is
-        read again, and the tables are idempotent."""
+        read again, and the tables are idempotent. With `lag_interval`, the group's lag per
+        partition is measured that often, for the metrics."""
+        watch = None
+        if lag_interval:
+            watch = asyncio.create_task(
+                watch_lag(self._bootstrap, self._group_id, self._topics, lag_interval)
+            )
+        try:
+            await self._run()
+        finally:
+            if watch is not None:
+                watch.cancel()
+
+    async def _run(self) -> None:
         delay = 0.5
         while not self._stopping.is_set():
             consumer = self._new_consumer()
@@ -278,7 +298,10 @@ class WarehouseSink:
             timeout_ms=int(self.flush_interval * 1000), max_records=self.batch_size
         )
         records = [r for part in batch.values() for r in part]
+        for tp, part in batch.items():
+            metrics.EVENTS_IN.labels(tp.topic).inc(len(part))
         if records:
+            metrics.BATCH_SIZE.labels("sink").observe(len(records))
             private = await self._privacy_modes()
             await self._flush(rows_for(records, private))
             await consumer.commit()
@@ -294,6 +317,7 @@ class WarehouseSink:
             except WarehouseError as exc:
                 if self._stopping.is_set():
                     raise
+                metrics.SINK_RETRIES.inc()
                 log.warning("warehouse insert failed (%s); retrying in %.1fs", exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30.0)
@@ -319,6 +343,8 @@ class WarehouseSink:
         started = time.perf_counter()
         for table, table_rows in rows.items():
             self.warehouse.insert(table.name, table_rows, table.columns)
+            metrics.SINK_ROWS.labels(table.name).inc(len(table_rows))
+        metrics.SINK_FLUSH_SECONDS.observe(time.perf_counter() - started)
         if self.on_flush:
             self.on_flush(rows)
         log.debug("flushed %d rows in %.0f ms", sum(map(len, rows.values())),

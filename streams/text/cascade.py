@@ -18,6 +18,7 @@ go to the transformer.
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
@@ -71,6 +72,7 @@ class CascadeClassifier(Classifier):
         self._version = f"cascade-v1:{digest}"
         self.last_escalated = 0  # texts (windows) the last classify() call sent to a transformer
         self.escalated = 0
+        self._second_tier_seconds = 0.0
 
     @property
     def version(self) -> str:
@@ -94,12 +96,14 @@ class CascadeClassifier(Classifier):
         self, texts: Sequence[str], langs: Sequence[str | None] | None = None
     ) -> list[TextScores]:
         self.escalated = 0
+        self._second_tier_seconds = 0.0
         out = by_length(
             texts, langs, self.long_text,
             lambda ts, ls: self.second_opinion(ts, self.fast.classify(ts, ls)),
             self.fast, self.second_opinion,
         )  # fmt: skip
         self.last_escalated = self.escalated
+        self.last_second_tier_seconds = self._second_tier_seconds
         return out
 
     def second_opinion(
@@ -121,7 +125,9 @@ class CascadeClassifier(Classifier):
             if not idx:
                 continue
             escalated += len(idx)
+            started = time.perf_counter()
             second = model.classify([texts[i] for i in idx], [lang] * len(idx))
+            self._second_tier_seconds += time.perf_counter() - started
             unexplained: list[int] = []
             for i, t in zip(idx, second, strict=True):
                 f = first[i]

@@ -24,6 +24,11 @@ class TextScores:
 
 
 class Classifier(abc.ABC):
+    # What the last `classify` call sent on to a second tier, and the seconds that tier took
+    # (a cascade sets them; the worker's metrics read them).
+    last_escalated: int = 0
+    last_second_tier_seconds: float = 0.0
+
     @property
     @abc.abstractmethod
     def version(self) -> str:

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from api.read.analytics import MAX_BUCKETS
 from api.rollups import refresh
 from infra.warehouse import Warehouse
 from infra.warehouse.sink import DEAD, EVENTS
@@ -89,6 +90,20 @@ def test_overview(api: TestClient, tenant: str) -> None:
     empty = get(api, new_tenant(), "overview", **RANGE)
     assert empty["items"] == 0
     assert empty["latency_ms"] == {"p50": None, "p95": None, "p99": None}
+
+
+def test_ranges_every_date_time_may_name(api: TestClient, tenant: str) -> None:
+    """Any RFC 3339 date-time is a bound: an empty range (since at or after until) selects
+    nothing, bounds outside the warehouse's years select up to its ends, and a series longer
+    than MAX_BUCKETS answers the latest buckets, its `since` saying where they start."""
+    backwards = {"since": RANGE["until"], "until": RANGE["since"]}
+    assert get(api, tenant, "overview", **backwards)["items"] == 0
+    assert get(api, tenant, "timeseries", **backwards)["buckets"] == []
+    wide = {"since": "0001-01-01T00:00:00Z", "until": "9999-12-31T23:59:59Z"}
+    assert get(api, tenant, "overview", **wide)["items"] == 4
+    series = get(api, tenant, "timeseries", interval="week", **wide)
+    assert len(series["buckets"]) == MAX_BUCKETS
+    assert series["since"] == series["buckets"][0]["t"]
 
 
 def test_a_replay_and_a_rejudgement_are_counted_once(api: TestClient, warehouse: Warehouse) -> None:

@@ -6,6 +6,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from starlette.routing import Mount
+
 from api.app import create_app
 from tests.support.settings import settings_for
 
@@ -13,6 +15,7 @@ PUBLIC = {
     ("GET", "/health"), ("POST", "/v1/auth/login"), ("POST", "/v1/auth/register"),
     ("GET", "/openapi.json"), ("GET", "/docs"), ("GET", "/docs/oauth2-redirect"),
     ("GET", "/redoc"),
+    ("GET", "/metrics"),  # for Prometheus: no tenant's data (docs/metrics.md)
     ("GET", "/v1/x/callback"),  # from X's redirect; the single-use state stands for the caller
     ("GET", "/$discovery/rest"),  # Perspective's discovery document, public as Google's is
 }  # fmt: skip
@@ -33,6 +36,8 @@ def every_route(app: Any) -> set[tuple[str, str]]:
                 walk(list(route.effective_route_contexts()))
             elif getattr(route, "methods", None):
                 found.update((m, route.path) for m in route.methods if m != "HEAD")
+            elif isinstance(route, Mount):  # static files: the docs pages' assets, public
+                continue
             else:  # a WebSocket (its effective context leaves `path` empty)
                 found.add(("WS", route.path or route.original_route.path))
 

@@ -11,6 +11,7 @@ from infra.processes import free_port
 from infra.settings import (
     AccountsSettings,
     AssistSettings,
+    MetricsSettings,
     ReviewSettings,
     Settings,
     SinkSettings,
@@ -35,4 +36,5 @@ def settings_for(data_dir: Path, bootstrap: str) -> Settings:
         assist=AssistSettings(port=free_port(), secret=SecretStr(ASSIST_SECRET)),
         # Webhook tests receive on 127.0.0.1: granted here, as an operator would; quick retries.
         review=ReviewSettings(webhook_allowed_networks=["127.0.0.1/32"], webhook_backoff=0.2),
+        metrics=MetricsSettings(lag_interval=1.0),
     )

@@ -29,6 +29,10 @@ class Worker:
             "MODSTREAM_POLICY_REFRESH": "0.5",
             # The media tests serve files from 127.0.0.1: granted here, as an operator would.
             "MODSTREAM_MEDIA_ALLOWED_NETWORKS": '["127.0.0.1/32"]',
+            # Its own metrics port: other workers (and stacks) may run beside it.
+            "MODSTREAM_METRICS_WORKER_PORT": str(free_port()),
+            "MODSTREAM_METRICS_STRIKES_PORT": str(free_port()),
+            "MODSTREAM_METRICS_LAG_INTERVAL": "1",
         }
         self.log = log
         self.proc: subprocess.Popen[bytes] | None = None
@@ -43,6 +47,12 @@ class Worker:
                 preexec_fn=die_with_parent,
             )
         return self
+
+    @property
+    def metrics_url(self) -> str:
+        """Where this worker (or strikes worker) serves its metrics."""
+        port = self.env[f"MODSTREAM_METRICS_{self.command.upper()}_PORT"]
+        return f"http://127.0.0.1:{port}/metrics"
 
     def kill(self) -> None:
         assert self.proc is not None
@@ -69,5 +79,7 @@ def up_env(data_dir: Path, model_dir: Path) -> tuple[dict[str, str], str]:
         "MODSTREAM_API_PORT": str(port),
         "MODSTREAM_CHAT_PORT": str(free_port()),
         "MODSTREAM_ASSIST_PORT": str(free_port()),
+        "MODSTREAM_METRICS_WORKER_PORT": str(free_port()),
+        "MODSTREAM_METRICS_STRIKES_PORT": str(free_port()),
     }
     return env, f"http://127.0.0.1:{port}"

@@ -13,10 +13,7 @@ from fastapi.testclient import TestClient
     [
         ("timeseries", {"interval": "minute"}, "invalid_request"),
         ("timeseries", {"metric": "author"}, "invalid_request"),
-        ("timeseries", {"since": "2020-01-01T00:00:00Z", "until": "2026-01-01T00:00:00Z"},
-         "too_many_buckets"),
-        ("overview", {"since": "2026-01-02T00:00:00Z", "until": "2026-01-01T00:00:00Z"},
-         "invalid_request"),
+        ("overview", {"until": "0.5"}, "invalid_request"),  # a number is not a date-time
         ("breakdown", {"by": "author"}, "invalid_request"),
         ("activity", {"since": "yesterday"}, "invalid_request"),
     ],

@@ -61,7 +61,12 @@ HEARTBEAT_MAX_AGE = 30
 SECRET_WORDS = ("PASSWORD", "SECRET", "TOKEN", "CREDENTIAL")
 # Variables that must be set for `docker compose up`; each is `${NAME:?message}` and has no default.
 REQUIRED_VARIABLES = frozenset(
-    {"CLICKHOUSE_PASSWORD", "MODSTREAM_SECRET_KEY", "MODSTREAM_ASSIST_SECRET"}
+    {
+        "CLICKHOUSE_PASSWORD",
+        "MODSTREAM_SECRET_KEY",
+        "MODSTREAM_ASSIST_SECRET",
+        "GRAFANA_ADMIN_PASSWORD",
+    }
 )
 # `${NAME}` with neither `:?` nor `:-default` would silently become "" when unset. Names allowed
 # to do that are listed here, on purpose (none today).
@@ -657,3 +662,63 @@ def test_build_context_keeps_out_secrets_and_keeps_in_the_sources() -> None:
         for source in sources:
             assert source not in ignored, f"{source} is copied but .dockerignore drops it"
             assert (ROOT / source).exists(), f"the Dockerfile copies {source}, which is missing"
+
+
+# ---------------------------------------------------------------------------------------------
+# Metrics: Prometheus scrapes each service where it serves, Grafana shows the dashboard
+# ---------------------------------------------------------------------------------------------
+
+PROMETHEUS_FILE = ROOT / "infra" / "prometheus.yml"
+DASHBOARD_FILE = ROOT / "infra" / "grafana" / "modstream-dashboard.json"
+
+
+def test_prometheus_scrapes_every_service_that_serves_metrics(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    from infra.settings import MetricsSettings
+
+    config = yaml.safe_load(PROMETHEUS_FILE.read_text(encoding="utf-8"))
+    targets: dict[str, str] = {}
+    for job in config["scrape_configs"]:
+        for static in job.get("static_configs", []):
+            targets[job["job_name"]] = static["targets"][0]
+        for dns in job.get("dns_sd_configs", []):
+            targets[job["job_name"]] = f"{dns['names'][0]}:{dns['port']}"
+    defaults = MetricsSettings()
+    api_port = environment(services["api"]).get("MODSTREAM_API_PORT") or "8000"
+    assert targets == {
+        "api": f"api:{api_port}",
+        "worker": f"worker:{defaults.worker_port}",
+        "strikes": f"strikes:{defaults.strikes_port}",
+        "sink": f"sink:{defaults.sink_port}",
+    }
+    for name in targets:
+        assert environment(services[name]).get("MODSTREAM_METRICS_HOST") == "0.0.0.0", name
+    mounted = " ".join(services["prometheus"]["volumes"])
+    assert "./infra/prometheus.yml:/etc/prometheus/prometheus.yml" in mounted
+
+
+def test_the_dashboard_charts_only_metrics_the_services_export(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    import json
+
+    from prometheus_client import REGISTRY
+
+    import infra.metrics  # noqa: F401 - registers the metrics
+
+    families = {family.name for family in REGISTRY.collect()}
+    dashboard = json.loads(DASHBOARD_FILE.read_text(encoding="utf-8"))
+    named = {
+        name
+        for panel in dashboard["panels"]
+        for target in panel["targets"]
+        for name in re.findall(r"\bmodstream_[a-z_]+", target["expr"])
+    }
+    assert len(named) >= 10
+    suffixes = ("", "_total", "_bucket", "_count", "_sum")
+    missing = {n for n in named if not any(n.removesuffix(s) in families for s in suffixes if s)}
+    missing -= families  # a gauge is named as it is
+    assert not missing
+    mounted = " ".join(services["grafana"]["volumes"])
+    assert "modstream-dashboard.json" in mounted

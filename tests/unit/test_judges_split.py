@@ -46,7 +46,9 @@ def test_one_child_gets_the_whole_batch() -> None:
 
 
 def test_merged_parts_put_verdicts_before_dead_letters() -> None:
-    a = Outgoing([("v", "a", "1"), ("d", "a", "2")], 1, [("t", 0, 1, "bad")], 0, 0, [b"1", b"2"])
+    a = Outgoing(
+        [("v", "a", "1"), ("d", "a", "2")], 1, [("t", 0, 1, "bad", "why")], 0, 0, [b"1", b"2"]
+    )
     b = Outgoing([("v", "b", "3")], 1, [], 1, 2, [b"3"])
     out = merge([a, b])
     assert out.records == [("v", "a", "1"), ("v", "b", "3"), ("d", "a", "2")]

@@ -56,6 +56,10 @@ FLAT_NAMES = [
     "MODSTREAM_X_CONNECTED_URL", "MODSTREAM_X_TOKEN_KEY", "MODSTREAM_X_API_URL",
     "MODSTREAM_X_AUTHORIZE_URL", "MODSTREAM_X_POLL_INTERVAL", "MODSTREAM_X_PAGE_SIZE",
     "MODSTREAM_X_MAX_PAGES", "MODSTREAM_X_REFRESH_MARGIN", "MODSTREAM_X_MAX_WAIT",
+    # Added since: CORS and the metrics endpoints.
+    "MODSTREAM_API_CORS_ORIGINS", "MODSTREAM_METRICS_HOST", "MODSTREAM_METRICS_API_ROUTE",
+    "MODSTREAM_METRICS_WORKER_PORT", "MODSTREAM_METRICS_STRIKES_PORT",
+    "MODSTREAM_METRICS_SINK_PORT", "MODSTREAM_METRICS_LAG_INTERVAL",
 ]  # fmt: skip
 
 # Variables added since the split, each in its own section.
@@ -180,6 +184,14 @@ WHERE: dict[str, tuple[str, str, Any]] = {
     "MODSTREAM_REVIEW_WEBHOOK_TIMEOUT": ("review.webhook_timeout", "4", 4.0),
     "MODSTREAM_REVIEW_WEBHOOK_ALLOWED_NETWORKS": ("review.webhook_allowed_networks",
                                                   '["10.0.0.0/8"]', ["10.0.0.0/8"]),
+    "MODSTREAM_API_CORS_ORIGINS": ("api.cors_origins", '["https://a.example"]',
+                                   ["https://a.example"]),
+    "MODSTREAM_METRICS_HOST": ("metrics.host", "0.0.0.0", "0.0.0.0"),
+    "MODSTREAM_METRICS_API_ROUTE": ("metrics.api_route", "false", False),
+    "MODSTREAM_METRICS_WORKER_PORT": ("metrics.worker_port", "19464", 19464),
+    "MODSTREAM_METRICS_STRIKES_PORT": ("metrics.strikes_port", "19465", 19465),
+    "MODSTREAM_METRICS_SINK_PORT": ("metrics.sink_port", "0", 0),
+    "MODSTREAM_METRICS_LAG_INTERVAL": ("metrics.lag_interval", "2.5", 2.5),
 }  # fmt: skip
 
 
@@ -191,7 +203,7 @@ def _read(settings: Settings, dotted: str) -> Any:
 
 
 def test_every_variable_keeps_its_name() -> None:
-    assert len(FLAT_NAMES) == len(set(FLAT_NAMES)) == 99
+    assert len(FLAT_NAMES) == len(set(FLAT_NAMES)) == 106
     assert set(WHERE) == set(FLAT_NAMES) | set(ADDED)
     assert variables() == set(FLAT_NAMES) | set(ADDED)  # none lost, none unlisted
 
