@@ -201,8 +201,8 @@ def in_process_ceiling(settings: Settings, events: int, toxic_share: float) -> f
     else:
         judge = InProcess(text_pipeline(settings)[0])
     size = settings.worker.batch_size
-    rng = random.Random("ceiling")
     run = uuid.uuid4().hex[:8]
+    rng = random.Random(run)  # texts never judged before: the score cache must not flatter it
     records = [
         RawRecord(EVENTS_TEXT.name, 0, n, f"bench:user-{n % 500}".encode(),
                   json.dumps(_event(f"ceiling-{run}-{n}", rng, n, toxic_share)).encode())
