@@ -14,8 +14,6 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 from sklearn.feature_extraction.text import HashingVectorizer
 
-from streams.text.arabic import fold_arabic
-from streams.text.emoji import emoji_words
 from streams.text.hashing import CharWbHasher
 from streams.text.normalize import normalize
 
@@ -36,9 +34,6 @@ class FeatureSpec:
     char_bits: int = 20
     word_ngram: tuple[int, int] = (1, 2)
     word_bits: int = 19
-    # How text is prepared: "v1" `normalize` and punctuation to spaces; "v2" also emoji as words
-    # (`streams.text.emoji`) and Arabic spelling folded (`streams.text.arabic`).
-    prepare: str = "v2"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -51,7 +46,6 @@ class FeatureSpec:
             "tf": "log1p",
             "norm": "l2 per block",
             "hash": "murmur3, alternate_sign=False",
-            "prepare": self.prepare,
         }
 
     @classmethod
@@ -61,7 +55,6 @@ class FeatureSpec:
             char_bits=int(obj["char_bits"]),
             word_ngram=(int(obj["word_ngram"][0]), int(obj["word_ngram"][1])),
             word_bits=int(obj["word_bits"]),
-            prepare=str(obj.get("prepare", "v1")),  # artifacts from before "v2" say nothing
         )
 
     @property
@@ -86,10 +79,9 @@ class Featurizer:
             dtype=np.float32,
         )
 
-    def prepare(self, text: str) -> str:
+    @staticmethod
+    def prepare(text: str) -> str:
         text = normalize(text[:MAX_CHARS])
-        if self.spec.prepare != "v1":
-            text = fold_arabic(emoji_words(text))
         return _PUNCT_RE.sub(" ", text)
 
     def counts(self, prepared: Sequence[str]) -> tuple[sp.csr_matrix, sp.csr_matrix]:

@@ -5,13 +5,11 @@ The features (`streams.text.features`) are stateless, so the artifact
 language's weights are a `streams.text.lang_model.LangModel`.
 
 Probabilities are Platt-calibrated on out-of-fold scores with classes balanced within each source,
-then shifted so that 0.5 is the threshold with the best out-of-fold macro-F1. Arabizi (Arabic
-in Latin letters, `streams.text.arabizi`) routed to the Arabic model is transliterated first.
-The rule labels of `streams.text.rules` (`threat`, `harassment`) are added to every result; a
-rule match makes a text at least `TOXIC_FLOOR` toxic. Spans explain every text scored above
-`EXPLAINED_ABOVE`: the words the span tagger (`streams.text.span_tagger`) marks where the
-language has one, else the words whose own n-grams contribute most to the toxic logit; plus the
-words a rule matched.
+then shifted so that 0.5 is the threshold with the best out-of-fold macro-F1. The rule labels
+of `streams.text.rules` (`threat`, `harassment`) are added to every result; a rule match makes a
+text at least `TOXIC_FLOOR` toxic. Spans explain every text scored above `EXPLAINED_ABOVE`: the
+words the span tagger (`streams.text.span_tagger`) marks where the language has one, else the
+words whose own n-grams contribute most to the toxic logit; plus the words a rule matched.
 """
 
 from __future__ import annotations
@@ -24,7 +22,6 @@ import numpy as np
 import scipy.sparse as sp
 
 from streams.text import linear_artifact
-from streams.text.arabizi import is_arabizi, map_spans, to_arabic_script
 from streams.text.classifier import EXPLAINED_ABOVE, Classifier, TextScores, merge_spans
 from streams.text.features import F64, MAX_CHARS, FeatureSpec, Featurizer
 from streams.text.lang_model import LangModel, select_spans
@@ -50,21 +47,6 @@ def _with_rule_words(
 ) -> list[tuple[int, int]]:
     """A text's spans plus the words its rules matched."""
     return merge_spans([*spans, *((h.start, h.end) for h in hits)]) if hits else spans
-
-
-def _model_texts(model_lang: str, texts: list[str]) -> tuple[list[str], list[bool]]:
-    """What the `model_lang` model reads: Arabizi transliterated for the Arabic model; and which
-    texts were (their spans are mapped back)."""
-    if model_lang != "ar":
-        return texts, [False] * len(texts)
-    latin = [is_arabizi(t) for t in texts]
-    return [to_arabic_script(t) if a else t for t, a in zip(texts, latin, strict=True)], latin
-
-
-def _original_spans(
-    original: str, read: str, latin: bool, spans: list[tuple[int, int]]
-) -> list[tuple[int, int]]:
-    return map_spans(original, read, spans) if latin else spans
 
 
 def _canonical_lang(lang: str | None) -> str | None:
@@ -127,11 +109,11 @@ class LinearTextClassifier(Classifier):
             idx = [i for i, (m, _) in enumerate(routes) if m == model_lang]
             if not idx:
                 continue
-            sub, latin = _model_texts(model_lang, [texts[i] for i in idx])
+            sub = [texts[i] for i in idx]
             blocks = self.featurizer.counts([self.featurizer.prepare(t) for t in sub])
             x, norms = self.featurizer.weigh(blocks, model.idf)
             probs = 1.0 / (1.0 + np.exp(-model.logits(x)))
-            hits = [match_rules(texts[i], routes[i][1]) for i in idx]
+            hits = [match_rules(t, routes[i][1]) for t, i in zip(sub, idx, strict=True)]
             labels = []
             for j in range(len(sub)):
                 lab = {name: float(probs[j, k]) for k, name in enumerate(model.labels)}
@@ -140,11 +122,9 @@ class LinearTextClassifier(Classifier):
                     lab["toxic"] = max(lab["toxic"], TOXIC_FLOOR)
                 labels.append(lab)
             toxic_rows = [j for j in range(len(sub)) if labels[j]["toxic"] > EXPLAINED_ABOVE]
-            found = self._spans(model, sub, blocks, norms, toxic_rows)
-            spans = {
-                j: _original_spans(texts[idx[j]], sub[j], latin[j], f)
-                for j, f in zip(toxic_rows, found, strict=True)
-            }
+            spans = dict(
+                zip(toxic_rows, self._spans(model, sub, blocks, norms, toxic_rows), strict=True)
+            )
             for j, i in enumerate(idx):
                 results[i] = TextScores(
                     toxic=labels[j]["toxic"],
@@ -169,16 +149,15 @@ class LinearTextClassifier(Classifier):
             ]
             if not idx:
                 continue
-            sub, latin = _model_texts(model_lang, [texts[i] for i in idx])
+            sub = [texts[i] for i in idx]
             if model.tagger is not None:
                 found = model.tagger.spans(sub)
             else:
                 blocks = self.featurizer.counts([self.featurizer.prepare(t) for t in sub])
                 _, norms = self.featurizer.weigh(blocks, model.idf)
                 found = self._spans(model, sub, blocks, norms, range(len(sub)))
-            for j, (i, spans) in enumerate(zip(idx, found, strict=True)):
-                mapped = _original_spans(texts[i], sub[j], latin[j], spans)
-                out[i] = _with_rule_words(mapped, match_rules(texts[i], routes[i][1]))
+            for i, spans in zip(idx, found, strict=True):
+                out[i] = _with_rule_words(spans, match_rules(texts[i], routes[i][1]))
         return out
 
     def _spans(

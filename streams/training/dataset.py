@@ -9,14 +9,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = [
-    "EXTRA_TRAIN",
     "HOLDOUT_FRACTION",
     "VALIDATION_ONLY",
     "Row",
     "is_holdout",
     "iter_rows",
     "load_dir",
-    "load_extra",
     "split",
 ]
 
@@ -92,28 +90,6 @@ def load_dir(data_dir: Path, limit: int | None = None) -> list[Row]:
     files = sorted(data_dir.glob("*.jsonl")) or sorted((data_dir / "text").glob("*.jsonl"))
     if not files:
         raise FileNotFoundError(f"no *.jsonl files in {data_dir}")
-    return [row for path in files for row in iter_rows(path, limit)]
-
-
-# Files of `extra/` (added after `text/`) the fast tier trains on; the others are scored only.
-# The HateCheck suites are templated functional tests: scored as a diagnostic, not trained on.
-EXTRA_TRAIN: tuple[str, ...] = (
-    "ar_mlma_train",
-    "en_convabuse_train",
-    "en_mlma_train",
-    "en_stormfront_train",
-)
-
-
-def load_extra(
-    data_dir: Path, limit: int | None = None, names: Iterable[str] | None = None
-) -> list[Row]:
-    """Rows of the `extra/` files named (file stems; default: every file there)."""
-    folder = data_dir / "extra"
-    if not folder.is_dir():
-        return []
-    wanted = None if names is None else set(names)
-    files = sorted(p for p in folder.glob("*.jsonl") if wanted is None or p.stem in wanted)
     return [row for path in files for row in iter_rows(path, limit)]
 
 

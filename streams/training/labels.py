@@ -37,20 +37,18 @@ LABELS: dict[str, tuple[str, ...]] = {
 LABEL_SOURCES: dict[str, dict[str, str]] = {
     "toxic": {
         "en": "Davidson (hate or offensive), HateXplain (hatespeech or offensive), toxic spans"
-        " (all toxic; each post with its spans blanked is added as a pseudo-negative), MLMA"
-        " (any hostility type but plain normal), Stormfront (hate), ConvAbuse (majority abusive)",
-        "ar": "OSACT2020 (OFF), MPOLD (offensive), MLMA (any hostility type but plain normal)",
+        " (all toxic; each post with its spans blanked is added as a pseudo-negative)",
+        "ar": "OSACT2020 (OFF), MPOLD (offensive)",
     },
     "identity_hate": {
-        "en": "Davidson hate_speech, HateXplain hatespeech, MLMA hateful, Stormfront hate,"
-        " ConvAbuse identity-directed abuse",
-        "ar": "OSACT2020 HS, MPOLD hate sub-label, MLMA hateful",
+        "en": "Davidson hate_speech, HateXplain hatespeech",
+        "ar": "OSACT2020 HS, MPOLD hate sub-label",
     },
     "insult": {
-        "en": "Davidson offensive_language, HateXplain offensive, MLMA and ConvAbuse toxic"
-        " without hate (1) against their harmless rows (0); hate rows left out",
-        "ar": "OSACT2020 OFF without HS, MPOLD offensive without a sub-label, MLMA toxic without"
-        " hateful (1) against NOT_OFF / non-offensive / normal (0); hate and vulgar rows left out",
+        "en": "Davidson offensive_language, HateXplain offensive (1) against neither / normal (0);"
+        " hate rows left out",
+        "ar": "OSACT2020 OFF without HS, MPOLD offensive without a sub-label (1) against"
+        " NOT_OFF / non-offensive (0); hate and vulgar rows left out",
     },
     "obscene": {
         "en": "weak supervision: toxic rows containing a term of the curated English profanity"

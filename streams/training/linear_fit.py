@@ -4,7 +4,7 @@ label (`fit_language`), with classes balanced per source and optional NB scaling
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,29 +25,17 @@ class Example:
     group: str = ""  # the source; classes are balanced within each source
 
 
-def _balanced_weights(
-    y: NDArray[np.int64],
-    groups: NDArray[np.str_] | None = None,
-    *,
-    source_power: float = 1.0,
-    source_weight: Mapping[str, float] | None = None,
-) -> F64:
+def _balanced_weights(y: NDArray[np.int64], groups: NDArray[np.str_] | None = None) -> F64:
     """Weights giving both classes equal mass within each group (a source's label prior then
-    carries no information); a group with one class keeps weight 1.
-
-    A group's total mass is its row count to the power `source_power` (1: every row counts the
-    same; 0.5: a source four times larger weighs twice as much, so the largest set does not set
-    the style), times `source_weight[group]` where given; the mean weight stays 1."""
+    carries no information); a group with one class keeps weight 1."""
     w = np.ones(len(y), dtype=np.float64)
     for g in [None] if groups is None else np.unique(groups):
         m = np.ones(len(y), dtype=bool) if g is None else groups == g
-        n = int(m.sum())
-        pos = float(y[m].mean()) if n else 0.0
-        if pos not in (0.0, 1.0):
-            w[m] = np.where(y[m] == 1, 0.5 / pos, 0.5 / (1.0 - pos))
-        if g is not None and n:
-            w[m] *= n ** (source_power - 1.0) * (source_weight or {}).get(str(g), 1.0)
-    return np.asarray(w * (len(w) / max(w.sum(), 1e-12)), dtype=np.float64)
+        pos = float(y[m].mean()) if m.any() else 0.0
+        if pos in (0.0, 1.0):
+            continue
+        w[m] = np.where(y[m] == 1, 0.5 / pos, 0.5 / (1.0 - pos))
+    return w
 
 
 def _fold_of(key: str, folds: int) -> int:
@@ -88,7 +76,11 @@ def _platt(z: F64, y: NDArray[np.int64], w: F64) -> tuple[float, float]:
     return a, b
 
 
-def _macro_f1s(z: F64, y: NDArray[np.int64], cands: F64) -> F64:
+def _f1_threshold(z: F64, y: NDArray[np.int64]) -> float:
+    """The logit threshold with the best macro-F1 of `z > t` against `y` (0 if one class)."""
+    if len(np.unique(y)) < 2:
+        return 0.0
+    cands = np.unique(np.quantile(z, np.linspace(0.01, 0.99, 197)))
     pred = z[None, :] > cands[:, None]
     pos = y[None, :] == 1
     tp = (pred & pos).sum(axis=1)
@@ -97,26 +89,7 @@ def _macro_f1s(z: F64, y: NDArray[np.int64], cands: F64) -> F64:
     tn = (~pred & ~pos).sum(axis=1)
     f1_pos = 2 * tp / np.maximum(2 * tp + fp + fn, 1)
     f1_neg = 2 * tn / np.maximum(2 * tn + fn + fp, 1)
-    return np.asarray((f1_pos + f1_neg) / 2, dtype=np.float64)
-
-
-def _f1_threshold(z: F64, y: NDArray[np.int64], groups: NDArray[np.str_] | None = None) -> float:
-    """The logit threshold with the best macro-F1 of `z > t` against `y` (0 if one class); with
-    `groups`, the best mean of the groups' macro-F1 (groups with one class left out), so that one
-    threshold serves every source rather than the pooled rows."""
-    if len(np.unique(y)) < 2:
-        return 0.0
-    cands = np.unique(np.quantile(z, np.linspace(0.01, 0.99, 197)))
-    if groups is None:
-        return float(cands[int(np.argmax(_macro_f1s(z, y, cands)))])
-    scores = [
-        _macro_f1s(z[m], y[m], cands)
-        for g in np.unique(groups)
-        if len(np.unique(y[m := groups == g])) == 2
-    ]
-    if not scores:
-        return float(cands[int(np.argmax(_macro_f1s(z, y, cands)))])
-    return float(cands[int(np.argmax(np.mean(scores, axis=0)))])
+    return float(cands[int(np.argmax(f1_pos + f1_neg))])
 
 
 def fit_language(  # noqa: PLR0913 - the fit's options, keyword-only with defaults
@@ -130,25 +103,16 @@ def fit_language(  # noqa: PLR0913 - the fit's options, keyword-only with defaul
     by_source: bool = True,
     f1_boundary: bool = True,
     nb_scale: bool = False,
-    source_power: float = 1.0,
-    source_weight: Mapping[str, float] | None = None,
-    calibration: str = "key",
     step: Callable[[str], None] | None = None,
 ) -> LangModel:
     """Fit one logistic regression per label on the examples that carry it, then calibrate it.
 
-    Classes are balanced within each source (`by_source`) or over all rows; each source's mass
-    follows `source_power` and `source_weight` (`_balanced_weights`). With `nb_scale`,
+    Classes are balanced within each source (`by_source`) or over all rows. With `nb_scale`,
     each feature is scaled by its naive-Bayes log-count ratio (`nb_ratios`, from the rows of
     that fit) before the fit (NB-LR, after Wang & Manning 2012); the scale is folded into the
     coefficients, so the model is applied as any other. With `f1_boundary`, the calibration is
     shifted so that 0.5 is the threshold with the best macro-F1 on the out-of-fold scores of
     the training rows (per language and label).
-
-    `calibration` "key" takes the out-of-fold scores from `calibration_folds` folds by row key;
-    "source" from one fold per source, so Platt scaling and the boundary are fitted on scores of
-    sources the model did not see (as in use on another platform), the boundary for the best
-    mean macro-F1 over sources rather than over the pooled rows.
     """
     labels = tuple(labels)
     blocks = featurizer.counts([featurizer.prepare(e.text) for e in examples])
@@ -161,28 +125,21 @@ def fit_language(  # noqa: PLR0913 - the fit's options, keyword-only with defaul
         y = np.array([examples[i].targets[label] for i in rows], dtype=np.int64)
         xl = x[rows]
         groups = np.array([examples[i].group for i in rows]) if by_source else None
-        w = _balanced_weights(y, groups, source_power=source_power, source_weight=source_weight)
+        w = _balanced_weights(y, groups)
         if step:
             step(f"{lang}/{label}: fit on {len(rows)} rows")
         coef, intercept = _fit_lr(xl, y, c, w, nb_scale)
-        # Out-of-fold logits for Platt scaling: by source (each source scored by a model that
-        # did not see it) or by a hash of the row key.
-        names = np.array([examples[i].group for i in rows])
-        by_group = calibration == "source" and len(np.unique(names)) >= 2
-        if by_group:
-            folds = np.unique(names, return_inverse=True)[1]
-        else:
-            folds = np.array([_fold_of(examples[i].key, calibration_folds) for i in rows])
-        n_folds = int(folds.max()) + 1 if len(folds) else 0
+        # Out-of-fold logits for Platt scaling.
+        folds = np.array([_fold_of(examples[i].key, calibration_folds) for i in rows])
         oof = np.zeros(len(rows), dtype=np.float64)
-        for k in range(n_folds):
+        for k in range(calibration_folds):
             if step:
-                step(f"{lang}/{label}: calibration fold {k + 1}/{n_folds}")
+                step(f"{lang}/{label}: calibration fold {k + 1}/{calibration_folds}")
             tr, te = folds != k, folds == k
             ck, ik = _fit_lr(xl[tr], y[tr], c, w[tr], nb_scale)
             oof[te] = np.asarray(xl[te] @ ck, dtype=np.float64) + ik
         a, b = _platt(oof, y, w)
-        shift = _f1_threshold(a * oof + b, y, names if by_group else None) if f1_boundary else 0.0
+        shift = _f1_threshold(a * oof + b, y) if f1_boundary else 0.0
         b -= shift
         coefs.append(coef)
         intercepts.append(intercept)
@@ -194,7 +151,6 @@ def fit_language(  # noqa: PLR0913 - the fit's options, keyword-only with defaul
             "C": c,
             "nb_scale": nb_scale,
             "boundary_logit_shift": round(shift, 4),
-            "calibration": "source" if by_group else "key",
         }
     return LangModel(
         lang=lang,

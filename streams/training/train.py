@@ -21,19 +21,10 @@ from streams.text.linear import LinearTextClassifier
 from streams.text.rules import RULE_LABELS, RULES_VERSION, evaluate_rules
 from streams.text.span_tagger import SpanTagger
 from streams.training.cards import linear_model_card
-from streams.training.dataset import (
-    EXTRA_TRAIN,
-    HOLDOUT_FRACTION,
-    VALIDATION_ONLY,
-    Row,
-    load_dir,
-    load_extra,
-    split,
-)
+from streams.training.dataset import HOLDOUT_FRACTION, VALIDATION_ONLY, Row, load_dir, split
 from streams.training.evaluate import binary_metrics, span_f1, spans_char_f1
 from streams.training.labels import LABELS, blanked_targets, targets
 from streams.training.linear_fit import Example, fit_language
-from streams.training.loso import run_loso, source_key
 from streams.training.span_fit import fit_tagger
 
 __all__ = ["LABELS", "evaluate", "train"]
@@ -45,17 +36,6 @@ C_BY_LANG: dict[str, float] = {"en": 4.0, "ar": 8.0}
 # ROC-AUC 0.795 -> 0.824; without OSACT2020, 0.779 -> 0.821) and leaves English as it was.
 NB_SCALE_BY_LANG: dict[str, bool] = {"en": False, "ar": True}
 CALIBRATION_FOLDS = 3
-# Where calibration's out-of-fold scores come from (`fit_language`): "key", CALIBRATION_FOLDS
-# random folds. "source" (one fold per source, the boundary at the best mean macro-F1 over
-# sources), measured leave-one-source-out together with MLMA and square-root source weights,
-# went with lower Arabic macro-F1 at 0.5 (MPOLD 0.665 -> 0.600, OSACT2020 0.735 -> 0.629; the
-# parts were not separated), so main's random folds stay the default.
-CALIBRATION = "key"
-# Each source's mass grows as (rows) ** SOURCE_POWER, classes balanced within it: with 1 the
-# largest set (Davidson, 20k tweets) sets the style; with 0.5 a source 4x larger weighs 2x.
-SOURCE_POWER = 0.5
-# Per-source multipliers on that mass (source name -> weight); absent means 1.
-SOURCE_WEIGHT: dict[str, float] = {}
 SPAN_TUNE_ROWS = 3000
 SPAN_THRESHOLDS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.6, 0.8)
 SPAN_RATIOS = (0.0, 0.2, 0.3, 0.4, 0.5, 0.6)
@@ -179,23 +159,31 @@ def evaluate(
     return out
 
 
-def training_rows(data_dir: Path, limit: int | None = None) -> list[Row]:
-    """Every file of `text/` and the `EXTRA_TRAIN` files of `extra/`."""
-    return load_dir(data_dir, limit) + load_extra(data_dir, limit, EXTRA_TRAIN)
-
-
-def trainable_sources(rows: Sequence[Row]) -> frozenset[str]:
-    """The sources (`loso.source_key`) of `rows`."""
-    return frozenset(source_key(r) for r in rows)
-
-
-def fit_toxic(rows: Sequence[Row], lang: str, spec: FeatureSpec) -> LangModel:
-    """The shipped recipe for `toxic` alone (what leave-one-source-out measures)."""
-    return fit_language(
-        lang, build_examples(rows, lang, ("toxic",)), ("toxic",), Featurizer(spec),
-        c=C_BY_LANG[lang], calibration_folds=CALIBRATION_FOLDS, nb_scale=NB_SCALE_BY_LANG[lang],
-        source_power=SOURCE_POWER, source_weight=SOURCE_WEIGHT, calibration=CALIBRATION,
-    )  # fmt: skip
+def cross_source(
+    train_rows: Sequence[Row], held: Sequence[Row], spec: FeatureSpec, *, by_source: bool = True
+) -> dict[str, Any]:
+    """Leave-one-source-out: train `toxic` without a source, test on all of that source's rows."""
+    featurizer = Featurizer(spec)
+    out: dict[str, Any] = {}
+    everything = list(train_rows) + list(held)
+    for lang in LABELS:
+        sources = sorted({r.source for r in train_rows if r.lang == lang} - {"toxic_spans"})
+        if len(sources) < 2:
+            continue
+        for source in sources:
+            rows = [r for r in train_rows if r.lang == lang and r.source != source]
+            model = fit_language(
+                lang, build_examples(rows, lang, ("toxic",)), ("toxic",), featurizer,
+                c=C_BY_LANG[lang], calibration_folds=CALIBRATION_FOLDS, by_source=by_source,
+                nb_scale=NB_SCALE_BY_LANG[lang],
+            )  # fmt: skip
+            clf = LinearTextClassifier(spec, {"en": model, lang: model})
+            test = [r for r in everything if r.lang == lang and r.source == source]
+            s = clf.classify([r.text for r in test], [lang] * len(test))
+            out[f"{lang}: without {source} -> {source}"] = binary_metrics(
+                [r.toxic for r in test], [x.toxic for x in s]
+            )
+    return out
 
 
 def train(
@@ -214,6 +202,8 @@ def train(
     started = time.perf_counter()
     spec = FeatureSpec()
     featurizer = Featurizer(spec)
+    fits = sum(len(labels) * (1 + CALIBRATION_FOLDS) for labels in LABELS.values())
+    total = 1 + fits + 3 + 1 + 1 + 1
     console = Console(stderr=True)
     bar = Progress(
         TextColumn("[bold]train[/]"),
@@ -226,15 +216,14 @@ def train(
         transient=False,
     )
     with bar:
-        task = bar.add_task("loading data", total=None)
+        task = bar.add_task("loading data", total=total)
 
         def step(desc: str) -> None:
             bar.update(task, description=desc)
             bar.advance(task)
 
-        rows = training_rows(data_dir, limit)
+        rows = load_dir(data_dir, limit)
         train_rows, held = split(rows)
-        bar.update(task, total=1 + _fit_count(rows) + 6)
         step("data loaded")
         models: dict[str, LangModel] = {}
         for lang, labels in LABELS.items():
@@ -243,9 +232,7 @@ def train(
                 raise ValueError(f"no {lang} training rows in {data_dir}")
             models[lang] = fit_language(
                 lang, examples, labels, featurizer, c=C_BY_LANG[lang],
-                calibration_folds=CALIBRATION_FOLDS, nb_scale=NB_SCALE_BY_LANG[lang],
-                source_power=SOURCE_POWER, source_weight=SOURCE_WEIGHT, calibration=CALIBRATION,
-                step=step,
+                calibration_folds=CALIBRATION_FOLDS, nb_scale=NB_SCALE_BY_LANG[lang], step=step,
             )  # fmt: skip
         clf = LinearTextClassifier(spec, models)
         span_rows = _span_rows(train_rows)
@@ -278,9 +265,7 @@ def train(
         step("evaluated")
         if cross_source_eval:
             bar.update(task, description="leave-one-source-out")
-            metrics["cross_source"] = run_loso(
-                rows + load_extra(data_dir, limit), trainable_sources(rows), fit_toxic
-            )
+            metrics["cross_source"] = cross_source(train_rows, held, spec)
         metrics["spans"] = span_info
         metrics["rules"] = {"version": RULES_VERSION, "cases": evaluate_rules()}
         metrics["labels"] = {
@@ -305,14 +290,6 @@ def train(
         (out_dir / "MODEL_CARD.md").write_text(linear_model_card(metrics))
         step(f"saved {version}")
     return metrics
-
-
-def _fit_count(rows: Sequence[Row]) -> int:
-    """Logistic-regression fits of `train` (one per label, plus one per calibration fold)."""
-    folds = dict.fromkeys(LABELS, CALIBRATION_FOLDS)
-    if CALIBRATION == "source":  # one calibration fold per source (at most)
-        folds = {lang: len({r.source for r in rows if r.lang == lang}) for lang in LABELS}
-    return sum(len(labels) * (1 + folds[lang]) for lang, labels in LABELS.items())
 
 
 def _data_summary(
