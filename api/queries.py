@@ -12,7 +12,7 @@ from schemas.rows import VERDICT_ROWS
 
 MAX_DUPLICATES = 100
 
-_DETAIL = ("rewrite", "context")  # only `verdicts` has them, not the copies pages read
+_DETAIL = ("rewrite", "context", "rules")  # only `verdicts` has them, not the copies pages read
 VERDICT_COLUMNS = ", ".join(c for c in VERDICT_ROWS.columns if c not in _DETAIL)
 """A verdict's columns in every table that keeps verdicts (`verdicts`, `verdicts_by_author`)."""
 _ALL_COLUMNS = ", ".join(VERDICT_ROWS.columns)
