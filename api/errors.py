@@ -134,6 +134,13 @@ def install(app: FastAPI) -> None:
             exc.status_code, "http_error", str(exc.detail), None, dict(exc.headers or {})
         )
 
+    @app.exception_handler(UnicodeEncodeError)
+    async def _unencodable(_: Request, exc: UnicodeEncodeError) -> JSONResponse:
+        # JSON may carry lone surrogates (`"\\ud88d"`), which no store or topic can hold.
+        return error_response(
+            400, "invalid_text", "text must be valid Unicode (no lone surrogates)", None
+        )
+
     @app.exception_handler(AccountsError)
     async def _accounts(_: Request, exc: AccountsError) -> JSONResponse:
         log.error("accounts store unavailable: %s", exc)

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from api.deps import Moderator, StateDep, TenantAdmin
 from api.errors import ApiError, responses
+from api.read.where import WarehouseTime
 from api.review import agreement, decisions, items, queues, webhooks
 from api.review.agreement import Agreement
 from api.review.decisions import DecisionIn, Outcome
@@ -24,7 +25,7 @@ from schemas.topics import MODERATION_ACTIONS, MODERATION_NOTICES
 router = APIRouter(prefix="/v1/review", tags=["review"])
 
 QueuePath = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9_\-]{0,63}$", examples=["default"])]
-ItemPath = Annotated[int, Path(ge=1, examples=[42])]
+ItemPath = Annotated[int, Path(ge=1, le=2**63 - 1, examples=[42])]  # the store's integer range
 
 
 class QueueInfo(BaseModel):
@@ -289,8 +290,8 @@ def model_agreement(
     principal: Moderator,
     state: StateDep,
     label: Annotated[str, Query(pattern=r"^[a-z][a-z0-9_]{0,31}$")] = "toxic",
-    since: Annotated[datetime | None, Query()] = None,
-    until: Annotated[datetime | None, Query()] = None,
+    since: Annotated[WarehouseTime | None, Query()] = None,
+    until: Annotated[WarehouseTime | None, Query()] = None,
 ) -> Agreement:
     end = (until or datetime.now(UTC)).astimezone(UTC)
     start = (since or end - timedelta(days=30)).astimezone(UTC)

@@ -217,7 +217,9 @@ def test_a_dead_pipeline_process_is_restarted_and_loses_nothing(
     assert worker.proc is not None
     wait_for(lambda: "text pipeline in a child process" in worker.log.read_text(),
              what="the pipeline process to load")  # fmt: skip
-    dead = _pipeline_process(worker) or 0
+    wait_for(lambda: _pipeline_process(worker) is not None, what="a judging process")
+    dead = _pipeline_process(worker)
+    assert dead  # never 0: kill(0) would signal this whole process group
     os.kill(dead, signal.SIGKILL)
     event_id = f"{uuid.uuid4().hex[:8]}-orphan"
     produce_raw(
