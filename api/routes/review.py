@@ -25,7 +25,7 @@ from schemas.topics import MODERATION_ACTIONS, MODERATION_NOTICES
 router = APIRouter(prefix="/v1/review", tags=["review"])
 
 QueuePath = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9_\-]{0,63}$", examples=["default"])]
-ItemPath = Annotated[int, Path(ge=1, le=2**63 - 1, examples=[42])]  # the store's integer range
+ItemPath = Annotated[int, Path(ge=1, le=2**62, examples=[42])]
 
 
 class QueueInfo(BaseModel):

@@ -15,7 +15,7 @@ from infra.accounts.review import WebhookDelivery, WebhookEndpoint
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 
-HookPath = Annotated[int, Path(ge=1, examples=[1])]
+HookPath = Annotated[int, Path(ge=1, le=2**62, examples=[1])]
 
 
 class WebhookIn(BaseModel):
