@@ -32,7 +32,8 @@ async def batches(stream: Any, max_size: int) -> AsyncIterator[list[Any]]:
     room.set()
 
     async def add(value: Any) -> Any:
-        while len(buffered) >= max_size:  # hold the stream (and its consumer) back
+        # Hold the stream (and its consumer) back; `wait` also returns when the stream stops.
+        while len(buffered) >= max_size and not stream.should_stop:
             room.clear()
             await stream.wait(room)
         event = stream.current_event

@@ -620,6 +620,62 @@ def _dsa(path: str) -> Check:
     return check
 
 
+_RULES = """rule insults:
+    when scores.insult > 0.8
+    then reject
+    example fires: scores.insult = 0.9
+"""
+
+
+def _a_rules(api: TestClient, s: Seed) -> str:
+    """Tenant A's rule set (saved once; later saves are new versions of the same text)."""
+    assert call(api, "PUT", "/v1/tenant/rules", s.a_headers, json={"source": _RULES}).is_success
+    return _RULES
+
+
+def _get_rules(api: TestClient, s: Seed, w: Warehouse) -> None:
+    _a_rules(api, s)
+    assert call(api, "GET", "/v1/tenant/rules", s.b_headers).json()["source"] != _RULES
+
+
+def _save_rules(api: TestClient, s: Seed, w: Warehouse) -> None:
+    _a_rules(api, s)
+    assert call(api, "PUT", "/v1/tenant/rules", s.b_headers, json={"source": ""}).is_success
+    assert call(api, "GET", "/v1/tenant/rules", s.a_headers).json()["source"] == _RULES
+
+
+def _validate_rules(api: TestClient, s: Seed, w: Warehouse) -> None:
+    _a_rules(api, s)  # validating reads nothing stored: B's answer is about B's text alone
+    answer = call(api, "POST", "/v1/tenant/rules/validate", s.b_headers, json={"source": "x"})
+    assert answer.status_code == 200
+    assert "insults" not in answer.text
+
+
+def _rule_versions(api: TestClient, s: Seed, w: Warehouse) -> None:
+    _a_rules(api, s)
+    assert _RULES not in call(api, "GET", "/v1/tenant/rules/versions", s.b_headers).text
+
+
+def _rollback_rules(api: TestClient, s: Seed, w: Warehouse) -> None:
+    _a_rules(api, s)
+    call(api, "POST", "/v1/tenant/rules/rollback", s.b_headers, json={"version": 1})
+    assert call(api, "GET", "/v1/tenant/rules", s.b_headers).json()["source"] != _RULES
+    assert call(api, "GET", "/v1/tenant/rules", s.a_headers).json()["source"] == _RULES
+
+
+def _backtest_rules(api: TestClient, s: Seed, w: Warehouse) -> None:
+    body = {"source": _RULES}
+    answer = call(api, "POST", "/v1/tenant/rules/backtest", s.b_headers, json=body)
+    assert answer.status_code == 200, answer.text
+    assert "iso-1" not in answer.text  # A's stored verdict is no example of B's backtest
+
+
+def _shadow_rules(api: TestClient, s: Seed, w: Warehouse) -> None:
+    answer = call(api, "GET", "/v1/tenant/rules/shadow", s.b_headers)
+    assert answer.status_code == 200, answer.text
+    assert "iso-1" not in answer.text
+
+
 CHECKS: dict[tuple[str, str], Check] = {
     ("GET", "/v1/me"): _me,
     ("POST", "/v1/tokens"): _create_token,
@@ -630,6 +686,13 @@ CHECKS: dict[tuple[str, str], Check] = {
     ("GET", "/v1/tenant/policy"): _get_policy,
     ("PUT", "/v1/tenant/policy"): _set_policy,
     ("DELETE", "/v1/tenant/policy"): _drop_policy,
+    ("GET", "/v1/tenant/rules"): _get_rules,
+    ("PUT", "/v1/tenant/rules"): _save_rules,
+    ("POST", "/v1/tenant/rules/validate"): _validate_rules,
+    ("GET", "/v1/tenant/rules/versions"): _rule_versions,
+    ("POST", "/v1/tenant/rules/rollback"): _rollback_rules,
+    ("POST", "/v1/tenant/rules/backtest"): _backtest_rules,
+    ("GET", "/v1/tenant/rules/shadow"): _shadow_rules,
     ("GET", "/v1/users"): _users,
     ("POST", "/v1/invites"): _create_invite,
     ("GET", "/v1/invites"): _list_invites,
