@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from api.deps import StateDep, TenantAdmin
 from api.errors import responses
+from api.read.where import WarehouseTime
 from api.review import dsa
 from api.review.dsa import Summary
 from infra.accounts.review import Report
@@ -18,8 +19,8 @@ from schemas.dsa import BATCH_MAX
 
 router = APIRouter(prefix="/v1/dsa", tags=["dsa"])
 
-Since = Annotated[datetime | None, Query(description="Inclusive; default 30 days ago.")]
-Until = Annotated[datetime | None, Query(description="Exclusive; default now.")]
+Since = Annotated[WarehouseTime | None, Query(description="Inclusive; default 30 days ago.")]
+Until = Annotated[WarehouseTime | None, Query(description="Exclusive; default now.")]
 
 
 class StatementBatch(BaseModel):
