@@ -2,6 +2,8 @@
 
 A rule reads only the facts of the catalogue (`fields.py`) and the counters its set declares;
 every operator is checked for its operands' types here, so evaluation cannot fail on an event.
+One module on purpose (over 400 lines): type checking and closure building are one pass over
+the tree, and splitting them would pass the same typed nodes back and forth.
 The language has no loops, calls only a fixed list of functions, and the limits below bound
 the number of nodes, so evaluating a rule set costs at most `nodes x len(text)` steps: bounded
 in time by construction, not by a watchdog.

@@ -1,5 +1,7 @@
 """The model cards (MODEL_CARD.md) of the two text tiers, written from their training metrics:
-what the model is, its data and their licences, held-out quality, speed and limits."""
+what the model is, its data and their licences, held-out quality, speed and limits. One module
+(over 400 lines) because both cards share their sections and tables; a split per tier would
+copy them."""
 
 from __future__ import annotations
 

@@ -37,12 +37,13 @@ from streams.training.dataset import load_dir, split
 from streams.training.finetune import (
     LABELS,
     FinetuneConfig,
+    TrainedRun,
     TrainExample,
-    _per_source,
     base_model_dir,
     build_examples,
     loss_weights,
     sample,
+    save_run,
     train_loop,
 )
 
@@ -213,23 +214,14 @@ def distill(
     seconds, losses, steps = train_loop(
         model, ids, y, w, config, pad, progress=progress, log=log, title="distil"
     )
-    out_dir.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(str(out_dir))
-    tokenizer.save_pretrained(str(out_dir))
     gold = np.array([e.toxic for e in train_ex])
-    info = {
-        "base": str(base),
-        "config": {k: getattr(config, k) for k in FinetuneConfig.__dataclass_fields__},
-        "examples": len(train_ex),
-        "per_source": _per_source(train_ex),
-        "steps": steps,
-        "train_seconds": round(seconds, 1),
-        "examples_per_second": round(len(train_ex) * config.epochs / seconds, 1),
-        "final_loss": float(np.mean(losses[-100:])) if losses else None,
-        "calibration_pool": len(rest),
-        "labels": list(LABELS),
-        "preprocess": "modstream-normalize-v1",
-        "distillation": {
+    run = TrainedRun(base, config, train_ex, len(rest), seconds, losses, steps)
+    return save_run(
+        model,
+        tokenizer,
+        out_dir,
+        run,
+        distillation={
             "teacher": student.teacher.name,
             "teacher_version": _teacher_version(student.teacher),
             "layers": student.layers,
@@ -238,9 +230,7 @@ def distill(
             # How often the teacher's toxic side (0.5) agrees with the gold label.
             "teacher_gold_agreement": float(np.mean((scores[:, 0] >= 0.5) == (gold == 1))),
         },
-    }
-    (out_dir / "modstream_training.json").write_text(json.dumps(info, indent=2) + "\n")
-    return info
+    )
 
 
 def _teacher_version(teacher_dir: Path) -> str:

@@ -225,21 +225,43 @@ def finetune(
 
     pad = tokenizer.pad_token_id or 0
     seconds, losses, steps = train_loop(model, ids, y, w, config, pad, progress=progress, log=log)
+    run = TrainedRun(base, config, train_ex, len(rest), seconds, losses, steps)
+    return save_run(model, tokenizer, out_dir, run)
+
+
+@dataclass(frozen=True, slots=True)
+class TrainedRun:
+    """What a training run (fine-tuning or distillation) reports beside its weights."""
+
+    base: Path
+    config: FinetuneConfig
+    examples: Sequence[TrainExample]
+    calibration_pool: int
+    seconds: float
+    losses: Sequence[float]
+    steps: int
+
+
+def save_run(
+    model: Any, tokenizer: Any, out_dir: Path, run: TrainedRun, **extra: Any
+) -> dict[str, Any]:
+    """Save the weights, the tokenizer and `modstream_training.json` (plus `extra` keys)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(str(out_dir))
     tokenizer.save_pretrained(str(out_dir))
     info = {
-        "base": str(base),
-        "config": {k: getattr(config, k) for k in FinetuneConfig.__dataclass_fields__},
-        "examples": len(train_ex),
-        "per_source": _per_source(train_ex),
-        "steps": steps,
-        "train_seconds": round(seconds, 1),
-        "examples_per_second": round(len(train_ex) * config.epochs / seconds, 1),
-        "final_loss": float(np.mean(losses[-100:])) if losses else None,
-        "calibration_pool": len(rest),
+        "base": str(run.base),
+        "config": {k: getattr(run.config, k) for k in FinetuneConfig.__dataclass_fields__},
+        "examples": len(run.examples),
+        "per_source": _per_source(run.examples),
+        "steps": run.steps,
+        "train_seconds": round(run.seconds, 1),
+        "examples_per_second": round(len(run.examples) * run.config.epochs / run.seconds, 1),
+        "final_loss": float(np.mean(run.losses[-100:])) if run.losses else None,
+        "calibration_pool": run.calibration_pool,
         "labels": list(LABELS),
         "preprocess": "modstream-normalize-v1",
+        **extra,
     }
     (out_dir / "modstream_training.json").write_text(json.dumps(info, indent=2) + "\n")
     return info
