@@ -22,10 +22,12 @@ from api.review import queues
 from api.review.queues import Facts
 from infra.accounts.review import OPEN, Report, ReviewItem
 from infra.errors import Conflict, Forbidden, NotFound, Rejected
+from schemas.events import Kind
 from schemas.moderation import Origin
 
 claim_lock = threading.Lock()
 ITEM = "item"
+CHAT = Kind.CHAT_MESSAGE.value
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,9 +194,17 @@ def page(
 
 
 def claim_next(
-    session: Session, tenant: str, queue: str, reviewer: str, lease: float, now: datetime
+    session: Session,
+    tenant: str,
+    queue: str,
+    reviewer: str,
+    lease: float,
+    now: datetime,
+    *,
+    private: bool = True,
 ) -> ReviewItem | None:
-    """Lease the first free entry of the queue to `reviewer` (never one they may not decide)."""
+    """Lease the first free entry of the queue to `reviewer` (never one they may not decide;
+    chat messages only if `private`)."""
     until = now + timedelta(seconds=lease)
     free = _free(now)
     first_free = (
@@ -202,6 +212,7 @@ def claim_next(
         .where(
             ReviewItem.tenant == tenant, ReviewItem.queue == queue, ReviewItem.state == OPEN, free,
             or_(ReviewItem.excluded_reviewer.is_(None), ReviewItem.excluded_reviewer != reviewer),
+            *(() if private else (ReviewItem.kind != CHAT,)),
         )
         .order_by(ReviewItem.rank, ReviewItem.id)
         .limit(1)

@@ -19,7 +19,7 @@ router = APIRouter(prefix="/v1", tags=["tenant"])
 
 
 class InviteCreate(BaseModel):
-    role: Literal["admin", "moderator", "member"] = "member"
+    role: Literal["admin", "moderator", "reviewer", "member"] = "member"
     max_uses: int = Field(default=1, ge=1, le=10_000)
     expires_at: DateTimeString | None = Field(default=None, description="Never, if unset.")
 

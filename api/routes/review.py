@@ -1,24 +1,32 @@
 """Review queues (`/v1/review/…`): list queues and their items in priority order, claim with a
-lease, release, reassign, decide. Needs the `moderate` scope; configuring queues needs `admin`."""
+lease, release, reassign, decide. Needs the `moderate` scope (every queue) or `review` (the queues
+granted to the caller, `api/review/grants.py`); configuring queues needs `admin`. A chat message's
+entry is private: without the `private` scope it is redacted in lists, skipped by claims and
+refused by the item routes; with it, every read is audited (`private.read`)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy.orm import Session
 
-from api.deps import Moderator, StateDep, TenantAdmin
+from api.accounts import service
+from api.accounts.service import Context
+from api.deps import ContextDep, CurrentPrincipal, Moderator, StateDep, TenantAdmin
 from api.errors import ApiError, responses
 from api.read.where import WarehouseTime
-from api.review import agreement, decisions, items, queues, webhooks
+from api.review import agreement, decisions, grants, items, queues, webhooks
 from api.review.agreement import Agreement
 from api.review.decisions import DecisionIn, Outcome
+from api.review.grants import Access
 from api.review.queues import QueueConfig
 from api.state import AppState
 from infra.accounts.review import ReviewItem
+from infra.errors import Forbidden
+from schemas.events import Kind
 from schemas.moderation import REASONS, ModerationAction, Reason
 from schemas.topics import MODERATION_ACTIONS, MODERATION_NOTICES
 
@@ -51,7 +59,7 @@ class ItemOut(BaseModel):
     kind: str
     lang: str
     labels: list[str]
-    toxic: float
+    toxic: float | None = Field(description="Null when redacted.")
     model_decision: str
     author_strikes: int
     reports: int
@@ -63,6 +71,11 @@ class ItemOut(BaseModel):
     appeal_of: str | None
     appeal_text: str
     action_id: str | None = Field(description="The decision, once decided.")
+    redacted: bool = Field(
+        default=False,
+        description="A chat message listed for a caller without the `private` scope: its "
+        "labels, score, model decision and appeal text are left out.",
+    )
 
 
 class ItemPage(BaseModel):
@@ -81,10 +94,14 @@ class Decided(BaseModel):
     notices: int = Field(description="Notices published for the author and reporters.")
 
 
-def item_out(row: ReviewItem, now: datetime | None = None) -> ItemOut:
+CHAT = Kind.CHAT_MESSAGE.value
+
+
+def item_out(row: ReviewItem, now: datetime | None = None, *, private: bool = True) -> ItemOut:
+    """The entry as a reviewer sees it; a chat message's verdict only with `private`."""
     lease = row.lease_until
     live = lease is not None and lease >= (now or datetime.now(UTC))
-    return ItemOut(
+    out = ItemOut(
         id=row.id, queue=row.queue, state=row.state, origin=row.origin, event_id=row.event_id,
         item_id=row.item_id, author=row.author, source=row.source, kind=row.kind, lang=row.lang,
         labels=row.labels.split(), toxic=row.toxic, model_decision=row.model_decision,
@@ -94,10 +111,45 @@ def item_out(row: ReviewItem, now: datetime | None = None) -> ItemOut:
         lease_until=lease if live else None, appeal_of=row.appeal_of,
         appeal_text=row.appeal_text, action_id=row.action_id,
     )  # fmt: skip
+    if row.kind == CHAT and not private:
+        hidden: dict[str, object] = {
+            "labels": [],
+            "toxic": None,
+            "model_decision": "",
+            "appeal_text": "",
+        }
+        return out.model_copy(update=hidden | {"redacted": True})
+    return out
+
+
+def review_access(principal: CurrentPrincipal, state: StateDep) -> Access:
+    """Who may review which queues (403 without `moderate` or `review`)."""
+    with state.accounts.session() as session:
+        return grants.access(session, principal)
+
+
+Reviewer = Annotated[Access, Depends(review_access)]
+
+
+def readable(session: Session, access: Access, row: ReviewItem, ctx: Context) -> ReviewItem:
+    """The entry, if the caller may work on it: its queue granted, and a chat message only with
+    the `private` scope (the read audited)."""
+    access.check(row.queue)
+    if row.kind == CHAT:
+        if not access.private:
+            raise Forbidden(
+                "insufficient_scope",
+                f"review item {row.id} is a chat message, which is private: this needs the "
+                "'private' scope",
+            )
+        service.audit(
+            session, ctx, access.tenant, access.actor, "private.read", target=f"review:{row.id}"
+        )
+    return row
 
 
 @router.get("/reasons", response_model=list[Reason], summary="The taxonomy of reasons")
-def reasons(principal: Moderator) -> list[Reason]:
+def reasons(access: Reviewer) -> list[Reason]:
     """Report categories and decision reasons, each mapped to its DSA category and ground."""
     return list(REASONS.values())
 
@@ -108,11 +160,12 @@ def reasons(principal: Moderator) -> list[Reason]:
     responses=responses(401, 403),
     summary="Queues, their open items and SLA breaches",
 )
-def list_queues(principal: Moderator, state: StateDep) -> list[QueueInfo]:
+def list_queues(access: Reviewer, state: StateDep) -> list[QueueInfo]:
+    """A reviewer limited to granted queues sees those only."""
     now = datetime.now(UTC)
     with state.accounts.session() as session:
-        found = items.summaries(session, principal.tenant, state.settings.review.sla, now)
-    return [QueueInfo.model_validate(q, from_attributes=True) for q in found]
+        found = items.summaries(session, access.tenant, state.settings.review.sla, now)
+    return [QueueInfo.model_validate(q, from_attributes=True) for q in found if access.may(q.name)]
 
 
 @router.put(
@@ -149,19 +202,29 @@ def delete_queue(queue: QueuePath, principal: TenantAdmin, state: StateDep) -> R
     responses=responses(400, 401, 403),
     summary="A queue's open items, highest priority first",
     description="Priority is age moved forward by the model's score, the author's strikes and "
-    "the item's reports. Pages follow `next`.",
+    "the item's reports. Pages follow `next`. Chat messages are private: without the "
+    "`private` scope their entries are `redacted`; with it, a page showing one is audited "
+    "(`private.read`).",
 )
 def queue_items(
     queue: QueuePath,
-    principal: Moderator,
+    access: Reviewer,
     state: StateDep,
+    ctx: ContextDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> ItemPage:
+    access.check(queue)
     now = datetime.now(UTC)
     with state.accounts.session() as session:
-        rows, following = items.page(session, principal.tenant, queue, limit, cursor)
-        data = [item_out(r, now) for r in rows]
+        rows, following = items.page(session, access.tenant, queue, limit, cursor)
+        data = [item_out(r, now, private=access.private) for r in rows]
+        shown = [r.id for r in rows if r.kind == CHAT]
+        if shown and access.private:
+            service.audit(
+                session, ctx, access.tenant, access.actor, "private.read",
+                target=f"review_queue:{queue}", detail=service.audit_json(items=shown),
+            )  # fmt: skip
     return ItemPage(data=data, count=len(data), next=following)
 
 
@@ -173,33 +236,41 @@ def queue_items(
     description="Leases the highest-priority free item to the caller for "
     "`MODSTREAM_REVIEW_LEASE` seconds; an expired lease returns the item to the queue. Two "
     "reviewers never hold one item. An appeal is never given to the reviewer who decided the "
-    "decision appealed.",
+    "decision appealed. Without the `private` scope, chat messages are skipped.",
 )
-def claim_next(queue: QueuePath, principal: Moderator, state: StateDep) -> ItemOut | Response:
+def claim_next(
+    queue: QueuePath, access: Reviewer, state: StateDep, ctx: ContextDep
+) -> ItemOut | Response:
+    access.check(queue)
     now = datetime.now(UTC)
     with state.accounts.session() as session:
         row = items.claim_next(
-            session, principal.tenant, queue, principal.actor, state.settings.review.lease, now
-        )
-        return item_out(row, now) if row is not None else Response(status_code=204)
+            session, access.tenant, queue, access.actor, state.settings.review.lease, now,
+            private=access.private,
+        )  # fmt: skip
+        if row is None:
+            return Response(status_code=204)
+        readable(session, access, row, ctx)
+        return item_out(row, now)
 
 
 @router.get("/items/{item}", response_model=ItemOut, responses=responses(401, 403, 404))
-def get_item(item: ItemPath, principal: Moderator, state: StateDep) -> ItemOut:
+def get_item(item: ItemPath, access: Reviewer, state: StateDep, ctx: ContextDep) -> ItemOut:
     """One queue entry, open or decided."""
     with state.accounts.session() as session:
-        return item_out(items.get(session, principal.tenant, item))
+        return item_out(readable(session, access, items.get(session, access.tenant, item), ctx))
 
 
 @router.post(
     "/items/{item}/claim", response_model=ItemOut, responses=responses(401, 403, 404, 409),
     summary="Claim a given item",
 )  # fmt: skip
-def claim(item: ItemPath, principal: Moderator, state: StateDep) -> ItemOut:
+def claim(item: ItemPath, access: Reviewer, state: StateDep, ctx: ContextDep) -> ItemOut:
     now = datetime.now(UTC)
     with state.accounts.session() as session:
+        readable(session, access, items.get(session, access.tenant, item), ctx)
         row = items.claim(
-            session, principal.tenant, item, principal.actor, state.settings.review.lease, now
+            session, access.tenant, item, access.actor, state.settings.review.lease, now
         )
         return item_out(row, now)
 
@@ -208,15 +279,17 @@ def claim(item: ItemPath, principal: Moderator, state: StateDep) -> ItemOut:
     "/items/{item}/release", response_model=ItemOut, responses=responses(401, 403, 404, 409),
     summary="Give a claimed item back to its queue",
 )  # fmt: skip
-def release(item: ItemPath, principal: Moderator, state: StateDep) -> ItemOut:
+def release(item: ItemPath, access: Reviewer, state: StateDep) -> ItemOut:
     now = datetime.now(UTC)
     with state.accounts.session() as session:
-        return item_out(items.release(session, principal.tenant, item, principal.actor, now), now)
+        access.check(items.get(session, access.tenant, item).queue)
+        row = items.release(session, access.tenant, item, access.actor, now)
+        return item_out(row, now, private=access.private)
 
 
 @router.post(
     "/items/{item}/reassign", response_model=ItemOut, responses=responses(401, 403, 404, 409),
-    summary="Give an item to another reviewer",
+    summary="Give an item to another reviewer (the `moderate` scope)",
 )  # fmt: skip
 def reassign(item: ItemPath, body: Reassign, principal: Moderator, state: StateDep) -> ItemOut:
     now = datetime.now(UTC)
@@ -224,7 +297,7 @@ def reassign(item: ItemPath, body: Reassign, principal: Moderator, state: StateD
         row = items.reassign(
             session, principal.tenant, item, body.reviewer, state.settings.review.lease, now
         )
-        return item_out(row, now)
+        return item_out(row, now, private="private" in principal.scopes)
 
 
 async def publish(state: AppState, session: Session, outcome: Outcome) -> int:
@@ -256,16 +329,18 @@ async def publish(state: AppState, session: Session, outcome: Outcome) -> int:
     description="`approve`, `remove`, `escalate` (to another queue, still open) or `label` an "
     "item; `uphold` or `overturn` an appeal. The decision is published on `moderation.actions` "
     "(and its notices on `moderation.notices`) before it is recorded here; removals count as "
-    "strikes, approvals and overturns take them back.",
+    "strikes, approvals and overturns take them back. A reviewer limited to granted queues "
+    "decides only there (escalating to any queue).",
 )
 async def decide(
-    item: ItemPath, body: DecisionIn, principal: Moderator, state: StateDep
+    item: ItemPath, body: DecisionIn, access: Reviewer, state: StateDep, ctx: ContextDep
 ) -> Decided:
     now = datetime.now(UTC)
     with state.accounts.session() as session:
-        row = items.holding(session, principal.tenant, item, principal.actor, now)
+        row = items.holding(session, access.tenant, item, access.actor, now)
+        readable(session, access, row, ctx)
         outcome = decisions.decide(
-            session, row, body, reviewer=principal.actor,
+            session, row, body, reviewer=access.actor,
             reporters=items.reporters(session, row.tenant, row.event_id),
             appeal_window=state.settings.review.appeal_window, now=now,
         )  # fmt: skip

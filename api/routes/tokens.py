@@ -17,7 +17,7 @@ from infra.accounts.models import ApiToken
 
 router = APIRouter(prefix="/v1/tokens", tags=["tokens"])
 
-Scope = Literal["ingest", "read", "moderate", "admin", "private"]
+Scope = Literal["ingest", "read", "moderate", "review", "admin", "private"]
 
 
 class TokenCreate(BaseModel):
@@ -90,15 +90,18 @@ OwnedToken = Annotated[ApiToken, Depends(owned_token)]
     responses=responses(401, 403, 422, 429, 503),
     summary="Create an API token (the secret is shown once)",
     description="Scopes: `ingest` (POST events and media), `read` (results, analytics, feed), "
-    "`moderate` (bank imports and status changes), `admin` (invites, tokens of others, audit, "
-    "privacy mode). A token gets at most the scopes of whoever creates it.",
+    "`moderate` (bank imports, status changes, every review queue), `review` (only the review "
+    "queues granted with `PUT /v1/review/grants/token:<id>`), `admin` (invites, tokens of "
+    "others, audit, privacy mode), `private` (chat messages). A token gets at most the scopes "
+    "of whoever creates it.",
 )
 def create_token(
     body: TokenCreate, principal: Manager, state: StateDep, ctx: ContextDep
 ) -> TokenCreated:
     wanted = frozenset(body.scopes)
-    if not wanted <= principal.scopes:
-        extra = ", ".join(sorted(wanted - principal.scopes))
+    held = principal.scopes | ({"review"} if "moderate" in principal.scopes else set())
+    if not wanted <= held:  # `moderate` reviews every queue, so it may grant `review`
+        extra = ", ".join(sorted(wanted - held))
         raise ApiError(403, "insufficient_scope", f"you cannot grant scopes you lack: {extra}")
     with state.accounts.session() as session:
         token, secret = service.create_token(

@@ -27,8 +27,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-ROLES = ("admin", "moderator", "member")
-SCOPES = ("ingest", "read", "moderate", "admin", "private")
+ROLES = ("admin", "moderator", "reviewer", "member")
+SCOPES = ("ingest", "read", "moderate", "review", "admin", "private")
 
 
 def utcnow() -> datetime:

@@ -139,3 +139,19 @@ class WebhookDelivery(Base):
     last_error: Mapped[str] = mapped_column(String(500), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+
+class ReviewGrant(Base):
+    """One queue a reviewer may work in. A caller with the `review` scope but not `moderate`
+    lists, claims, releases and decides only in the queues granted to it: to its token
+    (`token:<id>`) or to its user (`user:<email>`, which covers that user's tokens too)."""
+
+    __tablename__ = "review_grants"
+    __table_args__ = (UniqueConstraint("tenant", "reviewer", "queue"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(64))
+    reviewer: Mapped[str] = mapped_column(String(300), doc="user:<email> or token:<id>")
+    queue: Mapped[str] = mapped_column(String(64))
+    granted_by: Mapped[str] = mapped_column(String(300))
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

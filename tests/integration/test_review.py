@@ -186,6 +186,11 @@ def test_chat_messages_are_read_only_with_the_private_scope_and_audited(
     entitled = as_tenant(api, tenant, ("read", "private", "admin"))
     chats = ok(api.get("/v1/posts", params={"kind": "chat_message"}, headers=entitled))
     assert [i["event_id"] for i in chats["data"]] == ["c1"]
+    # One verdict by id: the same rule, the same audit.
+    by_id = api.get("/v1/verdicts/c1", headers=reader)
+    assert by_id.status_code == 403
+    assert "private" in by_id.json()["error"]["message"]
+    assert ok(api.get("/v1/verdicts/p1", headers=reader))["event_id"] == "p1"
+    assert ok(api.get("/v1/verdicts/c1", headers=entitled))["kind"] == "chat_message"
     audit = ok(api.get("/v1/audit", params={"action": "private.read"}, headers=entitled))
-    assert len(audit) == 1
-    assert audit[0]["target"] == "posts"
+    assert [e["target"] for e in audit] == ["verdict:c1", "posts"]
