@@ -208,10 +208,13 @@ async def _start(settings: Settings, bootstrap: str, with_sink: bool) -> AppStat
 
 
 def _start_review(state: AppState) -> None:
-    """The review intake (review verdicts into queues) and the webhook deliverer."""
-    state.intake = ReviewIntake(state.accounts, state.warehouse, state.bootstrap)
+    """The review intake (review verdicts into queues, verdicts into webhook deliveries) and the
+    webhook deliverer, woken when the intake queued deliveries."""
     box = cipher(state.settings.accounts.secret_key)
     state.webhooks = Deliverer(state.accounts, state.settings.review, box)
+    state.intake = ReviewIntake(
+        state.accounts, state.warehouse, state.bootstrap, on_queued=state.webhooks.wakeup.set
+    )
     state.review_tasks = [
         asyncio.create_task(state.intake.run(), name="review-intake"),
         asyncio.create_task(state.webhooks.run(), name="webhooks"),

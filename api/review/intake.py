@@ -1,9 +1,12 @@
-"""Review intake: `review` verdicts become queue entries.
+"""Review intake: `review` verdicts become queue entries, and verdicts become webhook deliveries
+for the endpoints that subscribed to them.
 
 A consumer group of its own reads `verdicts.text`; each batch's `review` verdicts are enqueued in
-one transaction, then the offsets are committed. A crash between the two reads the batch again,
-and enqueueing is idempotent (one entry per tenant and item), so nothing is lost or doubled. The
-author's strikes (for priority) are read from the warehouse, one query per batch.
+one transaction, its webhook deliveries in another, then the offsets are committed. A crash
+before the commit reads the batch again, and both steps are idempotent (one entry per tenant and
+item; one delivery per endpoint and verdict record, `api/review/verdict_hooks.py`), so nothing is
+lost or doubled. The author's strikes (for priority) are read from the warehouse, one query per
+batch.
 """
 
 from __future__ import annotations
@@ -11,14 +14,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 
-from api.review import items
+from api.review import items, verdict_hooks
 from api.review.items import Subject
 from infra.accounts import AccountsDB
 from infra.errors import AccountsError, WarehouseError
@@ -51,6 +54,14 @@ def strikes_of(warehouse: Warehouse, tenant: str, authors: Sequence[str]) -> dic
     return {r["author"]: int(r["n"]) for r in rows}
 
 
+def deliveries_of(accounts: AccountsDB, verdicts: Sequence[Verdict]) -> int:
+    """Queue webhook deliveries of `verdicts` (once each); returns how many rows were added."""
+    if not verdicts:
+        return 0
+    with accounts.session() as session:
+        return verdict_hooks.enqueue_verdicts(session, verdicts)
+
+
 def enqueue_all(accounts: AccountsDB, warehouse: Warehouse, verdicts: Sequence[Verdict]) -> int:
     """Enqueue the `review` verdicts among `verdicts`; returns how many."""
     by_tenant: dict[str, list[Verdict]] = defaultdict(list)
@@ -74,9 +85,16 @@ def enqueue_all(accounts: AccountsDB, warehouse: Warehouse, verdicts: Sequence[V
 class ReviewIntake:
     """Consumes `verdicts.text` into the review queues until `stop()`."""
 
-    def __init__(self, accounts: AccountsDB, warehouse: Warehouse, bootstrap: str) -> None:
+    def __init__(
+        self,
+        accounts: AccountsDB,
+        warehouse: Warehouse,
+        bootstrap: str,
+        on_queued: Callable[[], None] | None = None,
+    ) -> None:
         self.accounts, self.warehouse, self.bootstrap = accounts, warehouse, bootstrap
-        self.enqueued = 0
+        self.on_queued = on_queued
+        self.enqueued = self.hooked = 0
         self._stopping = asyncio.Event()
 
     async def run(self) -> None:
@@ -116,7 +134,11 @@ class ReviewIntake:
         self.enqueued += await asyncio.to_thread(
             enqueue_all, self.accounts, self.warehouse, verdicts
         )
+        hooked = await asyncio.to_thread(deliveries_of, self.accounts, verdicts)
         await consumer.commit()
+        self.hooked += hooked
+        if hooked and self.on_queued is not None:
+            self.on_queued()
 
     def stop(self) -> None:
         self._stopping.set()

@@ -1,7 +1,9 @@
-"""Webhooks: per-tenant endpoints that receive actions and notices as signed HTTP POSTs.
+"""Webhooks: per-tenant endpoints that receive actions, notices and (opted in) verdicts as signed
+HTTP POSTs.
 
 A delivery is a row written in the same transaction as the decision it reports, so nothing is
-announced that did not happen and nothing that happened goes unannounced. `Deliverer` sends due
+announced that did not happen and nothing that happened goes unannounced (verdicts: see
+`api/review/verdict_hooks.py`). `Deliverer` sends due
 rows: a 2xx marks one delivered; anything else (an error status, a refused or failed connection)
 schedules a retry after `backoff · 2^(attempts-1)` seconds, and after `attempts` tries the row is
 dead-lettered (`state = dead`), kept in the delivery log with its last error.
@@ -41,10 +43,14 @@ from infra.errors import AccountsError, FetchError, InvalidInput, NotFound
 from infra.fetch import NETWORK_ERRORS, FetchPolicy, GuardedTransport
 from infra.settings import ReviewSettings
 from infra.x.cipher import TokenCipher
+from schemas.records import Decision
 
 log = logging.getLogger(__name__)
 
-EVENT_TYPES = ("action", "notice")
+EVENT_TYPES = ("action", "notice", "verdict")
+DEFAULT_EVENTS = ("action", "notice")  # verdicts are many: an endpoint opts in
+VERDICT = "verdict"
+DECISIONS = tuple(d.value for d in Decision)
 PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"
 SIGNATURE = "Modstream-Signature"
 
@@ -83,18 +89,43 @@ def _check_url(url: str) -> None:
         raise InvalidInput("invalid_url", "a webhook URL is http(s)://host/…")
 
 
-def create(
-    session: Session, tenant: str, url: str, events: list[str], box: TokenCipher
-) -> tuple[WebhookEndpoint, str]:
-    """A new endpoint and its signing secret (shown once)."""
-    _check_url(url)
+def stored_events(events: list[str], decisions: list[str]) -> str:
+    """The `events` column: the types, with `verdict` narrowed to `verdict:<decision>` tokens
+    when only some decisions are wanted."""
     unknown = sorted(set(events) - set(EVENT_TYPES))
     if unknown or not events:
         raise InvalidInput("invalid_events", f"events are some of {list(EVENT_TYPES)}")
+    if sorted(set(decisions) - set(DECISIONS)):
+        raise InvalidInput("invalid_decisions", f"decisions are some of {list(DECISIONS)}")
+    if decisions and VERDICT not in events:
+        raise InvalidInput("invalid_decisions", "verdict decisions need the 'verdict' event")
+    tokens = set(events)
+    if decisions and set(decisions) != set(DECISIONS):
+        tokens = (tokens - {VERDICT}) | {f"{VERDICT}:{d}" for d in decisions}
+    return " ".join(sorted(tokens))
+
+
+def event_types(stored: str) -> tuple[list[str], list[str]]:
+    """The endpoint's event types and, if narrowed, the verdict decisions it takes."""
+    tokens = stored.split()
+    decisions = sorted(t.split(":", 1)[1] for t in tokens if t.startswith(f"{VERDICT}:"))
+    types = {t.split(":", 1)[0] for t in tokens}
+    return sorted(types), decisions
+
+
+def create(
+    session: Session,
+    tenant: str,
+    url: str,
+    events: list[str],
+    box: TokenCipher,
+    decisions: list[str] | None = None,
+) -> tuple[WebhookEndpoint, str]:
+    """A new endpoint and its signing secret (shown once)."""
+    _check_url(url)
+    stored = stored_events(events, decisions or [])
     secret = f"whsec_{secrets.token_urlsafe(32)}"
-    row = WebhookEndpoint(
-        tenant=tenant, url=url, events=" ".join(sorted(set(events))), secret=box.encrypt(secret)
-    )
+    row = WebhookEndpoint(tenant=tenant, url=url, events=stored, secret=box.encrypt(secret))
     session.add(row)
     session.flush()
     return row, secret

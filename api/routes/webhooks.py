@@ -12,6 +12,7 @@ from api.deps import StateDep, TenantAdmin
 from api.errors import responses
 from api.review import webhooks
 from infra.accounts.review import WebhookDelivery, WebhookEndpoint
+from schemas.records import Decision
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 
@@ -22,14 +23,29 @@ class WebhookIn(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
-            "examples": [{"url": "https://app.example.com/hooks/modstream", "events": ["notice"]}]
+            "examples": [
+                {"url": "https://app.example.com/hooks/modstream", "events": ["notice"]},
+                {
+                    "url": "https://app.example.com/hooks/removals",
+                    "events": ["action", "verdict"],
+                    "verdict_decisions": ["reject", "review"],
+                },
+            ]
         },
     )
 
     url: str = Field(min_length=8, max_length=2000)
     events: list[str] = Field(
-        default_factory=lambda: list(webhooks.EVENT_TYPES),
-        description="Any of `action` (every decision) and `notice` (notices to deliver).",
+        default_factory=lambda: list(webhooks.DEFAULT_EVENTS),
+        max_length=3,
+        description="Any of `action` (every decision), `notice` (notices to deliver) and "
+        "`verdict` (every verdict of the models; opt-in). Default: `action` and `notice`.",
+    )
+    verdict_decisions: list[Decision] = Field(
+        default_factory=list,
+        max_length=3,
+        description="With `verdict`: only verdicts of these decisions (e.g. `reject`, "
+        "`review`). Empty: all.",
     )
 
 
@@ -37,6 +53,7 @@ class WebhookOut(BaseModel):
     id: int
     url: str
     events: list[str]
+    verdict_decisions: list[str] = Field(description="Empty: every verdict, if subscribed.")
     active: bool
     created_at: AwareDatetime
 
@@ -62,8 +79,9 @@ class DeliveryOut(BaseModel):
 
 
 def _out(row: WebhookEndpoint) -> WebhookOut:
+    events, decisions = webhooks.event_types(row.events)
     return WebhookOut(
-        id=row.id, url=row.url, events=row.events.split(), active=row.active,
+        id=row.id, url=row.url, events=events, verdict_decisions=decisions, active=row.active,
         created_at=row.created_at,
     )  # fmt: skip
 
@@ -76,12 +94,16 @@ def _out(row: WebhookEndpoint) -> WebhookOut:
     summary="Add a webhook endpoint",
     description="Deliveries are signed, retried with back-off and dead-lettered after "
     "`MODSTREAM_REVIEW_WEBHOOK_ATTEMPTS` tries. The URL must resolve to public addresses (the "
-    "same guard as media fetching), unless the operator allowed its network.",
+    "same guard as media fetching), unless the operator allowed its network. Verdicts are "
+    "opt-in (`verdict`, optionally only some `verdict_decisions`) and delivered at least once.",
 )
 def create(body: WebhookIn, principal: TenantAdmin, state: StateDep) -> WebhookCreated:
     box = webhooks.cipher(state.settings.accounts.secret_key)
     with state.accounts.session() as session:
-        row, secret = webhooks.create(session, principal.tenant, body.url, body.events, box)
+        row, secret = webhooks.create(
+            session, principal.tenant, body.url, body.events, box,
+            [d.value for d in body.verdict_decisions],
+        )  # fmt: skip
         return WebhookCreated(**_out(row).model_dump(), secret=secret)
 
 

@@ -124,7 +124,11 @@ class WebhookDelivery(Base):
     """One payload for one endpoint: its attempts so far, and when to try next."""
 
     __tablename__ = "webhook_deliveries"
-    __table_args__ = (Index("ix_webhook_due", "state", "next_at"),)
+    __table_args__ = (
+        Index("ix_webhook_due", "state", "next_at"),
+        # A verdict read again finds its delivery (api/review/verdict_hooks.py).
+        Index("ix_webhook_record", "endpoint_id", "record_id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     endpoint_id: Mapped[int] = mapped_column(ForeignKey("webhook_endpoints.id"), index=True)

@@ -28,6 +28,11 @@ class AccountsDB:
     def create_schema(self) -> None:
         try:
             Base.metadata.create_all(self.engine)
+            # `create_all` makes a table's indexes only with the table: add those a later
+            # version introduced to a table that existed already.
+            for table in Base.metadata.sorted_tables:
+                for index in table.indexes:
+                    index.create(self.engine, checkfirst=True)
             with self.session() as session:
                 if session.get(Lock, "registration") is None:
                     session.add(Lock(name="registration", n=0))

@@ -2,8 +2,8 @@
 a borderline post lands in a queue, is reported, claimed and removed (an action on
 `moderation.actions`, the thread withholds it, a strike counted); its author appeals; another
 reviewer overturns the removal (notices on `moderation.notices`, the item restored, the strike
-gone); a local receiver checks the signature of every webhook delivery; the statements of reasons
-validate against the transcribed Transparency Database schema."""
+gone); a local receiver checks the signature of every webhook delivery (the verdict's too); the
+statements of reasons validate against the transcribed Transparency Database schema."""
 
 from __future__ import annotations
 
@@ -50,7 +50,10 @@ def test_a_removal_appealed_and_overturned_end_to_end(
     ok(api.put("/v1/tenant/policy", json=EVERYTHING_TO_REVIEW, headers=first))
     strikes_worker = Worker(settings, model_dir, tmp_path / "strikes.log", command="strikes")
     with WebhookReceiver(fail_first=2) as receiver:
-        hook = ok(api.post("/v1/webhooks", json={"url": receiver.url}, headers=first), 201)
+        subscription = {"url": receiver.url, "events": ["action", "notice", "verdict"],
+                        "verdict_decisions": ["review", "reject"]}  # fmt: skip
+        hook = ok(api.post("/v1/webhooks", json=subscription, headers=first), 201)
+        assert hook["verdict_decisions"] == ["reject", "review"]
         receiver.secret = hook["secret"]
         strikes_worker.start()
         try:
@@ -145,10 +148,14 @@ def _flow(
     assert removal_notice["appeal_until"] is not None
     assert "Harassment" in removal_notice["statement"]
 
-    # Every action and notice reached the receiver, each correctly signed.
-    wait_for(lambda: len(receiver.deliveries) == 6, 60, what="six webhook deliveries")
+    # Every action and notice, and the verdict, reached the receiver, each correctly signed.
+    wait_for(lambda: len(receiver.deliveries) == 7, 60, what="seven webhook deliveries")
     assert all(d.signature_ok for d in receiver.deliveries)
-    assert sorted(d.event_type for d in receiver.deliveries) == ["action"] * 2 + ["notice"] * 4
+    assert sorted(d.event_type for d in receiver.deliveries) == (
+        ["action"] * 2 + ["notice"] * 4 + ["verdict"]
+    )
+    [verdict] = [d.body for d in receiver.deliveries if d.event_type == "verdict"]
+    assert (verdict["data"]["event_id"], verdict["data"]["decision"]) == (post["id"], "review")
 
     # The statement of reasons of the removal, in the Transparency Database's format.
     batch = ok(api.get("/v1/dsa/statements", headers=first))
