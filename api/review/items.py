@@ -6,6 +6,11 @@ on SQLite (one writer at a time) and on PostgreSQL (a second claimer of the same
 re-checks the condition on the row it wrote and updates nothing). A claimer that updated nothing
 tries the next entry. `claim_lock` serialises claims within this process only to spare SQLite's
 busy-wait back-off; correctness does not depend on it.
+
+Speed: the statement is built once; the first free entry is found in `ix_review_free` without
+walking past the entries already held (their number made claims slower as they grew); the claim
+commits at once, so the lock is held for one statement and one commit; the row comes back by
+`RETURNING`, with no second query.
 """
 
 from __future__ import annotations
@@ -15,8 +20,9 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, Update, and_, bindparam, func, or_, select, union_all, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from api.review import queues
 from api.review.queues import Facts
@@ -164,6 +170,10 @@ def _free(now: datetime) -> ColumnElement[bool]:
     return or_(ReviewItem.lease_until.is_(None), ReviewItem.lease_until < now)
 
 
+def _free_at(now: ColumnElement[datetime]) -> ColumnElement[bool]:
+    return or_(ReviewItem.lease_until.is_(None), ReviewItem.lease_until < now)
+
+
 def encode_cursor(item: ReviewItem) -> str:
     return base64.urlsafe_b64encode(f"{item.rank!r}:{item.id}".encode()).decode()
 
@@ -193,6 +203,42 @@ def page(
     return rows[:limit], following
 
 
+def _claim_statement(private: bool) -> Update:
+    """`UPDATE … SET claimed_by, lease_until WHERE id = <the first free entry> AND <still free>
+    RETURNING *`, built once. The first free entry is the better (by rank) of two candidates,
+    each one short range of `ix_review_free`: the first never-held (or released) entry, and the
+    first entry whose lease expired (few: the expired branch has no ORDER BY of its own, so no
+    planner walks the rank order of every entry to find one)."""
+    item = ReviewItem
+    where = [
+        item.tenant == bindparam("c_tenant"), item.queue == bindparam("c_queue"),
+        item.state == OPEN,
+        or_(item.excluded_reviewer.is_(None), item.excluded_reviewer != bindparam("c_reviewer")),
+        *(() if private else (item.kind != CHAT,)),
+    ]  # fmt: skip
+    now = bindparam("c_now", type_=item.lease_until.type)
+    never = (
+        select(item.id, item.rank)
+        .where(*where, item.lease_until.is_(None))
+        .order_by(item.rank, item.id)
+        .limit(1)
+        .subquery()
+    )
+    expired = select(item.id, item.rank).where(*where, item.lease_until < now).subquery()
+    both = union_all(select(never.c.id, never.c.rank), select(expired.c.id, expired.c.rank))
+    candidates = both.subquery()
+    first = select(candidates.c.id).order_by(candidates.c.rank, candidates.c.id).limit(1)
+    return (
+        update(item)
+        .where(item.id == first.scalar_subquery(), item.state == OPEN, _free_at(now))
+        .values(claimed_by=bindparam("c_reviewer"), lease_until=bindparam("c_until"))
+        .returning(*item.__table__.c)
+    )
+
+
+_CLAIMS = {private: _claim_statement(private) for private in (True, False)}
+
+
 def claim_next(
     session: Session,
     tenant: str,
@@ -204,35 +250,42 @@ def claim_next(
     private: bool = True,
 ) -> ReviewItem | None:
     """Lease the first free entry of the queue to `reviewer` (never one they may not decide;
-    chat messages only if `private`)."""
-    until = now + timedelta(seconds=lease)
-    free = _free(now)
-    first_free = (
+    chat messages only if `private`): one statement, committed at once. The row comes back
+    detached from the session (its fields are all a route reads)."""
+    params = {
+        "c_tenant": tenant, "c_queue": queue, "c_reviewer": reviewer, "c_now": now,
+        "c_until": now + timedelta(seconds=lease),
+    }  # fmt: skip
+    connection = session.connection()
+    for _ in range(20):  # another process may win the row; then the next one
+        with claim_lock:
+            won = connection.execute(_CLAIMS[private], params).first()
+            session.commit()
+        if won is not None:
+            held = session.identity_map.get(identity_key(ReviewItem, won.id))
+            if held is not None:  # loaded earlier in this session: now out of date
+                session.expire(held)
+            return ReviewItem(**won._asdict())
+        if not _any_free(session, tenant, queue, reviewer, now, private=private):
+            return None
+        connection = session.connection()
+    return None
+
+
+def _any_free(
+    session: Session, tenant: str, queue: str, reviewer: str, now: datetime, *, private: bool
+) -> bool:
+    found = session.scalar(
         select(ReviewItem.id)
         .where(
-            ReviewItem.tenant == tenant, ReviewItem.queue == queue, ReviewItem.state == OPEN, free,
+            ReviewItem.tenant == tenant, ReviewItem.queue == queue, ReviewItem.state == OPEN,
+            _free(now),
             or_(ReviewItem.excluded_reviewer.is_(None), ReviewItem.excluded_reviewer != reviewer),
             *(() if private else (ReviewItem.kind != CHAT,)),
         )
-        .order_by(ReviewItem.rank, ReviewItem.id)
         .limit(1)
     )  # fmt: skip
-    first = first_free.scalar_subquery()
-    for _ in range(20):  # another process may win the row; then the next one
-        with claim_lock:
-            won = session.scalars(
-                update(ReviewItem)
-                .where(ReviewItem.id == first, ReviewItem.state == OPEN, free)
-                .values(claimed_by=reviewer, lease_until=until)
-                .returning(ReviewItem),
-                execution_options={"synchronize_session": False, "populate_existing": True},
-            ).one_or_none()
-            session.commit()
-        if won is not None:
-            return won
-        if session.scalar(first_free) is None:
-            return None
-    return None
+    return found is not None
 
 
 def get(session: Session, tenant: str, ident: int) -> ReviewItem:

@@ -32,16 +32,21 @@ class ReviewItem(Base):
     __tablename__ = "review_items"
     __table_args__ = (
         UniqueConstraint("tenant", "event_id", "origin_key"),
-        # The lease columns ride along, so a claim skips held entries without reading rows.
+        # A queue's page: open entries (held ones too) in rank order.
+        Index("ix_review_next", "tenant", "queue", "state", "rank", "id"),
+        # A claim: the first entry never held (or released) is the first of the range
+        # `lease_until IS NULL`, whatever how many are held; expired leases are a short range
+        # of their own. The columns a claim also tests ride along, so it reads no row.
         Index(
-            "ix_review_next",
+            "ix_review_free",
             "tenant",
             "queue",
             "state",
+            "lease_until",
             "rank",
             "id",
-            "lease_until",
             "excluded_reviewer",
+            "kind",
         ),
     )
 

@@ -136,6 +136,18 @@ def test_an_expired_lease_returns_the_item_and_release_gives_it_back(db: Account
         assert items.claim(s, "t1", ident, "user:c", 60, later).claimed_by == "user:c"
 
 
+def test_a_claim_takes_expired_and_never_held_entries_in_priority_order(db: AccountsDB) -> None:
+    with db.session() as s:
+        urgent, middle, low = enqueue(s, 1, toxic=0.9), enqueue(s, 2, toxic=0.5), enqueue(s, 3)
+        items.claim(s, "t1", middle, "user:a", 60, NOW)
+        items.claim(s, "t1", urgent, "user:a", 60, NOW)
+        later = NOW + timedelta(seconds=61)  # both leases expired; the third never held
+        order = [items.claim_next(s, "t1", "default", "user:b", 60, later) for _ in range(4)]
+        assert [i.id if i else None for i in order] == [urgent, middle, low, None]
+        # An entry this session loaded before the claim is not left out of date.
+        assert items.get(s, "t1", low).claimed_by == "user:b"
+
+
 def _decide(s: Session, ident: int, who: str, action: str, reason: str) -> decisions.Outcome:
     row = items.holding(s, "t1", ident, who, NOW)
     body = DecisionIn(action=ActionKind(action), reason=reason)
