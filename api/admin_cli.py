@@ -63,7 +63,7 @@ def create_tenant(
 def create_user(
     tenant: Annotated[str, typer.Option(help="The tenant the user belongs to.")],
     email: Annotated[str, typer.Option()],
-    role: Annotated[str, typer.Option(help="admin, moderator or member.")] = "member",
+    role: Annotated[str, typer.Option(help="admin, moderator, reviewer or member.")] = "member",
 ) -> None:
     """Create a user. The password comes from MODSTREAM_NEW_PASSWORD, or a prompt."""
     password = os.environ.get("MODSTREAM_NEW_PASSWORD") or typer.prompt(
@@ -123,7 +123,7 @@ def revoke_token(token_id: int) -> None:
 @admin_app.command("create-invite")
 def create_invite(
     tenant: Annotated[str, typer.Option()],
-    role: Annotated[str, typer.Option(help="admin, moderator or member.")] = "member",
+    role: Annotated[str, typer.Option(help="admin, moderator, reviewer or member.")] = "member",
     uses: Annotated[int, typer.Option(min=1, help="How many accounts it may create.")] = 1,
     days: Annotated[int | None, typer.Option(help="Expires after DAYS; never if unset.")] = 7,
 ) -> None:
