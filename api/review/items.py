@@ -19,15 +19,27 @@ import base64
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, Update, and_, bindparam, func, or_, select, union_all, update
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Update,
+    and_,
+    bindparam,
+    func,
+    or_,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
 from api.review import queues
 from api.review.queues import Facts
 from infra.accounts.review import OPEN, Report, ReviewItem
-from infra.errors import Conflict, Forbidden, NotFound, Rejected
+from infra.errors import AccountsError, Conflict, Forbidden, NotFound, Rejected
 from schemas.events import Kind
 from schemas.moderation import Origin
 
@@ -239,6 +251,53 @@ def _claim_statement(private: bool) -> Update:
 _CLAIMS = {private: _claim_statement(private) for private in (True, False)}
 
 
+@dataclass(slots=True)
+class _Claim:
+    """One reviewer's claim, waiting for whichever thread holds `claim_lock` to run it."""
+
+    private: bool
+    params: dict[str, object]
+    done: bool = False
+    row: Row[Any] | None = None
+    error: BaseException | None = None
+
+
+_waiting: list[_Claim] = []
+_waiting_lock = threading.Lock()
+
+
+def _claim_together(session: Session, claim: _Claim) -> Row[Any] | None:
+    """Run `claim`, and every claim waiting beside it, in one transaction (group commit).
+
+    Concurrent reviewers would otherwise each wait for the others' commits, one by one. The
+    thread that takes the lock runs every claim queued so far, each its own conditional
+    `UPDATE` (within one transaction each sees the ones before it, so no row is given twice),
+    and commits once; the others find theirs done when the lock is theirs.
+    """
+    with _waiting_lock:
+        _waiting.append(claim)
+    with claim_lock:
+        if not claim.done:
+            with _waiting_lock:
+                batch = _waiting[:]
+                _waiting.clear()
+            try:
+                connection = session.connection()
+                for each in batch:
+                    each.row = connection.execute(_CLAIMS[each.private], each.params).first()
+                session.commit()
+            except BaseException as exc:
+                for each in batch:
+                    each.row, each.error = None, exc
+                raise
+            finally:
+                for each in batch:
+                    each.done = True
+    if claim.error is not None:
+        raise AccountsError(f"accounts store: a claim failed: {claim.error!r}") from claim.error
+    return claim.row
+
+
 def claim_next(
     session: Session,
     tenant: str,
@@ -250,17 +309,16 @@ def claim_next(
     private: bool = True,
 ) -> ReviewItem | None:
     """Lease the first free entry of the queue to `reviewer` (never one they may not decide;
-    chat messages only if `private`): one statement, committed at once. The row comes back
-    detached from the session (its fields are all a route reads)."""
-    params = {
+    chat messages only if `private`): one statement, committed at once with the claims of
+    other reviewers asking at the same moment. The caller's session is committed first; the
+    row comes back detached from it (its fields are all a route reads)."""
+    params: dict[str, object] = {
         "c_tenant": tenant, "c_queue": queue, "c_reviewer": reviewer, "c_now": now,
         "c_until": now + timedelta(seconds=lease),
     }  # fmt: skip
-    connection = session.connection()
+    session.commit()
     for _ in range(20):  # another process may win the row; then the next one
-        with claim_lock:
-            won = connection.execute(_CLAIMS[private], params).first()
-            session.commit()
+        won = _claim_together(session, _Claim(private=private, params=params))
         if won is not None:
             held = session.identity_map.get(identity_key(ReviewItem, won.id))
             if held is not None:  # loaded earlier in this session: now out of date
@@ -268,7 +326,6 @@ def claim_next(
             return ReviewItem(**won._asdict())
         if not _any_free(session, tenant, queue, reviewer, now, private=private):
             return None
-        connection = session.connection()
     return None
 
 
