@@ -2,8 +2,8 @@
 store), then the latency of reading pages of it in priority order and of claims by concurrent
 reviewers, and a check that no item was claimed twice.
 
-It times the queue operations the routes run (`api/review/items.py`), each in its own session
-and transaction as a request runs them, without HTTP in front.
+It times the queue operations the routes run (`api/review/items.py`, `api/review/claims.py`),
+each in its own session and transaction as a request runs them, without HTTP in front.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import numpy as np
 import typer
 from sqlalchemy import insert
 
-from api.review import items, queues
+from api.review import claims, items, queues
 from api.review.queues import Facts
 from infra.accounts import AccountsDB
 from infra.accounts.review import ReviewItem
@@ -78,7 +78,7 @@ def _claims(db: AccountsDB, reviewers: int, each: int) -> tuple[list[float], lis
         for _ in range(each):
             started = time.perf_counter()
             with db.session() as session:
-                item = items.claim_next(session, TENANT, queues.DEFAULT, name, 600, now)
+                item = claims.claim_next(session, TENANT, queues.DEFAULT, name, 600, now)
                 event = item.event_id if item else ""
             ms = (time.perf_counter() - started) * 1000
             with lock:

@@ -1,49 +1,23 @@
-"""Queue entries: enqueue (from a verdict or a report), list in priority order, claim with a lease,
-release and reassign.
-
-A claim is one conditional `UPDATE … WHERE id = (the first free entry) AND <still free>`: atomic
-on SQLite (one writer at a time) and on PostgreSQL (a second claimer of the same row waits, then
-re-checks the condition on the row it wrote and updates nothing). A claimer that updated nothing
-tries the next entry. `claim_lock` serialises claims within this process only to spare SQLite's
-busy-wait back-off; correctness does not depend on it.
-
-Speed: the statement is built once; the first free entry is found in `ix_review_free` without
-walking past the entries already held (their number made claims slower as they grew); the claim
-commits at once, so the lock is held for one statement and one commit; the row comes back by
-`RETURNING`, with no second query.
+"""Queue entries: enqueue (from a verdict or a report), list in priority order, hold (release,
+reassign) and the reviewer's summary of each queue. Claims are in `api/review/claims.py`.
 """
 
 from __future__ import annotations
 
 import base64
-import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
-from sqlalchemy import (
-    ColumnElement,
-    Row,
-    Update,
-    and_,
-    bindparam,
-    func,
-    or_,
-    select,
-    union_all,
-    update,
-)
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.util import identity_key
 
 from api.review import queues
 from api.review.queues import Facts
 from infra.accounts.review import OPEN, Report, ReviewItem
-from infra.errors import AccountsError, Conflict, Forbidden, NotFound, Rejected
+from infra.errors import Conflict, Forbidden, NotFound, Rejected
 from schemas.events import Kind
 from schemas.moderation import Origin
 
-claim_lock = threading.Lock()
 ITEM = "item"
 CHAT = Kind.CHAT_MESSAGE.value
 
@@ -178,14 +152,6 @@ def reporters(session: Session, tenant: str, event_id: str) -> list[str]:
     )
 
 
-def _free(now: datetime) -> ColumnElement[bool]:
-    return or_(ReviewItem.lease_until.is_(None), ReviewItem.lease_until < now)
-
-
-def _free_at(now: ColumnElement[datetime]) -> ColumnElement[bool]:
-    return or_(ReviewItem.lease_until.is_(None), ReviewItem.lease_until < now)
-
-
 def encode_cursor(item: ReviewItem) -> str:
     return base64.urlsafe_b64encode(f"{item.rank!r}:{item.id}".encode()).decode()
 
@@ -215,169 +181,10 @@ def page(
     return rows[:limit], following
 
 
-def _claim_statement(private: bool) -> Update:
-    """`UPDATE … SET claimed_by, lease_until WHERE id = <the first free entry> AND <still free>
-    RETURNING *`, built once. The first free entry is the better (by rank) of two candidates,
-    each one short range of `ix_review_free`: the first never-held (or released) entry, and the
-    first entry whose lease expired (few: the expired branch has no ORDER BY of its own, so no
-    planner walks the rank order of every entry to find one)."""
-    item = ReviewItem
-    where = [
-        item.tenant == bindparam("c_tenant"), item.queue == bindparam("c_queue"),
-        item.state == OPEN,
-        or_(item.excluded_reviewer.is_(None), item.excluded_reviewer != bindparam("c_reviewer")),
-        *(() if private else (item.kind != CHAT,)),
-    ]  # fmt: skip
-    now = bindparam("c_now", type_=item.lease_until.type)
-    never = (
-        select(item.id, item.rank)
-        .where(*where, item.lease_until.is_(None))
-        .order_by(item.rank, item.id)
-        .limit(1)
-        .subquery()
-    )
-    expired = select(item.id, item.rank).where(*where, item.lease_until < now).subquery()
-    both = union_all(select(never.c.id, never.c.rank), select(expired.c.id, expired.c.rank))
-    candidates = both.subquery()
-    first = select(candidates.c.id).order_by(candidates.c.rank, candidates.c.id).limit(1)
-    return (
-        update(item)
-        .where(item.id == first.scalar_subquery(), item.state == OPEN, _free_at(now))
-        .values(claimed_by=bindparam("c_reviewer"), lease_until=bindparam("c_until"))
-        .returning(*item.__table__.c)
-    )
-
-
-_CLAIMS = {private: _claim_statement(private) for private in (True, False)}
-
-
-@dataclass(slots=True)
-class _Claim:
-    """One reviewer's claim, waiting for whichever thread holds `claim_lock` to run it."""
-
-    private: bool
-    params: dict[str, object]
-    done: bool = False
-    row: Row[Any] | None = None
-    error: BaseException | None = None
-
-
-_waiting: list[_Claim] = []
-_waiting_lock = threading.Lock()
-
-
-def _claim_together(session: Session, claim: _Claim) -> Row[Any] | None:
-    """Run `claim`, and every claim waiting beside it, in one transaction (group commit).
-
-    Concurrent reviewers would otherwise each wait for the others' commits, one by one. The
-    thread that takes the lock runs every claim queued so far, each its own conditional
-    `UPDATE` (within one transaction each sees the ones before it, so no row is given twice),
-    and commits once; the others find theirs done when the lock is theirs.
-    """
-    with _waiting_lock:
-        _waiting.append(claim)
-    with claim_lock:
-        if not claim.done:
-            with _waiting_lock:
-                batch = _waiting[:]
-                _waiting.clear()
-            try:
-                connection = session.connection()
-                for each in batch:
-                    each.row = connection.execute(_CLAIMS[each.private], each.params).first()
-                session.commit()
-            except BaseException as exc:
-                for each in batch:
-                    each.row, each.error = None, exc
-                raise
-            finally:
-                for each in batch:
-                    each.done = True
-    if claim.error is not None:
-        raise AccountsError(f"accounts store: a claim failed: {claim.error!r}") from claim.error
-    return claim.row
-
-
-def claim_next(
-    session: Session,
-    tenant: str,
-    queue: str,
-    reviewer: str,
-    lease: float,
-    now: datetime,
-    *,
-    private: bool = True,
-) -> ReviewItem | None:
-    """Lease the first free entry of the queue to `reviewer` (never one they may not decide;
-    chat messages only if `private`): one statement, committed at once with the claims of
-    other reviewers asking at the same moment. The caller's session is committed first; the
-    row comes back detached from it (its fields are all a route reads)."""
-    params: dict[str, object] = {
-        "c_tenant": tenant, "c_queue": queue, "c_reviewer": reviewer, "c_now": now,
-        "c_until": now + timedelta(seconds=lease),
-    }  # fmt: skip
-    session.commit()
-    for _ in range(20):  # another process may win the row; then the next one
-        won = _claim_together(session, _Claim(private=private, params=params))
-        if won is not None:
-            held = session.identity_map.get(identity_key(ReviewItem, won.id))
-            if held is not None:  # loaded earlier in this session: now out of date
-                session.expire(held)
-            return ReviewItem(**won._asdict())
-        if not _any_free(session, tenant, queue, reviewer, now, private=private):
-            return None
-    return None
-
-
-def _any_free(
-    session: Session, tenant: str, queue: str, reviewer: str, now: datetime, *, private: bool
-) -> bool:
-    found = session.scalar(
-        select(ReviewItem.id)
-        .where(
-            ReviewItem.tenant == tenant, ReviewItem.queue == queue, ReviewItem.state == OPEN,
-            _free(now),
-            or_(ReviewItem.excluded_reviewer.is_(None), ReviewItem.excluded_reviewer != reviewer),
-            *(() if private else (ReviewItem.kind != CHAT,)),
-        )
-        .limit(1)
-    )  # fmt: skip
-    return found is not None
-
-
 def get(session: Session, tenant: str, ident: int) -> ReviewItem:
     item = session.get(ReviewItem, ident)
     if item is None or item.tenant != tenant:
         raise NotFound("not_found", f"no review item {ident}")
-    return item
-
-
-def claim(
-    session: Session, tenant: str, ident: int, reviewer: str, lease: float, now: datetime
-) -> ReviewItem:
-    """Lease one given entry, if it is open and free (or already the reviewer's)."""
-    item = get(session, tenant, ident)
-    if item.excluded_reviewer == reviewer:
-        raise Forbidden(
-            "same_reviewer", "an appeal is decided by another reviewer than the first decision's"
-        )
-    with claim_lock:
-        won = session.execute(
-            update(ReviewItem)
-            .where(
-                ReviewItem.id == ident, ReviewItem.state == OPEN,
-                or_(_free(now), ReviewItem.claimed_by == reviewer),
-            )
-            .values(claimed_by=reviewer, lease_until=now + timedelta(seconds=lease))
-            .returning(ReviewItem.id)
-        ).scalar_one_or_none()  # fmt: skip
-        session.commit()
-    if won is None:
-        session.refresh(item)
-        if item.state != OPEN:
-            raise Conflict("decided", f"review item {ident} is decided already")
-        raise Conflict("claimed", f"review item {ident} is claimed by another reviewer")
-    session.refresh(item)
     return item
 
 

@@ -18,7 +18,7 @@ from api.accounts.service import Context
 from api.deps import ContextDep, CurrentPrincipal, Moderator, StateDep, TenantAdmin
 from api.errors import ApiError, responses
 from api.read.where import WarehouseTime
-from api.review import agreement, decisions, grants, items, queues, webhooks
+from api.review import agreement, claims, decisions, grants, items, queues, webhooks
 from api.review.agreement import Agreement
 from api.review.decisions import DecisionIn, Outcome
 from api.review.grants import Access
@@ -244,7 +244,7 @@ def claim_next(
     access.check(queue)
     now = datetime.now(UTC)
     with state.accounts.session() as session:
-        row = items.claim_next(
+        row = claims.claim_next(
             session, access.tenant, queue, access.actor, state.settings.review.lease, now,
             private=access.private,
         )  # fmt: skip
@@ -269,7 +269,7 @@ def claim(item: ItemPath, access: Reviewer, state: StateDep, ctx: ContextDep) ->
     now = datetime.now(UTC)
     with state.accounts.session() as session:
         readable(session, access, items.get(session, access.tenant, item), ctx)
-        row = items.claim(
+        row = claims.claim(
             session, access.tenant, item, access.actor, state.settings.review.lease, now
         )
         return item_out(row, now)

@@ -7,9 +7,10 @@ update. The decisions themselves are records on `moderation.actions` and rows in
 this state is only the work in progress.
 
 A queue entry's `rank` is its priority as a point in time: the time it entered review, moved
-earlier by its score, its author's strikes and its reports (`api/review/priority.py`). Every
+earlier by its score, its author's strikes and its reports (`api/review/queues.py`). Every
 entry ages at the same pace, so ordering by a stored `rank` is ordering by priority-with-age,
-and the next page of a queue is one range of the index `(tenant, queue, state, rank)`.
+and the next page of a queue is one range of the index `(tenant, queue, state, rank)`;
+a claim finds the first free entry in `ix_review_free` (`api/review/claims.py`).
 """
 
 from __future__ import annotations

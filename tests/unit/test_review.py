@@ -16,7 +16,7 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy.orm import Session
 
-from api.review import decisions, items, queues, webhooks
+from api.review import claims, decisions, items, queues, webhooks
 from api.review.agreement import Pair, agreement
 from api.review.decisions import AppealIn, DecisionIn
 from api.review.dsa import statement
@@ -108,7 +108,7 @@ def test_twenty_concurrent_reviewers_never_get_the_same_item(db: AccountsDB) -> 
         mine = got.setdefault(name, [])
         while True:
             with db.session() as s:
-                item = items.claim_next(s, "t1", "default", name, 600, NOW)
+                item = claims.claim_next(s, "t1", "default", name, 600, NOW)
                 if item is None:
                     return
                 mine.append(item.event_id)
@@ -126,23 +126,23 @@ def test_twenty_concurrent_reviewers_never_get_the_same_item(db: AccountsDB) -> 
 def test_an_expired_lease_returns_the_item_and_release_gives_it_back(db: AccountsDB) -> None:
     with db.session() as s:
         ident = enqueue(s, 1)
-        assert items.claim_next(s, "t1", "default", "user:a", 60, NOW) is not None
-        assert items.claim_next(s, "t1", "default", "user:b", 60, NOW) is None
+        assert claims.claim_next(s, "t1", "default", "user:a", 60, NOW) is not None
+        assert claims.claim_next(s, "t1", "default", "user:b", 60, NOW) is None
         later = NOW + timedelta(seconds=61)
-        assert items.claim_next(s, "t1", "default", "user:b", 60, later) is not None
+        assert claims.claim_next(s, "t1", "default", "user:b", 60, later) is not None
         with pytest.raises(Conflict):
             items.holding(s, "t1", ident, "user:a", later)
         items.release(s, "t1", ident, "user:b", later)
-        assert items.claim(s, "t1", ident, "user:c", 60, later).claimed_by == "user:c"
+        assert claims.claim(s, "t1", ident, "user:c", 60, later).claimed_by == "user:c"
 
 
 def test_a_claim_takes_expired_and_never_held_entries_in_priority_order(db: AccountsDB) -> None:
     with db.session() as s:
         urgent, middle, low = enqueue(s, 1, toxic=0.9), enqueue(s, 2, toxic=0.5), enqueue(s, 3)
-        items.claim(s, "t1", middle, "user:a", 60, NOW)
-        items.claim(s, "t1", urgent, "user:a", 60, NOW)
+        claims.claim(s, "t1", middle, "user:a", 60, NOW)
+        claims.claim(s, "t1", urgent, "user:a", 60, NOW)
         later = NOW + timedelta(seconds=61)  # both leases expired; the third never held
-        order = [items.claim_next(s, "t1", "default", "user:b", 60, later) for _ in range(4)]
+        order = [claims.claim_next(s, "t1", "default", "user:b", 60, later) for _ in range(4)]
         assert [i.id if i else None for i in order] == [urgent, middle, low, None]
         # An entry this session loaded before the claim is not left out of date.
         assert items.get(s, "t1", low).claimed_by == "user:b"
@@ -157,7 +157,7 @@ def _decide(s: Session, ident: int, who: str, action: str, reason: str) -> decis
 def test_an_appeal_goes_to_another_reviewer_within_the_window(db: AccountsDB) -> None:
     with db.session() as s:
         ident = enqueue(s, 1)
-        items.claim(s, "t1", ident, "user:a", 600, NOW)
+        claims.claim(s, "t1", ident, "user:a", 600, NOW)
         with pytest.raises(InvalidInput):
             _decide(s, ident, "user:a", "remove", "not-a-reason")
         with pytest.raises(InvalidInput):
@@ -171,10 +171,10 @@ def test_an_appeal_goes_to_another_reviewer_within_the_window(db: AccountsDB) ->
         entry = decisions.appeal(s, "t1", body, appeal_window=3600, now=NOW)
         with pytest.raises(Conflict):
             decisions.appeal(s, "t1", body, appeal_window=3600, now=NOW)
-        assert items.claim_next(s, "t1", "appeals", "user:a", 600, NOW) is None
+        assert claims.claim_next(s, "t1", "appeals", "user:a", 600, NOW) is None
         with pytest.raises(Forbidden):
-            items.claim(s, "t1", entry.id, "user:a", 600, NOW)
-        assert items.claim_next(s, "t1", "appeals", "user:b", 600, NOW) is not None
+            claims.claim(s, "t1", entry.id, "user:a", 600, NOW)
+        assert claims.claim_next(s, "t1", "appeals", "user:b", 600, NOW) is not None
         overturned = _decide(s, entry.id, "user:b", "overturn", "no_violation")
     assert overturned.action.appeal_of == removed.action.action_id
     assert overturned.action.effect == "visible"
@@ -192,7 +192,7 @@ def _verdict(event_id: str, decision: str) -> Verdict:
 def test_a_removal_is_a_strike_and_an_overturn_takes_it_back_for_good(db: AccountsDB) -> None:
     with db.session() as s:
         ident = enqueue(s, 1)
-        items.claim(s, "t1", ident, "user:a", 600, NOW)
+        claims.claim(s, "t1", ident, "user:a", 600, NOW)
         removed = _decide(s, ident, "user:a", "remove", "insult").action
     limits: dict[str, Any] = {"limit": 3, "window": 86_400, "now": NOW}
     after = apply_action(StrikeState(), removed, **limits)
@@ -328,7 +328,7 @@ def test_queue_summaries_count_open_claimed_and_sla_breaches(db: AccountsDB) -> 
         items.enqueue(s, subject(1), strikes=0, now=NOW - timedelta(days=2), origin=Origin.VERDICT)
         items.enqueue(s, subject(2), strikes=0, now=NOW, origin=Origin.VERDICT)
         items.enqueue(s, subject(3, lang="ar"), strikes=0, now=NOW, origin=Origin.VERDICT)
-        items.claim_next(s, "t1", "default", "user:a", 600, NOW)
+        claims.claim_next(s, "t1", "default", "user:a", 600, NOW)
     with db.session() as s:
         found = {q.name: q for q in items.summaries(s, "t1", 86_400, NOW + timedelta(minutes=5))}
     assert (found["default"].open, found["default"].claimed, found["default"].breaches) == (2, 1, 1)
