@@ -15,6 +15,7 @@ asked for at the same moment share one transaction and one commit; the row comes
 from __future__ import annotations
 
 import threading
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -85,7 +86,7 @@ class _Claim:
     error: BaseException | None = None
 
 
-_waiting: list[_Claim] = []
+_waiting: defaultdict[object, list[_Claim]] = defaultdict(list)  # by store (engine)
 _waiting_lock = threading.Lock()
 
 
@@ -97,13 +98,13 @@ def _claim_together(session: Session, claim: _Claim) -> Row[Any] | None:
     `UPDATE` (within one transaction each sees the ones before it, so no row is given twice),
     and commits once; the others find theirs done when the lock is theirs.
     """
+    store = session.get_bind()
     with _waiting_lock:
-        _waiting.append(claim)
+        _waiting[store].append(claim)
     with claim_lock:
         if not claim.done:
             with _waiting_lock:
-                batch = _waiting[:]
-                _waiting.clear()
+                batch = _waiting.pop(store, [])
             try:
                 connection = session.connection()
                 for each in batch:

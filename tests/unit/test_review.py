@@ -123,6 +123,33 @@ def test_twenty_concurrent_reviewers_never_get_the_same_item(db: AccountsDB) -> 
     assert len(set(claimed)) == 300
 
 
+def test_claims_at_once_in_two_stores_stay_in_their_own(db: AccountsDB, tmp_path: Path) -> None:
+    other = AccountsDB(f"sqlite:///{tmp_path / 'other.db'}")
+    other.create_schema()
+    for first, store in ((0, db), (100, other)):
+        with store.session() as s:
+            for n in range(first, first + 40):
+                enqueue(s, n)
+    got: dict[int, list[str]] = {id(db): [], id(other): []}
+
+    def review(store: AccountsDB, name: str) -> None:
+        for _ in range(4):
+            with store.session() as s:
+                item = claims.claim_next(s, "t1", "default", name, 600, NOW)
+                assert item is not None
+                got[id(store)].append(item.event_id)
+
+    threads = [threading.Thread(target=review, args=(store, f"user:{i}"))
+               for i in range(10) for store in (db, other)]  # fmt: skip
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    other.close()
+    assert set(got[id(db)]) == {f"e{n}" for n in range(40)}
+    assert set(got[id(other)]) == {f"e{n}" for n in range(100, 140)}
+
+
 def test_an_expired_lease_returns_the_item_and_release_gives_it_back(db: AccountsDB) -> None:
     with db.session() as s:
         ident = enqueue(s, 1)
