@@ -26,7 +26,6 @@ from api.review.queues import QueueConfig
 from api.state import AppState
 from infra.accounts.review import ReviewItem
 from infra.errors import Forbidden
-from schemas.events import Kind
 from schemas.moderation import REASONS, ModerationAction, Reason
 from schemas.topics import MODERATION_ACTIONS, MODERATION_NOTICES
 
@@ -94,7 +93,7 @@ class Decided(BaseModel):
     notices: int = Field(description="Notices published for the author and reporters.")
 
 
-CHAT = Kind.CHAT_MESSAGE.value
+CHAT = items.CHAT
 
 
 def item_out(row: ReviewItem, now: datetime | None = None, *, private: bool = True) -> ItemOut:

@@ -523,7 +523,12 @@ def _a_review(api: TestClient, s: Seed) -> dict[str, Any]:
         ids = (open_entry.id, decided.id)
     hook = call(api, "POST", "/v1/webhooks", s.a_headers,
                 json={"url": f"https://a.example/{MARK}"}).json()  # fmt: skip
-    _A_REVIEW[s.a] = {"item": ids[0], "decided": ids[1], "hook": hook["id"]}
+    desk = call(api, "POST", "/v1/tokens", s.a_headers, json={"name": MARK, "scopes": ["review"]})
+    grant = f"token:{desk.json()['id']}"
+    put_grant = call(api, "PUT", f"/v1/review/grants/{grant}", s.a_headers,
+                     json={"queues": ["iso-a-queue"]})  # fmt: skip
+    assert put_grant.status_code == 200
+    _A_REVIEW[s.a] = {"item": ids[0], "decided": ids[1], "hook": hook["id"], "grant": grant}
     return _A_REVIEW[s.a]
 
 
@@ -611,6 +616,26 @@ def _webhooks_delete(api: TestClient, s: Seed, w: Warehouse) -> None:
 def _webhooks_log(api: TestClient, s: Seed, w: Warehouse) -> None:
     hook = _a_review(api, s)["hook"]
     assert call(api, "GET", f"/v1/webhooks/{hook}/deliveries", s.b_headers).status_code == 404
+
+
+def _grants_list(api: TestClient, s: Seed, w: Warehouse) -> None:
+    _a_review(api, s)
+    assert no_mark(call(api, "GET", "/v1/review/grants", s.b_headers), s).json() == []
+
+
+def _grants_put(api: TestClient, s: Seed, w: Warehouse) -> None:
+    grant = _a_review(api, s)["grant"]
+    body = {"queues": ["default"]}
+    assert call(api, "PUT", f"/v1/review/grants/{grant}", s.b_headers, json=body).status_code == 404
+    mine = call(api, "GET", "/v1/review/grants", s.a_headers).json()
+    assert {"reviewer": grant, "queues": ["iso-a-queue"]} in mine
+
+
+def _grants_delete(api: TestClient, s: Seed, w: Warehouse) -> None:
+    grant = _a_review(api, s)["grant"]
+    assert call(api, "DELETE", f"/v1/review/grants/{grant}", s.b_headers).status_code == 404
+    mine = call(api, "GET", "/v1/review/grants", s.a_headers).json()
+    assert {"reviewer": grant, "queues": ["iso-a-queue"]} in mine
 
 
 def _dsa(path: str) -> Check:
@@ -750,6 +775,9 @@ CHECKS: dict[tuple[str, str], Check] = {
         "POST", "/decision", {"action": "approve", "reason": "no_violation"}
     ),
     ("GET", "/v1/review/agreement"): _agreement,
+    ("GET", "/v1/review/grants"): _grants_list,
+    ("PUT", "/v1/review/grants/{reviewer}"): _grants_put,
+    ("DELETE", "/v1/review/grants/{reviewer}"): _grants_delete,
     ("POST", "/v1/reports"): _reports,
     ("POST", "/v1/appeals"): _appeals,
     ("POST", "/v1/webhooks"): _webhooks_create,
