@@ -17,8 +17,8 @@ from infra.accounts.logins import decode_jwt as decode_jwt
 from infra.accounts.logins import issue_jwt as issue_jwt
 
 ROLE_SCOPES: dict[str, frozenset[str]] = {
-    "admin": frozenset({"ingest", "read", "moderate", "review", "admin", "private"}),
-    "moderator": frozenset({"ingest", "read", "moderate", "review"}),
+    "admin": frozenset({"ingest", "read", "moderate", "admin", "private"}),
+    "moderator": frozenset({"ingest", "read", "moderate"}),
     # Reviews only in the queues an admin granted (`api/review/grants.py`).
     "reviewer": frozenset({"read", "review"}),
     "member": frozenset({"read"}),

@@ -12,7 +12,7 @@ from infra.accounts.models import Tenant
 from tests.support.read_rows import new_tenant
 
 PASSWORD = "correct horse battery staple"
-ALL_SCOPES = ("ingest", "read", "moderate", "review", "admin", "private")
+ALL_SCOPES = ("ingest", "read", "moderate", "admin", "private")
 
 
 def state_of(api: TestClient) -> Any:
