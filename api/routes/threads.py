@@ -10,7 +10,6 @@ rule as chat (`infra.delivery`).
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 import uuid
 from datetime import UTC, datetime
@@ -20,6 +19,7 @@ from fastapi import APIRouter, Path, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from starlette.concurrency import run_in_threadpool
 
+from api import durations
 from api.accounts.service import Principal
 from api.deps import CurrentPrincipal, ReadTenant, StateDep, check_scope
 from api.errors import ApiError, responses
@@ -38,7 +38,7 @@ router = APIRouter(prefix="/v1", tags=["posts"])
 POST_SOURCE = "posts"
 COMMENT_SOURCE = "comments"
 _ID_PREFIX = {POST_SOURCE: "post", COMMENT_SOURCE: "comment"}
-MAX_WAIT_S = 10.0
+MAX_WAIT_S = durations.MAX_S
 CONTEXT_DEPTH = 5
 """Ancestors' texts a comment carries to inform its verdict (parent first)…"""
 CONTEXT_CHARS = 1_000
@@ -48,11 +48,11 @@ ItemId = Annotated[
     str,
     Path(min_length=1, max_length=256, pattern=r"^\S+$", examples=["post-5f0c9a4e…"]),
 ]
-_WAIT = re.compile(r"^(\d{1,5}(?:\.\d{1,3})?)(ms|s)?$")
 WaitParam = Annotated[
     str | None,
     Query(
         max_length=12,
+        json_schema_extra={"pattern": durations.NON_NEGATIVE},
         description="Wait up to this long for the verdict (`2s`, `500ms`, or seconds; at most "
         f"{MAX_WAIT_S:.0f}s): 201 with it if it came in time, else 202 pending.",
         examples=["2s"],
@@ -105,11 +105,10 @@ class NewItem(BaseModel):
 
 
 def _wait_seconds(wait: str | None) -> float:
-    if not wait:
+    if wait is None:
         return 0.0
-    found = _WAIT.match(wait)
-    seconds = float(found[1]) / (1000 if found[2] == "ms" else 1) if found else -1
-    if not 0 <= seconds <= MAX_WAIT_S:
+    seconds = durations.seconds(wait, durations.NON_NEGATIVE)
+    if seconds is None:
         raise ApiError(
             422, "invalid_wait", f"wait is a duration like 2s or 500ms, at most {MAX_WAIT_S:.0f}s"
         )

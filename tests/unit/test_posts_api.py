@@ -24,6 +24,9 @@ from tests.support.read_rows import new_tenant
         ({"text": "hi"}, {}, "author_required"),
         ({"text": "hi", "author": "a"}, {"wait": "soon"}, "invalid_wait"),
         ({"text": "hi", "author": "a"}, {"wait": "11s"}, "invalid_wait"),
+        ({"text": "hi", "author": "a"}, {"wait": "00000000000"}, "invalid_wait"),
+        ({"text": "hi", "author": "a"}, {"wait": ""}, "invalid_wait"),
+        ({"text": "hi", "author": "\f"}, {}, "invalid_request"),
     ],
 )
 def test_invalid_requests_are_422(
