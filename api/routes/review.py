@@ -184,46 +184,51 @@ def claim_next(queue: QueuePath, principal: Moderator, state: StateDep) -> ItemO
         return item_out(row, now) if row is not None else Response(status_code=204)
 
 
-@router.get("/items/{item}", response_model=ItemOut, responses=responses(401, 403, 404))
-def get_item(item: ItemPath, principal: Moderator, state: StateDep) -> ItemOut:
+@router.get("/items/{review_item}", response_model=ItemOut, responses=responses(401, 403, 404))
+def get_item(review_item: ItemPath, principal: Moderator, state: StateDep) -> ItemOut:
     """One queue entry, open or decided."""
     with state.accounts.session() as session:
-        return item_out(items.get(session, principal.tenant, item))
+        return item_out(items.get(session, principal.tenant, review_item))
 
 
 @router.post(
-    "/items/{item}/claim", response_model=ItemOut, responses=responses(401, 403, 404, 409),
+    "/items/{review_item}/claim", response_model=ItemOut, responses=responses(401, 403, 404, 409),
     summary="Claim a given item",
 )  # fmt: skip
-def claim(item: ItemPath, principal: Moderator, state: StateDep) -> ItemOut:
+def claim(review_item: ItemPath, principal: Moderator, state: StateDep) -> ItemOut:
     now = datetime.now(UTC)
     with state.accounts.session() as session:
-        row = items.claim(
-            session, principal.tenant, item, principal.actor, state.settings.review.lease, now
-        )
+        lease = state.settings.review.lease
+        row = items.claim(session, principal.tenant, review_item, principal.actor, lease, now)
         return item_out(row, now)
 
 
 @router.post(
-    "/items/{item}/release", response_model=ItemOut, responses=responses(401, 403, 404, 409),
+    "/items/{review_item}/release",
+    response_model=ItemOut,
+    responses=responses(401, 403, 404, 409),
     summary="Give a claimed item back to its queue",
-)  # fmt: skip
-def release(item: ItemPath, principal: Moderator, state: StateDep) -> ItemOut:
+)
+def release(review_item: ItemPath, principal: Moderator, state: StateDep) -> ItemOut:
     now = datetime.now(UTC)
     with state.accounts.session() as session:
-        return item_out(items.release(session, principal.tenant, item, principal.actor, now), now)
+        row = items.release(session, principal.tenant, review_item, principal.actor, now)
+        return item_out(row, now)
 
 
 @router.post(
-    "/items/{item}/reassign", response_model=ItemOut, responses=responses(401, 403, 404, 409),
+    "/items/{review_item}/reassign",
+    response_model=ItemOut,
+    responses=responses(401, 403, 404, 409),
     summary="Give an item to another reviewer",
-)  # fmt: skip
-def reassign(item: ItemPath, body: Reassign, principal: Moderator, state: StateDep) -> ItemOut:
+)
+def reassign(
+    review_item: ItemPath, body: Reassign, principal: Moderator, state: StateDep
+) -> ItemOut:
     now = datetime.now(UTC)
     with state.accounts.session() as session:
-        row = items.reassign(
-            session, principal.tenant, item, body.reviewer, state.settings.review.lease, now
-        )
+        lease = state.settings.review.lease
+        row = items.reassign(session, principal.tenant, review_item, body.reviewer, lease, now)
         return item_out(row, now)
 
 
@@ -249,7 +254,7 @@ async def publish(state: AppState, session: Session, outcome: Outcome) -> int:
 
 
 @router.post(
-    "/items/{item}/decision",
+    "/items/{review_item}/decision",
     response_model=Decided,
     responses=responses(401, 403, 404, 409, 422),
     summary="Decide the item you hold",
@@ -259,11 +264,11 @@ async def publish(state: AppState, session: Session, outcome: Outcome) -> int:
     "strikes, approvals and overturns take them back.",
 )
 async def decide(
-    item: ItemPath, body: DecisionIn, principal: Moderator, state: StateDep
+    review_item: ItemPath, body: DecisionIn, principal: Moderator, state: StateDep
 ) -> Decided:
     now = datetime.now(UTC)
     with state.accounts.session() as session:
-        row = items.holding(session, principal.tenant, item, principal.actor, now)
+        row = items.holding(session, principal.tenant, review_item, principal.actor, now)
         outcome = decisions.decide(
             session, row, body, reviewer=principal.actor,
             reporters=items.reporters(session, row.tenant, row.event_id),

@@ -30,6 +30,10 @@ class WebhookIn(BaseModel):
     events: list[str] = Field(
         default_factory=lambda: list(webhooks.EVENT_TYPES),
         description="Any of `action` (every decision) and `notice` (notices to deliver).",
+        json_schema_extra={
+            "minItems": 1,
+            "items": {"type": "string", "enum": list(webhooks.EVENT_TYPES)},
+        },
     )
 
 
