@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from api.accounts import service
@@ -103,8 +103,12 @@ class ReplayRequest(BaseModel):
         description="Every matching dead letter not replayed yet (unless `force`), oldest first, "
         "at most `limit`; those that cannot be replayed are reported in `refused`.",
     )
-    force: bool = Field(default=False, description="Replay even what was replayed before.")
-    dry_run: bool = Field(default=False, description="Check and report; publish nothing.")
+    force: Annotated[bool, Strict()] = Field(
+        default=False, description="Replay even what was replayed before."
+    )
+    dry_run: Annotated[bool, Strict()] = Field(
+        default=False, description="Check and report; publish nothing."
+    )
     limit: int = Field(
         default=MAX_IDS, ge=1, le=MAX_IDS, description="With `filter`: at most this many."
     )

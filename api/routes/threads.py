@@ -39,6 +39,8 @@ POST_SOURCE = "posts"
 COMMENT_SOURCE = "comments"
 _ID_PREFIX = {POST_SOURCE: "post", COMMENT_SOURCE: "comment"}
 MAX_WAIT_S = durations.MAX_S
+ANSWER_MARGIN_S = 0.1
+"""Kept from `wait` to build and send the answer, so it arrives within `wait`."""
 CONTEXT_DEPTH = 5
 """Ancestors' texts a comment carries to inform its verdict (parent first)…"""
 CONTEXT_CHARS = 1_000
@@ -92,8 +94,9 @@ class NewItem(BaseModel):
     lang: LangCode | None = Field(default=None, description="ISO 639 code, if the app knows it.")
     author: Identifier | None = Field(
         default=None,
-        description="With an API token (scope `ingest`): the author, required. A signed-in user "
-        "always posts as themselves (their email); another author is refused.",
+        description="With an API token (scope `ingest`): the author the app posts for; without "
+        "one, the app itself (`token:<id>`). A signed-in user always posts as themselves (their "
+        "email); another author is refused.",
     )
 
     @field_validator("text")
@@ -122,18 +125,15 @@ def _author(principal: Principal, given: str | None) -> str:
             raise ApiError(403, "author_mismatch", "a signed-in user posts as themselves")
         return principal.email
     check_scope(principal, "ingest")
-    if given is None:
-        raise ApiError(422, "author_required", "an API token must name the item's `author`")
-    return given
+    return principal.actor if given is None else given  # the app itself: `token:<id>`
 
 
 def _mode(state: AppState, tenant: str) -> Mode:
     return state.settings.posts.modes.get(tenant, state.settings.posts.mode)
 
 
-async def _verdict_of(sub: Subscription, event_id: str, wait: float) -> Verdict | None:
-    """The verdict of `event_id` from the live feed, if it comes within `wait` seconds."""
-    deadline = time.monotonic() + wait
+async def _verdict_of(sub: Subscription, event_id: str, deadline: float) -> Verdict | None:
+    """The verdict of `event_id` from the live feed, if it comes by `deadline` (monotonic)."""
     needle = f'"{event_id}"'.encode()
     while (left := deadline - time.monotonic()) > 0:
         try:
@@ -155,7 +155,9 @@ async def _publish(
     state: AppState, event: PostEvent, wait: float, response: Response
 ) -> ThreadItem:
     """Publish like any producer (403 if the author is blocked), optionally await the verdict,
-    and answer with the item as its author gets it."""
+    and answer with the item as its author gets it. `wait` bounds the whole answer, publishing
+    included: a client waiting `wait` (a 10 s timeout for `?wait=10s`) gets it in time."""
+    deadline = time.monotonic() + max(0.0, wait - ANSWER_MARGIN_S)
     refuse_blocked(state, [event])
     sub = None
     if wait and state.feed is not None:  # subscribed before publishing: the verdict can't slip by
@@ -165,7 +167,7 @@ async def _publish(
             topic_for_kind(event.kind).name,
             [(event.partition_key, event.model_dump_json().encode())],
         )
-        verdict = await _verdict_of(sub, event.event_id, wait) if sub else None
+        verdict = await _verdict_of(sub, event.event_id, deadline) if sub else None
     finally:
         if sub is not None and state.feed is not None:
             state.feed.unsubscribe(sub)

@@ -9,8 +9,12 @@ from typing import Any
 import jsonschema_rs
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import BaseModel, ValidationError
 
 from api import durations
+from api.compat.perspective import AnalyzeCommentRequest
+from api.replay import ReplayRequest
+from schemas.moderate import ModerateRequest
 from schemas.moderation import REASONS
 from tests.support.accounts import as_tenant
 
@@ -158,3 +162,73 @@ def test_a_duration_is_accepted_exactly_when_its_pattern_matches(
 ) -> None:
     assert durations.seconds(given, pattern) == seconds
     assert (re.match(pattern, given) is not None) is (seconds is not None)
+
+
+def test_the_perspective_key_is_a_credential_not_a_parameter(
+    api: TestClient, document: dict[str, Any]
+) -> None:
+    """Documented as an API key in the query (a client sends its own; schemathesis made one up
+    as a parameter and got Perspective's 400), and refused in Google's shape without one."""
+    operation = document["paths"]["/v1alpha1/comments:analyze"]["post"]
+    assert operation["security"] == [{"PerspectiveKey": []}]
+    assert "key" not in [p["name"] for p in operation.get("parameters", [])]
+    scheme = document["components"]["securitySchemes"]["PerspectiveKey"]
+    assert (scheme["type"], scheme["in"], scheme["name"]) == ("apiKey", "query", "key")
+    body = {"comment": {"text": "hi"}, "requestedAttributes": {"TOXICITY": {}}}
+    missing = api.post("/v1alpha1/comments:analyze", json=body)
+    assert missing.status_code == 403
+    assert missing.json()["error"]["status"] == "PERMISSION_DENIED"
+
+
+@pytest.mark.parametrize(
+    ("path", "method", "body"),
+    [
+        ("/v1/moderate", "post", {"text": "hi", "store": 0}),  # schemathesis: 0 was taken as false
+        ("/v1/deadletters/replay", "post", {"ids": ["events.text:0:1"], "dry_run": 1}),
+        ("/v1alpha1/comments:analyze", "post", {"comment": {"text": "hi"},
+                                                "requestedAttributes": {"TOXICITY": {}},
+                                                "doNotStore": 0}),
+    ],
+)  # fmt: skip
+def test_a_boolean_is_a_boolean(
+    document: dict[str, Any], path: str, method: str, body: dict[str, Any]
+) -> None:
+    assert not _body_validator(document, path, method).is_valid(body)
+    models: dict[str, type[BaseModel]] = {
+        "/v1/moderate": ModerateRequest,
+        "/v1/deadletters/replay": ReplayRequest,
+        "/v1alpha1/comments:analyze": AnalyzeCommentRequest,
+    }
+    with pytest.raises(ValidationError):
+        models[path].model_validate(body)
+
+
+@pytest.mark.parametrize(
+    ("url", "valid"),
+    [
+        ("https://app.example.com/hooks/modstream", True),
+        ("HTTP://app.example.com:8080", True),
+        ("0" * 40, False),  # schemathesis sent a run of zeros: valid then, refused by the API
+        ("ftp://files.example.com/x", False),
+        ("http://:80/", False),
+        ("http://host:/x", False),
+    ],
+)
+def test_a_webhook_url_is_what_its_pattern_says(
+    api: TestClient, document: dict[str, Any], url: str, valid: bool
+) -> None:
+    body = {"url": url, "events": ["notice"]}
+    assert _body_validator(document, "/v1/webhooks", "post").is_valid(body) is valid
+    created = api.post("/v1/webhooks", json=body, headers=as_tenant(api, "hooks"))
+    assert created.status_code == (201 if valid else 422), created.text
+
+
+def test_a_dead_letter_id_is_what_its_pattern_says(document: dict[str, Any]) -> None:
+    replay = _body_validator(document, "/v1/deadletters/replay", "post")
+    for good in ("events.text:2:1534", f"t:{'9' * 9}:{'9' * 18}"):
+        assert replay.is_valid({"ids": [good]}), good
+        ReplayRequest.model_validate({"ids": [good]})
+    for bad in ("not-an-id", "events.text:0:99999999999999999999", f"t:{'9' * 10}:1"):
+        assert not replay.is_valid({"ids": [bad]}), bad
+        with pytest.raises(ValidationError):
+            ReplayRequest.model_validate({"ids": [bad]})
