@@ -18,6 +18,7 @@ from fastapi import FastAPI, Request
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 from starlette.routing import compile_path
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.errors import ErrorBody, error_response
 
@@ -84,18 +85,50 @@ def allowed_methods(app: FastAPI, path: str) -> list[str]:
     return sorted({m.upper() for n, item in matches if n == fewest for m in item})
 
 
+def _not_allowed(method: str, allowed: list[str]) -> JSONResponse:
+    allow = ", ".join(allowed)
+    return error_response(
+        405, "method_not_allowed", f"{method} is not allowed here; use {allow}",
+        headers={"Allow": allow},
+    )  # fmt: skip
+
+
+class LiteralPaths:
+    """A path the document states literally is not a value of a template beside it: a method
+    it lacks is answered 405, before routing could hand the request to the template's route
+    (`GET /v1/deadletters/replay` is not a read of a dead letter named `replay`)."""
+
+    def __init__(self, app: ASGIApp, api: FastAPI) -> None:
+        self.app, self.api = app, api
+        self._literal: dict[str, list[str]] | None = None
+
+    def allowed(self, path: str) -> list[str] | None:
+        if self._literal is None:
+            paths = self.api.openapi().get("paths", {})
+            self._literal = {
+                p: sorted(m.upper() for m in item) for p, item in paths.items() if "{" not in p
+            }
+        return self._literal.get(path)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            method, allowed = scope["method"], self.allowed(scope["path"])
+            if allowed and method not in allowed and not (method == "HEAD" and "GET" in allowed):
+                await _not_allowed(method, allowed)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 def install(app: FastAPI) -> None:
-    """Answer 405 with the path's full `Allow` list, and a body that is not JSON with a message
-    that says so."""
+    """Answer 405 with the path's full `Allow` list (for a literal path, before routing), and a
+    body that is not JSON with a message that says so."""
 
     @app.exception_handler(400)
     async def _bad_body(_: Request, exc: HTTPException) -> JSONResponse:
         return error_response(400, "invalid_body", f"{exc.detail}: send JSON")
 
     @app.exception_handler(405)
-    async def _not_allowed(request: Request, exc: HTTPException) -> JSONResponse:
-        allow = ", ".join(allowed_methods(app, request.url.path))
-        return error_response(
-            405, "method_not_allowed", f"{request.method} is not allowed here; use {allow}",
-            headers={"Allow": allow},
-        )  # fmt: skip
+    async def _method(request: Request, _: HTTPException) -> JSONResponse:
+        return _not_allowed(request.method, allowed_methods(app, request.url.path))
+
+    app.add_middleware(LiteralPaths, api=app)

@@ -243,10 +243,10 @@ def replay_command(
         raise typer.BadParameter("ids, or a filter: not both")
     if not ids and not filtered and not every:
         raise typer.BadParameter("give ids, a filter (e.g. --reason processing_error), or --all")
+    selection = {"ids": ids} if ids else {"filter": _model(DeadLetterFilter, **fields)}
     request = _model(
         ReplayRequest,
-        ids=ids or None,
-        filter=None if ids else _model(DeadLetterFilter, **fields),
+        **selection,
         force=force,
         dry_run=dry_run,
         limit=limit,

@@ -31,9 +31,10 @@ import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal, Protocol
+from typing import Annotated, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from api.accounts import service
 from api.accounts.service import Context
@@ -81,32 +82,42 @@ class Publishes(Protocol):
 
 
 class ReplayRequest(BaseModel):
-    """Which dead letters to replay: `ids`, or a `filter` (exactly one)."""
+    """Which dead letters to replay: `ids`, or a `filter` (exactly one; the schema's `oneOf`
+    says so, and neither may be null)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"oneOf": [{"required": ["ids"]}, {"required": ["filter"]}]},
+    )
 
-    ids: list[DeadLetterId] | None = Field(
+    ids: (
+        Annotated[list[DeadLetterId], Field(min_length=1, max_length=MAX_IDS)]
+        | SkipJsonSchema[None]
+    ) = Field(
         default=None,
-        min_length=1,
-        max_length=MAX_IDS,
         description="These dead letters, all or nothing: an unknown id is a 404 and one that "
         "cannot be replayed a 422, and then none is replayed.",
     )
-    filter: DeadLetterFilter | None = Field(
+    filter: DeadLetterFilter | SkipJsonSchema[None] = Field(
         default=None,
         description="Every matching dead letter not replayed yet (unless `force`), oldest first, "
         "at most `limit`; those that cannot be replayed are reported in `refused`.",
     )
-    force: bool = Field(default=False, description="Replay even what was replayed before.")
-    dry_run: bool = Field(default=False, description="Check and report; publish nothing.")
+    force: Annotated[bool, Strict()] = Field(
+        default=False, description="Replay even what was replayed before."
+    )
+    dry_run: Annotated[bool, Strict()] = Field(
+        default=False, description="Check and report; publish nothing."
+    )
     limit: int = Field(
         default=MAX_IDS, ge=1, le=MAX_IDS, description="With `filter`: at most this many."
     )
 
     @model_validator(mode="after")
     def _one_selection(self) -> ReplayRequest:
-        if (self.ids is None) == (self.filter is None):
-            raise ValueError("give either `ids` or `filter`")
+        given = {"ids", "filter"} & self.model_fields_set
+        if len(given) != 1 or (self.ids is None and self.filter is None):
+            raise ValueError("give either `ids` or `filter` (not both, not null)")
         return self
 
 

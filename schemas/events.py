@@ -25,7 +25,14 @@ SCHEMA_VERSION: Final = 1
 MAX_TEXT_CHARS = 50_000
 """Longer texts are refused (dead-lettered as `oversized`); long-text sampling handles the rest."""
 
-Identifier = Annotated[str, StringConstraints(min_length=1, max_length=256, strip_whitespace=True)]
+NOT_BLANK = r"[^\t\n\v\f\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+"""A pattern (unanchored) for "has a character that is not Unicode white space", which is what
+is left after the surrounding white space is stripped: so the schema refuses `"\\f"` as the
+model does."""
+Identifier = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=256, strip_whitespace=True, pattern=NOT_BLANK),
+]
 Name = Annotated[
     str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 ]

@@ -5,9 +5,9 @@ with the worker's pipeline code, which the API then publishes like a worker's.""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, Strict
 
 from schemas.events import MAX_TEXT_CHARS, Identifier, LangCode, Name, PostEvent
 from schemas.policy import PolicyDocument
@@ -54,7 +54,7 @@ class ModerateRequest(BaseModel):
         max_length=MAX_CONTEXT,
         description="The thread it answers, parent first (read for replies that lean on it).",
     )
-    store: bool = Field(
+    store: Annotated[bool, Strict()] = Field(  # `0` is not `false`, as the schema says
         default=True,
         description="`false`: the warehouse keeps only the text's SHA-256 (as privacy mode).",
     )

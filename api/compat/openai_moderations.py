@@ -10,7 +10,8 @@ OpenAI category true). Errors take OpenAI's shape: `{"error": {"message", "type"
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import json
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -55,44 +56,55 @@ class TextInput(BaseModel):
     text: str = Field(max_length=MAX_TEXT_CHARS)
 
 
+Input = Annotated[str, Field(max_length=MAX_TEXT_CHARS)]
+
+
 class ModerationRequest(BaseModel):
+    """OpenAI's request, as far as it is served here: text only (the schema says so, so a
+    client generated from it never sends an `image_url` part; one that does gets OpenAI's
+    `unsupported_input_type`)."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    input: str | list[str] | list[TextInput | dict[str, Any]] = Field(
+    input: (
+        Input
+        | Annotated[list[Input], Field(min_length=1, max_length=MAX_INPUTS)]
+        | Annotated[list[TextInput], Field(min_length=1, max_length=MAX_INPUTS)]
+    ) = Field(
         description="A text, a list of texts, or a list of `{type: text, text}` objects "
         "(`image_url` objects are refused: images are judged through `POST /v1/events`)."
     )
     model: str = Field(default=DEFAULT_MODEL, max_length=128, description="Echoed back.")
 
     def texts(self) -> list[str]:
-        """The texts to judge, or `OpenAIError` for what cannot be judged here."""
-        items = [self.input] if isinstance(self.input, str) else list(self.input)
-        if not items:
-            raise OpenAIError(400, "input must not be empty", "invalid_request_error")
-        if len(items) > MAX_INPUTS:
-            raise OpenAIError(
-                400, f"at most {MAX_INPUTS} inputs per request", "invalid_request_error"
-            )
-        out = []
-        for item in items:
-            if isinstance(item, str):
-                out.append(item)
-            elif isinstance(item, TextInput):
-                out.append(item.text)
-            else:
-                raise OpenAIError(
-                    400,
-                    "only text inputs are supported here (no image_url)",
-                    "invalid_request_error",
-                    "unsupported_input_type",
-                )
-        for text in out:
-            if len(text) > MAX_TEXT_CHARS:
-                raise OpenAIError(
-                    400, f"an input is longer than {MAX_TEXT_CHARS} characters",
-                    "invalid_request_error", "string_above_max_length",
-                )  # fmt: skip
-        return out
+        return (
+            [self.input]
+            if isinstance(self.input, str)
+            else [item if isinstance(item, str) else item.text for item in self.input]
+        )
+
+
+def precheck(raw: bytes) -> None:
+    """OpenAI's own refusals (an image part, an empty or long list) rather than a generic one
+    from validation, which would refuse the same requests (the schema states these limits)."""
+    try:
+        doc = json.loads(raw)
+    except ValueError:
+        return  # validation says what is wrong with it
+    items = doc.get("input") if isinstance(doc, dict) else None
+    if not isinstance(items, list):
+        return
+    if any(isinstance(i, dict) and i.get("type") != "text" for i in items):
+        raise OpenAIError(
+            400,
+            "only text inputs are supported here (no image_url)",
+            "invalid_request_error",
+            "unsupported_input_type",
+        )
+    if not items:
+        raise OpenAIError(400, "input must not be empty", "invalid_request_error")
+    if len(items) > MAX_INPUTS:
+        raise OpenAIError(400, f"at most {MAX_INPUTS} inputs per request", "invalid_request_error")
 
 
 def category_scores(verdict: Verdict) -> dict[str, float]:

@@ -8,9 +8,9 @@ Errors take Google's shape: `{"error": {"code", "message", "status", "details"}}
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, Strict
 
 from schemas.moderate import ModerateAnswer, SentenceScore
 
@@ -82,8 +82,9 @@ class AnalyzeCommentRequest(_Shape):
     context: Context | None = None
     requestedAttributes: dict[str, AttributeParameters] = Field(min_length=1)
     languages: list[str] = Field(default_factory=list, max_length=10)
-    spanAnnotations: bool = False
-    doNotStore: bool = False
+    # Strict: a JSON boolean, as the schema says (`0` is not `false`).
+    spanAnnotations: Annotated[bool, Strict()] = False
+    doNotStore: Annotated[bool, Strict()] = False
     clientToken: str | None = Field(default=None, max_length=256)
     sessionId: str | None = Field(default=None, max_length=256)
     communityId: str | None = Field(default=None, max_length=256)

@@ -36,7 +36,10 @@ from schemas.rows import DEAD_LETTER_ROWS
 
 IsPrivate = Callable[[str | None], bool]
 
-_ID = re.compile(r"^([A-Za-z0-9._\-]{1,249}):(\d{1,10}):(\d{1,19})$")
+ID_PATTERN = r"^([A-Za-z0-9._\-]{1,249}):(\d{1,9}):(\d{1,18})$"
+"""Digits few enough that any partition and offset it matches fits Kafka's int32 and int64,
+so the pattern is the whole rule the schema states."""
+_ID = re.compile(ID_PATTERN)
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 _MAX_PARTITION = 2**31 - 1
 _MAX_OFFSET = 2**63 - 1
@@ -70,7 +73,11 @@ def make_id(topic: str, partition: int, offset: int) -> str:
 DeadLetterId = Annotated[
     str,
     Field(
-        min_length=5, max_length=284, description=ID_DESCRIPTION, examples=["events.text:2:1534"]
+        min_length=5,
+        max_length=284,
+        pattern=ID_PATTERN,
+        description=ID_DESCRIPTION,
+        examples=["events.text:2:1534"],
     ),
     AfterValidator(_valid_id),
 ]

@@ -42,7 +42,11 @@ class DecisionIn(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
-            "examples": [{"action": "remove", "reason": "harassment", "note": "targets a user"}]
+            "examples": [{"action": "remove", "reason": "harassment", "note": "targets a user"}],
+            # A `label` decision names its labels: stated here so the schema refuses what the
+            # API does.
+            "if": {"properties": {"action": {"const": "label"}}, "required": ["action"]},
+            "then": {"properties": {"labels": {"minItems": 1}}, "required": ["labels"]},
         },
     )
 
@@ -50,7 +54,10 @@ class DecisionIn(BaseModel):
         description="`approve`, `remove`, `escalate` or `label` for an item; `uphold` or "
         "`overturn` for an appeal."
     )
-    reason: str = Field(description="A code of the taxonomy (`GET /v1/review/reasons`).")
+    reason: str = Field(
+        description="A code of the taxonomy (`GET /v1/review/reasons`).",
+        json_schema_extra={"enum": [*sorted(REASONS)]},
+    )
     note: str = Field(default="", max_length=2_000, description="For the record, not the author.")
     labels: list[str] = Field(default_factory=list, max_length=16, description="For `label`.")
     queue: str | None = Field(
@@ -69,7 +76,7 @@ def _check(item: ReviewItem, decision: DecisionIn) -> None:
     allowed = APPEAL_ACTIONS if item.origin == Origin.APPEAL.value else ITEM_ACTIONS
     if decision.action not in allowed:
         what = "an appeal" if item.origin == Origin.APPEAL.value else "an item"
-        raise InvalidInput(
+        raise Conflict(  # the entry's kind, not the body, rules it out: 409
             "invalid_action",
             f"{decision.action.value!r} is not a decision on {what}; use one of "
             f"{sorted(a.value for a in allowed)}",

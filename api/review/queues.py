@@ -10,8 +10,9 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, Strict
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -42,8 +43,13 @@ class QueueConfig(BaseModel):
     sources: list[str] = Field(default_factory=list, max_length=32)
     kinds: list[Kind] = Field(default_factory=list, max_length=4)
     report_categories: list[str] = Field(default_factory=list, max_length=32)
-    sla_seconds: int | None = Field(default=None, ge=60, description="Default: the setting.")
-    position: int = Field(default=100, ge=0, le=10_000, description="Lower routes first.")
+    # Strict: numbers, as the schema says (`false` is not 0).
+    sla_seconds: Annotated[int, Strict()] | None = Field(
+        default=None, ge=60, description="Default: the setting."
+    )
+    position: Annotated[int, Strict()] = Field(
+        default=100, ge=0, le=10_000, description="Lower routes first."
+    )
 
 
 @dataclass(frozen=True, slots=True)

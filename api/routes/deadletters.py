@@ -74,7 +74,7 @@ DeadLetterPath = Annotated[
     Path(
         min_length=5,
         max_length=284,
-        pattern=r"^[A-Za-z0-9._\-]{1,249}:\d{1,10}:\d{1,19}$",
+        pattern=deadletters.ID_PATTERN,
         description=ID_DESCRIPTION,
         examples=["events.text:2:1534"],
     ),

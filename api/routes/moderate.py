@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
+from api import durations
 from api.deps import IngestTenant, StateDep
 from api.errors import ApiError, responses
 from api.moderation import moderate as judge_now
@@ -15,13 +15,13 @@ from schemas.moderate import ModerateRequest, ModerateResponse
 
 router = APIRouter(prefix="/v1", tags=["moderate"])
 
-MAX_DEADLINE_S = 10.0
-_DURATION = re.compile(r"^(\d{1,5}(?:\.\d{1,3})?)(ms|s)?$")
+MAX_DEADLINE_S = durations.MAX_S
 
 DeadlineParam = Annotated[
     str | None,
     Query(
         max_length=12,
+        json_schema_extra={"pattern": durations.POSITIVE},
         description="How long to wait for the verdict (`2s`, `800ms`, or seconds; at most "
         f"{MAX_DEADLINE_S:.0f}s) before 504; `MODSTREAM_MODERATE_DEADLINE` (2 s) by default.",
         examples=["2s"],
@@ -45,11 +45,10 @@ EXAMPLE_RESPONSE: dict[str, Any] = {
 
 
 def deadline_seconds(given: str | None, default: float) -> float:
-    if not given:
+    if given is None:
         return default
-    found = _DURATION.match(given)
-    seconds = float(found[1]) / (1000 if found[2] == "ms" else 1) if found else -1
-    if not 0 < seconds <= MAX_DEADLINE_S:
+    seconds = durations.seconds(given, durations.POSITIVE)
+    if seconds is None:
         raise ApiError(
             422,
             "invalid_deadline",

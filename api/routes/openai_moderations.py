@@ -94,8 +94,10 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 async def moderations(request: Request, state: StateDep, judge: AssistDep) -> JSONResponse:
     try:
         tenant = await _tenant(state, request.headers.get("Authorization"))
+        raw = await request.body()
+        shapes.precheck(raw)
         try:
-            body = ModerationRequest.model_validate_json(await request.body())
+            body = ModerationRequest.model_validate_json(raw)
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"]) or "body"

@@ -8,8 +8,9 @@ from __future__ import annotations
 import logging
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Security
 from fastapi.responses import JSONResponse
+from fastapi.security import APIKeyQuery
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
@@ -33,6 +34,15 @@ from schemas.moderate import ModerateRequest
 log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["compatible"])
+
+PERSPECTIVE_KEY = APIKeyQuery(
+    name="key",
+    scheme_name="PerspectiveKey",
+    description="Perspective's `?key=`: a Modstream API token (`mod_…`) with the `ingest` scope.",
+    auto_error=False,  # refused in Google's shape, below
+)
+"""A credential, so documented as a security scheme (an API key in the query), not as a
+parameter: a client is told to send its key there, not to make one up."""
 
 SOURCE = "perspective"
 EXAMPLE_REQUEST: dict[str, Any] = {
@@ -108,9 +118,7 @@ async def analyze(
     request: Request,
     state: StateDep,
     judge: AssistDep,
-    key: Annotated[
-        str | None, Query(max_length=512, description="A Modstream API token (`mod_…`).")
-    ] = None,
+    key: Annotated[str | None, Security(PERSPECTIVE_KEY)] = None,
 ) -> JSONResponse:
     try:
         tenant = await _tenant(state, key)

@@ -30,7 +30,10 @@ class ReportIn(BaseModel):
     )
 
     event_id: str = Field(min_length=1, max_length=256, description="The item reported.")
-    category: str = Field(description="A code of the taxonomy (`GET /v1/review/reasons`).")
+    category: str = Field(
+        description="A code of the taxonomy (`GET /v1/review/reasons`).",
+        json_schema_extra={"enum": [*sorted(REASONS)]},
+    )
     reporter: str = Field(min_length=1, max_length=256, description="The end user reporting.")
     text: str = Field(default="", max_length=5_000, description="What the reporter wrote.")
 

@@ -253,49 +253,54 @@ def claim_next(
         return item_out(row, now)
 
 
-@router.get("/items/{item}", response_model=ItemOut, responses=responses(401, 403, 404))
-def get_item(item: ItemPath, access: Reviewer, state: StateDep, ctx: ContextDep) -> ItemOut:
+@router.get("/items/{review_item}", response_model=ItemOut, responses=responses(401, 403, 404))
+def get_item(review_item: ItemPath, access: Reviewer, state: StateDep, ctx: ContextDep) -> ItemOut:
     """One queue entry, open or decided."""
     with state.accounts.session() as session:
-        return item_out(readable(session, access, items.get(session, access.tenant, item), ctx))
+        row = items.get(session, access.tenant, review_item)
+        return item_out(readable(session, access, row, ctx))
 
 
 @router.post(
-    "/items/{item}/claim", response_model=ItemOut, responses=responses(401, 403, 404, 409),
+    "/items/{review_item}/claim", response_model=ItemOut, responses=responses(401, 403, 404, 409),
     summary="Claim a given item",
 )  # fmt: skip
-def claim(item: ItemPath, access: Reviewer, state: StateDep, ctx: ContextDep) -> ItemOut:
+def claim(review_item: ItemPath, access: Reviewer, state: StateDep, ctx: ContextDep) -> ItemOut:
     now = datetime.now(UTC)
     with state.accounts.session() as session:
-        readable(session, access, items.get(session, access.tenant, item), ctx)
-        row = claims.claim(
-            session, access.tenant, item, access.actor, state.settings.review.lease, now
-        )
+        readable(session, access, items.get(session, access.tenant, review_item), ctx)
+        lease = state.settings.review.lease
+        row = claims.claim(session, access.tenant, review_item, access.actor, lease, now)
         return item_out(row, now)
 
 
 @router.post(
-    "/items/{item}/release", response_model=ItemOut, responses=responses(401, 403, 404, 409),
+    "/items/{review_item}/release",
+    response_model=ItemOut,
+    responses=responses(401, 403, 404, 409),
     summary="Give a claimed item back to its queue",
-)  # fmt: skip
-def release(item: ItemPath, access: Reviewer, state: StateDep) -> ItemOut:
+)
+def release(review_item: ItemPath, access: Reviewer, state: StateDep) -> ItemOut:
     now = datetime.now(UTC)
     with state.accounts.session() as session:
-        access.check(items.get(session, access.tenant, item).queue)
-        row = items.release(session, access.tenant, item, access.actor, now)
+        access.check(items.get(session, access.tenant, review_item).queue)
+        row = items.release(session, access.tenant, review_item, access.actor, now)
         return item_out(row, now, private=access.private)
 
 
 @router.post(
-    "/items/{item}/reassign", response_model=ItemOut, responses=responses(401, 403, 404, 409),
+    "/items/{review_item}/reassign",
+    response_model=ItemOut,
+    responses=responses(401, 403, 404, 409),
     summary="Give an item to another reviewer (the `moderate` scope)",
-)  # fmt: skip
-def reassign(item: ItemPath, body: Reassign, principal: Moderator, state: StateDep) -> ItemOut:
+)
+def reassign(
+    review_item: ItemPath, body: Reassign, principal: Moderator, state: StateDep
+) -> ItemOut:
     now = datetime.now(UTC)
     with state.accounts.session() as session:
-        row = items.reassign(
-            session, principal.tenant, item, body.reviewer, state.settings.review.lease, now
-        )
+        lease = state.settings.review.lease
+        row = items.reassign(session, principal.tenant, review_item, body.reviewer, lease, now)
         return item_out(row, now, private="private" in principal.scopes)
 
 
@@ -321,7 +326,7 @@ async def publish(state: AppState, session: Session, outcome: Outcome) -> int:
 
 
 @router.post(
-    "/items/{item}/decision",
+    "/items/{review_item}/decision",
     response_model=Decided,
     responses=responses(401, 403, 404, 409, 422),
     summary="Decide the item you hold",
@@ -332,11 +337,11 @@ async def publish(state: AppState, session: Session, outcome: Outcome) -> int:
     "decides only there (escalating to any queue).",
 )
 async def decide(
-    item: ItemPath, body: DecisionIn, access: Reviewer, state: StateDep, ctx: ContextDep
+    review_item: ItemPath, body: DecisionIn, access: Reviewer, state: StateDep, ctx: ContextDep
 ) -> Decided:
     now = datetime.now(UTC)
     with state.accounts.session() as session:
-        row = items.holding(session, access.tenant, item, access.actor, now)
+        row = items.holding(session, access.tenant, review_item, access.actor, now)
         readable(session, access, row, ctx)
         outcome = decisions.decide(
             session, row, body, reviewer=access.actor,

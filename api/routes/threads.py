@@ -10,7 +10,6 @@ rule as chat (`infra.delivery`).
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 import uuid
 from datetime import UTC, datetime
@@ -20,6 +19,7 @@ from fastapi import APIRouter, Path, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from starlette.concurrency import run_in_threadpool
 
+from api import durations
 from api.accounts.service import Principal
 from api.deps import CurrentPrincipal, ReadTenant, StateDep, check_scope
 from api.errors import ApiError, responses
@@ -38,7 +38,9 @@ router = APIRouter(prefix="/v1", tags=["posts"])
 POST_SOURCE = "posts"
 COMMENT_SOURCE = "comments"
 _ID_PREFIX = {POST_SOURCE: "post", COMMENT_SOURCE: "comment"}
-MAX_WAIT_S = 10.0
+MAX_WAIT_S = durations.MAX_S
+ANSWER_MARGIN_S = 0.1
+"""Kept from `wait` to build and send the answer, so it arrives within `wait`."""
 CONTEXT_DEPTH = 5
 """Ancestors' texts a comment carries to inform its verdict (parent first)…"""
 CONTEXT_CHARS = 1_000
@@ -48,11 +50,11 @@ ItemId = Annotated[
     str,
     Path(min_length=1, max_length=256, pattern=r"^\S+$", examples=["post-5f0c9a4e…"]),
 ]
-_WAIT = re.compile(r"^(\d{1,5}(?:\.\d{1,3})?)(ms|s)?$")
 WaitParam = Annotated[
     str | None,
     Query(
         max_length=12,
+        json_schema_extra={"pattern": durations.NON_NEGATIVE},
         description="Wait up to this long for the verdict (`2s`, `500ms`, or seconds; at most "
         f"{MAX_WAIT_S:.0f}s): 201 with it if it came in time, else 202 pending.",
         examples=["2s"],
@@ -92,8 +94,9 @@ class NewItem(BaseModel):
     lang: LangCode | None = Field(default=None, description="ISO 639 code, if the app knows it.")
     author: Identifier | None = Field(
         default=None,
-        description="With an API token (scope `ingest`): the author, required. A signed-in user "
-        "always posts as themselves (their email); another author is refused.",
+        description="With an API token (scope `ingest`): the author the app posts for; without "
+        "one, the app itself (`token:<id>`). A signed-in user always posts as themselves (their "
+        "email); another author is refused.",
     )
 
     @field_validator("text")
@@ -105,11 +108,10 @@ class NewItem(BaseModel):
 
 
 def _wait_seconds(wait: str | None) -> float:
-    if not wait:
+    if wait is None:
         return 0.0
-    found = _WAIT.match(wait)
-    seconds = float(found[1]) / (1000 if found[2] == "ms" else 1) if found else -1
-    if not 0 <= seconds <= MAX_WAIT_S:
+    seconds = durations.seconds(wait, durations.NON_NEGATIVE)
+    if seconds is None:
         raise ApiError(
             422, "invalid_wait", f"wait is a duration like 2s or 500ms, at most {MAX_WAIT_S:.0f}s"
         )
@@ -123,18 +125,15 @@ def _author(principal: Principal, given: str | None) -> str:
             raise ApiError(403, "author_mismatch", "a signed-in user posts as themselves")
         return principal.email
     check_scope(principal, "ingest")
-    if given is None:
-        raise ApiError(422, "author_required", "an API token must name the item's `author`")
-    return given
+    return principal.actor if given is None else given  # the app itself: `token:<id>`
 
 
 def _mode(state: AppState, tenant: str) -> Mode:
     return state.settings.posts.modes.get(tenant, state.settings.posts.mode)
 
 
-async def _verdict_of(sub: Subscription, event_id: str, wait: float) -> Verdict | None:
-    """The verdict of `event_id` from the live feed, if it comes within `wait` seconds."""
-    deadline = time.monotonic() + wait
+async def _verdict_of(sub: Subscription, event_id: str, deadline: float) -> Verdict | None:
+    """The verdict of `event_id` from the live feed, if it comes by `deadline` (monotonic)."""
     needle = f'"{event_id}"'.encode()
     while (left := deadline - time.monotonic()) > 0:
         try:
@@ -156,7 +155,9 @@ async def _publish(
     state: AppState, event: PostEvent, wait: float, response: Response
 ) -> ThreadItem:
     """Publish like any producer (403 if the author is blocked), optionally await the verdict,
-    and answer with the item as its author gets it."""
+    and answer with the item as its author gets it. `wait` bounds the whole answer, publishing
+    included: a client waiting `wait` (a 10 s timeout for `?wait=10s`) gets it in time."""
+    deadline = time.monotonic() + max(0.0, wait - ANSWER_MARGIN_S)
     refuse_blocked(state, [event])
     sub = None
     if wait and state.feed is not None:  # subscribed before publishing: the verdict can't slip by
@@ -166,7 +167,7 @@ async def _publish(
             topic_for_kind(event.kind).name,
             [(event.partition_key, event.model_dump_json().encode())],
         )
-        verdict = await _verdict_of(sub, event.event_id, wait) if sub else None
+        verdict = await _verdict_of(sub, event.event_id, deadline) if sub else None
     finally:
         if sub is not None and state.feed is not None:
             state.feed.unsubscribe(sub)

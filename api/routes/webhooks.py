@@ -17,6 +17,8 @@ from schemas.records import Decision
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 
 HookPath = Annotated[int, Path(ge=1, le=2**62, examples=[1])]
+URL_PATTERN = r"^[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9._~%!$&'()*+,;=\-]+(?::\d{1,4})?(?:[/?#]\S*)?$"
+"""What a webhook URL may be, stated whole: everything it matches has a host and a valid port."""
 
 
 class WebhookIn(BaseModel):
@@ -34,12 +36,22 @@ class WebhookIn(BaseModel):
         },
     )
 
-    url: str = Field(min_length=8, max_length=2000)
+    url: str = Field(
+        min_length=8,
+        max_length=2000,
+        pattern=URL_PATTERN,
+        examples=["https://app.example.com/hooks/modstream"],
+        description="http(s)://host[:port][/path]; delivered under the outbound address policy.",
+    )
     events: list[str] = Field(
         default_factory=lambda: list(webhooks.DEFAULT_EVENTS),
         max_length=3,
         description="Any of `action` (every decision), `notice` (notices to deliver) and "
         "`verdict` (every verdict of the models; opt-in). Default: `action` and `notice`.",
+        json_schema_extra={
+            "minItems": 1,
+            "items": {"type": "string", "enum": list(webhooks.EVENT_TYPES)},
+        },
     )
     verdict_decisions: list[Decision] = Field(
         default_factory=list,

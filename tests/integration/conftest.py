@@ -6,6 +6,7 @@ of the labeled data. Every test here carries the `integration` marker."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -109,6 +110,12 @@ def assist_service(
         "MODSTREAM_SECRET_KEY": TEST_SECRET,
         "MODSTREAM_ASSIST_PORT": str(settings.assist.port),
         "MODSTREAM_ASSIST_SECRET": ASSIST_SECRET,
+        # Its webhook deliverer shares the accounts store's rows: configured like the `api`
+        # fixture's, or it would refuse the local receivers and count failed attempts.
+        "MODSTREAM_REVIEW_WEBHOOK_ALLOWED_NETWORKS": json.dumps(
+            settings.review.webhook_allowed_networks
+        ),
+        "MODSTREAM_REVIEW_WEBHOOK_BACKOFF": str(settings.review.webhook_backoff),
     }
     running.start()
 
@@ -152,6 +159,12 @@ def served_api(
         "MODSTREAM_API_PORT": str(port),
         "MODSTREAM_ASSIST_PORT": str(settings.assist.port),
         "MODSTREAM_ASSIST_SECRET": ASSIST_SECRET,
+        # Its webhook deliverer shares the accounts store's rows: configured like the `api`
+        # fixture's, or it would refuse the local receivers and count failed attempts.
+        "MODSTREAM_REVIEW_WEBHOOK_ALLOWED_NETWORKS": json.dumps(
+            settings.review.webhook_allowed_networks
+        ),
+        "MODSTREAM_REVIEW_WEBHOOK_BACKOFF": str(settings.review.webhook_backoff),
     }
     running.start()
     base = f"http://127.0.0.1:{port}"

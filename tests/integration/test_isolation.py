@@ -765,13 +765,13 @@ CHECKS: dict[tuple[str, str], Check] = {
     ("DELETE", "/v1/review/queues/{queue}"): _review_drop_queue,
     ("GET", "/v1/review/queues/{queue}/items"): _review_items,
     ("POST", "/v1/review/queues/{queue}/claim"): _review_claim_next,
-    ("GET", "/v1/review/items/{item}"): _review_on_item("GET", ""),
-    ("POST", "/v1/review/items/{item}/claim"): _review_on_item("POST", "/claim"),
-    ("POST", "/v1/review/items/{item}/release"): _review_on_item("POST", "/release"),
-    ("POST", "/v1/review/items/{item}/reassign"): _review_on_item(
+    ("GET", "/v1/review/items/{review_item}"): _review_on_item("GET", ""),
+    ("POST", "/v1/review/items/{review_item}/claim"): _review_on_item("POST", "/claim"),
+    ("POST", "/v1/review/items/{review_item}/release"): _review_on_item("POST", "/release"),
+    ("POST", "/v1/review/items/{review_item}/reassign"): _review_on_item(
         "POST", "/reassign", {"reviewer": "user:b"}
     ),
-    ("POST", "/v1/review/items/{item}/decision"): _review_on_item(
+    ("POST", "/v1/review/items/{review_item}/decision"): _review_on_item(
         "POST", "/decision", {"action": "approve", "reason": "no_violation"}
     ),
     ("GET", "/v1/review/agreement"): _agreement,

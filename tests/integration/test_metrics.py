@@ -50,7 +50,11 @@ def lags(samples: Samples, group: str) -> set[str]:
 
 
 def scrape(url: str) -> Samples:
-    return parse(httpx.get(url, timeout=5).text)
+    """The endpoint's samples; none while the service is still starting (not listening yet)."""
+    try:
+        return parse(httpx.get(url, timeout=5).text)
+    except httpx.ConnectError:
+        return {}
 
 
 @pytest.fixture

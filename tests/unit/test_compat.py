@@ -4,9 +4,13 @@ API: tests/integration/test_compat_*.py and test_moderate.py."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
+from typing import Any
 
+import jsonschema_rs
 import pytest
+from pydantic import ValidationError
 
 from api.compat import openai_moderations as oa
 from api.compat import perspective as pa
@@ -94,8 +98,32 @@ def test_openai_inputs() -> None:
     ).texts() == ["b"]
     image = {"input": [{"type": "image_url", "image_url": {"url": "https://x/a.png"}}]}
     with pytest.raises(oa.OpenAIError) as refused:
-        oa.ModerationRequest.model_validate(image).texts()
+        oa.precheck(json.dumps(image).encode())
     assert refused.value.code == "unsupported_input_type"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"input": [{"type": "image_url", "image_url": {"url": "https://x/a.png"}}]},
+        {"input": [{}]},
+        {"input": []},
+        {"input": ["a"] * (oa.MAX_INPUTS + 1)},
+        {"input": ["a", {"type": "text", "text": "b"}]},
+    ],
+)
+def test_openai_inputs_the_schema_refuses_are_refused(body: dict[str, Any]) -> None:
+    """Text only, one to 32 inputs: the documented schema and the API agree (schemathesis sent
+    `[{}]`, valid under the schema when it let any object through, and got a 400)."""
+    schema = oa.ModerationRequest.model_json_schema()
+    assert not jsonschema_rs.validator_for(schema).is_valid(body)
+
+    def served(raw: bytes) -> None:
+        oa.precheck(raw)
+        oa.ModerationRequest.model_validate_json(raw)
+
+    with pytest.raises((oa.OpenAIError, ValidationError)):
+        served(json.dumps(body).encode())
 
 
 def test_an_id_makes_the_event_id_stable() -> None:
