@@ -17,7 +17,10 @@ from schemas.records import Decision
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 
 HookPath = Annotated[int, Path(ge=1, le=2**62, examples=[1])]
-URL_PATTERN = r"^[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9._~%!$&'()*+,;=\-]+(?::\d{1,4})?(?:[/?#]\S*)?$"
+PORT = r"(?:6553[0-5]|655[0-2]\d|65[0-4]\d{2}|6[0-4]\d{3}|[1-5]\d{4}|\d{1,4})"
+URL_PATTERN = (
+    r"^[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9._~%!$&'()*+,;=\-]+(?::" + PORT + r")?(?:[/?#]\S*)?$"
+)
 """What a webhook URL may be, stated whole: everything it matches has a host and a valid port."""
 
 

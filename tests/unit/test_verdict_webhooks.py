@@ -139,8 +139,11 @@ def test_the_webhook_routes_take_and_show_verdict_subscriptions(api: TestClient)
     assert (created.json()["events"], created.json()["verdict_decisions"]) == (
         ["verdict"], ["reject"],
     )  # fmt: skip
-    default = api.post("/v1/webhooks", json={"url": "https://example.com/h"}, headers=admin)
+    default = api.post("/v1/webhooks", json={"url": "https://example.com:44321/h"}, headers=admin)
     assert default.json()["events"] == ["action", "notice"]  # verdicts are opt-in
+    assert default.json()["url"] == "https://example.com:44321/h"  # any port up to 65535
+    too_far = api.post("/v1/webhooks", json={"url": "https://example.com:65536/h"}, headers=admin)
+    assert too_far.status_code == 422
     wrong = api.post(
         "/v1/webhooks", json={"url": "https://example.com/h", "verdict_decisions": ["reject"]},
         headers=admin,
