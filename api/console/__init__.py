@@ -9,7 +9,14 @@ from fastapi import FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import Response
 
-from api.console import auth_pages, author_page, item_page, review_pages, session
+from api.console import (
+    analytics_page,
+    auth_pages,
+    author_page,
+    item_page,
+    review_pages,
+    session,
+)
 from api.console.web import HERE, CsrfFailed, NotAllowed, SignInRequired, refused_page, sign_in_page
 
 STATIC = f"{session.PATH}/static"
@@ -18,7 +25,7 @@ STATIC = f"{session.PATH}/static"
 def install(app: FastAPI) -> None:
     """Mount the pages, their static files, and what turns a missing session into a sign-in."""
     app.mount(STATIC, StaticFiles(directory=HERE / "static"), name="console-static")
-    for module in (auth_pages, review_pages, item_page, author_page):
+    for module in (auth_pages, review_pages, item_page, author_page, analytics_page):
         app.include_router(module.router)
 
     @app.exception_handler(SignInRequired)

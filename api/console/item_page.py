@@ -41,6 +41,8 @@ def item_page(item: ItemPath, request: Request, caller: ModeratorDep) -> Respons
         found = reads.actions(state.warehouse, tenant, entry.event_id)
         steps = reads.history(rows, found, reported)
         appeals = [r for r in rows if r.origin == "appeal"]
+        own = next(r for r in rows if r.id == entry.id)
+        decided = (own.decided_action, own.claimed_by) if own.state != "open" else None
         reports = [(r.created_at, r.reporter, r.category, r.text) for r in reported]
         appeal_rows = [(r.id, r.enqueued_at, r.appeal_of, r.appeal_text, r.state,
                         r.decided_action) for r in appeals]  # fmt: skip
@@ -49,6 +51,6 @@ def item_page(item: ItemPath, request: Request, caller: ModeratorDep) -> Respons
     return render(
         request, "item.html", caller, entry=entry, verdict=verdict, runs=runs, scores=scores,
         history=steps, reports=reports, appeals=appeal_rows, reasons=list(REASONS.values()),
-        defaults=DEFAULT_REASON, me=caller.principal.actor, warehouse_ok=found is not None,
-        back=f"{session.PATH}/items/{item}",
+        defaults=DEFAULT_REASON, me=caller.principal.actor, decided=decided,
+        warehouse_ok=found is not None, back=f"{session.PATH}/items/{item}",
     )  # fmt: skip

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 import pytest
 from fastapi.testclient import TestClient
 
+from api.console.chart import stacked
 from api.console.markup import Run, clock, highlight
 from api.review import items
 from api.review.items import Subject
@@ -148,6 +149,21 @@ def test_claim_and_remove_through_the_forms(
     out = browser.post("/console/logout", data={"csrf": csrf})
     assert out.status_code == 303
     assert browser.get("/console").status_code == 303
+
+
+def test_analytics_without_a_warehouse_says_so(api: TestClient, browser: TestClient) -> None:
+    sign_in(browser, make_user(api, new_tenant(), "member"))
+    page = browser.get("/console/analytics?period=24h")
+    assert (page.status_code, "did not answer" in page.text) == (200, True)
+    assert browser.get("/console/analytics?period=1y").status_code == 422
+
+
+def test_stacked_chart_scales_to_a_round_peak() -> None:
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    chart = stacked([(t0, {"review": 3, "reject": 1}), (t0, {})], "%H")
+    assert (chart.peak, chart.ticks[-1][1]) == (4, "5")
+    assert [k for k, _, _ in chart.keys] == ["review", "reject"]
+    assert [b.css for b in chart.bars] == ["c-review", "c-reject"]
 
 
 def test_members_without_the_moderate_scope_are_refused(
