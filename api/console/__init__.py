@@ -14,6 +14,7 @@ from api.console import (
     auth_pages,
     author_page,
     item_page,
+    operations_page,
     review_pages,
     session,
 )
@@ -25,7 +26,9 @@ STATIC = f"{session.PATH}/static"
 def install(app: FastAPI) -> None:
     """Mount the pages, their static files, and what turns a missing session into a sign-in."""
     app.mount(STATIC, StaticFiles(directory=HERE / "static"), name="console-static")
-    for module in (auth_pages, review_pages, item_page, author_page, analytics_page):
+    for module in (
+        auth_pages, review_pages, item_page, author_page, analytics_page, operations_page,
+    ):  # fmt: skip
         app.include_router(module.router)
 
     @app.exception_handler(SignInRequired)

@@ -2,11 +2,13 @@
 chromium-driver, against the `api` fixture's app served on a real port (uvicorn in the app's own
 event loop, so its publisher and warehouse are the ones the routes use), with the real text
 worker judging what is posted. A moderator signs in, sees the queue, claims an item and removes
-it with the keyboard; the item leaves the queue and the removal appears in its history. Every
-page loads without a console error, and each is saved as a screenshot into docs/console/."""
+it with the keyboard; the item leaves the queue and the removal appears in its history; the
+author, analytics and operations pages follow. Every page loads without a console error, and each
+is saved as a screenshot into docs/console/ (docs/console.md shows them)."""
 
 from __future__ import annotations
 
+import base64
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -90,12 +92,14 @@ def visit(driver: WebDriver, url: str | None, shot: str | None = None) -> None:
     log: list[dict[str, Any]] = driver.get_log("browser")  # type: ignore[no-untyped-call]
     errors = [e for e in log if e["level"] in ("SEVERE", "ERROR")]
     assert errors == [], errors
-    if shot:  # the whole page: the window as tall as the document, then back
+    if shot:  # the whole page, beyond the window (Chromium's DevTools protocol)
+        size = driver.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
+        clip = {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1}
+        png = driver.execute_cdp_cmd(
+            "Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True, "clip": clip}
+        )
         SHOTS.mkdir(parents=True, exist_ok=True)
-        height = driver.execute_script("return document.documentElement.scrollHeight")
-        driver.set_window_size(WIDTH, max(HEIGHT, int(height)))
-        driver.save_screenshot(str(SHOTS / f"{shot}.png"))
-        driver.set_window_size(WIDTH, HEIGHT)
+        (SHOTS / f"{shot}.png").write_bytes(base64.b64decode(png["data"]))
 
 
 def press(driver: WebDriver, keys: str) -> None:
@@ -205,6 +209,9 @@ def test_a_moderator_removes_an_item_in_the_browser(
     wait_for(charted, 60, interval=1, what="the two items in the analytics chart")
     visit(browser, None, "analytics")
     assert "review 2" in browser.find_element(By.CLASS_NAME, "legend").text
+
+    visit(browser, f"{console_url}/console/operations", "operations")
+    assert browser.find_element(By.ID, "dl-h").text == "Dead letters"
 
     browser.find_element(By.CSS_SELECTOR, "form.who button").click()
     visit(browser, None)

@@ -158,6 +158,15 @@ def test_analytics_without_a_warehouse_says_so(api: TestClient, browser: TestCli
     assert browser.get("/console/analytics?period=1y").status_code == 422
 
 
+def test_operations_shows_the_audit_log_to_admins(api: TestClient, browser: TestClient) -> None:
+    email = make_user(api, new_tenant(), "admin")
+    sign_in(browser, email)
+    page = browser.get("/console/operations")
+    assert page.status_code == 200
+    assert "The warehouse did not answer." in page.text  # the dead letters: no warehouse here
+    assert re.search(rf"<td>user:{re.escape(email)}</td><td>login</td>", page.text)
+
+
 def test_stacked_chart_scales_to_a_round_peak() -> None:
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
     chart = stacked([(t0, {"review": 3, "reject": 1}), (t0, {})], "%H")
