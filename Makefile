@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 LOCK := constraints.txt
 
-.PHONY: run test test-fast lint docs install install-dev install-docs clean
+.PHONY: run test test-fast lint docs install install-dev install-docs browser clean
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -38,6 +38,14 @@ lint: install-dev
 	$(VENV)/bin/mypy docs/api_reference.py
 	$(VENV)/bin/lint-imports
 
+# The console's browser test (tests/integration/test_console.py) drives Debian's Chromium through
+# chromium-driver; installed here when missing (CI runs as root on Debian).
+browser:
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q chromium chromium-driver; \
+	fi
+
 # The tiers: tests/unit/ (no broker, warehouse or trained model; seconds) and tests/integration/
 # (the real broker, warehouse and workers). pytest exits 5 when it collected no test: that is a
 # failure here, not a pass.
@@ -46,7 +54,7 @@ INTEGRATION := $(PY) -m pytest tests/integration -ra --durations=10
 CHECK_RAN := rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests ran" >&2; exit 1; fi; exit $$rc
 
 # Lint, the unit tier, then the integration tier: the first that fails stops the rest.
-test: lint
+test: lint browser
 	$(UNIT); $(CHECK_RAN)
 	$(INTEGRATION); $(CHECK_RAN)
 

@@ -19,7 +19,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.openapi.utils import get_openapi
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import contract, docs_pages, errors, observability
+from api import console, contract, docs_pages, errors, observability
 from api.accounts.limits import LoginLimiter
 from api.feed.hub import VerdictHub
 from api.review.intake import ReviewIntake
@@ -286,6 +286,7 @@ def create_app(settings: Settings, *, run_sink: bool | None = None) -> FastAPI:
     app.add_middleware(RequestId)
     observability.install(app, settings.api, settings.metrics)
     docs_pages.install(app)
+    console.install(app)
     for router in ROUTERS:
         app.include_router(router)
 

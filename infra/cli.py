@@ -246,6 +246,7 @@ def _banner(api_url: str, bootstrap: str, data_dir: Path, token: str | None, sto
     lines = [
         f"  API docs      {api_url}/docs",
         f"  Health        {api_url}/health",
+        f"  Console       {api_url}/console  (sign in with a user: modstream admin create-user)",
         f"  Chat          ws://{settings.chat.host}:{settings.chat.port}/socket.io/",
         f"  A verdict     {api_url}/v1/verdicts/sample-en-1",
     ]

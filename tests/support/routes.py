@@ -25,6 +25,10 @@ FOREIGN = {("POST", "/v1alpha1/comments:analyze"), ("POST", "/v1/moderations")}
 """Routes that refuse a missing credential in another API's shape (Perspective's 403, OpenAI's
 401): tests/integration/test_compat_perspective.py and test_compat_openai.py test those."""
 
+CONSOLE = "/console"
+"""The moderator console's pages: an anonymous caller is sent to its sign-in page, not given a
+401 (tests/unit/test_console.py tests every one of them)."""
+
 
 def every_route(app: Any) -> set[tuple[str, str]]:
     """(method, path) of every route, `WS` for WebSockets, through included routers."""
@@ -49,4 +53,13 @@ def protected_routes() -> list[tuple[str, str]]:
     """Every route but the public and foreign-shaped ones, sorted, from an app that is built
     but not started."""
     app = create_app(settings_for(Path(tempfile.gettempdir()), "127.0.0.1:9"))
-    return sorted(every_route(app) - PUBLIC - FOREIGN)
+    return sorted(r for r in every_route(app) - PUBLIC - FOREIGN if not console_route(r))
+
+
+def console_route(route: tuple[str, str]) -> bool:
+    return route[1] == CONSOLE or route[1].startswith(CONSOLE + "/")
+
+
+def console_routes() -> list[tuple[str, str]]:
+    app = create_app(settings_for(Path(tempfile.gettempdir()), "127.0.0.1:9"))
+    return sorted(r for r in every_route(app) if console_route(r))

@@ -1,0 +1,56 @@
+"""One item: its text with the toxic spans marked, its label scores as bars, the model's
+verdict and the rewrite it suggested, the queue entry (who holds or decided it), reports,
+appeals, and its history; the claim, release and decision forms when it is open."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request
+from starlette.responses import Response
+
+from api import queries
+from api.console import reads, session
+from api.console.markup import highlight
+from api.console.review_pages import DEFAULT_REASON
+from api.console.web import ModeratorDep, refused_page, render
+from api.errors import ApiError
+from api.routes import review
+from infra.errors import Refused, WarehouseError
+from schemas.moderation import REASONS
+
+router = APIRouter(prefix=session.PATH, include_in_schema=False)
+
+ItemPath = Annotated[int, Path(ge=1, le=2**62)]
+
+
+@router.get("/items/{item}")
+def item_page(item: ItemPath, request: Request, caller: ModeratorDep) -> Response:
+    state, tenant = caller.state, caller.principal.tenant
+    try:
+        entry = review.get_item(item, caller.principal, state)
+    except (ApiError, Refused) as exc:
+        return refused_page(request, exc.message, 404)
+    try:
+        verdict = queries.get_verdict_detail(state.warehouse, tenant, entry.event_id)
+    except WarehouseError:
+        verdict = None
+    with state.accounts.session() as db:
+        rows = reads.entries(db, tenant, entry.event_id)
+        reported = reads.reports(db, tenant, entry.event_id)
+        found = reads.actions(state.warehouse, tenant, entry.event_id)
+        steps = reads.history(rows, found, reported)
+        appeals = [r for r in rows if r.origin == "appeal"]
+        own = next(r for r in rows if r.id == entry.id)
+        decided = (own.decided_action, own.claimed_by) if own.state != "open" else None
+        reports = [(r.created_at, r.reporter, r.category, r.text) for r in reported]
+        appeal_rows = [(r.id, r.enqueued_at, r.appeal_of, r.appeal_text, r.state,
+                        r.decided_action) for r in appeals]  # fmt: skip
+    runs = highlight(verdict.text or "", verdict.spans) if verdict and verdict.text else []
+    scores = sorted((verdict.scores if verdict else {}).items(), key=lambda kv: -kv[1])
+    return render(
+        request, "item.html", caller, entry=entry, verdict=verdict, runs=runs, scores=scores,
+        history=steps, reports=reports, appeals=appeal_rows, reasons=list(REASONS.values()),
+        defaults=DEFAULT_REASON, me=caller.principal.actor, decided=decided,
+        warehouse_ok=found is not None, back=f"{session.PATH}/items/{item}",
+    )  # fmt: skip
