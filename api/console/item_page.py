@@ -28,7 +28,7 @@ ItemPath = Annotated[int, Path(ge=1, le=2**62)]
 def item_page(item: ItemPath, request: Request, caller: ModeratorDep) -> Response:
     state, tenant = caller.state, caller.principal.tenant
     try:
-        entry = review.get_item(item, caller.principal, state)
+        entry = review.get_item(item, caller.access, state, caller.ctx)
     except (ApiError, Refused) as exc:
         return refused_page(request, exc.message, 404)
     try:

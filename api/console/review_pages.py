@@ -29,16 +29,16 @@ DEFAULT_REASON = {"approve": "no_violation", "overturn": "no_violation", "escala
 
 @router.get("")
 def queues(request: Request, caller: ModeratorDep) -> Response:
-    found = review.list_queues(caller.principal, caller.state)
+    found = review.list_queues(caller.access, caller.state)
     return render(request, "queues.html", caller, queues=found)
 
 
 @router.get("/queues/{queue}")
 def queue(queue: QueuePath, request: Request, caller: ModeratorDep) -> Response:
-    listed = review.list_queues(caller.principal, caller.state)
+    listed = review.list_queues(caller.access, caller.state)
     info = next((q for q in listed if q.name == queue), None)
     sla = info.sla_seconds if info else caller.state.settings.review.sla
-    page = review.queue_items(queue, caller.principal, caller.state, PAGE, None)
+    page = review.queue_items(queue, caller.access, caller.state, caller.ctx, PAGE, None)
     return render(
         request, "queue.html", caller, queue=queue, info=info, sla=sla, items=page.data,
         more=page.next is not None, reasons=list(REASONS.values()), defaults=DEFAULT_REASON,
@@ -50,7 +50,7 @@ def queue(queue: QueuePath, request: Request, caller: ModeratorDep) -> Response:
 def claim_next(queue: QueuePath, caller: ModeratorDep, form: FormDep) -> Response:
     back = f"{session.PATH}/queues/{queue}"
     try:
-        got = review.claim_next(queue, caller.principal, caller.state)
+        got = review.claim_next(queue, caller.access, caller.state, caller.ctx)
     except (ApiError, Refused) as exc:
         return redirect(back, caller.state, error=exc.message)
     if not isinstance(got, review.ItemOut):
@@ -62,7 +62,7 @@ def claim_next(queue: QueuePath, caller: ModeratorDep, form: FormDep) -> Respons
 def claim(item: ItemPath, caller: ModeratorDep, form: FormDep) -> Response:
     back = local(form.get("back"), f"{session.PATH}/items/{item}")
     try:
-        review.claim(item, caller.principal, caller.state)
+        review.claim(item, caller.access, caller.state, caller.ctx)
     except (ApiError, Refused) as exc:
         return redirect(back, caller.state, error=exc.message)
     return redirect(back, caller.state, ok=f"Claimed item {item}.")
@@ -72,7 +72,7 @@ def claim(item: ItemPath, caller: ModeratorDep, form: FormDep) -> Response:
 def release(item: ItemPath, caller: ModeratorDep, form: FormDep) -> Response:
     back = local(form.get("back"), f"{session.PATH}/items/{item}")
     try:
-        review.release(item, caller.principal, caller.state)
+        review.release(item, caller.access, caller.state)
     except (ApiError, Refused) as exc:
         return redirect(back, caller.state, error=exc.message)
     return redirect(back, caller.state, ok=f"Released item {item}.")
@@ -88,7 +88,7 @@ async def decide(item: ItemPath, caller: ModeratorDep, form: FormDep) -> Respons
             note=form.get("note", ""),
             queue=form.get("queue") or None,
         )
-        done = await review.decide(item, body, caller.principal, caller.state)
+        done = await review.decide(item, body, caller.access, caller.state, caller.ctx)
     except ValidationError:
         return redirect(back, caller.state, error="Choose an action and a reason.")
     except (ApiError, Refused) as exc:

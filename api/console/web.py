@@ -13,10 +13,11 @@ from fastapi import Depends, Request
 from fastapi.templating import Jinja2Templates
 from starlette.responses import RedirectResponse, Response
 
-from api.accounts.service import Principal
+from api.accounts.service import Context, Principal
 from api.console import session
 from api.console.markup import age, clock, score_class, sla_left
-from api.deps import StateDep, principal_for
+from api.deps import StateDep, context, principal_for
+from api.review.grants import Access
 from api.state import AppState
 from infra.errors import Forbidden, Refused, Unauthenticated
 
@@ -68,6 +69,12 @@ class Caller:
     principal: Principal
     state: AppState
     csrf: str
+    ctx: Context
+
+    @property
+    def access(self) -> Access:
+        """The review routes' caller: the console's pages need `moderate`, every queue."""
+        return Access(self.principal, None)
 
 
 def signed_in(request: Request, state: StateDep) -> Caller:
@@ -80,7 +87,7 @@ def signed_in(request: Request, state: StateDep) -> Caller:
         raise SignInRequired from exc
     if not principal.is_session:  # only a password sign-in, never an API token, makes a session
         raise SignInRequired
-    return Caller(principal, state, session.csrf_for(state.settings, token))
+    return Caller(principal, state, session.csrf_for(state.settings, token), context(request))
 
 
 CallerDep = Annotated[Caller, Depends(signed_in)]
