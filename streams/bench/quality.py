@@ -70,14 +70,18 @@ def _quality(
     return evaluate(clf, held, step=lambda n: bar.advance(task, n), tagger=tagger)
 
 
-def _loso(data: Path, limit: int | None, jobs: int, bar: Progress) -> dict[str, Any]:
+def _loso(
+    data: Path, limit: int | None, sample: int | None, jobs: int, bar: Progress
+) -> dict[str, Any]:
     from streams.training.dataset import load_extra
-    from streams.training.loso import folds
+    from streams.training.loso import folds, sample_per_source
     from streams.training.train import fit_toxic, trainable_sources, training_rows
 
     rows = training_rows(data, limit)
     trainable = trainable_sources(rows)
     scored = rows + [r for r in load_extra(data, limit) if r.dataset not in EXTRA_TRAIN]
+    if sample is not None:
+        scored = sample_per_source(scored, sample)
     task = bar.add_task("leave-one-source-out", total=len(folds(scored, trainable)))
 
     def step(name: str) -> None:
@@ -99,6 +103,7 @@ def run_bench(  # noqa: PLR0913 - the command's options, keyword-only
     threads: int,
     progress: bool,
     loso: bool = True,
+    sample: int | None = None,
     jobs: int = 1,
 ) -> dict[str, Any]:
     """Everything `bench quality` reports, as a dict."""
@@ -134,6 +139,7 @@ def run_bench(  # noqa: PLR0913 - the command's options, keyword-only
     report: dict[str, Any] = {
         "models": {name: clf.version for name, clf in tiers.items()},
         "limit": limit,
+        "sample": sample,
         "held_out_rows": len(held),
         "quality": {},
         "speed": {},
@@ -142,7 +148,7 @@ def run_bench(  # noqa: PLR0913 - the command's options, keyword-only
     bar = task_bar(console, enabled=progress)
     with bar:
         if loso:
-            report["loso"] = _loso(data, limit, jobs, bar)
+            report["loso"] = _loso(data, limit, sample, jobs, bar)
         for name, clf in tiers.items():
             report["quality"][name] = _quality(clf, held, bar, name, tagger)
         speed_rows = held[:speed_texts]
@@ -276,6 +282,10 @@ def bench_quality(  # noqa: PLR0913, PLR0917 - a command: one parameter per opti
     loso: Annotated[
         bool, typer.Option(help="Lead with leave-one-source-out (one fit per source).")
     ] = True,
+    sample: Annotated[
+        int | None,
+        typer.Option(help="Leave-one-source-out on at most N rows a source (a stable sample)."),
+    ] = None,
     jobs: Annotated[
         int, typer.Option(help="Worker processes for the leave-one-source-out fits.")
     ] = 1,
@@ -295,6 +305,7 @@ def bench_quality(  # noqa: PLR0913, PLR0917 - a command: one parameter per opti
         threads=threads,
         progress=not as_json and sys.stderr.isatty(),
         loso=loso,
+        sample=sample,
         jobs=jobs,
     )
     if as_json:

@@ -11,6 +11,7 @@ worker processes (`jobs`).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from streams.text.linear import LinearTextClassifier
 from streams.training.dataset import Row, is_holdout, split
 from streams.training.evaluate import binary_metrics
 
-__all__ = ["FitToxic", "Fold", "folds", "run_loso", "source_key"]
+__all__ = ["FitToxic", "Fold", "folds", "run_loso", "sample_per_source", "source_key"]
 
 # A recipe: (training rows, language, feature spec) -> a `toxic` model.
 FitToxic = Callable[[Sequence[Row], str, FeatureSpec], LangModel]
@@ -36,6 +37,19 @@ UNSCORED: frozenset[str] = frozenset({"toxic_spans"})
 def source_key(row: Row) -> str:
     """A source within one language ("en/mlma" and "ar/mlma" are different sources)."""
     return f"{row.lang}/{row.source}"
+
+
+def sample_per_source(rows: Sequence[Row], n: int) -> list[Row]:
+    """At most `n` rows of each source, picked by a stable hash of the row id (not the first
+    `n` of the file, which some sets sort by class), in source order."""
+    by_source: dict[str, list[Row]] = {}
+    for r in rows:
+        by_source.setdefault(source_key(r), []).append(r)
+
+    def rank(r: Row) -> bytes:
+        return hashlib.blake2b(f"sample:{r.id}".encode(), digest_size=8).digest()
+
+    return [r for key in sorted(by_source) for r in sorted(by_source[key], key=rank)[:n]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,11 +102,10 @@ def _fold_rows(fold: Fold, rows: Sequence[Row]) -> tuple[list[Row], list[Row]]:
 
 
 def _run_fold(
-    fold: Fold, rows: Sequence[Row], fit: FitToxic
+    fold: Fold, rows: Sequence[Row], fit: FitToxic, spec: FeatureSpec
 ) -> tuple[Fold, list[Row], list[float]]:
     """Fit the fold's model and score its test rows (in a worker process)."""
     train_rows, test = _fold_rows(fold, rows)
-    spec = FeatureSpec()
     model = fit(train_rows, fold.lang, spec)
     clf = LinearTextClassifier(spec, {"en": model, fold.lang: model})
     scores: list[float] = []
@@ -119,6 +132,7 @@ def run_loso(
     *,
     jobs: int = 1,
     threshold: float = 0.5,
+    spec: FeatureSpec | None = None,
     step: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """{"unseen": {source: metrics}, "pooled": {source: metrics}, "folds": n}.
@@ -128,6 +142,7 @@ def run_loso(
     module-level function, so that worker processes can run it). Metrics: n, pos_rate,
     roc_auc, macro_f1 and f1_toxic at `threshold` (the shipped policy line)."""
     plan = folds(rows, trainable)
+    spec = spec or FeatureSpec()
     unseen: dict[str, dict[str, float]] = {}
     pooled: dict[str, dict[str, float]] = {}
 
@@ -144,10 +159,10 @@ def run_loso(
 
     if jobs <= 1:
         for fold in plan:
-            record(*_run_fold(fold, rows, fit))
+            record(*_run_fold(fold, rows, fit, spec))
     else:
         with ProcessPoolExecutor(max_workers=jobs) as pool:
-            futures = [pool.submit(_run_fold, fold, rows, fit) for fold in plan]
+            futures = [pool.submit(_run_fold, fold, rows, fit, spec) for fold in plan]
             for fut in futures:
                 record(*fut.result())
     return {"unseen": unseen, "pooled": pooled, "folds": len(plan), "threshold": threshold}
