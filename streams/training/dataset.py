@@ -96,9 +96,11 @@ def load_dir(data_dir: Path, limit: int | None = None) -> list[Row]:
 
 
 # Files of `extra/` (added after `text/`) the fast tier trains on; the others are scored only.
-# Arabic MLMA is not: trained on, it lifted MPOLD but cost OSACT2020 0.025 ROC-AUC and 0.10
+# None yet: the English MLMA, Stormfront and ConvAbuse sets lift leave-one-source-out, but the
+# calibration that keeps everyday texts below the approve line with them is not settled (see
+# docs/performance.md#leave-one-source-out); Arabic MLMA cost OSACT2020 0.025 ROC-AUC and 0.10
 # macro-F1 leave-one-source-out. The HateCheck suites are templated tests, kept as a diagnostic.
-EXTRA_TRAIN: tuple[str, ...] = ("en_convabuse_train", "en_mlma_train", "en_stormfront_train")
+EXTRA_TRAIN: tuple[str, ...] = ()
 
 
 def load_extra(
