@@ -132,6 +132,12 @@ def train(
     data: Annotated[Path | None, typer.Option(help="Labeled data [default: setting]")] = None,
     limit: Annotated[int | None, typer.Option(help="At most this many rows per file.")] = None,
     if_missing: Annotated[bool, typer.Option(help="Do nothing if a model is there.")] = False,
+    loso: Annotated[
+        bool,
+        typer.Option(
+            help="Also measure leave-one-source-out for the model card (one fit a source)."
+        ),
+    ] = False,
 ) -> None:
     """Train the text models from the labeled data and write the artifact and its model card."""
     from streams.text.load import FAST_ONLY, load_classifier
@@ -150,7 +156,7 @@ def train(
     source = data or settings.training_data
     if not source.is_dir():
         raise ConfigError(f"no training data at {source} (set MODSTREAM_TRAINING_DATA)")
-    metrics = run_training(source, out, limit=limit)
+    metrics = run_training(source, out, limit=limit, cross_source_eval=loso)
     console.print(f"[green]model written to {out}[/]")
     _print_metrics(metrics)
 

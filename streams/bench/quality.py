@@ -1,10 +1,15 @@
-"""`modstream bench quality`: how good the text models are on the held-out rows.
+"""`modstream bench quality`: how good the text models are on sources they never saw, and on the
+held-out rows.
 
-Loads the fast tier (or trains it first with `--train`) and, where a transformer is available,
-the cascade; scores the held-out split of the labeled data (`streams.training.dataset.split`: never
-trained on) and prints ROC-AUC and macro-F1 per label, language and data set, toxic-span
-char-F1 (as served and under the SemEval protocol), the rule labels on their hand-written cases,
-and texts/s per tier with the cascade's uncertain share. `--json` prints the same as JSON.
+It leads with leave-one-source-out (`streams.training.loso`): per source and language, the fast
+tier's recipe fitted without that source scores all of its rows (ROC-AUC, macro-F1 and toxic F1
+at the shipped threshold), beside the pooled split's figure for the same source. Then it loads the
+fast tier (or trains it first with `--train`) and, where a transformer is available, the cascade;
+scores the held-out split (`streams.training.dataset.split`: never trained on) and the `extra/`
+files the fast tier does not train on, and prints ROC-AUC and macro-F1 per label, language and
+data set, toxic-span char-F1 (as served and under the SemEval protocol), the rule labels on their
+hand-written cases, and texts/s per tier with the cascade's uncertain share. `--json` prints the
+same as JSON.
 """
 
 from __future__ import annotations
@@ -25,7 +30,8 @@ from infra.errors import ConfigError
 from infra.progress import task_bar
 from infra.settings import get_settings
 from streams.text.classifier import Classifier
-from streams.training.dataset import Row
+from streams.training.dataset import EXTRA_TRAIN, Row
+from streams.training.loso import run_loso
 
 bench_quality_app = typer.Typer(no_args_is_help=True)
 console = Console(stderr=True)
@@ -64,6 +70,27 @@ def _quality(
     return evaluate(clf, held, step=lambda n: bar.advance(task, n), tagger=tagger)
 
 
+def _loso(
+    data: Path, limit: int | None, sample: int | None, jobs: int, bar: Progress
+) -> dict[str, Any]:
+    from streams.training.dataset import load_extra
+    from streams.training.loso import folds, sample_per_source
+    from streams.training.train import fit_toxic, trainable_sources, training_rows
+
+    rows = training_rows(data, limit)
+    trainable = trainable_sources(rows)
+    scored = rows + [r for r in load_extra(data, limit) if r.dataset not in EXTRA_TRAIN]
+    if sample is not None:
+        scored = sample_per_source(scored, sample)
+    task = bar.add_task("leave-one-source-out", total=len(folds(scored, trainable)))
+
+    def step(name: str) -> None:
+        bar.update(task, description=f"leave-one-source-out: {name}")
+        bar.advance(task)
+
+    return run_loso(scored, trainable, fit_toxic, jobs=jobs, step=step)
+
+
 def run_bench(  # noqa: PLR0913 - the command's options, keyword-only
     data: Path,
     model_dir: Path,
@@ -75,6 +102,9 @@ def run_bench(  # noqa: PLR0913 - the command's options, keyword-only
     cascade: bool,
     threads: int,
     progress: bool,
+    loso: bool = True,
+    sample: int | None = None,
+    jobs: int = 1,
 ) -> dict[str, Any]:
     """Everything `bench quality` reports, as a dict."""
     from dataclasses import replace
@@ -83,8 +113,8 @@ def run_bench(  # noqa: PLR0913 - the command's options, keyword-only
     from streams.text.linear import LinearTextClassifier
     from streams.text.load import TierOptions, load_classifier
     from streams.text.rules import RULES_VERSION, evaluate_rules
-    from streams.training.dataset import load_dir, split
-    from streams.training.train import train
+    from streams.training.dataset import load_extra, split
+    from streams.training.train import train, training_rows
 
     if not data.is_dir():
         raise ConfigError(f"no labeled data at {data} (set MODSTREAM_TRAINING_DATA)")
@@ -101,13 +131,15 @@ def run_bench(  # noqa: PLR0913 - the command's options, keyword-only
         if isinstance(full, CascadeClassifier):
             tiers["cascade"] = full
             transformer = full.transformers.get("en")
-    _, held = split(load_dir(data, limit))
+    _, held = split(training_rows(data, limit))
+    held += [r for r in load_extra(data, limit) if r.dataset not in EXTRA_TRAIN]
     random.Random(7).shuffle(held)
     tagger = fast.models["en"].tagger if "en" in fast.models else None
 
     report: dict[str, Any] = {
         "models": {name: clf.version for name, clf in tiers.items()},
         "limit": limit,
+        "sample": sample,
         "held_out_rows": len(held),
         "quality": {},
         "speed": {},
@@ -115,6 +147,8 @@ def run_bench(  # noqa: PLR0913 - the command's options, keyword-only
     }
     bar = task_bar(console, enabled=progress)
     with bar:
+        if loso:
+            report["loso"] = _loso(data, limit, sample, jobs, bar)
         for name, clf in tiers.items():
             report["quality"][name] = _quality(clf, held, bar, name, tagger)
         speed_rows = held[:speed_texts]
@@ -137,7 +171,38 @@ def _cell(m: dict[str, float] | None) -> str:
     return f"acc {m.get('accuracy', float('nan')):.3f}"
 
 
+def _f(m: dict[str, float] | None, key: str) -> str:
+    return f"{m[key]:.3f}" if m and key in m else "–"
+
+
+def print_loso(loso: dict[str, Any], out: Console) -> None:
+    """The lead table: each source scored by a model that never saw it, beside the pooled split."""
+    table = Table(
+        title="toxic on unseen sources: leave-one-source-out (trained on every other source of"
+        f" the language); F1 at the shipped threshold {loso['threshold']}"
+    )
+    for col in ("source", "n", "pos", "ROC-AUC", "macro-F1", "F1 toxic", "pooled AUC/F1"):
+        table.add_column(col, justify="left" if col == "source" else "right")
+    for name, m in loso["unseen"].items():
+        table.add_row(
+            name,
+            str(int(m["n"])),
+            f"{m['pos_rate']:.0%}",
+            _f(m, "roc_auc"),
+            _f(m, "macro_f1"),
+            _f(m, "f1_toxic"),
+            _cell(loso["pooled"].get(name)),
+        )
+    for name, m in loso["pooled"].items():
+        if name.endswith("/all"):
+            table.add_row(name + " (pooled split)", str(int(m["n"])), f"{m['pos_rate']:.0%}",
+                          "", "", _f(m, "f1_toxic"), _cell(m))  # fmt: skip
+    out.print(table)
+
+
 def print_report(report: dict[str, Any], out: Console) -> None:
+    if "loso" in report:
+        print_loso(report["loso"], out)
     spans = Table(title="toxic-span char-F1 and rule firing rates on held-out rows")
     for col in ("tier", "scope", "span F1 served", "span F1 tagger", "posts", "threat", "harass."):
         spans.add_column(col, justify="left" if col in ("tier", "scope") else "right")
@@ -214,9 +279,20 @@ def bench_quality(  # noqa: PLR0913, PLR0917 - a command: one parameter per opti
         bool, typer.Option(help="Also measure the cascade (when a transformer is available).")
     ] = True,
     threads: Annotated[int, typer.Option(help="onnxruntime intra-op threads.")] = 1,
+    loso: Annotated[
+        bool, typer.Option(help="Lead with leave-one-source-out (one fit per source).")
+    ] = True,
+    sample: Annotated[
+        int | None,
+        typer.Option(help="Leave-one-source-out on at most N rows a source (a stable sample)."),
+    ] = None,
+    jobs: Annotated[
+        int, typer.Option(help="Worker processes for the leave-one-source-out fits.")
+    ] = 1,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
 ) -> None:
-    """ROC-AUC / macro-F1 per label, language and data set, span F1, rules, texts/s per tier."""
+    """Leave-one-source-out per source first; then ROC-AUC / macro-F1 per label, language and
+    data set on the held-out rows, span F1, rules, texts/s per tier."""
     settings = get_settings()
     report = run_bench(
         data or settings.training_data,
@@ -228,6 +304,9 @@ def bench_quality(  # noqa: PLR0913, PLR0917 - a command: one parameter per opti
         cascade=cascade,
         threads=threads,
         progress=not as_json and sys.stderr.isatty(),
+        loso=loso,
+        sample=sample,
+        jobs=jobs,
     )
     if as_json:
         sys.stdout.write(json.dumps(report, indent=2, sort_keys=True) + "\n")

@@ -5,7 +5,7 @@ the artifact's `FeatureSpec` fully defines them; the idf comes from training."""
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +14,7 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 from sklearn.feature_extraction.text import HashingVectorizer
 
+from streams.text.arabic import fold_arabic
 from streams.text.hashing import CharWbHasher
 from streams.text.normalize import normalize
 
@@ -27,6 +28,11 @@ F64 = NDArray[np.float64]
 _PUNCT_RE = re.compile(r"[^\w\s@*']|_")
 _WORD_PATTERN = r"(?u)\b\w+\b"
 
+# Folds a `FeatureSpec` may name, applied in its order after `normalize`.
+FOLDS: dict[str, Callable[[str], str]] = {"arabic": fold_arabic}
+# What new models are trained with.
+DEFAULT_FOLD: tuple[str, ...] = ("arabic",)
+
 
 @dataclass(frozen=True, slots=True)
 class FeatureSpec:
@@ -34,6 +40,9 @@ class FeatureSpec:
     char_bits: int = 20
     word_ngram: tuple[int, int] = (1, 2)
     word_bits: int = 19
+    # Text folding after `normalize`, by name (`FOLDS`): "arabic" folds dialect spellings
+    # (`streams.text.arabic`). Artifacts from before folding say nothing and read text as before.
+    fold: tuple[str, ...] = DEFAULT_FOLD
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -46,6 +55,7 @@ class FeatureSpec:
             "tf": "log1p",
             "norm": "l2 per block",
             "hash": "murmur3, alternate_sign=False",
+            "fold": list(self.fold),
         }
 
     @classmethod
@@ -55,6 +65,7 @@ class FeatureSpec:
             char_bits=int(obj["char_bits"]),
             word_ngram=(int(obj["word_ngram"][0]), int(obj["word_ngram"][1])),
             word_bits=int(obj["word_bits"]),
+            fold=tuple(str(f) for f in obj.get("fold", ())),
         )
 
     @property
@@ -79,9 +90,10 @@ class Featurizer:
             dtype=np.float32,
         )
 
-    @staticmethod
-    def prepare(text: str) -> str:
+    def prepare(self, text: str) -> str:
         text = normalize(text[:MAX_CHARS])
+        for name in self.spec.fold:
+            text = FOLDS[name](text)
         return _PUNCT_RE.sub(" ", text)
 
     def counts(self, prepared: Sequence[str]) -> tuple[sp.csr_matrix, sp.csr_matrix]:

@@ -92,6 +92,24 @@ def _f1_threshold(z: F64, y: NDArray[np.int64]) -> float:
     return float(cands[int(np.argmax(f1_pos + f1_neg))])
 
 
+_LOGIT_02 = float(np.log(0.2 / 0.8))  # the default policy's approve line, as a logit
+
+
+def approve_slope(s: F64, y: NDArray[np.int64], boundary: float, recall: float) -> float:
+    """The factor on calibrated logits `s` (boundary at `boundary`) that puts the score 0.2 where
+    a share `recall` of the toxic rows score above it (out of fold), 0.5 staying at `boundary`.
+
+    So the approve line keeps one meaning (it lets through at most 1 - `recall` of toxic texts)
+    whatever the mix of sources a recipe trains on; 1.0 if the toxic rows do not allow it."""
+    toxic = np.sort(s[y == 1])
+    if not len(toxic):
+        return 1.0
+    low = float(np.quantile(toxic, 1.0 - recall))
+    if low >= boundary:
+        return 1.0
+    return -_LOGIT_02 / (boundary - low)
+
+
 def fit_language(  # noqa: PLR0913 - the fit's options, keyword-only with defaults
     lang: str,
     examples: Sequence[Example],
@@ -103,6 +121,7 @@ def fit_language(  # noqa: PLR0913 - the fit's options, keyword-only with defaul
     by_source: bool = True,
     f1_boundary: bool = True,
     nb_scale: bool = False,
+    approve_recall: float | None = None,
     step: Callable[[str], None] | None = None,
 ) -> LangModel:
     """Fit one logistic regression per label on the examples that carry it, then calibrate it.
@@ -112,7 +131,8 @@ def fit_language(  # noqa: PLR0913 - the fit's options, keyword-only with defaul
     that fit) before the fit (NB-LR, after Wang & Manning 2012); the scale is folded into the
     coefficients, so the model is applied as any other. With `f1_boundary`, the calibration is
     shifted so that 0.5 is the threshold with the best macro-F1 on the out-of-fold scores of
-    the training rows (per language and label).
+    the training rows (per language and label). With `approve_recall`, the slope is then set so
+    that 0.2 (the default approve line) lets through that share of toxic rows (`approve_slope`).
     """
     labels = tuple(labels)
     blocks = featurizer.counts([featurizer.prepare(e.text) for e in examples])
@@ -141,6 +161,9 @@ def fit_language(  # noqa: PLR0913 - the fit's options, keyword-only with defaul
         a, b = _platt(oof, y, w)
         shift = _f1_threshold(a * oof + b, y) if f1_boundary else 0.0
         b -= shift
+        if approve_recall is not None:
+            slope = approve_slope(a * oof + b, y, 0.0, approve_recall)
+            a, b = a * slope, b * slope
         coefs.append(coef)
         intercepts.append(intercept)
         a_s.append(a)
