@@ -181,3 +181,29 @@ def test_members_without_the_moderate_scope_are_refused(
     sign_in(browser, make_user(api, new_tenant(), "member"))
     page = browser.get("/console")
     assert (page.status_code, "moderator or admin role" in page.text) == (403, True)
+
+
+def test_a_moderator_of_another_tenant_neither_sees_nor_decides_an_item(
+    api: TestClient, browser: TestClient, published: RecordingPublisher
+) -> None:
+    """The console's pages act for the session's tenant only (tests/integration/test_isolation.py
+    checks the API's routes; these pages call the same functions with the session's tenant)."""
+    owner, intruder = new_tenant(), new_tenant()
+    ident = enqueue(api, owner, f"{owner}-e1")
+    sign_in(browser, make_user(api, intruder, "moderator"))
+    queue = browser.get("/console/queues/default")
+    assert queue.status_code == 200
+    assert f"#{ident}" not in queue.text
+    assert browser.get(f"/console/items/{ident}").status_code == 404
+    csrf = csrf_of(queue.text)
+    back = "/console/queues/default"
+    browser.post(f"/console/items/{ident}/claim", data={"csrf": csrf, "back": back})
+    removal = {"csrf": csrf, "action": "remove", "reason": "insult", "back": back}
+    browser.post(f"/console/items/{ident}/decision", data=removal)
+    with state_of(api).accounts.session() as session:
+        item = items.get(session, owner, ident)
+        assert (item.state, item.claimed_by) == ("open", None)
+    assert not [
+        v for t, _, v in published.published
+        if t == "moderation.actions" and json.loads(v)["tenant"] in (owner, intruder)
+    ]  # fmt: skip
