@@ -199,24 +199,35 @@ class PipelineProcess:
     ) -> None:
         self._build = build
         self._lock = threading.Lock()
-        self._pool = self._start()
+        # Children are started from this one thread, which lives as long as this object: a
+        # child is told to die with the thread that started it (`die_with_parent`), and a
+        # replacement would otherwise start from whichever thread saw the crash.
+        self._spawner = ThreadPoolExecutor(1, thread_name_prefix="judge-spawner")
+        self._pool = self._spawner.submit(self._start).result()
         log.info("text pipeline in a child process (model %s)", self.model_version)
 
-    def _start(self) -> ProcessPoolExecutor:
-        pool = ProcessPoolExecutor(
-            max_workers=1,
-            mp_context=multiprocessing.get_context("spawn"),  # never fork a threaded process
-            initializer=_init,
-            initargs=(self._build, os.getpid()),
+    def _start(self, attempts: int = 3) -> ProcessPoolExecutor:
+        for attempt in range(1, attempts + 1):
+            pool = ProcessPoolExecutor(
+                max_workers=1,
+                mp_context=multiprocessing.get_context("spawn"),  # never fork a threaded process
+                initializer=_init,
+                initargs=(self._build, os.getpid()),
+            )
+            try:
+                self.model_version = pool.submit(_model_version).result()
+                return pool
+            except BrokenProcessPool:
+                codes = [p.exitcode for p in (pool._processes or {}).values()]
+                pool.shutdown(cancel_futures=True)
+                log.error(
+                    "text pipeline process died while starting (attempt %d of %d, exit %s)",
+                    attempt, attempts, codes,
+                )  # fmt: skip
+                time.sleep(attempt)
+        raise JudgeUnavailable(
+            "the text pipeline's child process could not start (its error is logged above)"
         )
-        try:
-            self.model_version = pool.submit(_model_version).result()
-        except BrokenProcessPool as exc:
-            pool.shutdown(cancel_futures=True)
-            raise JudgeUnavailable(
-                "the text pipeline's child process could not start (its error is logged above)"
-            ) from exc
-        return pool
 
     def process(self, records: Sequence[RawRecord]) -> Outgoing:
         """Raises `JudgeCrashed` if the child died judging (a new one is then ready), or
@@ -232,11 +243,12 @@ class PipelineProcess:
         with self._lock:  # batches in flight on other threads saw the same crash
             if self._pool is broken:
                 broken.shutdown(cancel_futures=True)
-                self._pool = self._start()
+                self._pool = self._spawner.submit(self._start).result()
                 log.warning("text pipeline process restarted")
 
     def close(self) -> None:
         self._pool.shutdown(cancel_futures=True)
+        self._spawner.shutdown()
 
 
 def split(records: Sequence[RawRecord], parts: int) -> list[list[RawRecord]]:
@@ -267,8 +279,8 @@ class Judges:
         count: int,
         build: Callable[[Settings], tuple[TextPipeline, LivePolicies]] = text_pipeline,
     ) -> None:
-        # One after another, from this thread: a child is told to die with the thread that
-        # started it (`die_with_parent`), so it must not be a short-lived one.
+        # One after another (each loads its models), each from a thread of its own that lives
+        # as long as it (see `PipelineProcess`).
         self.children = [PipelineProcess(build) for _ in range(count)]
         self._threads = ThreadPoolExecutor(count, thread_name_prefix="judge")
         self.model_version = self.children[0].model_version
