@@ -3,9 +3,12 @@ tier's tests carry the `integration` marker (tests/integration/conftest.py sets 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from infra.accounts import AccountsDB
 
 TESTS = Path(__file__).parent
 TIERS = ("unit", "integration")
@@ -20,3 +23,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             )
         if tier == "unit" and item.get_closest_marker("integration"):
             raise pytest.UsageError(f"{item.nodeid}: a unit test is marked `integration`")
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[AccountsDB]:
+    """An empty accounts store of the test's own."""
+    store = AccountsDB(f"sqlite:///{tmp_path / 'accounts.db'}")
+    store.create_schema()
+    yield store
+    store.close()

@@ -43,14 +43,6 @@ def fake() -> Iterator[FakeX]:
         yield running
 
 
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[AccountsDB]:
-    store = AccountsDB(f"sqlite:///{tmp_path / 'accounts.db'}")
-    store.create_schema()
-    yield store
-    store.close()
-
-
 def x_settings(fake: FakeX, broker: EmbeddedBroker, tmp_path: Path, **extra: Any) -> Settings:
     """Settings with X pointing at the fake; `extra` sets fields of the X section."""
     values: dict[str, Any] = {

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -33,14 +32,6 @@ from streams.strikes import StrikeState, apply_action, apply_verdict
 from tests.support.webhook_receiver import WebhookReceiver
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[AccountsDB]:
-    store = AccountsDB(f"sqlite:///{tmp_path / 'accounts.db'}")
-    store.create_schema()
-    yield store
-    store.close()
 
 
 def subject(n: int, *, toxic: float = 0.5, lang: str = "en", author: str = "a1") -> Subject:

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -27,14 +25,6 @@ from tests.support.webhook_receiver import WebhookReceiver
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 BOX = webhooks.cipher(SecretStr("k" * 40))
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[AccountsDB]:
-    store = AccountsDB(f"sqlite:///{tmp_path / 'accounts.db'}")
-    store.create_schema()
-    yield store
-    store.close()
 
 
 def verdict(n: int, decision: str, *, tenant: str = "t1", later: float = 0) -> Verdict:
