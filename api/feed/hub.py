@@ -39,9 +39,13 @@ class FeedFilter:
     decisions: frozenset[str] = frozenset()
     label: str | None = None
     min_score: float = 0.5
+    private: bool = False
+    """Chat messages are private: only a subscriber with the `private` scope receives them."""
 
     def matches(self, verdict: dict[str, Any]) -> bool:
         if verdict.get("tenant") != self.tenant:
+            return False
+        if verdict.get("kind") == "chat_message" and not self.private:
             return False
         if self.sources and verdict.get("source") not in self.sources:
             return False

@@ -17,7 +17,8 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import ReadTenant, check_scope, principal_for
+from api.accounts.service import Principal
+from api.deps import Reader, check_scope, principal_for
 from api.errors import ApiError, error_response, responses
 from api.feed import position
 from api.feed.hub import FeedClosed, FeedFilter, Subscription, VerdictHub
@@ -43,14 +44,16 @@ class FeedQuery(BaseModel):
         "(`partition:offset,…`, the `id` of a received message). `Last-Event-ID` wins.",
     )
 
-    def feed_filter(self, tenant: str) -> FeedFilter:
-        """The tenant always comes from the caller's credential, never from the query."""
+    def feed_filter(self, reader: Principal) -> FeedFilter:
+        """The tenant (and whether chat messages are seen) always comes from the caller's
+        credential, never from the query."""
         return FeedFilter(
-            tenant=tenant,
+            tenant=reader.tenant,
             sources=frozenset(self.source),
             decisions=frozenset(d.value for d in self.decision),
             label=self.label,
             min_score=self.min_score,
+            private="private" in reader.scopes,
         )
 
 
@@ -110,16 +113,17 @@ def _sse(event: str, data: str, event_id: str | None = None) -> bytes:
     summary="Live verdicts as Server-Sent Events",
     description="Verdicts of the caller's tenant as they reach the `verdicts.text` topic, "
     "filtered by source, decision and label. Order is kept per author (one partition). "
+    "Chat messages are private: sent only to a caller with the `private` scope. "
     "Resumable: reconnect with `Last-Event-ID` (browsers do) or `since`.",
 )
 async def stream_verdicts(
     query: Annotated[FeedQuery, Query()],
-    tenant: ReadTenant,
+    reader: Reader,
     hub: Annotated[VerdictHub, Depends(get_hub)],
     last_event_id: Annotated[str | None, Header(max_length=2_000)] = None,
 ) -> StreamingResponse:
     start = _start(last_event_id or query.since)
-    sub = await hub.subscribe(query.feed_filter(tenant), start)
+    sub = await hub.subscribe(query.feed_filter(reader), start)
 
     async def body() -> AsyncIterator[bytes]:
         try:
@@ -160,7 +164,7 @@ async def verdicts_ws(
     if isinstance(denied, JSONResponse):
         await websocket.send_denial_response(denied)
         return
-    tenant = denied
+    reader = denied
     if hub is None:
         await websocket.close(code=1013, reason="the live feed is not running")
         return
@@ -170,7 +174,7 @@ async def verdicts_ws(
         await websocket.close(code=1008, reason=f"invalid since: {exc}"[:120])
         return
     await websocket.accept()
-    sub = await hub.subscribe(query.feed_filter(tenant), start)
+    sub = await hub.subscribe(query.feed_filter(reader), start)
     try:
         await websocket.send_json({"type": "ready", "position": sub.token})
         await _pump(websocket, sub)
@@ -180,14 +184,14 @@ async def verdicts_ws(
         hub.unsubscribe(sub)
 
 
-async def _authorize_ws(websocket: WebSocket, token: str | None) -> str | JSONResponse:
-    """The caller's tenant (scope `read`), or the refusal to send instead of accepting."""
+async def _authorize_ws(websocket: WebSocket, token: str | None) -> Principal | JSONResponse:
+    """The caller (scope `read`), or the refusal to send instead of accepting."""
     scheme, _, header = (websocket.headers.get("authorization") or "").partition(" ")
     credential = header.strip() if scheme.lower() == "bearer" else None
     state = websocket.app.state.modstream
     try:
         principal = await run_in_threadpool(principal_for, state, credential or token)
-        return check_scope(principal, "read").tenant
+        return check_scope(principal, "read")
     except ApiError as exc:
         return error_response(exc.status, exc.code, exc.message, exc.details, exc.headers)
 

@@ -153,6 +153,21 @@ def test_websocket_twin(api: TestClient, broker: EmbeddedBroker) -> None:
         assert position.parse(message["position"])
 
 
+@pytest.mark.parametrize("scopes", [("read",), ("read", "private")])
+def test_chat_messages_reach_only_a_subscriber_with_the_private_scope(
+    api: TestClient, broker: EmbeddedBroker, scopes: tuple[str, ...]
+) -> None:
+    tenant = new_tenant()
+    chat = verdict(tenant, 1, source="chat", kind="chat_message", toxic=0.9)
+    with api.websocket_connect(
+        "/v1/verdicts/ws?decision=reject", headers=as_tenant(api, tenant, scopes)
+    ) as ws:
+        assert ws.receive_json()["type"] == "ready"
+        asyncio.run(publish(broker.bootstrap, [chat, verdict(tenant, 2, toxic=0.9)]))
+        first = ws.receive_json()["verdict"]["event_id"]
+    assert first == (f"{tenant}-1" if "private" in scopes else f"{tenant}-2")
+
+
 def test_sse_rejects_a_bad_position(api: TestClient) -> None:
     response = api.get("/v1/verdicts/stream", params={"since": "tomorrow-ish"})
     assert response.status_code == 400

@@ -15,11 +15,12 @@ from schemas.topics import VERDICTS_TEXT
 
 
 def verdict(tenant: str, n: int, *, source: str = "comments", toxic: float = 0.1,
-            author: str = "alice", scores: dict[str, float] | None = None) -> Verdict:  # fmt: skip
+            author: str = "alice", scores: dict[str, float] | None = None,
+            kind: str = "post") -> Verdict:  # fmt: skip
     """Verdict `n` of `tenant` (event id `{tenant}-{n}`), rejected above 0.8."""
     now = datetime.now(UTC)
     return Verdict(
-        event_id=f"{tenant}-{n}", tenant=tenant, source=source, kind="post", item_id=str(n),
+        event_id=f"{tenant}-{n}", tenant=tenant, source=source, kind=kind, item_id=str(n),
         author=author, occurred_at=now, judged_at=now, toxic=toxic,
         decision="reject" if toxic > 0.8 else "approve", scores=scores or {"toxic": toxic},
         lang="en", model_version="m1", policy_version="p1", latency_ms=1.0,
