@@ -29,6 +29,7 @@ from rich.table import Table
 from infra.errors import ConfigError
 from infra.progress import task_bar
 from infra.settings import get_settings
+from streams.bench.arabizi import arabizi_report
 from streams.text.classifier import Classifier
 from streams.training.dataset import EXTRA_TRAIN, Row
 from streams.training.loso import run_loso
@@ -151,6 +152,7 @@ def run_bench(  # noqa: PLR0913 - the command's options, keyword-only
             report["loso"] = _loso(data, limit, sample, jobs, bar)
         for name, clf in tiers.items():
             report["quality"][name] = _quality(clf, held, bar, name, tagger)
+        report["arabizi"] = arabizi_report(fast, held)
         speed_rows = held[:speed_texts]
         report["speed"]["fast"] = _speed(fast, speed_rows, batch, bar, "fast")
         if transformer is not None:
@@ -198,6 +200,25 @@ def print_loso(loso: dict[str, Any], out: Console) -> None:
             table.add_row(name + " (pooled split)", str(int(m["n"])), f"{m['pos_rate']:.0%}",
                           "", "", _f(m, "f1_toxic"), _cell(m))  # fmt: skip
     out.print(table)
+
+
+def print_arabizi(arabizi: dict[str, Any], out: Console) -> None:
+    if not arabizi:
+        return
+    table = Table(title=f"Arabizi: the {arabizi['rows']:,} held-out Arabic rows rendered in Latin")
+    table.add_column("read as")
+    table.add_column("ROC-AUC / macro-F1", justify="right")
+    for key, name in (
+        ("arabic_script", "Arabic script (the rows as written)"),
+        ("arabizi_served", "Arabizi, detected and transliterated (served)"),
+        ("arabizi_as_english", "Arabizi read by the English model"),
+    ):
+        table.add_row(name, _cell(arabizi[key]))
+    out.print(table)
+    out.print(
+        f"Detected as Arabizi: {arabizi['detected']:.1%} of the rendered rows;"
+        f" English held-out rows taken for Arabizi: {arabizi['english_taken_for_arabizi']:.2%}."
+    )
 
 
 def print_report(report: dict[str, Any], out: Console) -> None:
@@ -248,6 +269,7 @@ def print_report(report: dict[str, Any], out: Console) -> None:
             f"{m['f1']:.2f}",
         )
     out.print(rules)
+    print_arabizi(report.get("arabizi") or {}, out)
     speed = Table(title="speed (one process; the fast tier is single-threaded)")
     for col in ("tier", "texts", "texts/s", "uncertain share"):
         speed.add_column(col, justify="left" if col == "tier" else "right")

@@ -2,7 +2,8 @@
 
 The script decides most texts at almost no cost: Arabic letters → "ar" (unless letters only
 Persian or Urdu use are frequent), another non-Latin script → "und". Latin-script texts are
-English unless they look otherwise: when a text of several words has almost no English function
+English unless they look otherwise: Arabizi (Arabic in Latin letters and digits,
+`streams.text.arabizi`) is "ar"; when a text of several words has almost no English function
 words, the bundled Lingua detector (statistical, offline) is asked, and a confident other language
 makes it "und". Short social-media English ("lol ur so dumb") fools statistical detectors, which is
 why they are consulted only in that case.
@@ -13,6 +14,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from typing import Any
+
+from streams.text.arabizi import is_arabizi
 
 __all__ = ["SUPPORTED", "detect_language"]
 
@@ -59,6 +62,8 @@ def detect_language(text: str) -> str:
             return "und" if len(_PERSIAN_RE.findall(head)) >= max(2, 0.02 * arabic) else "ar"
         if len(_LATIN_RE.findall(head)) < 0.6 * letters:
             return "und"
+    if is_arabizi(head):
+        return "ar"
     return "en" if _looks_english(head) else "und"
 
 

@@ -15,6 +15,7 @@ words whose own n-grams contribute most to the toxic logit; plus the words a rul
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from streams.text import linear_artifact
+from streams.text.arabizi import Transliteration, latin_view, written_in_latin
 from streams.text.classifier import EXPLAINED_ABOVE, Classifier, TextScores, merge_spans
 from streams.text.features import F64, MAX_CHARS, FeatureSpec, Featurizer
 from streams.text.lang_model import LangModel, select_spans
@@ -47,6 +49,24 @@ def _with_rule_words(
 ) -> list[tuple[int, int]]:
     """A text's spans plus the words its rules matched."""
     return merge_spans([*spans, *((h.start, h.end) for h in hits)]) if hits else spans
+
+
+_ENGLISH_WINS_ABOVE = 0.5
+
+
+def _model_texts(
+    model_lang: str, texts: list[str]
+) -> tuple[list[str], list[Transliteration | None]]:
+    """What the model of `model_lang` reads: Arabic written in Latin letters (Arabizi) is read
+    in Arabic script by the Arabic model; each text's transliteration maps its spans back."""
+    if model_lang != "ar":
+        return texts, [None] * len(texts)
+    views = [latin_view(t) for t in texts]
+    return [t if v is None else v.text for t, v in zip(texts, views, strict=True)], views
+
+
+def _original(view: Transliteration | None, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    return spans if view is None else view.original_spans(spans)
 
 
 def _canonical_lang(lang: str | None) -> str | None:
@@ -105,34 +125,54 @@ class LinearTextClassifier(Classifier):
             self._route(t, langs[i] if langs is not None else None) for i, t in enumerate(texts)
         ]
         results: list[TextScores | None] = [None] * len(texts)
-        for model_lang, model in self.models.items():
+        for model_lang in self.models:
             idx = [i for i, (m, _) in enumerate(routes) if m == model_lang]
-            if not idx:
-                continue
-            sub = [texts[i] for i in idx]
-            blocks = self.featurizer.counts([self.featurizer.prepare(t) for t in sub])
-            x, norms = self.featurizer.weigh(blocks, model.idf)
-            probs = 1.0 / (1.0 + np.exp(-model.logits(x)))
-            hits = [match_rules(t, routes[i][1]) for t, i in zip(sub, idx, strict=True)]
-            labels = []
-            for j in range(len(sub)):
-                lab = {name: float(probs[j, k]) for k, name in enumerate(model.labels)}
-                lab.update(rule_scores(hits[j]))
-                if hits[j]:
-                    lab["toxic"] = max(lab["toxic"], TOXIC_FLOOR)
-                labels.append(lab)
-            toxic_rows = [j for j in range(len(sub)) if labels[j]["toxic"] > EXPLAINED_ABOVE]
-            spans = dict(
-                zip(toxic_rows, self._spans(model, sub, blocks, norms, toxic_rows), strict=True)
-            )
-            for j, i in enumerate(idx):
-                results[i] = TextScores(
-                    toxic=labels[j]["toxic"],
-                    labels=labels[j],
-                    lang=routes[i][1],
-                    spans=_with_rule_words(spans.get(j, []), hits[j]),
+            if idx:
+                judged = self._judge(
+                    model_lang, [texts[i] for i in idx], [routes[i][1] for i in idx]
                 )
+                for i, scores in zip(idx, judged, strict=True):
+                    results[i] = scores
+        # Latin script read as Arabizi is read by the English model too, which wins where it
+        # finds the text harmful and the Arabic model does not: English leetspeak ("r3tard")
+        # can pass for Arabizi. (Its score for benign Arabizi, 0.1-0.2, must not win.)
+        latin = [i for i, (m, _) in enumerate(routes) if m == "ar" and written_in_latin(texts[i])]
+        if latin:
+            english = self._judge("en", [texts[i] for i in latin], ["en"] * len(latin))
+            for i, scores in zip(latin, english, strict=True):
+                arabic = results[i]
+                if arabic is None or scores.toxic > max(arabic.toxic, _ENGLISH_WINS_ABOVE):
+                    results[i] = replace(scores, lang=routes[i][1])
         return [r for r in results if r is not None]
+
+    def _judge(self, model_lang: str, texts: list[str], langs: list[str]) -> list[TextScores]:
+        """`texts` scored by the model of `model_lang`; `langs` are the languages reported."""
+        model = self.models[model_lang]
+        sub, views = _model_texts(model_lang, texts)
+        blocks = self.featurizer.counts([self.featurizer.prepare(t) for t in sub])
+        x, norms = self.featurizer.weigh(blocks, model.idf)
+        probs = 1.0 / (1.0 + np.exp(-model.logits(x)))
+        hits = [match_rules(t, lang) for t, lang in zip(sub, langs, strict=True)]
+        labels = []
+        for j in range(len(sub)):
+            lab = {name: float(probs[j, k]) for k, name in enumerate(model.labels)}
+            lab.update(rule_scores(hits[j]))
+            if hits[j]:
+                lab["toxic"] = max(lab["toxic"], TOXIC_FLOOR)
+            labels.append(lab)
+        toxic_rows = [j for j in range(len(sub)) if labels[j]["toxic"] > EXPLAINED_ABOVE]
+        spans = dict(
+            zip(toxic_rows, self._spans(model, sub, blocks, norms, toxic_rows), strict=True)
+        )
+        return [
+            TextScores(
+                toxic=labels[j]["toxic"],
+                labels=labels[j],
+                lang=langs[j],
+                spans=_original(views[j], _with_rule_words(spans.get(j, []), hits[j])),
+            )
+            for j in range(len(sub))
+        ]
 
     def explain(
         self, texts: Sequence[str], langs: Sequence[str | None]
@@ -149,15 +189,16 @@ class LinearTextClassifier(Classifier):
             ]
             if not idx:
                 continue
-            sub = [texts[i] for i in idx]
+            sub, views = _model_texts(model_lang, [texts[i] for i in idx])
             if model.tagger is not None:
                 found = model.tagger.spans(sub)
             else:
                 blocks = self.featurizer.counts([self.featurizer.prepare(t) for t in sub])
                 _, norms = self.featurizer.weigh(blocks, model.idf)
                 found = self._spans(model, sub, blocks, norms, range(len(sub)))
-            for i, spans in zip(idx, found, strict=True):
-                out[i] = _with_rule_words(spans, match_rules(texts[i], routes[i][1]))
+            for j, (i, spans) in enumerate(zip(idx, found, strict=True)):
+                hits = match_rules(sub[j], routes[i][1])
+                out[i] = _original(views[j], _with_rule_words(spans, hits))
         return out
 
     def _spans(

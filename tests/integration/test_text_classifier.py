@@ -13,6 +13,7 @@ import pytest
 from infra.errors import ModelError
 from streams.policy import DecisionPolicy
 from streams.text import Classifier, classify_jsonl
+from streams.text.arabizi import to_arabic
 from streams.text.classifier import EXPLAINED_ABOVE
 from streams.text.linear import MODEL_FILE, WEIGHTS_FILE, LinearTextClassifier
 from streams.text.load import load_classifier
@@ -176,3 +177,33 @@ def test_classify_jsonl(linear: Classifier) -> None:
 
 
 # -- normalisation, language, data ------------------------------------------------------------
+
+
+def test_arabizi_is_judged_as_its_arabic_script(linear: Classifier) -> None:
+    """A post in Arabic written in Latin letters gets the Arabic model's reading of its Arabic
+    spelling, reported as Arabic, with spans on the words the author wrote."""
+    latin, arabic = "ya ibn el kalb enta 7mar", "يا ابن الكلب انت حمار"
+    served, script, as_english = (
+        linear.classify([latin])[0],
+        linear.classify([arabic])[0],
+        linear.classify([latin], ["en"])[0],
+    )
+    assert served.lang == "ar"
+    assert served.toxic == pytest.approx(script.toxic, abs=1e-9)
+    assert served.toxic > as_english.toxic
+    if served.spans:
+        words = latin.split()
+        assert all(latin[a:b].split()[0] in words for a, b in served.spans)
+
+
+def test_english_the_english_model_finds_harmful_wins_over_an_arabizi_reading(
+    linear: Classifier,
+) -> None:
+    """Latin script taken for Arabizi is read by both models; the English reading wins only
+    where it finds the text harmful (above 0.5) and the Arabic reading does not."""
+    text = "ya 7mar, fuck you bitch"  # taken for Arabizi: two Arabizi words, one English
+    english = linear.classify([text], ["en"])[0].toxic
+    arabic = linear.classify([to_arabic(text).text])[0].toxic
+    served = linear.classify([text])[0]
+    assert served.lang == "ar"
+    assert served.toxic == pytest.approx(english if english > max(arabic, 0.5) else arabic)
