@@ -1,24 +1,18 @@
-"""`modstream bench assist`: latency of `POST /v1/assist` for 280-character drafts, through the
-API and straight to the assist service, with both running as they do under `modstream up`.
+"""`modstream bench assist`: latency of `POST /v1/assist` for 280-character drafts, through the API
+and straight to the assist service, with both running as they do under `modstream up`.
 
-A temporary data folder, an embedded broker (unless one is configured), `modstream serve` and
-`modstream assist` as child processes, a tenant and a read token made with `modstream admin`;
-then sequential keep-alive requests (one composer typing), timed at the client. Drafts are
-held-out benign texts (never trained on) joined and cut to 280 characters; a share of them get a
-held-out toxic text instead of their tail (those also cost a rewrite). `GET /v1/me` is timed too:
-the API's own floor (authentication and request accounting) under the same client.
+The API and the assist service as `modstream up` runs them (`streams.bench.served`), with a read
+token; then sequential keep-alive requests (one composer typing), timed at the client. Drafts
+are held-out benign texts (never trained on) joined and cut to 280 characters; a share of them
+get a held-out toxic text instead of their tail (those also cost a rewrite). `GET /v1/me` is
+timed too: the API's own floor (authentication and request accounting) under the same client.
 Target: p95 <= 50 ms.
 """
 
 from __future__ import annotations
 
-import os
 import random
-import secrets
-import subprocess
-import tempfile
 import time
-from pathlib import Path
 from typing import Annotated, Any
 
 import httpx
@@ -26,14 +20,12 @@ import numpy as np
 import typer
 from rich.progress import Progress
 
-from infra.broker import EmbeddedBroker
 from infra.errors import ModstreamError
-from infra.processes import free_port
 from infra.progress import task_bar
 from infra.report import Column, Figures, emit, figures_console, number
 from infra.settings import get_settings
-from infra.supervisor import Service, Supervisor, modstream_argv
 from schemas.assist import SECRET_HEADER
+from streams.bench.served import served
 
 bench_assist_app = typer.Typer(no_args_is_help=True)
 console = figures_console(stderr=True)  # progress and status; the figures go to stdout
@@ -56,22 +48,6 @@ def drafts(
         head = text[:room].rsplit(" ", 1)[0] if room > 0 else ""
         out.append(f"{head} {tail}".strip()[:DRAFT_CHARS])
     return out
-
-
-def _wait(
-    url: str, proc: subprocess.Popen[bytes], what: str, log: Path | None, timeout: float = 180
-) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise ModstreamError(f"{what} exited with code {proc.returncode} (its output: {log})")
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise ModstreamError(f"{what} did not become ready within {timeout:.0f}s")
 
 
 def _time(
@@ -116,63 +92,18 @@ def bench_assist(
         {"text": t} | ({"context": [texts[i - 1]]} if context and i else {})
         for i, t in enumerate(texts)
     ]
-    with tempfile.TemporaryDirectory(prefix="modstream-bench-assist-") as tmp:
-        folder = Path(tmp)
-        broker = None
-        bootstrap = settings.kafka_bootstrap
-        if not bootstrap:
-            broker = EmbeddedBroker(folder / "broker", durable=settings.broker.durable).start()
-            bootstrap = broker.bootstrap
-        api_port, assist_port = free_port(), free_port()
-        secret = secrets.token_urlsafe(32)
-        env = {
-            "MODSTREAM_KAFKA_BOOTSTRAP": bootstrap,
-            "MODSTREAM_DATA_DIR": str(folder),
-            "MODSTREAM_MODEL_DIR": str(settings.models_path),
-            "MODSTREAM_API_PORT": str(api_port),
-            "MODSTREAM_ASSIST_PORT": str(assist_port),
-            "MODSTREAM_ASSIST_SECRET": secret,
-            "MODSTREAM_LOG_LEVEL": "WARNING",
-        }
-        supervisor = Supervisor(env)
-        try:
-            # Their output goes to logs: stdout carries only the figures (or the JSON).
-            logs = settings.data_dir
-            api = supervisor.spawn(
-                Service("api", modstream_argv("serve"), log=logs / "bench-assist-api.log")
-            )
-            assist = supervisor.spawn(
-                Service("assist", modstream_argv("assist"), log=logs / "bench-assist-service.log")
-            )
-            with console.status("starting the API and the assist service"):
-                for child, port, what in (
-                    (assist, assist_port, "the assist service"), (api, api_port, "the API")
-                ):  # fmt: skip
-                    _wait(f"http://127.0.0.1:{port}/health", child.proc, what, child.service.log)
-
-            def admin(*args: str) -> str:
-                done = subprocess.run(  # noqa: S603 - our own command, no shell
-                    modstream_argv("admin", *args), env=os.environ | env, check=True,
-                    capture_output=True, text=True,
-                )  # fmt: skip
-                return done.stdout
-
-            admin("create-tenant", "bench")
-            token = admin("create-token", "--tenant", "bench", "--scopes", "read").split()[-1]
-            results = []
-            headers = {"Authorization": f"Bearer {token}"}
-            direct = {SECRET_HEADER: secret}
-            with task_bar(console, enabled=console.is_terminal) as bar:
-                with httpx.Client(base_url=f"http://127.0.0.1:{api_port}", headers=headers) as c:
-                    results.append(("through the API", *_time(c, "/v1/assist", bodies, bar)))
-                    floor = _floor(c, requests, bar)
-                with httpx.Client(base_url=f"http://127.0.0.1:{assist_port}", headers=direct) as c:
-                    queries = [b | {"tenant": "bench"} for b in bodies]
-                    results.append(("assist service alone", *_time(c, "/assist", queries, bar)))
-        finally:
-            supervisor.stop_all()
-            if broker:
-                broker.stop()
+    results = []
+    console.print("starting the API and the assist service…")
+    with served(settings, "bench-assist", scopes="read") as stack:
+        headers = {"Authorization": f"Bearer {stack.token}"}
+        direct = {SECRET_HEADER: stack.assist_secret}
+        with task_bar(console, enabled=console.is_terminal) as bar:
+            with httpx.Client(base_url=stack.api, headers=headers) as c:
+                results.append(("through the API", *_time(c, "/v1/assist", bodies, bar)))
+                floor = _floor(c, requests, bar)
+            with httpx.Client(base_url=stack.assist, headers=direct) as c:
+                queries = [b | {"tenant": "bench"} for b in bodies]
+                results.append(("assist service alone", *_time(c, "/assist", queries, bar)))
     emit([figures(results, requests, floor)], as_json=as_json)
 
 

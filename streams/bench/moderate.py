@@ -1,41 +1,33 @@
 """`modstream bench moderate`: latency of synchronous moderation at a steady rate from several
 clients: `POST /v1/moderate`, and beside it the Perspective- and OpenAI-compatible routes.
 
-A temporary data folder, an embedded broker (unless one is configured), `modstream serve` and
-`modstream assist` as child processes, a tenant and an `ingest` token made with `modstream
-admin`; then, per route, `--clients` keep-alive clients together sending `--rate` requests per
-second (each client on its own fixed schedule, so a slow answer does not slow the offered
-load), timed at the client from send to answer. Texts are held-out benign texts joined and cut
-to 280 characters, a share ending with a held-out toxic text (those also get a rewrite). Every
-request is judged by the cascade and published (event and verdict acknowledged by the broker)
-before it is answered. Targets: `/v1/moderate` p95 <= 60 ms and p99 <= 120 ms; the compatible
-routes within 10 ms of it.
+The API and the assist service as `modstream up` runs them (`streams.bench.served`), with an
+`ingest` token; then, per route, `--clients` keep-alive clients together sending `--rate`
+requests per second (each client on its own fixed schedule, so a slow answer does not slow the
+offered load), timed at the client from send to answer. Texts are held-out benign texts joined
+and cut to 280 characters, a share ending with a held-out toxic text (those also get a rewrite).
+Every request is judged by the cascade and published (event and verdict acknowledged by the
+broker) before it is answered. Targets: `/v1/moderate` p95 <= 60 ms and p99 <= 120 ms; the
+compatible routes within 10 ms of it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import random
-import secrets
-import subprocess
-import tempfile
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Annotated, Any
 
 import httpx
 import numpy as np
 import typer
 
-from infra.broker import EmbeddedBroker
 from infra.errors import ModstreamError
-from infra.processes import free_port
 from infra.report import Column, Figures, emit, number
 from infra.settings import get_settings
-from infra.supervisor import Service, Supervisor, modstream_argv
-from streams.bench.assist import _wait, drafts
+from streams.bench.assist import drafts
+from streams.bench.served import served
 
 bench_moderate_app = typer.Typer(no_args_is_help=True)
 
@@ -125,67 +117,17 @@ def bench_moderate(
     rng = random.Random(11)
     benign = [r.text for r in held if r.toxic == 0]
     toxic = [r.text for r in held if r.toxic == 1 and len(r.text) <= 200]
-    settings.data_dir.mkdir(parents=True, exist_ok=True)  # the services' logs stay there
-    with tempfile.TemporaryDirectory(prefix="modstream-bench-moderate-") as tmp:
-        folder = Path(tmp)
-        broker = None
-        bootstrap = settings.kafka_bootstrap
-        if not bootstrap:
-            broker = EmbeddedBroker(folder / "broker", durable=settings.broker.durable).start()
-            bootstrap = broker.bootstrap
-        api_port, assist_port = free_port(), free_port()
-        env = {
-            "MODSTREAM_KAFKA_BOOTSTRAP": bootstrap,
-            "MODSTREAM_DATA_DIR": str(folder),
-            "MODSTREAM_MODEL_DIR": str(settings.models_path),
-            "MODSTREAM_API_PORT": str(api_port),
-            "MODSTREAM_ASSIST_PORT": str(assist_port),
-            "MODSTREAM_ASSIST_SECRET": secrets.token_urlsafe(32),
-            "MODSTREAM_LOG_LEVEL": "WARNING",
-        }
-        supervisor = Supervisor(env)
-        results = []
-        try:
-            # Their output goes to logs: stdout carries only the figures (or the JSON).
-            api = supervisor.spawn(
-                Service(
-                    "api", modstream_argv("serve"), log=settings.data_dir / "bench-moderate-api.log"
-                )
+    results = []
+    with served(settings, "bench-moderate", scopes="ingest") as stack:
+        for name, body in _routes(stack.token):
+            texts = drafts(benign, toxic, warmup + requests, toxic_share, rng)
+            asyncio.run(_run_route(stack.api, stack.token, body, texts[:warmup], rate, clients))
+            times, late, errors = asyncio.run(
+                _run_route(stack.api, stack.token, body, texts[warmup:], rate, clients)
             )
-            assist = supervisor.spawn(
-                Service(
-                    "assist",
-                    modstream_argv("assist"),
-                    log=settings.data_dir / "bench-moderate-assist.log",
-                )
-            )
-            _wait(f"http://127.0.0.1:{assist_port}/health", assist.proc, "the assist service",
-                  assist.service.log)  # fmt: skip
-            _wait(f"http://127.0.0.1:{api_port}/health", api.proc, "the API", api.service.log)
-
-            def admin(*args: str) -> str:
-                done = subprocess.run(  # noqa: S603 - our own command, no shell
-                    modstream_argv("admin", *args), env=os.environ | env, check=True,
-                    capture_output=True, text=True,
-                )  # fmt: skip
-                return done.stdout
-
-            admin("create-tenant", "bench")
-            token = admin("create-token", "--tenant", "bench", "--scopes", "ingest").split()[-1]
-            base = f"http://127.0.0.1:{api_port}"
-            for name, body in _routes(token):
-                texts = drafts(benign, toxic, warmup + requests, toxic_share, rng)
-                asyncio.run(_run_route(base, token, body, texts[:warmup], rate, clients))
-                times, late, errors = asyncio.run(
-                    _run_route(base, token, body, texts[warmup:], rate, clients)
-                )
-                if errors:
-                    raise ModstreamError(f"{name}: {len(errors)} failed, e.g. {errors[0]}")
-                results.append((name, times, late))
-        finally:
-            supervisor.stop_all()
-            if broker:
-                broker.stop()
+            if errors:
+                raise ModstreamError(f"{name}: {len(errors)} failed, e.g. {errors[0]}")
+            results.append((name, times, late))
     emit([_figures(results, requests, rate, clients)], as_json=as_json)
 
 
