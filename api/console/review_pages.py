@@ -31,7 +31,14 @@ DEFAULT_REASON = {"approve": "no_violation", "overturn": "no_violation", "escala
 @router.get("")
 def queues(request: Request, caller: ReviewerDep) -> Response:
     found = review.list_queues(caller.access, caller.state)
-    return render(request, "queues.html", caller, queues=found, granted=caller.access.queues)
+    granted = caller.access.queues
+    listed = {q.name for q in found}
+    sla = caller.state.settings.review.sla
+    found += [  # a granted queue with nothing in it yet is still the reviewer's to watch
+        review.QueueInfo(name=q, open=0, claimed=0, oldest=None, sla_seconds=sla, breaches=0)
+        for q in sorted((granted or set()) - listed)
+    ]
+    return render(request, "queues.html", caller, queues=found, granted=granted)
 
 
 @router.get("/queues/{queue}")
