@@ -265,7 +265,8 @@ def queue_media(api: TestClient, app: dict[str, str], server: MediaServer) -> di
         202,
     )
     [event_id] = first["event_ids"]
-    wait_for(lambda: ok(api.get(f"/v1/media/{event_id}", headers=app)), 90, what="its verdict")
+    stored = f"/v1/media/{event_id}"
+    wait_for(lambda: api.get(stored, headers=app).status_code == 200, 90, what="its verdict")
     ok(
         api.post(
             "/v1/media/batch",
@@ -356,7 +357,7 @@ def test_media_thread_feed_analytics_and_a_reviewer_in_the_browser(
 
     # The live feed: a verdict published while the page is open appears in it.
     visit(browser, f"{console_url}/console/feed?kind=post")
-    WebDriverWait(browser, 20).until(lambda d: "Live" in d.find_element(By.ID, "feed-status").text)
+    WebDriverWait(browser, 20).until(lambda d: "Live:" in d.find_element(By.ID, "feed-status").text)
     fresh = ok(api.post("/v1/posts", json={"text": MILD, "author": "poster-2"}, headers=app), 202)
     WebDriverWait(browser, 90, poll_frequency=0.5).until(
         lambda d: d.find_elements(By.CSS_SELECTOR, f"tr.live[data-event='{fresh['id']}']")
