@@ -1,5 +1,6 @@
 """What the item page reads besides the review routes: every queue entry of one item (its own
-review and its appeals), its reports, and its actions as the warehouse keeps them."""
+review and its appeals), its reports, its actions and notices as the warehouse keeps them, and
+the thread around it."""
 
 from __future__ import annotations
 
