@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.read import threads
+from api.read.moderation import effects
 from infra.accounts.review import Report, ReviewItem
 from infra.errors import WarehouseError
 from infra.warehouse import Warehouse
@@ -100,6 +101,7 @@ class Line:
     text: str
     decision: str | None
     role: str  # post, parent, item or reply
+    moderation: str | None = None  # a reviewer's effective decision: removed or visible
 
 
 THREAD_READ = 500  # comments of one thread read to find the item's replies
@@ -126,9 +128,11 @@ def thread(warehouse: Warehouse, tenant: str, event_id: str) -> list[Line] | Non
         if s is not None and (role == "item" or s.event_id != item.event_id)
     ] + [(r, "reply") for r in replies]
     judged = threads.verdicts(warehouse, tenant, [s for s, _ in shown])
+    decided = effects(warehouse, tenant, [s.event_id for s, _ in shown])
     return [
         Line(s.event_id, s.author, s.occurred_at, s.text,
-             judged[s.event_id].decision.value if s.event_id in judged else None, role)
+             judged[s.event_id].decision.value if s.event_id in judged else None, role,
+             decided[s.event_id].value if s.event_id in decided else None)
         for s, role in shown
     ]  # fmt: skip
 

@@ -389,6 +389,7 @@ def test_media_thread_feed_analytics_and_a_reviewer_in_the_browser(
 
     assert "author replier-1" in wait_for(noticed, 60, interval=1, what="the removal's notice")
     visit(browser, None, "thread")
+    assert "removed by a reviewer" in browser.find_element(By.ID, "thread").text
 
     # Analytics: the composer's funnel, and (for moderators) the model against the reviewer.
     browser.delete_all_cookies()
