@@ -13,6 +13,8 @@ from api.console import (
     analytics_page,
     auth_pages,
     author_page,
+    feed_page,
+    item_media,
     item_page,
     operations_page,
     review_pages,
@@ -28,6 +30,7 @@ def install(app: FastAPI) -> None:
     app.mount(STATIC, StaticFiles(directory=HERE / "static"), name="console-static")
     for module in (
         auth_pages, review_pages, item_page, author_page, analytics_page, operations_page,
+        item_media, feed_page,
     ):  # fmt: skip
         app.include_router(module.router)
 

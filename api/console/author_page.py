@@ -10,6 +10,7 @@ from fastapi import APIRouter, Path, Request
 from starlette.responses import Response
 
 from api.console import session
+from api.console.reviewing import ReviewerDep
 from api.console.web import FormDep, ModeratorDep, redirect, render
 from api.deps import context
 from api.errors import ApiError
@@ -24,7 +25,7 @@ RECENT = 50
 
 
 @router.get("/authors/{author}")
-def author_page(author: AuthorPath, request: Request, caller: ModeratorDep) -> Response:
+def author_page(author: AuthorPath, request: Request, caller: ReviewerDep) -> Response:
     state, tenant = caller.state, caller.principal.tenant
     private = "private" in caller.principal.scopes
     try:
@@ -39,8 +40,9 @@ def author_page(author: AuthorPath, request: Request, caller: ModeratorDep) -> R
     except (ApiError, WarehouseError):
         report = None
     return render(
-        request, "author.html", caller, author=author, stats=stats, recent=recent, report=report
-    )
+        request, "author.html", caller, author=author, stats=stats, recent=recent, report=report,
+        may_unblock=caller.moderates,
+    )  # fmt: skip
 
 
 @router.post("/authors/{author}/unblock")

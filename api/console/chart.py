@@ -78,3 +78,62 @@ def stacked(buckets: Sequence[tuple[datetime, dict[str, int]]], fmt: str) -> Cha
         if i % every == 0
     ]
     return Chart(WIDTH, HEIGHT, bars, [(k, css[k], totals[k]) for k in keys], ticks, labels, peak)
+
+
+ROW, GAP, LABEL_W, VALUE_W = 22, 6, 190, 70
+
+
+@dataclass(frozen=True, slots=True)
+class HBar:
+    y: float
+    width: float
+    css: str
+    label: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class HChart:
+    """Horizontal bars, one per row, on a common scale: a funnel's stages or ratios per label."""
+
+    width: int
+    height: int
+    bars: list[HBar]
+    left: int = LABEL_W
+    row: int = ROW
+
+    @property
+    def text_dy(self) -> float:
+        return self.row * 0.7
+
+
+def hbars(rows: Sequence[tuple[str, float, str, str]], top: float) -> HChart:
+    """`rows` of (label, value, css class, value as shown), scaled so `top` fills the width."""
+    plot_w = WIDTH - LABEL_W - VALUE_W
+    scale = plot_w / top if top > 0 else 0.0
+    bars = [
+        HBar(GAP + i * (ROW + GAP), max(value, 0.0) * scale, css, label, shown)
+        for i, (label, value, css, shown) in enumerate(rows)
+    ]
+    return HChart(WIDTH, GAP + len(rows) * (ROW + GAP), bars)
+
+
+def funnel(stages: Sequence[tuple[str, int]]) -> HChart:
+    """A funnel's stages, each bar against the largest stage, with its share of the first."""
+    first = stages[0][1] if stages else 0
+    top = max((n for _, n in stages), default=0)
+    rows = [
+        (label, float(n), PALETTE[i % len(PALETTE)],
+         f"{n}" + (f" ({n / first:.0%})" if first and i else ""))
+        for i, (label, n) in enumerate(stages)
+    ]  # fmt: skip
+    return hbars(rows, float(top))
+
+
+def ratios(rows: Sequence[tuple[str, float | None, str]]) -> HChart:
+    """Ratios from 0 to 1 (precision, recall); a missing ratio draws no bar and says `–`."""
+    return hbars(
+        [(label, value or 0.0, css, "–" if value is None else f"{value:.2f}")
+         for label, value, css in rows],
+        1.0,
+    )  # fmt: skip

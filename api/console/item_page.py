@@ -1,6 +1,8 @@
-"""One item: its text with the toxic spans marked, its label scores as bars, the model's
-verdict and the rewrite it suggested, the queue entry (who holds or decided it), reports,
-appeals, and its history; the claim, release and decision forms when it is open."""
+"""One item: its text with the toxic spans marked (or, for an image or video, the media veiled
+until a click, its bank matches and duplicate cluster), its label scores as bars, the model's
+verdict and the rewrite it suggested, the thread around it, the queue entry (who holds or
+decided it), reports, appeals and the notices sent, and its history; the claim, release and
+decision forms when it is open."""
 
 from __future__ import annotations
 
@@ -11,12 +13,15 @@ from starlette.responses import Response
 
 from api import queries
 from api.console import reads, session
+from api.console.item_media import media_view
 from api.console.markup import highlight
 from api.console.review_pages import DEFAULT_REASON
-from api.console.web import ModeratorDep, refused_page, render
+from api.console.reviewing import ReviewerDep
+from api.console.web import refused_page, render
 from api.errors import ApiError
 from api.routes import review
 from infra.errors import Refused, WarehouseError
+from schemas.events import Kind
 from schemas.moderation import REASONS
 
 router = APIRouter(prefix=session.PATH, include_in_schema=False)
@@ -25,7 +30,7 @@ ItemPath = Annotated[int, Path(ge=1, le=2**62)]
 
 
 @router.get("/items/{item}")
-def item_page(item: ItemPath, request: Request, caller: ModeratorDep) -> Response:
+def item_page(item: ItemPath, request: Request, caller: ReviewerDep) -> Response:
     state, tenant = caller.state, caller.principal.tenant
     try:
         entry = review.get_item(item, caller.access, state, caller.ctx)
@@ -33,8 +38,11 @@ def item_page(item: ItemPath, request: Request, caller: ModeratorDep) -> Respons
         return refused_page(request, exc.message, 404)
     try:
         verdict = queries.get_verdict_detail(state.warehouse, tenant, entry.event_id)
+        context = reads.thread(state.warehouse, tenant, entry.event_id)
     except WarehouseError:
-        verdict = None
+        verdict, context = None, None
+    shown = media_view(state, tenant, entry.event_id) if entry.kind == Kind.MEDIA.value else None
+    sent = reads.notices(state.warehouse, tenant, entry.event_id)
     with state.accounts.session() as db:
         rows = reads.entries(db, tenant, entry.event_id)
         reported = reads.reports(db, tenant, entry.event_id)
@@ -52,5 +60,6 @@ def item_page(item: ItemPath, request: Request, caller: ModeratorDep) -> Respons
         request, "item.html", caller, entry=entry, verdict=verdict, runs=runs, scores=scores,
         history=steps, reports=reports, appeals=appeal_rows, reasons=list(REASONS.values()),
         defaults=DEFAULT_REASON, me=caller.principal.actor, decided=decided,
-        warehouse_ok=found is not None, back=f"{session.PATH}/items/{item}",
+        warehouse_ok=found is not None, back=f"{session.PATH}/items/{item}", thread=context,
+        media=shown, notices=sent,
     )  # fmt: skip

@@ -12,7 +12,8 @@ from pydantic import ValidationError
 from starlette.responses import Response
 
 from api.console import session
-from api.console.web import FormDep, ModeratorDep, local, redirect, render
+from api.console.reviewing import ReviewerDep
+from api.console.web import FormDep, local, redirect, refused_page, render
 from api.errors import ApiError
 from api.review.decisions import DecisionIn
 from api.routes import review
@@ -28,17 +29,27 @@ DEFAULT_REASON = {"approve": "no_violation", "overturn": "no_violation", "escala
 
 
 @router.get("")
-def queues(request: Request, caller: ModeratorDep) -> Response:
+def queues(request: Request, caller: ReviewerDep) -> Response:
     found = review.list_queues(caller.access, caller.state)
-    return render(request, "queues.html", caller, queues=found)
+    granted = caller.access.queues
+    listed = {q.name for q in found}
+    sla = caller.state.settings.review.sla
+    found += [  # a granted queue with nothing in it yet is still the reviewer's to watch
+        review.QueueInfo(name=q, open=0, claimed=0, oldest=None, sla_seconds=sla, breaches=0)
+        for q in sorted((granted or set()) - listed)
+    ]
+    return render(request, "queues.html", caller, queues=found, granted=granted)
 
 
 @router.get("/queues/{queue}")
-def queue(queue: QueuePath, request: Request, caller: ModeratorDep) -> Response:
+def queue(queue: QueuePath, request: Request, caller: ReviewerDep) -> Response:
     listed = review.list_queues(caller.access, caller.state)
     info = next((q for q in listed if q.name == queue), None)
     sla = info.sla_seconds if info else caller.state.settings.review.sla
-    page = review.queue_items(queue, caller.access, caller.state, caller.ctx, PAGE, None)
+    try:
+        page = review.queue_items(queue, caller.access, caller.state, caller.ctx, PAGE, None)
+    except Refused as exc:  # a queue not granted to this reviewer
+        return refused_page(request, exc.message)
     return render(
         request, "queue.html", caller, queue=queue, info=info, sla=sla, items=page.data,
         more=page.next is not None, reasons=list(REASONS.values()), defaults=DEFAULT_REASON,
@@ -47,7 +58,7 @@ def queue(queue: QueuePath, request: Request, caller: ModeratorDep) -> Response:
 
 
 @router.post("/queues/{queue}/claim")
-def claim_next(queue: QueuePath, caller: ModeratorDep, form: FormDep) -> Response:
+def claim_next(queue: QueuePath, caller: ReviewerDep, form: FormDep) -> Response:
     back = f"{session.PATH}/queues/{queue}"
     try:
         got = review.claim_next(queue, caller.access, caller.state, caller.ctx)
@@ -59,7 +70,7 @@ def claim_next(queue: QueuePath, caller: ModeratorDep, form: FormDep) -> Respons
 
 
 @router.post("/items/{item}/claim")
-def claim(item: ItemPath, caller: ModeratorDep, form: FormDep) -> Response:
+def claim(item: ItemPath, caller: ReviewerDep, form: FormDep) -> Response:
     back = local(form.get("back"), f"{session.PATH}/items/{item}")
     try:
         review.claim(item, caller.access, caller.state, caller.ctx)
@@ -69,7 +80,7 @@ def claim(item: ItemPath, caller: ModeratorDep, form: FormDep) -> Response:
 
 
 @router.post("/items/{item}/release")
-def release(item: ItemPath, caller: ModeratorDep, form: FormDep) -> Response:
+def release(item: ItemPath, caller: ReviewerDep, form: FormDep) -> Response:
     back = local(form.get("back"), f"{session.PATH}/items/{item}")
     try:
         review.release(item, caller.access, caller.state)
@@ -79,7 +90,7 @@ def release(item: ItemPath, caller: ModeratorDep, form: FormDep) -> Response:
 
 
 @router.post("/items/{item}/decision")
-async def decide(item: ItemPath, caller: ModeratorDep, form: FormDep) -> Response:
+async def decide(item: ItemPath, caller: ReviewerDep, form: FormDep) -> Response:
     back = local(form.get("back"), f"{session.PATH}/items/{item}")
     try:
         body = DecisionIn(

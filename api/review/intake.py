@@ -1,12 +1,13 @@
 """Review intake: `review` verdicts become queue entries, and verdicts become webhook deliveries
 for the endpoints that subscribed to them.
 
-A consumer group of its own reads `verdicts.text`; each batch's `review` verdicts are enqueued in
-one transaction, its webhook deliveries in another, then the offsets are committed. A crash
-before the commit reads the batch again, and both steps are idempotent (one entry per tenant and
-item; one delivery per endpoint and verdict record, `api/review/verdict_hooks.py`), so nothing is
-lost or doubled. The author's strikes (for priority) are read from the warehouse, one query per
-batch.
+A consumer group of its own reads `verdicts.text` and `verdicts.media` (an image or video the
+media worker sends to review: a quarantined bank entry's match, a fetch it could not make); each
+batch's `review` verdicts are enqueued in one transaction, its (text) webhook deliveries in
+another, then the offsets are committed. A crash before the commit reads the batch again, and
+both steps are idempotent (one entry per tenant and item; one delivery per endpoint and verdict
+record, `api/review/verdict_hooks.py`), so nothing is lost or doubled. The author's strikes (for
+priority) are read from the warehouse, one query per batch.
 """
 
 from __future__ import annotations
@@ -26,9 +27,10 @@ from api.review.items import Subject
 from infra.accounts import AccountsDB
 from infra.errors import AccountsError, WarehouseError
 from infra.warehouse import Warehouse
+from schemas.media import MediaVerdict
 from schemas.moderation import Origin
 from schemas.records import Decision, Verdict
-from schemas.topics import VERDICTS_TEXT
+from schemas.topics import VERDICTS_MEDIA, VERDICTS_TEXT
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +43,17 @@ def subject_of(verdict: Verdict) -> Subject:
         author=verdict.author, source=verdict.source, kind=verdict.kind.value,
         occurred_at=verdict.occurred_at, lang=verdict.lang, scores=dict(verdict.scores),
         toxic=verdict.toxic, model_decision=verdict.decision.value,
+    )  # fmt: skip
+
+
+def media_subject_of(verdict: MediaVerdict) -> Subject:
+    """An image or video as a queue entry: no language; its classifier's scores, if any, and
+    the highest of them as its toxic score (for priority)."""
+    return Subject(
+        tenant=verdict.tenant, event_id=verdict.event_id, item_id=verdict.item_id,
+        author=verdict.author, source=verdict.source, kind=verdict.kind.value,
+        occurred_at=verdict.occurred_at, lang="und", scores=dict(verdict.scores),
+        toxic=max(verdict.scores.values(), default=0.0), model_decision=verdict.decision.value,
     )  # fmt: skip
 
 
@@ -62,28 +75,35 @@ def deliveries_of(accounts: AccountsDB, verdicts: Sequence[Verdict]) -> int:
         return verdict_hooks.enqueue_verdicts(session, verdicts)
 
 
-def enqueue_all(accounts: AccountsDB, warehouse: Warehouse, verdicts: Sequence[Verdict]) -> int:
+def enqueue_all(
+    accounts: AccountsDB, warehouse: Warehouse, verdicts: Sequence[Verdict | MediaVerdict]
+) -> int:
     """Enqueue the `review` verdicts among `verdicts`; returns how many."""
-    by_tenant: dict[str, list[Verdict]] = defaultdict(list)
+    by_tenant: dict[str, list[Subject]] = defaultdict(list)
     for verdict in verdicts:
         if verdict.decision == Decision.REVIEW:
-            by_tenant[verdict.tenant].append(verdict)
+            subject = (
+                media_subject_of(verdict)
+                if isinstance(verdict, MediaVerdict)
+                else subject_of(verdict)
+            )
+            by_tenant[verdict.tenant].append(subject)
     now = datetime.now(UTC)
     count = 0
     for tenant, found in by_tenant.items():
-        strikes = strikes_of(warehouse, tenant, sorted({v.author for v in found}))
+        strikes = strikes_of(warehouse, tenant, sorted({s.author for s in found}))
         with accounts.session() as session:
-            for verdict in found:
+            for subject in found:
                 items.enqueue(
-                    session, subject_of(verdict), strikes=strikes.get(verdict.author, 0),
-                    now=now, origin=Origin.VERDICT,
+                    session, subject, strikes=strikes.get(subject.author, 0), now=now,
+                    origin=Origin.VERDICT,
                 )  # fmt: skip
                 count += 1
     return count
 
 
 class ReviewIntake:
-    """Consumes `verdicts.text` into the review queues until `stop()`."""
+    """Consumes `verdicts.text` and `verdicts.media` into the review queues until `stop()`."""
 
     def __init__(
         self,
@@ -101,9 +121,9 @@ class ReviewIntake:
         delay = 0.5
         while not self._stopping.is_set():
             consumer = AIOKafkaConsumer(
-                VERDICTS_TEXT.name, bootstrap_servers=self.bootstrap, group_id=GROUP,
-                enable_auto_commit=False, auto_offset_reset="earliest", fetch_max_wait_ms=100,
-                session_timeout_ms=10_000, heartbeat_interval_ms=1_000,
+                VERDICTS_TEXT.name, VERDICTS_MEDIA.name, bootstrap_servers=self.bootstrap,
+                group_id=GROUP, enable_auto_commit=False, auto_offset_reset="earliest",
+                fetch_max_wait_ms=100, session_timeout_ms=10_000, heartbeat_interval_ms=1_000,
             )  # fmt: skip
             try:
                 await consumer.start()
@@ -125,14 +145,18 @@ class ReviewIntake:
         records = [r for part in batch.values() for r in part]
         if not records:
             return
-        verdicts = []
+        verdicts: list[Verdict] = []
+        media: list[MediaVerdict] = []
         for record in records:
             try:
-                verdicts.append(Verdict.model_validate_json(record.value or b""))
+                if record.topic == VERDICTS_MEDIA.name:
+                    media.append(MediaVerdict.model_validate_json(record.value or b""))
+                else:
+                    verdicts.append(Verdict.model_validate_json(record.value or b""))
             except ValidationError:
                 continue  # the sink dead-letters it
         self.enqueued += await asyncio.to_thread(
-            enqueue_all, self.accounts, self.warehouse, verdicts
+            enqueue_all, self.accounts, self.warehouse, [*verdicts, *media]
         )
         hooked = await asyncio.to_thread(deliveries_of, self.accounts, verdicts)
         await consumer.commit()

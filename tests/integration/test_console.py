@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import base64
 import shutil
+import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +27,12 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from infra.processes import free_port
+from schemas.media import HashType
+from streams.bench import synthetic
+from streams.media.decode import open_image
+from streams.media.hashers import BY_TYPE
 from tests.support.accounts import PASSWORD, as_tenant, make_user
+from tests.support.media_server import MediaServer
 from tests.support.polling import wait_for
 from tests.support.read_rows import new_tenant
 from tests.support.stack import Worker
@@ -35,6 +42,7 @@ SHOTS = Path(__file__).parents[2] / "docs" / "console"
 TOXIC = "You are a pathetic idiot, shut up you stupid loser"
 MILD = "I think this idea is rather silly, honestly"
 EVERYTHING_TO_REVIEW = {"toxic": {"low": 0.0, "high": 1.0}}
+SHOWN = synthetic.scene(911)
 WIDTH, HEIGHT = 1280, 800
 FLAGS = (
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -130,21 +138,21 @@ def queue_two_posts(api: TestClient, tenant: str, author: str) -> dict[str, Any]
     return entry  # type: ignore[no-any-return]
 
 
-def sign_in(browser: WebDriver, console_url: str, email: str) -> None:
+def sign_in(browser: WebDriver, console_url: str, email: str, *, shots: bool = True) -> None:
     """An anonymous visitor is sent to the sign-in page first, then to the queues."""
-    visit(browser, f"{console_url}/console", "login")
+    visit(browser, f"{console_url}/console", "login" if shots else None)
     assert "/console/login" in browser.current_url
     browser.find_element(By.ID, "email").send_keys(email)
     browser.find_element(By.ID, "password").send_keys(PASSWORD)
     browser.find_element(By.CSS_SELECTOR, "form.login button").click()
-    visit(browser, None, "queues")
+    visit(browser, None, "queues" if shots else None)
     assert browser.current_url.endswith("/console")
     cookie = browser.get_cookie("modstream_console")
     assert cookie is not None
     assert (cookie["httpOnly"], cookie["sameSite"]) == (True, "Strict")
 
 
-def claim_and_remove(browser: WebDriver, ident: int) -> None:
+def claim_and_remove(browser: WebDriver, ident: int, *, shots: bool = True) -> None:
     """In the queue: select the item with j/k, claim it with c, remove it with r, a reason
     from the picker and Enter."""
     rows = [r.get_attribute("id") for r in browser.find_elements(By.CSS_SELECTOR, "tr.row")]
@@ -159,7 +167,7 @@ def claim_and_remove(browser: WebDriver, ident: int) -> None:
     assert picker.get_attribute("id") == f"reason-{ident}"
     Select(picker).select_by_value("insult")
     browser.find_element(By.ID, f"note-{ident}").send_keys("name-calling")
-    visit(browser, None, "queue")
+    visit(browser, None, "queue" if shots else None)
     browser.find_element(By.ID, f"reason-{ident}").send_keys("\n")
     WebDriverWait(browser, 10).until(
         lambda d: "remove (Insults and abuse)" in d.find_element(By.CLASS_NAME, "flash").text
@@ -219,3 +227,179 @@ def test_a_moderator_removes_an_item_in_the_browser(
     visit(browser, None)
     visit(browser, f"{console_url}/console")
     assert "/console/login" in browser.current_url  # signed out: the session is gone
+
+
+@pytest.fixture(scope="module")
+def media_server() -> Iterator[MediaServer]:
+    """An image and an exact copy of it at another URL (the console fetches them again too)."""
+    with MediaServer() as running:
+        running.add("/shown.png", synthetic.encode(SHOWN), "image/png")
+        running.add("/copy.png", synthetic.encode(SHOWN), "image/png")
+        yield running
+
+
+def queue_media(api: TestClient, app: dict[str, str], server: MediaServer) -> dict[str, Any]:
+    """A bank whose entries ask for review, then the image and its copy: both match it and
+    enter review. The first image's queue entry."""
+    pixels = open_image(synthetic.encode(SHOWN), 10**8)
+    bank = f"review-{uuid.uuid4().hex[:8]}"
+    hashes = [{"hash_type": t.value, "value": BY_TYPE[t].hash(b"", pixels).hex()}
+              for t in (HashType.PDQ, HashType.PHASH)]  # fmt: skip
+    body = {"label": "lookalike", "source": "tests", "decision": "review", "entries": hashes}
+    ok(api.post(f"/v1/media/banks/{bank}/entries", json=body, headers=app), 202)
+    wait_for(
+        lambda: any(b["bank"] == bank for b in ok(api.get("/v1/media/banks", headers=app))),
+        60, what="the bank in the warehouse",
+    )  # fmt: skip
+    time.sleep(1.0)  # the worker follows media.banks as the sink does
+    first = ok(
+        api.post(
+            "/v1/media/batch",
+            headers=app,
+            json={
+                "items": [
+                    {"url": server.url("/shown.png"), "media_type": "image", "owner": "owner-m"}
+                ]
+            },
+        ),
+        202,
+    )
+    [event_id] = first["event_ids"]
+    stored = f"/v1/media/{event_id}"
+    wait_for(lambda: api.get(stored, headers=app).status_code == 200, 90, what="its verdict")
+    ok(
+        api.post(
+            "/v1/media/batch",
+            headers=app,
+            json={
+                "items": [
+                    {"url": server.url("/copy.png"), "media_type": "image", "owner": "owner-m"}
+                ]
+            },
+        ),
+        202,
+    )
+
+    def queued() -> Any:
+        page = ok(api.get("/v1/review/queues/default/items", headers=app))
+        media = [e for e in page["data"] if e["kind"] == "media"]
+        return media if len(media) == 2 else None
+
+    entries = wait_for(queued, 90, what="both images in the default queue")
+    return next(e for e in entries if e["event_id"] == event_id)
+
+
+def composer_session(api: TestClient, tenant: str, app: dict[str, str]) -> None:
+    """A composer in `warn` mode: a warning shown, a rewrite suggested and accepted, posted."""
+    now, session = datetime.now(UTC).isoformat(), uuid.uuid4().hex[:8]
+    actions = ("warning_shown", "rewrite_suggested", "rewrite_accepted", "post_published")
+    events = [
+        {"event_id": f"{session}-{n}", "tenant": tenant, "source": "composer", "kind": "activity",
+         "occurred_at": now, "payload": {"user": "writer-1", "session_id": session,
+                                         "action": action, "mode": "warn"}}
+        for n, action in enumerate(actions)
+    ]  # fmt: skip
+    ok(api.post("/v1/events", json=events, headers=app), 202)
+
+
+def filter_of(browser: WebDriver, ident: str) -> str:
+    script = "return getComputedStyle(document.getElementById(arguments[0])).filter"
+    return str(browser.execute_script(script, ident))
+
+
+def media_is_veiled_until_clicked(browser: WebDriver, page: str) -> None:
+    """The media: veiled (blurred, grey) until the button is pressed, then veiled again; its
+    bank match and its copy listed."""
+    visit(browser, page, "media")
+    WebDriverWait(browser, 10).until(
+        lambda d: d.execute_script("return document.getElementById('media').naturalWidth") > 0
+    )
+    assert "veiled" in css_class(browser, "media-figure")
+    veil = filter_of(browser, "media")
+    assert "blur" in veil
+    assert "grayscale" in veil
+    unveil = browser.find_element(By.ID, "unveil")
+    unveil.click()
+    assert "veiled" not in css_class(browser, "media-figure")
+    assert unveil.get_attribute("aria-pressed") == "true"
+    WebDriverWait(browser, 5).until(lambda d: filter_of(d, "media") == "none")
+    unveil.send_keys(" ")  # the keyboard: Space on the focused button veils it again
+    assert "veiled" in css_class(browser, "media-figure")
+    banks = browser.find_element(By.CSS_SELECTOR, "table[aria-labelledby=banks-h]").text
+    assert "lookalike" in banks
+    cluster = browser.find_element(By.CSS_SELECTOR, "table[aria-labelledby=cluster-h]").text
+    assert "near copy" in cluster
+    assert "/copy.png" in cluster
+    visit(browser, None)
+
+
+def test_media_thread_feed_analytics_and_a_reviewer_in_the_browser(
+    api: TestClient, worker: Worker, console_url: str, browser: WebDriver,
+    media_server: MediaServer,
+) -> None:  # fmt: skip
+    tenant = new_tenant()
+    app = as_tenant(api, tenant)
+    ok(api.put("/v1/tenant/policy", json=EVERYTHING_TO_REVIEW, headers=app))
+    image = queue_media(api, app, media_server)
+    post = ok(api.post("/v1/posts", json={"text": MILD, "author": "poster-1"}, headers=app), 202)
+    reply = ok(api.post(f"/v1/posts/{post['id']}/comments", headers=app,
+                        json={"text": TOXIC, "author": "replier-1"}), 202)  # fmt: skip
+    composer_session(api, tenant, app)
+
+    def reply_queued() -> Any:
+        page = ok(api.get("/v1/review/queues/default/items", headers=app))
+        return next((e for e in page["data"] if e["event_id"] == reply["id"]), None)
+
+    reply_entry = wait_for(reply_queued, 120, what="the reply in the default queue")
+    sign_in(browser, console_url, make_user(api, tenant, "moderator"), shots=False)
+
+    media_is_veiled_until_clicked(browser, f"{console_url}/console/items/{image['id']}")
+
+    # The reply's page: its thread, the post it answers above it.
+    reply_page = f"{console_url}/console/items/{reply_entry['id']}"
+    visit(browser, reply_page)
+    thread = browser.find_element(By.ID, "thread").text
+    assert MILD in thread
+    assert TOXIC in thread
+
+    # The live feed: a verdict published while the page is open appears in it.
+    visit(browser, f"{console_url}/console/feed?kind=post")
+    WebDriverWait(browser, 20).until(lambda d: "Live:" in d.find_element(By.ID, "feed-status").text)
+    fresh = ok(api.post("/v1/posts", json={"text": MILD, "author": "poster-2"}, headers=app), 202)
+    WebDriverWait(browser, 90, poll_frequency=0.5).until(
+        lambda d: d.find_elements(By.CSS_SELECTOR, f"tr.live[data-event='{fresh['id']}']")
+    )
+    visit(browser, None, "feed")
+
+    # A reviewer granted the default queue removes the reply there.
+    reviewer = make_user(api, tenant, "reviewer")
+    grant = {"queues": ["default"]}
+    ok(api.put(f"/v1/review/grants/user:{reviewer}", json=grant, headers=app))
+    browser.delete_all_cookies()
+    sign_in(browser, console_url, reviewer, shots=False)
+    assert "You review the queues granted to you: default" in browser.page_source
+    browser.find_element(By.XPATH, "//th/a[text()='default']").click()
+    visit(browser, None)
+    claim_and_remove(browser, reply_entry["id"], shots=False)
+
+    def noticed() -> str:  # the removal's notice to the author, once the sink stored it
+        visit(browser, reply_page)
+        found = browser.find_elements(By.ID, "notices")
+        return found[0].text if found else ""
+
+    assert "author replier-1" in wait_for(noticed, 60, interval=1, what="the removal's notice")
+    visit(browser, None, "thread")
+    assert "removed by a reviewer" in browser.find_element(By.ID, "thread").text
+
+    # Analytics: the composer's funnel, and (for moderators) the model against the reviewer.
+    browser.delete_all_cookies()
+    sign_in(browser, console_url, make_user(api, tenant, "moderator"), shots=False)
+
+    def charted() -> bool:
+        visit(browser, f"{console_url}/console/analytics?period=24h")
+        funnel = browser.find_elements(By.ID, "funnel-warn")
+        decided = browser.find_elements(By.CSS_SELECTOR, "#agreement tbody tr")
+        return bool(funnel) and bool(decided) and decided[0].text.startswith("toxic 1 1")
+
+    wait_for(charted, 60, interval=1, what="the funnel and the reviewer's decision in analytics")
+    visit(browser, None, "analytics-more")

@@ -11,6 +11,7 @@ from infra.processes import free_port
 from infra.settings import (
     AccountsSettings,
     AssistSettings,
+    MediaSettings,
     MetricsSettings,
     ReviewSettings,
     Settings,
@@ -37,4 +38,6 @@ def settings_for(data_dir: Path, bootstrap: str) -> Settings:
         # Webhook tests receive on 127.0.0.1: granted here, as an operator would; quick retries.
         review=ReviewSettings(webhook_allowed_networks=["127.0.0.1/32"], webhook_backoff=0.2),
         metrics=MetricsSettings(lag_interval=1.0),
+        # The console fetches media the tests serve on 127.0.0.1 again: granted, as for workers.
+        media=MediaSettings(allowed_networks=["127.0.0.1/32"]),
     )
