@@ -6,11 +6,13 @@ The console keeps no media: it fetches the item's URL again when a reviewer open
 through the same SSRF guard and limits as the media worker (`MODSTREAM_MEDIA_*`), and serves
 the bytes from its own origin, so the page's `img-src 'self'` policy holds and the reviewer's
 browser never contacts the upstream host. The content type is sniffed from the bytes, as the
-worker does; anything that is not an image or video it decodes is refused.
+worker does; anything that is not an image or video it decodes is refused, and so are bytes
+whose SHA-256 is not the one judged (the URL now serves something else).
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -27,6 +29,7 @@ from api.state import AppState
 from infra.errors import FetchError, NotFound, Refused, WarehouseError
 from infra.fetch import Fetcher, FetchPolicy
 from schemas.events import Kind
+from schemas.media import HashType
 
 router = APIRouter(prefix=session.PATH, include_in_schema=False)
 
@@ -104,9 +107,9 @@ def fetcher(state: AppState) -> Fetcher:
     )  # fmt: skip
 
 
-def _media_url(caller: ReviewCaller, item: int) -> str:
-    """The URL of a queue entry the caller may see (its tenant, its granted queues), or
-    `Refused` saying why not."""
+def _media_url(caller: ReviewCaller, item: int) -> tuple[str, str | None]:
+    """The URL of a queue entry the caller may see (its tenant, its granted queues) and the
+    SHA-256 its bytes had when judged (if the verdict holds one), or `Refused` saying why not."""
     try:
         entry = review.get_item(item, caller.access, caller.state, caller.ctx)
     except ApiError as exc:
@@ -114,16 +117,22 @@ def _media_url(caller: ReviewCaller, item: int) -> str:
     if entry.kind != Kind.MEDIA.value:
         raise NotFound("not_media", f"item {item} is not an image or a video")
     try:
-        return str(media.get_media(entry.event_id, caller.state, caller.principal.tenant)["url"])
+        verdict = media.get_media(entry.event_id, caller.state, caller.principal.tenant)
     except (ApiError, WarehouseError) as exc:
         raise NotFound("not_found", f"item {item}'s media verdict is not stored (yet)") from exc
+    sha = next(
+        (h["value"] for h in verdict.get("hashes", []) if h.get("hash_type") == HashType.SHA256),
+        None,
+    )
+    return str(verdict["url"]), sha
 
 
 @router.get("/items/{item}/media")
 async def item_media(item: ItemPath, request: Request, caller: ReviewerDep) -> Response:
-    """The media of a queue entry the caller may see, fetched again under the SSRF policy."""
+    """The media of a queue entry the caller may see, fetched again under the SSRF policy; not
+    shown if its bytes are no longer those that were judged."""
     try:
-        url = await run_in_threadpool(_media_url, caller, item)
+        url, judged = await run_in_threadpool(_media_url, caller, item)
     except Refused as exc:
         return refused_page(request, exc.message, 404)
     client = fetcher(caller.state)
@@ -133,4 +142,7 @@ async def item_media(item: ItemPath, request: Request, caller: ReviewerDep) -> R
         return refused_page(request, f"The media could not be fetched again: {exc}", 502)
     finally:
         await client.aclose()
+    if judged is not None and hashlib.sha256(fetched.body).hexdigest() != judged:
+        message = "The media at this URL changed since it was judged (another SHA-256): not shown."
+        return refused_page(request, message, 409)
     return Response(fetched.body, media_type=fetched.content_type, headers=MEDIA_HEADERS)

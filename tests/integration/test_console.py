@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import uvicorn
 from fastapi.testclient import TestClient
@@ -354,6 +355,12 @@ def test_media_thread_feed_analytics_and_a_reviewer_in_the_browser(
     sign_in(browser, console_url, make_user(api, tenant, "moderator"), shots=False)
 
     media_is_veiled_until_clicked(browser, f"{console_url}/console/items/{image['id']}")
+    # The URL now serves other bytes than those judged: the console does not show them.
+    media_server.add("/shown.png", synthetic.encode(synthetic.scene(912)), "image/png")
+    cookies = {c["name"]: c["value"] for c in browser.get_cookies()}
+    changed = httpx.get(f"{console_url}/console/items/{image['id']}/media", cookies=cookies)
+    assert changed.status_code == 409, changed.text
+    assert "changed since it was judged" in changed.text
 
     # The reply's page: its thread, the post it answers above it.
     reply_page = f"{console_url}/console/items/{reply_entry['id']}"
