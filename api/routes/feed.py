@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.accounts import service
 from api.accounts.service import Context, Principal
-from api.deps import ContextDep, Reader, StateDep, check_scope, context, principal_for
+from api.deps import ContextDep, Reader, StateDep, check_tenant_read, context, principal_for
 from api.errors import ApiError, error_response, responses
 from api.feed import position
 from api.feed.hub import FeedClosed, FeedFilter, Subscription, VerdictHub
@@ -217,13 +217,14 @@ async def verdicts_ws(
 
 
 async def _authorize_ws(websocket: WebSocket, token: str | None) -> Principal | JSONResponse:
-    """The caller (scope `read`), or the refusal to send instead of accepting."""
+    """The caller (scope `read`, not a reviewer limited to queues), or the refusal to send
+    instead of accepting."""
     scheme, _, header = (websocket.headers.get("authorization") or "").partition(" ")
     credential = header.strip() if scheme.lower() == "bearer" else None
     state = websocket.app.state.modstream
     try:
         principal = await run_in_threadpool(principal_for, state, credential or token)
-        return check_scope(principal, "read")
+        return check_tenant_read(principal)
     except ApiError as exc:
         return error_response(exc.status, exc.code, exc.message, exc.details, exc.headers)
 
