@@ -3,7 +3,9 @@
 `authenticate` is the one place that decides who is calling and for which tenant: from the
 bearer credential (an API token or a login JWT), never from anything else the client sends.
 It also counts the request and enforces the tenant's quota. The `…Tenant` aliases add the scope
-a route needs (403 without it); handlers only ever see the tenant they are given.
+a route needs (403 without it); handlers only ever see the tenant they are given. `read` across
+the tenant is refused to a reviewer limited to granted queues (`reviewer_limited`); item routes
+take `ItemReader` and check the item's queue instead.
 """
 
 from __future__ import annotations
@@ -75,9 +77,29 @@ def check_scope(principal: Principal, scope: str) -> Principal:
     return principal
 
 
+def check_tenant_read(principal: Principal) -> Principal:
+    """The `read` scope for a read across the tenant (listings, analytics, authors, the live
+    feed, settings): refused to a reviewer limited to granted queues, who reads items only
+    through them."""
+    check_scope(principal, "read")
+    if principal.queue_limited:
+        raise ApiError(
+            403,
+            "reviewer_limited",
+            f"{principal.actor} reviews granted queues only, so it reads items only in them "
+            "(GET /v1/review/queues, /v1/review/items/{review_item}, /v1/verdicts/{event_id}, "
+            "/v1/posts/{post_id}/thread); reads across the tenant need the 'moderate' scope",
+        )
+    return principal
+
+
+def _check(principal: Principal, scope: str) -> Principal:
+    return check_tenant_read(principal) if scope == "read" else check_scope(principal, scope)
+
+
 def _requiring(scope: str) -> Callable[[Principal], Principal]:
     def dependency(principal: CurrentPrincipal) -> Principal:
-        return check_scope(principal, scope)
+        return _check(principal, scope)
 
     dependency.__name__ = f"require_{scope}"
     return dependency
@@ -85,13 +107,21 @@ def _requiring(scope: str) -> Callable[[Principal], Principal]:
 
 def _tenant_of(scope: str) -> Callable[[Principal], str]:
     def dependency(principal: CurrentPrincipal) -> str:
-        return check_scope(principal, scope).tenant
+        return _check(principal, scope).tenant
 
     dependency.__name__ = f"{scope}_tenant"
     return dependency
 
 
+def _item_reader(principal: CurrentPrincipal) -> Principal:
+    return check_scope(principal, "read")
+
+
 Reader = Annotated[Principal, Depends(_requiring("read"))]
+"""The `read` scope across the tenant: not for a reviewer limited to granted queues."""
+ItemReader = Annotated[Principal, Depends(_item_reader)]
+"""The `read` scope for one item: a reviewer limited to granted queues passes, and the route
+checks the item is in one of them (`api.review.grants.check_item`)."""
 Ingester = Annotated[Principal, Depends(_requiring("ingest"))]
 Moderator = Annotated[Principal, Depends(_requiring("moderate"))]
 TenantAdmin = Annotated[Principal, Depends(_requiring("admin"))]

@@ -6,6 +6,13 @@ insert into `verdicts` marks its (tenant, hour) and (tenant, author) dirty (migr
 version it saw: a mark made meanwhile has a higher version and survives for the next round.
 Marks settle for two seconds first (an insert still being written is never half-counted), so
 dashboards lag by about three seconds.
+
+Items are counted by their effective state: a reviewer's removal counts as `reject`, an approval
+(or an overturned removal) as `approve`, over the model's decision. A decision marks its item's
+hour and author dirty too (migration 0013), and a recompute joins the few decisions of the dirty
+keys (`moderation_actions`, grouped to each item's latest effect) onto their verdicts: the read
+routes still read only the rollup tables, and the join's right side is the decisions of the keys
+being recomputed, not the table.
 """
 
 from __future__ import annotations
@@ -17,11 +24,30 @@ from datetime import datetime
 
 from infra.errors import WarehouseError
 from infra.warehouse import Warehouse
+from schemas.moderation import Effect
 
 log = logging.getLogger(__name__)
 
 HARMFUL = 0.5
 """An item is harmful when `toxic` is at least this; it carries a label when that score is."""
+
+
+def decided_where(condition: str) -> str:
+    """The latest effect of each decided item among the actions matching `condition` (SQL over
+    `moderation_actions`' columns): `tenant, event_id, latest`. Only items with a decision have
+    a row, so a join on it reads the decisions of those keys, not the verdicts'."""
+    return (
+        "SELECT tenant, event_id, argMax(effect, (decided_at, action_id)) AS latest "  # noqa: S608
+        f"FROM moderation_actions FINAL WHERE effect != 'none' AND {condition} "
+        "GROUP BY tenant, event_id"
+    )
+
+
+EFFECTIVE_DECISION = (
+    f"multiIf(d.latest = '{Effect.REMOVED.value}', 'reject', "
+    f"d.latest = '{Effect.VISIBLE.value}', 'approve', v.decision)"
+)
+"""The decision an item counts under, with `d` joined by `decided_where` (no row: `''`)."""
 
 _DIRTY_HOURS = (
     "SELECT tenant, hour FROM rollup_dirty_hours FINAL WHERE version <= {upto:DateTime64(6)}"
@@ -35,16 +61,19 @@ INSERT INTO rollup_hourly
 SELECT tenant, hour, decision, source, kind, lang, sum(items), sum(harmful), sumMap(labels),
        sumMap(latency_hist), now64(6)
 FROM (
-    SELECT tenant, toStartOfHour(occurred_at) AS hour, decision, source, kind, lang,
+    SELECT v.tenant AS tenant, toStartOfHour(v.occurred_at) AS hour,
+           {EFFECTIVE_DECISION} AS decision, v.source AS source, v.kind AS kind, v.lang AS lang,
            toUInt64(1) AS items,
-           toUInt64(toxic >= {HARMFUL}) AS harmful,
-           CAST(mapApply((k, v) -> (k, toUInt64(v >= {HARMFUL})), scores),
+           toUInt64(v.toxic >= {HARMFUL}) AS harmful,
+           CAST(mapApply((k, x) -> (k, toUInt64(x >= {HARMFUL})), v.scores),
                 'Map(LowCardinality(String), UInt64)') AS labels,
-           map(toUInt8(least(255, floor(4 * log2(1 + latency_ms)))), toUInt64(1)) AS latency_hist
-    FROM verdicts FINAL
-    WHERE (tenant, toStartOfHour(occurred_at)) IN ({_DIRTY_HOURS})
-      AND occurred_at >= (SELECT min(hour) FROM ({_DIRTY_HOURS}))
-      AND occurred_at < (SELECT max(hour) FROM ({_DIRTY_HOURS})) + INTERVAL 1 HOUR
+           map(toUInt8(least(255, floor(4 * log2(1 + v.latency_ms)))), toUInt64(1)) AS latency_hist
+    FROM verdicts AS v FINAL
+    LEFT JOIN ({decided_where(f"(tenant, toStartOfHour(occurred_at)) IN ({_DIRTY_HOURS})")}) AS d
+      ON d.tenant = v.tenant AND d.event_id = v.event_id
+    WHERE (v.tenant, toStartOfHour(v.occurred_at)) IN ({_DIRTY_HOURS})
+      AND v.occurred_at >= (SELECT min(hour) FROM ({_DIRTY_HOURS}))
+      AND v.occurred_at < (SELECT max(hour) FROM ({_DIRTY_HOURS})) + INTERVAL 1 HOUR
     UNION ALL
     -- zero rows for every combination stored before, so one that disappeared (a re-judged
     -- item changed its decision) is overwritten with zeros instead of lingering
@@ -60,12 +89,18 @@ _AUTHORS = f"""
 INSERT INTO rollup_authors
 SELECT tenant, author, count(), countIf(decision = 'approve'), countIf(decision = 'review'),
        countIf(decision = 'reject'), countIf(toxic >= {HARMFUL}),
-       sumMap(CAST(mapApply((k, v) -> (k, toUInt64(v >= {HARMFUL})), scores),
+       sumMap(CAST(mapApply((k, x) -> (k, toUInt64(x >= {HARMFUL})), scores),
                    'Map(LowCardinality(String), UInt64)')),
        sumMap(CAST(map(lang, toUInt64(1)), 'Map(LowCardinality(String), UInt64)')),
        min(occurred_at), max(occurred_at), now64(6)
-FROM verdicts_by_author FINAL
-WHERE (tenant, author) IN ({_DIRTY_AUTHORS})
+FROM (
+    SELECT v.tenant AS tenant, v.author AS author, {EFFECTIVE_DECISION} AS decision,
+           v.toxic AS toxic, v.scores AS scores, v.lang AS lang, v.occurred_at AS occurred_at
+    FROM verdicts_by_author AS v FINAL
+    LEFT JOIN ({decided_where(f"(tenant, author) IN ({_DIRTY_AUTHORS})")}) AS d
+      ON d.tenant = v.tenant AND d.event_id = v.event_id
+    WHERE (v.tenant, v.author) IN ({_DIRTY_AUTHORS})
+)
 GROUP BY tenant, author
 """  # noqa: S608 - constants only; the one value is a bound parameter
 

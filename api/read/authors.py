@@ -11,7 +11,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from api.read import cursor
 from api.read.where import Where
-from api.rollups import HARMFUL
+from api.rollups import EFFECTIVE_DECISION, HARMFUL, decided_where
 from infra.warehouse import Warehouse
 
 
@@ -119,19 +119,30 @@ def page(warehouse: Warehouse, tenant: str, query: AuthorQuery) -> AuthorPage:
 
 
 def get(warehouse: Warehouse, tenant: str, author: str) -> AuthorStats | None:
+    """One author's statistics, read fresh: their verdicts (one key range of
+    `verdicts_by_author`) counted by effective decision, their reviewed items' decisions joined."""
     rows = warehouse.rows(
         f"""
         SELECT author, count() AS items, countIf(decision = 'approve') AS approve,
                countIf(decision = 'review') AS review, countIf(decision = 'reject') AS reject,
                countIf(toxic >= {HARMFUL}) AS harmful,
-               sumMap(CAST(mapApply((k, v) -> (k, toUInt64(v >= {HARMFUL})), scores),
+               sumMap(CAST(mapApply((k, x) -> (k, toUInt64(x >= {HARMFUL})), scores),
                            'Map(String, UInt64)')) AS labels,
                sumMap(map(toString(lang), toUInt64(1))) AS langs,
                min(occurred_at) AS first_seen, max(occurred_at) AS last_seen
-        FROM verdicts_by_author FINAL
-        WHERE tenant = {{tenant:String}} AND author = {{author:String}}
+        FROM (
+            SELECT v.author AS author, {EFFECTIVE_DECISION} AS decision, v.toxic AS toxic,
+                   v.scores AS scores, v.lang AS lang, v.occurred_at AS occurred_at
+            FROM verdicts_by_author AS v FINAL
+            LEFT JOIN ({decided_where(_ONE_AUTHOR)}) AS d
+              ON d.tenant = v.tenant AND d.event_id = v.event_id
+            WHERE v.tenant = {{tenant:String}} AND v.author = {{author:String}}
+        )
         GROUP BY author
-        """,  # noqa: S608 - a constant threshold, values bound
+        """,  # noqa: S608 - a constant threshold and constant SQL, values bound
         {"tenant": tenant, "author": author},
     )
     return _stats(rows[0]) if rows else None
+
+
+_ONE_AUTHOR = "tenant = {tenant:String} AND author = {author:String}"

@@ -1,6 +1,7 @@
 """Reviewers' decisions as the reads apply them: an item's effective state is its latest action
 with an effect (`removed` or `visible`), over the model's verdict. One primary-key point per item
-of `moderation_actions` (ordered by tenant and item)."""
+of `moderation_actions` (ordered by tenant and item).
+Counts (the rollups, an author's statistics) apply it too: `api/rollups.py`."""
 
 from __future__ import annotations
 

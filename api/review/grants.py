@@ -3,7 +3,9 @@
 The `moderate` scope reviews every queue of the tenant. The `review` scope (the `reviewer`
 role's, or a token's) reviews only the queues an admin granted: to the token itself
 (`token:<id>`) or to a user (`user:<email>`, which covers the tokens that user owns). With no
-grant, such a caller may review nothing; outside its grants it gets a 403 naming them.
+grant, such a caller may review nothing; outside its grants it gets a 403 naming them. It reads
+items (a verdict, a thread, a review entry) only in its queues (`check_item`), and nothing across
+the tenant (`api.deps.check_tenant_read`).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from api.accounts.service import Principal
 from infra.accounts.models import ApiToken, User
-from infra.accounts.review import ReviewGrant
+from infra.accounts.review import ReviewGrant, ReviewItem
 from infra.errors import Forbidden, InvalidInput, NotFound
 
 
@@ -77,6 +79,28 @@ def access(session: Session, principal: Principal) -> Access:
         )
     )
     return Access(principal, frozenset(found))
+
+
+def check_item(session: Session, principal: Principal, event_id: str) -> None:
+    """For a reviewer limited to granted queues: the item (by event id) must be in one of them,
+    open or decided, as itself or as an appeal (403 `item_not_granted` otherwise). Anyone else
+    reads every item of the tenant. One index range (`tenant, event_id`) of the entries."""
+    if not principal.queue_limited:
+        return
+    granted = access(session, principal)
+    queues = session.scalars(
+        select(ReviewItem.queue).where(
+            ReviewItem.tenant == principal.tenant, ReviewItem.event_id == event_id
+        )
+    )
+    if any(granted.may(q) for q in queues):
+        return
+    mine = ", ".join(sorted(granted.queues or ())) or "none yet"
+    raise Forbidden(
+        "item_not_granted",
+        f"{event_id!r} is in no review queue granted to {principal.actor} (granted: {mine}): a "
+        "reviewer reads only the items of its queues",
+    )
 
 
 def normalised(reviewer: str) -> str:

@@ -15,6 +15,8 @@ from api.read.where import WarehouseTime
 from api.review import dsa
 from api.review.dsa import Summary
 from infra.accounts.review import Report
+from infra.delivery import Mode
+from infra.settings import Settings
 from schemas.dsa import BATCH_MAX
 
 router = APIRouter(prefix="/v1/dsa", tags=["dsa"])
@@ -32,6 +34,13 @@ class StatementBatch(BaseModel):
     next: str | None = Field(description="`after` for the next batch; null at the end.")
 
 
+def delivery_mode(settings: Settings, tenant: str, kind: str) -> Mode:
+    """What readers get of a rejected item of this kind: the chat gateway's mode for chat
+    messages, the threads' for everything else."""
+    section = settings.chat if kind == "chat_message" else settings.posts
+    return section.modes.get(tenant, section.mode)
+
+
 def _period(since: datetime | None, until: datetime | None) -> tuple[datetime, datetime]:
     end = (until or datetime.now(UTC)).astimezone(UTC)
     return (since or end - timedelta(days=30)).astimezone(UTC), end
@@ -42,8 +51,10 @@ def _period(since: datetime | None, until: datetime | None) -> tuple[datetime, d
     response_model=StatementBatch,
     responses=responses(401, 403, 422),
     summary="Statements of reasons, in Transparency Database batches",
-    description="One statement per restriction decided in the period (removals, upheld "
-    "removals, labels), at most 100 a batch as the database takes them.",
+    description="One statement per restriction decided in the period: reviewers' removals, "
+    "upheld removals and labels (`automated_decision` `AUTOMATED_DECISION_NOT_AUTOMATED`), then "
+    "the models' rejections (`AUTOMATED_DECISION_FULLY`, visibility per the tenant's delivery "
+    "mode), at most 100 a batch as the database takes them; follow `next` with `after`.",
 )
 def statements(
     principal: TenantAdmin,
@@ -51,10 +62,12 @@ def statements(
     since: Since = None,
     until: Until = None,
     limit: Annotated[int, Query(ge=1, le=BATCH_MAX)] = BATCH_MAX,
-    after: Annotated[str, Query(max_length=100)] = "",
+    after: Annotated[str, Query(max_length=300, description="`next` of the previous batch.")] = "",
 ) -> StatementBatch:
-    start, end = _period(since, until)
-    found, following = dsa.statements(state.warehouse, principal.tenant, start, end, limit, after)
+    found, following = dsa.statements(
+        state.warehouse, principal.tenant, _period(since, until), limit, after,
+        lambda kind: delivery_mode(state.settings, principal.tenant, kind),
+    )  # fmt: skip
     return StatementBatch(batch={"statements": found}, count=len(found), next=following)
 
 

@@ -17,12 +17,14 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from api.accounts.service import Principal
-from api.deps import Reader, check_scope, principal_for
+from api.accounts import service
+from api.accounts.service import Context, Principal
+from api.deps import ContextDep, Reader, StateDep, check_tenant_read, context, principal_for
 from api.errors import ApiError, error_response, responses
 from api.feed import position
 from api.feed.hub import FeedClosed, FeedFilter, Subscription, VerdictHub
 from api.feed.position import Start
+from api.state import AppState
 from schemas.records import Decision
 
 router = APIRouter(prefix="/v1", tags=["live feed"])
@@ -64,6 +66,24 @@ class WsFeedQuery(FeedQuery):
         description="The credential, for browsers (they cannot set headers on a WebSocket). "
         "Prefer the `Authorization` header: URLs end up in logs.",
     )
+
+
+def audit_subscription(
+    state: AppState, ctx: Context, reader: Principal, feed: FeedFilter, via: str, since: str | None
+) -> None:
+    """A subscription that receives chat messages' verdicts is a private read: audited once,
+    when it starts (who, from where, its filters), as reading them by id or by page is."""
+    if not feed.private:
+        return
+    detail = service.audit_json(
+        sources=sorted(feed.sources), decisions=sorted(feed.decisions), label=feed.label,
+        min_score=feed.min_score, since=since or "now",
+    )  # fmt: skip
+    with state.accounts.session() as session:
+        service.audit(
+            session, ctx, reader.tenant, reader.actor, "private.read", target=f"verdicts:{via}",
+            detail=detail,
+        )  # fmt: skip
 
 
 def get_hub(request: Request) -> VerdictHub:
@@ -113,17 +133,23 @@ def _sse(event: str, data: str, event_id: str | None = None) -> bytes:
     summary="Live verdicts as Server-Sent Events",
     description="Verdicts of the caller's tenant as they reach the `verdicts.text` topic, "
     "filtered by source, decision and label. Order is kept per author (one partition). "
-    "Chat messages are private: sent only to a caller with the `private` scope. "
+    "Chat messages are private: sent only to a caller with the `private` scope, and each "
+    "such subscription is audited once as it starts (`private.read`, target `verdicts:stream`). "
     "Resumable: reconnect with `Last-Event-ID` (browsers do) or `since`.",
 )
 async def stream_verdicts(
     query: Annotated[FeedQuery, Query()],
     reader: Reader,
     hub: Annotated[VerdictHub, Depends(get_hub)],
+    state: StateDep,
+    ctx: ContextDep,
     last_event_id: Annotated[str | None, Header(max_length=2_000)] = None,
 ) -> StreamingResponse:
-    start = _start(last_event_id or query.since)
-    sub = await hub.subscribe(query.feed_filter(reader), start)
+    since = last_event_id or query.since
+    start = _start(since)
+    feed = query.feed_filter(reader)
+    await run_in_threadpool(audit_subscription, state, ctx, reader, feed, "stream", since)
+    sub = await hub.subscribe(feed, start)
 
     async def body() -> AsyncIterator[bytes]:
         try:
@@ -159,7 +185,8 @@ async def verdicts_ws(
     "closed", "position", "verdict"?, "reason"?}`, same filters and `since`.
 
     Authentication: `Authorization: Bearer …`, or (browsers cannot set headers on a WebSocket)
-    the `token` query parameter. A refusal is an HTTP 401/403/429 before the upgrade."""
+    the `token` query parameter. A refusal is an HTTP 401/403/429 before the upgrade. A
+    subscription with the `private` scope is audited once (`private.read`, `verdicts:ws`)."""
     denied = await _authorize_ws(websocket, query.token)
     if isinstance(denied, JSONResponse):
         await websocket.send_denial_response(denied)
@@ -173,8 +200,13 @@ async def verdicts_ws(
     except ValueError as exc:
         await websocket.close(code=1008, reason=f"invalid since: {exc}"[:120])
         return
+    feed = query.feed_filter(reader)
+    state = websocket.app.state.modstream
+    await run_in_threadpool(
+        audit_subscription, state, context(websocket), reader, feed, "ws", query.since
+    )
     await websocket.accept()
-    sub = await hub.subscribe(query.feed_filter(reader), start)
+    sub = await hub.subscribe(feed, start)
     try:
         await websocket.send_json({"type": "ready", "position": sub.token})
         await _pump(websocket, sub)
@@ -185,13 +217,14 @@ async def verdicts_ws(
 
 
 async def _authorize_ws(websocket: WebSocket, token: str | None) -> Principal | JSONResponse:
-    """The caller (scope `read`), or the refusal to send instead of accepting."""
+    """The caller (scope `read`, not a reviewer limited to queues), or the refusal to send
+    instead of accepting."""
     scheme, _, header = (websocket.headers.get("authorization") or "").partition(" ")
     credential = header.strip() if scheme.lower() == "bearer" else None
     state = websocket.app.state.modstream
     try:
         principal = await run_in_threadpool(principal_for, state, credential or token)
-        return check_scope(principal, "read")
+        return check_tenant_read(principal)
     except ApiError as exc:
         return error_response(exc.status, exc.code, exc.message, exc.details, exc.headers)
 

@@ -21,11 +21,12 @@ from starlette.concurrency import run_in_threadpool
 
 from api import durations
 from api.accounts.service import Principal
-from api.deps import CurrentPrincipal, ReadTenant, StateDep, check_scope
+from api.deps import CurrentPrincipal, ItemReader, StateDep, check_scope
 from api.errors import ApiError, responses
 from api.feed.hub import FeedClosed, FeedFilter, Subscription
 from api.read import threads
 from api.read.threads import Stored, Thread, ThreadItem
+from api.review import grants
 from api.routes.events import refuse_blocked
 from api.state import AppState
 from infra.delivery import Mode
@@ -285,19 +286,24 @@ async def create_comment(
     description="The post and a page of its comments (replies at any depth), oldest first, "
     "each with its verdict. Pending items (not judged yet) show no text except to their author; "
     "rejected ones are withheld (no text), masked (toxic spans as `*`) or flagged per the "
-    "tenant's mode. Needs the `read` scope. Items appear about a second after they are made.",
+    "tenant's mode. Needs the `read` scope; a reviewer limited to granted queues reads the "
+    "thread of a post in one of them (its comments as context), 403 `item_not_granted` "
+    "otherwise. Items appear about a second after they are made.",
 )
 def get_thread(
     post_id: ItemId,
     state: StateDep,
-    tenant: ReadTenant,
-    principal: CurrentPrincipal,
+    principal: ItemReader,
     limit: Annotated[int, Query(ge=1, le=1000, description="Comments per page.")] = 100,
     cursor: Annotated[
         str | None, Query(max_length=500, description="`next` of the previous page.")
     ] = None,
 ) -> Thread:
     # A sync handler: FastAPI runs it in its thread pool, so chdb never blocks the event loop.
+    tenant = principal.tenant
+    if principal.queue_limited:  # a reviewer: the post must be in one of its queues
+        with state.accounts.session() as session:
+            grants.check_item(session, principal, post_id)
     reader = principal.email if principal.is_session else None
     found = threads.thread(
         state.warehouse, tenant, post_id, mode=_mode(state, tenant), reader=reader,

@@ -8,9 +8,10 @@ from fastapi import APIRouter, Path
 
 from api import queries
 from api.accounts import service
-from api.deps import ContextDep, Reader, StateDep
+from api.deps import ContextDep, ItemReader, StateDep
 from api.errors import ApiError, responses
 from api.queries import VerdictDetail
+from api.review import grants
 from api.routes.posts import EXAMPLE_ITEM
 from schemas.events import Kind
 
@@ -34,15 +35,19 @@ router = APIRouter(prefix="/v1", tags=["verdicts"])
     description="Scores, spans, model and policy versions, the text, `duplicate_of` (the event "
     "whose scores were reused) and `reused_by` (events that reused these). 404 until the event "
     "is judged and stored (usually well under a second). A chat message is private: 403 without "
-    "the `private` scope, and every read with it is audited (`private.read`).",
+    "the `private` scope, and every read with it is audited (`private.read`). A reviewer limited "
+    "to granted queues reads only items in them (403 `item_not_granted`).",
 )
 def get_verdict(
     event_id: Annotated[str, Path(min_length=1, max_length=256, examples=["comments-7731"])],
     state: StateDep,
-    principal: Reader,
+    principal: ItemReader,
     ctx: ContextDep,
 ) -> VerdictDetail:
     # A sync handler: FastAPI runs it in its thread pool, so chdb never blocks the event loop.
+    if principal.queue_limited:
+        with state.accounts.session() as session:
+            grants.check_item(session, principal, event_id)
     verdict = queries.get_verdict_detail(state.warehouse, principal.tenant, event_id)
     if verdict is None:
         raise ApiError(404, "not_found", f"no verdict for event {event_id!r} (yet)")

@@ -205,10 +205,16 @@ class ChatMessageRow(Base):
     text: Mapped[str] = mapped_column(Text)
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     status: Mapped[str] = mapped_column(
-        String(16), default="judging", doc="judging, ready (judged, receiver offline), done"
+        String(16),
+        default="judging",
+        doc="judging, ready (judged, receiver offline), done; retract or restore (a reviewer's "
+        "decision owed to an offline receiver who was given the message)",
     )
     outcome: Mapped[str | None] = mapped_column(
-        String(16), default=None, doc="delivered, masked, flagged, withheld"
+        String(16),
+        default=None,
+        doc="delivered, masked, flagged, withheld; removed (by a reviewer); approved (by a "
+        "reviewer before the verdict came)",
     )
     verdict: Mapped[str | None] = mapped_column(Text, default=None, doc="JSON, for delivery")
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)

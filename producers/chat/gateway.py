@@ -8,13 +8,20 @@
   of the tenant online now).
 - **Server → client** events: `message {message_id, from, text, sent_at, verdict, flagged,
   masked}`, `delivery {message_id, to, status, verdict}` (to the sender: `delivered`, `masked`,
-  `flagged`, `withheld`, or `queued` while the receiver is offline), `typing {from, typing}`,
-  `read {message_id, by}`, `presence {user, online}`.
+  `flagged`, `withheld`, or `queued` while the receiver is offline; after a reviewer's
+  decision `removed`, `restored` or `cleared`), `retract {message_id, reason}` and
+  `restore {message_id}` (to the receiver: hide, or show again, a message given before),
+  `typing {from, typing}`, `read {message_id, by}`, `presence {user, online}`.
 
 Every message is published to `events.text` as a `chat_message` and held in the message store
 until its verdict arrives on `verdicts.text`; then it is delivered (or withheld, masked or
 flagged per the tenant's mode), at once or when the receiver next connects. Authors blocked by
 strikes are refused (`author_blocked`).
+
+Reviewers' decisions (`moderation.actions`, read by the same consumer) are the effective state,
+over the model's: a removal withholds a message still waiting and retracts one given; an
+approval or an overturned removal gives a waiting one as written and restores a retracted one
+(`producers/chat/store.py` has the rules).
 """
 
 from __future__ import annotations
@@ -40,10 +47,19 @@ from infra.delivery import mask, outcome_of, verdict_summary
 from infra.errors import AccountsError, BrokerError
 from infra.kafka import Publisher
 from infra.settings import AccountsSettings, ChatSettings
-from producers.chat.store import GroupCommit, Held, Judgement, Message, MessageStore
+from producers.chat.store import (
+    Change,
+    GroupCommit,
+    Held,
+    Judgement,
+    Message,
+    MessageStore,
+    Ruling,
+)
 from schemas.events import MAX_TEXT_CHARS, ChatMessage, ChatMessageEvent, Kind
+from schemas.moderation import REASONS, Effect, ModerationAction
 from schemas.records import Verdict
-from schemas.topics import EVENTS_TEXT, VERDICTS_TEXT
+from schemas.topics import EVENTS_TEXT, MODERATION_ACTIONS, VERDICTS_TEXT
 
 log = logging.getLogger(__name__)
 
@@ -216,6 +232,7 @@ class ChatGateway:
     async def _follow_verdicts(self) -> None:
         consumer = AIOKafkaConsumer(
             VERDICTS_TEXT.name,
+            MODERATION_ACTIONS.name,
             bootstrap_servers=self.bootstrap,
             group_id="modstream-chat-gateway",
             enable_auto_commit=False,
@@ -230,10 +247,12 @@ class ChatGateway:
                 batch = await consumer.getmany(timeout_ms=200, max_records=1_000)
                 if not self.ready.is_set() and consumer.assignment():
                     self.ready.set()
-                await self._on_verdicts(
-                    [r.value for records in batch.values() for r in records
-                     if r.value and b'"chat_message"' in r.value]
-                )  # fmt: skip
+                chats = [
+                    (r.topic, r.value) for records in batch.values() for r in records
+                    if r.value and b'"chat_message"' in r.value
+                ]  # fmt: skip
+                await self._on_verdicts([v for t, v in chats if t == VERDICTS_TEXT.name])
+                await self._on_actions([v for t, v in chats if t == MODERATION_ACTIONS.name])
                 if batch:
                     await consumer.commit()
         except KafkaError as exc:
@@ -264,11 +283,11 @@ class ChatGateway:
         )  # fmt: skip
         notices: list[tuple[Verdict, Held, str]] = []
         given: list[tuple[Verdict, Held]] = []
-        for verdict, outcome, held in zip(verdicts, outcomes, helds, strict=True):
+        for verdict, held in zip(verdicts, helds, strict=True):
             if held is None:
                 continue  # not this gateway's, or a repeated verdict
-            status: str = outcome
-            if outcome != "withheld":
+            status = held.outcome or "delivered"  # a reviewer may have decided first
+            if status != "withheld":
                 if (verdict.tenant, held.receiver) in self.online:
                     given.append((verdict, held))
                 else:
@@ -281,6 +300,47 @@ class ChatGateway:
         )
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    async def _on_actions(self, raws: list[bytes]) -> None:
+        """Apply reviewers' decisions on chat messages: tell the receivers online what to hide
+        or show again, and the senders what became of their messages."""
+        rulings: list[Ruling] = []
+        reasons: dict[tuple[str, str], str] = {}
+        for raw in raws:
+            try:
+                action = ModerationAction.model_validate_json(raw)
+            except ValidationError:
+                continue  # the sink dead-letters it
+            if action.kind != Kind.CHAT_MESSAGE or action.effect == Effect.NONE:
+                continue
+            rulings.append(Ruling(action.tenant, action.event_id, action.effect == Effect.REMOVED))
+            reasons[(action.tenant, action.event_id)] = action.reason
+        if not rulings:
+            return
+        changes = await asyncio.to_thread(self.store.ruled_many, rulings, frozenset(self.online))
+        await asyncio.gather(*(self._tell_ruling(c, reasons[(c.tenant, c.event_id)])
+                               for c in changes))  # fmt: skip
+
+    async def _tell_ruling(self, change: Change, reason: str) -> None:
+        if change.receiver_event is not None:
+            await self.sio.emit(
+                change.receiver_event,
+                self._ruling_payload(change.event_id, change.receiver_event, reason),
+                room=_room(change.tenant, change.receiver),
+            )
+        await self.sio.emit(
+            "delivery",
+            {"message_id": change.event_id, "to": change.receiver,
+             "status": change.sender_status, "verdict": None},
+            room=_room(change.tenant, change.sender),
+        )  # fmt: skip
+
+    @staticmethod
+    def _ruling_payload(event_id: str, event: str, reason: str | None) -> dict[str, Any]:
+        if event != "retract":
+            return {"message_id": event_id}
+        found = REASONS.get(reason or "")
+        return {"message_id": event_id, "reason": found.title if found else "removed by a reviewer"}
 
     async def _tell_senders(
         self, given: list[tuple[str, str]], notices: list[tuple[Verdict, Held, str]]
@@ -326,6 +386,10 @@ class ChatGateway:
                 await self._give(tenant, held, verdict)
             if waiting:
                 await asyncio.to_thread(self.store.delivered, tenant, [h.event_id for h in waiting])
+            for event_id, event in await asyncio.to_thread(self.store.owed_to, tenant, user):
+                await self.sio.emit(
+                    event, self._ruling_payload(event_id, event, None), room=_room(tenant, user)
+                )
             for held in waiting:
                 await self.sio.emit(
                     "delivery",

@@ -50,6 +50,33 @@ class Judgement:
     verdict: str
 
 
+@dataclass(frozen=True, slots=True)
+class Ruling:
+    """A reviewer's decision on a message (`moderation.actions`): removed, or visible again."""
+
+    tenant: str
+    event_id: str
+    removed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """What a ruling changed: the sender is told `sender_status`; the receiver, if online, is
+    sent `receiver_event` now (an offline receiver gets it on connecting: `owed_to`)."""
+
+    tenant: str
+    event_id: str
+    sender: str
+    receiver: str
+    sender_status: str
+    receiver_event: str | None = None
+
+
+RETRACT, RESTORE = "retract", "restore"
+"""Statuses of a message whose retraction or restoration is owed to an offline receiver."""
+_SHOWN = ("delivered", "masked", "flagged")
+
+
 def _held(row: ChatMessageRow) -> Held:
     return Held(
         row.event_id, row.sender, row.receiver, row.text, row.sent_at, row.outcome, row.verdict
@@ -109,6 +136,7 @@ class MessageStore:
                     select(
                         ChatMessageRow.id, ChatMessageRow.event_id, ChatMessageRow.sender,
                         ChatMessageRow.receiver, ChatMessageRow.text, ChatMessageRow.sent_at,
+                        ChatMessageRow.outcome,
                     ).where(
                         ChatMessageRow.tenant == tenant,
                         ChatMessageRow.event_id.in_([e for _, e in group]),
@@ -121,13 +149,17 @@ class MessageStore:
                 if row is None:
                     found.append(None)
                     continue
-                withheld = j.outcome == "withheld"
+                # A reviewer decided before the verdict came (the topics are read side by side).
+                outcome = {"removed": "withheld", "approved": "delivered"}.get(
+                    row.outcome or "", j.outcome
+                )
+                withheld = outcome == "withheld"
                 updates.append({
-                    "id": row.id, "outcome": j.outcome, "verdict": j.verdict,
+                    "id": row.id, "outcome": outcome, "verdict": j.verdict,
                     "status": "done" if withheld else "ready", "text": "" if withheld else row.text,
                 })  # fmt: skip
                 found.append(Held(row.event_id, row.sender, row.receiver, row.text, row.sent_at,
-                                  j.outcome, j.verdict))  # fmt: skip
+                                  outcome, j.verdict))  # fmt: skip
             if updates:
                 session.execute(update(ChatMessageRow), updates)
         return found
@@ -163,6 +195,51 @@ class MessageStore:
             )
             return [_held(r) for r in rows]
 
+    def ruled_many(self, rulings: list[Ruling], online: frozenset[tuple[str, str]]) -> list[Change]:
+        """Apply reviewers' decisions to the messages they concern, in one transaction; what
+        changed, for the gateway to tell. A removal withholds a message still waiting for its
+        receiver, and retracts one already given; a decision making it visible again restores
+        what was retracted. A message withheld before it was given lost its text: it cannot be
+        given now, and its sender is told it was cleared (`cleared`) so it may be sent again."""
+        changes: list[Change] = []
+        with self.accounts.session() as session:
+            for ruling in rulings:
+                row = session.scalar(
+                    select(ChatMessageRow).where(
+                        ChatMessageRow.tenant == ruling.tenant,
+                        ChatMessageRow.event_id == ruling.event_id,
+                    )
+                )
+                if row is None:
+                    continue  # not a message of this gateway
+                rule = _remove if ruling.removed else _restore
+                change = rule(row, (ruling.tenant, row.receiver) in online)
+                if change is not None:
+                    changes.append(
+                        Change(ruling.tenant, row.event_id, row.sender, row.receiver, *change)
+                    )
+        return changes
+
+    def owed_to(self, tenant: str, receiver: str) -> list[tuple[str, str]]:
+        """Retractions and restorations owed to a receiver who was offline: (event id, event),
+        oldest first, marked settled (the receiver is connecting now)."""
+        with self.accounts.session() as session:
+            rows = list(
+                session.scalars(
+                    select(ChatMessageRow)
+                    .where(
+                        ChatMessageRow.tenant == tenant,
+                        ChatMessageRow.receiver == receiver,
+                        ChatMessageRow.status.in_([RETRACT, RESTORE]),
+                    )
+                    .order_by(ChatMessageRow.id)
+                )
+            )
+            owed = [(r.event_id, r.status) for r in rows]
+            for row in rows:
+                row.status = "done"
+            return owed
+
     def mark_read(self, tenant: str, receiver: str, event_id: str) -> str | None:
         """Record a read receipt; the sender to tell, or None if it is not the reader's."""
         with self.accounts.session() as session:
@@ -177,6 +254,46 @@ class MessageStore:
                 return None
             row.read_at = row.read_at or datetime.now(UTC)
             return row.sender
+
+
+def _remove(row: ChatMessageRow, online: bool) -> tuple[str, str | None] | None:
+    """A removal: (sender status, receiver event now), or None if nothing changes."""
+    if row.status == "judging":  # the verdict is still to come: it will be withheld
+        row.outcome = "removed"
+        return "removed", None
+    if row.outcome in ("withheld", "removed"):
+        return None  # never shown, or taken back already
+    restore_owed = row.status == RESTORE
+    given = row.delivered_at is not None and row.status in ("done", RESTORE)
+    row.outcome, row.text = "removed", ""
+    if not given or restore_owed:
+        # Still waiting for its receiver, or its restoration never reached them: nothing owed.
+        row.status = "done"
+        return "removed", None
+    row.status = "done" if online else RETRACT
+    return "removed", RETRACT if online else None
+
+
+def _restore(row: ChatMessageRow, online: bool) -> tuple[str, str | None] | None:
+    """A decision making the message visible: (sender status, receiver event now), or None."""
+    if row.status == "judging":  # the verdict is still to come: given as written
+        row.outcome = "approved"
+        return None
+    if row.status == "ready":  # waiting for its receiver: given as written, unmasked
+        if row.outcome in ("masked", "flagged"):
+            row.outcome = "delivered"
+            return "restored", None
+        return None
+    if row.status == RETRACT:  # the retraction never reached the receiver
+        row.status, row.outcome = "done", "delivered"
+        return "restored", None
+    if row.outcome == "removed" and row.delivered_at is not None:
+        row.outcome = "delivered"
+        row.status = "done" if online else RESTORE
+        return "restored", RESTORE if online else None
+    if row.outcome in ("withheld", "removed"):
+        return "cleared", None
+    return None
 
 
 T = TypeVar("T")

@@ -23,8 +23,9 @@ from infra.settings import Settings
 from producers.chat.gateway import ChatGateway
 from schemas.strikes import BlockAction, BlockChange
 from schemas.topics import AUTHOR_BLOCKS
-from tests.support.accounts import login, make_user, new_email
+from tests.support.accounts import as_tenant, bearer, login, make_token, make_user, new_email
 from tests.support.polling import wait_for
+from tests.support.read_rows import new_tenant
 from tests.support.stack import Worker
 
 TOXIC = "You are a pathetic idiot, shut up you stupid loser"
@@ -63,7 +64,7 @@ class Client:
     def __init__(self) -> None:
         self.sio = socketio.AsyncClient(reconnection=False)
         self.got: dict[str, list[Any]] = defaultdict(list)
-        for name in ("message", "delivery", "typing", "read", "presence"):
+        for name in ("message", "delivery", "typing", "read", "presence", "retract", "restore"):
             self.sio.on(name, self._recorder(name))
 
     def _recorder(self, name: str) -> Callable[[Any], Any]:
@@ -88,6 +89,11 @@ class Client:
                     return item
             await asyncio.sleep(0.05)
         pytest.fail(f"no {name} event matching in {timeout}s; got {dict(self.got)}")
+
+
+def ok(response: Any, status: int = 200) -> Any:
+    assert response.status_code == status, response.text
+    return response.json() if response.content else None
 
 
 def user(api: TestClient, tenant: str = "demo") -> tuple[str, str]:
@@ -206,3 +212,67 @@ async def test_bad_tokens_other_tenants_and_blocked_authors_are_refused(
     finally:
         await x.sio.disconnect()
         await m.sio.disconnect()
+
+
+async def test_reviewers_decisions_withhold_retract_and_restore_messages(
+    api: TestClient, gateway: tuple[str, Any]
+) -> None:
+    """A message the model sent to review is given as written; a reviewer removes it (the
+    receiver is told to retract it) and another waiting for an offline receiver (never given);
+    its author appeals, another reviewer overturns: the receiver, offline meanwhile, is told to
+    restore it when they connect."""
+    url, gw = gateway
+    tenant = new_tenant()
+    admin = as_tenant(api, tenant)  # reviewer one: moderate and private
+    second = bearer(make_token(api, tenant, ("moderate", "read", "private"), name="two")[1])
+    ok(api.put("/v1/tenant/policy", json={"toxic": {"low": 0.0, "high": 1.0}}, headers=admin))
+    (alice, alice_jwt), (bob, bob_jwt), (carol, _) = (user(api, tenant) for _ in range(3))
+    a = await Client().connect(url, alice_jwt)
+    b = await Client().connect(url, bob_jwt)
+    try:
+        sent = (await a.send(bob, TOXIC))["message_id"]
+        waiting = (await a.send(carol, TOXIC + "!"))["message_id"]
+        given = await b.first("message", lambda m: m["message_id"] == sent)
+        assert (given["text"], given["verdict"]["decision"]) == (TOXIC, "review")
+
+        def queued() -> dict[str, int] | None:
+            page = ok(api.get("/v1/review/queues/default/items", headers=admin))
+            found = {e["event_id"]: e["id"] for e in page["data"]}
+            return found if {sent, waiting} <= set(found) else None
+
+        entries = wait_for(queued, 120, what="both messages in the review queue")
+        removal = {"action": "remove", "reason": "insult"}
+        actions = {}
+        for message in (sent, waiting):
+            ok(api.post(f"/v1/review/items/{entries[message]}/claim", headers=admin))
+            decided = ok(api.post(f"/v1/review/items/{entries[message]}/decision",
+                                  json=removal, headers=admin))  # fmt: skip
+            actions[message] = decided["action"]["action_id"]
+
+        retracted = await b.first("retract", lambda r: r["message_id"] == sent)
+        assert retracted["reason"] == "Insults and abuse"
+        removed = await a.first(
+            "delivery", lambda d: d["message_id"] == waiting and d["status"] == "removed"
+        )
+        assert removed == {"message_id": waiting, "to": carol, "status": "removed", "verdict": None}
+        await a.first("delivery", lambda d: d["message_id"] == sent and d["status"] == "removed")
+        assert gw.store.waiting_for(tenant, carol) == []  # carol will never be given it
+        await b.sio.disconnect()
+
+        appeal = {"action_id": actions[sent], "author": alice, "text": "It was a quote."}
+        ok(api.post("/v1/appeals", json=appeal, headers=admin), 201)
+        claimed = ok(api.post("/v1/review/queues/appeals/claim", headers=second))
+        overturn = {"action": "overturn", "reason": "no_violation"}
+        ok(api.post(f"/v1/review/items/{claimed['id']}/decision", json=overturn, headers=second))
+        await a.first("delivery", lambda d: d["message_id"] == sent and d["status"] == "restored")
+        back = await Client().connect(url, bob_jwt)  # bob returns: told to show it again
+        try:
+            assert await back.first("restore", lambda r: r["message_id"] == sent) == {
+                "message_id": sent
+            }
+        finally:
+            await back.sio.disconnect()
+    finally:
+        await a.sio.disconnect()
+        if b.sio.connected:
+            await b.sio.disconnect()

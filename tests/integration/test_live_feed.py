@@ -166,6 +166,12 @@ def test_chat_messages_reach_only_a_subscriber_with_the_private_scope(
         asyncio.run(publish(broker.bootstrap, [chat, verdict(tenant, 2, toxic=0.9)]))
         first = ws.receive_json()["verdict"]["event_id"]
     assert first == (f"{tenant}-1" if "private" in scopes else f"{tenant}-2")
+    # A subscription that may receive chat messages is a private read, audited once.
+    audit = api.get("/v1/audit", params={"action": "private.read"}, headers=as_tenant(api, tenant))
+    entries = [(e["target"], json.loads(e["detail"])) for e in audit.json()]
+    expected = {"decisions": ["reject"], "label": None, "min_score": 0.5, "since": "now",
+                "sources": []}  # fmt: skip
+    assert entries == ([("verdicts:ws", expected)] if "private" in scopes else [])
 
 
 def test_sse_rejects_a_bad_position(api: TestClient) -> None:
@@ -179,6 +185,8 @@ class Served:
     url: str
     tenant: str
     headers: dict[str, str]
+    private: dict[str, str]
+    """A token with the `private` (and `admin`, to read the audit log) scope."""
 
 
 @pytest.fixture(scope="module")
@@ -195,6 +203,11 @@ def server(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> 
         _, secret = service.create_token(
             session, AccountsSettings(), found, name="sse", scopes=frozenset({"read"}),
             user_id=None, expires_at=None, actor="tests", ctx=service.CLI,
+        )  # fmt: skip
+        _, private = service.create_token(
+            session, AccountsSettings(), found, name="private",
+            scopes=frozenset({"read", "private", "admin"}), user_id=None, expires_at=None,
+            actor="tests", ctx=service.CLI,
         )  # fmt: skip
     accounts.close()
     env = os.environ | {
@@ -218,7 +231,9 @@ def server(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> 
             return proc.poll() is not None and pytest.fail(log.read_text())
 
     wait_for(up, timeout=60, what="modstream serve")
-    yield Served(url, tenant, {"Authorization": f"Bearer {secret}"})
+    yield Served(
+        url, tenant, {"Authorization": f"Bearer {secret}"}, {"Authorization": f"Bearer {private}"}
+    )
     proc.terminate()
     proc.wait(10)
 
@@ -262,3 +277,35 @@ async def test_sse_in_order_and_resumes_with_last_event_id(
             assert (await anext(events))["event"] == "ready"
             rest = [json.loads((await anext(events))["data"])["event_id"] for _ in range(4)]
         assert rest == [f"{tenant}-{n}" for n in range(3, 7)]
+
+
+async def test_sse_subscriptions_to_chat_messages_are_audited_once(
+    server: Served, broker: EmbeddedBroker
+) -> None:
+    tenant = server.tenant
+    chat = verdict(tenant, 900, source="chat", kind="chat_message", toxic=0.9)
+    params = {"source": "chat", "decision": "reject"}
+    async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
+        async with client.stream(
+            "GET", "/v1/verdicts/stream", params=params, headers=server.private
+        ) as response:
+            events = sse_events(response)
+            assert (await anext(events))["event"] == "ready"
+            await publish(
+                broker.bootstrap,
+                [chat, verdict(tenant, 901, source="chat", kind="chat_message", toxic=0.95)],
+            )
+            got = [json.loads((await anext(events))["data"])["event_id"] for _ in range(2)]
+        assert got == [f"{tenant}-900", f"{tenant}-901"]
+        async with client.stream("GET", "/v1/verdicts/stream", headers=server.headers) as plain:
+            assert (await anext(sse_events(plain)))["event"] == "ready"  # no private scope
+        audit = await client.get(
+            "/v1/audit", params={"action": "private.read"}, headers=server.private
+        )
+    [entry] = audit.json()  # one per subscription, not one per message; none without the scope
+    assert (entry["target"], entry["client"]) == ("verdicts:stream", "127.0.0.1")
+    assert entry["actor"].startswith("token:")
+    assert json.loads(entry["detail"]) == {
+        "decisions": ["reject"], "label": None, "min_score": 0.5, "since": "now",
+        "sources": ["chat"],
+    }  # fmt: skip

@@ -14,12 +14,15 @@ from typing import Any
 import jsonschema_rs
 from fastapi.testclient import TestClient
 
+from api.review import items
+from api.review.items import Subject
 from infra.settings import Settings
 from infra.warehouse import Warehouse
 from schemas.dsa import BATCH_SCHEMA
-from tests.support.accounts import as_tenant, bearer, make_token
+from schemas.moderation import Origin
+from tests.support.accounts import as_tenant, bearer, login, make_token, make_user, state_of
 from tests.support.polling import wait_for
-from tests.support.read_rows import new_tenant, store, verdict_row
+from tests.support.read_rows import T0, new_tenant, store, verdict_row
 from tests.support.stack import Worker
 from tests.support.verdicts import read_topic
 from tests.support.webhook_receiver import WebhookReceiver
@@ -201,3 +204,55 @@ def test_chat_messages_are_read_only_with_the_private_scope_and_audited(
     assert ok(api.get("/v1/verdicts/c1", headers=entitled))["kind"] == "chat_message"
     audit = ok(api.get("/v1/audit", params={"action": "private.read"}, headers=entitled))
     assert [e["target"] for e in audit] == ["verdict:c1", "posts"]
+
+
+def test_a_reviewer_reads_the_items_of_its_queues_and_nothing_else(
+    api: TestClient, warehouse: Warehouse
+) -> None:
+    tenant = new_tenant()
+    admin = as_tenant(api, tenant)
+    store(warehouse, [
+        verdict_row(tenant, "mine", toxic=0.5),
+        verdict_row(tenant, "theirs", minutes=1, toxic=0.5),
+        verdict_row(tenant, "chat", minutes=2, toxic=0.5, kind="chat_message", source="chat"),
+    ])  # fmt: skip
+    ok(api.put("/v1/review/queues/arabic", json={"langs": ["ar"], "position": 1}, headers=admin))
+    entries = {
+        event_id: _enqueue(api, tenant, event_id, lang, kind)
+        for event_id, lang, kind in [
+            ("mine", "ar", "post"), ("theirs", "en", "post"), ("chat", "ar", "chat_message"),
+        ]
+    }  # fmt: skip
+    email = make_user(api, tenant, "reviewer")
+    reviewer = login(api, email)
+    ok(api.put(f"/v1/review/grants/user:{email}", json={"queues": ["arabic"]}, headers=admin))
+
+    # Its queue's item: the verdict, the thread and the review entry.
+    assert ok(api.get("/v1/verdicts/mine", headers=reviewer))["event_id"] == "mine"
+    assert ok(api.get("/v1/posts/mine/thread", headers=reviewer))["post"]["id"] == "mine"
+    assert ok(api.get(f"/v1/review/items/{entries['mine']}", headers=reviewer))["event_id"] == (
+        "mine"
+    )
+    # Another queue's item, stored and judged all the same: refused, as is every listing.
+    for path in ("/v1/verdicts/theirs", "/v1/posts/theirs/thread"):
+        refused = api.get(path, headers=reviewer)
+        assert (refused.status_code, refused.json()["error"]["code"]) == (403, "item_not_granted")
+    listing = api.get("/v1/posts", headers=reviewer)
+    assert (listing.status_code, listing.json()["error"]["code"]) == (403, "reviewer_limited")
+    # A chat message of its queue still needs the private scope (a reviewer has none).
+    private = api.get("/v1/verdicts/chat", headers=reviewer)
+    assert (private.status_code, private.json()["error"]["code"]) == (403, "insufficient_scope")
+    # Granted the other queue, it reads that item too.
+    ok(api.put(f"/v1/review/grants/user:{email}", json={"queues": ["arabic", "default"]},
+               headers=admin))  # fmt: skip
+    assert ok(api.get("/v1/verdicts/theirs", headers=reviewer))["event_id"] == "theirs"
+
+
+def _enqueue(api: TestClient, tenant: str, event_id: str, lang: str, kind: str) -> int:
+    subject = Subject(
+        tenant=tenant, event_id=event_id, item_id=event_id, author="alice", source="comments",
+        kind=kind, occurred_at=T0, lang=lang, scores={"toxic": 0.5}, toxic=0.5,
+        model_decision="review",
+    )  # fmt: skip
+    with state_of(api).accounts.session() as session:
+        return items.enqueue(session, subject, strikes=0, now=T0, origin=Origin.VERDICT).id

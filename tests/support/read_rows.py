@@ -8,7 +8,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from infra.warehouse import Warehouse
-from infra.warehouse.sink import EVENTS, VERDICTS
+from infra.warehouse.sink import ACTIONS, EVENTS, VERDICTS
+from schemas.events import Kind
+from schemas.moderation import EFFECTS, REASONS, ActionKind, ModerationAction, Origin
+from schemas.rows import ACTION_ROWS
 
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 
@@ -76,3 +79,33 @@ def activity_row(
     at = T0 + timedelta(seconds=seconds)
     return [tenant, event_id, "composer", "activity", event_id, user, at, at, "", "",
             json.dumps(payload), ""]  # fmt: skip
+
+
+def action(
+    tenant: str,
+    event_id: str,
+    act: str = "remove",
+    *,
+    reason: str = "insult",
+    author: str = "alice",
+    kind: str = "post",
+    minutes: float = 0,
+    decided_after_min: float = 5,
+    model_decision: str = "review",
+) -> ModerationAction:
+    """A reviewer's decision on an item stored by `verdict_row` (same `minutes`)."""
+    occurred = T0 + timedelta(minutes=minutes)
+    kind_of = ActionKind(act)
+    return ModerationAction(
+        action_id=f"act_{uuid.uuid4().hex[:16]}", tenant=tenant, event_id=event_id,
+        item_id=event_id, author=author, source="chat" if kind == "chat_message" else "comments",
+        kind=Kind(kind), occurred_at=occurred, action=kind_of, effect=EFFECTS[kind_of],
+        reason=reason, dsa_category=REASONS[reason].dsa_category, reviewer="user:rev@example.com",
+        decided_at=occurred + timedelta(minutes=decided_after_min), origin=Origin.VERDICT,
+        reports=0, model_decision=model_decision, enqueued_at=occurred + timedelta(seconds=2),
+    )  # fmt: skip
+
+
+def store_actions(warehouse: Warehouse, actions: list[ModerationAction]) -> None:
+    """Insert reviewers' decisions as the sink does from `moderation.actions`."""
+    warehouse.insert(ACTIONS.name, [ACTION_ROWS.row(a) for a in actions], ACTIONS.columns)

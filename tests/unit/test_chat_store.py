@@ -1,16 +1,18 @@
 """The chat gateway's message store in batches, against a real SQLite accounts store: the verdict
-path's bulk writes keep the per-message rules, and grouped sends share a commit."""
+path's bulk writes keep the per-message rules, grouped sends share a commit, and reviewers'
+decisions withhold, retract and restore messages by what their receivers were given."""
 
 from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from infra.accounts import AccountsDB
 from infra.errors import AccountsError
-from producers.chat.store import GroupCommit, Judgement, Message, MessageStore
+from producers.chat.store import GroupCommit, Judgement, Message, MessageStore, Ruling
 
 
 @pytest.fixture
@@ -70,3 +72,54 @@ async def test_group_commit_hands_a_failure_to_every_waiting_submitter(
     assert isinstance(results[0], AccountsError)
     await group.submit(Message("t", "after", "a", "b", "the group goes on"))
     assert store.judged("t", "after", "delivered", "{}") is not None
+
+
+def _judged(store: MessageStore, event_id: str, outcome: str, *, given: bool) -> None:
+    store.add_many([Message("t", event_id, "ann", "bob", f"text of {event_id}")])
+    store.judged("t", event_id, outcome, "{}")
+    if given:
+        store.delivered_many([("t", event_id)])
+
+
+BOB_ONLINE = frozenset({("t", "bob")})
+
+
+def test_reviewers_decisions_withhold_retract_and_restore(store: MessageStore) -> None:
+    _judged(store, "given", "delivered", given=True)
+    _judged(store, "waiting", "masked", given=False)
+    _judged(store, "waiting2", "delivered", given=False)
+    _judged(store, "withheld", "withheld", given=False)
+    store.add_many([Message("t", "judging", "ann", "bob", "not judged yet")])
+
+    def rule(removed: bool, *ids: str, online: frozenset[tuple[str, str]] = BOB_ONLINE) -> Any:
+        changes = store.ruled_many([Ruling("t", e, removed) for e in ids], online)
+        return [(c.event_id, c.sender_status, c.receiver_event) for c in changes]
+
+    # Removed: the given one is retracted now; the waiting one is withheld, never given.
+    assert rule(True, "given", "waiting2", "withheld", "unknown") == [
+        ("given", "removed", "retract"), ("waiting2", "removed", None),
+    ]  # fmt: skip
+    assert [h.event_id for h in store.waiting_for("t", "bob")] == ["waiting"]
+    # Approved: a masked one waiting is given as written; the retracted one is restored; the
+    # ones withheld before they were given lost their text: their senders are told.
+    assert rule(False, "waiting", "given", "waiting2", "withheld") == [
+        ("waiting", "restored", None), ("given", "restored", "restore"),
+        ("waiting2", "cleared", None), ("withheld", "cleared", None),
+    ]  # fmt: skip
+    [waiting] = store.waiting_for("t", "bob")
+    assert (waiting.outcome, waiting.text) == ("delivered", "text of waiting")
+
+    # The receiver offline: what they were given is retracted when they connect, once.
+    assert rule(True, "given", online=frozenset()) == [("given", "removed", None)]
+    assert store.owed_to("t", "bob") == [("given", "retract")]
+    assert store.owed_to("t", "bob") == []
+    # Restored while offline, then removed again before they came back: nothing is owed.
+    assert rule(False, "given", online=frozenset()) == [("given", "restored", None)]
+    assert rule(True, "given", online=frozenset()) == [("given", "removed", None)]
+    assert store.owed_to("t", "bob") == []
+
+    # A decision that comes before the verdict (the topics are read side by side) wins.
+    assert rule(True, "judging") == [("judging", "removed", None)]
+    held = store.judged("t", "judging", "delivered", "{}")
+    assert held is not None
+    assert held.outcome == "withheld"

@@ -15,7 +15,7 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy.orm import Session
 
-from api.review import claims, decisions, items, queues, webhooks
+from api.review import automated, claims, decisions, items, queues, webhooks
 from api.review.agreement import Pair, agreement
 from api.review.decisions import AppealIn, DecisionIn
 from api.review.dsa import statement
@@ -249,6 +249,28 @@ def test_statements_validate_against_the_transcribed_schema(
     doc = _statement(origin, reason, action)
     assert list(jsonschema_rs.validator_for(STATEMENT_SCHEMA).iter_errors(doc)) == []
     assert jsonschema_rs.validator_for(BATCH_SCHEMA).is_valid({"statements": [doc]})
+
+
+@pytest.mark.parametrize(
+    ("mode", "kind", "reason", "visibility"),
+    [
+        ("withhold", "chat_message", "threat", "DECISION_VISIBILITY_CONTENT_REMOVED"),
+        ("mask", "post", "insult", "DECISION_VISIBILITY_OTHER"),
+        ("flag", "media", "sexual", "DECISION_VISIBILITY_CONTENT_LABELLED"),
+    ],
+)
+def test_the_models_rejections_are_fully_automated_statements(
+    mode: Any, kind: str, reason: str, visibility: str
+) -> None:
+    row = {"event_id": "e9", "item_id": "9", "kind": kind, "occurred_at": NOW,
+           "judged_at": NOW, "toxic": 0.93, "reason": reason}  # fmt: skip
+    doc = automated.statement("t1", row, mode)
+    assert list(jsonschema_rs.validator_for(STATEMENT_SCHEMA).iter_errors(doc)) == []
+    assert (doc["automated_detection"], doc["automated_decision"], doc["source_type"]) == (
+        "Yes", "AUTOMATED_DECISION_FULLY", "SOURCE_VOLUNTARY",
+    )  # fmt: skip
+    assert (doc["decision_visibility"], doc["puid"]) == ([visibility], "t1:verdict:e9")
+    assert "automatically" in doc["decision_facts"]
 
 
 def test_the_schema_refuses_what_the_database_refuses() -> None:

@@ -1,14 +1,17 @@
 """Who may review what, through the API: a `reviewer` works only in the queues an admin granted
 it and does no admin work; chat messages in queues are private (redacted, skipped by claims,
 refused by the item routes) unless the caller has the `private` scope, and those reads are
-audited."""
+audited. Beyond the review routes, a reviewer reads items only in its queues and nothing across
+the tenant."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
+from starlette.testclient import WebSocketDenialResponse
 
 from api.review import items
 from api.review.items import Subject
@@ -178,3 +181,38 @@ def test_the_grant_routes_are_documented_with_examples(api: TestClient) -> None:
     schemas = document["components"]["schemas"]
     assert schemas["GrantIn"]["examples"] == [{"queues": ["hate-ar", "appeals"]}]
     assert "review" in schemas["TokenCreate"]["properties"]["scopes"]["items"]["enum"]
+
+
+def test_grants_limit_a_reviewers_reads_everywhere(api: TestClient) -> None:
+    tenant, admin, ids = setup(api)
+    email = make_user(api, tenant, "reviewer")
+    reviewer = login(api, email)
+    ok(api.put(f"/v1/review/grants/user:{email}", json={"queues": ["arabic"]}, headers=admin))
+
+    # Reads across the tenant: refused, saying what a reviewer may read instead.
+    for path in [
+        "/v1/posts", "/v1/posts?kind=post", "/v1/analytics/overview", "/v1/analytics/timeseries",
+        "/v1/analytics/breakdown?by=lang", "/v1/authors", "/v1/authors/a1",
+        "/v1/authors/a1/strikes", "/v1/deadletters", "/v1/tenant", "/v1/tenant/policy",
+        "/v1/media/banks",
+    ]:  # fmt: skip
+        message = refused(api.get(path, headers=reviewer), "reviewer_limited")
+        assert "/v1/review/items/{review_item}" in message, path
+        assert f"user:{email}" in message
+    # The live feed refuses before the upgrade.
+    with (
+        pytest.raises(WebSocketDenialResponse) as denied,
+        api.websocket_connect("/v1/verdicts/ws", headers=reviewer),
+    ):
+        pass
+    refused(denied.value, "reviewer_limited")
+
+    # Items: only those of its queues, whether they exist or not elsewhere.
+    for path in ["/v1/verdicts/e3", "/v1/posts/e3/thread", "/v1/verdicts/unknown"]:
+        message = refused(api.get(path, headers=reviewer), "item_not_granted")
+        assert "granted: arabic" in message
+    refused(api.get(f"/v1/review/items/{ids['en']}", headers=reviewer), "queue_not_granted")
+    # A token of its own with the same scopes is held to the same grants.
+    own = bearer(create_token(api, reviewer, ["read", "review"])["token"])
+    refused(api.get("/v1/posts", headers=own), "reviewer_limited")
+    refused(api.get("/v1/verdicts/e3", headers=own), "item_not_granted")

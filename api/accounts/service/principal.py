@@ -27,6 +27,12 @@ class Principal:
         return f"token:{self.token_id}" if self.token_id is not None else f"user:{self.user_id}"
 
     @property
+    def queue_limited(self) -> bool:
+        """A reviewer limited to granted queues (`review` without `moderate`): it reads items
+        only in those queues, and nothing tenant-wide (api/review/grants.py)."""
+        return "review" in self.scopes and "moderate" not in self.scopes
+
+    @property
     def is_session(self) -> bool:
         """Signed in with a password (a login JWT), not an API token."""
         return self.token_id is None
