@@ -17,7 +17,7 @@ from starlette.responses import Response
 
 from api.console import session
 from api.console.chart import HChart, funnel, ratios, stacked
-from api.console.web import CallerDep, render
+from api.console.web import TenantReaderDep, render
 from api.read import activity, analytics
 from api.read.activity import ModeActivity
 from api.read.analytics import BreakdownQuery, Dimension, Interval, Metric, SeriesQuery, TimeRange
@@ -75,7 +75,7 @@ def agreements(
 @router.get("/analytics")
 def analytics_page(
     request: Request,
-    caller: CallerDep,
+    caller: TenantReaderDep,
     period: Annotated[Literal["24h", "7d", "30d", "12w"], Query()] = "7d",
     metric: Annotated[Metric, Query()] = Metric.DECISION,
     by: Annotated[Dimension, Query()] = Dimension.LANG,

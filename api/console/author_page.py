@@ -10,8 +10,7 @@ from fastapi import APIRouter, Path, Request
 from starlette.responses import Response
 
 from api.console import session
-from api.console.reviewing import ReviewerDep
-from api.console.web import FormDep, ModeratorDep, redirect, render
+from api.console.web import FormDep, ModeratorDep, TenantReaderDep, redirect, render
 from api.deps import context
 from api.errors import ApiError
 from api.read import authors, posts
@@ -25,7 +24,7 @@ RECENT = 50
 
 
 @router.get("/authors/{author}")
-def author_page(author: AuthorPath, request: Request, caller: ReviewerDep) -> Response:
+def author_page(author: AuthorPath, request: Request, caller: TenantReaderDep) -> Response:
     state, tenant = caller.state, caller.principal.tenant
     private = "private" in caller.principal.scopes
     try:
@@ -41,7 +40,7 @@ def author_page(author: AuthorPath, request: Request, caller: ReviewerDep) -> Re
         report = None
     return render(
         request, "author.html", caller, author=author, stats=stats, recent=recent, report=report,
-        may_unblock=caller.moderates,
+        may_unblock="moderate" in caller.principal.scopes,
     )  # fmt: skip
 
 

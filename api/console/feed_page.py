@@ -21,7 +21,7 @@ from pydantic import Field
 from starlette.responses import Response
 
 from api.console import session
-from api.console.web import Caller, CallerDep, NotAllowed, render
+from api.console.web import TenantReaderDep, render
 from api.errors import ApiError
 from api.feed.hub import FeedFilter
 from api.read import posts
@@ -71,21 +71,15 @@ class ConsoleFeedQuery(feed.FeedQuery):
         )  # fmt: skip
 
 
-def _readable(caller: Caller) -> None:
-    if "read" not in caller.principal.scopes:
-        raise NotAllowed("The live feed needs the read scope.")
-
-
 @router.get("/feed")
 def feed_page(
     request: Request,
-    caller: CallerDep,
+    caller: TenantReaderDep,
     decision: DecisionQ = None,
     label: LabelQ = None,
     kind: KindQ = None,
     lang: LangQ = None,
 ) -> Response:
-    _readable(caller)
     private = "private" in caller.principal.scopes
     query = posts.PostQuery(
         decision=[decision] if decision else [], label=label, kind=kind, lang=lang, limit=RECENT
@@ -110,14 +104,13 @@ def feed_page(
 @router.get("/feed/stream")
 async def feed_stream(
     request: Request,
-    caller: CallerDep,
+    caller: TenantReaderDep,
     decision: DecisionQ = None,
     label: LabelQ = None,
     kind: KindQ = None,
     lang: LangQ = None,
 ) -> Response:
     """The live feed's SSE stream for the session's caller (the same route function)."""
-    _readable(caller)
     query = ConsoleFeedQuery(
         decision=[decision] if decision else [], label=label, kind=kind, lang=lang,
         min_score=0.5, since=None,
@@ -128,7 +121,7 @@ async def feed_stream(
     last = request.headers.get("last-event-id")
     try:
         return await feed.stream_verdicts(
-            query, caller.principal, hub, last[:2000] if last else None
+            query, caller.principal, hub, caller.state, caller.ctx, last[:2000] if last else None
         )
     except ApiError as exc:
         return Response(exc.message, status_code=exc.status, media_type="text/plain")

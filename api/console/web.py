@@ -16,7 +16,8 @@ from starlette.responses import RedirectResponse, Response
 from api.accounts.service import Context, Principal
 from api.console import session
 from api.console.markup import age, clock, score_class, sla_left
-from api.deps import StateDep, context, principal_for
+from api.deps import StateDep, check_tenant_read, context, principal_for
+from api.errors import ApiError
 from api.review.grants import Access
 from api.state import AppState
 from infra.errors import Forbidden, Refused, Unauthenticated
@@ -100,6 +101,19 @@ def moderator(caller: CallerDep) -> Caller:
 
 
 ModeratorDep = Annotated[Caller, Depends(moderator)]
+
+
+def tenant_reader(caller: CallerDep) -> Caller:
+    """A page that reads across the tenant (analytics, the live feed, an author's history), as
+    the API allows it: the `read` scope, and not a reviewer limited to granted queues."""
+    try:
+        check_tenant_read(caller.principal)
+    except ApiError as exc:
+        raise NotAllowed(exc.message) from exc
+    return caller
+
+
+TenantReaderDep = Annotated[Caller, Depends(tenant_reader)]
 
 
 async def form_of(request: Request) -> dict[str, str]:

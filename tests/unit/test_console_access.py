@@ -82,7 +82,11 @@ def test_a_reviewer_works_in_its_granted_queues_only(
         if t == "moderation.actions" and json.loads(v)["tenant"] == tenant
     ]  # fmt: skip
     assert (action["action"], action["reviewer"]) == ("remove", f"user:{email}")
-    assert browser.get("/console/authors/author-1").status_code == 200
+    # Reads across the tenant are the API's to refuse a reviewer, and the console's too.
+    for page in ("/console/authors/author-1", "/console/feed", "/console/analytics"):
+        refused = browser.get(page)
+        assert (refused.status_code, "reviews granted queues only" in refused.text) == (403, True)
+    assert 'href="/console/analytics"' not in listed.text
 
 
 def test_another_tenants_media_and_item_pages_are_not_found(
