@@ -15,7 +15,12 @@ from api.console import (
     author_page,
     item_page,
     operations_page,
+    ops_audit,
+    ops_policy,
+    ops_tokens,
+    ops_webhooks,
     review_pages,
+    rules_page,
     session,
 )
 from api.console.web import HERE, CsrfFailed, NotAllowed, SignInRequired, refused_page, sign_in_page
@@ -28,6 +33,7 @@ def install(app: FastAPI) -> None:
     app.mount(STATIC, StaticFiles(directory=HERE / "static"), name="console-static")
     for module in (
         auth_pages, review_pages, item_page, author_page, analytics_page, operations_page,
+        ops_webhooks, ops_policy, ops_tokens, ops_audit, rules_page,
     ):  # fmt: skip
         app.include_router(module.router)
 
