@@ -4,11 +4,13 @@ path's bulk writes keep the per-message rules, and grouped sends share a commit.
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from infra.accounts import AccountsDB
+from infra.accounts.models import RevokedLogin, Tenant, User
 from infra.errors import AccountsError
 from producers.chat.store import GroupCommit, Judgement, Message, MessageStore
 
@@ -70,3 +72,19 @@ async def test_group_commit_hands_a_failure_to_every_waiting_submitter(
     assert isinstance(results[0], AccountsError)
     await group.submit(Message("t", "after", "a", "b", "the group goes on"))
     assert store.judged("t", "after", "delivered", "{}") is not None
+
+
+def test_a_signed_out_login_opens_no_chat_connection(store: MessageStore) -> None:
+    with store.accounts.session() as session:
+        tenant = Tenant(name="chat-t")
+        session.add(tenant)
+        session.flush()
+        user = User(tenant_id=tenant.id, email="c@example.com", password_hash="x", role="member")
+        session.add(user)
+        session.flush()
+        ident = user.id
+    assert store.user_of(ident, "chat-t", "live-jti") == "c@example.com"
+    with store.accounts.session() as session:
+        session.add(RevokedLogin(jti="gone-jti", expires_at=datetime.now(UTC) + timedelta(hours=1)))
+    assert store.user_of(ident, "chat-t", "gone-jti") is None
+    assert store.user_of(ident, "chat-t", "live-jti") == "c@example.com"
