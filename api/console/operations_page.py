@@ -51,7 +51,7 @@ def filter_of(given: dict[str, str]) -> DeadLetterFilter:
 
 def _page(
     request: Request, caller: Caller, given: dict[str, str], *, report: ReplayReport | None = None,
-    error: str = "", status: int = 200,
+    error: str = "",
 ) -> Response:  # fmt: skip
     letters: list[Any] | None = None
     try:
@@ -63,14 +63,12 @@ def _page(
         letters = []
     except REFUSALS as exc:
         error = error or message_of(exc)
-    response = render(
+    return render(
         request, "operations.html", caller, section="deadletters", sections=SECTIONS,
         letters=letters, given={k: given.get(k, "") for k in FILTER_FIELDS},
         reasons=[r.value for r in DeadLetterReason], report=report, error=error,
         admin="admin" in caller.principal.scopes,
     )  # fmt: skip
-    response.status_code = status
-    return response
 
 
 @router.get("/operations")
@@ -102,7 +100,7 @@ async def replay(request: Request, caller: AdminDep, form: FormDep) -> Response:
             body, caller.state, caller.principal, caller.ctx
         )
     except ValidationError as exc:
-        return _page(request, caller, form, error=message_of(exc), status=422)
+        return _page(request, caller, form, error=message_of(exc))
     except REFUSALS as exc:
-        return _page(request, caller, form, error=message_of(exc), status=422)
+        return _page(request, caller, form, error=message_of(exc))
     return _page(request, caller, form, report=report)

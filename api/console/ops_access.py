@@ -1,6 +1,9 @@
 """What the operations and rules pages share: who may change what (the API's own scopes: tenant
 admins for webhooks, policy, invites, the audit log, dead-letter replays and rule changes), the
-refusals every form turns into a notice, and the sections of the operations pages."""
+refusals every form turns into a notice, and the sections of the operations pages.
+
+A form posted with problems is answered with the same page, the problems shown beside their
+fields and what was typed kept, as a 200: it is a page to read, not an error of the browser's."""
 
 from __future__ import annotations
 

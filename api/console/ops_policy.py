@@ -102,17 +102,15 @@ def _field_of(loc: tuple[Any, ...], where: dict[str, int]) -> str:
 
 def _page(
     request: Request, caller: Caller, fields: dict[str, Any] | None = None,
-    errors: dict[str, str] | None = None, status: int = 200,
+    errors: dict[str, str] | None = None,
 ) -> Response:  # fmt: skip
     stored = policy.get_policy(caller.principal, caller.state)
-    response = render(
+    return render(
         request, "ops_policy.html", caller, section="policy", sections=SECTIONS, stored=stored,
         fields=fields or _fields(stored.policy), errors=errors or {},
         admin="admin" in caller.principal.scopes, decisions=("approve", "review", "reject"),
         error="Fix the fields marked below: nothing was saved." if errors else "",
     )  # fmt: skip
-    response.status_code = status
-    return response
 
 
 @router.get("/operations/policy")
@@ -124,11 +122,11 @@ def policy_page(request: Request, caller: CallerDep) -> Response:
 def save(request: Request, caller: AdminDep, form: FormDep) -> Response:
     typed, document, errors = parse(form)
     if document is None:
-        return _page(request, caller, typed, errors, 422)
+        return _page(request, caller, typed, errors)
     try:
         policy.set_policy(document, caller.principal, caller.state, caller.ctx)
     except REFUSALS as exc:
-        return _page(request, caller, typed, {"form": message_of(exc)}, 422)
+        return _page(request, caller, typed, {"form": message_of(exc)})
     return redirect(PAGE, caller.state, ok="Policy saved: the workers apply it within seconds.")
 
 

@@ -37,15 +37,13 @@ def _grantable(caller: Caller) -> list[str]:
 
 
 def _tokens_page(
-    request: Request, caller: Caller, *, created: Any = None, error: str = "", status: int = 200
+    request: Request, caller: Caller, *, created: Any = None, error: str = ""
 ) -> Response:
     listed = tokens.list_tokens(caller.principal, caller.state).data
-    response = render(
+    return render(
         request, "ops_tokens.html", caller, section="tokens", sections=SECTIONS, tokens=listed,
         created=created, error=error, grantable=_grantable(caller),
     )  # fmt: skip
-    response.status_code = status
-    return response
 
 
 @router.get("/operations/tokens")
@@ -63,7 +61,7 @@ async def create_token(request: Request, caller: CallerDep, form: FormDep) -> Re
         )  # fmt: skip
         created = tokens.create_token(body, caller.principal, caller.state, caller.ctx)
     except (ValidationError, *REFUSALS) as exc:
-        return _tokens_page(request, caller, error=message_of(exc), status=422)
+        return _tokens_page(request, caller, error=message_of(exc))
     return _tokens_page(request, caller, created=created)
 
 
@@ -81,15 +79,13 @@ def revoke_token(caller: CallerDep, form: FormDep) -> Response:
 
 
 def _invites_page(
-    request: Request, caller: Caller, *, created: Any = None, error: str = "", status: int = 200
+    request: Request, caller: Caller, *, created: Any = None, error: str = ""
 ) -> Response:
     listed = invites.list_invites(caller.principal, caller.state)
-    response = render(
+    return render(
         request, "ops_invites.html", caller, section="invites", sections=SECTIONS, invites=listed,
         created=created, error=error, roles=ROLES,
     )  # fmt: skip
-    response.status_code = status
-    return response
 
 
 @router.get("/operations/invites")
@@ -106,7 +102,7 @@ def create_invite(request: Request, caller: AdminDep, form: FormDep) -> Response
         )  # fmt: skip
         created = invites.create_invite(body, caller.principal, caller.state, caller.ctx)
     except (ValidationError, *REFUSALS) as exc:
-        return _invites_page(request, caller, error=message_of(exc), status=422)
+        return _invites_page(request, caller, error=message_of(exc))
     return _invites_page(request, caller, created=created)
 
 

@@ -26,20 +26,18 @@ DECISIONS = ("approve", "review", "reject")
 
 def _page(
     request: Request, caller: Caller, *, created: Any = None, error: str = "",
-    given: dict[str, Any] | None = None, status: int = 200,
+    given: dict[str, Any] | None = None,
 ) -> Response:  # fmt: skip
     principal, state = caller.principal, caller.state
     hooks = [
         (hook, webhooks.deliveries(hook.id, principal, state, SHOWN))
         for hook in webhooks.list_webhooks(principal, state)
     ]
-    response = render(
+    return render(
         request, "ops_webhooks.html", caller, section="webhooks", sections=SECTIONS, hooks=hooks,
         created=created, error=error, given=given or {}, event_types=EVENT_TYPES,
         decisions=DECISIONS,
     )  # fmt: skip
-    response.status_code = status
-    return response
 
 
 @router.get("/operations/webhooks")
@@ -61,9 +59,9 @@ async def create(request: Request, caller: AdminDep, form: FormDep) -> Response:
         )  # fmt: skip
         created = webhooks.create(body, caller.principal, caller.state)
     except ValidationError as exc:
-        return _page(request, caller, error=message_of(exc), given=given, status=422)
+        return _page(request, caller, error=message_of(exc), given=given)
     except REFUSALS as exc:
-        return _page(request, caller, error=message_of(exc), given=given, status=422)
+        return _page(request, caller, error=message_of(exc), given=given)
     return _page(request, caller, created=created)
 
 

@@ -47,7 +47,6 @@ class Draft:
 def _page(
     request: Request, caller: Caller, draft: Draft | None = None, *,
     problems: list[RuleProblem] | None = None, report: Any = None, error: str = "",
-    status: int = 200,
 ) -> Response:  # fmt: skip
     principal, state = caller.principal, caller.state
     stored = rules.get_rules(principal, state)
@@ -56,13 +55,11 @@ def _page(
         shadow: Any = rules.compare_shadow(principal, state, SHADOW_DAYS)
     except WarehouseError:
         shadow = None
-    response = render(
+    return render(
         request, "rules.html", caller, stored=stored, versions=versions, shadow=shadow,
         draft=draft or Draft(stored.source), drafting=draft is not None, problems=problems or [],
         report=report, error=error, max_chars=MAX_SOURCE_CHARS, admin="admin" in principal.scopes,
     )  # fmt: skip
-    response.status_code = status
-    return response
 
 
 @router.get("/rules")
@@ -93,9 +90,9 @@ def backtest(request: Request, caller: ReaderDep, form: FormDep) -> Response:
         body = rules.BacktestInput(source=draft.source, days=draft.days, mode=draft.mode)
         report = rules.run_backtest(body, caller.principal, caller.state)
     except InvalidRules as exc:
-        return _page(request, caller, draft, problems=exc.problems, status=422)
+        return _page(request, caller, draft, problems=exc.problems)
     except (ValidationError, *REFUSALS) as exc:
-        return _page(request, caller, draft, error=message_of(exc), status=422)
+        return _page(request, caller, draft, error=message_of(exc))
     return _page(request, caller, draft, report=report)
 
 
@@ -106,9 +103,9 @@ def save(request: Request, caller: AdminDep, form: FormDep) -> Response:
         body = rules.RulesInput(source=draft.source, note=draft.note)
         stored = rules.save_rules(body, caller.principal, caller.state, caller.ctx)
     except InvalidRules as exc:
-        return _page(request, caller, draft, problems=exc.problems, status=422)
+        return _page(request, caller, draft, problems=exc.problems)
     except (ValidationError, *REFUSALS) as exc:
-        return _page(request, caller, draft, error=message_of(exc), status=422)
+        return _page(request, caller, draft, error=message_of(exc))
     return redirect(PAGE, caller.state, ok=f"Saved as version {stored.version}: the workers "
                     "apply it within seconds.")  # fmt: skip
 

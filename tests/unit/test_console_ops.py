@@ -90,7 +90,7 @@ def test_a_token_is_created_shown_once_and_revoked(api: TestClient, browser: Tes
     beyond = browser.post(
         "/console/operations/tokens", data={"csrf": csrf, "name": "x", "scopes": "admin"}
     )
-    assert (beyond.status_code, "cannot grant scopes you lack: admin" in beyond.text) == (422, True)
+    assert (beyond.status_code, "cannot grant scopes you lack: admin" in beyond.text) == (200, True)
 
     made = browser.post("/console/operations/tokens", data={"csrf": csrf, "name": "feed-reader",
                                                             "scopes": "read"})  # fmt: skip
@@ -121,7 +121,7 @@ def test_invites_are_for_admins_and_deactivated(api: TestClient, browser: TestCl
     code = re.search(r'<code id="secret">(inv_[^<]+)</code>', made.text)
     assert (made.status_code, bool(code)) == (200, True)
     bad = browser.post("/console/operations/invites", data={"csrf": csrf, "role": "owner"})
-    assert bad.status_code == 422
+    assert "role: Input should be" in bad.text
     with state_of(api).accounts.session() as db:
         invite = db.scalars(select(Invite).join(Tenant).where(Tenant.name == tenant)).one()
     assert (invite.role, invite.max_uses, invite.active) == ("moderator", 3, True)
@@ -147,7 +147,7 @@ def test_policy_problems_are_shown_beside_their_fields(
         "label_0_name": "Insult!", "label_0_low": "0.1", "label_0_high": "0.5",
         "label_1_name": "threat", "label_1_low": "lots", "label_1_high": "0.5",
     })  # fmt: skip
-    assert bad.status_code == 422
+    assert "nothing was saved" in bad.text
     assert re.search(r'id="label_1_low-problem"[^>]*>a number from 0 to 1<', bad.text)
     assert 'value="lots"' in bad.text  # what was typed stays
     fixed = browser.post("/console/operations/policy", data={
@@ -179,7 +179,7 @@ def test_webhooks_are_added_with_a_secret_and_stopped(api: TestClient, browser: 
     tenant, _ = admin_of(api, browser)
     csrf = page_csrf(browser, "/console/operations/webhooks")
     bad = browser.post("/console/operations/webhooks", data={"csrf": csrf, "url": "ftp://x/y"})
-    assert (bad.status_code, "url: String should match" in bad.text) == (422, True)
+    assert (bad.status_code, "url: String should match" in bad.text) == (200, True)
     url = "http://127.0.0.1:9/hooks/modstream"
     made = browser.post(
         "/console/operations/webhooks",
@@ -211,7 +211,7 @@ def test_rules_are_checked_saved_and_rolled_back(api: TestClient, browser: TestC
     assert forged.status_code == 403
 
     refused = browser.post("/console/rules", data={"csrf": csrf, "source": BROKEN})
-    assert refused.status_code == 422
+    assert refused.status_code == 200  # the form again, with its problems
     assert re.search(
         r'data-line="2" data-column="10">line 2, column 10</button>: unknown field', refused.text
     )
@@ -235,7 +235,7 @@ def test_rules_are_checked_saved_and_rolled_back(api: TestClient, browser: TestC
     # A backtest preview keeps the draft; here the warehouse is absent, and the page says so.
     preview = browser.post("/console/rules/backtest",
                            data={"csrf": csrf, "source": second, "days": "30"})  # fmt: skip
-    assert (preview.status_code, "warehouse did not answer" in preview.text) == (422, True)
+    assert (preview.status_code, "warehouse did not answer" in preview.text) == (200, True)
     assert "links &gt;= 11" in preview.text
 
 
