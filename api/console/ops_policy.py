@@ -95,7 +95,7 @@ def _field_of(loc: tuple[Any, ...], where: dict[str, int]) -> str:
     if loc[:1] == ("toxic",):
         return f"toxic_{loc[1]}" if len(loc) > 1 and loc[1] in ("low", "high") else "toxic_high"
     if loc[:1] == ("labels",) and len(loc) > 1 and loc[1] in where:
-        i, part = where[str(loc[1])], loc[2] if len(loc) > 2 else "name"
+        i, part = where[str(loc[1])], loc[2] if len(loc) > 2 else "high"  # low above high
         return f"label_{i}_{part if part in ('low', 'high') else 'name'}"
     return "unknown_language" if loc[:1] == ("unknown_language",) else "form"
 

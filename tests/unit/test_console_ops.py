@@ -156,6 +156,10 @@ def test_policy_problems_are_shown_beside_their_fields(
     })  # fmt: skip
     assert re.search(r'id="toxic_high-problem"[^>]*>low \(0.9\) must not be above', fixed.text)
     assert re.search(r'id="label_0_name-problem"[^>]*>String should match', fixed.text)
+    crossed = browser.post("/console/operations/policy", data={
+        "csrf": csrf, "label_0_name": "insult", "label_0_low": "0.7", "label_0_high": "0.5",
+    })  # fmt: skip
+    assert re.search(r'id="label_0_high-problem"[^>]*>low \(0.7\) must not be above', crossed.text)
     with state_of(api).accounts.session() as db:
         owner = service.tenant_by_name(db, tenant)
         assert db.get(TenantPolicy, owner.id) is None  # nothing saved
