@@ -16,7 +16,7 @@ from starlette.responses import JSONResponse, Response
 
 from api.console import session
 from api.console.ops_access import REFUSALS, AdminDep, ReaderDep, message_of
-from api.console.web import Caller, FormDep, redirect, render
+from api.console.web import HEADERS, Caller, FormDep, redirect, render
 from api.routes import rules
 from infra.errors import InvalidRules, RuleProblem, WarehouseError
 from infra.rules.syntax import MAX_SOURCE_CHARS
@@ -76,7 +76,7 @@ def validate(caller: ReaderDep, form: FormDep) -> Response:
         found = rules.Validation(valid=False, problems=[problem])
     else:
         found = rules.validate_rules(rules.SourceInput(source=source), caller.principal)
-    return JSONResponse(found.model_dump(mode="json"), headers={"Cache-Control": "no-store"})
+    return JSONResponse(found.model_dump(mode="json"), headers=HEADERS)
 
 
 @router.post("/rules/backtest")
