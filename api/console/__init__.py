@@ -17,7 +17,12 @@ from api.console import (
     item_media,
     item_page,
     operations_page,
+    ops_audit,
+    ops_policy,
+    ops_tokens,
+    ops_webhooks,
     review_pages,
+    rules_page,
     session,
 )
 from api.console.web import HERE, CsrfFailed, NotAllowed, SignInRequired, refused_page, sign_in_page
@@ -30,7 +35,7 @@ def install(app: FastAPI) -> None:
     app.mount(STATIC, StaticFiles(directory=HERE / "static"), name="console-static")
     for module in (
         auth_pages, review_pages, item_page, author_page, analytics_page, operations_page,
-        item_media, feed_page,
+        item_media, feed_page, ops_webhooks, ops_policy, ops_tokens, ops_audit, rules_page,
     ):  # fmt: skip
         app.include_router(module.router)
 

@@ -1,5 +1,5 @@
 """Sign in (email and password, through the login route's own logic: the same rate limit,
-lockout and audit entries) and sign out."""
+lockout and audit entries) and sign out (the login token revoked, audited)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import ValidationError
 from starlette.responses import Response
 
+from api.accounts import service
 from api.console import session
 from api.console.web import CallerDep, FormDep, form_of, local, redirect, render
 from api.deps import StateDep, context
@@ -60,7 +61,15 @@ async def login(request: Request, state: StateDep) -> Response:
 
 
 @router.post("/logout")
-def logout(caller: CallerDep, form: FormDep) -> Response:
-    response = redirect(f"{session.PATH}/login", caller.state, ok="Signed out.")
+def logout(request: Request, caller: CallerDep, form: FormDep) -> Response:
+    """Revoke the session's login token server-side (a copied cookie dies with it), then clear
+    the cookie."""
+    state = caller.state
+    with state.accounts.session() as db:
+        service.sign_out(
+            db, state.settings.accounts, session.session_token(request) or "", caller.principal,
+            caller.ctx,
+        )  # fmt: skip
+    response = redirect(f"{session.PATH}/login", state, ok="Signed out.")
     session.clear_session(response, caller.state.settings)
     return response

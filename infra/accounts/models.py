@@ -179,6 +179,16 @@ class TenantRules(Base):
     created_by: Mapped[str] = mapped_column(String(300))
 
 
+class RevokedLogin(Base):
+    """A login token signed out before its expiry, by its `jti`: refused from then on. Kept only
+    until the token would have expired anyway (`api/accounts/service/logins.py` prunes)."""
+
+    __tablename__ = "revoked_logins"
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
 class Lock(Base):
     """A row to update first in a transaction that must not run concurrently with another of
     its kind (registration: the user limit and invite uses), on SQLite and PostgreSQL alike."""

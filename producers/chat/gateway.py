@@ -139,10 +139,10 @@ class ChatGateway:
             raise socketio.exceptions.ConnectionRefusedError("unauthenticated")
         try:
             claims = decode_jwt(self.logins, token)
-            user_id, tenant = int(claims["sub"]), str(claims["tid"])
+            user_id, tenant, jti = int(claims["sub"]), str(claims["tid"]), str(claims["jti"])
         except (jwt.InvalidTokenError, KeyError, ValueError) as exc:
             raise socketio.exceptions.ConnectionRefusedError("invalid_token") from exc
-        user = await asyncio.to_thread(self.store.user_of, user_id, tenant)
+        user = await asyncio.to_thread(self.store.user_of, user_id, tenant, jti)
         if user is None:
             raise socketio.exceptions.ConnectionRefusedError("invalid_token")
         await self.sio.save_session(sid, {"tenant": tenant, "user": user})

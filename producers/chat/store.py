@@ -19,7 +19,7 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import select, update
 
 from infra.accounts import AccountsDB
-from infra.accounts.models import ChatMessageRow, Tenant, User
+from infra.accounts.models import ChatMessageRow, RevokedLogin, Tenant, User
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,9 +96,12 @@ class MessageStore:
             )
             return found is not None
 
-    def user_of(self, user_id: int, tenant: str) -> str | None:
-        """The email of an active user of `tenant`, or None."""
+    def user_of(self, user_id: int, tenant: str, jti: str | None = None) -> str | None:
+        """The email of an active user of `tenant`, or None; None too when `jti`, the login
+        token's id, was signed out (the API's revoked logins)."""
         with self.accounts.session() as session:
+            if jti is not None and session.get(RevokedLogin, jti) is not None:
+                return None
             user = session.get(User, user_id)
             if user is None or not user.active:
                 return None

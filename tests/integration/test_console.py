@@ -28,11 +28,14 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from infra.processes import free_port
+from infra.settings import Settings
 from schemas.media import HashType
 from streams.bench import synthetic
 from streams.media.decode import open_image
 from streams.media.hashers import BY_TYPE
+from tests.integration.test_deadletters import dead_letter, publish_dead_letters
 from tests.support.accounts import PASSWORD, as_tenant, make_user
+from tests.support.events import as_json, post_event
 from tests.support.media_server import MediaServer
 from tests.support.polling import wait_for
 from tests.support.read_rows import new_tenant
@@ -410,3 +413,160 @@ def test_media_thread_feed_analytics_and_a_reviewer_in_the_browser(
 
     wait_for(charted, 60, interval=1, what="the funnel and the reviewer's decision in analytics")
     visit(browser, None, "analytics-more")
+
+
+BROKEN_RULE = "rule second_look:\n    when toxic < 0.5 and scroes.insult > 0.1\n    then review\n"
+GOOD_RULES = (
+    'rule second_look:\n    when toxic < 0.5 and kind == "post"\n'
+    '    then review, label "second_look"\n'
+    "\n"
+    "shadow rule strict:\n    when toxic >= 0\n    then reject\n"
+)
+
+
+def operate_dead_letter(browser: WebDriver, console_url: str, dead_id: str, event_id: str) -> None:
+    """The dead letter listed (the sink stores it within a second or so), replayed with its
+    row's button; the report names where it went."""
+
+    def listed() -> bool:
+        visit(browser, f"{console_url}/console/operations?event_id={event_id}")
+        return bool(browser.find_elements(By.CSS_SELECTOR, f'button[data-replay="{dead_id}"]'))
+
+    wait_for(listed, 90, interval=1, what="the dead letter on the operations page")
+    browser.find_element(By.CSS_SELECTOR, f'button[data-replay="{dead_id}"]').click()
+    WebDriverWait(browser, 10).until(lambda d: d.find_elements(By.ID, "replay-report"))
+    visit(browser, None, "operations")
+    report = browser.find_element(By.ID, "replay-report").text
+    assert "Replayed 1" in report
+    assert f"{dead_id} · {event_id} · processing_error → events.text:" in report
+
+
+def create_and_revoke_token(api: TestClient, browser: WebDriver, console_url: str) -> None:
+    visit(browser, f"{console_url}/console/operations/tokens")
+    browser.find_element(By.ID, "token-name").send_keys("chat-gateway")
+    browser.find_element(By.ID, "scope-ingest").click()
+    browser.find_element(By.CSS_SELECTOR, "#token-new button").click()
+    WebDriverWait(browser, 10).until(lambda d: d.find_elements(By.ID, "secret"))
+    visit(browser, None, "tokens")
+    secret = browser.find_element(By.ID, "secret").text
+    bearer = {"Authorization": f"Bearer {secret}"}
+    assert ok(api.get("/v1/me", headers=bearer))["scopes"] == ["ingest", "read"]
+    ident = ok(api.get("/v1/me", headers=bearer))["token_id"]
+    browser.find_element(By.CSS_SELECTOR, f'button[data-revoke="{ident}"]').click()
+    WebDriverWait(browser, 10).until(lambda d: "revoked" in d.find_element(By.ID, "tokens").text)
+    visit(browser, None)
+    assert api.get("/v1/me", headers=bearer).status_code == 401
+
+
+def type_rules(browser: WebDriver, console_url: str) -> None:
+    """An invalid rule shows its line, column and reason while typing; fixed, it is valid."""
+    visit(browser, f"{console_url}/console/rules")
+    editor = browser.find_element(By.ID, "rules-source")
+    editor.send_keys(BROKEN_RULE)
+    problems = browser.find_element(By.ID, "rules-problems")
+    WebDriverWait(browser, 10).until(lambda d: "line 2, column 26" in problems.text)
+    assert "unknown field 'scroes.insult'" in problems.text
+    visit(browser, None, "rules-typing")
+    editor.clear()
+    editor.send_keys(GOOD_RULES)
+    status = browser.find_element(By.ID, "rules-status")
+    WebDriverWait(browser, 10).until(lambda d: status.text.startswith("Valid: 2 rules"))
+    browser.find_element(By.ID, "rules-backtest").click()  # a preview over stored verdicts
+    WebDriverWait(browser, 30).until(lambda d: d.find_elements(By.ID, "backtest"))
+    visit(browser, None, "rules-backtest")
+    preview = browser.find_element(By.ID, "backtest").text
+    assert "1 would change decision" in preview  # the replayed post: approve → review
+    assert "approve → review 1" in preview
+    browser.find_element(By.ID, "rules-note").send_keys("a second look at mild posts")
+    browser.find_element(By.ID, "rules-save").click()
+    WebDriverWait(browser, 10).until(lambda d: "Saved as version 1" in d.page_source)
+    visit(browser, None)
+
+
+def post_and_wait(api: TestClient, tenant: str, texts: tuple[str, ...]) -> None:
+    """Posts of `tenant`, judged by the worker and stored."""
+    app = as_tenant(api, tenant)
+    ids = [ok(api.post("/v1/posts", json={"text": t, "author": "a-1"}, headers=app), 202)["id"]
+           for t in texts]  # fmt: skip
+
+    def stored() -> bool:
+        return all(api.get(f"/v1/verdicts/{i}", headers=app).is_success for i in ids)
+
+    wait_for(stored, 90, what="the verdicts stored")
+
+
+def test_an_admin_operates_the_tenant_in_the_browser(
+    api: TestClient, worker: Worker, console_url: str, browser: WebDriver, settings: Settings
+) -> None:
+    """Dead letter replayed, token made and revoked, webhook added, policy refused beside its
+    field then saved, invite made, rules typed with live checks, backtested and saved; the audit
+    log shows it all; after signing out, the old session cookie no longer works."""
+    tenant = new_tenant()
+    email = make_user(api, tenant, "admin")
+    event = post_event(f"{tenant}-dl", "Thank you for the thoughtful reply", tenant=tenant)
+    letter = dead_letter(tenant, as_json(event), event_id=event["event_id"])
+    (dead_id,) = publish_dead_letters(settings.kafka_bootstrap or "", [letter])
+    post_and_wait(api, tenant, (TOXIC, MILD))  # verdicts to backtest over
+
+    sign_in(browser, console_url, email)
+    operate_dead_letter(browser, console_url, dead_id, event["event_id"])
+    app = as_tenant(api, tenant)
+    wait_for(  # the replayed event, judged anew: its verdict is backtested below
+        lambda: api.get(f"/v1/verdicts/{event['event_id']}", headers=app).is_success, 90,
+        what="the replayed event's verdict",
+    )  # fmt: skip
+    create_and_revoke_token(api, browser, console_url)
+
+    visit(browser, f"{console_url}/console/operations/webhooks")
+    browser.find_element(By.ID, "hook-url").send_keys("http://127.0.0.1:9/hooks/modstream")
+    browser.find_element(By.CSS_SELECTOR, "#hook-new button").click()
+    WebDriverWait(browser, 10).until(lambda d: d.find_elements(By.ID, "secret"))
+    visit(browser, None, "webhooks")
+
+    visit(browser, f"{console_url}/console/operations/policy")
+    browser.find_element(By.ID, "toxic_low").send_keys("0.9")
+    browser.find_element(By.ID, "toxic_high").send_keys("0.2")
+    browser.find_element(By.CSS_SELECTOR, "#policy-form button").click()
+    WebDriverWait(browser, 10).until(lambda d: d.find_elements(By.ID, "toxic_high-problem"))
+    visit(browser, None, "policy")
+    assert "must not be above high" in browser.find_element(By.ID, "toxic_high-problem").text
+    browser.find_element(By.ID, "toxic_high").clear()
+    browser.find_element(By.ID, "toxic_high").send_keys("0.95")
+    browser.find_element(By.CSS_SELECTOR, "#policy-form button").click()
+    WebDriverWait(browser, 10).until(lambda d: "Policy saved" in d.page_source)
+    visit(browser, None)
+    assert ok(api.get("/v1/tenant/policy", headers=app))["policy"]["toxic"]["high"] == 0.95
+
+    visit(browser, f"{console_url}/console/operations/invites")
+    Select(browser.find_element(By.ID, "invite-role")).select_by_value("reviewer")
+    browser.find_element(By.CSS_SELECTOR, "#invite-new button").click()
+    WebDriverWait(browser, 10).until(lambda d: d.find_elements(By.ID, "secret"))
+    visit(browser, None, "invites")
+
+    type_rules(browser, console_url)
+    assert ok(api.get("/v1/tenant/rules", headers=app))["version"] == 1
+
+    # The shadow rule on new posts, once the worker has the new rules: shadow against live.
+    def compared() -> bool:
+        post_and_wait(api, tenant, (MILD,))
+        visit(browser, f"{console_url}/console/rules")
+        return bool(browser.find_elements(By.CSS_SELECTOR, "#shadow td"))
+
+    wait_for(compared, 90, interval=1, what="the shadow rule compared with live")
+    visit(browser, None, "rules")
+    assert browser.find_element(By.CSS_SELECTOR, "#shadow td").text == "strict"
+
+    visit(browser, f"{console_url}/console/operations/audit", "audit")
+    log = browser.find_element(By.ID, "audit").text
+    for action in ("deadletter.replay", "token.create", "token.revoke", "tenant.policy",
+                   "invite.create", "tenant.rules"):  # fmt: skip
+        assert action in log, action
+
+    old = browser.get_cookie("modstream_console")
+    assert old is not None
+    browser.find_element(By.CSS_SELECTOR, "form.who button").click()
+    WebDriverWait(browser, 10).until(lambda d: "/console/login" in d.current_url)
+    visit(browser, None)
+    browser.add_cookie({k: old[k] for k in ("name", "value", "path", "httpOnly", "sameSite")})
+    visit(browser, f"{console_url}/console/operations")
+    assert "/console/login" in browser.current_url  # the old session cookie is revoked

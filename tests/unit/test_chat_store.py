@@ -5,12 +5,14 @@ decisions withhold, retract and restore messages by what their receivers were gi
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from infra.accounts import AccountsDB
+from infra.accounts.models import RevokedLogin, Tenant, User
 from infra.errors import AccountsError
 from producers.chat.store import GroupCommit, Judgement, Message, MessageStore, Ruling
 
@@ -123,3 +125,19 @@ def test_reviewers_decisions_withhold_retract_and_restore(store: MessageStore) -
     held = store.judged("t", "judging", "delivered", "{}")
     assert held is not None
     assert held.outcome == "withheld"
+
+
+def test_a_signed_out_login_opens_no_chat_connection(store: MessageStore) -> None:
+    with store.accounts.session() as session:
+        tenant = Tenant(name="chat-t")
+        session.add(tenant)
+        session.flush()
+        user = User(tenant_id=tenant.id, email="c@example.com", password_hash="x", role="member")
+        session.add(user)
+        session.flush()
+        ident = user.id
+    assert store.user_of(ident, "chat-t", "live-jti") == "c@example.com"
+    with store.accounts.session() as session:
+        session.add(RevokedLogin(jti="gone-jti", expires_at=datetime.now(UTC) + timedelta(hours=1)))
+    assert store.user_of(ident, "chat-t", "gone-jti") is None
+    assert store.user_of(ident, "chat-t", "live-jti") == "c@example.com"

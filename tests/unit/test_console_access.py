@@ -83,10 +83,12 @@ def test_a_reviewer_works_in_its_granted_queues_only(
     ]  # fmt: skip
     assert (action["action"], action["reviewer"]) == ("remove", f"user:{email}")
     # Reads across the tenant are the API's to refuse a reviewer, and the console's too.
-    for page in ("/console/authors/author-1", "/console/feed", "/console/analytics"):
+    for page in ("/console/authors/author-1", "/console/feed", "/console/analytics",
+                 "/console/operations", "/console/rules"):  # fmt: skip
         refused = browser.get(page)
         assert (refused.status_code, "reviews granted queues only" in refused.text) == (403, True)
     assert 'href="/console/analytics"' not in listed.text
+    assert 'href="/console/rules"' not in listed.text
 
 
 def test_another_tenants_media_and_item_pages_are_not_found(

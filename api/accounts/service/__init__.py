@@ -18,7 +18,7 @@ from api.accounts.service.invites import (
     invites_of,
     owned_invite,
 )
-from api.accounts.service.logins import LoginResult, login
+from api.accounts.service.logins import LoginResult, login, sign_out
 from api.accounts.service.policies import document_of, drop_policy, set_policy, stored_policy
 from api.accounts.service.principal import CLI, Context, Principal
 from api.accounts.service.registration import register
@@ -71,6 +71,7 @@ __all__ = [
     "revoke_token",
     "set_policy",
     "set_privacy",
+    "sign_out",
     "stored_policy",
     "tenant_by_name",
     "tenant_of",

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from api.accounts import security
 from api.accounts.service.principal import Principal
-from infra.accounts.models import ApiToken, Tenant, User
+from infra.accounts.models import ApiToken, RevokedLogin, Tenant, User
 from infra.errors import InvalidToken
 from infra.settings import AccountsSettings
 
@@ -57,6 +57,11 @@ def _of_login(session: Session, settings: AccountsSettings, credential: str) -> 
         raise _invalid("the login token has expired: sign in again") from exc
     except jwt.InvalidTokenError as exc:
         raise _invalid("the credential is neither a valid API token nor a login token") from exc
+    jti = claims.get("jti")
+    if not isinstance(jti, str) or not jti:  # every token issued here has one: it can be revoked
+        raise _invalid("the login token has no id: sign in again")
+    if session.get(RevokedLogin, jti) is not None:
+        raise _invalid("this login token was signed out: sign in again")
     try:
         user_id = int(claims["sub"])
     except (TypeError, ValueError) as exc:

@@ -9,13 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+import jwt
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from api.accounts import security
 from api.accounts.service.audit import audit
-from api.accounts.service.principal import Context
-from infra.accounts.models import Tenant, User
+from api.accounts.service.principal import Context, Principal
+from infra.accounts.models import RevokedLogin, Tenant, User
 from infra.errors import Forbidden, RateLimited, Refused, Unauthenticated
 from infra.settings import AccountsSettings
 
@@ -95,3 +96,20 @@ def _count_failure(
         detail=f"{settings.login_max_failures} failed logins",
     )
     return "wrong password; account locked"
+
+
+def sign_out(
+    session: Session, settings: AccountsSettings, token: str, principal: Principal, ctx: Context
+) -> None:
+    """Revoke a login token before its expiry: its `jti` is refused from now on (by
+    `credentials.resolve`). Revocations of tokens that have expired since are pruned here."""
+    now = datetime.now(UTC)
+    try:
+        claims = security.decode_jwt(settings, token)
+    except jwt.InvalidTokenError as exc:  # expired meanwhile: nothing left to revoke
+        raise Unauthenticated("invalid_token", "this login token is no longer valid") from exc
+    jti, expires = str(claims.get("jti") or ""), datetime.fromtimestamp(int(claims["exp"]), UTC)
+    session.execute(delete(RevokedLogin).where(RevokedLogin.expires_at < now))
+    if jti and session.get(RevokedLogin, jti) is None:
+        session.add(RevokedLogin(jti=jti, expires_at=expires))
+    audit(session, ctx, principal.tenant, principal.actor, "logout")
