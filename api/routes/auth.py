@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from api.accounts import security, service
-from api.deps import ContextDep, CurrentPrincipal, StateDep
+from api.deps import ContextDep, CurrentPrincipal, StateDep, bearer
 from api.errors import ApiError, responses
 from infra.errors import Unauthenticated
 
@@ -133,6 +134,36 @@ async def login(
     return LoginToken(
         access_token=token, expires_in=lifetime, tenant=result.tenant, role=result.user.role
     )
+
+
+@router.post(
+    "/logout",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=responses(401, 409, 503),
+    summary="Sign out: revoke the login token this request carries",
+    description="The token is refused from now on (until its expiry, when it would have been "
+    "anyway), and the sign-out is audited as `logout`. An API token is not a login: revoke it "
+    "with `DELETE /v1/tokens/{token_id}` (409 `not_a_login` here).",
+)
+async def logout(
+    principal: CurrentPrincipal,
+    state: StateDep,
+    ctx: ContextDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Response:
+    if not principal.is_session or credentials is None:
+        raise ApiError(
+            409, "not_a_login", "this is an API token: revoke it with DELETE /v1/tokens/{token_id}"
+        )
+
+    def run() -> None:
+        with state.accounts.session() as session:
+            service.sign_out(
+                session, state.settings.accounts, credentials.credentials, principal, ctx
+            )
+
+    await run_in_threadpool(run)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @me_router.get(

@@ -101,6 +101,12 @@ def _me(api: TestClient, s: Seed, w: Warehouse) -> None:
     assert no_mark(call(api, "GET", "/v1/me", s.b_headers), s).json()["tenant"] == s.b
 
 
+def _logout(api: TestClient, s: Seed, w: Warehouse) -> None:
+    # B's API token is no login: nothing is revoked, and A's credentials still work.
+    assert call(api, "POST", "/v1/auth/logout", s.b_headers).status_code == 409
+    assert api.get("/v1/me", headers=s.a_headers).status_code == 200
+
+
 def _create_token(api: TestClient, s: Seed, w: Warehouse) -> None:
     made = call(api, "POST", "/v1/tokens", s.b_headers, json={"name": "x", "scopes": ["read"]})
     assert made.status_code == 201
@@ -703,6 +709,7 @@ def _shadow_rules(api: TestClient, s: Seed, w: Warehouse) -> None:
 
 CHECKS: dict[tuple[str, str], Check] = {
     ("GET", "/v1/me"): _me,
+    ("POST", "/v1/auth/logout"): _logout,
     ("POST", "/v1/tokens"): _create_token,
     ("GET", "/v1/tokens"): _list_tokens,
     ("DELETE", "/v1/tokens/{token_id}"): _revoke_token,

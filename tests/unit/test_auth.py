@@ -14,12 +14,12 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
-from api.accounts import security
+from api.accounts import security, service
 from api.accounts.limits import LoginLimiter
 from infra.accounts.models import User
 from infra.errors import ConfigError
 from infra.settings import DEV_SECRET, AccountsSettings, Settings, get_settings
-from tests.support.accounts import PASSWORD, anonymous, login, make_user, state_of
+from tests.support.accounts import PASSWORD, anonymous, as_tenant, login, make_user, state_of
 from tests.support.read_rows import new_tenant
 from tests.support.settings import TEST_SECRET
 
@@ -213,3 +213,25 @@ def test_settings_refuse_unsafe_secrets_outside_development(
 def test_the_jwt_lifetime_has_bounds() -> None:
     with pytest.raises(ValueError, match="jwt_lifetime"):
         AccountsSettings(jwt_lifetime=7 * 86_400)
+
+
+def test_signing_out_revokes_the_login_token_and_only_it(
+    api: TestClient, user: tuple[str, str]
+) -> None:
+    tenant, email = user
+    first, second = login(api, email), login(api, email)
+    assert api.post("/v1/auth/logout", headers=first).status_code == 204
+    refused = me(api, first)
+    assert refused.status_code == 401
+    assert me(api, second).status_code == 200  # another login of the same user stays valid
+    assert api.post("/v1/auth/logout", headers=first).status_code == 401  # already signed out
+    with state_of(api).accounts.session() as session:
+        [entry] = service.entries(session, tenant, "logout", 10)
+    assert entry.actor == f"user:{email}"
+
+
+def test_an_api_token_is_not_signed_out_but_revoked(api: TestClient) -> None:
+    headers = as_tenant(api, new_tenant())
+    answer = api.post("/v1/auth/logout", headers=headers)
+    assert (answer.status_code, answer.json()["error"]["code"]) == (409, "not_a_login")
+    assert me(api, headers).status_code == 200
