@@ -1,5 +1,6 @@
-"""A verdict by id and its reuses, read from the copies ordered by event (`verdicts_by_event`,
-`verdict_reuses`), say what `verdicts FINAL` says: replays once, the newest judgement, each
+"""A verdict by id, its text and its reuses, read from the copies ordered by event
+(`verdicts_by_event`, `texts_by_event`, `verdict_reuses`), say what `verdicts FINAL` and
+`events FINAL` say: replays once, the newest judgement, each
 tenant its own, in a warehouse filled through the views and in one upgraded from before them."""
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ def assert_same_as_verdicts(found: dict[str, Any]) -> None:
     for event_id, read in found.items():
         assert read["verdict"] == read["reference_verdict"], event_id
         assert read["reused_by"] == read["reference_reused_by"], event_id
+        assert read["detail"] == read["reference_detail"], event_id
 
 
 def test_reads_by_id_agree_with_verdicts_final(
@@ -44,6 +46,10 @@ def test_reads_by_id_agree_with_verdicts_final(
     assert found["v5"]["verdict"]["duplicate_of"] is None
     assert found["v6"]["verdict"]["decision"] == "reject"  # the newest judgement
     assert found["nowhere"]["verdict"] is None
+    assert found["nowhere"]["detail"] is None
+    assert found["v1"]["detail"]["text"] == "text of v1"
+    assert found["v4"]["detail"]["text"] == "text of v4"  # stored twice, one text
+    assert found["v1"]["detail"]["reused_by"] == ["v2", "v3"]
 
 
 def test_a_replayed_verdict_is_one_row_of_the_copy(
