@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter, defaultdict
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -77,12 +78,16 @@ def _decision_sql(rules: list[RuleNode], hit: list[str], base: str) -> str:
     return f"multiIf({', '.join(branches)}, {base})" if branches else base
 
 
-def backtest_sql(source: str, mode: Literal["replace", "add"]) -> tuple[str, dict[str, Any], int]:
+def backtest_sql(
+    source: str, mode: Literal["replace", "add"], *, until: bool = False
+) -> tuple[str, dict[str, Any], int]:
     """The per-verdict query (event_id, author, toxic, top_label, decision, new_decision, hits)
-    of `source`, its parameters, and the number of rules. Raises `InvalidRules`."""
+    of `source`, its parameters, and the number of rules. The period is the `days` before now,
+    or before the parameter `until` if `until`. Raises `InvalidRules`."""
     compile_rules(source)  # the same checks and examples as a save
     program = parse(source)
     tr = Translator({c.name for c in program.counters})
+    period = _UNTIL if until else _SINCE_NOW
     counters = [tr.counter(c) for c in program.counters]
     hits = [f"h{i}" for i in range(len(program.rules))]
     conditions = [
@@ -124,13 +129,20 @@ def backtest_sql(source: str, mode: Literal["replace", "add"]) -> tuple[str, dic
                                    AS top_label{labels}
                         FROM verdicts FINAL
                         WHERE tenant = {{tenant:String}}
-                          AND occurred_at >= now64(3) - toIntervalDay({{days:UInt32}})
+                          AND {period}
                     )
                 )
             )
         )
     """  # noqa: S608
     return sql, tr.parameters, len(program.rules)
+
+
+_SINCE_NOW = "occurred_at >= now64(3) - toIntervalDay({days:UInt32})"
+_UNTIL = (
+    "occurred_at > {until:DateTime64(3, 'UTC')} - toIntervalDay({days:UInt32}) "
+    "AND occurred_at <= {until:DateTime64(3, 'UTC')}"
+)
 
 
 def backtest(
@@ -140,13 +152,14 @@ def backtest(
     *,
     days: int = 7,
     mode: Literal["replace", "add"] = "replace",
+    until: datetime | None = None,
 ) -> BacktestReport:
     """Run `source` over `tenant`'s verdicts of the last `days`, in one pass: the aggregates
     are grouped by (published decision, candidate decision, top label), a handful of groups,
-    with a sum and a few examples per rule and a count per action. Raises `InvalidRules`, or
-    `WarehouseError`."""
-    per_verdict, parameters, n = backtest_sql(source, mode)
-    parameters |= {"tenant": tenant, "days": days}
+    with a sum and a few examples per rule and a count per action. The period ends now, or at
+    `until` (a period of history already loaded). Raises `InvalidRules`, or `WarehouseError`."""
+    per_verdict, parameters, n = backtest_sql(source, mode, until=until is not None)
+    parameters |= {"tenant": tenant, "days": days} | ({"until": until} if until else {})
     rules = parse(source).rules
     actions = _actions(rules)
     columns = [f"sum(h{i}) AS r{i}" for i in range(n)]

@@ -22,6 +22,7 @@ from typing import Any
 
 from infra.errors import InvalidRules, RuleProblem
 from infra.rules.fields import DEFAULTS, FIELDS, SCORES_PREFIX, Type, field_type
+from infra.rules.index import RuleIndex, guard_of
 from infra.rules.syntax import (
     Action,
     At,
@@ -100,10 +101,15 @@ class RuleSet:
     reads: frozenset[str]
     """Field paths the set reads (`scores` for any label), counters excluded."""
     version: int = 0
+    index: RuleIndex | None = None
+    """Which rules to test for given facts (`index.py`); None: test every rule."""
 
     def evaluate(self, facts: Facts) -> list[CompiledRule]:
         """The rules that fire on `facts`, live and shadow, in the order written."""
-        return [rule for rule in self.rules if rule.test(facts)]
+        if self.index is None:
+            return [rule for rule in self.rules if rule.test(facts)]
+        rules = self.rules
+        return [rules[i] for i in self.index.candidates(facts) if rules[i].test(facts)]
 
 
 EMPTY = RuleSet((), (), frozenset())
@@ -137,7 +143,8 @@ def compile_rules(source: str, version: int = 0) -> RuleSet:
             problems += _examples(rule, node, checker.counters)
     if problems:
         raise InvalidRules(sorted(problems, key=lambda p: (p.line, p.column)))
-    return RuleSet(tuple(rules), tuple(counters), frozenset(checker.reads), version)
+    index = RuleIndex([guard_of(node.when) for node in program.rules])
+    return RuleSet(tuple(rules), tuple(counters), frozenset(checker.reads), version, index)
 
 
 def _at(at: At, reason: str) -> RuleProblem:

@@ -62,11 +62,16 @@ class Translator:
     uses_history: bool = False
     labels: set[str] = field(default_factory=set)
     """Labels read: each is read out of the scores map once per verdict, as `s_<label>`."""
+    _names: dict[tuple[str, Any], str] = field(default_factory=dict)
 
     def param(self, value: Any) -> str:
-        name = f"p{len(self.parameters)}"
-        self.parameters[name] = value
+        """One parameter per distinct literal: the same term in many rules (`lang in ["en"]`,
+        `source == "chat"`) is then the same expression, which ClickHouse computes once."""
         kind = {bool: "Bool", float: "Float64", str: "String"}[type(value)]
+        name = self._names.get((kind, value))
+        if name is None:
+            name = self._names[(kind, value)] = f"p{len(self.parameters)}"
+            self.parameters[name] = value
         return f"{{{name}:{kind}}}"
 
     def expr(self, e: Expr) -> str:

@@ -1,6 +1,7 @@
-"""A verdict by id and its reuses, read from the copies ordered by event (`verdicts_by_event`,
-`verdict_reuses`), say what `verdicts FINAL` says: replays once, the newest judgement, each
-tenant its own, in a warehouse filled through the views and in one upgraded from before them."""
+"""A verdict by id, its text and its reuses, read through the copies ordered by event
+(`verdicts_by_event`, `verdict_reuses`), say what `verdicts FINAL` and `events FINAL` say:
+replays once, the newest judgement, each tenant its own, in a warehouse filled through the views
+and in one upgraded from before them; the reuses' copy lists only verdicts that reused."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ def assert_same_as_verdicts(found: dict[str, Any]) -> None:
     for event_id, read in found.items():
         assert read["verdict"] == read["reference_verdict"], event_id
         assert read["reused_by"] == read["reference_reused_by"], event_id
+        assert read["detail"] == read["reference_detail"], event_id
 
 
 def test_reads_by_id_agree_with_verdicts_final(
@@ -44,6 +46,10 @@ def test_reads_by_id_agree_with_verdicts_final(
     assert found["v5"]["verdict"]["duplicate_of"] is None
     assert found["v6"]["verdict"]["decision"] == "reject"  # the newest judgement
     assert found["nowhere"]["verdict"] is None
+    assert found["nowhere"]["detail"] is None
+    assert found["v1"]["detail"]["text"] == "text of v1"
+    assert found["v4"]["detail"]["text"] == "text of v4"  # stored twice, one text
+    assert found["v1"]["detail"]["reused_by"] == ["v2", "v3"]
 
 
 def test_a_replayed_verdict_is_one_row_of_the_copy(
@@ -56,6 +62,25 @@ def test_a_replayed_verdict_is_one_row_of_the_copy(
         {"tenant": tenant},
     )
     assert [(r["event_id"], r["n"]) for r in rows] == [(i, 1) for i in IDS[:-1]]
+
+
+def test_only_verdicts_that_reused_scores_are_listed_as_reuses(
+    warehouse: Warehouse, tenants: tuple[str, str]
+) -> None:
+    """Candidates only (v5 stays listed after it was re-judged; readers check it again)."""
+    tenant, other = tenants
+    listed = {
+        t: [
+            r["event_id"]
+            for r in warehouse.rows(
+                "SELECT event_id FROM verdict_reuses FINAL WHERE tenant = {tenant:String} "
+                "ORDER BY event_id",
+                {"tenant": t},
+            )
+        ]
+        for t in (tenant, other)
+    }
+    assert listed == {tenant: ["v2", "v3", "v5"], other: ["v2"]}
 
 
 def test_detail_route_stays_in_its_tenant(api: TestClient, tenants: tuple[str, str]) -> None:

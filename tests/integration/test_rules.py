@@ -229,3 +229,23 @@ shadow rule watch: when toxic < 0.15 then reject
         "line": 2, "column": 8,
         "reason": "text is not stored with verdicts: rules that read it cannot be backtested",
     }]  # fmt: skip
+
+
+def test_a_backtest_can_cover_a_period_that_ended_in_the_past(warehouse: Warehouse) -> None:
+    """`until` ends the period (history loaded earlier); its end is inside, its start not."""
+    from infra.rules.backtest import backtest
+
+    tenant = new_tenant()
+    end = datetime.now(UTC) - timedelta(days=30)
+    ages = {"before": 8.0, "first": 6.9, "last": 0.0, "after": -0.001}  # days before `end`
+    store(warehouse, [
+        verdict_row(tenant, name, toxic=0.9, scores={"insult": 0.9}, decision="approve")
+        | {"occurred_at": end - timedelta(days=age)}
+        for name, age in ages.items()
+    ])  # fmt: skip
+    report = backtest(
+        warehouse, tenant, "rule insults: when scores.insult > 0.5 then reject", days=7, until=end
+    )
+    assert report.verdicts == 2
+    assert {e.event_id for e in report.examples} == {"first", "last"}
+    assert report.decisions == {"approve>reject": 2}

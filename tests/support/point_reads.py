@@ -12,7 +12,7 @@ import json
 import sys
 from typing import Any
 
-from api.queries import get_verdict, reused_by, verdict_from_row
+from api.queries import get_verdict, get_verdict_detail, reused_by, verdict_from_row
 from infra.warehouse import Warehouse, connect, migrate
 from infra.warehouse.migrate import available
 from schemas.rows import VERDICT_ROWS
@@ -69,16 +69,36 @@ def reference_reused_by(warehouse: Warehouse, tenant: str, event_id: str) -> lis
     return [r["event_id"] for r in rows]
 
 
+def reference_text(warehouse: Warehouse, tenant: str, event_id: str) -> str | None:
+    rows = warehouse.rows(
+        "SELECT text FROM events FINAL WHERE tenant = {tenant:String} "
+        "AND event_id = {event_id:String}",
+        {"tenant": tenant, "event_id": event_id},
+    )
+    return rows[0]["text"] if rows else None
+
+
 def reads(warehouse: Warehouse, tenant: str) -> dict[str, Any]:
-    """Per id: the verdict and its reuses, read through the copies and read from `verdicts`."""
+    """Per id: the verdict and its reuses, read through the copies and read from `verdicts`;
+    the verdict in full (one statement over the copies) and as `verdicts` and `events` say."""
     out: dict[str, Any] = {}
     for event_id in IDS:
         verdict = get_verdict(warehouse, tenant, event_id)
+        detail = get_verdict_detail(warehouse, tenant, event_id)
+        reference = reference_verdict(warehouse, tenant, event_id)
+        reference_reuses = reference_reused_by(warehouse, tenant, event_id)
         out[event_id] = {
             "verdict": verdict.model_dump(mode="json") if verdict else None,
             "reused_by": reused_by(warehouse, tenant, event_id),
-            "reference_verdict": reference_verdict(warehouse, tenant, event_id),
-            "reference_reused_by": reference_reused_by(warehouse, tenant, event_id),
+            "detail": detail.model_dump(mode="json") if detail else None,
+            "reference_verdict": reference,
+            "reference_reused_by": reference_reuses,
+            "reference_detail": reference
+            and reference
+            | {
+                "text": reference_text(warehouse, tenant, event_id),
+                "reused_by": reference_reuses,
+            },
         }
     return out
 
