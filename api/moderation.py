@@ -3,10 +3,11 @@
 
 The API may not load models (`api/` does not import `streams/`), so the judge is the `/moderate`
 route of the assist service (`modstream assist`, loopback, shared secret): it runs the worker's
-pipeline code and answers the verdict (`streams/moderate.py`). This module then publishes the
-event on `events.judged` (stored, never judged again) and the verdict on `verdicts.text` (the
-sink, strikes and the live feed take it like a worker's), and answers only once the broker has
-acknowledged both, all within the deadline.
+pipeline code, the tenant's policy and rules included, and answers the verdict
+(`streams/moderate.py`). This module then publishes the event on `events.judged` (stored, never
+judged again), the verdict on `verdicts.text` (the sink, strikes, review queues, webhooks and the
+live feed take it like a worker's) and its shadow rules' records on `rules.shadow`, and answers
+only once the broker has acknowledged them, all within the deadline.
 """
 
 from __future__ import annotations
@@ -24,9 +25,16 @@ from pydantic import ValidationError
 
 from api.errors import ApiError
 from api.state import AppState
+from infra.rules.shadow import shadow_records
 from schemas.events import Post, PostEvent
 from schemas.moderate import ModerateAnswer, ModerateQuery, ModerateRequest, ModerateResponse
-from schemas.topics import EVENTS_JUDGED, HASH_ONLY, HASH_ONLY_HEADER, VERDICTS_TEXT
+from schemas.topics import (
+    EVENTS_JUDGED,
+    HASH_ONLY,
+    HASH_ONLY_HEADER,
+    RULES_SHADOW,
+    VERDICTS_TEXT,
+)
 
 log = logging.getLogger(__name__)
 
@@ -138,11 +146,13 @@ async def _post(judge: httpx.AsyncClient, body: str, timeout: float) -> httpx.Re
 async def _publish(
     state: AppState, event: PostEvent, answer: ModerateAnswer, *, hash_only: bool
 ) -> None:
-    """The event and its verdict, both acknowledged. A replayed verdict is published again (the
-    first answer may have timed out before it was): the warehouse keeps one row per event id and
-    strikes count an event once, so a copy changes nothing."""
+    """The event, its verdict and what its shadow rules would have done (`rules.shadow`, as a
+    worker publishes them), all acknowledged. A replayed verdict is published again (the first
+    answer may have timed out before it was): the warehouse keeps one row per event id (and per
+    shadow rule) and strikes count an event once, so a copy changes nothing."""
     verdict = answer.verdict
     headers = [(HASH_ONLY_HEADER, HASH_ONLY)] if hash_only else None
+    shadow = [(s.partition_key, s.model_dump_json().encode()) for s in shadow_records(verdict)]
     await asyncio.gather(
         state.publisher.publish_many(
             EVENTS_JUDGED.name,
@@ -154,4 +164,5 @@ async def _publish(
             [(verdict.partition_key, verdict.model_dump_json().encode())],
             headers,
         ),
+        *([state.publisher.publish_many(RULES_SHADOW.name, shadow)] if shadow else []),
     )
