@@ -1,5 +1,6 @@
 """Synchronous moderation below the routes: `POST /v1/moderate`, Perspective's
-`comments:analyze` and OpenAI's `/v1/moderations` all come here.
+`comments:analyze` and OpenAI's `/v1/moderations` all come here (the compatible routes through
+`tenant_of_key` and `moderate_all`, and only word the outcome in their vendor's shapes).
 
 The API may not load models (`api/` does not import `streams/`), so the judge is the `/moderate`
 route of the assist service (`modstream assist`, loopback, shared secret): it runs the worker's
@@ -15,16 +16,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from hashlib import blake2b
 
 import httpx
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 
+from api.compat import MISSING_KEY
+from api.deps import principal_for
 from api.errors import ApiError
 from api.state import AppState
+from infra.errors import AccountsError, BrokerError, Forbidden, Unauthenticated
 from infra.rules.shadow import shadow_records
 from schemas.events import Post, PostEvent
 from schemas.moderate import ModerateAnswer, ModerateQuery, ModerateRequest, ModerateResponse
@@ -40,6 +45,7 @@ log = logging.getLogger(__name__)
 
 REQUEST_POLICY = "request:"  # the judge's prefix for a verdict decided by request thresholds
 UNAVAILABLE = "the judge (`modstream assist`) is not running or failed"
+UNAVAILABLE_STORE = "The service is unavailable."
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +114,51 @@ async def moderate(
         replayed=answer.replayed,
     )
     return Moderated(response, answer)
+
+
+async def tenant_of_key(state: AppState, key: str | None) -> str:
+    """The tenant of a compatible route's API key (Perspective's `?key=`, OpenAI's bearer): a
+    Modstream API token with the `ingest` scope. Raises `Unauthenticated` (`MISSING_KEY`, or a
+    key not known), `RateLimited`, `Forbidden` (no `ingest` scope) or another `Refused`, which
+    each route words in its vendor's error shape; `ApiError` 503 when the store is down."""
+    if not key:
+        raise Unauthenticated(MISSING_KEY, "the request carries no API key")
+    try:
+        principal = await run_in_threadpool(principal_for, state, key)
+    except AccountsError as exc:
+        log.error("accounts store: %s", exc)
+        raise ApiError(503, "unavailable", UNAVAILABLE_STORE) from exc
+    if "ingest" not in principal.scopes:
+        raise Forbidden("insufficient_scope", "The API key needs the 'ingest' scope.")
+    return principal.tenant
+
+
+async def moderate_all(
+    state: AppState,
+    judge: httpx.AsyncClient,
+    tenant: str,
+    asks: Sequence[ModerateRequest],
+    *,
+    sentences: bool = False,
+    accept: Callable[[ModerateAnswer], None] | None = None,
+) -> list[Moderated]:
+    """`moderate` for each of a compatible route's texts at once, within the configured
+    deadline; a broker or store failure is `ApiError` 503 (the routes word it as their vendor
+    does)."""
+    deadline = state.settings.moderate.deadline
+    try:
+        return list(
+            await asyncio.gather(
+                *[
+                    moderate(state, judge, tenant, ask, deadline=deadline, sentences=sentences,
+                             accept=accept)
+                    for ask in asks
+                ]
+            )
+        )  # fmt: skip
+    except (BrokerError, AccountsError) as exc:
+        log.error("synchronous moderation: %s", exc)
+        raise ApiError(503, "unavailable", UNAVAILABLE_STORE) from exc
 
 
 async def _ask(judge: httpx.AsyncClient, query: ModerateQuery, timeout: float) -> ModerateAnswer:
