@@ -63,3 +63,13 @@ DateTimeString = Annotated[AwareDatetime, BeforeValidator(_rfc3339)]
 WarehouseTime = Annotated[
     AwareDatetime, BeforeValidator(_rfc3339), AfterValidator(within_warehouse_range)
 ]
+
+
+def _integral(value: Any) -> Any:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+INTEGRAL = BeforeValidator(_integral)
+"""For `Annotated[int, Strict(), Field(ge=…), INTEGRAL]`: an integer as JSON Schema has one
+(`type: integer`), `3600` or `3600.0` (found by schemathesis), never `false` or `"3600"`, which
+a lax `int` would take. Bounds go before it, or the document shows them as unknown keywords."""
