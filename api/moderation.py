@@ -1,12 +1,14 @@
 """Synchronous moderation below the routes: `POST /v1/moderate`, Perspective's
-`comments:analyze` and OpenAI's `/v1/moderations` all come here.
+`comments:analyze` and OpenAI's `/v1/moderations` all come here (the compatible routes through
+`tenant_of_key` and `moderate_all`, and only word the outcome in their vendor's shapes).
 
 The API may not load models (`api/` does not import `streams/`), so the judge is the `/moderate`
 route of the assist service (`modstream assist`, loopback, shared secret): it runs the worker's
-pipeline code and answers the verdict (`streams/moderate.py`). This module then publishes the
-event on `events.judged` (stored, never judged again) and the verdict on `verdicts.text` (the
-sink, strikes and the live feed take it like a worker's), and answers only once the broker has
-acknowledged both, all within the deadline.
+pipeline code, the tenant's policy and rules included, and answers the verdict
+(`streams/moderate.py`). This module then publishes the event on `events.judged` (stored, never
+judged again), the verdict on `verdicts.text` (the sink, strikes, review queues, webhooks and the
+live feed take it like a worker's) and its shadow rules' records on `rules.shadow`, and answers
+only once the broker has acknowledged them, all within the deadline.
 """
 
 from __future__ import annotations
@@ -14,24 +16,36 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from hashlib import blake2b
 
 import httpx
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 
+from api.compat import MISSING_KEY
+from api.deps import principal_for
 from api.errors import ApiError
 from api.state import AppState
+from infra.errors import AccountsError, BrokerError, Forbidden, Unauthenticated
+from infra.rules.shadow import shadow_records
 from schemas.events import Post, PostEvent
 from schemas.moderate import ModerateAnswer, ModerateQuery, ModerateRequest, ModerateResponse
-from schemas.topics import EVENTS_JUDGED, HASH_ONLY, HASH_ONLY_HEADER, VERDICTS_TEXT
+from schemas.topics import (
+    EVENTS_JUDGED,
+    HASH_ONLY,
+    HASH_ONLY_HEADER,
+    RULES_SHADOW,
+    VERDICTS_TEXT,
+)
 
 log = logging.getLogger(__name__)
 
 REQUEST_POLICY = "request:"  # the judge's prefix for a verdict decided by request thresholds
 UNAVAILABLE = "the judge (`modstream assist`) is not running or failed"
+UNAVAILABLE_STORE = "The service is unavailable."
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +116,51 @@ async def moderate(
     return Moderated(response, answer)
 
 
+async def tenant_of_key(state: AppState, key: str | None) -> str:
+    """The tenant of a compatible route's API key (Perspective's `?key=`, OpenAI's bearer): a
+    Modstream API token with the `ingest` scope. Raises `Unauthenticated` (`MISSING_KEY`, or a
+    key not known), `RateLimited`, `Forbidden` (no `ingest` scope) or another `Refused`, which
+    each route words in its vendor's error shape; `ApiError` 503 when the store is down."""
+    if not key:
+        raise Unauthenticated(MISSING_KEY, "the request carries no API key")
+    try:
+        principal = await run_in_threadpool(principal_for, state, key)
+    except AccountsError as exc:
+        log.error("accounts store: %s", exc)
+        raise ApiError(503, "unavailable", UNAVAILABLE_STORE) from exc
+    if "ingest" not in principal.scopes:
+        raise Forbidden("insufficient_scope", "The API key needs the 'ingest' scope.")
+    return principal.tenant
+
+
+async def moderate_all(
+    state: AppState,
+    judge: httpx.AsyncClient,
+    tenant: str,
+    asks: Sequence[ModerateRequest],
+    *,
+    sentences: bool = False,
+    accept: Callable[[ModerateAnswer], None] | None = None,
+) -> list[Moderated]:
+    """`moderate` for each of a compatible route's texts at once, within the configured
+    deadline; a broker or store failure is `ApiError` 503 (the routes word it as their vendor
+    does)."""
+    deadline = state.settings.moderate.deadline
+    try:
+        return list(
+            await asyncio.gather(
+                *[
+                    moderate(state, judge, tenant, ask, deadline=deadline, sentences=sentences,
+                             accept=accept)
+                    for ask in asks
+                ]
+            )
+        )  # fmt: skip
+    except (BrokerError, AccountsError) as exc:
+        log.error("synchronous moderation: %s", exc)
+        raise ApiError(503, "unavailable", UNAVAILABLE_STORE) from exc
+
+
 async def _ask(judge: httpx.AsyncClient, query: ModerateQuery, timeout: float) -> ModerateAnswer:
     response = await _post(judge, query.model_dump_json(), timeout)
     if response.status_code in (409, 422):
@@ -138,11 +197,13 @@ async def _post(judge: httpx.AsyncClient, body: str, timeout: float) -> httpx.Re
 async def _publish(
     state: AppState, event: PostEvent, answer: ModerateAnswer, *, hash_only: bool
 ) -> None:
-    """The event and its verdict, both acknowledged. A replayed verdict is published again (the
-    first answer may have timed out before it was): the warehouse keeps one row per event id and
-    strikes count an event once, so a copy changes nothing."""
+    """The event, its verdict and what its shadow rules would have done (`rules.shadow`, as a
+    worker publishes them), all acknowledged. A replayed verdict is published again (the first
+    answer may have timed out before it was): the warehouse keeps one row per event id (and per
+    shadow rule) and strikes count an event once, so a copy changes nothing."""
     verdict = answer.verdict
     headers = [(HASH_ONLY_HEADER, HASH_ONLY)] if hash_only else None
+    shadow = [(s.partition_key, s.model_dump_json().encode()) for s in shadow_records(verdict)]
     await asyncio.gather(
         state.publisher.publish_many(
             EVENTS_JUDGED.name,
@@ -154,4 +215,5 @@ async def _publish(
             [(verdict.partition_key, verdict.model_dump_json().encode())],
             headers,
         ),
+        *([state.publisher.publish_many(RULES_SHADOW.name, shadow)] if shadow else []),
     )

@@ -4,10 +4,10 @@
 verdict within a deadline, which a round trip through `events.text` and a Faust worker cannot
 promise (its consumer waits up to 1.5 s per fetch). So the judge service (`modstream assist`)
 runs a `TextPipeline` of its own, built as the worker's (the cascade, thread context, rewrites,
-the tenant's live policy, the shared dedupe store), and the API publishes the verdict it answers
-on `verdicts.text`, where the sink, strikes and the live feed take it like any worker's. The event
-itself goes to `events.judged`, which the sink stores and no worker reads: an item is judged once
-and has one verdict.
+the tenant's live policy and rules, the shared dedupe store and rule counters), and the API
+publishes the verdict it answers on `verdicts.text`, where the sink, strikes and the live feed
+take it like any worker's. The event itself goes to `events.judged`, which the sink stores and
+no worker reads: an item is judged once and has one verdict.
 
 An item sent again with the same id (a client's retry, or a retry after a 504) gets its first
 verdict back (`replayed`), from the `moderated` table of the dedupe store, without judging again.
@@ -27,6 +27,7 @@ from schemas.topics import EVENTS_JUDGED
 from streams.dedupe import DedupeStore, Memory, dedupe_store, digest, flush
 from streams.pipeline import RawRecord, TextPipeline
 from streams.policy import DecisionPolicy, Policies
+from streams.rules.counters import COUNTERS_FILE
 
 __all__ = ["REQUEST_POLICY", "Moderator", "moderator_from_settings", "sentences"]
 
@@ -139,19 +140,31 @@ class Moderator:
 
 
 def moderator_from_settings(settings: Settings, policies: Policies) -> Moderator:
-    """The worker's pipeline (`text_pipeline`'s parts) deciding with `policies`; it composes
-    several sections, so it takes the whole settings."""
+    """The worker's pipeline (`text_pipeline`'s parts) deciding with `policies` and the tenants'
+    live rules; it composes several sections, so it takes the whole settings.
+
+    The rules count in the worker's counters file, read through on every item (no memory of
+    entities): what the worker counted and flushed is counted here, as it would be there."""
+    from streams.rules.counters import CounterStore
+    from streams.rules.engine import RuleEngine
+    from streams.rules.live import live_rules
     from streams.text.context import ContextJudge
     from streams.text.load import TierOptions, load_classifier
 
     tiers = TierOptions.from_settings(settings.text, settings.longtext)
     classifier = load_classifier(settings.models_path, tiers)
     store = dedupe_store(settings.dedupe, settings.data_dir)
+    rules = RuleEngine(
+        live_rules(settings.accounts_db_url),
+        CounterStore(settings.data_dir / COUNTERS_FILE, capacity=0),
+        refresh_every=settings.policy.refresh,
+    )
     pipeline = TextPipeline(
         classifier,
         policies,
         cache_size=settings.dedupe.cache_size,
         context=ContextJudge(classifier, max_items=settings.text.context_max_items),
         store=store,
+        rules=rules,
     )
     return Moderator(pipeline, cache_size=settings.dedupe.cache_size, store=store)

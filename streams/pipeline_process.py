@@ -31,13 +31,14 @@ from typing import Protocol
 from infra.errors import JudgeCrashed, JudgeUnavailable
 from infra.logging import configure_logging
 from infra.processes import die_with_parent
+from infra.rules.shadow import shadow_records
 from infra.settings import Settings, get_settings
 from schemas.topics import DEAD_LETTERS, RULES_SHADOW, VERDICTS_TEXT
 from streams.dedupe import dedupe_store, digest, published_key
 from streams.pipeline import BatchResult, ModelStats, RawRecord, TextPipeline
 from streams.policy import LivePolicies, live_policies
-from streams.rules.counters import CounterStore
-from streams.rules.engine import RuleEngine, shadow_records
+from streams.rules.counters import COUNTERS_FILE, CounterStore
+from streams.rules.engine import RuleEngine
 from streams.rules.live import live_rules
 
 __all__ = [
@@ -124,7 +125,7 @@ def text_pipeline(settings: Settings) -> tuple[TextPipeline, LivePolicies]:
     policies = live_policies(settings.policy, settings.accounts_db_url)
     rules = RuleEngine(
         live_rules(settings.accounts_db_url),
-        CounterStore(settings.data_dir / "rule_counters.sqlite3"),
+        CounterStore(settings.data_dir / COUNTERS_FILE),
         refresh_every=settings.policy.refresh,
     )
     pipeline = TextPipeline(

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
+
+MISSING_KEY = "missing_key"
+"""`Unauthenticated.code` when a compatible route's request carries no API key at all."""
 
 
 def inline_schema(model: type[BaseModel]) -> dict[str, Any]:
@@ -24,3 +27,10 @@ def inline_schema(model: type[BaseModel]) -> dict[str, Any]:
         return node
 
     return dict(resolve(schema))
+
+
+def first_error(exc: ValidationError) -> str:
+    """`where: what` of the first thing wrong in a body, as the vendors' messages say it."""
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "body"
+    return f"{where}: {first['msg']}"

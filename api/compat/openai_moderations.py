@@ -15,6 +15,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.compat import MISSING_KEY
+from infra.errors import RateLimited, Refused, Unauthenticated
 from schemas.events import MAX_TEXT_CHARS
 from schemas.records import Decision, Verdict
 
@@ -47,6 +49,24 @@ class OpenAIError(Exception):
         return {
             "error": {"message": self.message, "type": self.kind, "param": None, "code": self.code}
         }
+
+
+def refused(exc: Refused) -> OpenAIError:
+    """A refused key as OpenAI refuses it."""
+    if isinstance(exc, Unauthenticated):
+        if exc.code == MISSING_KEY:
+            return OpenAIError(
+                401,
+                "You didn't provide an API key: send a Modstream API token as "
+                "Authorization: Bearer mod_…",
+                "invalid_request_error",
+            )
+        return OpenAIError(
+            401, "Incorrect API key provided.", "invalid_request_error", "invalid_api_key"
+        )
+    if isinstance(exc, RateLimited):
+        return OpenAIError(429, exc.message, "requests", "rate_limit_exceeded")
+    return OpenAIError(403, exc.message, "invalid_request_error", exc.code)
 
 
 class TextInput(BaseModel):

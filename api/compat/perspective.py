@@ -12,6 +12,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, Strict
 
+from api.compat import MISSING_KEY
+from infra.errors import RateLimited, Refused, Unauthenticated
 from schemas.moderate import ModerateAnswer, SentenceScore
 
 ATTRIBUTES: dict[str, str] = {
@@ -55,6 +57,15 @@ class PerspectiveError(Exception):
         if self.details:
             error["details"] = self.details
         return {"error": error}
+
+
+def refused(exc: Refused) -> PerspectiveError:
+    """A refused key as Google refuses it: 403 without one, 400 for one it does not know."""
+    if isinstance(exc, Unauthenticated):
+        if exc.code == MISSING_KEY:
+            return PerspectiveError(403, "The request is missing a valid API key.")
+        return PerspectiveError(400, "API key not valid. Please pass a valid API key.")
+    return PerspectiveError(429 if isinstance(exc, RateLimited) else 403, exc.message)
 
 
 class _Shape(BaseModel):

@@ -10,6 +10,7 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from api.read import cursor
+from api.read.cursor import Cursor
 from api.read.where import Where
 from api.rollups import EFFECTIVE_DECISION, HARMFUL, decided_where
 from infra.warehouse import Warehouse
@@ -42,7 +43,7 @@ class AuthorQuery(BaseModel):
     order: Literal["desc", "asc"] = "desc"
     min_items: int = Field(default=1, ge=1, description="Only authors with this many items.")
     limit: int = Field(default=50, ge=1, le=1000)
-    cursor: str | None = None
+    cursor: Cursor = None
 
 
 class AuthorStats(BaseModel):
@@ -92,10 +93,10 @@ def page(warehouse: Warehouse, tenant: str, query: AuthorQuery) -> AuthorPage:
     where = Where().add("tenant = {tenant:String}", tenant=tenant)
     where.add("items >= {min_items:UInt64}", min_items=query.min_items)
     if query.cursor:
-        value, tie = cursor.decode(query.cursor, query.sort.value, query.order, 2)
+        key, tie = cursor.decode(query.cursor)
         where.add(
             cursor.after(f"({expr})", kind, "author", query.order),
-            c_value=datetime.fromisoformat(value) if "DateTime" in kind else value,
+            c_value=cursor.value(key, kind),
             c_tie=tie,
         )
     direction = "DESC" if query.order == "desc" else "ASC"
@@ -112,8 +113,9 @@ def page(warehouse: Warehouse, tenant: str, query: AuthorQuery) -> AuthorPage:
     next_cursor = None
     if more:
         key = rows[-1]["sort_key"]
-        key = _utc(key).isoformat() if isinstance(key, datetime) else key
-        next_cursor = cursor.encode(query.sort.value, query.order, [key, rows[-1]["author"]])
+        next_cursor = cursor.encode(
+            key if isinstance(key, datetime) else float(key), rows[-1]["author"]
+        )
     data = [_stats(r) for r in rows]
     return AuthorPage(data=data, count=len(data), next=next_cursor)
 

@@ -27,9 +27,9 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from api.read import cursor
+from api.read.cursor import Cursor
 from api.read.where import WarehouseTime, Where
 from infra.accounts.privacy import sha256_hex
-from infra.errors import Rejected
 from infra.warehouse import Warehouse
 from schemas.records import DeadLetter, DeadLetterReason
 from schemas.rows import DEAD_LETTER_ROWS
@@ -145,7 +145,7 @@ class DeadLetterQuery(DeadLetterFilter):
 
     order: Literal["desc", "asc"] = "desc"
     limit: int = Field(default=50, ge=1, le=1000)
-    cursor: str | None = Field(default=None, description="`next` of the previous page.")
+    cursor: Cursor = None
 
 
 class Replay(BaseModel):
@@ -243,14 +243,11 @@ def page(
 ) -> DeadLetterPage:
     where = query.where(scope)
     if query.cursor:
-        value, tie = cursor.decode(query.cursor, "failed_at", query.order, 2)
-        try:
-            if not isinstance(tie, str):
-                raise TypeError(tie)
-            moment = _utc(datetime.fromisoformat(value))
-        except (TypeError, ValueError) as exc:
-            raise Rejected("invalid_cursor", "the cursor is not one this API issued") from exc
-        where.add(cursor.after("failed_at", TIME, "id", query.order), c_value=moment, c_tie=tie)
+        key, tie = cursor.decode(query.cursor)
+        where.add(
+            cursor.after("failed_at", TIME, "id", query.order), c_value=cursor.moment(key),
+            c_tie=tie,
+        )  # fmt: skip
     direction = "DESC" if query.order == "desc" else "ASC"
     rows = warehouse.rows(
         f"SELECT {_COLUMNS}, {_ID_EXPR} AS id FROM dead_letters FINAL "  # noqa: S608 - constants
@@ -262,7 +259,7 @@ def page(
     next_cursor = None
     if more:
         last = letters[-1]
-        next_cursor = cursor.encode("failed_at", query.order, [last.failed_at.isoformat(), last.id])
+        next_cursor = cursor.encode(last.failed_at, last.id)
     history = replays(warehouse, letters)
     data = [d.item(private(d.tenant), history.get(d.id, [])) for d in letters]
     return DeadLetterPage(

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.queries import VERDICT_COLUMNS, verdict_from_row
 from api.read import cursor
+from api.read.cursor import Cursor
 from api.read.moderation import effects
 from api.read.where import WarehouseTime, Where
 from infra.warehouse import Warehouse
@@ -64,7 +65,7 @@ class PostQuery(BaseModel):
     )
     order: Literal["desc", "asc"] = "desc"
     limit: int = Field(default=50, ge=1, le=1000, description="Page size (JSON only).")
-    cursor: str | None = Field(default=None, description="`next` of the previous page.")
+    cursor: Cursor = None
     format: Literal["json", "csv", "ndjson"] = Field(
         default="json", description="`csv` and `ndjson` stream every match (from `cursor` on)."
     )
@@ -152,9 +153,9 @@ def _texts(
     return {r["event_id"]: r["text"] for r in found}
 
 
-def _cursor_value(row: dict[str, Any], sort: PostSort) -> Any:
+def _cursor_value(row: dict[str, Any], sort: PostSort) -> float | datetime:
     value = row[sort.value]
-    return value.isoformat() if isinstance(value, datetime) else float(value)
+    return value if isinstance(value, datetime) else float(value)
 
 
 def page(
@@ -169,10 +170,11 @@ def page(
     size = limit or query.limit
     where = _where(tenant, query, private)
     if query.cursor:
-        value, tie = cursor.decode(query.cursor, query.sort.value, query.order, 2)
+        key, tie = cursor.decode(query.cursor)
+        kind = _SORT_TYPES[query.sort]
         where.add(
-            cursor.after(query.sort.value, _SORT_TYPES[query.sort], "event_id", query.order),
-            c_value=datetime.fromisoformat(value) if isinstance(value, str) else value,
+            cursor.after(query.sort.value, kind, "event_id", query.order),
+            c_value=cursor.value(key, kind),
             c_tie=tie,
         )
     direction = "DESC" if query.order == "desc" else "ASC"
@@ -195,11 +197,7 @@ def page(
     ]
     last = rows[-1] if rows else None
     next_cursor = (
-        cursor.encode(
-            query.sort.value, query.order, [_cursor_value(last, query.sort), last["event_id"]]
-        )
-        if more and last
-        else None
+        cursor.encode(_cursor_value(last, query.sort), last["event_id"]) if more and last else None
     )
     total = count(warehouse, tenant, query, private=private) if query.total else None
     return Page(data=items, count=len(items), next=next_cursor, total=total)

@@ -21,7 +21,6 @@ from api.read import cursor
 from api.read.moderation import effects
 from api.read.where import Where
 from infra.delivery import Mode, outcome_of, shown_text, verdict_summary
-from infra.errors import Rejected
 from infra.warehouse import Warehouse
 from schemas.moderation import Effect
 from schemas.records import Verdict
@@ -129,14 +128,11 @@ def comments(
         .add("thread_id = {post_id:String}", post_id=post.event_id)
     )
     if after:
-        value, tie = cursor.decode(after, "occurred_at", "asc", 2)
-        try:
-            since = datetime.fromisoformat(str(value))
-        except ValueError as exc:
-            raise Rejected("invalid_cursor", "the cursor is not one this API issued") from exc
+        key, tie = cursor.decode(after)
         where.add(
-            cursor.after("occurred_at", _TIME, "event_id", "asc"), c_value=since, c_tie=str(tie)
-        )
+            cursor.after("occurred_at", _TIME, "event_id", "asc"), c_value=cursor.moment(key),
+            c_tie=tie,
+        )  # fmt: skip
     keys = warehouse.rows(
         f"SELECT occurred_at, event_id FROM comments_by_thread FINAL WHERE {where.sql} "  # noqa: S608
         "ORDER BY occurred_at, event_id LIMIT {limit:UInt32}",
@@ -160,9 +156,7 @@ def comments(
     items = [_stored(r) for r in rows]
     last = items[-1] if items else None
     following = (
-        cursor.encode("occurred_at", "asc", [last.occurred_at.isoformat(), last.event_id])
-        if len(keys) > limit and last
-        else None
+        cursor.encode(last.occurred_at, last.event_id) if len(keys) > limit and last else None
     )
     return items, following
 

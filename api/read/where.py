@@ -49,7 +49,7 @@ def _rfc3339(value: Any) -> Any:
     return value
 
 
-def _within_warehouse_range(value: datetime) -> datetime:
+def within_warehouse_range(value: datetime) -> datetime:
     """The warehouse's DateTime64 spans 1900-2299, and nothing is stored outside it: a bound
     beyond it selects what the range's end does."""
     return min(max(value, _EARLIEST), _LATEST)
@@ -61,5 +61,15 @@ DateTimeString = Annotated[AwareDatetime, BeforeValidator(_rfc3339)]
 # A time filter, as the document states it: any RFC 3339 date-time (found by schemathesis:
 # `judged_to=0203-01-17T00:58:47Z` made a query fail, and `until=0.5` was taken for 1970).
 WarehouseTime = Annotated[
-    AwareDatetime, BeforeValidator(_rfc3339), AfterValidator(_within_warehouse_range)
+    AwareDatetime, BeforeValidator(_rfc3339), AfterValidator(within_warehouse_range)
 ]
+
+
+def _integral(value: Any) -> Any:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+INTEGRAL = BeforeValidator(_integral)
+"""For `Annotated[int, Strict(), Field(ge=…), INTEGRAL]`: an integer as JSON Schema has one
+(`type: integer`), `3600` or `3600.0` (found by schemathesis), never `false` or `"3600"`, which
+a lax `int` would take. Bounds go before it, or the document shows them as unknown keywords."""

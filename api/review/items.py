@@ -4,13 +4,13 @@ reassign) and the reviewer's summary of each queue. Claims are in `api/review/cl
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
+from api.read import cursor
 from api.review import queues
 from api.review.queues import Facts
 from infra.accounts.review import OPEN, Report, ReviewItem
@@ -152,27 +152,34 @@ def reporters(session: Session, tenant: str, event_id: str) -> list[str]:
     )
 
 
+CURSOR_PATTERN = rf"^{cursor.NUMBER}~[0-9]{{1,18}}$"
+"""`<rank>~<item id>` of the last entry served: every such value is a position in the queue."""
+CURSOR_DESCRIPTION = (
+    "`next` of the previous page: `<rank>~<item id>` of the last entry served; the page starts "
+    "after it."
+)
+
+
 def encode_cursor(item: ReviewItem) -> str:
-    return base64.urlsafe_b64encode(f"{item.rank!r}:{item.id}".encode()).decode()
+    return cursor.encode(item.rank, item.id)
 
 
 def decode_cursor(value: str) -> tuple[float, int]:
-    try:
-        rank, _, ident = base64.urlsafe_b64decode(value.encode()).decode().partition(":")
-        return float(rank), int(ident)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise Rejected("invalid_cursor", "the cursor is not one this API issued") from exc
+    rank, ident = cursor.decode(value)
+    if not ident.isascii() or not ident.isdigit():
+        raise Rejected("invalid_cursor", "a queue's cursor is `<rank>~<item id>`, e.g. 0.25~17")
+    return rank, int(ident)
 
 
 def page(
-    session: Session, tenant: str, queue: str, limit: int, cursor: str | None
+    session: Session, tenant: str, queue: str, limit: int, after: str | None
 ) -> tuple[list[ReviewItem], str | None]:
     """Open entries of a queue, highest priority first (claimed ones included), by keyset."""
     query = select(ReviewItem).where(
         ReviewItem.tenant == tenant, ReviewItem.queue == queue, ReviewItem.state == OPEN
     )
-    if cursor:
-        rank, ident = decode_cursor(cursor)
+    if after:
+        rank, ident = decode_cursor(after)
         query = query.where(
             or_(ReviewItem.rank > rank, and_(ReviewItem.rank == rank, ReviewItem.id > ident))
         )

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, Strict
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from api.read.where import INTEGRAL
 from infra.accounts.review import ReviewQueue
 from schemas.events import Kind
 
@@ -43,12 +44,12 @@ class QueueConfig(BaseModel):
     sources: list[str] = Field(default_factory=list, max_length=32)
     kinds: list[Kind] = Field(default_factory=list, max_length=4)
     report_categories: list[str] = Field(default_factory=list, max_length=32)
-    # Strict: numbers, as the schema says (`false` is not 0).
-    sla_seconds: Annotated[int, Strict()] | None = Field(
-        default=None, ge=60, description="Default: the setting."
+    # Integers as JSON Schema has them: `3600.0` is one, `false` and `"3600"` are not.
+    sla_seconds: Annotated[int, Strict(), Field(ge=60), INTEGRAL] | None = Field(
+        default=None, description="Default: the setting."
     )
-    position: Annotated[int, Strict()] = Field(
-        default=100, ge=0, le=10_000, description="Lower routes first."
+    position: Annotated[int, Strict(), Field(ge=0, le=10_000), INTEGRAL] = Field(
+        default=100, description="Lower routes first."
     )
 
 

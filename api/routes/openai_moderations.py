@@ -5,8 +5,6 @@ the category mapping: api/compat/openai_moderations.py."""
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import uuid
 from typing import Any
 
@@ -14,19 +12,16 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from fastapi.security.utils import get_authorization_scheme_param
 from pydantic import ValidationError
-from starlette.concurrency import run_in_threadpool
 
-from api.compat import inline_schema
+from api.compat import first_error, inline_schema
 from api.compat import openai_moderations as shapes
 from api.compat.openai_moderations import ModerationRequest, OpenAIError
-from api.deps import StateDep, principal_for
+from api.deps import StateDep
 from api.errors import ApiError
-from api.moderation import moderate
+from api.moderation import moderate_all, tenant_of_key
 from api.routes.assist import AssistDep
-from infra.errors import AccountsError, BrokerError, RateLimited, Refused, Unauthenticated
+from infra.errors import Refused
 from schemas.moderate import ModerateRequest
-
-log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/v1", tags=["compatible"])
 
@@ -93,30 +88,24 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 )
 async def moderations(request: Request, state: StateDep, judge: AssistDep) -> JSONResponse:
     try:
-        tenant = await _tenant(state, request.headers.get("Authorization"))
+        scheme, token = get_authorization_scheme_param(request.headers.get("Authorization"))
+        tenant = await tenant_of_key(state, token if scheme.lower() == "bearer" else None)
         raw = await request.body()
         shapes.precheck(raw)
         try:
             body = ModerationRequest.model_validate_json(raw)
         except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "body"
-            raise OpenAIError(400, f"{where}: {first['msg']}", "invalid_request_error") from exc
-        texts = body.texts()
-        deadline = state.settings.moderate.deadline
-        asks = [ModerateRequest(text=text or " ", source=SOURCE) for text in texts]
-        done = await asyncio.gather(
-            *[moderate(state, judge.client, tenant, ask, deadline=deadline) for ask in asks]
-        )
+            raise OpenAIError(400, first_error(exc), "invalid_request_error") from exc
+        asks = [ModerateRequest(text=text or " ", source=SOURCE) for text in body.texts()]
+        done = await moderate_all(state, judge.client, tenant, asks)
     except OpenAIError as exc:
         return JSONResponse(exc.body(), exc.status)
+    except Refused as exc:
+        error = shapes.refused(exc)
+        return JSONResponse(error.body(), error.status)
     except ApiError as exc:
         kind = "server_error" if exc.status >= 500 else "invalid_request_error"
         return JSONResponse(OpenAIError(exc.status, exc.message, kind, exc.code).body(), exc.status)
-    except (BrokerError, AccountsError) as exc:
-        log.error("openai route: %s", exc)
-        error = OpenAIError(503, "The service is unavailable.", "server_error", "unavailable")
-        return JSONResponse(error.body(), 503)
     return JSONResponse(
         {
             "id": f"modr-{uuid.uuid4().hex}",
@@ -124,30 +113,3 @@ async def moderations(request: Request, state: StateDep, judge: AssistDep) -> JS
             "results": [shapes.result(d.response) for d in done],
         }
     )
-
-
-async def _tenant(state: StateDep, authorization: str | None) -> str:
-    scheme, token = get_authorization_scheme_param(authorization)
-    if scheme.lower() != "bearer" or not token:
-        raise OpenAIError(
-            401,
-            "You didn't provide an API key: send a Modstream API token as "
-            "Authorization: Bearer mod_…",
-            "invalid_request_error",
-        )
-    try:
-        principal = await run_in_threadpool(principal_for, state, token)
-    except Unauthenticated as exc:
-        raise OpenAIError(
-            401, "Incorrect API key provided.", "invalid_request_error", "invalid_api_key"
-        ) from exc
-    except RateLimited as exc:
-        raise OpenAIError(429, str(exc), "requests", "rate_limit_exceeded") from exc
-    except Refused as exc:
-        raise OpenAIError(403, str(exc), "invalid_request_error", exc.code) from exc
-    if "ingest" not in principal.scopes:
-        raise OpenAIError(
-            403, "The API key needs the 'ingest' scope.", "invalid_request_error",
-            "insufficient_scope",
-        )  # fmt: skip
-    return principal.tenant

@@ -5,33 +5,22 @@ the text's SHA-256). Shapes and the attribute mapping: api/compat/perspective.py
 
 from __future__ import annotations
 
-import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Security
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyQuery
 from pydantic import ValidationError
-from starlette.concurrency import run_in_threadpool
 
-from api.compat import inline_schema
+from api.compat import first_error, inline_schema
 from api.compat import perspective as shapes
 from api.compat.perspective import AnalyzeCommentRequest, PerspectiveError
-from api.deps import StateDep, principal_for
+from api.deps import StateDep
 from api.errors import ApiError
-from api.moderation import moderate
+from api.moderation import moderate_all, tenant_of_key
 from api.routes.assist import AssistDep
-from infra.errors import (
-    AccountsError,
-    BrokerError,
-    InvalidToken,
-    RateLimited,
-    Refused,
-    Unauthenticated,
-)
+from infra.errors import Refused
 from schemas.moderate import ModerateRequest
-
-log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["compatible"])
 
@@ -121,7 +110,7 @@ async def analyze(
     key: Annotated[str | None, Security(PERSPECTIVE_KEY)] = None,
 ) -> JSONResponse:
     try:
-        tenant = await _tenant(state, key)
+        tenant = await tenant_of_key(state, key)
         body = _parse(await request.body())
         lang = shapes.check_request(body)
         ask = ModerateRequest(
@@ -131,44 +120,26 @@ async def analyze(
             context=[e.text for e in body.context.entries] if body.context else [],
             store=not body.doNotStore,
         )
-        done = await moderate(
-            state, judge.client, tenant, ask,
-            deadline=state.settings.moderate.deadline, sentences=body.spanAnnotations,
+        [done] = await moderate_all(
+            state, judge.client, tenant, [ask], sentences=body.spanAnnotations,
             accept=lambda answer: shapes.check_answer(body, answer),
         )  # fmt: skip
     except PerspectiveError as exc:
         return JSONResponse(exc.body(), status_code=exc.code)
+    except Refused as exc:
+        error = shapes.refused(exc)
+        return JSONResponse(error.body(), status_code=error.code)
     except ApiError as exc:
         return JSONResponse(PerspectiveError(exc.status, exc.message).body(), exc.status)
-    except (BrokerError, AccountsError) as exc:
-        log.error("perspective route: %s", exc)
-        return JSONResponse(PerspectiveError(503, "The service is unavailable.").body(), 503)
     answer = shapes.response(body, done.answer)
     return JSONResponse(answer.model_dump(exclude_none=True))
-
-
-async def _tenant(state: StateDep, key: str | None) -> str:
-    """The key's tenant, refused as Google refuses keys: 403 without one, 400 for a bad one."""
-    if not key:
-        raise PerspectiveError(403, "The request is missing a valid API key.")
-    try:
-        principal = await run_in_threadpool(principal_for, state, key)
-    except (InvalidToken, Unauthenticated) as exc:
-        raise PerspectiveError(400, "API key not valid. Please pass a valid API key.") from exc
-    except Refused as exc:
-        raise PerspectiveError(429 if isinstance(exc, RateLimited) else 403, str(exc)) from exc
-    if "ingest" not in principal.scopes:
-        raise PerspectiveError(403, "The API key needs the 'ingest' scope.")
-    return principal.tenant
 
 
 def _parse(raw: bytes) -> AnalyzeCommentRequest:
     try:
         return AnalyzeCommentRequest.model_validate_json(raw)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "body"
-        raise PerspectiveError(400, f"Invalid JSON payload: {where}: {first['msg']}") from exc
+        raise PerspectiveError(400, f"Invalid JSON payload: {first_error(exc)}") from exc
 
 
 @router.get(

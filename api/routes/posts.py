@@ -56,11 +56,12 @@ EXAMPLE_ITEM: dict[str, Any] = {
         }
     },
     summary="Judged items, filtered and paged",
-    description="Every filter is optional and they combine with AND. Pages follow `next` (an "
-    "opaque cursor tied to the sort); the newest items come first by default. `format=csv` or "
-    "`format=ndjson` streams every match instead of one page. Chat messages are private: they "
-    "are listed only for a caller with the `private` scope (`kind=chat_message` without it is "
-    "403), and every such read is audited (`private.read`).",
+    description="Every filter is optional and they combine with AND. Pages follow `next` (a "
+    "cursor `<key>~<event id>`: the page starts after that position); the newest items come "
+    "first by default. `format=csv` or `format=ndjson` streams every match instead of one "
+    "page. Chat messages are private: they are listed only for a caller with the `private` "
+    "scope (`kind=chat_message` without it is 403), and every such read is audited "
+    "(`private.read`).",
 )
 def list_posts(
     query: Annotated[PostQuery, Query()], state: StateDep, principal: Reader, ctx: ContextDep

@@ -211,7 +211,10 @@ def queue_items(
     state: StateDep,
     ctx: ContextDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: Annotated[
+        str | None,
+        Query(pattern=items.CURSOR_PATTERN, description=items.CURSOR_DESCRIPTION),
+    ] = None,
 ) -> ItemPage:
     access.check(queue)
     now = datetime.now(UTC)

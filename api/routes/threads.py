@@ -24,6 +24,7 @@ from api.accounts.service import Principal
 from api.deps import CurrentPrincipal, ItemReader, StateDep, check_scope
 from api.errors import ApiError, responses
 from api.feed.hub import FeedClosed, FeedFilter, Subscription
+from api.read import cursor as cursors
 from api.read import threads
 from api.read.threads import Stored, Thread, ThreadItem
 from api.review import grants
@@ -296,7 +297,8 @@ def get_thread(
     principal: ItemReader,
     limit: Annotated[int, Query(ge=1, le=1000, description="Comments per page.")] = 100,
     cursor: Annotated[
-        str | None, Query(max_length=500, description="`next` of the previous page.")
+        str | None,
+        Query(pattern=cursors.PATTERN, description=cursors.DESCRIPTION, examples=[cursors.EXAMPLE]),
     ] = None,
 ) -> Thread:
     # A sync handler: FastAPI runs it in its thread pool, so chdb never blocks the event loop.

@@ -28,6 +28,16 @@ class WebhookIn(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
+            # `verdict_decisions` narrow the `verdict` event, so they need it among `events`
+            # (the default, `action` and `notice`, has not): stated here as the API holds it.
+            "if": {
+                "required": ["verdict_decisions"],
+                "properties": {"verdict_decisions": {"minItems": 1}},
+            },
+            "then": {
+                "required": ["events"],
+                "properties": {"events": {"contains": {"const": "verdict"}}},
+            },
             "examples": [
                 {"url": "https://app.example.com/hooks/modstream", "events": ["notice"]},
                 {
@@ -35,7 +45,7 @@ class WebhookIn(BaseModel):
                     "events": ["action", "verdict"],
                     "verdict_decisions": ["reject", "review"],
                 },
-            ]
+            ],
         },
     )
 

@@ -8,7 +8,9 @@ event time, so a replay reads the
 same counts as the first pass did. A count is the events in `(t - window, t]` of the item's own
 time `t`.
 
-Memory holds the entities touched lately (sorted times, bisected: O(log n) per read); a SQLite
+Memory holds the entities touched lately (sorted times, bisected: O(log n) per read; none with
+`capacity=0`, which reads every entity from the file, so a process sees what another sharing the
+file has flushed: the synchronous judge beside the worker); a SQLite
 file beside the dedupe store holds every counted event for `horizon` seconds, written in one
 transaction per batch *before* the batch's verdicts are published (as the dedupe memory is), so
 a worker killed at any point restarts with every count it ever published. Redefining a counter
@@ -32,6 +34,9 @@ from infra.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
+
+COUNTERS_FILE = "rule_counters.sqlite3"
+"""In the data directory, shared by the worker and the synchronous judge (`modstream assist`)."""
 
 Entity = tuple[str, ...]
 _AT = itemgetter(0)
@@ -68,7 +73,7 @@ class CounterStore:
         self.horizon = horizon_s
         self.capacity = capacity
         self._memory: OrderedDict[Entity, _Entity] = OrderedDict()
-        self._pending: list[tuple[Entity, str, float]] = []
+        self._pending: dict[Entity, list[tuple[str, float]]] = {}  # counted, not yet flushed
         self._lock = threading.Lock()
         self._db: sqlite3.Connection | None = None
         self._pruned = 0.0
@@ -96,7 +101,7 @@ class CounterStore:
             if count_it and event not in state.events:
                 state.events.add(event)
                 bisect.insort(state.times, (at, event))
-                self._pending.append((entity, event, at))
+                self._pending.setdefault(entity, []).append((event, at))
                 if state.times[0][0] < at - self.horizon:
                     state.forget_before(at - self.horizon)
             start = bisect.bisect_right(state.times, at - window, key=_AT)
@@ -114,8 +119,11 @@ class CounterStore:
             rows = self._db.execute(
                 "SELECT event, at FROM counted WHERE entity = ?", (entity_digest(entity),)
             ).fetchall()
+            # and what was counted here but not flushed yet (an entity evicted meanwhile, or
+            # never kept: `capacity=0` reads through to the file, which another process shares)
+            rows += self._pending.get(entity, [])
             state.events = {event for event, _ in rows}
-            state.times = sorted((at, event) for event, at in rows)
+            state.times = sorted({(at, event) for event, at in rows})
         self._memory[entity] = state
         if len(self._memory) > self.capacity:
             self._memory.popitem(last=False)  # read back from the file when touched again
@@ -124,19 +132,25 @@ class CounterStore:
     def flush(self) -> None:
         """Write what was counted since the last flush, in one transaction."""
         with self._lock:
-            pending, self._pending = self._pending, []
+            pending, self._pending = self._pending, {}
             if self._db is None or not pending:
                 return
             try:
                 self._db.execute("BEGIN")
                 self._db.executemany(
                     "INSERT OR IGNORE INTO counted (entity, event, at) VALUES (?, ?, ?)",
-                    [(entity_digest(entity), event, at) for entity, event, at in pending],
+                    [
+                        (entity_digest(entity), event, at)
+                        for entity, counted in pending.items()
+                        for event, at in counted
+                    ],
                 )
                 self._db.execute("COMMIT")
             except sqlite3.Error:
                 self._db.execute("ROLLBACK")
-                self._pending = pending + self._pending
+                for entity, counted in self._pending.items():
+                    pending.setdefault(entity, []).extend(counted)
+                self._pending = pending
                 raise
             self._prune()
 

@@ -6,7 +6,7 @@ then reads its window); the author's history; then every rule, in the order writ
 rules that fire set the decision (the most severe they name wins over the policy's) and add
 labels; their queues, webhooks, author blocks and holds are recorded in `Verdict.rules` for the
 services that carry them out. Shadow rules change nothing: they are recorded in the verdict and,
-as `ShadowRecord`s, published on `rules.shadow`.
+as `ShadowRecord`s (infra/rules/shadow.py), published on `rules.shadow`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from typing import Protocol
 from infra.rules.compile import CompiledRule, Facts, RuleSet, severest
 from infra.rules.fields import AUTHOR_HISTORY_DAYS
 from schemas.records import Decision, FiredRule, RuleAction, RulesOutcome, Verdict
-from schemas.rules import ShadowRecord
 from streams.rules.counters import CounterStore
 from streams.rules.facts import TextEvent, item_facts
 
@@ -124,28 +123,3 @@ def _fired(rule: CompiledRule) -> FiredRule:
     """The record of a rule that fired, built once per rule (records are immutable)."""
     actions = [RuleAction.model_validate({"kind": a.kind, "value": a.value}) for a in rule.actions]
     return FiredRule(rule=rule.name, version=rule.version, actions=actions)
-
-
-def shadow_records(verdict: Verdict) -> list[ShadowRecord]:
-    """What the verdict's shadow rules would have done, one record per rule."""
-    outcome = verdict.rules
-    if outcome is None or not outcome.shadow:
-        return []
-    rules = outcome.fired + outcome.shadow
-    named = [a.value for r in rules for a in r.actions if a.kind == "decision"]
-    shadow_decision = Decision(severest(named) or outcome.policy_decision.value)
-    return [
-        ShadowRecord(
-            tenant=verdict.tenant,
-            event_id=verdict.event_id,
-            author=verdict.author,
-            rule=r.rule,
-            version=r.version,
-            ruleset_version=outcome.ruleset_version,
-            actions=r.actions,
-            live_decision=verdict.decision,
-            shadow_decision=shadow_decision,
-            judged_at=verdict.judged_at,
-        )
-        for r in outcome.shadow
-    ]

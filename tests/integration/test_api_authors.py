@@ -99,7 +99,7 @@ def test_list_pages(api: TestClient, tenant: str, sort: str) -> None:
 
 @pytest.mark.parametrize(
     ("params", "status"),
-    [({"sort": "author; DROP"}, 422), ({"limit": 0}, 422), ({"cursor": "x"}, 400),
+    [({"sort": "author; DROP"}, 422), ({"limit": 0}, 422), ({"cursor": "x"}, 422),
      ({"min_items": 0}, 422)],
 )  # fmt: skip
 def test_list_errors(api: TestClient, tenant: str, params: dict[str, Any], status: int) -> None:

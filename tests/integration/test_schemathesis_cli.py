@@ -3,7 +3,9 @@ whole document (the live feed, the X routes and the login routes left out), agai
 process (`modstream serve`) on the suite's broker, with the composer assist service running.
 Every check must pass: no server error, every status documented, schema-valid requests accepted
 and schema-violating ones refused, responses as their schemas say, `Allow` as documented, and the
-stateful links between operations.
+stateful links between operations. A cursor is a position in plain sight (`<key>~<id>`,
+api/read/cursor.py), so any value its pattern admits pages; what JSON Schema cannot state is
+allowed in schemathesis.toml beside this file, per operation and status.
 
 Bounded: `MAX_EXAMPLES` examples per operation and phase, a fixed seed. On the 2-core machine the
 run takes about a minute (30 examples: about two). The credential is a login token, which the
@@ -30,6 +32,9 @@ MAX_EXAMPLES = 20
 SEED = 1
 EXCLUDED = r"^/v1/(auth|x)/|^/v1/verdicts/stream$"
 PASSWORD = "correct horse battery staple"
+CONFIG = Path(__file__).with_name("schemathesis.toml")
+"""The few refusals JSON Schema cannot state (a grammar, two fields compared, Perspective's
+400s), allowed per operation and status, each with its reason; no check is switched off."""
 
 
 def modstream(env: dict[str, str], *args: str) -> None:
@@ -83,15 +88,6 @@ def served(
         proc.wait(30)
 
 
-# Open contract failures (issue: an OpenAPI document clients can trust), all "schema-valid
-# request refused", each a rule JSON Schema cannot state: a cursor the API did not issue for that
-# listing and sort (400 `invalid_cursor`: authors, dead letters, a review queue's items); rules
-# that do not parse (a grammar: PUT /v1/tenant/rules, the backtest); a policy band with `low`
-# above `high` (two fields compared: PUT /v1/tenant/policy, `thresholds` of /v1/moderate); and on
-# the Perspective route, a made-up `?key=` answered 400 `INVALID_ARGUMENT` as Google answers it
-# (docs/moderate.md), as are languages detected in the text. Strict: the day the run passes, this
-# marker must go.
-@pytest.mark.xfail(strict=True, reason="open contract failures listed above")
 def test_every_check_passes_over_the_whole_document(
     served: tuple[str, str], tmp_path: Path
 ) -> None:
@@ -101,6 +97,8 @@ def test_every_check_passes_over_the_whole_document(
             sys.executable,
             "-m",
             "schemathesis.cli",
+            "--config-file",
+            str(CONFIG),
             "run",
             f"{base}/openapi.json",
             "--checks",

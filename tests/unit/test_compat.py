@@ -12,9 +12,11 @@ import jsonschema_rs
 import pytest
 from pydantic import ValidationError
 
+from api.compat import MISSING_KEY
 from api.compat import openai_moderations as oa
 from api.compat import perspective as pa
 from api.moderation import event_for
+from infra.errors import Forbidden, InvalidToken, RateLimited, Unauthenticated
 from schemas.events import Kind
 from schemas.moderate import ModerateAnswer, ModerateRequest
 from schemas.records import Decision, Verdict
@@ -157,3 +159,29 @@ def test_the_hash_only_header_keeps_the_text_out_of_the_warehouse() -> None:
     assert kept[text] == "hello there"
     assert hashed[text] == ""
     assert hashed[digest] == kept[digest] != ""
+
+
+KEY_REFUSALS = [
+    Unauthenticated(MISSING_KEY, "the request carries no API key"),
+    InvalidToken("invalid_token", "unknown token"),
+    RateLimited("quota_exceeded", "slow down", 30),
+    Forbidden("insufficient_scope", "The API key needs the 'ingest' scope."),
+]
+
+
+def test_a_refused_key_in_perspective_shape() -> None:
+    answers = [pa.refused(exc) for exc in KEY_REFUSALS]
+    assert [(e.code, e.body()["error"]["status"]) for e in answers] == [
+        (403, "PERMISSION_DENIED"), (400, "INVALID_ARGUMENT"), (429, "RESOURCE_EXHAUSTED"),
+        (403, "PERMISSION_DENIED"),
+    ]  # fmt: skip
+    assert answers[1].message == "API key not valid. Please pass a valid API key."
+
+
+def test_a_refused_key_in_openai_shape() -> None:
+    answers = [oa.refused(exc) for exc in KEY_REFUSALS]
+    assert [(e.status, e.kind, e.code) for e in answers] == [
+        (401, "invalid_request_error", None), (401, "invalid_request_error", "invalid_api_key"),
+        (429, "requests", "rate_limit_exceeded"),
+        (403, "invalid_request_error", "insufficient_scope"),
+    ]  # fmt: skip

@@ -21,6 +21,7 @@ from api.review.decisions import AppealIn, DecisionIn
 from api.review.dsa import statement
 from api.review.items import Subject
 from api.review.queues import QueueConfig
+from api.routes.webhooks import WebhookIn
 from infra.accounts import AccountsDB
 from infra.accounts.review import WebhookDelivery
 from infra.errors import Conflict, Forbidden, InvalidInput
@@ -377,3 +378,36 @@ def test_queue_summaries_count_open_claimed_and_sla_breaches(db: AccountsDB) -> 
         1,
         60,
     )
+
+
+@pytest.mark.parametrize(
+    ("body", "ok"),
+    [
+        ({"sla_seconds": 3600, "position": 3}, True),
+        ({"sla_seconds": 3600.0, "position": 3.0}, True),  # JSON Schema's integers
+        ({"sla_seconds": False}, False),
+        ({"sla_seconds": "3600"}, False),
+        ({"position": 2.5}, False),
+        ({"sla_seconds": 59.0}, False),
+    ],
+)
+def test_queue_numbers_are_integers_as_the_schema_says(body: dict[str, Any], ok: bool) -> None:
+    schema = jsonschema_rs.validator_for(QueueConfig.model_json_schema())
+    assert schema.is_valid(body) is ok
+    try:
+        QueueConfig.model_validate(body)
+    except ValueError:
+        assert not ok
+    else:
+        assert ok
+
+
+def test_the_schema_states_that_verdict_decisions_need_the_verdict_event() -> None:
+    schema = jsonschema_rs.validator_for(WebhookIn.model_json_schema())
+    url = "https://app.example.com/hooks"
+    assert schema.is_valid({"url": url, "events": ["verdict"], "verdict_decisions": ["reject"]})
+    assert schema.is_valid({"url": url, "events": ["action"], "verdict_decisions": []})
+    assert not schema.is_valid({"url": url, "events": ["action"], "verdict_decisions": ["reject"]})
+    assert not schema.is_valid({"url": url, "verdict_decisions": ["review"]})  # default events
+    with pytest.raises(InvalidInput):
+        webhooks.stored_events(["action"], ["reject"])

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,13 +14,14 @@ import pytest
 
 from infra.errors import AccountsError
 from infra.rules.compile import RuleSet, compile_rules
+from infra.rules.shadow import shadow_records
 from schemas.records import Decision, Verdict
 from schemas.topics import RULES_SHADOW
 from streams.pipeline import RawRecord, TextPipeline
 from streams.pipeline_process import outgoing
 from streams.policy import PolicyBook
 from streams.rules.counters import CounterStore
-from streams.rules.engine import RuleEngine, shadow_records
+from streams.rules.engine import RuleEngine
 from streams.rules.live import LiveRules
 from tests.support.classifiers import Counting
 from tests.support.events import as_json, post_event
@@ -135,6 +137,29 @@ def test_counters_are_stored_before_the_verdicts_leave(tmp_path: Path) -> None:
     [after] = judge(pipeline(store), record("e2", "two", minutes=1))  # a fresh worker
     assert after.rules is not None
     assert after.rules.counters["posts"] == 2
+
+
+def test_a_read_through_store_sees_what_another_process_counted(tmp_path: Path) -> None:
+    """The synchronous judge's store (`capacity=0`) beside the worker's, on one file."""
+    path = tmp_path / "counters.sqlite3"
+    now = time.time()  # the store prunes what is older than its horizon
+    worker, judge_now = CounterStore(path), CounterStore(path, capacity=0)
+    entity = ("t", "posts", "v1", "ann")
+    assert worker.observe(entity, "e1", now, 3600.0) == (1, now)
+    worker.flush()
+    assert judge_now.observe(entity, "e2", now + 10, 3600.0) == (2, now)
+    assert judge_now.observe(entity, "e2", now + 10, 3600.0) == (2, now)  # not flushed, still once
+    judge_now.flush()
+    assert CounterStore(path).observe(entity, "e3", now + 20, 3600.0) == (3, now)
+
+
+def test_an_entity_evicted_before_the_flush_keeps_its_counts(tmp_path: Path) -> None:
+    store = CounterStore(tmp_path / "counters.sqlite3", capacity=1)
+    now = time.time()
+    ann, bob = ("t", "posts", "v1", "ann"), ("t", "posts", "v1", "bob")
+    store.observe(ann, "e1", now, 3600.0)
+    store.observe(bob, "e2", now, 3600.0)  # ann leaves memory, its count not flushed yet
+    assert store.observe(ann, "e3", now + 1, 3600.0) == (2, now)
 
 
 def test_counters_by_a_key_and_the_authors_history() -> None:
