@@ -8,7 +8,7 @@ api/read/cursor.py), so any value its pattern admits pages; what JSON Schema can
 allowed in schemathesis.toml beside this file, per operation and status.
 
 Bounded: `MAX_EXAMPLES` examples per operation and phase, a fixed seed. On the 2-core machine the
-run takes about a minute (30 examples: about two). The credential is a login token, which the
+run takes a few minutes. The credential is a login token, which the
 run cannot revoke (an API token it would find through `GET /v1/tokens` and revoke)."""
 
 from __future__ import annotations
