@@ -7,8 +7,9 @@ from typing import Any
 from pydantic import Field
 
 from infra.warehouse import Warehouse
+from schemas.media import MediaVerdict
 from schemas.records import Verdict
-from schemas.rows import VERDICT_ROWS
+from schemas.rows import MEDIA_VERDICT_ROWS, VERDICT_ROWS
 
 MAX_DUPLICATES = 100
 # Reads of a granule or two run on one thread (`max_threads = 1`): a second has nothing to read
@@ -34,6 +35,21 @@ def get_verdict(warehouse: Warehouse, tenant: str, event_id: str) -> Verdict | N
         {"tenant": tenant, "event_id": event_id},
     )
     return verdict_from_row(rows[0]) if rows else None
+
+
+_MEDIA_COLUMNS = ", ".join(
+    c for c in MEDIA_VERDICT_ROWS.columns if c not in MEDIA_VERDICT_ROWS.computed
+)
+
+
+def get_media_verdict(warehouse: Warehouse, tenant: str, event_id: str) -> MediaVerdict | None:
+    """The current verdict of one image or video (what `GET /v1/media/{event_id}` shows)."""
+    rows = warehouse.rows(
+        f"SELECT {_MEDIA_COLUMNS} FROM media_verdicts FINAL "  # noqa: S608 - constant columns
+        "WHERE tenant = {tenant:String} AND event_id = {event_id:String} LIMIT 1",
+        {"tenant": tenant, "event_id": event_id},
+    )
+    return MEDIA_VERDICT_ROWS.record(rows[0]) if rows else None
 
 
 def reused_by(warehouse: Warehouse, tenant: str, event_id: str) -> list[str]:

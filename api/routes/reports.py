@@ -13,7 +13,9 @@ from api.deps import Ingester, StateDep
 from api.errors import ApiError, responses
 from api.review import decisions, items
 from api.review.decisions import AppealIn
-from api.review.intake import strikes_of, subject_of
+from api.review.intake import media_subject_of, strikes_of, subject_of
+from api.review.items import Subject
+from infra.warehouse import Warehouse
 from schemas.moderation import REASONS
 
 router = APIRouter(prefix="/v1", tags=["review"])
@@ -29,7 +31,11 @@ class ReportIn(BaseModel):
         },
     )
 
-    event_id: str = Field(min_length=1, max_length=256, description="The item reported.")
+    event_id: str = Field(
+        min_length=1, max_length=256,
+        description="The item reported: a post, a chat message or an image or video (the event "
+        "id its verdict has, as `GET /v1/verdicts/{id}` or `GET /v1/media/{id}` show).",
+    )  # fmt: skip
     category: str = Field(
         description="A code of the taxonomy (`GET /v1/review/reasons`).",
         json_schema_extra={"enum": [*sorted(REASONS)]},
@@ -52,28 +58,39 @@ class AppealOut(BaseModel):
     enqueued_at: AwareDatetime
 
 
+def judged(warehouse: Warehouse, tenant: str, event_id: str) -> Subject | None:
+    """The reported item as the tenant's warehouse knows it: a text verdict, else a media one
+    (the queue entry is then of kind `media`, as the media worker's `review` verdicts are)."""
+    verdict = queries.get_verdict(warehouse, tenant, event_id)
+    if verdict is not None:
+        return subject_of(verdict)
+    media = queries.get_media_verdict(warehouse, tenant, event_id)
+    return media_subject_of(media) if media is not None else None
+
+
 @router.post(
     "/reports",
     status_code=201,
     response_model=ReportOut,
     responses=responses(401, 403, 404, 422),
     summary="Report an item on behalf of an end user",
-    description="The item enters its review queue (or, if it is there, counts one more report "
-    "and moves up). 404 until the item is judged and stored.",
+    description="The item (text, or an image or video of `/v1/media`) enters its review queue "
+    "(or, if it is there, counts one more report and moves up). 404 until the item is judged "
+    "and stored.",
 )
 def report(body: ReportIn, principal: Ingester, state: StateDep) -> ReportOut:
     if body.category not in REASONS:
         raise ApiError(
             422, "unknown_category", f"unknown category {body.category!r}; one of {sorted(REASONS)}"
         )
-    verdict = queries.get_verdict(state.warehouse, principal.tenant, body.event_id)
-    if verdict is None:
+    subject = judged(state.warehouse, principal.tenant, body.event_id)
+    if subject is None:
         raise ApiError(404, "not_found", f"no judged item {body.event_id!r} (yet)")
-    strikes = strikes_of(state.warehouse, principal.tenant, [verdict.author])
+    strikes = strikes_of(state.warehouse, principal.tenant, [subject.author])
     with state.accounts.session() as session:
         entry, counted = items.report(
-            session, subject_of(verdict), reporter=body.reporter, category=body.category,
-            text=body.text, strikes=strikes.get(verdict.author, 0), now=datetime.now(UTC),
+            session, subject, reporter=body.reporter, category=body.category,
+            text=body.text, strikes=strikes.get(subject.author, 0), now=datetime.now(UTC),
         )  # fmt: skip
         return ReportOut(
             review_item=entry.id, queue=entry.queue, reports=entry.reports, counted=counted
