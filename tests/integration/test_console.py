@@ -22,6 +22,7 @@ import pytest
 import uvicorn
 from fastapi.testclient import TestClient
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.by import By
@@ -455,7 +456,10 @@ def create_and_revoke_token(api: TestClient, browser: WebDriver, console_url: st
     assert ok(api.get("/v1/me", headers=bearer))["scopes"] == ["ingest", "read"]
     ident = ok(api.get("/v1/me", headers=bearer))["token_id"]
     browser.find_element(By.CSS_SELECTOR, f'button[data-revoke="{ident}"]').click()
-    WebDriverWait(browser, 10).until(lambda d: "revoked" in d.find_element(By.ID, "tokens").text)
+    # The revoke posts and the page is replaced: an element found just before goes stale.
+    WebDriverWait(browser, 10, ignored_exceptions=[StaleElementReferenceException]).until(
+        lambda d: "revoked" in d.find_element(By.ID, "tokens").text
+    )
     visit(browser, None)
     assert api.get("/v1/me", headers=bearer).status_code == 401
 

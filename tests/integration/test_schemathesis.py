@@ -25,6 +25,18 @@ SETTINGS = hypothesis.settings(
 )
 
 
+# The synchronous routes answer 504 `deadline_exceeded` when no verdict is made within the
+# deadline (the caller's own `?deadline=`, down to 1 ms): their documented answer, not a crash
+# (tests/integration/schemathesis.toml allows it to the outside run the same way).
+SYNCHRONOUS = {"/v1/moderate", "/v1/moderations", "/v1alpha1/comments:analyze"}
+
+
+def past_deadline(path: str, response: Any) -> bool:
+    if path not in SYNCHRONOUS or response.status_code != 504:
+        return False
+    return bool(response.json()["error"]["code"] == "deadline_exceeded")
+
+
 def send(api: TestClient, case: Any, headers: dict[str, str]) -> Any:
     kwargs = case.as_transport_kwargs(base_url="http://testserver", headers=headers)
     data = kwargs.pop("data", None)
@@ -52,7 +64,8 @@ def test_no_operation_answers_5xx(api: TestClient, assist_service: Any) -> None:
         @hypothesis.given(case=operation.as_strategy())
         def run(case: Any) -> None:
             response = send(api, case, headers)
-            case.validate_response(response, checks=[not_a_server_error])
+            if not past_deadline(operation.path, response):  # noqa: B023 - run() runs at once
+                case.validate_response(response, checks=[not_a_server_error])
 
         run()
         tested.append(f"{operation.method.upper()} {operation.path}")
