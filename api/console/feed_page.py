@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import Query, Request
+from fastapi import Depends, Query, Request
 from fastapi.routing import APIRouter
 from pydantic import Field
 from starlette.responses import Response
@@ -41,6 +41,29 @@ DecisionQ = Annotated[Decision | None, Query()]
 LabelQ = Annotated[str | None, Query(pattern=LABEL)]
 KindQ = Annotated[Kind | None, Query()]
 LangQ = Annotated[str | None, Query(pattern=LANG)]
+
+
+@dataclass(frozen=True, slots=True)
+class Chosen:
+    """The filters a feed page or its stream was asked for, from the query string."""
+
+    decision: Decision | None
+    label: str | None
+    kind: Kind | None
+    lang: str | None
+
+    @property
+    def decisions(self) -> list[Decision]:
+        return [self.decision] if self.decision else []
+
+
+def chosen_filters(
+    decision: DecisionQ = None, label: LabelQ = None, kind: KindQ = None, lang: LangQ = None
+) -> Chosen:
+    return Chosen(decision, label, kind, lang)
+
+
+ChosenDep = Annotated[Chosen, Depends(chosen_filters)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,17 +95,14 @@ class ConsoleFeedQuery(feed.FeedQuery):
 
 
 @router.get("/feed")
-def feed_page(
-    request: Request,
-    caller: TenantReaderDep,
-    decision: DecisionQ = None,
-    label: LabelQ = None,
-    kind: KindQ = None,
-    lang: LangQ = None,
-) -> Response:
+def feed_page(request: Request, caller: TenantReaderDep, filters: ChosenDep) -> Response:
     private = "private" in caller.principal.scopes
     query = posts.PostQuery(
-        decision=[decision] if decision else [], label=label, kind=kind, lang=lang, limit=RECENT
+        decision=filters.decisions,
+        label=filters.label,
+        kind=filters.kind,
+        lang=filters.lang,
+        limit=RECENT,
     )
     try:
         recent: list[posts.JudgedItem] | None = posts.page(
@@ -90,7 +110,8 @@ def feed_page(
         ).data
     except WarehouseError:
         recent = None
-    chosen = {"decision": decision, "label": label, "kind": kind, "lang": lang}
+    chosen = {"decision": filters.decision, "label": filters.label, "kind": filters.kind,
+              "lang": filters.lang}  # fmt: skip
     stream = f"{session.PATH}/feed/stream?" + urlencode(
         {k: (v.value if hasattr(v, "value") else v) for k, v in chosen.items() if v}
     )
@@ -102,17 +123,10 @@ def feed_page(
 
 
 @router.get("/feed/stream")
-async def feed_stream(
-    request: Request,
-    caller: TenantReaderDep,
-    decision: DecisionQ = None,
-    label: LabelQ = None,
-    kind: KindQ = None,
-    lang: LangQ = None,
-) -> Response:
+async def feed_stream(request: Request, caller: TenantReaderDep, filters: ChosenDep) -> Response:
     """The live feed's SSE stream for the session's caller (the same route function)."""
     query = ConsoleFeedQuery(
-        decision=[decision] if decision else [], label=label, kind=kind, lang=lang,
+        decision=filters.decisions, label=filters.label, kind=filters.kind, lang=filters.lang,
         min_score=0.5, since=None,
     )  # fmt: skip
     hub = caller.state.feed

@@ -22,6 +22,10 @@ Reviewers' decisions (`moderation.actions`, read by the same consumer) are the e
 over the model's: a removal withholds a message still waiting and retracts one given; an
 approval or an overturned removal gives a waiting one as written and restores a retracted one
 (`producers/chat/store.py` has the rules).
+
+One module (just over 400 lines): the Socket.IO event handlers and the consumer of verdicts and
+reviewers' decisions deliver over the same connections and rooms; the delivery rules themselves
+live in the store.
 """
 
 from __future__ import annotations
