@@ -44,6 +44,8 @@ def chat(
     port: Annotated[int | None, typer.Option(help="[default: MODSTREAM_CHAT_PORT]")] = None,
 ) -> None:
     """Run the chat gateway (Socket.IO): users connect with their login JWT."""
+    from datetime import timedelta
+
     import uvicorn
 
     from infra.accounts import AccountsDB
@@ -56,7 +58,10 @@ def chat(
     bootstrap = settings.require_bootstrap()
     accounts = AccountsDB(settings.accounts_db_url)
     accounts.create_schema()
-    gateway = ChatGateway(settings.chat, settings.accounts, bootstrap, accounts)
+    gateway = ChatGateway(
+        settings.chat, settings.accounts, bootstrap, accounts,
+        appeal_window=timedelta(seconds=settings.review.appeal_window),
+    )  # fmt: skip
     uvicorn.run(
         gateway.asgi,
         host=host or settings.chat.host,

@@ -201,8 +201,10 @@ class Lock(Base):
 
 class ChatMessageRow(Base):
     """A chat message held by the gateway (producers/chat) from sending until delivery: the
-    receiver may be offline, and the verdict comes later. The text is erased once delivered or
-    withheld (`text` empty): the store keeps only what is still owed to someone."""
+    receiver may be offline, and the verdict comes later. The text is erased once delivered
+    (`text` empty): the store keeps only what is still owed to someone. A message not given
+    (withheld, or removed before delivery) keeps its text until `kept_until`, the end of its
+    appeal window, so that an approval or an overturn can still give it."""
 
     __tablename__ = "chat_messages"
     __table_args__ = (UniqueConstraint("tenant", "event_id"),)
@@ -229,6 +231,12 @@ class ChatMessageRow(Base):
     verdict: Mapped[str | None] = mapped_column(Text, default=None, doc="JSON, for delivery")
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    kept_until: Mapped[datetime | None] = mapped_column(
+        UTCDateTime, default=None, index=True, doc="when the text of a message not given is erased"
+    )
+    reason: Mapped[str | None] = mapped_column(
+        String(64), default=None, doc="the reviewer's reason, for a retraction owed"
+    )
 
 
 class XAccount(Base):

@@ -1,5 +1,6 @@
 """The accounts store's engine: SQLite under the data dir by default, PostgreSQL (or any database
-SQLAlchemy speaks) by URL. The schema is created with `create_all` (idempotent) at start-up."""
+SQLAlchemy speaks) by URL. The schema is created with `create_all` (idempotent) at start-up;
+indexes and nullable columns a later version adds to an existing table are added then too."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -28,8 +29,9 @@ class AccountsDB:
     def create_schema(self) -> None:
         try:
             Base.metadata.create_all(self.engine)
-            # `create_all` makes a table's indexes only with the table: add those a later
-            # version introduced to a table that existed already.
+            # `create_all` makes a table's columns and indexes only with the table: add those
+            # a later version introduced to a table that existed already.
+            self._add_new_columns()
             for table in Base.metadata.sorted_tables:
                 for index in table.indexes:
                     index.create(self.engine, checkfirst=True)
@@ -38,6 +40,33 @@ class AccountsDB:
                     session.add(Lock(name="registration", n=0))
         except SQLAlchemyError as exc:
             raise AccountsError(f"cannot create the accounts schema: {exc}") from exc
+
+    def _add_new_columns(self) -> None:
+        """`create_all` leaves existing tables as they are: add the columns a later version
+        introduced. Only nullable columns without a default are ever added this way, so rows
+        written before read as NULL and nothing needs rewriting."""
+        existing = inspect(self.engine)
+        for table in Base.metadata.sorted_tables:
+            have = {c["name"] for c in existing.get_columns(table.name)}
+            for column in table.columns:
+                if column.name in have:
+                    continue
+                if not column.nullable or column.server_default is not None:
+                    raise AccountsError(
+                        f"accounts store: {table.name}.{column.name} cannot be added to an "
+                        "existing table (not nullable)"
+                    )
+                kind = column.type.compile(dialect=self.engine.dialect)
+                try:
+                    with self.engine.begin() as connection:
+                        connection.execute(
+                            text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}')
+                        )
+                except SQLAlchemyError:
+                    # Another process starting at the same moment may have added it first.
+                    added = inspect(self.engine).get_columns(table.name)
+                    if column.name not in {c["name"] for c in added}:
+                        raise
 
     @contextmanager
     def session(self) -> Iterator[Session]:

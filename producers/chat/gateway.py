@@ -20,8 +20,9 @@ strikes are refused (`author_blocked`).
 
 Reviewers' decisions (`moderation.actions`, read by the same consumer) are the effective state,
 over the model's: a removal withholds a message still waiting and retracts one given; an
-approval or an overturned removal gives a waiting one as written and restores a retracted one
-(`producers/chat/store.py` has the rules).
+approval or an overturn gives a waiting or withheld one as written and restores a retracted
+one (`producers/chat/store.py` has the rules). The text of a message never given is kept for
+its appeal window, then erased (hourly).
 
 One module (just over 400 lines): the Socket.IO event handlers and the consumer of verdicts and
 reviewers' decisions deliver over the same connections and rooms; the delivery rules themselves
@@ -35,7 +36,8 @@ import contextlib
 import logging
 import uuid
 from collections import Counter
-from datetime import UTC, datetime
+from collections.abc import Coroutine
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jwt
@@ -69,6 +71,8 @@ log = logging.getLogger(__name__)
 
 SOURCE = "chat"
 MAX_CHAT_CHARS = min(MAX_TEXT_CHARS, 10_000)
+ERASE_EVERY = 3_600.0
+"""Seconds between sweeps erasing the texts of messages never given whose appeal window passed."""
 
 
 def _room(tenant: str, user: str) -> str:
@@ -82,12 +86,14 @@ class ChatGateway:
         logins: AccountsSettings,
         bootstrap: str,
         accounts: AccountsDB,
+        appeal_window: timedelta = timedelta(days=183),
     ) -> None:
-        """`logins` verify the login tokens users connect with; `accounts` is the store."""
+        """`logins` verify the login tokens users connect with; `accounts` is the store; the
+        text of a message never given is kept for `appeal_window`."""
         self.settings = settings
         self.logins = logins
         self.bootstrap = bootstrap
-        self.store = MessageStore(accounts)
+        self.store = MessageStore(accounts, keep=appeal_window)
         self._adds: GroupCommit[Message] = GroupCommit(self.store.add_many)
         self._deliveries: GroupCommit[tuple[str, str]] = GroupCommit(self.store.delivered_many)
         self.blocks = BlockList(bootstrap)
@@ -95,6 +101,7 @@ class ChatGateway:
         self.online: Counter[tuple[str, str]] = Counter()
         self.ready = asyncio.Event()
         self._consumer_task: asyncio.Task[None] | None = None
+        self._eraser: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self.sio = socketio.AsyncServer(
             async_mode="asgi", cors_allowed_origins="*", logger=False, engineio_logger=False
@@ -119,18 +126,36 @@ class ChatGateway:
         await self._publisher.start()
         await self.blocks.start()
         self._consumer_task = asyncio.create_task(self._follow_verdicts(), name="chat-verdicts")
+        self._eraser = asyncio.create_task(self._erase_expired(), name="chat-erase")
         with contextlib.suppress(TimeoutError):  # the group join; messages wait, never lost
             await asyncio.wait_for(self.ready.wait(), 30)
         log.info("chat gateway ready")
 
     async def stop(self) -> None:
-        if self._consumer_task is not None:
-            self._consumer_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, BrokerError):
-                await self._consumer_task
+        for task in (self._consumer_task, self._eraser):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, BrokerError):
+                    await task
         await self.blocks.stop()
         if self._publisher is not None:
             await self._publisher.stop()
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run `work` beside the handlers, keeping a reference until it ends."""
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _erase_expired(self) -> None:
+        while True:
+            try:
+                erased = await asyncio.to_thread(self.store.erase_expired)
+                if erased:
+                    log.info("erased the texts of %d messages past their appeal window", erased)
+            except AccountsError:
+                log.exception("could not erase expired message texts")
+            await asyncio.sleep(ERASE_EVERY)
 
     # --- connections ----------------------------------------------------------------------
 
@@ -157,9 +182,7 @@ class ChatGateway:
             await self.sio.emit(
                 "presence", {"user": user, "online": True}, room=tenant, skip_sid=sid
             )
-        task = asyncio.create_task(self._deliver_waiting(tenant, user))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._spawn(self._deliver_waiting(tenant, user))
 
     async def _disconnect(self, sid: str, *_: Any) -> None:
         with contextlib.suppress(KeyError):
@@ -299,11 +322,7 @@ class ChatGateway:
             notices.append((verdict, held, status))
         await asyncio.gather(*(self._give(v.tenant, h, v) for v, h in given))
         # Off the consumer loop: the next batch's receivers need not wait for this bookkeeping.
-        task = asyncio.create_task(
-            self._tell_senders([(v.tenant, h.event_id) for v, h in given], notices)
-        )
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._spawn(self._tell_senders([(v.tenant, h.event_id) for v, h in given], notices))
 
     async def _on_actions(self, raws: list[bytes]) -> None:
         """Apply reviewers' decisions on chat messages: tell the receivers online what to hide
@@ -317,13 +336,17 @@ class ChatGateway:
                 continue  # the sink dead-letters it
             if action.kind != Kind.CHAT_MESSAGE or action.effect == Effect.NONE:
                 continue
-            rulings.append(Ruling(action.tenant, action.event_id, action.effect == Effect.REMOVED))
+            removed = action.effect == Effect.REMOVED
+            rulings.append(Ruling(action.tenant, action.event_id, removed, action.reason))
             reasons[(action.tenant, action.event_id)] = action.reason
         if not rulings:
             return
         changes = await asyncio.to_thread(self.store.ruled_many, rulings, frozenset(self.online))
         await asyncio.gather(*(self._tell_ruling(c, reasons[(c.tenant, c.event_id)])
                                for c in changes))  # fmt: skip
+        for tenant, receiver in {(c.tenant, c.receiver) for c in changes if c.waiting}:
+            if (tenant, receiver) in self.online:  # given now, as on connecting
+                self._spawn(self._deliver_waiting(tenant, receiver))
 
     async def _tell_ruling(self, change: Change, reason: str) -> None:
         if change.receiver_event is not None:
@@ -390,9 +413,11 @@ class ChatGateway:
                 await self._give(tenant, held, verdict)
             if waiting:
                 await asyncio.to_thread(self.store.delivered, tenant, [h.event_id for h in waiting])
-            for event_id, event in await asyncio.to_thread(self.store.owed_to, tenant, user):
+            for owed in await asyncio.to_thread(self.store.owed_to, tenant, user):
                 await self.sio.emit(
-                    event, self._ruling_payload(event_id, event, None), room=_room(tenant, user)
+                    owed.event,
+                    self._ruling_payload(owed.event_id, owed.event, owed.reason),
+                    room=_room(tenant, user),
                 )
             for held in waiting:
                 await self.sio.emit(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from itertools import groupby
 from typing import Any, Generic, TypeVar
 
@@ -52,17 +52,21 @@ class Judgement:
 
 @dataclass(frozen=True, slots=True)
 class Ruling:
-    """A reviewer's decision on a message (`moderation.actions`): removed, or visible again."""
+    """A reviewer's decision on a message (`moderation.actions`): removed (with the reason's
+    code), or visible again."""
 
     tenant: str
     event_id: str
     removed: bool
+    reason: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class Change:
     """What a ruling changed: the sender is told `sender_status`; the receiver, if online, is
-    sent `receiver_event` now (an offline receiver gets it on connecting: `owed_to`)."""
+    sent `receiver_event` now (an offline receiver gets it on connecting: `owed_to`). A
+    message never given that is now to be given waits for its receiver again (`waiting`): the
+    gateway gives it at once to a receiver online, as on connecting."""
 
     tenant: str
     event_id: str
@@ -70,6 +74,16 @@ class Change:
     receiver: str
     sender_status: str
     receiver_event: str | None = None
+    waiting: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Owed:
+    """A retraction or restoration owed to a receiver who was offline."""
+
+    event_id: str
+    event: str
+    reason: str | None
 
 
 RETRACT, RESTORE = "retract", "restore"
@@ -84,8 +98,11 @@ def _held(row: ChatMessageRow) -> Held:
 
 
 class MessageStore:
-    def __init__(self, accounts: AccountsDB) -> None:
+    def __init__(self, accounts: AccountsDB, keep: timedelta = timedelta(days=183)) -> None:
+        """`keep`: how long the text of a message not given is kept for an appeal (the review
+        settings' appeal window)."""
         self.accounts = accounts
+        self.keep = keep
 
     def user_exists(self, tenant: str, email: str) -> bool:
         with self.accounts.session() as session:
@@ -123,7 +140,8 @@ class MessageStore:
 
     def judged(self, tenant: str, event_id: str, outcome: str, verdict: str) -> Held | None:
         """Record the verdict of a message still being judged (None if unknown or done: a
-        repeated verdict). Withheld messages are done at once and lose their text."""
+        repeated verdict). Withheld messages are done at once; their text is kept for the
+        appeal window (`erase_expired`)."""
         return self.judged_many([Judgement(tenant, event_id, outcome, verdict)])[0]
 
     def judged_many(self, judgements: list[Judgement]) -> list[Held | None]:
@@ -132,6 +150,7 @@ class MessageStore:
         held: dict[tuple[str, str], Any] = {}
         updates: list[dict[str, Any]] = []
         found: list[Held | None] = []
+        kept_until = datetime.now(UTC) + self.keep
         with self.accounts.session() as session:
             keys = sorted({(j.tenant, j.event_id) for j in judgements})
             for tenant, group in groupby(keys, key=lambda k: k[0]):
@@ -159,7 +178,8 @@ class MessageStore:
                 withheld = outcome == "withheld"
                 updates.append({
                     "id": row.id, "outcome": outcome, "verdict": j.verdict,
-                    "status": "done" if withheld else "ready", "text": "" if withheld else row.text,
+                    "status": "done" if withheld else "ready",
+                    "kept_until": kept_until if withheld else None,
                 })  # fmt: skip
                 found.append(Held(row.event_id, row.sender, row.receiver, row.text, row.sent_at,
                                   outcome, j.verdict))  # fmt: skip
@@ -201,10 +221,12 @@ class MessageStore:
     def ruled_many(self, rulings: list[Ruling], online: frozenset[tuple[str, str]]) -> list[Change]:
         """Apply reviewers' decisions to the messages they concern, in one transaction; what
         changed, for the gateway to tell. A removal withholds a message still waiting for its
-        receiver, and retracts one already given; a decision making it visible again restores
-        what was retracted. A message withheld before it was given lost its text: it cannot be
-        given now, and its sender is told it was cleared (`cleared`) so it may be sent again."""
+        receiver, and retracts one already given; a decision making it visible again gives a
+        message never given (withheld or removed) and restores what was retracted. Only once
+        its appeal window has passed has a message never given lost its text: then its sender
+        is told it was cleared (`cleared`), so it may be sent again."""
         changes: list[Change] = []
+        kept_until = datetime.now(UTC) + self.keep
         with self.accounts.session() as session:
             for ruling in rulings:
                 row = session.scalar(
@@ -215,17 +237,30 @@ class MessageStore:
                 )
                 if row is None:
                     continue  # not a message of this gateway
-                rule = _remove if ruling.removed else _restore
-                change = rule(row, (ruling.tenant, row.receiver) in online)
+                online_now = (ruling.tenant, row.receiver) in online
+                if ruling.removed:
+                    change = _remove(row, online_now, ruling.reason, kept_until)
+                else:
+                    change = _restore(row, online_now)
                 if change is not None:
                     changes.append(
                         Change(ruling.tenant, row.event_id, row.sender, row.receiver, *change)
                     )
         return changes
 
-    def owed_to(self, tenant: str, receiver: str) -> list[tuple[str, str]]:
-        """Retractions and restorations owed to a receiver who was offline: (event id, event),
-        oldest first, marked settled (the receiver is connecting now)."""
+    def erase_expired(self, now: datetime | None = None) -> int:
+        """Erase the texts of messages never given whose appeal window has passed; how many."""
+        with self.accounts.session() as session:
+            result = session.execute(
+                update(ChatMessageRow)
+                .where(ChatMessageRow.kept_until < (now or datetime.now(UTC)))
+                .values(text="", kept_until=None)
+            )
+            return int(getattr(result, "rowcount", 0) or 0)
+
+    def owed_to(self, tenant: str, receiver: str) -> list[Owed]:
+        """Retractions and restorations owed to a receiver who was offline, oldest first,
+        marked settled (the receiver is connecting now)."""
         with self.accounts.session() as session:
             rows = list(
                 session.scalars(
@@ -238,7 +273,7 @@ class MessageStore:
                     .order_by(ChatMessageRow.id)
                 )
             )
-            owed = [(r.event_id, r.status) for r in rows]
+            owed = [Owed(r.event_id, r.status, r.reason) for r in rows]
             for row in rows:
                 row.status = "done"
             return owed
@@ -259,43 +294,53 @@ class MessageStore:
             return row.sender
 
 
-def _remove(row: ChatMessageRow, online: bool) -> tuple[str, str | None] | None:
-    """A removal: (sender status, receiver event now), or None if nothing changes."""
+def _remove(
+    row: ChatMessageRow, online: bool, reason: str, kept_until: datetime
+) -> tuple[str, str | None, bool] | None:
+    """A removal: (sender status, receiver event now, False: it does not wait for its receiver
+    any more), or None if nothing changes."""
     if row.status == "judging":  # the verdict is still to come: it will be withheld
         row.outcome = "removed"
-        return "removed", None
+        return "removed", None, False
     if row.outcome in ("withheld", "removed"):
         return None  # never shown, or taken back already
     restore_owed = row.status == RESTORE
     given = row.delivered_at is not None and row.status in ("done", RESTORE)
-    row.outcome, row.text = "removed", ""
-    if not given or restore_owed:
-        # Still waiting for its receiver, or its restoration never reached them: nothing owed.
+    row.outcome, row.reason = "removed", reason
+    if not given:  # still waiting for its receiver: kept, never given, unless overturned
+        row.status, row.kept_until = "done", kept_until
+        return "removed", None, False
+    row.text = ""  # the receiver has it: a restoration only shows it again
+    if restore_owed:  # its restoration never reached the receiver: nothing owed
         row.status = "done"
-        return "removed", None
+        return "removed", None, False
     row.status = "done" if online else RETRACT
-    return "removed", RETRACT if online else None
+    return "removed", RETRACT if online else None, False
 
 
-def _restore(row: ChatMessageRow, online: bool) -> tuple[str, str | None] | None:
-    """A decision making the message visible: (sender status, receiver event now), or None."""
+def _restore(row: ChatMessageRow, online: bool) -> tuple[str, str | None, bool] | None:
+    """A decision making the message visible: (sender status, receiver event now, whether it
+    now waits for its receiver), or None if nothing changes."""
     if row.status == "judging":  # the verdict is still to come: given as written
         row.outcome = "approved"
         return None
     if row.status == "ready":  # waiting for its receiver: given as written, unmasked
         if row.outcome in ("masked", "flagged"):
             row.outcome = "delivered"
-            return "restored", None
+            return "restored", None, True
         return None
     if row.status == RETRACT:  # the retraction never reached the receiver
         row.status, row.outcome = "done", "delivered"
-        return "restored", None
+        return "restored", None, False
     if row.outcome == "removed" and row.delivered_at is not None:
         row.outcome = "delivered"
         row.status = "done" if online else RESTORE
-        return "restored", RESTORE if online else None
-    if row.outcome in ("withheld", "removed"):
-        return "cleared", None
+        return "restored", RESTORE if online else None, False
+    if row.outcome in ("withheld", "removed"):  # never given
+        if not row.text:  # its appeal window passed
+            return "cleared", None, False
+        row.status, row.outcome, row.kept_until = "ready", "delivered", None
+        return "restored", None, True
     return None
 
 

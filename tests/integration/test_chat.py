@@ -219,14 +219,15 @@ async def test_reviewers_decisions_withhold_retract_and_restore_messages(
 ) -> None:
     """A message the model sent to review is given as written; a reviewer removes it (the
     receiver is told to retract it) and another waiting for an offline receiver (never given);
-    its author appeals, another reviewer overturns: the receiver, offline meanwhile, is told to
-    restore it when they connect."""
+    its author appeals both, another reviewer overturns: the receiver of the first, offline
+    meanwhile, is told to restore it when they connect; the receiver of the second is given it
+    as written when they connect, the first time they see it."""
     url, gw = gateway
     tenant = new_tenant()
     admin = as_tenant(api, tenant)  # reviewer one: moderate and private
     second = bearer(make_token(api, tenant, ("moderate", "read", "private"), name="two")[1])
     ok(api.put("/v1/tenant/policy", json={"toxic": {"low": 0.0, "high": 1.0}}, headers=admin))
-    (alice, alice_jwt), (bob, bob_jwt), (carol, _) = (user(api, tenant) for _ in range(3))
+    (alice, alice_jwt), (bob, bob_jwt), (carol, carol_jwt) = (user(api, tenant) for _ in range(3))
     a = await Client().connect(url, alice_jwt)
     b = await Client().connect(url, bob_jwt)
     try:
@@ -259,20 +260,66 @@ async def test_reviewers_decisions_withhold_retract_and_restore_messages(
         assert gw.store.waiting_for(tenant, carol) == []  # carol will never be given it
         await b.sio.disconnect()
 
-        appeal = {"action_id": actions[sent], "author": alice, "text": "It was a quote."}
-        ok(api.post("/v1/appeals", json=appeal, headers=admin), 201)
-        claimed = ok(api.post("/v1/review/queues/appeals/claim", headers=second))
-        overturn = {"action": "overturn", "reason": "no_violation"}
-        ok(api.post(f"/v1/review/items/{claimed['id']}/decision", json=overturn, headers=second))
+        for message in (sent, waiting):
+            appeal = {"action_id": actions[message], "author": alice, "text": "It was a quote."}
+            ok(api.post("/v1/appeals", json=appeal, headers=admin), 201)
+            claimed = ok(api.post("/v1/review/queues/appeals/claim", headers=second))
+            overturn = {"action": "overturn", "reason": "no_violation"}
+            ok(api.post(f"/v1/review/items/{claimed['id']}/decision", json=overturn,
+                        headers=second))  # fmt: skip
         await a.first("delivery", lambda d: d["message_id"] == sent and d["status"] == "restored")
+        await a.first(
+            "delivery", lambda d: d["message_id"] == waiting and d["status"] == "restored"
+        )
         back = await Client().connect(url, bob_jwt)  # bob returns: told to show it again
+        c = await Client().connect(url, carol_jwt)  # carol comes: given it at last
         try:
             assert await back.first("restore", lambda r: r["message_id"] == sent) == {
                 "message_id": sent
             }
+            given_late = await c.first("message", lambda m: m["message_id"] == waiting)
+            assert (given_late["text"], given_late["masked"]) == (TOXIC + "!", False)
+            await a.first(
+                "delivery", lambda d: d["message_id"] == waiting and d["status"] == "delivered"
+            )
         finally:
             await back.sio.disconnect()
+            await c.sio.disconnect()
     finally:
         await a.sio.disconnect()
         if b.sio.connected:
             await b.sio.disconnect()
+
+
+async def test_a_withheld_message_a_reviewer_approves_is_given_as_written(
+    api: TestClient, gateway: tuple[str, Any]
+) -> None:
+    """The model withholds a message; it is reported (here by its sender, contesting it) and a
+    reviewer approves it: its receiver, online, is given it as written at once."""
+    url, _ = gateway
+    tenant = new_tenant()
+    admin = as_tenant(api, tenant)
+    (alice, alice_jwt), (bob, bob_jwt) = user(api, tenant), user(api, tenant)
+    a = await Client().connect(url, alice_jwt)
+    b = await Client().connect(url, bob_jwt)
+    try:
+        sent = (await a.send(bob, TOXIC))["message_id"]
+        withheld = await a.first("delivery", lambda d: d["message_id"] == sent)
+        assert withheld["status"] == "withheld"
+        report = {"event_id": sent, "category": "other", "reporter": alice, "text": "a quote"}
+
+        def reported() -> Any:
+            answer = api.post("/v1/reports", json=report, headers=admin)
+            return answer.json() if answer.status_code == 201 else None
+
+        entry = wait_for(reported, 60, what="the withheld message reportable")["review_item"]
+        ok(api.post(f"/v1/review/items/{entry}/claim", headers=admin))
+        approval = {"action": "approve", "reason": "no_violation"}
+        ok(api.post(f"/v1/review/items/{entry}/decision", json=approval, headers=admin))
+        given = await b.first("message", lambda m: m["message_id"] == sent)
+        assert (given["text"], given["masked"], given["flagged"]) == (TOXIC, False, False)
+        await a.first("delivery", lambda d: d["message_id"] == sent and d["status"] == "restored")
+        await a.first("delivery", lambda d: d["message_id"] == sent and d["status"] == "delivered")
+    finally:
+        await a.sio.disconnect()
+        await b.sio.disconnect()

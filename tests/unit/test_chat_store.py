@@ -14,7 +14,7 @@ import pytest
 from infra.accounts import AccountsDB
 from infra.accounts.models import RevokedLogin, Tenant, User
 from infra.errors import AccountsError
-from producers.chat.store import GroupCommit, Judgement, Message, MessageStore, Ruling
+from producers.chat.store import GroupCommit, Judgement, Message, MessageStore, Owed, Ruling
 
 
 @pytest.fixture
@@ -40,7 +40,8 @@ def test_judged_many_keeps_the_rules_of_one_at_a_time(store: MessageStore) -> No
     assert held[0] is not None
     assert (held[0].text, held[0].outcome) == ("you idiot", "withheld")  # what the sender learns
     assert store.judged("t", "m1", "delivered", "{}") is None  # done: judged once
-    # Withheld messages are done and lose their text; delivered ones wait for their receiver.
+    # Withheld messages are done (their text kept for an appeal); delivered ones wait for their
+    # receiver.
     assert [h.event_id for h in store.waiting_for("t", "bob")] == ["m1"]
     assert store.judged("u", "m1", "masked", "{}") is not None  # the other tenant's is its own
     store.delivered_many([("t", "m1"), ("u", "m1")])
@@ -94,37 +95,71 @@ def test_reviewers_decisions_withhold_retract_and_restore(store: MessageStore) -
     store.add_many([Message("t", "judging", "ann", "bob", "not judged yet")])
 
     def rule(removed: bool, *ids: str, online: frozenset[tuple[str, str]] = BOB_ONLINE) -> Any:
-        changes = store.ruled_many([Ruling("t", e, removed) for e in ids], online)
-        return [(c.event_id, c.sender_status, c.receiver_event) for c in changes]
+        changes = store.ruled_many([Ruling("t", e, removed, "insult") for e in ids], online)
+        return [(c.event_id, c.sender_status, c.receiver_event, c.waiting) for c in changes]
 
     # Removed: the given one is retracted now; the waiting one is withheld, never given.
     assert rule(True, "given", "waiting2", "withheld", "unknown") == [
-        ("given", "removed", "retract"), ("waiting2", "removed", None),
+        ("given", "removed", "retract", False), ("waiting2", "removed", None, False),
     ]  # fmt: skip
     assert [h.event_id for h in store.waiting_for("t", "bob")] == ["waiting"]
     # Approved: a masked one waiting is given as written; the retracted one is restored; the
-    # ones withheld before they were given lost their text: their senders are told.
+    # ones withheld before they were given kept their text, and wait for their receiver again.
     assert rule(False, "waiting", "given", "waiting2", "withheld") == [
-        ("waiting", "restored", None), ("given", "restored", "restore"),
-        ("waiting2", "cleared", None), ("withheld", "cleared", None),
+        ("waiting", "restored", None, True), ("given", "restored", "restore", False),
+        ("waiting2", "restored", None, True), ("withheld", "restored", None, True),
     ]  # fmt: skip
-    [waiting] = store.waiting_for("t", "bob")
-    assert (waiting.outcome, waiting.text) == ("delivered", "text of waiting")
+    waiting = {h.event_id: h for h in store.waiting_for("t", "bob")}
+    assert {e: (h.outcome, h.text) for e, h in waiting.items()} == {
+        e: ("delivered", f"text of {e}") for e in ("waiting", "waiting2", "withheld")
+    }
+    store.delivered_many([("t", "waiting2"), ("t", "withheld")])
 
-    # The receiver offline: what they were given is retracted when they connect, once.
-    assert rule(True, "given", online=frozenset()) == [("given", "removed", None)]
-    assert store.owed_to("t", "bob") == [("given", "retract")]
+    # The receiver offline: what they were given is retracted when they connect, once, with the
+    # reviewer's reason.
+    assert rule(True, "given", online=frozenset()) == [("given", "removed", None, False)]
+    assert store.owed_to("t", "bob") == [Owed("given", "retract", "insult")]
     assert store.owed_to("t", "bob") == []
     # Restored while offline, then removed again before they came back: nothing is owed.
-    assert rule(False, "given", online=frozenset()) == [("given", "restored", None)]
-    assert rule(True, "given", online=frozenset()) == [("given", "removed", None)]
+    assert rule(False, "given", online=frozenset()) == [("given", "restored", None, False)]
+    assert rule(True, "given", online=frozenset()) == [("given", "removed", None, False)]
     assert store.owed_to("t", "bob") == []
 
     # A decision that comes before the verdict (the topics are read side by side) wins.
-    assert rule(True, "judging") == [("judging", "removed", None)]
+    assert rule(True, "judging") == [("judging", "removed", None, False)]
     held = store.judged("t", "judging", "delivered", "{}")
     assert held is not None
     assert held.outcome == "withheld"
+
+
+def test_the_text_of_a_message_never_given_is_erased_after_its_appeal_window(
+    store: MessageStore,
+) -> None:
+    _judged(store, "old", "withheld", given=False)
+    _judged(store, "given", "delivered", given=True)
+    now = datetime.now(UTC)
+    assert store.erase_expired(now) == 0  # within the window: kept for an appeal
+    assert store.erase_expired(now + store.keep + timedelta(seconds=1)) == 1
+    # An overturn after the window cannot give it any more: the sender is told it was cleared.
+    [change] = store.ruled_many([Ruling("t", "old", removed=False)], BOB_ONLINE)
+    assert (change.sender_status, change.waiting) == ("cleared", False)
+    assert store.waiting_for("t", "bob") == []
+
+
+def test_new_nullable_columns_are_added_to_an_existing_store(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    old = AccountsDB(url)
+    old.create_schema()
+    with old.engine.begin() as connection:  # a store written before these columns existed
+        connection.exec_driver_sql("DROP INDEX ix_chat_messages_kept_until")
+        connection.exec_driver_sql("ALTER TABLE chat_messages DROP COLUMN kept_until")
+        connection.exec_driver_sql("ALTER TABLE chat_messages DROP COLUMN reason")
+    old.close()
+    accounts = AccountsDB(url)
+    accounts.create_schema()
+    store = MessageStore(accounts)
+    _judged(store, "m", "withheld", given=False)
+    assert store.erase_expired(datetime.now(UTC) + store.keep + timedelta(seconds=1)) == 1
 
 
 def test_a_signed_out_login_opens_no_chat_connection(store: MessageStore) -> None:
