@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field
-
 from infra.warehouse import Warehouse
 from schemas.media import MediaVerdict
 from schemas.records import Verdict
@@ -66,30 +64,3 @@ def reused_by(warehouse: Warehouse, tenant: str, event_id: str) -> list[str]:
         {"tenant": tenant, "event_id": event_id, "limit": MAX_DUPLICATES},
     )
     return [r["event_id"] for r in rows]
-
-
-class VerdictDetail(Verdict):
-    """A verdict with the judged text and its duplicate matches in both directions."""
-
-    text: str | None = Field(default=None, description="The judged text, from the event.")
-    reused_by: list[str] = Field(
-        default_factory=list,
-        description=f"Events that reused these scores (same content); at most {MAX_DUPLICATES}.",
-    )
-
-
-def get_verdict_detail(warehouse: Warehouse, tenant: str, event_id: str) -> VerdictDetail | None:
-    verdict = get_verdict(warehouse, tenant, event_id)
-    if verdict is None:
-        return None
-    texts = warehouse.rows(
-        "SELECT text FROM events FINAL WHERE tenant = {tenant:String} "
-        "AND occurred_at = {at:DateTime64(3, 'UTC')} AND event_id = {event_id:String} LIMIT 1 "
-        "SETTINGS max_threads = 1",
-        {"tenant": tenant, "event_id": event_id, "at": verdict.occurred_at},
-    )
-    return VerdictDetail(
-        **verdict.model_dump(),
-        text=texts[0]["text"] if texts else None,
-        reused_by=reused_by(warehouse, tenant, event_id),
-    )

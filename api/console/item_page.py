@@ -11,7 +11,6 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request
 from starlette.responses import Response
 
-from api import queries
 from api.console import reads, session
 from api.console.item_media import media_view
 from api.console.markup import highlight
@@ -19,6 +18,7 @@ from api.console.review_pages import DEFAULT_REASON
 from api.console.reviewing import ReviewerDep
 from api.console.web import refused_page, render
 from api.errors import ApiError
+from api.read.verdict import get_verdict_detail
 from api.routes import review
 from infra.errors import Refused, WarehouseError
 from schemas.events import Kind
@@ -37,7 +37,7 @@ def item_page(item: ItemPath, request: Request, caller: ReviewerDep) -> Response
     except (ApiError, Refused) as exc:
         return refused_page(request, exc.message, 404)
     try:
-        verdict = queries.get_verdict_detail(state.warehouse, tenant, entry.event_id)
+        verdict = get_verdict_detail(state.warehouse, tenant, entry.event_id)
         context = reads.thread(state.warehouse, tenant, entry.event_id)
     except WarehouseError:
         verdict, context = None, None

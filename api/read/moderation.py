@@ -6,9 +6,22 @@ Counts (the rollups, an author's statistics) apply it too: `api/rollups.py`."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
+
+from pydantic import BaseModel, Field
 
 from infra.warehouse import Warehouse
 from schemas.moderation import Effect
+
+
+class Moderated(BaseModel):
+    """What a read of an item adds to its verdict: the reviewers' decision, if any."""
+
+    moderation: Literal["removed", "visible"] | None = Field(
+        default=None,
+        description="A reviewer's decision, which overrides the model's `decision`: `removed`, "
+        "or `visible` (approved, or restored on appeal); null when no reviewer decided.",
+    )
 
 
 def effects(warehouse: Warehouse, tenant: str, event_ids: Sequence[str]) -> dict[str, Effect]:
@@ -22,3 +35,9 @@ def effects(warehouse: Warehouse, tenant: str, event_ids: Sequence[str]) -> dict
         {"tenant": tenant, "ids": list(event_ids)},
     )
     return {r["event_id"]: Effect(r["latest"]) for r in rows}
+
+
+def moderation_of(warehouse: Warehouse, tenant: str, event_id: str) -> str | None:
+    """One item's effective human decision (`Moderated.moderation`), or None."""
+    found = effects(warehouse, tenant, [event_id]).get(event_id)
+    return found.value if found is not None else None

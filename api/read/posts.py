@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.queries import VERDICT_COLUMNS, verdict_from_row
 from api.read import cursor
 from api.read.cursor import Cursor
-from api.read.moderation import effects
+from api.read.moderation import Moderated, effects
 from api.read.where import WarehouseTime, Where
 from infra.warehouse import Warehouse
 from schemas.events import Kind
@@ -72,13 +72,8 @@ class PostQuery(BaseModel):
     total: bool = Field(default=False, description="Also count all matches (slower).")
 
 
-class JudgedItem(Verdict):
+class JudgedItem(Verdict, Moderated):
     text: str | None = Field(default=None, description="The judged text, from the event.")
-    moderation: Literal["removed", "visible"] | None = Field(
-        default=None,
-        description="A reviewer's decision, which overrides the model's `decision`: `removed`, "
-        "or `visible` (approved, or restored on appeal); null when no reviewer decided.",
-    )
 
 
 class Page(BaseModel):

@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from api.accounts import service
 from api.deps import ContextDep, IngestTenant, Moderator, ReadTenant, StateDep
 from api.errors import ApiError, responses
+from api.read.moderation import moderation_of
 from api.state import AppState
 from schemas.events import Identifier, Media, MediaEvent, Name
 from schemas.media import BankEntry, BankStatus, HashType
@@ -269,6 +270,9 @@ def _media_row(row: dict[str, Any]) -> dict[str, Any]:
     "/{event_id}",
     responses=responses(404, 422, 503),
     summary="The media verdict of one event: hashes, matches, decision and reason",
+    description="The media worker's verdict, and `moderation`: a reviewer's decision, which "
+    "overrides the worker's `decision` (`removed`, or `visible` when approved or restored on "
+    "appeal; null when no reviewer decided).",
 )
 def get_media(
     event_id: Annotated[str, Path(min_length=1, max_length=256)],
@@ -281,7 +285,7 @@ def get_media(
     )
     if not rows:
         raise ApiError(404, "not_found", f"no media verdict for event {event_id!r} (yet)")
-    return _media_row(rows[0])
+    return _media_row(rows[0]) | {"moderation": moderation_of(state.warehouse, tenant, event_id)}
 
 
 @router.get(

@@ -6,11 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
-from api import queries
 from api.accounts import service
 from api.deps import ContextDep, ItemReader, StateDep
 from api.errors import ApiError, responses
-from api.queries import VerdictDetail
+from api.read.verdict import VerdictDetail, get_verdict_detail
 from api.review import grants
 from api.routes.posts import EXAMPLE_ITEM
 from schemas.events import Kind
@@ -48,7 +47,7 @@ def get_verdict(
     if principal.queue_limited:
         with state.accounts.session() as session:
             grants.check_item(session, principal, event_id)
-    verdict = queries.get_verdict_detail(state.warehouse, principal.tenant, event_id)
+    verdict = get_verdict_detail(state.warehouse, principal.tenant, event_id)
     if verdict is None:
         raise ApiError(404, "not_found", f"no verdict for event {event_id!r} (yet)")
     if verdict.kind == Kind.CHAT_MESSAGE:

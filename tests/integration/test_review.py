@@ -111,7 +111,10 @@ def _flow(
         lambda: thread_item(api, post["id"], first)["status"] == "withheld", 60,
         what="the thread withholding the removed post",
     )  # fmt: skip
-    assert thread_item(api, post["id"], first)["moderation"] == "removed"
+    assert (  # the thread, and the verdict read by id
+        thread_item(api, post["id"], first)["moderation"],
+        ok(api.get(f"/v1/verdicts/{post['id']}", headers=first))["moderation"],
+    ) == ("removed", "removed")
     wait_for(lambda: strikes(api, author, first) == 1, 90, what="the removal's strike")
 
     # The author appeals; the first reviewer may not decide it, the second overturns it.
@@ -135,7 +138,10 @@ def _flow(
         lambda: thread_item(api, post["id"], first)["status"] == "delivered", 60,
         what="the thread restoring the post",
     )  # fmt: skip
-    assert thread_item(api, post["id"], first)["moderation"] == "visible"
+    assert (  # the thread, and the verdict read by id
+        thread_item(api, post["id"], first)["moderation"],
+        ok(api.get(f"/v1/verdicts/{post['id']}", headers=first))["moderation"],
+    ) == ("visible", "visible")
     wait_for(lambda: strikes(api, author, first) == 0, 90, what="the strike taken back")
 
     notices = [n for n in read_topic(bootstrap, "moderation.notices") if n["tenant"] == tenant]

@@ -1,7 +1,7 @@
 """Reports and appeals of an image, through the real media worker on the embedded broker: an image
 the worker approved is reported by two users (one `media` entry with a count; another tenant
 gets 404), removed, appealed by its owner and overturned by another reviewer, with the action
-and notice records on their topics."""
+and notice records on their topics, and each decision on the image's verdict (`moderation`)."""
 
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ def test_an_image_is_reported_removed_appealed_and_overturned(
         and r.json(),
         90, what="the image's verdict",
     )  # fmt: skip
-    assert judged["decision"] == "approve"
+    assert (judged["decision"], judged["moderation"]) == ("approve", None)
 
     report = {"event_id": event_id, "category": "sexual", "reporter": "reporter-1"}
     assert api.post("/v1/reports", json=report, headers=other_tenant).status_code == 404
@@ -74,6 +74,11 @@ def test_an_image_is_reported_removed_appealed_and_overturned(
     action = decided["action"]
     assert (action["kind"], action["effect"], decided["notices"]) == ("media", "removed", 3)
 
+    def moderation() -> Any:  # the sink stores the action a moment after it is published
+        return api.get(f"/v1/media/{event_id}", headers=app).json()["moderation"]
+
+    wait_for(lambda: moderation() == "removed", 30, what="the removal on the media verdict")
+
     appeal = {"action_id": action["action_id"], "author": owner, "text": "It is a painting."}
     appealed = ok(api.post("/v1/appeals", json=appeal, headers=app), 201)
     assert appealed["queue"] == "appeals"
@@ -86,6 +91,7 @@ def test_an_image_is_reported_removed_appealed_and_overturned(
     assert (restored["kind"], restored["effect"], restored["appeal_of"]) == (
         "media", "visible", action["action_id"],
     )  # fmt: skip
+    wait_for(lambda: moderation() == "visible", 30, what="the overturn on the media verdict")
 
     bootstrap = settings.kafka_bootstrap or ""
     actions = [a for a in read_topic(bootstrap, "moderation.actions") if a["tenant"] == tenant]

@@ -12,7 +12,8 @@ import json
 import sys
 from typing import Any
 
-from api.queries import get_verdict, get_verdict_detail, reused_by, verdict_from_row
+from api.queries import get_verdict, reused_by, verdict_from_row
+from api.read.verdict import get_verdict_detail
 from infra.warehouse import Warehouse, connect, migrate
 from infra.warehouse.migrate import available
 from schemas.rows import VERDICT_ROWS
@@ -98,6 +99,7 @@ def reads(warehouse: Warehouse, tenant: str) -> dict[str, Any]:
             | {
                 "text": reference_text(warehouse, tenant, event_id),
                 "reused_by": reference_reuses,
+                "moderation": None,  # no reviewer decided any of them
             },
         }
     return out
