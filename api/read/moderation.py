@@ -24,20 +24,18 @@ class Moderated(BaseModel):
     )
 
 
+LATEST = "argMax(effect, (decided_at, action_id))"
+"""An item's effective human decision among its actions with an effect ('' when none)."""
+
+
 def effects(warehouse: Warehouse, tenant: str, event_ids: Sequence[str]) -> dict[str, Effect]:
     """The effective human decision of each item that has one."""
     if not event_ids:
         return {}
     rows = warehouse.rows(
-        "SELECT event_id, argMax(effect, (decided_at, action_id)) AS latest "
+        f"SELECT event_id, {LATEST} AS latest "  # noqa: S608 - a constant expression
         "FROM moderation_actions FINAL WHERE tenant = {tenant:String} "
         "AND event_id IN {ids:Array(String)} AND effect != 'none' GROUP BY event_id",
         {"tenant": tenant, "ids": list(event_ids)},
     )
     return {r["event_id"]: Effect(r["latest"]) for r in rows}
-
-
-def moderation_of(warehouse: Warehouse, tenant: str, event_id: str) -> str | None:
-    """One item's effective human decision (`Moderated.moderation`), or None."""
-    found = effects(warehouse, tenant, [event_id]).get(event_id)
-    return found.value if found is not None else None

@@ -9,7 +9,8 @@ busy-wait back-off; correctness does not depend on it.
 Speed: the statement is built once; the first free entry is found in `ix_review_free` without
 walking past the entries already held (their number made claims slower as they grew); claims
 asked for at the same moment share one transaction and one commit; the row comes back by
-`RETURNING`, with no second query.
+`RETURNING`, with no second query, and stays a row: building an ORM instance from it cost a
+third of a claim's CPU.
 """
 
 from __future__ import annotations
@@ -131,11 +132,11 @@ def claim_next(
     now: datetime,
     *,
     private: bool = True,
-) -> ReviewItem | None:
+) -> Row[Any] | None:
     """Lease the first free entry of the queue to `reviewer` (never one they may not decide;
     chat messages only if `private`): one statement, committed at once with the claims of
     other reviewers asking at the same moment. The caller's session is committed first; the
-    row comes back detached from it (its fields are all a route reads)."""
+    entry comes back as the row the statement returned (its columns are all a route reads)."""
     params: dict[str, object] = {
         "c_tenant": tenant, "c_queue": queue, "c_reviewer": reviewer, "c_now": now,
         "c_until": now + timedelta(seconds=lease),
@@ -147,7 +148,7 @@ def claim_next(
             held = session.identity_map.get(identity_key(ReviewItem, won.id))
             if held is not None:  # loaded earlier in this session: now out of date
                 session.expire(held)
-            return ReviewItem(**won._asdict())
+            return won
         if not _any_free(session, tenant, queue, reviewer, now, private=private):
             return None
     return None

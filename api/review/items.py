@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import Row, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from api.read import cursor
@@ -20,6 +21,11 @@ from schemas.moderation import Origin
 
 ITEM = "item"
 CHAT = Kind.CHAT_MESSAGE.value
+
+Entry = ReviewItem | Row[Any]
+"""A queue entry as the ORM loads it, or as a claim's statement returns it (a row with the same
+fields: claims skip building an ORM instance)."""
+E = TypeVar("E", ReviewItem, Row[Any])
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from api.accounts import service
 from api.deps import ContextDep, IngestTenant, Moderator, ReadTenant, StateDep
 from api.errors import ApiError, responses
-from api.read.moderation import moderation_of
+from api.read.moderation import effects
 from api.state import AppState
 from schemas.events import Identifier, Media, MediaEvent, Name
 from schemas.media import BankEntry, BankStatus, HashType
@@ -285,7 +285,8 @@ def get_media(
     )
     if not rows:
         raise ApiError(404, "not_found", f"no media verdict for event {event_id!r} (yet)")
-    return _media_row(rows[0]) | {"moderation": moderation_of(state.warehouse, tenant, event_id)}
+    decided = effects(state.warehouse, tenant, [event_id]).get(event_id)
+    return _media_row(rows[0]) | {"moderation": decided.value if decided else None}
 
 
 @router.get(

@@ -22,9 +22,9 @@ from api.review import agreement, claims, decisions, grants, items, queues, webh
 from api.review.agreement import Agreement
 from api.review.decisions import DecisionIn, Outcome
 from api.review.grants import Access
+from api.review.items import E, Entry
 from api.review.queues import QueueConfig
 from api.state import AppState
-from infra.accounts.review import ReviewItem
 from infra.errors import Forbidden
 from schemas.moderation import REASONS, ModerationAction, Reason
 from schemas.topics import MODERATION_ACTIONS, MODERATION_NOTICES
@@ -96,7 +96,7 @@ class Decided(BaseModel):
 CHAT = items.CHAT
 
 
-def item_out(row: ReviewItem, now: datetime | None = None, *, private: bool = True) -> ItemOut:
+def item_out(row: Entry, now: datetime | None = None, *, private: bool = True) -> ItemOut:
     """The entry as a reviewer sees it; a chat message's verdict only with `private`."""
     lease = row.lease_until
     live = lease is not None and lease >= (now or datetime.now(UTC))
@@ -130,7 +130,7 @@ def review_access(principal: CurrentPrincipal, state: StateDep) -> Access:
 Reviewer = Annotated[Access, Depends(review_access)]
 
 
-def readable(session: Session, access: Access, row: ReviewItem, ctx: Context) -> ReviewItem:
+def readable(session: Session, access: Access, row: E, ctx: Context) -> E:
     """The entry, if the caller may work on it: its queue granted, and a chat message only with
     the `private` scope (the read audited)."""
     access.check(row.queue)
