@@ -13,6 +13,7 @@ from typing import Any
 import jsonschema_rs
 import pytest
 from pydantic import SecretStr
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from api.review import automated, claims, decisions, items, queues, webhooks
@@ -24,7 +25,7 @@ from api.review.queues import QueueConfig
 from api.routes.webhooks import WebhookIn
 from infra.accounts import AccountsDB
 from infra.accounts.review import WebhookDelivery
-from infra.errors import Conflict, Forbidden, InvalidInput
+from infra.errors import AccountsError, Conflict, Forbidden, InvalidInput
 from infra.settings import ReviewSettings
 from schemas.dsa import BATCH_SCHEMA, STATEMENT_SCHEMA
 from schemas.moderation import ActionKind, Origin
@@ -140,6 +141,35 @@ def test_claims_at_once_in_two_stores_stay_in_their_own(db: AccountsDB, tmp_path
     other.close()
     assert set(got[id(db)]) == {f"e{n}" for n in range(40)}
     assert set(got[id(other)]) == {f"e{n}" for n in range(100, 140)}
+
+
+def test_a_failed_batch_of_claims_fails_each_claimer_and_the_next_claims_run(
+    db: AccountsDB, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with db.session() as s:
+        enqueue(s, 1)
+    broken = dict(claims._CLAIMS) | {True: text("SELECT * FROM no_such_table")}
+    monkeypatch.setattr(claims, "_CLAIMS", broken)
+    failed: list[BaseException] = []
+
+    def review(name: str) -> None:
+        try:
+            with db.session() as s:
+                claims.claim_next(s, "t1", "default", name, 600, NOW)
+        except AccountsError as exc:
+            failed.append(exc)
+
+    threads = [threading.Thread(target=review, args=(f"user:{i}",)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert len(failed) == 8  # every claimer was told, none left waiting
+    monkeypatch.undo()
+    with db.session() as s:  # the store is not left without a thread to run its claims
+        item = claims.claim_next(s, "t1", "default", "user:a", 600, NOW)
+        assert item is not None
+        assert item.event_id == "e1"
 
 
 def test_an_expired_lease_returns_the_item_and_release_gives_it_back(db: AccountsDB) -> None:
