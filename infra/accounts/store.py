@@ -4,6 +4,10 @@ indexes and nullable columns a later version adds to an existing table are added
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,6 +19,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from infra.accounts.models import Base, Lock
 from infra.errors import AccountsError
+
+log = logging.getLogger(__name__)
 
 
 class AccountsDB:
@@ -84,6 +90,7 @@ class AccountsDB:
             session.close()
 
     def close(self) -> None:
+        CHECKPOINTS.remove(self.engine)
         self.engine.dispose()
 
 
@@ -102,8 +109,66 @@ def make_engine(url: str) -> Engine:
         # With WAL, NORMAL syncs at checkpoints instead of each commit: safe when a process
         # crashes; only a power cut or an OS crash can lose the last commits.
         cursor.execute("PRAGMA synchronous=NORMAL")
+        # The checkpoint thread below copies the log into the database; a commit does so itself
+        # only past this many pages, if that thread falls behind.
+        cursor.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
 
+    if path and path != ":memory:":
+        CHECKPOINTS.add(engine)
     return engine
+
+
+BACKSTOP_PAGES = 16_000
+"""Log pages (4 KiB each) past which a commit checkpoints itself, as SQLite does at 1,000."""
+
+
+class Checkpoints:
+    """Checkpoints SQLite's write-ahead logs off the request path, one thread per process.
+
+    By default the commit that takes the log past 1,000 pages copies it into the database and
+    syncs it: 100-270 ms on this kind of disk, which every write waiting behind that commit
+    waits too (20 reviewers claiming at once: p95 18 ms with it, 6-9 ms without). Here a
+    daemon thread runs a passive checkpoint of every file-backed store each second; a passive
+    checkpoint never blocks a writer or a reader.
+    """
+
+    def __init__(self, every: float = 1.0) -> None:
+        self.every = every
+        self._engines: weakref.WeakSet[Engine] = weakref.WeakSet()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def add(self, engine: Engine) -> None:
+        with self._lock:
+            self._engines.add(engine)
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="sqlite-checkpoints", daemon=True
+                )
+                self._thread.start()
+
+    def remove(self, engine: Engine) -> None:
+        with self._lock:
+            self._engines.discard(engine)
+
+    def run_once(self) -> None:
+        with self._lock:
+            engines = list(self._engines)
+        for engine in engines:
+            try:
+                with engine.connect() as connection:
+                    connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+            except SQLAlchemyError as exc:  # its file gone, say: stop trying it
+                log.warning("no more checkpoints of %s: %s", engine.url, exc)
+                self.remove(engine)
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(self.every)
+            self.run_once()
+
+
+CHECKPOINTS = Checkpoints()

@@ -146,22 +146,6 @@ def test_the_text_of_a_message_never_given_is_erased_after_its_appeal_window(
     assert store.waiting_for("t", "bob") == []
 
 
-def test_new_nullable_columns_are_added_to_an_existing_store(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'old.db'}"
-    old = AccountsDB(url)
-    old.create_schema()
-    with old.engine.begin() as connection:  # a store written before these columns existed
-        connection.exec_driver_sql("DROP INDEX ix_chat_messages_kept_until")
-        connection.exec_driver_sql("ALTER TABLE chat_messages DROP COLUMN kept_until")
-        connection.exec_driver_sql("ALTER TABLE chat_messages DROP COLUMN reason")
-    old.close()
-    accounts = AccountsDB(url)
-    accounts.create_schema()
-    store = MessageStore(accounts)
-    _judged(store, "m", "withheld", given=False)
-    assert store.erase_expired(datetime.now(UTC) + store.keep + timedelta(seconds=1)) == 1
-
-
 def test_a_signed_out_login_opens_no_chat_connection(store: MessageStore) -> None:
     with store.accounts.session() as session:
         tenant = Tenant(name="chat-t")
