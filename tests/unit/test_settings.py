@@ -67,6 +67,7 @@ ADDED = [
     "MODSTREAM_REVIEW_LEASE", "MODSTREAM_REVIEW_APPEAL_WINDOW", "MODSTREAM_REVIEW_SLA",
     "MODSTREAM_REVIEW_WEBHOOK_ATTEMPTS", "MODSTREAM_REVIEW_WEBHOOK_BACKOFF",
     "MODSTREAM_REVIEW_WEBHOOK_TIMEOUT", "MODSTREAM_REVIEW_WEBHOOK_ALLOWED_NETWORKS",
+    "MODSTREAM_USAGE_FLUSH_INTERVAL",
 ]  # fmt: skip
 
 FERNET_KEY = "A" * 43 + "="  # 32 zero bytes, url-safe base64
@@ -93,6 +94,7 @@ WHERE: dict[str, tuple[str, str, Any]] = {
     "MODSTREAM_MAX_USERS": ("accounts.max_users", "7", 7),
     "MODSTREAM_QUOTA_PER_MINUTE": ("accounts.quota_per_minute", "60", 60),
     "MODSTREAM_QUOTA_PER_DAY": ("accounts.quota_per_day", "600", 600),
+    "MODSTREAM_USAGE_FLUSH_INTERVAL": ("accounts.usage_flush_interval", "2.5", 2.5),
     "MODSTREAM_LOGIN_MAX_FAILURES": ("accounts.login_max_failures", "3", 3),
     "MODSTREAM_LOGIN_LOCKOUT": ("accounts.login_lockout", "60", 60),
     "MODSTREAM_LOGIN_RATE_PER_MINUTE": ("accounts.login_rate_per_minute", "9", 9),
