@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,7 +31,7 @@ from infra import metrics
 from infra.accounts.privacy import PrivacyRegistry, sha256_hex
 from infra.dead_letters import dead_letter, decode_event, parse
 from infra.errors import AccountsError, InvalidEvent, WarehouseError
-from infra.kafka import watch_lag
+from infra.kafka import take_batch, watch_lag
 from infra.warehouse.client import Warehouse
 from schemas.records import DeadLetter, Verdict
 from schemas.rows import (
@@ -228,7 +228,7 @@ class WarehouseSink:
         *,
         group_id: str = SINK_GROUP,
         batch_size: int = 5_000,
-        flush_interval: float = 0.5,
+        flush_interval: float = 1.0,
         topics: Sequence[str] = tuple(ROUTES),
         on_flush: Callable[[dict[Table, list[Row]]], None] | None = None,
         privacy: PrivacyRegistry | None = None,
@@ -294,7 +294,12 @@ class WarehouseSink:
                 await consumer.stop()
 
     async def _consume(self, consumer: AIOKafkaConsumer) -> int:
-        records = await self._gather(consumer)
+        # One insert per interval under a steady trickle (synchronous moderation's events and
+        # verdicts), not one per fetch: an insert costs the embedded warehouse about as much for
+        # ten rows as for a thousand, CPU the API process it runs in needs for requests.
+        records = await take_batch(consumer, self.batch_size, self.flush_interval)
+        for topic, n in Counter(r.topic for r in records).items():
+            metrics.EVENTS_IN.labels(topic).inc(n)
         if records:
             metrics.BATCH_SIZE.labels("sink").observe(len(records))
             private = await self._privacy_modes()
@@ -302,31 +307,6 @@ class WarehouseSink:
             await consumer.commit()
             self.flushed += len(records)
         return len(records)
-
-    async def _gather(self, consumer: AIOKafkaConsumer) -> list[ConsumerRecord]:
-        """One batch: what arrives within `flush_interval` of its first record, up to
-        `batch_size` records (none if nothing arrives within `flush_interval`). An insert costs
-        the embedded warehouse about the same for ten rows as for a thousand, so under a steady
-        trickle (synchronous moderation's events and verdicts) one insert per interval instead
-        of one per fetch keeps the API process's CPU for requests."""
-        loop = asyncio.get_running_loop()
-        records: list[ConsumerRecord] = []
-        until: float | None = None
-        while len(records) < self.batch_size:
-            wait = self.flush_interval if until is None else until - loop.time()
-            if wait <= 0:
-                break
-            batch = await consumer.getmany(
-                timeout_ms=max(1, int(wait * 1000)), max_records=self.batch_size - len(records)
-            )
-            for tp, part in batch.items():
-                metrics.EVENTS_IN.labels(tp.topic).inc(len(part))
-                records.extend(part)
-            if until is None:
-                if not records or self._stopping.is_set():
-                    break
-                until = loop.time() + self.flush_interval
-        return records
 
     async def _flush(self, rows: dict[Table, list[Row]]) -> None:
         delay = 0.5

@@ -147,7 +147,7 @@ WHERE: dict[str, tuple[str, str, Any]] = {
     "MODSTREAM_POSTS_PARENT_WAIT": ("posts.parent_wait", "2", 2.0),
     "MODSTREAM_MODERATE_DEADLINE": ("moderate.deadline", "0.5", 0.5),
     "MODSTREAM_SINK_BATCH_SIZE": ("sink.batch_size", "100", 100),
-    "MODSTREAM_SINK_FLUSH_INTERVAL": ("sink.flush_interval", "1", 1.0),
+    "MODSTREAM_SINK_FLUSH_INTERVAL": ("sink.flush_interval", "2", 2.0),
     "MODSTREAM_MEDIA_MAX_IMAGE_BYTES": ("media.max_image_bytes", "4096", 4096),
     "MODSTREAM_MEDIA_MAX_VIDEO_BYTES": ("media.max_video_bytes", "8192", 8192),
     "MODSTREAM_MEDIA_FETCH_TIMEOUT": ("media.fetch_timeout", "4", 4.0),
