@@ -152,6 +152,20 @@ async def take_batch(
     return records
 
 
+def next_offsets(
+    records: Iterable[ConsumerRecord[bytes, bytes]],
+) -> dict[TopicPartition, int]:
+    """The offset to commit for each partition `records` came from (the one after its last).
+    Committing only these, not every assigned partition, matters on the embedded broker with
+    durable storage: each committed partition is an object written (the sink is assigned every
+    partition of thirteen topics, and a batch of synchronous moderation touches two or three)."""
+    out: dict[TopicPartition, int] = {}
+    for r in records:
+        tp = TopicPartition(r.topic, r.partition)
+        out[tp] = max(out.get(tp, 0), r.offset + 1)
+    return out
+
+
 async def watch_lag(bootstrap: str, group: str, topics: Sequence[str], every: float = 10.0) -> None:
     """Keep the `modstream_consumer_lag` gauge of `group` fresh, until cancelled."""
     while True:

@@ -26,7 +26,7 @@ from api.review import items, verdict_hooks
 from api.review.items import Subject
 from infra.accounts import AccountsDB
 from infra.errors import AccountsError, WarehouseError
-from infra.kafka import take_batch
+from infra.kafka import next_offsets, take_batch
 from infra.warehouse import Warehouse
 from schemas.media import MediaVerdict
 from schemas.moderation import Origin
@@ -162,7 +162,7 @@ class ReviewIntake:
             enqueue_all, self.accounts, self.warehouse, [*verdicts, *media]
         )
         hooked = await asyncio.to_thread(deliveries_of, self.accounts, verdicts)
-        await consumer.commit()
+        await consumer.commit(next_offsets(records))
         self.hooked += hooked
         if hooked and self.on_queued is not None:
             self.on_queued()

@@ -31,7 +31,7 @@ from infra import metrics
 from infra.accounts.privacy import PrivacyRegistry, sha256_hex
 from infra.dead_letters import dead_letter, decode_event, parse
 from infra.errors import AccountsError, InvalidEvent, WarehouseError
-from infra.kafka import take_batch, watch_lag
+from infra.kafka import next_offsets, take_batch, watch_lag
 from infra.warehouse.client import Warehouse
 from schemas.records import DeadLetter, Verdict
 from schemas.rows import (
@@ -304,7 +304,7 @@ class WarehouseSink:
             metrics.BATCH_SIZE.labels("sink").observe(len(records))
             private = await self._privacy_modes()
             await self._flush(rows_for(records, private))
-            await consumer.commit()
+            await consumer.commit(next_offsets(records))
             self.flushed += len(records)
         return len(records)
 
