@@ -249,7 +249,9 @@ class WarehouseSink:
             group_id=self._group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
-            fetch_max_wait_ms=100,
+            # Each fetch that finds records costs the durable embedded broker a listing of its
+            # object store; records wait for the batch window anyway, so fetch less often.
+            fetch_max_wait_ms=int(min(self.flush_interval, 0.5) * 1000),
             session_timeout_ms=10_000,
             heartbeat_interval_ms=1_000,
             max_poll_records=self.batch_size,
