@@ -198,6 +198,9 @@ async def _start(settings: Settings, bootstrap: str, with_sink: bool) -> AppStat
         state.sink_task = asyncio.create_task(
             state.sink.run(settings.metrics.lag_interval), name="warehouse-sink"
         )
+    state.meter_task = asyncio.create_task(
+        state.meter.run(settings.accounts.usage_flush_interval), name="usage-meter"
+    )
     state.rollups_task = asyncio.create_task(run_refresher(warehouse), name="rollups")
     state.feed = VerdictHub(bootstrap)
     await state.feed.start()
@@ -248,6 +251,10 @@ async def _stop(state: AppState) -> None:
         state.sink.stop()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(state.sink_task, 10)
+    if state.meter_task:  # the last counts are written as it stops
+        state.meter_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await state.meter_task
     await state.publisher.stop()
     await asyncio.to_thread(state.warehouse.close)
     await asyncio.to_thread(state.accounts.close)

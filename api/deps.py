@@ -46,12 +46,14 @@ ContextDep = Annotated[Context, Depends(context)]
 
 
 def principal_for(state: AppState, credential: str | None) -> Principal:
-    """Resolve a credential, count the request, apply the quota (401 / 429)."""
+    """Resolve a credential (read from the store on every request, so a revoked credential
+    stops at once), count the request and apply the quota (401 / 429; `api/accounts/meter.py`)."""
     if not credential:
         raise unauthenticated("unauthenticated", "this needs an API token or a login token")
     with state.accounts.session() as session:
         principal = service.resolve(session, state.settings.accounts, credential)
-        service.count_request(session, state.settings.accounts, principal)
+        quota = service.quota_of(session, state.settings.accounts, principal)
+    state.meter.count(principal, quota)
     return principal
 
 

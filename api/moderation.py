@@ -97,7 +97,8 @@ async def moderate(
             if accept is not None:
                 accept(answer)
             await _publish(state, event, answer, hash_only=not body.store)
-            await asyncio.to_thread(state.privacy.refresh)  # cached: a read every few seconds
+            if not state.privacy.fresh:  # a read every few seconds, in a thread
+                await asyncio.to_thread(state.privacy.refresh)
     except TimeoutError:
         raise ApiError(
             504,

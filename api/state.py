@@ -7,6 +7,7 @@ import asyncio
 from dataclasses import dataclass, field
 
 from api.accounts.limits import LoginLimiter
+from api.accounts.meter import UsageMeter
 from api.feed.hub import VerdictHub
 from api.review.intake import ReviewIntake
 from api.review.webhooks import Deliverer
@@ -38,3 +39,9 @@ class AppState:
     replay_lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
     """Serialises dead-letter replays in this process (api/replay.py)."""
     draining: bool = False  # shutting down: writes answer 503 (`modstream up` sends SIGUSR1)
+    meter: UsageMeter = field(init=False, repr=False)
+    """Request counts and quotas (api/accounts/meter.py), over `accounts`."""
+    meter_task: asyncio.Task[None] | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        self.meter = UsageMeter(self.accounts)

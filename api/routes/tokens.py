@@ -125,6 +125,7 @@ def create_token(
     summary="Your tokens (a tenant admin sees every token of the tenant)",
 )
 def list_tokens(principal: Manager, state: StateDep) -> TokensPublic:
+    state.meter.flush()  # last-used times are written in batches: this process's first
     with state.accounts.session() as session:
         tokens = [_public(t) for t in service.tokens_of(session, principal)]
     return TokensPublic(data=tokens, count=len(tokens))

@@ -34,10 +34,13 @@ class Usage(BaseModel):
     responses=responses(401, 403, 429, 503),
     summary="Request counts per user and per token: total, today, this month (UTC)",
     description="A tenant admin sees every user and token of the tenant; others see themselves "
-    "and their own tokens. Refused requests (401, 429) are not counted.",
+    "and their own tokens. Refused requests (401, 429) are not counted. Each API process writes "
+    "its counts every `MODSTREAM_USAGE_FLUSH_INTERVAL` seconds: another process's latest "
+    "requests may be missing.",
 )
 def usage(principal: Reader, state: StateDep) -> Usage:
     tenant_key = f"tenant:{principal.tenant}"
+    state.meter.flush()  # counts are written in batches (api/accounts/meter.py): ours first
     with state.accounts.session() as session:
         names = service.visible_subjects(session, principal)
         counts = service.usage_of(session, [*names, tenant_key])

@@ -41,9 +41,14 @@ class PrivacyRegistry:
         self._loaded_at = float("-inf")
         self._lock = threading.Lock()
 
+    @property
+    def fresh(self) -> bool:
+        """Loaded within the TTL: `refresh()` would not read the store."""
+        return time.monotonic() - self._loaded_at < self.ttl
+
     def refresh(self, *, force: bool = False) -> None:
         """Reload the set if it is older than the TTL (or `force`); raises `AccountsError`."""
-        if not force and time.monotonic() - self._loaded_at < self.ttl:
+        if not force and self.fresh:
             return
         with self._lock:
             try:

@@ -54,6 +54,13 @@ class AccountsSettings(BaseSettings):
     quota_per_day: int = Field(
         default=0, ge=0, description="Requests per tenant per UTC day; 0: no limit."
     )
+    usage_flush_interval: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="Seconds between an API process's writes of its request counts (usage "
+        "and quotas; docs/security.md).",
+    )
     login_max_failures: int = Field(
         default=5, ge=1, description="Failed logins in a row before the account is locked."
     )

@@ -124,4 +124,10 @@ class SinkSettings(BaseSettings):
     model_config = section("MODSTREAM_SINK_")
 
     batch_size: int = Field(default=5_000, ge=1)
-    flush_interval: float = Field(default=0.2, gt=0)
+    flush_interval: float = Field(
+        default=1.0,
+        gt=0,
+        description="Seconds the sink collects records after the first of a batch before it "
+        "inserts them (sooner when `batch_size` is reached); also how long it waits for a first "
+        "one.",
+    )

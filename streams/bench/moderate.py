@@ -4,7 +4,8 @@ clients: `POST /v1/moderate`, and beside it the Perspective- and OpenAI-compatib
 The API and the assist service as `modstream up` runs them (`streams.bench.served`), with an
 `ingest` token; then, per route, `--clients` keep-alive clients together sending `--rate`
 requests per second (each client on its own fixed schedule, so a slow answer does not slow the
-offered load), timed at the client from send to answer. Texts are held-out benign texts joined
+offered load), timed at the client from send to answer. The routes take turns (`--rounds`), so
+a stack that slows over a run slows every route alike. Texts are held-out benign texts joined
 and cut to 280 characters, a share ending with a held-out toxic text (those also get a rewrite).
 Every request is judged by the cascade and published (event and verdict acknowledged by the
 broker) before it is answered. Targets: `/v1/moderate` p95 <= 60 ms and p99 <= 120 ms; the
@@ -106,6 +107,14 @@ def bench_moderate(
     clients: Annotated[int, typer.Option(help="Concurrent clients (connections).")] = 8,
     toxic_share: Annotated[float, typer.Option(help="Texts with a toxic passage.")] = 0.1,
     warmup: Annotated[int, typer.Option(help="Untimed requests first, per route.")] = 50,
+    rounds: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Each route's requests in this many turns, the routes alternating, so what "
+            "slows the stack over a run (its object store grows) falls on every route alike.",
+        ),
+    ] = 4,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
 ) -> None:
     """p50/p95/p99 of synchronous moderation per route at a steady rate (targets: /v1/moderate
@@ -117,17 +126,27 @@ def bench_moderate(
     rng = random.Random(11)
     benign = [r.text for r in held if r.toxic == 0]
     toxic = [r.text for r in held if r.toxic == 1 and len(r.text) <= 200]
-    results = []
     with served(settings, "bench-moderate", scopes="ingest") as stack:
-        for name, body in _routes(stack.token):
+        routes = _routes(stack.token)
+        timed: dict[str, list[str]] = {}
+        for name, body in routes:
             texts = drafts(benign, toxic, warmup + requests, toxic_share, rng)
             asyncio.run(_run_route(stack.api, stack.token, body, texts[:warmup], rate, clients))
-            times, late, errors = asyncio.run(
-                _run_route(stack.api, stack.token, body, texts[warmup:], rate, clients)
-            )
-            if errors:
-                raise ModstreamError(f"{name}: {len(errors)} failed, e.g. {errors[0]}")
-            results.append((name, times, late))
+            timed[name] = texts[warmup:]
+        runs: dict[str, list[tuple[np.ndarray, int]]] = {name: [] for name, _ in routes}
+        for turn in range(rounds):
+            for name, body in routes:
+                chunk = timed[name][turn * requests // rounds : (turn + 1) * requests // rounds]
+                times, late, errors = asyncio.run(
+                    _run_route(stack.api, stack.token, body, chunk, rate, clients)
+                )
+                if errors:
+                    raise ModstreamError(f"{name}: {len(errors)} failed, e.g. {errors[0]}")
+                runs[name].append((times, late))
+    results = [
+        (name, np.concatenate([t for t, _ in done]), sum(n for _, n in done))
+        for name, done in runs.items()
+    ]
     emit([_figures(results, requests, rate, clients)], as_json=as_json)
 
 

@@ -67,6 +67,7 @@ ADDED = [
     "MODSTREAM_REVIEW_LEASE", "MODSTREAM_REVIEW_APPEAL_WINDOW", "MODSTREAM_REVIEW_SLA",
     "MODSTREAM_REVIEW_WEBHOOK_ATTEMPTS", "MODSTREAM_REVIEW_WEBHOOK_BACKOFF",
     "MODSTREAM_REVIEW_WEBHOOK_TIMEOUT", "MODSTREAM_REVIEW_WEBHOOK_ALLOWED_NETWORKS",
+    "MODSTREAM_USAGE_FLUSH_INTERVAL",
 ]  # fmt: skip
 
 FERNET_KEY = "A" * 43 + "="  # 32 zero bytes, url-safe base64
@@ -93,6 +94,7 @@ WHERE: dict[str, tuple[str, str, Any]] = {
     "MODSTREAM_MAX_USERS": ("accounts.max_users", "7", 7),
     "MODSTREAM_QUOTA_PER_MINUTE": ("accounts.quota_per_minute", "60", 60),
     "MODSTREAM_QUOTA_PER_DAY": ("accounts.quota_per_day", "600", 600),
+    "MODSTREAM_USAGE_FLUSH_INTERVAL": ("accounts.usage_flush_interval", "2.5", 2.5),
     "MODSTREAM_LOGIN_MAX_FAILURES": ("accounts.login_max_failures", "3", 3),
     "MODSTREAM_LOGIN_LOCKOUT": ("accounts.login_lockout", "60", 60),
     "MODSTREAM_LOGIN_RATE_PER_MINUTE": ("accounts.login_rate_per_minute", "9", 9),
@@ -145,7 +147,7 @@ WHERE: dict[str, tuple[str, str, Any]] = {
     "MODSTREAM_POSTS_PARENT_WAIT": ("posts.parent_wait", "2", 2.0),
     "MODSTREAM_MODERATE_DEADLINE": ("moderate.deadline", "0.5", 0.5),
     "MODSTREAM_SINK_BATCH_SIZE": ("sink.batch_size", "100", 100),
-    "MODSTREAM_SINK_FLUSH_INTERVAL": ("sink.flush_interval", "1", 1.0),
+    "MODSTREAM_SINK_FLUSH_INTERVAL": ("sink.flush_interval", "2", 2.0),
     "MODSTREAM_MEDIA_MAX_IMAGE_BYTES": ("media.max_image_bytes", "4096", 4096),
     "MODSTREAM_MEDIA_MAX_VIDEO_BYTES": ("media.max_video_bytes", "8192", 8192),
     "MODSTREAM_MEDIA_FETCH_TIMEOUT": ("media.fetch_timeout", "4", 4.0),

@@ -30,7 +30,7 @@ from api.accounts.service.tenants import (
     tenant_of,
 )
 from api.accounts.service.tokens import create_token, owned_token, revoke_token, tokens_of
-from api.accounts.service.usage import count_request, usage_of, visible_subjects
+from api.accounts.service.usage import quota_of, usage_of, visible_subjects
 from api.accounts.service.users import (
     EMAIL_PATTERN,
     MIN_PASSWORD,
@@ -53,7 +53,6 @@ __all__ = [
     "check_credentials",
     "check_role",
     "consume_invite",
-    "count_request",
     "create_invite",
     "create_tenant",
     "create_token",
@@ -66,6 +65,7 @@ __all__ = [
     "login",
     "owned_invite",
     "owned_token",
+    "quota_of",
     "register",
     "resolve",
     "revoke_token",

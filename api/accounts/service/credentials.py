@@ -38,8 +38,7 @@ def _of_token(session: Session, credential: str) -> Principal:
     user = session.get(User, token.user_id) if token.user_id is not None else None
     if tenant is None or (token.user_id is not None and (user is None or not user.active)):
         raise _invalid("the owner of this API token is disabled")
-    token.last_used_at = now
-    return Principal(
+    return Principal(  # its last use is recorded by the meter (api/accounts/meter.py)
         tenant=tenant.name,
         tenant_id=tenant.id,
         scopes=token.scope_set,
