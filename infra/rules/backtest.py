@@ -20,7 +20,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from infra.rules.by_author import by_author_sql, flags
 from infra.rules.compile import compile_rules
+from infra.rules.fields import AUTHOR_HISTORY_DAYS
 from infra.rules.sql import HISTORY_COLUMNS, Translator
 from infra.rules.syntax import RuleNode, parse
 from infra.warehouse.client import Warehouse
@@ -79,11 +81,19 @@ def _decision_sql(rules: list[RuleNode], hit: list[str], base: str) -> str:
 
 
 def backtest_sql(
-    source: str, mode: Literal["replace", "add"], *, until: bool = False
+    source: str,
+    mode: Literal["replace", "add"],
+    *,
+    until: bool = False,
+    days: int | None = None,
+    arrays: bool = True,
 ) -> tuple[str, dict[str, Any], int]:
     """The per-verdict query (event_id, author, toxic, top_label, decision, new_decision, hits)
     of `source`, its parameters, and the number of rules. The period is the `days` before now,
-    or before the parameter `until` if `until`. Raises `InvalidRules`."""
+    or before the parameter `until` if `until`. With `arrays`, the counters by author are
+    counted per author over arrays (`by_author.py`), and so is the author's history when the
+    period (`days`) is at most the history's 30 days; the other counts are window functions.
+    Without, every count is (the same counts, slower). Raises `InvalidRules`."""
     compile_rules(source)  # the same checks and examples as a save
     program = parse(source)
     tr = Translator({c.name for c in program.counters})
@@ -93,8 +103,6 @@ def backtest_sql(
     conditions = [
         f"toUInt8({tr.expr(r.when)}) AS {h}" for r, h in zip(program.rules, hits, strict=True)
     ]
-    windows = counters + (list(HISTORY_COLUMNS) if tr.uses_history else [])
-    labels = "".join(", " + c for c in tr.label_columns())
     if mode == "replace":
         new_rules = _decision_sql(list(program.rules), hits, "policy_decision")
         new = "new_rules"
@@ -104,6 +112,38 @@ def backtest_sql(
             "multiIf(decision = 'reject' OR new_rules = 'reject', 'reject', "
             "decision = 'review' OR new_rules = 'review', 'review', decision)"
         )
+    # Each verdict narrowed first to what the rules read (the scores map read once per label),
+    # so that what is sorted or grouped below is a few plain columns.
+    row = ["event_id", "toxic", "top_label", "decision", "policy_decision"]
+    row += [c for c in tr.row_columns() if c not in row]
+    carried = [c.split(" AS ")[-1] for c in row]
+    by_author = [c for c in counters if c.by_author] if arrays else []
+    history_arrays = arrays and tr.uses_history and days is not None and days <= AUTHOR_HISTORY_DAYS
+    windows = [c.window() for c in counters if c not in by_author]
+    if tr.uses_history and not history_arrays:
+        windows += HISTORY_COLUMNS
+    rows = f"""
+        SELECT author, ts, {", ".join(row)}
+        FROM (
+            SELECT *, if(rules = '', decision,
+                         JSONExtractString(rules, 'policy_decision')) AS policy_decision,
+                   intDiv(toUnixTimestamp64Milli(occurred_at), 10) AS ts,
+                   if(empty(scores), '',
+                      arrayReduce('argMax', mapKeys(scores), mapValues(scores))) AS top_label
+            FROM verdicts FINAL
+            WHERE tenant = {{tenant:String}}
+              AND {period}
+        )
+    """  # noqa: S608 (see below)
+    if windows or by_author or history_arrays:
+        rows = f"""
+            SELECT *{"".join(", " + w for w in windows)}
+                   {"".join(", " + f for f in flags(by_author, history_arrays))}
+            FROM ({rows})
+        """  # noqa: S608 (see below)
+        carried += [w.split(" AS ")[-1] for w in windows]
+    if by_author or history_arrays:
+        rows = by_author_sql(rows, carried, by_author, history=history_arrays)
     # Names in this SQL come from the grammar ([a-z_][a-z0-9_]*); every literal is a parameter.
     # One level per step, so that each step reads columns of the one below: an alias used in
     # its own SELECT would be expanded in place, and a hundred rules would be written out
@@ -116,22 +156,7 @@ def backtest_sql(
             FROM (
                 SELECT event_id, author, toxic, top_label, decision, policy_decision,
                        {", ".join(conditions) or "toUInt8(0) AS h_none"}
-                FROM (
-                    SELECT *{"".join(", " + w for w in windows)}
-                    FROM (
-                        SELECT event_id, author, toxic, scores, lang, source, kind, item_id,
-                               spans, duplicate_of, context, decision,
-                               if(rules = '', decision,
-                                  JSONExtractString(rules, 'policy_decision')) AS policy_decision,
-                               intDiv(toUnixTimestamp64Milli(occurred_at), 10) AS ts,
-                               if(empty(scores), '',
-                                  arrayReduce('argMax', mapKeys(scores), mapValues(scores)))
-                                   AS top_label{labels}
-                        FROM verdicts FINAL
-                        WHERE tenant = {{tenant:String}}
-                          AND {period}
-                    )
-                )
+                FROM ({rows})
             )
         )
     """  # noqa: S608
@@ -153,12 +178,16 @@ def backtest(
     days: int = 7,
     mode: Literal["replace", "add"] = "replace",
     until: datetime | None = None,
+    arrays: bool = True,
 ) -> BacktestReport:
     """Run `source` over `tenant`'s verdicts of the last `days`, in one pass: the aggregates
     are grouped by (published decision, candidate decision, top label), a handful of groups,
     with a sum and a few examples per rule and a count per action. The period ends now, or at
-    `until` (a period of history already loaded). Raises `InvalidRules`, or `WarehouseError`."""
-    per_verdict, parameters, n = backtest_sql(source, mode, until=until is not None)
+    `until` (a period of history already loaded); `arrays`: see `backtest_sql`. Raises
+    `InvalidRules`, or `WarehouseError`."""
+    per_verdict, parameters, n = backtest_sql(
+        source, mode, until=until is not None, days=days, arrays=arrays
+    )
     parameters |= {"tenant": tenant, "days": days} | ({"until": until} if until else {})
     rules = parse(source).rules
     actions = _actions(rules)

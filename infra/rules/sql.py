@@ -28,26 +28,35 @@ COLUMNS = {
     "kind": "kind",
     "author": "author",
     "item_id": "item_id",
-    "spans": "length(spans)",
-    "duplicate": "isNotNull(duplicate_of)",
-    "context.items": "JSONExtractUInt(context, 'items')",
+    "spans": "f_spans",
+    "duplicate": "f_duplicate",
+    "context.items": "f_context_items",
     "author.items": "author_items",
     "author.harmful": "author_harmful",
     "author.harmful_share": "if(author_items = 0, 0, author_harmful / author_items)",
     "author.age": "author_age",
 }
+DERIVED = {
+    "f_spans": "length(spans)",
+    "f_duplicate": "isNotNull(duplicate_of)",
+    "f_context_items": "JSONExtractUInt(context, 'items')",
+}
+"""Columns computed from a verdict's own, once, before anything else: what reaches the window
+functions, or the per-author arrays, is then a few narrow columns rather than maps and JSON."""
+ROW_FIELDS = ("toxic", "lang", "source", "kind", "item_id")
 TICKS_PER_S = 100
 """`ts` counts hundredths of a second: ClickHouse takes a RANGE frame's offset as a 32-bit
 integer, and 30 days in milliseconds would not fit."""
-_HISTORY = AUTHOR_HISTORY_DAYS * 86_400 * TICKS_PER_S
+HISTORY_TICKS = AUTHOR_HISTORY_DAYS * 86_400 * TICKS_PER_S
 HISTORY_COLUMNS = (
-    f"count() OVER (PARTITION BY author ORDER BY ts RANGE BETWEEN {_HISTORY} PRECEDING AND "
-    "CURRENT ROW) AS author_items",
+    f"count() OVER (PARTITION BY author ORDER BY ts RANGE BETWEEN {HISTORY_TICKS} PRECEDING "
+    "AND CURRENT ROW) AS author_items",
     f"countIf(policy_decision != 'approve') OVER (PARTITION BY author ORDER BY ts RANGE BETWEEN "
-    f"{_HISTORY} PRECEDING AND CURRENT ROW) AS author_harmful",
-    f"(ts - min(ts) OVER (PARTITION BY author ORDER BY ts RANGE BETWEEN {_HISTORY} PRECEDING "
-    f"AND CURRENT ROW)) / {TICKS_PER_S} AS author_age",
+    f"{HISTORY_TICKS} PRECEDING AND CURRENT ROW) AS author_harmful",
+    f"(ts - min(ts) OVER (PARTITION BY author ORDER BY ts RANGE BETWEEN {HISTORY_TICKS} "
+    f"PRECEDING AND CURRENT ROW)) / {TICKS_PER_S} AS author_age",
 )
+"""The author's history as window functions: for periods longer than the history's 30 days."""
 _FUNCTIONS = {"len": "lengthUTF8", "lower": "lowerUTF8", "abs": "abs", "min": "least",
               "max": "greatest"}  # fmt: skip
 _COMPARE = {"==": "=", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
@@ -62,6 +71,8 @@ class Translator:
     uses_history: bool = False
     labels: set[str] = field(default_factory=set)
     """Labels read: each is read out of the scores map once per verdict, as `s_<label>`."""
+    columns: set[str] = field(default_factory=set)
+    """Columns of the verdict read (`ROW_FIELDS`) or derived from it (`DERIVED`)."""
     _names: dict[tuple[str, Any], str] = field(default_factory=dict)
 
     def param(self, value: Any) -> str:
@@ -105,7 +116,10 @@ class Translator:
             )  # fmt: skip
         if path.startswith("author."):
             self.uses_history = True
-        return COLUMNS[path]
+        column = COLUMNS[path]
+        if column in DERIVED or column in ROW_FIELDS:
+            self.columns.add(column)
+        return column
 
     def op(self, e: Op) -> str:  # noqa: PLR0911 (one per operator)
         args = [self.expr(a) for a in e.args]
@@ -133,12 +147,36 @@ class Translator:
     def label_columns(self) -> list[str]:
         return [f"scores[{self.param(label)}] AS s_{label}" for label in sorted(self.labels)]
 
-    def counter(self, c: CounterNode) -> str:
+    def row_columns(self) -> list[str]:
+        """What the rules read of each verdict, beyond the columns every backtest reads."""
+        row = [c for c in ROW_FIELDS if c in self.columns]
+        derived = [f"{DERIVED[c]} AS {c}" for c in sorted(self.columns & DERIVED.keys())]
+        return row + derived + self.label_columns()
+
+    def counter(self, c: CounterNode) -> CounterSQL:
         key = self.expr(c.key)
         where = self.expr(c.where) if c.where is not None else "1"
         # The engine counts (t - window, t]; a RANGE frame includes its start: one tick less.
-        ticks = max(0, round(c.window * TICKS_PER_S) - 1)
+        ticks = max(1, round(c.window * TICKS_PER_S))
+        by_author = isinstance(c.key, Field) and c.key.path == "author"
+        return CounterSQL(c.name, key, where, ticks, by_author)
+
+
+@dataclass(frozen=True)
+class CounterSQL:
+    """A counter's parts in SQL: it counts the rows with the same `key` where `where` holds,
+    in the `ticks` up to a row's own time (`(ts - ticks, ts]`, rows of the same time included)."""
+
+    name: str
+    key: str
+    where: str
+    ticks: int
+    by_author: bool
+
+    def window(self) -> str:
+        """As a window function over the rows (a RANGE frame includes its start: one tick less)."""
         return (
-            f"if(toString({key}) = '', 0, countIf({where}) OVER (PARTITION BY toString({key}) "
-            f"ORDER BY ts RANGE BETWEEN {ticks} PRECEDING AND CURRENT ROW)) AS c_{c.name}"
+            f"if(toString({self.key}) = '', 0, countIf({self.where}) OVER (PARTITION BY "
+            f"toString({self.key}) ORDER BY ts RANGE BETWEEN {self.ticks - 1} PRECEDING AND "
+            f"CURRENT ROW)) AS c_{self.name}"
         )
