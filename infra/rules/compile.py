@@ -21,6 +21,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from infra.errors import InvalidRules, RuleProblem
+from infra.rules.closures import (
+    arithmetic,
+    compare,
+    lower_once,
+    scores_arithmetic,
+    text_match,
+)
 from infra.rules.fields import DEFAULTS, FIELDS, SCORES_PREFIX, Type, field_type
 from infra.rules.index import RuleIndex, guard_of
 from infra.rules.syntax import (
@@ -55,11 +62,7 @@ _COMPARE = {
 }  # fmt: skip
 
 
-def _divide(a: float, b: float) -> float:
-    return a / b if b else 0.0
-
-
-_ARITHMETIC = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": _divide}
+_ARITHMETIC = frozenset({"+", "-", "*", "/"})  # closures.arithmetic: dividing by zero gives 0
 _FUNCTIONS: dict[str, tuple[tuple[Type, ...], Type, Callable[..., Any]]] = {
     "len": ((Type.STRING,), Type.NUMBER, lambda s: float(len(s))),
     "lower": ((Type.STRING,), Type.STRING, str.casefold),
@@ -89,6 +92,7 @@ class CompiledRule:
     test: Test
     actions: tuple[Action, ...]
     decision: str | None  # the decision it sets, if any
+    labels: tuple[str, ...] = ()  # the labels it adds
 
     def fires(self, facts: Facts) -> bool:
         return bool(self.test(facts))
@@ -199,6 +203,7 @@ class _Checker:
         return CompiledRule(
             node.name, version_of(node.text), node.shadow, test, node.actions,
             decisions[0] if decisions else None,
+            tuple(a.value for a in node.actions if a.kind == "label"),
         )  # fmt: skip
 
     def condition(self, expr: Expr) -> Test:
@@ -271,6 +276,9 @@ class _Checker:
         args = [self._typed(a, w, where) for a, w in zip(expr.args, wants, strict=True)]
         if len(args) == 1:
             (a,) = args
+            (arg,) = expr.args
+            if expr.name == "lower" and isinstance(arg, Field) and field_type(arg.path):
+                return gives, lower_once(arg.path)  # often read by many rules of a set
             return gives, lambda f: fn(a(f))
         a, b = args
         return gives, lambda f: fn(a(f), b(f))
@@ -293,11 +301,18 @@ class _Checker:
             inner = self._typed(args[0], Type.NUMBER, "'-'")
             return Type.NUMBER, lambda f: -inner(f)
         if op in _ARITHMETIC:
-            return Type.NUMBER, _binary(
-                _ARITHMETIC[op], *(self._typed(a, Type.NUMBER, f"'{op}'") for a in args)
+            a, b = (self._typed(x, Type.NUMBER, f"'{op}'") for x in args)
+            left, right = args
+            constant = right.value if isinstance(right, Const) else None
+            fused = _scores_arithmetic(op, left, right)
+            return Type.NUMBER, fused or arithmetic(
+                op, a, b, constant if type(constant) is float else None
             )
         if op in ("contains", "startswith"):
             a, b = (self._typed(x, Type.STRING, f"'{op}'") for x in args)
+            right = args[1]
+            if isinstance(right, Const) and type(right.value) is str:
+                return Type.BOOL, text_match(op, a, right.value)
             fn = operator.contains if op == "contains" else str.startswith
             return Type.BOOL, _binary(fn, a, b)
         if op in ("in", "not_in"):
@@ -359,8 +374,21 @@ def _against_constant(  # noqa: PLR0911 (one closure per operator: the hot path)
         if op == ">":
             return lambda f: f["scores"].get(label, 0.0) > value
         return lambda f: f["scores"].get(label, 0.0) >= value
-    fn = _COMPARE[op]
+    special = compare(op, a, value)
+    if special is not None:
+        return special
+    fn = _COMPARE[op]  # pragma: no cover - every operator has its closure
     return lambda f: fn(a(f), value)
+
+
+def _scores_arithmetic(op: str, left: Expr, right: Expr) -> Test | None:
+    """`scores.a + scores.b` (or `-`, `*`) as one closure; None for another shape."""
+    if not (isinstance(left, Field) and isinstance(right, Field)):
+        return None
+    if not (left.path.startswith(SCORES_PREFIX) and right.path.startswith(SCORES_PREFIX)):
+        return None
+    a, b = (x.path.removeprefix(SCORES_PREFIX) for x in (left, right))
+    return scores_arithmetic(op, a, b)
 
 
 def _binary(fn: Callable[[Any, Any], Any], a: Test, b: Test) -> Test:
