@@ -29,7 +29,7 @@ from infra.rules.closures import (
     text_match,
 )
 from infra.rules.fields import DEFAULTS, FIELDS, SCORES_PREFIX, Type, field_type
-from infra.rules.index import RuleIndex, guard_of
+from infra.rules.index import Guard, RuleIndex, guard_of, rest_of
 from infra.rules.syntax import (
     Action,
     At,
@@ -107,13 +107,20 @@ class RuleSet:
     version: int = 0
     index: RuleIndex | None = None
     """Which rules to test for given facts (`index.py`); None: test every rule."""
+    rests: tuple[Test | None, ...] = ()
+    """With `index`: what to test of each rule the index gives (its guard holds): the rest of
+    its condition (None: nothing else), or the whole of it for a rule without a guard."""
 
     def evaluate(self, facts: Facts) -> list[CompiledRule]:
         """The rules that fire on `facts`, live and shadow, in the order written."""
         if self.index is None:
             return [rule for rule in self.rules if rule.test(facts)]
-        rules = self.rules
-        return [rules[i] for i in self.index.candidates(facts) if rules[i].test(facts)]
+        rules, rests = self.rules, self.rests
+        return [
+            rules[i]
+            for i in self.index.candidates(facts)
+            if (rest := rests[i]) is None or rest(facts)
+        ]
 
 
 EMPTY = RuleSet((), (), frozenset())
@@ -147,8 +154,24 @@ def compile_rules(source: str, version: int = 0) -> RuleSet:
             problems += _examples(rule, node, checker.counters)
     if problems:
         raise InvalidRules(sorted(problems, key=lambda p: (p.line, p.column)))
-    index = RuleIndex([guard_of(node.when) for node in program.rules])
-    return RuleSet(tuple(rules), tuple(counters), frozenset(checker.reads), version, index)
+    guards = [guard_of(node.when) for node in program.rules]
+    index = RuleIndex(guards, [rule.test for rule in rules])
+    rests = tuple(
+        rule.test if guard is None else _rest(node.when, guard, checker.counters)
+        for rule, node, guard in zip(rules, program.rules, guards, strict=True)
+    )
+    return RuleSet(tuple(rules), tuple(counters), frozenset(checker.reads), version, index, rests)
+
+
+def _rest(when: Expr, guard: Guard, counters: set[str]) -> Test | None:
+    """The condition `when` less its guard's term (None if nothing is left), compiled on its
+    own (the whole was checked already)."""
+    terms = rest_of(when, guard)
+    if not terms:
+        return None
+    checker = _Checker(counters)
+    tests = tuple(checker.condition(t) for t in terms)
+    return tests[0] if len(tests) == 1 else _all(tests)
 
 
 def _at(at: At, reason: str) -> RuleProblem:

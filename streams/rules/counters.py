@@ -106,25 +106,41 @@ class CounterStore:
         """Count `event` for `entity` at time `at` (once, whatever the deliveries) unless
         `count_it` is false, then return (events in `(at - window, at]`, the first one's time)."""
         with self._lock:
-            state = self._entity(entity)
-            times = state.times
-            if count_it and event not in state.events:
-                if times and at < times[-1]:
-                    state.insert(at, event)
-                else:  # in time order, as a stream mostly is
-                    times.append(at)
-                    state.ids.append(event)
-                    state.events.add(event)
-                pending = self._pending.get(entity)
-                if pending is None:
-                    self._pending[entity] = [(event, at)]
-                else:
-                    pending.append((event, at))
-                if times[0] < at - self.horizon:
-                    state.forget_before(at - self.horizon)
-            start = bisect.bisect_right(times, at - window)
-            end = len(times) if times and times[-1] <= at else bisect.bisect_right(times, at)
-            return end - start, (times[start] if start < end else None)
+            return self._observe(entity, event, at, window, count_it)
+
+    def observe_two(
+        self, first: Entity, second: Entity, event: str, at: float, window: float,
+        count_second: bool,
+    ) -> tuple[tuple[int, float | None], tuple[int, float | None]]:  # fmt: skip
+        """`observe` for two entities at once (the author's items and harmful items)."""
+        with self._lock:
+            return (
+                self._observe(first, event, at, window, True),
+                self._observe(second, event, at, window, count_second),
+            )
+
+    def _observe(
+        self, entity: Entity, event: str, at: float, window: float, count_it: bool
+    ) -> tuple[int, float | None]:
+        state = self._entity(entity)
+        times = state.times
+        if count_it and event not in state.events:
+            if times and at < times[-1]:
+                state.insert(at, event)
+            else:  # in time order, as a stream mostly is
+                times.append(at)
+                state.ids.append(event)
+                state.events.add(event)
+            pending = self._pending.get(entity)
+            if pending is None:
+                self._pending[entity] = [(event, at)]
+            else:
+                pending.append((event, at))
+            if times[0] < at - self.horizon:
+                state.forget_before(at - self.horizon)
+        start = bisect.bisect_right(times, at - window)
+        end = len(times) if times and times[-1] <= at else bisect.bisect_right(times, at)
+        return end - start, (times[start] if start < end else None)
 
     def _entity(self, entity: Entity) -> _Entity:
         state = self._memory.get(entity)

@@ -117,12 +117,10 @@ class RuleEngine:
     def _history(self, facts: Facts, verdict: Verdict) -> None:
         at = verdict.occurred_at.timestamp()
         event = verdict.event_id
-        items, first = self.counters.observe(
-            (verdict.tenant, "author.items", verdict.author), event, at, _HISTORY_S
-        )
-        harmful, _ = self.counters.observe(
-            (verdict.tenant, "author.harmful", verdict.author), event, at, _HISTORY_S,
-            count_it=verdict.decision is not Decision.APPROVE,
+        (items, first), (harmful, _) = self.counters.observe_two(
+            (verdict.tenant, "author.items", verdict.author),
+            (verdict.tenant, "author.harmful", verdict.author),
+            event, at, _HISTORY_S, verdict.decision is not Decision.APPROVE,
         )  # fmt: skip
         facts["author.items"] = float(items)
         facts["author.harmful"] = float(harmful)
