@@ -99,10 +99,20 @@ def backtest_sql(
     tr = Translator({c.name for c in program.counters})
     period = _UNTIL if until else _SINCE_NOW
     counters = [tr.counter(c) for c in program.counters]
+    by_author = [c for c in counters if c.by_author] if arrays else []
+    history_arrays = (
+        arrays
+        and days is not None
+        and days <= AUTHOR_HISTORY_DAYS
+        and any(tr.by_author(r.when) for r in program.rules)
+    )
+    if by_author or history_arrays:
+        tr.hoisted = {}  # the conditions' parts that need no counting, before the arrays
     hits = [f"h{i}" for i in range(len(program.rules))]
     conditions = [
         f"toUInt8({tr.expr(r.when)}) AS {h}" for r, h in zip(program.rules, hits, strict=True)
     ]
+    history_arrays = history_arrays and tr.uses_history
     if mode == "replace":
         new_rules = _decision_sql(list(program.rules), hits, "policy_decision")
         new = "new_rules"
@@ -116,12 +126,14 @@ def backtest_sql(
     # so that what is sorted or grouped below is a few plain columns.
     row = ["event_id", "toxic", "top_label", "decision", "policy_decision"]
     row += [c for c in tr.row_columns() if c not in row]
-    carried = [c.split(" AS ")[-1] for c in row]
-    by_author = [c for c in counters if c.by_author] if arrays else []
-    history_arrays = arrays and tr.uses_history and days is not None and days <= AUTHOR_HISTORY_DAYS
     windows = [c.window() for c in counters if c not in by_author]
     if tr.uses_history and not history_arrays:
         windows += HISTORY_COLUMNS
+    hoisted = [f"{sql} AS {name}" for sql, name in (tr.hoisted or {}).items()]
+    if tr.hoisted is None:
+        carried = [c.split(" AS ")[-1] for c in row]
+    else:  # the rules read the parts computed per verdict, not the columns they came from
+        carried = [*row[:5], *(n for n in tr.hoisted.values() if n not in tr.flags)]
     rows = f"""
         SELECT author, ts, {", ".join(row)}
         FROM (
@@ -135,15 +147,13 @@ def backtest_sql(
               AND {period}
         )
     """  # noqa: S608 (see below)
-    if windows or by_author or history_arrays:
-        rows = f"""
-            SELECT *{"".join(", " + w for w in windows)}
-                   {"".join(", " + f for f in flags(by_author, history_arrays))}
-            FROM ({rows})
-        """  # noqa: S608 (see below)
+    extra = [*windows, *hoisted, *flags(by_author, history_arrays)]
+    if extra:
+        rows = f"SELECT *, {', '.join(extra)} FROM ({rows})"  # noqa: S608 (see below)
         carried += [w.split(" AS ")[-1] for w in windows]
     if by_author or history_arrays:
-        rows = by_author_sql(rows, carried, by_author, history=history_arrays)
+        bits = sorted(tr.flags, key=lambda n: int(n[1:]))
+        rows = by_author_sql(rows, carried, by_author, history=history_arrays, bits=bits)
     # Names in this SQL come from the grammar ([a-z_][a-z0-9_]*); every literal is a parameter.
     # One level per step, so that each step reads columns of the one below: an alias used in
     # its own SELECT would be expanded in place, and a hundred rules would be written out

@@ -39,11 +39,32 @@ def flags(counters: Sequence[CounterSQL], history: bool) -> list[str]:
 
 
 def by_author_sql(
-    rows: str, carried: Sequence[str], counters: Sequence[CounterSQL], *, history: bool
+    rows: str,
+    carried: Sequence[str],
+    counters: Sequence[CounterSQL],
+    *,
+    history: bool,
+    bits: Sequence[str] = (),
 ) -> str:
-    """`rows` (a query with `author`, `ts`, the `carried` columns and `flags()`) again, one row
-    per verdict with the `carried` columns, `c_<name>` for each counter and, if `history`, the
-    author's history (`HISTORY`)."""
+    """`rows` (a query with `author`, `ts`, the `carried` columns, the `bits` and `flags()`)
+    again, one row per verdict with the `carried` columns, the `bits`, `c_<name>` for each
+    counter and, if `history`, the author's history (`HISTORY`). `bits`: columns of 0 or 1,
+    carried 64 to a number (a hundred rules' worth of them are then two arrays, not a hundred)."""
+    packs = [bits[i : i + 64] for i in range(0, len(bits), 64)]
+    packed = [
+        "bitOr(" * (len(pack) - 1)
+        + ", ".join(
+            [f"toUInt64({pack[0]} != 0)"]
+            + [f"bitShiftLeft(toUInt64({b} != 0), {k}))" for k, b in enumerate(pack) if k]
+        )
+        + f" AS bits{n}"
+        for n, pack in enumerate(packs)
+    ]
+    rows = f"SELECT *, {', '.join(packed)} FROM ({rows})" if packed else rows  # noqa: S608
+    carried = [*carried, *(f"bits{n}" for n in range(len(packs)))]
+    unpacked = [
+        f"bitTest(bits{n}, {k}) AS {b}" for n, pack in enumerate(packs) for k, b in enumerate(pack)
+    ]
     grouped = ", ".join(
         f"groupArray({c}) AS a_{c}"
         for c in [*carried, *(f"w_{c.name}" for c in counters), *([HARMFUL] if history else [])]
@@ -79,7 +100,7 @@ def by_author_sql(
     unfold = [f"a_{c} AS {c}" for c in carried] + [
         f"arraySort((n, i) -> i, s_{name}, p) AS u_{name}" for name in computed
     ]
-    out = [*carried]
+    out = [*carried, *unpacked]
     out += [f"if(author = '', 0, u_c_{c.name}) AS c_{c.name}" for c in counters]
     if history:
         out += ["u_author_items AS author_items", "u_author_harmful AS author_harmful",

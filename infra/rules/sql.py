@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from infra.errors import InvalidRules, RuleProblem
-from infra.rules.fields import AUTHOR_HISTORY_DAYS, SCORES_PREFIX
+from infra.rules.fields import AUTHOR_HISTORY_DAYS, SCORES_PREFIX, Type, field_type
 from infra.rules.syntax import Call, Const, CounterNode, Expr, Field, Op
 
 NOT_STORED = frozenset({"text", "url", "content_hash"})
@@ -62,6 +62,15 @@ _FUNCTIONS = {"len": "lengthUTF8", "lower": "lowerUTF8", "abs": "abs", "min": "l
 _COMPARE = {"==": "=", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 
 
+_BOOLEAN_OPS = frozenset({"and", "or", "not", "in", "not_in", "contains", "startswith", *_COMPARE})
+
+
+def _is_bool(e: Expr) -> bool:
+    if isinstance(e, Op):
+        return e.op in _BOOLEAN_OPS
+    return isinstance(e, Field) and field_type(e.path) is Type.BOOL
+
+
 @dataclass
 class Translator:
     """Collects the parameters of the SQL it writes (`p0`, `p1`, …)."""
@@ -73,7 +82,15 @@ class Translator:
     """Labels read: each is read out of the scores map once per verdict, as `s_<label>`."""
     columns: set[str] = field(default_factory=set)
     """Columns of the verdict read (`ROW_FIELDS`) or derived from it (`DERIVED`)."""
+    hoisted: dict[str, str] | None = None
+    """When set (SQL → column): each largest part of a condition that reads neither a counter
+    nor the author's history becomes a column `r<k>`, computed per verdict before the verdicts
+    are grouped by author; what the arrays carry is then its number or 0/1, not the strings it
+    reads, and a part repeated across rules is one column."""
+    flags: set[str] = field(default_factory=set)
+    """Hoisted columns that are true or false (the others are numbers)."""
     _names: dict[tuple[str, Any], str] = field(default_factory=dict)
+    _hoisting: bool = False
 
     def param(self, value: Any) -> str:
         """One parameter per distinct literal: the same term in many rules (`lang in ["en"]`,
@@ -86,6 +103,28 @@ class Translator:
         return f"{{{name}:{kind}}}"
 
     def expr(self, e: Expr) -> str:
+        if self.hoisted is None or self._hoisting or isinstance(e, Const) or self.by_author(e):
+            return self._expr(e)
+        self._hoisting = True  # its parts are in it
+        try:
+            sql = self._expr(e)
+        finally:
+            self._hoisting = False
+        name = self.hoisted.setdefault(sql, f"r{len(self.hoisted)}")
+        if _is_bool(e):
+            self.flags.add(name)
+        return name
+
+    def by_author(self, e: Expr) -> bool:
+        """Whether `e` reads a counter or the author's history (counted per author)."""
+        match e:
+            case Field(path=path):
+                return path in self.counters or path.startswith("author.")
+            case Call(args=args) | Op(args=args):
+                return any(self.by_author(a) for a in args)
+        return False
+
+    def _expr(self, e: Expr) -> str:
         match e:
             case Const(value=tuple() as values):
                 if not values:
