@@ -4,8 +4,9 @@ stored verdicts.
 Evaluation: a rule set of `--rules` rules (thresholds on labels, language and source lists,
 arithmetic, text matches, counters and the author's history) applied by the worker's engine to
 synthetic verdicts on one thread, so on one core; counters in memory, flushed every `BATCH`
-events as a worker flushes after each batch. Backtest: `--verdicts` synthetic verdicts written into an embedded ClickHouse of its own
-(a temporary folder, or `--dir`, reused when it holds them already), then the same kind of rule
+events as a worker flushes after each batch. Backtest: `--verdicts` synthetic verdicts written
+into an embedded ClickHouse of its own (a temporary folder, or `--dir`, reused when it holds
+them already), then the same kind of rule
 set (less the text matches, which verdicts do not store) backtested over all of them, with and
 without counters.
 """

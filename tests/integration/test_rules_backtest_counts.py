@@ -34,6 +34,8 @@ rule newcomer: when author.age < 600 and toxic > 0.5 then review
 rule busy_source: when per_source >= 6 and lang in ["en", "fr"] then review
 rule insults: when scores.insult > 0.7 or (spans >= 1 and toxic > 0.8) then reject
 shadow rule watch: when decision == "review" and author.items > 5 then reject
+rule weighted: when toxic * author.items > 6 and source != "x" then review
+rule either: when spans >= 1 or author.age > 7200 then label "seen"
 """
 
 
