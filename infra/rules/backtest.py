@@ -87,9 +87,10 @@ def backtest_sql(
     until: bool = False,
     days: int | None = None,
     arrays: bool = True,
-) -> tuple[str, dict[str, Any], int]:
+) -> tuple[str, dict[str, Any], int, bool]:
     """The per-verdict query (event_id, author, toxic, top_label, decision, new_decision, hits)
-    of `source`, its parameters, and the number of rules. The period is the `days` before now,
+    of `source`, its parameters, the number of rules, and whether `event_id` is its 64-bit hash
+    (`cityHash64`: when counted per author, see `_found_back`). The period is the `days` before now,
     or before the parameter `until` if `until`. With `arrays`, the counters by author are
     counted per author over arrays (`by_author.py`), and so is the author's history when the
     period (`days`) is at most the history's 30 days; the other counts are window functions.
@@ -137,8 +138,7 @@ def backtest_sql(
     rows = f"""
         SELECT author, ts, {", ".join(row)}
         FROM (
-            SELECT *, if(rules = '', decision,
-                         JSONExtractString(rules, 'policy_decision')) AS policy_decision,
+            SELECT *, {_POLICY_DECISION} AS policy_decision,
                    intDiv(toUnixTimestamp64Milli(occurred_at), 10) AS ts,
                    if(empty(scores), '',
                       arrayReduce('argMax', mapKeys(scores), mapValues(scores))) AS top_label
@@ -153,7 +153,16 @@ def backtest_sql(
         carried += [w.split(" AS ")[-1] for w in windows]
     if by_author or history_arrays:
         bits = sorted(tr.flags, key=lambda n: int(n[1:]))
-        rows = by_author_sql(rows, carried, by_author, history=history_arrays, bits=bits)
+        every = f"FROM verdicts WHERE tenant = {{tenant:String}} AND {period}"
+        codes = {  # every value of the period (a few), for what crosses the arrays as strings
+            "decision": f"(SELECT groupUniqArray(decision) {every})",
+            "policy_decision": f"(SELECT groupUniqArray({_POLICY_DECISION}) {every})",
+            "top_label": f"(SELECT groupUniqArrayArray(mapKeys(scores)) {every})",
+        }
+        rows = by_author_sql(
+            rows, carried, by_author, history=history_arrays, bits=bits, codes=codes,
+            hashed=["event_id"],
+        )  # fmt: skip
     # Names in this SQL come from the grammar ([a-z_][a-z0-9_]*); every literal is a parameter.
     # One level per step, so that each step reads columns of the one below: an alias used in
     # its own SELECT would be expanded in place, and a hundred rules would be written out
@@ -170,9 +179,10 @@ def backtest_sql(
             )
         )
     """  # noqa: S608
-    return sql, tr.parameters, len(program.rules)
+    return sql, tr.parameters, len(program.rules), bool(by_author or history_arrays)
 
 
+_POLICY_DECISION = "if(rules = '', decision, JSONExtractString(rules, 'policy_decision'))"
 _SINCE_NOW = "occurred_at >= now64(3) - toIntervalDay({days:UInt32})"
 _UNTIL = (
     "occurred_at > {until:DateTime64(3, 'UTC')} - toIntervalDay({days:UInt32}) "
@@ -195,7 +205,7 @@ def backtest(
     with a sum and a few examples per rule and a count per action. The period ends now, or at
     `until` (a period of history already loaded); `arrays`: see `backtest_sql`. Raises
     `InvalidRules`, or `WarehouseError`."""
-    per_verdict, parameters, n = backtest_sql(
+    per_verdict, parameters, n, hashed = backtest_sql(
         source, mode, until=until is not None, days=days, arrays=arrays
     )
     parameters |= {"tenant": tenant, "days": days} | ({"until": until} if until else {})
@@ -218,8 +228,36 @@ def backtest(
         f"FROM ({per_verdict}) GROUP BY decision, new_decision, top_label",
         parameters,
     )
+    if hashed:
+        _found_back(warehouse, groups, n, parameters, period=_UNTIL if until else _SINCE_NOW)
     seconds = time.perf_counter() - started
     return _report(rules, list(actions), groups, days, mode, seconds)
+
+
+def _found_back(
+    warehouse: Warehouse,
+    groups: list[dict[str, Any]],
+    n: int,
+    parameters: dict[str, Any],
+    *,
+    period: str,
+) -> None:
+    """The examples' event ids in place of their hashes: looked up among their authors'
+    verdicts of the period (a few hundred at most, by the author index)."""
+    wanted = {(a, h) for g in groups for i in range(n) for h, a, _ in g[f"x{i}"]}
+    if not wanted:
+        return
+    found = warehouse.rows(
+        "SELECT DISTINCT author, cityHash64(event_id) AS h, event_id FROM verdicts "  # noqa: S608
+        f"WHERE tenant = {{tenant:String}} AND {period} AND author IN {{authors:Array(String)}} "
+        "AND cityHash64(event_id) IN {hashes:Array(UInt64)}",
+        parameters | {"authors": sorted({a for a, _ in wanted}),
+                      "hashes": sorted({h for _, h in wanted})},
+    )  # fmt: skip
+    ids = {(r["author"], r["h"]): r["event_id"] for r in found}
+    for g in groups:  # (one erased meanwhile is no longer an example)
+        for i in range(n):
+            g[f"x{i}"] = [(ids[(a, h)], a, toxic) for h, a, toxic in g[f"x{i}"] if (a, h) in ids]
 
 
 def _actions(rules: tuple[RuleNode, ...]) -> dict[str, list[int]]:

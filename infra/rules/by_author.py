@@ -21,7 +21,7 @@ reorders by `arraySort(f, values, keys)`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from infra.rules.sql import TICKS_PER_S, CounterSQL
 
@@ -45,11 +45,20 @@ def by_author_sql(
     *,
     history: bool,
     bits: Sequence[str] = (),
+    codes: Mapping[str, str] | None = None,
+    hashed: Sequence[str] = (),
 ) -> str:
     """`rows` (a query with `author`, `ts`, the `carried` columns, the `bits` and `flags()`)
     again, one row per verdict with the `carried` columns, the `bits`, `c_<name>` for each
     counter and, if `history`, the author's history (`HISTORY`). `bits`: columns of 0 or 1,
-    carried 64 to a number (a hundred rules' worth of them are then two arrays, not a hundred)."""
+    carried 64 to a number (a hundred rules' worth of them are then two arrays, not a hundred).
+    `codes`: string columns → an array of every value they take (SQL); each crosses as its place
+    in that array, a number, and is read back from it (a string per verdict costs a second of
+    CPU per 10M verdicts through the arrays). `hashed`: string columns that cross, and come
+    back, as their 64-bit hash (the event id: the few examples are found back by it)."""
+    codes = codes or {}
+    coded = [f"indexOf({values}, {c}) AS k_{c}" for c, values in codes.items()]
+    coded += [f"cityHash64({c}) AS k_{c}" for c in hashed]
     packs = [bits[i : i + 64] for i in range(0, len(bits), 64)]
     packed = [
         "bitOr(" * (len(pack) - 1)
@@ -60,8 +69,14 @@ def by_author_sql(
         + f" AS bits{n}"
         for n, pack in enumerate(packs)
     ]
-    rows = f"SELECT *, {', '.join(packed)} FROM ({rows})" if packed else rows  # noqa: S608
-    carried = [*carried, *(f"bits{n}" for n in range(len(packs)))]
+    if packed or coded:
+        rows = f"SELECT *, {', '.join([*packed, *coded])} FROM ({rows})"  # noqa: S608
+    decoded = [f"{values}[k_{c}] AS {c}" for c, values in codes.items()]
+    decoded += [f"k_{c} AS {c}" for c in hashed]
+    carried = [
+        *(f"k_{c}" if c in codes or c in hashed else c for c in carried),
+        *(f"bits{n}" for n in range(len(packs))),
+    ]
     unpacked = [
         f"bitTest(bits{n}, {k}) AS {b}" for n, pack in enumerate(packs) for k, b in enumerate(pack)
     ]
@@ -100,7 +115,7 @@ def by_author_sql(
     unfold = [f"a_{c} AS {c}" for c in carried] + [
         f"arraySort((n, i) -> i, s_{name}, p) AS u_{name}" for name in computed
     ]
-    out = [*carried, *unpacked]
+    out = [*(c for c in carried if not c.startswith("k_")), *decoded, *unpacked]
     out += [f"if(author = '', 0, u_c_{c.name}) AS c_{c.name}" for c in counters]
     if history:
         out += ["u_author_items AS author_items", "u_author_harmful AS author_harmful",
