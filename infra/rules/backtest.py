@@ -16,14 +16,14 @@ from __future__ import annotations
 import time
 from collections import Counter, defaultdict
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, Field
 
 from infra.rules.by_author import by_author_sql, flags
 from infra.rules.compile import compile_rules
 from infra.rules.fields import AUTHOR_HISTORY_DAYS
-from infra.rules.sql import HISTORY_COLUMNS, Translator
+from infra.rules.sql import HISTORY_COLUMNS, CounterSQL, Translator
 from infra.rules.syntax import RuleNode, parse
 from infra.warehouse.client import Warehouse
 
@@ -66,8 +66,9 @@ class BacktestReport(BaseModel):
     seconds: float = Field(description="Time the warehouse took.")
 
 
-def _decision_sql(rules: list[RuleNode], hit: list[str], base: str) -> str:
-    """The severest decision the live rules that fired name, else `base`."""
+def _decision_sql(rules: list[RuleNode], hit: list[str], values: dict[str, str], base: str) -> str:
+    """The severest decision the live rules that fired name (as `values` writes it), else
+    `base`."""
     branches = []
     for decision in ("reject", "review", "approve"):
         naming = [
@@ -76,7 +77,7 @@ def _decision_sql(rules: list[RuleNode], hit: list[str], base: str) -> str:
             if not r.shadow and any(a.kind == "decision" and a.value == decision for a in r.actions)
         ]
         if naming:
-            branches.append(f"({' OR '.join(naming)}), '{decision}'")
+            branches.append(f"({' OR '.join(naming)}), {values[decision]}")
     return f"multiIf({', '.join(branches)}, {base})" if branches else base
 
 
@@ -87,16 +88,15 @@ def backtest_sql(
     until: bool = False,
     days: int | None = None,
     arrays: bool = True,
-) -> tuple[str, dict[str, Any], int, bool]:
-    """The per-verdict query (event_id, author, toxic, top_label, decision, new_decision, hits)
-    of `source`, its parameters, the number of rules, and whether `event_id` is its 64-bit hash
-    (`cityHash64`: when counted per author, see `_found_back`). The period is the `days` before now,
+) -> BacktestQuery:
+    """The per-verdict query of `source` (`BacktestQuery`). The period is the `days` before now,
     or before the parameter `until` if `until`. With `arrays`, the counters by author are
     counted per author over arrays (`by_author.py`), and so is the author's history when the
     period (`days`) is at most the history's 30 days; the other counts are window functions.
     Without, every count is (the same counts, slower). Raises `InvalidRules`."""
     compile_rules(source)  # the same checks and examples as a save
     program = parse(source)
+    rules = list(program.rules)
     tr = Translator({c.name for c in program.counters})
     period = _UNTIL if until else _SINCE_NOW
     counters = [tr.counter(c) for c in program.counters]
@@ -105,37 +105,105 @@ def backtest_sql(
         arrays
         and days is not None
         and days <= AUTHOR_HISTORY_DAYS
-        and any(tr.by_author(r.when) for r in program.rules)
+        and any(tr.by_author(r.when) for r in rules)
     )
     if by_author or history_arrays:
         tr.hoisted = {}  # the conditions' parts that need no counting, before the arrays
-    hits = [f"h{i}" for i in range(len(program.rules))]
-    conditions = [
-        f"toUInt8({tr.expr(r.when)}) AS {h}" for r, h in zip(program.rules, hits, strict=True)
-    ]
+    hits = [f"h{i}" for i in range(len(rules))]
+    conditions = [f"toUInt8({tr.expr(r.when)}) AS {h}" for r, h in zip(rules, hits, strict=True)]
     history_arrays = history_arrays and tr.uses_history
-    if mode == "replace":
-        new_rules = _decision_sql(list(program.rules), hits, "policy_decision")
-        new = "new_rules"
-    else:  # the severer of the published decision and the candidate's
-        new_rules = _decision_sql(list(program.rules), hits, "''")
-        new = (
-            "multiIf(decision = 'reject' OR new_rules = 'reject', 'reject', "
-            "decision = 'review' OR new_rules = 'review', 'review', decision)"
+    coded = bool(by_author or history_arrays)
+    narrow = _rows(tr, counters, by_author, period, history=history_arrays)
+    if coded:  # decisions and top labels as their places among the period's values
+        every = f"FROM verdicts WHERE tenant = {{tenant:String}} AND {period}"
+        codes = {  # every value of the period (a few)
+            "decision": f"(SELECT groupUniqArray(decision) {every})",
+            "policy_decision": f"(SELECT groupUniqArray({_POLICY_DECISION}) {every})",
+            "top_label": f"(SELECT groupUniqArrayArray(mapKeys(scores)) {every})",
+        }
+        rows = by_author_sql(
+            narrow.sql, narrow.carried, by_author, history=history_arrays, bits=narrow.bits,
+            codes=codes, hashed=["event_id"], decode=False,
+        )  # fmt: skip
+        columns = "k_top_label AS top_label, k_decision AS decision, k_policy_decision AS policy"
+        rule_code = _decision_sql(rules, hits, {"reject": "3", "review": "2", "approve": "1"}, "0")
+        # replace: the rules' decision (negative), or the policy's place; add: the rules' code
+        new = "if(new_rules = 0, toInt64(policy), -toInt64(new_rules))"
+        new = new if mode == "replace" else "toInt64(new_rules)"
+        published = f"{codes['decision']}[g_decision]"
+        decode = {
+            "decision": published,
+            "top_label": f"{codes['top_label']}[g_top]",
+            "new_decision": (
+                f"if(g_new < 0, ['approve', 'review', 'reject'][-g_new], "
+                f"{codes['policy_decision']}[g_new])"
+                if mode == "replace"
+                else f"multiIf({published} = 'reject' OR g_new = 3, 'reject', "
+                f"{published} = 'review' OR g_new = 2, 'review', {published})"
+            ),
+        }
+    else:
+        rows = narrow.sql
+        columns = "top_label, decision, policy_decision AS policy"
+        decisions = {d: f"'{d}'" for d in ("reject", "review", "approve")}
+        if mode == "replace":
+            rule_code = _decision_sql(rules, hits, decisions, "policy")
+            new = "new_rules"
+        else:  # the severer of the published decision and the candidate's
+            rule_code = _decision_sql(rules, hits, decisions, "''")
+            new = (
+                "multiIf(decision = 'reject' OR new_rules = 'reject', 'reject', "
+                "decision = 'review' OR new_rules = 'review', 'review', decision)"
+            )
+        decode = {"decision": "g_decision", "new_decision": "g_new", "top_label": "g_top"}
+    # Names in this SQL come from the grammar ([a-z_][a-z0-9_]*); every literal is a parameter.
+    # One level per step, so that each step reads columns of the one below: an alias used in
+    # its own SELECT would be expanded in place, and a hundred rules would be written out
+    # hundreds of times over.
+    sql = f"""
+        SELECT event_id, author, toxic, top_label AS g_top, decision AS g_decision,
+               {new} AS g_new {"".join(", " + h for h in hits)}
+        FROM (
+            SELECT *, {rule_code} AS new_rules
+            FROM (
+                SELECT event_id, author, toxic, {columns},
+                       {", ".join(conditions) or "toUInt8(0) AS h_none"}
+                FROM ({rows})
+            )
         )
-    # Each verdict narrowed first to what the rules read (the scores map read once per label),
-    # so that what is sorted or grouped below is a few plain columns.
+    """  # noqa: S608
+    return BacktestQuery(sql, tr.parameters, len(rules), coded, decode)
+
+
+class _Rows(NamedTuple):
+    sql: str
+    carried: list[str]
+    bits: list[str]
+
+
+def _rows(
+    tr: Translator,
+    counters: list[CounterSQL],
+    by_author: list[CounterSQL],
+    period: str,
+    *,
+    history: bool,
+) -> _Rows:
+    """Each verdict of the period narrowed first to what the rules read (the scores map read
+    once per label), with its window counts, and for the per-author arrays the parts computed
+    per verdict and the flags to count: what is sorted or grouped next is a few plain columns.
+    `carried`: the columns the arrays carry (the others are read before them)."""
     row = ["event_id", "toxic", "top_label", "decision", "policy_decision"]
     row += [c for c in tr.row_columns() if c not in row]
     windows = [c.window() for c in counters if c not in by_author]
-    if tr.uses_history and not history_arrays:
+    if tr.uses_history and not history:
         windows += HISTORY_COLUMNS
     hoisted = [f"{sql} AS {name}" for sql, name in (tr.hoisted or {}).items()]
     if tr.hoisted is None:
         carried = [c.split(" AS ")[-1] for c in row]
     else:  # the rules read the parts computed per verdict, not the columns they came from
         carried = [*row[:5], *(n for n in tr.hoisted.values() if n not in tr.flags)]
-    rows = f"""
+    sql = f"""
         SELECT author, ts, {", ".join(row)}
         FROM (
             SELECT *, {_POLICY_DECISION} AS policy_decision,
@@ -146,40 +214,25 @@ def backtest_sql(
             WHERE tenant = {{tenant:String}}
               AND {period}
         )
-    """  # noqa: S608 (see below)
-    extra = [*windows, *hoisted, *flags(by_author, history_arrays)]
+    """  # noqa: S608 (names from the grammar, literals as parameters)
+    extra = [*windows, *hoisted, *flags(by_author, history)]
     if extra:
-        rows = f"SELECT *, {', '.join(extra)} FROM ({rows})"  # noqa: S608 (see below)
+        sql = f"SELECT *, {', '.join(extra)} FROM ({sql})"  # noqa: S608 (as above)
         carried += [w.split(" AS ")[-1] for w in windows]
-    if by_author or history_arrays:
-        bits = sorted(tr.flags, key=lambda n: int(n[1:]))
-        every = f"FROM verdicts WHERE tenant = {{tenant:String}} AND {period}"
-        codes = {  # every value of the period (a few), for what crosses the arrays as strings
-            "decision": f"(SELECT groupUniqArray(decision) {every})",
-            "policy_decision": f"(SELECT groupUniqArray({_POLICY_DECISION}) {every})",
-            "top_label": f"(SELECT groupUniqArrayArray(mapKeys(scores)) {every})",
-        }
-        rows = by_author_sql(
-            rows, carried, by_author, history=history_arrays, bits=bits, codes=codes,
-            hashed=["event_id"],
-        )  # fmt: skip
-    # Names in this SQL come from the grammar ([a-z_][a-z0-9_]*); every literal is a parameter.
-    # One level per step, so that each step reads columns of the one below: an alias used in
-    # its own SELECT would be expanded in place, and a hundred rules would be written out
-    # hundreds of times over.
-    sql = f"""
-        SELECT event_id, author, toxic, top_label, decision, {new} AS new_decision
-               {"".join(", " + h for h in hits)}
-        FROM (
-            SELECT *, {new_rules} AS new_rules
-            FROM (
-                SELECT event_id, author, toxic, top_label, decision, policy_decision,
-                       {", ".join(conditions) or "toUInt8(0) AS h_none"}
-                FROM ({rows})
-            )
-        )
-    """  # noqa: S608
-    return sql, tr.parameters, len(program.rules), bool(by_author or history_arrays)
+    return _Rows(sql, carried, sorted(tr.flags, key=lambda n: int(n[1:])))
+
+
+class BacktestQuery(NamedTuple):
+    """The per-verdict query: `event_id`, `author`, `toxic`, a column per rule (`h<i>`, 0 or 1),
+    and the group columns `g_decision`, `g_new`, `g_top`, which `decode` turns into the decision
+    as published, the candidate's and the top label (expressions of those columns)."""
+
+    sql: str
+    parameters: dict[str, Any]
+    rules: int
+    hashed: bool
+    """`event_id` is the id's 64-bit hash (`cityHash64`; see `_found_back`)."""
+    decode: dict[str, str]
 
 
 _POLICY_DECISION = "if(rules = '', decision, JSONExtractString(rules, 'policy_decision'))"
@@ -205,9 +258,8 @@ def backtest(
     with a sum and a few examples per rule and a count per action. The period ends now, or at
     `until` (a period of history already loaded); `arrays`: see `backtest_sql`. Raises
     `InvalidRules`, or `WarehouseError`."""
-    per_verdict, parameters, n, hashed = backtest_sql(
-        source, mode, until=until is not None, days=days, arrays=arrays
-    )
+    query = backtest_sql(source, mode, until=until is not None, days=days, arrays=arrays)
+    per_verdict, parameters, n, decode = query.sql, query.parameters, query.rules, query.decode
     parameters |= {"tenant": tenant, "days": days} | ({"until": until} if until else {})
     rules = parse(source).rules
     actions = _actions(rules)
@@ -223,12 +275,13 @@ def backtest(
     any_hit = " OR ".join(f"h{i}" for i in range(n)) or "0"
     started = time.perf_counter()
     groups = warehouse.rows(
-        f"SELECT decision, new_decision, top_label, count() AS n, "  # noqa: S608 (see above)
+        f"SELECT {decode['decision']} AS decision, {decode['new_decision']} AS new_decision, "  # noqa: S608 (see above)
+        f"{decode['top_label']} AS top_label, count() AS n, "
         f"sum(toUInt8({any_hit})) AS any_hit{''.join(', ' + c for c in columns)} "
-        f"FROM ({per_verdict}) GROUP BY decision, new_decision, top_label",
+        f"FROM ({per_verdict}) GROUP BY g_decision, g_new, g_top",
         parameters,
     )
-    if hashed:
+    if query.hashed:
         _found_back(warehouse, groups, n, parameters, period=_UNTIL if until else _SINCE_NOW)
     seconds = time.perf_counter() - started
     return _report(rules, list(actions), groups, days, mode, seconds)

@@ -47,6 +47,7 @@ def by_author_sql(
     bits: Sequence[str] = (),
     codes: Mapping[str, str] | None = None,
     hashed: Sequence[str] = (),
+    decode: bool = True,
 ) -> str:
     """`rows` (a query with `author`, `ts`, the `carried` columns, the `bits` and `flags()`)
     again, one row per verdict with the `carried` columns, the `bits`, `c_<name>` for each
@@ -55,7 +56,8 @@ def by_author_sql(
     `codes`: string columns → an array of every value they take (SQL); each crosses as its place
     in that array, a number, and is read back from it (a string per verdict costs a second of
     CPU per 10M verdicts through the arrays). `hashed`: string columns that cross, and come
-    back, as their 64-bit hash (the event id: the few examples are found back by it)."""
+    back, as their 64-bit hash (the event id: the few examples are found back by it). Without
+    `decode`, the coded columns come back as their places, `k_<name>`."""
     codes = codes or {}
     coded = [f"indexOf({values}, {c}) AS k_{c}" for c, values in codes.items()]
     coded += [f"cityHash64({c}) AS k_{c}" for c in hashed]
@@ -71,7 +73,7 @@ def by_author_sql(
     ]
     if packed or coded:
         rows = f"SELECT *, {', '.join([*packed, *coded])} FROM ({rows})"  # noqa: S608
-    decoded = [f"{values}[k_{c}] AS {c}" for c, values in codes.items()]
+    decoded = [f"{values}[k_{c}] AS {c}" if decode else f"k_{c}" for c, values in codes.items()]
     decoded += [f"k_{c} AS {c}" for c in hashed]
     carried = [
         *(f"k_{c}" if c in codes or c in hashed else c for c in carried),

@@ -114,14 +114,15 @@ def test_counting_per_author_and_by_windows_agree_on_items_of_the_same_instant(
     rows = _rows(tenant, 500, ties=True)
     assert len({(r["author"], r["occurred_at"]) for r in rows}) < len(rows)  # there are ties
     store(warehouse, rows)
-    arrays, windows = (
-        backtest(warehouse, tenant, SOURCE, days=7, until=END, arrays=a).model_dump()
-        for a in (True, False)
-    )
-    # which five examples of a rule come first depends on the order rows are read in
-    assert Counter(e["rule"] for e in arrays.pop("examples")) == Counter(
-        e["rule"] for e in windows.pop("examples")
-    )
-    del arrays["seconds"], windows["seconds"]
-    assert arrays == windows
-    assert arrays["changed"] > 0
+    for mode in ("replace", "add"):
+        arrays, windows = (
+            backtest(warehouse, tenant, SOURCE, days=7, until=END, mode=mode, arrays=a).model_dump()
+            for a in (True, False)
+        )
+        # which five examples of a rule come first depends on the order rows are read in
+        assert Counter(e["rule"] for e in arrays.pop("examples")) == Counter(
+            e["rule"] for e in windows.pop("examples")
+        )
+        del arrays["seconds"], windows["seconds"]
+        assert arrays == windows, mode
+        assert arrays["changed"] > 0
