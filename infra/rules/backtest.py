@@ -1,10 +1,11 @@
 """Backtests: a rule set run over a tenant's stored verdicts, reporting what would have changed.
 
-The candidate set is translated into SQL (`sql.py`) and run where the verdicts are, in two
-passes: one groups every verdict of the period by (decision as published, decision under the
-candidate, top label, which rules fired), from which the counts by rule, action, label and
-decision change follow; the other picks a few examples per rule. A counter or the author's
-history only sees the period backtested (what came before it is not counted).
+The candidate set is translated into SQL (`sql.py`, `by_author.py`) and run where the verdicts
+are, in one pass that groups every verdict of the period by (decision as published, decision
+under the candidate, top label), with a count per rule and action and a few examples per rule;
+when the event ids crossed the per-author arrays as hashes, a second small query finds the
+examples' ids back. A counter or the author's history only sees the period backtested (what
+came before it is not counted).
 
 `mode="replace"`: the candidate is the whole new rule set, applied over the policy's decisions.
 `mode="add"`: the candidate's rules are added to those in force: a verdict keeps its published

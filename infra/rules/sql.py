@@ -4,9 +4,11 @@ The same syntax tree the workers compile is translated here, term for term: a fi
 column (`scores.insult` → `scores['insult']`, `decision` → the policy's decision stored in the
 verdict), a counter a window function over event time (`count by author within 10m where …` →
 `countIf(…) OVER (PARTITION BY author ORDER BY ts RANGE BETWEEN 600000 PRECEDING AND CURRENT
-ROW)`), and the author's history the same over 30 days. Literals travel as query parameters,
-never in the SQL text. Fields verdicts do not store (the text, its link, its content hash) are
-refused with their line and column.
+ROW)`), and the author's history the same over 30 days; counters by author and the history
+are counted per author over arrays instead where they can be (`by_author.py`, with the parts
+of conditions that need no counting computed before: `Translator.hoisted`). Literals travel as
+query parameters, never in the SQL text. Fields verdicts do not store (the text, its link, its
+content hash) are refused with their line and column.
 """
 
 from __future__ import annotations
