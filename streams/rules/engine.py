@@ -67,9 +67,10 @@ class RuleEngine:
         if not rules.rules and not rules.counters:
             return verdict
         facts = item_facts(rules.reads, verdict, event)
-        counts = self._count(rules, facts, verdict)
+        at = verdict.occurred_at.timestamp()
+        counts = self._count(rules, facts, verdict, at) if rules.counters else {}
         if not _HISTORY.isdisjoint(rules.reads):
-            self._history(facts, verdict)
+            self._history(facts, verdict, at)
         live: list[FiredRule] = []
         shadow: list[FiredRule] = []
         labels: set[str] = set()
@@ -88,14 +89,13 @@ class RuleEngine:
             policy_decision=verdict.decision,
             fired=live,
             shadow=shadow,
-            labels=sorted(labels),
+            labels=sorted(labels) if labels else [],
             counters=counts,
         )
         return verdict.model_copy(update={"decision": decision, "rules": outcome})
 
-    def _count(self, rules: RuleSet, facts: Facts, verdict: Verdict) -> dict[str, int]:
+    def _count(self, rules: RuleSet, facts: Facts, verdict: Verdict, at: float) -> dict[str, int]:
         counts: dict[str, int] = {}
-        at = verdict.occurred_at.timestamp()
         event = verdict.event_id
         tenant, observe = verdict.tenant, self.counters.observe
         for counter in rules.counters:
@@ -114,8 +114,7 @@ class RuleEngine:
             counts[name] = n
         return counts
 
-    def _history(self, facts: Facts, verdict: Verdict) -> None:
-        at = verdict.occurred_at.timestamp()
+    def _history(self, facts: Facts, verdict: Verdict, at: float) -> None:
         event = verdict.event_id
         (items, first), (harmful, _) = self.counters.observe_two(
             (verdict.tenant, "author.items", verdict.author),
