@@ -1,10 +1,11 @@
 """Backtests: a rule set run over a tenant's stored verdicts, reporting what would have changed.
 
-The candidate set is translated into SQL (`sql.py`) and run where the verdicts are, in two
-passes: one groups every verdict of the period by (decision as published, decision under the
-candidate, top label, which rules fired), from which the counts by rule, action, label and
-decision change follow; the other picks a few examples per rule. A counter or the author's
-history only sees the period backtested (what came before it is not counted).
+The candidate set is translated into SQL (`sql.py`, `by_author.py`) and run where the verdicts
+are, in one pass that groups every verdict of the period by (decision as published, decision
+under the candidate, top label), with a count per rule and action and a few examples per rule;
+when the event ids crossed the per-author arrays as hashes, a second small query finds the
+examples' ids back. A counter or the author's history only sees the period backtested (what
+came before it is not counted).
 
 `mode="replace"`: the candidate is the whole new rule set, applied over the policy's decisions.
 `mode="add"`: the candidate's rules are added to those in force: a verdict keeps its published
@@ -16,12 +17,14 @@ from __future__ import annotations
 import time
 from collections import Counter, defaultdict
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, Field
 
+from infra.rules.by_author import by_author_sql, flags
 from infra.rules.compile import compile_rules
-from infra.rules.sql import HISTORY_COLUMNS, Translator
+from infra.rules.fields import AUTHOR_HISTORY_DAYS
+from infra.rules.sql import HISTORY_COLUMNS, CounterSQL, Translator
 from infra.rules.syntax import RuleNode, parse
 from infra.warehouse.client import Warehouse
 
@@ -64,8 +67,9 @@ class BacktestReport(BaseModel):
     seconds: float = Field(description="Time the warehouse took.")
 
 
-def _decision_sql(rules: list[RuleNode], hit: list[str], base: str) -> str:
-    """The severest decision the live rules that fired name, else `base`."""
+def _decision_sql(rules: list[RuleNode], hit: list[str], values: dict[str, str], base: str) -> str:
+    """The severest decision the live rules that fired name (as `values` writes it), else
+    `base`."""
     branches = []
     for decision in ("reject", "review", "approve"):
         naming = [
@@ -74,70 +78,165 @@ def _decision_sql(rules: list[RuleNode], hit: list[str], base: str) -> str:
             if not r.shadow and any(a.kind == "decision" and a.value == decision for a in r.actions)
         ]
         if naming:
-            branches.append(f"({' OR '.join(naming)}), '{decision}'")
+            branches.append(f"({' OR '.join(naming)}), {values[decision]}")
     return f"multiIf({', '.join(branches)}, {base})" if branches else base
 
 
 def backtest_sql(
-    source: str, mode: Literal["replace", "add"], *, until: bool = False
-) -> tuple[str, dict[str, Any], int]:
-    """The per-verdict query (event_id, author, toxic, top_label, decision, new_decision, hits)
-    of `source`, its parameters, and the number of rules. The period is the `days` before now,
-    or before the parameter `until` if `until`. Raises `InvalidRules`."""
+    source: str,
+    mode: Literal["replace", "add"],
+    *,
+    until: bool = False,
+    days: int | None = None,
+    arrays: bool = True,
+) -> BacktestQuery:
+    """The per-verdict query of `source` (`BacktestQuery`). The period is the `days` before now,
+    or before the parameter `until` if `until`. With `arrays`, the counters by author are
+    counted per author over arrays (`by_author.py`), and so is the author's history when the
+    period (`days`) is at most the history's 30 days; the other counts are window functions.
+    Without, every count is (the same counts, slower). Raises `InvalidRules`."""
     compile_rules(source)  # the same checks and examples as a save
     program = parse(source)
+    rules = list(program.rules)
     tr = Translator({c.name for c in program.counters})
     period = _UNTIL if until else _SINCE_NOW
     counters = [tr.counter(c) for c in program.counters]
-    hits = [f"h{i}" for i in range(len(program.rules))]
-    conditions = [
-        f"toUInt8({tr.expr(r.when)}) AS {h}" for r, h in zip(program.rules, hits, strict=True)
-    ]
-    windows = counters + (list(HISTORY_COLUMNS) if tr.uses_history else [])
-    labels = "".join(", " + c for c in tr.label_columns())
-    if mode == "replace":
-        new_rules = _decision_sql(list(program.rules), hits, "policy_decision")
-        new = "new_rules"
-    else:  # the severer of the published decision and the candidate's
-        new_rules = _decision_sql(list(program.rules), hits, "''")
-        new = (
-            "multiIf(decision = 'reject' OR new_rules = 'reject', 'reject', "
-            "decision = 'review' OR new_rules = 'review', 'review', decision)"
-        )
+    by_author = [c for c in counters if c.by_author] if arrays else []
+    history_arrays = (
+        arrays
+        and days is not None
+        and days <= AUTHOR_HISTORY_DAYS
+        and any(tr.by_author(r.when) for r in rules)
+    )
+    if by_author or history_arrays:
+        tr.hoisted = {}  # the conditions' parts that need no counting, before the arrays
+    hits = [f"h{i}" for i in range(len(rules))]
+    conditions = [f"toUInt8({tr.expr(r.when)}) AS {h}" for r, h in zip(rules, hits, strict=True)]
+    history_arrays = history_arrays and tr.uses_history
+    coded = bool(by_author or history_arrays)
+    narrow = _rows(tr, counters, by_author, period, history=history_arrays)
+    if coded:  # decisions and top labels as their places among the period's values
+        every = f"FROM verdicts WHERE tenant = {{tenant:String}} AND {period}"
+        codes = {  # every value of the period (a few)
+            "decision": f"(SELECT groupUniqArray(decision) {every})",
+            "policy_decision": f"(SELECT groupUniqArray({_POLICY_DECISION}) {every})",
+            "top_label": f"(SELECT groupUniqArrayArray(mapKeys(scores)) {every})",
+        }
+        rows = by_author_sql(
+            narrow.sql, narrow.carried, by_author, history=history_arrays, bits=narrow.bits,
+            codes=codes, hashed=["event_id"], decode=False,
+        )  # fmt: skip
+        columns = "k_top_label AS top_label, k_decision AS decision, k_policy_decision AS policy"
+        rule_code = _decision_sql(rules, hits, {"reject": "3", "review": "2", "approve": "1"}, "0")
+        # replace: the rules' decision (negative), or the policy's place; add: the rules' code
+        new = "if(new_rules = 0, toInt64(policy), -toInt64(new_rules))"
+        new = new if mode == "replace" else "toInt64(new_rules)"
+        published = f"{codes['decision']}[g_decision]"
+        decode = {
+            "decision": published,
+            "top_label": f"{codes['top_label']}[g_top]",
+            "new_decision": (
+                f"if(g_new < 0, ['approve', 'review', 'reject'][-g_new], "
+                f"{codes['policy_decision']}[g_new])"
+                if mode == "replace"
+                else f"multiIf({published} = 'reject' OR g_new = 3, 'reject', "
+                f"{published} = 'review' OR g_new = 2, 'review', {published})"
+            ),
+        }
+    else:
+        rows = narrow.sql
+        columns = "top_label, decision, policy_decision AS policy"
+        decisions = {d: f"'{d}'" for d in ("reject", "review", "approve")}
+        if mode == "replace":
+            rule_code = _decision_sql(rules, hits, decisions, "policy")
+            new = "new_rules"
+        else:  # the severer of the published decision and the candidate's
+            rule_code = _decision_sql(rules, hits, decisions, "''")
+            new = (
+                "multiIf(decision = 'reject' OR new_rules = 'reject', 'reject', "
+                "decision = 'review' OR new_rules = 'review', 'review', decision)"
+            )
+        decode = {"decision": "g_decision", "new_decision": "g_new", "top_label": "g_top"}
     # Names in this SQL come from the grammar ([a-z_][a-z0-9_]*); every literal is a parameter.
     # One level per step, so that each step reads columns of the one below: an alias used in
     # its own SELECT would be expanded in place, and a hundred rules would be written out
     # hundreds of times over.
     sql = f"""
-        SELECT event_id, author, toxic, top_label, decision, {new} AS new_decision
-               {"".join(", " + h for h in hits)}
+        SELECT event_id, author, toxic, top_label AS g_top, decision AS g_decision,
+               {new} AS g_new {"".join(", " + h for h in hits)}
         FROM (
-            SELECT *, {new_rules} AS new_rules
+            SELECT *, {rule_code} AS new_rules
             FROM (
-                SELECT event_id, author, toxic, top_label, decision, policy_decision,
+                SELECT event_id, author, toxic, {columns},
                        {", ".join(conditions) or "toUInt8(0) AS h_none"}
-                FROM (
-                    SELECT *{"".join(", " + w for w in windows)}
-                    FROM (
-                        SELECT event_id, author, toxic, scores, lang, source, kind, item_id,
-                               spans, duplicate_of, context, decision,
-                               if(rules = '', decision,
-                                  JSONExtractString(rules, 'policy_decision')) AS policy_decision,
-                               intDiv(toUnixTimestamp64Milli(occurred_at), 10) AS ts,
-                               if(empty(scores), '',
-                                  arrayReduce('argMax', mapKeys(scores), mapValues(scores)))
-                                   AS top_label{labels}
-                        FROM verdicts FINAL
-                        WHERE tenant = {{tenant:String}}
-                          AND {period}
-                    )
-                )
+                FROM ({rows})
             )
         )
     """  # noqa: S608
-    return sql, tr.parameters, len(program.rules)
+    return BacktestQuery(sql, tr.parameters, len(rules), coded, decode)
 
 
+class _Rows(NamedTuple):
+    sql: str
+    carried: list[str]
+    bits: list[str]
+
+
+def _rows(
+    tr: Translator,
+    counters: list[CounterSQL],
+    by_author: list[CounterSQL],
+    period: str,
+    *,
+    history: bool,
+) -> _Rows:
+    """Each verdict of the period narrowed first to what the rules read (the scores map read
+    once per label), with its window counts, and for the per-author arrays the parts computed
+    per verdict and the flags to count: what is sorted or grouped next is a few plain columns.
+    `carried`: the columns the arrays carry (the others are read before them)."""
+    row = ["event_id", "toxic", "top_label", "decision", "policy_decision"]
+    row += [c for c in tr.row_columns() if c not in row]
+    windows = [c.window() for c in counters if c not in by_author]
+    if tr.uses_history and not history:
+        windows += HISTORY_COLUMNS
+    hoisted = [f"{sql} AS {name}" for sql, name in (tr.hoisted or {}).items()]
+    if tr.hoisted is None:
+        carried = [c.split(" AS ")[-1] for c in row]
+    else:  # the rules read the parts computed per verdict, not the columns they came from
+        carried = [*row[:5], *(n for n in tr.hoisted.values() if n not in tr.flags)]
+    sql = f"""
+        SELECT author, ts, {", ".join(row)}
+        FROM (
+            SELECT *, {_POLICY_DECISION} AS policy_decision,
+                   intDiv(toUnixTimestamp64Milli(occurred_at), 10) AS ts,
+                   if(empty(scores), '',
+                      arrayReduce('argMax', mapKeys(scores), mapValues(scores))) AS top_label
+            FROM verdicts FINAL
+            WHERE tenant = {{tenant:String}}
+              AND {period}
+        )
+    """  # noqa: S608 (names from the grammar, literals as parameters)
+    extra = [*windows, *hoisted, *flags(by_author, history)]
+    if extra:
+        sql = f"SELECT *, {', '.join(extra)} FROM ({sql})"  # noqa: S608 (as above)
+        carried += [w.split(" AS ")[-1] for w in windows]
+    return _Rows(sql, carried, sorted(tr.flags, key=lambda n: int(n[1:])))
+
+
+class BacktestQuery(NamedTuple):
+    """The per-verdict query: `event_id`, `author`, `toxic`, a column per rule (`h<i>`, 0 or 1),
+    and the group columns `g_decision`, `g_new`, `g_top`, which `decode` turns into the decision
+    as published, the candidate's and the top label (expressions of those columns)."""
+
+    sql: str
+    parameters: dict[str, Any]
+    rules: int
+    hashed: bool
+    """`event_id` is the id's 64-bit hash (`cityHash64`; see `_found_back`)."""
+    decode: dict[str, str]
+
+
+_POLICY_DECISION = "if(rules = '', decision, JSONExtractString(rules, 'policy_decision'))"
 _SINCE_NOW = "occurred_at >= now64(3) - toIntervalDay({days:UInt32})"
 _UNTIL = (
     "occurred_at > {until:DateTime64(3, 'UTC')} - toIntervalDay({days:UInt32}) "
@@ -153,12 +252,15 @@ def backtest(
     days: int = 7,
     mode: Literal["replace", "add"] = "replace",
     until: datetime | None = None,
+    arrays: bool = True,
 ) -> BacktestReport:
     """Run `source` over `tenant`'s verdicts of the last `days`, in one pass: the aggregates
     are grouped by (published decision, candidate decision, top label), a handful of groups,
     with a sum and a few examples per rule and a count per action. The period ends now, or at
-    `until` (a period of history already loaded). Raises `InvalidRules`, or `WarehouseError`."""
-    per_verdict, parameters, n = backtest_sql(source, mode, until=until is not None)
+    `until` (a period of history already loaded); `arrays`: see `backtest_sql`. Raises
+    `InvalidRules`, or `WarehouseError`."""
+    query = backtest_sql(source, mode, until=until is not None, days=days, arrays=arrays)
+    per_verdict, parameters, n, decode = query.sql, query.parameters, query.rules, query.decode
     parameters |= {"tenant": tenant, "days": days} | ({"until": until} if until else {})
     rules = parse(source).rules
     actions = _actions(rules)
@@ -174,13 +276,42 @@ def backtest(
     any_hit = " OR ".join(f"h{i}" for i in range(n)) or "0"
     started = time.perf_counter()
     groups = warehouse.rows(
-        f"SELECT decision, new_decision, top_label, count() AS n, "  # noqa: S608 (see above)
+        f"SELECT {decode['decision']} AS decision, {decode['new_decision']} AS new_decision, "  # noqa: S608 (see above)
+        f"{decode['top_label']} AS top_label, count() AS n, "
         f"sum(toUInt8({any_hit})) AS any_hit{''.join(', ' + c for c in columns)} "
-        f"FROM ({per_verdict}) GROUP BY decision, new_decision, top_label",
+        f"FROM ({per_verdict}) GROUP BY g_decision, g_new, g_top",
         parameters,
     )
+    if query.hashed:
+        _found_back(warehouse, groups, n, parameters, period=_UNTIL if until else _SINCE_NOW)
     seconds = time.perf_counter() - started
     return _report(rules, list(actions), groups, days, mode, seconds)
+
+
+def _found_back(
+    warehouse: Warehouse,
+    groups: list[dict[str, Any]],
+    n: int,
+    parameters: dict[str, Any],
+    *,
+    period: str,
+) -> None:
+    """The examples' event ids in place of their hashes: looked up among their authors'
+    verdicts of the period (a few hundred at most, by the author index)."""
+    wanted = {(a, h) for g in groups for i in range(n) for h, a, _ in g[f"x{i}"]}
+    if not wanted:
+        return
+    found = warehouse.rows(
+        "SELECT DISTINCT author, cityHash64(event_id) AS h, event_id FROM verdicts "  # noqa: S608
+        f"WHERE tenant = {{tenant:String}} AND {period} AND author IN {{authors:Array(String)}} "
+        "AND cityHash64(event_id) IN {hashes:Array(UInt64)}",
+        parameters | {"authors": sorted({a for a, _ in wanted}),
+                      "hashes": sorted({h for _, h in wanted})},
+    )  # fmt: skip
+    ids = {(r["author"], r["h"]): r["event_id"] for r in found}
+    for g in groups:  # (one erased meanwhile is no longer an example)
+        for i in range(n):
+            g[f"x{i}"] = [(ids[(a, h)], a, toxic) for h, a, toxic in g[f"x{i}"] if (a, h) in ids]
 
 
 def _actions(rules: tuple[RuleNode, ...]) -> dict[str, list[int]]:

@@ -21,8 +21,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from infra.errors import InvalidRules, RuleProblem
+from infra.rules.closures import (
+    arithmetic,
+    compare,
+    lower_once,
+    scores_arithmetic,
+    text_match,
+)
 from infra.rules.fields import DEFAULTS, FIELDS, SCORES_PREFIX, Type, field_type
-from infra.rules.index import RuleIndex, guard_of
+from infra.rules.index import Guard, RuleIndex, guard_of, rest_of
 from infra.rules.syntax import (
     Action,
     At,
@@ -55,11 +62,7 @@ _COMPARE = {
 }  # fmt: skip
 
 
-def _divide(a: float, b: float) -> float:
-    return a / b if b else 0.0
-
-
-_ARITHMETIC = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": _divide}
+_ARITHMETIC = frozenset({"+", "-", "*", "/"})  # closures.arithmetic: dividing by zero gives 0
 _FUNCTIONS: dict[str, tuple[tuple[Type, ...], Type, Callable[..., Any]]] = {
     "len": ((Type.STRING,), Type.NUMBER, lambda s: float(len(s))),
     "lower": ((Type.STRING,), Type.STRING, str.casefold),
@@ -89,6 +92,7 @@ class CompiledRule:
     test: Test
     actions: tuple[Action, ...]
     decision: str | None  # the decision it sets, if any
+    labels: tuple[str, ...] = ()  # the labels it adds
 
     def fires(self, facts: Facts) -> bool:
         return bool(self.test(facts))
@@ -103,13 +107,20 @@ class RuleSet:
     version: int = 0
     index: RuleIndex | None = None
     """Which rules to test for given facts (`index.py`); None: test every rule."""
+    rests: tuple[Test | None, ...] = ()
+    """With `index`: what to test of each rule the index gives (its guard holds): the rest of
+    its condition (None: nothing else), or the whole of it for a rule without a guard."""
 
     def evaluate(self, facts: Facts) -> list[CompiledRule]:
         """The rules that fire on `facts`, live and shadow, in the order written."""
         if self.index is None:
             return [rule for rule in self.rules if rule.test(facts)]
-        rules = self.rules
-        return [rules[i] for i in self.index.candidates(facts) if rules[i].test(facts)]
+        rules, rests = self.rules, self.rests
+        return [
+            rules[i]
+            for i in self.index.candidates(facts)
+            if (rest := rests[i]) is None or rest(facts)
+        ]
 
 
 EMPTY = RuleSet((), (), frozenset())
@@ -143,8 +154,24 @@ def compile_rules(source: str, version: int = 0) -> RuleSet:
             problems += _examples(rule, node, checker.counters)
     if problems:
         raise InvalidRules(sorted(problems, key=lambda p: (p.line, p.column)))
-    index = RuleIndex([guard_of(node.when) for node in program.rules])
-    return RuleSet(tuple(rules), tuple(counters), frozenset(checker.reads), version, index)
+    guards = [guard_of(node.when) for node in program.rules]
+    index = RuleIndex(guards, [rule.test for rule in rules])
+    rests = tuple(
+        rule.test if guard is None else _rest(node.when, guard, checker.counters)
+        for rule, node, guard in zip(rules, program.rules, guards, strict=True)
+    )
+    return RuleSet(tuple(rules), tuple(counters), frozenset(checker.reads), version, index, rests)
+
+
+def _rest(when: Expr, guard: Guard, counters: set[str]) -> Test | None:
+    """The condition `when` less its guard's term (None if nothing is left), compiled on its
+    own (the whole was checked already)."""
+    terms = rest_of(when, guard)
+    if not terms:
+        return None
+    checker = _Checker(counters)
+    tests = tuple(checker.condition(t) for t in terms)
+    return tests[0] if len(tests) == 1 else _all(tests)
 
 
 def _at(at: At, reason: str) -> RuleProblem:
@@ -199,6 +226,7 @@ class _Checker:
         return CompiledRule(
             node.name, version_of(node.text), node.shadow, test, node.actions,
             decisions[0] if decisions else None,
+            tuple(a.value for a in node.actions if a.kind == "label"),
         )  # fmt: skip
 
     def condition(self, expr: Expr) -> Test:
@@ -271,6 +299,9 @@ class _Checker:
         args = [self._typed(a, w, where) for a, w in zip(expr.args, wants, strict=True)]
         if len(args) == 1:
             (a,) = args
+            (arg,) = expr.args
+            if expr.name == "lower" and isinstance(arg, Field) and field_type(arg.path):
+                return gives, lower_once(arg.path)  # often read by many rules of a set
             return gives, lambda f: fn(a(f))
         a, b = args
         return gives, lambda f: fn(a(f), b(f))
@@ -293,11 +324,18 @@ class _Checker:
             inner = self._typed(args[0], Type.NUMBER, "'-'")
             return Type.NUMBER, lambda f: -inner(f)
         if op in _ARITHMETIC:
-            return Type.NUMBER, _binary(
-                _ARITHMETIC[op], *(self._typed(a, Type.NUMBER, f"'{op}'") for a in args)
+            a, b = (self._typed(x, Type.NUMBER, f"'{op}'") for x in args)
+            left, right = args
+            constant = right.value if isinstance(right, Const) else None
+            fused = _scores_arithmetic(op, left, right)
+            return Type.NUMBER, fused or arithmetic(
+                op, a, b, constant if type(constant) is float else None
             )
         if op in ("contains", "startswith"):
             a, b = (self._typed(x, Type.STRING, f"'{op}'") for x in args)
+            right = args[1]
+            if isinstance(right, Const) and type(right.value) is str:
+                return Type.BOOL, text_match(op, a, right.value)
             fn = operator.contains if op == "contains" else str.startswith
             return Type.BOOL, _binary(fn, a, b)
         if op in ("in", "not_in"):
@@ -359,8 +397,21 @@ def _against_constant(  # noqa: PLR0911 (one closure per operator: the hot path)
         if op == ">":
             return lambda f: f["scores"].get(label, 0.0) > value
         return lambda f: f["scores"].get(label, 0.0) >= value
-    fn = _COMPARE[op]
+    special = compare(op, a, value)
+    if special is not None:
+        return special
+    fn = _COMPARE[op]  # pragma: no cover - every operator has its closure
     return lambda f: fn(a(f), value)
+
+
+def _scores_arithmetic(op: str, left: Expr, right: Expr) -> Test | None:
+    """`scores.a + scores.b` (or `-`, `*`) as one closure; None for another shape."""
+    if not (isinstance(left, Field) and isinstance(right, Field)):
+        return None
+    if not (left.path.startswith(SCORES_PREFIX) and right.path.startswith(SCORES_PREFIX)):
+        return None
+    a, b = (x.path.removeprefix(SCORES_PREFIX) for x in (left, right))
+    return scores_arithmetic(op, a, b)
 
 
 def _binary(fn: Callable[[Any, Any], Any], a: Test, b: Test) -> Test:

@@ -4,9 +4,11 @@ Most rules open with a threshold or a match (`scores.insult > 0.7 and …`, `tox
 `decision == "review" and …`, `lang in ["en", "fr"] and …`). Such a conjunct is a *guard*: the
 rule fires only where it holds. Rules guarded on the same field are kept together, thresholds
 sorted, so that one read of the field and one bisection find every rule whose guard holds (and
-one dict look-up for a match); only those rules, and the rules without a guard, are then tested
-in full. The guard is tested again as part of the rule: it only narrows the candidates, so the
-rules that fire, and their order, are exactly those of testing every rule.
+one dict look-up for a match). The answer is exact: where the field cannot be bisected or looked
+up (absent, NaN, another type), each rule of the group is tested in full instead. So a rule the
+index gives has its guard holding, and only the rest of its condition is tested (`RuleSet`);
+the rules without a guard are tested in full. The rules that fire, and their order, are exactly
+those of testing every rule.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 import bisect
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from infra.rules.fields import SCORES_PREFIX
@@ -35,6 +37,13 @@ class Guard:
     path: str
     op: str  # > >= < <= == in
     value: Any  # a number, a string, or a tuple of them for `in`
+    term: Expr | None = field(default=None, compare=False)  # the term of the condition it is
+
+
+def rest_of(when: Expr, guard: Guard) -> list[Expr]:
+    """The terms of `when` other than its guard's, in their order."""
+    terms = when.args if isinstance(when, Op) and when.op == "and" else (when,)
+    return [t for t in terms if t is not guard.term]
 
 
 def guard_of(when: Expr) -> Guard | None:
@@ -55,11 +64,11 @@ def _guard(term: Expr) -> Guard | None:
         return None
     value = right.value
     if term.op in _ABOVE + _BELOW and type(value) is float:
-        return Guard(left.path, term.op, value)
+        return Guard(left.path, term.op, value, term)
     if term.op == "==" and type(value) in (str, float):
-        return Guard(left.path, "==", value)
+        return Guard(left.path, "==", value, term)
     if term.op == "in" and isinstance(value, tuple):
-        return Guard(left.path, "in", value)
+        return Guard(left.path, "in", value, term)
     return None
 
 
@@ -74,37 +83,38 @@ def _reader(path: str) -> Read:
 class _Thresholds:
     """Rules guarded by `path > t` (or >=, <, <=), by `t` ascending."""
 
-    def __init__(self, path: str, op: str, entries: list[tuple[float, int]]) -> None:
+    def __init__(
+        self, path: str, op: str, entries: list[tuple[float, int]], tests: Sequence[Read]
+    ) -> None:
         entries.sort()
         self.read = _reader(path)
-        self.op = op
+        self.tests = tests
+        # `> t` holds where t < value: the rules before bisect_left; `>=`: before bisect_right;
+        # `< t` where t > value: from bisect_right on; `<=`: from bisect_left on.
+        self.cut = bisect.bisect_left if op in (">", "<=") else bisect.bisect_right
+        self.below = op in _BELOW
         self.limits = [t for t, _ in entries]
         self.rules = [i for _, i in entries]
 
     def candidates(self, facts: Facts, out: list[int]) -> None:
         value = self.read(facts)
         if value is _MISSING or value != value:  # noqa: PLR0124 (NaN: no order, test them all)
-            out.extend(self.rules)
+            out.extend(i for i in self.rules if self.tests[i](facts))
             return
         try:
-            match self.op:
-                case ">":  # fires where t < value
-                    out.extend(self.rules[: bisect.bisect_left(self.limits, value)])
-                case ">=":
-                    out.extend(self.rules[: bisect.bisect_right(self.limits, value)])
-                case "<":  # fires where t > value
-                    out.extend(self.rules[bisect.bisect_right(self.limits, value) :])
-                case _:
-                    out.extend(self.rules[bisect.bisect_left(self.limits, value) :])
+            cut = self.cut(self.limits, value)
         except TypeError:  # not a number after all: let the rules decide
-            out.extend(self.rules)
+            out.extend(i for i in self.rules if self.tests[i](facts))
+            return
+        out.extend(self.rules[cut:] if self.below else self.rules[:cut])
 
 
 class _Matches:
     """Rules guarded by `path == v` or `path in [v, …]`, by value."""
 
-    def __init__(self, path: str, entries: list[tuple[Any, int]]) -> None:
+    def __init__(self, path: str, entries: list[tuple[Any, int]], tests: Sequence[Read]) -> None:
         self.read = _reader(path)
+        self.tests = tests
         self.by_value: dict[Any, list[int]] = defaultdict(list)
         for value, i in entries:
             self.by_value[value].append(i)
@@ -114,21 +124,22 @@ class _Matches:
     def candidates(self, facts: Facts, out: list[int]) -> None:
         value = self.read(facts)
         if value is _MISSING:
-            out.extend(self.all)
+            out.extend(i for i in self.all if self.tests[i](facts))
             return
         try:
             found = self.by_value.get(value)
         except TypeError:  # unhashable: let the rules decide
-            out.extend(self.all)
+            out.extend(i for i in self.all if self.tests[i](facts))
             return
         if found:
             out.extend(found)
 
 
 class RuleIndex:
-    """The rules to test for some facts: those whose guard holds, and those without one."""
+    """The rules to test for some facts: those whose guard holds, and those without one.
+    `tests`: each rule's whole condition, for when a guard cannot be looked up."""
 
-    def __init__(self, guards: Sequence[Guard | None]) -> None:
+    def __init__(self, guards: Sequence[Guard | None], tests: Sequence[Read]) -> None:
         self.unguarded = [i for i, g in enumerate(guards) if g is None]
         thresholds: dict[tuple[str, str], list[tuple[float, int]]] = defaultdict(list)
         matches: dict[str, list[tuple[Any, int]]] = defaultdict(list)
@@ -142,9 +153,9 @@ class RuleIndex:
             else:
                 matches[g.path].extend((v, i) for v in dict.fromkeys(g.value))
         self.groups: list[_Thresholds | _Matches] = [
-            _Thresholds(path, op, entries) for (path, op), entries in thresholds.items()
+            _Thresholds(path, op, entries, tests) for (path, op), entries in thresholds.items()
         ]
-        self.groups += [_Matches(path, entries) for path, entries in matches.items()]
+        self.groups += [_Matches(path, entries, tests) for path, entries in matches.items()]
 
     def candidates(self, facts: Facts) -> list[int]:
         """Indices of the rules to test, ascending (the order they were written)."""

@@ -4,9 +4,11 @@ The same syntax tree the workers compile is translated here, term for term: a fi
 column (`scores.insult` → `scores['insult']`, `decision` → the policy's decision stored in the
 verdict), a counter a window function over event time (`count by author within 10m where …` →
 `countIf(…) OVER (PARTITION BY author ORDER BY ts RANGE BETWEEN 600000 PRECEDING AND CURRENT
-ROW)`), and the author's history the same over 30 days. Literals travel as query parameters,
-never in the SQL text. Fields verdicts do not store (the text, its link, its content hash) are
-refused with their line and column.
+ROW)`), and the author's history the same over 30 days; counters by author and the history
+are counted per author over arrays instead where they can be (`by_author.py`, with the parts
+of conditions that need no counting computed before: `Translator.hoisted`). Literals travel as
+query parameters, never in the SQL text. Fields verdicts do not store (the text, its link, its
+content hash) are refused with their line and column.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from infra.errors import InvalidRules, RuleProblem
-from infra.rules.fields import AUTHOR_HISTORY_DAYS, SCORES_PREFIX
+from infra.rules.fields import AUTHOR_HISTORY_DAYS, SCORES_PREFIX, Type, field_type
 from infra.rules.syntax import Call, Const, CounterNode, Expr, Field, Op
 
 NOT_STORED = frozenset({"text", "url", "content_hash"})
@@ -28,29 +30,47 @@ COLUMNS = {
     "kind": "kind",
     "author": "author",
     "item_id": "item_id",
-    "spans": "length(spans)",
-    "duplicate": "isNotNull(duplicate_of)",
-    "context.items": "JSONExtractUInt(context, 'items')",
+    "spans": "f_spans",
+    "duplicate": "f_duplicate",
+    "context.items": "f_context_items",
     "author.items": "author_items",
     "author.harmful": "author_harmful",
     "author.harmful_share": "if(author_items = 0, 0, author_harmful / author_items)",
     "author.age": "author_age",
 }
+DERIVED = {
+    "f_spans": "length(spans)",
+    "f_duplicate": "isNotNull(duplicate_of)",
+    "f_context_items": "JSONExtractUInt(context, 'items')",
+}
+"""Columns computed from a verdict's own, once, before anything else: what reaches the window
+functions, or the per-author arrays, is then a few narrow columns rather than maps and JSON."""
+ROW_FIELDS = ("toxic", "lang", "source", "kind", "item_id")
 TICKS_PER_S = 100
 """`ts` counts hundredths of a second: ClickHouse takes a RANGE frame's offset as a 32-bit
 integer, and 30 days in milliseconds would not fit."""
-_HISTORY = AUTHOR_HISTORY_DAYS * 86_400 * TICKS_PER_S
+HISTORY_TICKS = AUTHOR_HISTORY_DAYS * 86_400 * TICKS_PER_S
 HISTORY_COLUMNS = (
-    f"count() OVER (PARTITION BY author ORDER BY ts RANGE BETWEEN {_HISTORY} PRECEDING AND "
-    "CURRENT ROW) AS author_items",
+    f"count() OVER (PARTITION BY author ORDER BY ts RANGE BETWEEN {HISTORY_TICKS} PRECEDING "
+    "AND CURRENT ROW) AS author_items",
     f"countIf(policy_decision != 'approve') OVER (PARTITION BY author ORDER BY ts RANGE BETWEEN "
-    f"{_HISTORY} PRECEDING AND CURRENT ROW) AS author_harmful",
-    f"(ts - min(ts) OVER (PARTITION BY author ORDER BY ts RANGE BETWEEN {_HISTORY} PRECEDING "
-    f"AND CURRENT ROW)) / {TICKS_PER_S} AS author_age",
+    f"{HISTORY_TICKS} PRECEDING AND CURRENT ROW) AS author_harmful",
+    f"(ts - min(ts) OVER (PARTITION BY author ORDER BY ts RANGE BETWEEN {HISTORY_TICKS} "
+    f"PRECEDING AND CURRENT ROW)) / {TICKS_PER_S} AS author_age",
 )
+"""The author's history as window functions: for periods longer than the history's 30 days."""
 _FUNCTIONS = {"len": "lengthUTF8", "lower": "lowerUTF8", "abs": "abs", "min": "least",
               "max": "greatest"}  # fmt: skip
 _COMPARE = {"==": "=", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+
+
+_BOOLEAN_OPS = frozenset({"and", "or", "not", "in", "not_in", "contains", "startswith", *_COMPARE})
+
+
+def _is_bool(e: Expr) -> bool:
+    if isinstance(e, Op):
+        return e.op in _BOOLEAN_OPS
+    return isinstance(e, Field) and field_type(e.path) is Type.BOOL
 
 
 @dataclass
@@ -62,7 +82,17 @@ class Translator:
     uses_history: bool = False
     labels: set[str] = field(default_factory=set)
     """Labels read: each is read out of the scores map once per verdict, as `s_<label>`."""
+    columns: set[str] = field(default_factory=set)
+    """Columns of the verdict read (`ROW_FIELDS`) or derived from it (`DERIVED`)."""
+    hoisted: dict[str, str] | None = None
+    """When set (SQL → column): each largest part of a condition that reads neither a counter
+    nor the author's history becomes a column `r<k>`, computed per verdict before the verdicts
+    are grouped by author; what the arrays carry is then its number or 0/1, not the strings it
+    reads, and a part repeated across rules is one column."""
+    flags: set[str] = field(default_factory=set)
+    """Hoisted columns that are true or false (the others are numbers)."""
     _names: dict[tuple[str, Any], str] = field(default_factory=dict)
+    _hoisting: bool = False
 
     def param(self, value: Any) -> str:
         """One parameter per distinct literal: the same term in many rules (`lang in ["en"]`,
@@ -75,6 +105,28 @@ class Translator:
         return f"{{{name}:{kind}}}"
 
     def expr(self, e: Expr) -> str:
+        if self.hoisted is None or self._hoisting or isinstance(e, Const) or self.by_author(e):
+            return self._expr(e)
+        self._hoisting = True  # its parts are in it
+        try:
+            sql = self._expr(e)
+        finally:
+            self._hoisting = False
+        name = self.hoisted.setdefault(sql, f"r{len(self.hoisted)}")
+        if _is_bool(e):
+            self.flags.add(name)
+        return name
+
+    def by_author(self, e: Expr) -> bool:
+        """Whether `e` reads a counter or the author's history (counted per author)."""
+        match e:
+            case Field(path=path):
+                return path in self.counters or path.startswith("author.")
+            case Call(args=args) | Op(args=args):
+                return any(self.by_author(a) for a in args)
+        return False
+
+    def _expr(self, e: Expr) -> str:
         match e:
             case Const(value=tuple() as values):
                 if not values:
@@ -105,7 +157,10 @@ class Translator:
             )  # fmt: skip
         if path.startswith("author."):
             self.uses_history = True
-        return COLUMNS[path]
+        column = COLUMNS[path]
+        if column in DERIVED or column in ROW_FIELDS:
+            self.columns.add(column)
+        return column
 
     def op(self, e: Op) -> str:  # noqa: PLR0911 (one per operator)
         args = [self.expr(a) for a in e.args]
@@ -133,12 +188,36 @@ class Translator:
     def label_columns(self) -> list[str]:
         return [f"scores[{self.param(label)}] AS s_{label}" for label in sorted(self.labels)]
 
-    def counter(self, c: CounterNode) -> str:
+    def row_columns(self) -> list[str]:
+        """What the rules read of each verdict, beyond the columns every backtest reads."""
+        row = [c for c in ROW_FIELDS if c in self.columns]
+        derived = [f"{DERIVED[c]} AS {c}" for c in sorted(self.columns & DERIVED.keys())]
+        return row + derived + self.label_columns()
+
+    def counter(self, c: CounterNode) -> CounterSQL:
         key = self.expr(c.key)
         where = self.expr(c.where) if c.where is not None else "1"
         # The engine counts (t - window, t]; a RANGE frame includes its start: one tick less.
-        ticks = max(0, round(c.window * TICKS_PER_S) - 1)
+        ticks = max(1, round(c.window * TICKS_PER_S))
+        by_author = isinstance(c.key, Field) and c.key.path == "author"
+        return CounterSQL(c.name, key, where, ticks, by_author)
+
+
+@dataclass(frozen=True)
+class CounterSQL:
+    """A counter's parts in SQL: it counts the rows with the same `key` where `where` holds,
+    in the `ticks` up to a row's own time (`(ts - ticks, ts]`, rows of the same time included)."""
+
+    name: str
+    key: str
+    where: str
+    ticks: int
+    by_author: bool
+
+    def window(self) -> str:
+        """As a window function over the rows (a RANGE frame includes its start: one tick less)."""
         return (
-            f"if(toString({key}) = '', 0, countIf({where}) OVER (PARTITION BY toString({key}) "
-            f"ORDER BY ts RANGE BETWEEN {ticks} PRECEDING AND CURRENT ROW)) AS c_{c.name}"
+            f"if(toString({self.key}) = '', 0, countIf({self.where}) OVER (PARTITION BY "
+            f"toString({self.key}) ORDER BY ts RANGE BETWEEN {self.ticks - 1} PRECEDING AND "
+            f"CURRENT ROW)) AS c_{self.name}"
         )

@@ -25,9 +25,7 @@ import sqlite3
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
 from hashlib import blake2b
-from operator import itemgetter
 from pathlib import Path
 
 from infra.errors import ConfigError
@@ -39,7 +37,6 @@ COUNTERS_FILE = "rule_counters.sqlite3"
 """In the data directory, shared by the worker and the synchronous judge (`modstream assist`)."""
 
 Entity = tuple[str, ...]
-_AT = itemgetter(0)
 
 
 def entity_digest(entity: Entity) -> bytes:
@@ -50,16 +47,28 @@ def entity_digest(entity: Entity) -> bytes:
     return h.digest()
 
 
-@dataclass(slots=True)
 class _Entity:
-    times: list[tuple[float, str]] = field(default_factory=list)  # (at, event id), sorted
-    events: set[str] = field(default_factory=set)
+    """The events counted for one entity: their times (sorted), ids at those times, id set."""
+
+    __slots__ = ("events", "ids", "times")
+
+    def __init__(self) -> None:  # a plain class: one is made for each new key
+        self.times: list[float] = []
+        self.ids: list[str] = []
+        self.events: set[str] = set()
+
+    def insert(self, at: float, event: str) -> None:
+        self.events.add(event)
+        i = bisect.bisect_right(self.times, at)
+        self.times.insert(i, at)
+        self.ids.insert(i, event)
 
     def forget_before(self, at: float) -> None:
-        cut = bisect.bisect_left(self.times, at, key=_AT)
+        cut = bisect.bisect_left(self.times, at)
         if cut:
-            self.events.difference_update(event for _, event in self.times[:cut])
+            self.events.difference_update(self.ids[:cut])
             del self.times[:cut]
+            del self.ids[:cut]
 
 
 class CounterStore:
@@ -97,17 +106,41 @@ class CounterStore:
         """Count `event` for `entity` at time `at` (once, whatever the deliveries) unless
         `count_it` is false, then return (events in `(at - window, at]`, the first one's time)."""
         with self._lock:
-            state = self._entity(entity)
-            if count_it and event not in state.events:
+            return self._observe(entity, event, at, window, count_it)
+
+    def observe_two(
+        self, first: Entity, second: Entity, event: str, at: float, window: float,
+        count_second: bool,
+    ) -> tuple[tuple[int, float | None], tuple[int, float | None]]:  # fmt: skip
+        """`observe` for two entities at once (the author's items and harmful items)."""
+        with self._lock:
+            return (
+                self._observe(first, event, at, window, True),
+                self._observe(second, event, at, window, count_second),
+            )
+
+    def _observe(
+        self, entity: Entity, event: str, at: float, window: float, count_it: bool
+    ) -> tuple[int, float | None]:
+        state = self._entity(entity)
+        times = state.times
+        if count_it and event not in state.events:
+            if times and at < times[-1]:
+                state.insert(at, event)
+            else:  # in time order, as a stream mostly is
+                times.append(at)
+                state.ids.append(event)
                 state.events.add(event)
-                bisect.insort(state.times, (at, event))
-                self._pending.setdefault(entity, []).append((event, at))
-                if state.times[0][0] < at - self.horizon:
-                    state.forget_before(at - self.horizon)
-            start = bisect.bisect_right(state.times, at - window, key=_AT)
-            end = bisect.bisect_right(state.times, at, key=_AT)
-            first = state.times[start][0] if start < end else None
-            return end - start, first
+            pending = self._pending.get(entity)
+            if pending is None:
+                self._pending[entity] = [(event, at)]
+            else:
+                pending.append((event, at))
+            if times[0] < at - self.horizon:
+                state.forget_before(at - self.horizon)
+        start = bisect.bisect_right(times, at - window)
+        end = len(times) if times and times[-1] <= at else bisect.bisect_right(times, at)
+        return end - start, (times[start] if start < end else None)
 
     def _entity(self, entity: Entity) -> _Entity:
         state = self._memory.get(entity)
@@ -122,8 +155,10 @@ class CounterStore:
             # and what was counted here but not flushed yet (an entity evicted meanwhile, or
             # never kept: `capacity=0` reads through to the file, which another process shares)
             rows += self._pending.get(entity, [])
-            state.events = {event for event, _ in rows}
-            state.times = sorted({(at, event) for event, at in rows})
+            ordered = sorted({(at, event) for event, at in rows})
+            state.events = {event for _, event in ordered}
+            state.times = [at for at, _ in ordered]
+            state.ids = [event for _, event in ordered]
         self._memory[entity] = state
         if len(self._memory) > self.capacity:
             self._memory.popitem(last=False)  # read back from the file when touched again

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import lru_cache
 from hashlib import blake2b
 from typing import Any
 
@@ -51,5 +52,10 @@ GETTERS: dict[str, Getter] = {
 """Every field but the author's history, which the engine reads from its counters."""
 
 
+@lru_cache(maxsize=256)  # by the rule set's `reads` (a frozenset keeps its hash)
+def _getters(reads: frozenset[str]) -> tuple[tuple[str, Getter], ...]:
+    return tuple((path, GETTERS[path]) for path in sorted(reads) if path in GETTERS)
+
+
 def item_facts(reads: frozenset[str], verdict: Verdict, event: TextEvent) -> Facts:
-    return {path: GETTERS[path](verdict, event) for path in reads if path in GETTERS}
+    return {path: get(verdict, event) for path, get in _getters(reads)}

@@ -113,6 +113,21 @@ def test_a_counter_counts_in_event_time_within_its_window() -> None:
     assert late.rules.counters["posts"] == 2
 
 
+def test_counts_in_any_order_of_arrival_each_event_once_within_the_horizon() -> None:
+    store = CounterStore(None, horizon_s=100.0)
+    key = ("demo", "posts", "v1", "ann")
+    assert store.observe(key, "e50", 50.0, 60.0) == (1, 50.0)
+    assert store.observe(key, "e10", 10.0, 60.0) == (1, 10.0)  # late: (-50, 10]
+    assert store.observe(key, "e30", 30.0, 60.0) == (2, 10.0)
+    assert store.observe(key, "e30", 30.0, 60.0) == (2, 10.0)  # delivered again
+    assert store.observe(key, "e55", 55.0, 60.0, count_it=False) == (3, 10.0)
+    assert store.observe(key, "e60", 60.0, 30.0) == (2, 50.0)  # (30, 60]: e50 and e60
+    # past the horizon, the oldest are forgotten: (120 - 100) cuts e10
+    assert store.observe(key, "e120", 120.0, 1000.0) == (4, 30.0)
+    other = ("demo", "author.harmful", "ann")
+    assert store.observe_two(key, other, "e121", 121.0, 1000.0, False) == ((5, 30.0), (0, None))
+
+
 def test_a_redelivered_event_is_not_counted_twice_even_after_a_restart(tmp_path: Path) -> None:
     store = tmp_path / "counters.sqlite3"
     first = pipeline(store)

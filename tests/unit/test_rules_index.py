@@ -27,6 +27,7 @@ rule j: when spans == 2 then review
 rule k: when scores.threat > 0.5 then reject
 rule l: when 0.5 < toxic then review
 rule m: when toxic > 0.9 and scores.insult > 0.9 then reject
+rule n: when not duplicate and toxic > 0.3 and lang == "fr" then review
 """
 
 

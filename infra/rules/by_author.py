@@ -1,0 +1,147 @@
+"""The author's history and the counters by author, computed once per author over arrays.
+
+Window functions partitioned by author sort every verdict of the period by author and time and
+step through them row by row; over millions of verdicts that was most of a backtest's time. Here
+the verdicts are grouped by author instead (a hash aggregation, on every core), each author's
+times sorted in an array, and every count is arithmetic over sorted arrays:
+
+- the history, when the period is at most the history's 30 days (so every earlier verdict of the
+  period is inside the window): the author's items up to a verdict's time are its rank among
+  the sorted times, the harmful ones a running sum, the age the distance to the first time;
+- a counter `count by author within W where …` at time t is the counted items at or before t
+  less those whose time + W is at or before t: both ranks come from one sort of the three
+  kinds of instants (entries, exits, the verdicts' own times) packed into integers
+  (`time * 4 + kind`, so that at equal times entries and exits sort before the count is read).
+
+Rows at the same time count each other, as a RANGE frame's peers do. The arrays then unfold
+(ARRAY JOIN) back into one row per verdict, in the author's original order, with the counts beside
+it. Lambdas here never capture another array (ClickHouse would copy it once per element): each
+reorders by `arraySort(f, values, keys)`. Only numbers cross the arrays (strings cost a second
+or more of CPU each per 10M verdicts there): bits, codes and hashes, see `by_author_sql`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from infra.rules.sql import TICKS_PER_S, CounterSQL
+
+HARMFUL = "w_harmful"
+"""Per row: 1 if the policy did not approve it (what `author.harmful` counts)."""
+HISTORY = ("author_items", "author_harmful", "author_age")
+
+
+def flags(counters: Sequence[CounterSQL], history: bool) -> list[str]:
+    """Per-row columns the arrays need: each counter's `where`, and whether it was harmful."""
+    out = [f"toUInt8({c.where}) AS w_{c.name}" for c in counters]
+    if history:
+        out.append(f"toUInt8(policy_decision != 'approve') AS {HARMFUL}")
+    return out
+
+
+def by_author_sql(
+    rows: str,
+    carried: Sequence[str],
+    counters: Sequence[CounterSQL],
+    *,
+    history: bool,
+    bits: Sequence[str] = (),
+    codes: Mapping[str, str] | None = None,
+    hashed: Sequence[str] = (),
+    decode: bool = True,
+) -> str:
+    """`rows` (a query with `author`, `ts`, the `carried` columns, the `bits` and `flags()`)
+    again, one row per verdict with the `carried` columns, the `bits`, `c_<name>` for each
+    counter and, if `history`, the author's history (`HISTORY`). `bits`: columns of 0 or 1,
+    carried 64 to a number (a hundred rules' worth of them are then two arrays, not a hundred).
+    `codes`: string columns → an array of every value they take (SQL); each crosses as its place
+    in that array, a number, and is read back from it (a string per verdict costs a second of
+    CPU per 10M verdicts through the arrays). `hashed`: string columns that cross, and come
+    back, as their 64-bit hash (the event id: the few examples are found back by it). Without
+    `decode`, the coded columns come back as their places, `k_<name>`."""
+    codes = codes or {}
+    coded = [f"indexOf({values}, {c}) AS k_{c}" for c, values in codes.items()]
+    coded += [f"cityHash64({c}) AS k_{c}" for c in hashed]
+    packs = [bits[i : i + 64] for i in range(0, len(bits), 64)]
+    packed = [
+        "bitOr(" * (len(pack) - 1)
+        + ", ".join(
+            [f"toUInt64({pack[0]} != 0)"]
+            + [f"bitShiftLeft(toUInt64({b} != 0), {k}))" for k, b in enumerate(pack) if k]
+        )
+        + f" AS bits{n}"
+        for n, pack in enumerate(packs)
+    ]
+    if packed or coded:
+        rows = f"SELECT *, {', '.join([*packed, *coded])} FROM ({rows})"  # noqa: S608
+    decoded = [f"{values}[k_{c}] AS {c}" if decode else f"k_{c}" for c, values in codes.items()]
+    decoded += [f"k_{c} AS {c}" for c in hashed]
+    carried = [
+        *(f"k_{c}" if c in codes or c in hashed else c for c in carried),
+        *(f"bits{n}" for n in range(len(packs))),
+    ]
+    unpacked = [
+        f"bitTest(bits{n}, {k}) AS {b}" for n, pack in enumerate(packs) for k, b in enumerate(pack)
+    ]
+    grouped = ", ".join(
+        f"groupArray({c}) AS a_{c}"
+        for c in [*carried, *(f"w_{c.name}" for c in counters), *([HARMFUL] if history else [])]
+    )
+    # p: the original places in time order; st: the times sorted; last: the last of equal times.
+    sorted_ = [
+        "arraySort(a_ts) AS st",
+        "arraySort((i, t) -> t, arrayEnumerate(a_ts), a_ts) AS p",
+    ]
+    step = ["arrayPushBack(arrayMap(d -> d != 0, arrayPopFront(arrayDifference(st))), 1) AS last"]
+    for c in counters:
+        # the counted times, as entries (kind 0) and exits W later (kind 1); the reads (kind 2)
+        counted = f"arrayFilter((x, w) -> w, st, arraySort((w, t) -> t, a_w_{c.name}, a_ts))"
+        step.append(
+            f"arraySort(arrayConcat(arrayMap(x -> x * 4, {counted}), "
+            f"arrayMap(x -> (x + {c.ticks}) * 4 + 1, {counted}), "
+            f"arrayMap(x -> x * 4 + 2, st))) AS m_{c.name}"
+        )
+    counts = [
+        f"arrayFilter((n, v) -> v % 4 = 2, arrayCumSum(arrayMap(v -> multiIf(v % 4 = 0, 1, "
+        f"v % 4 = 1, -1, 0), m_{c.name})), m_{c.name}) AS s_c_{c.name}"
+        for c in counters
+    ]
+    if history:
+        counts += [
+            "arrayReverseFill((n, l) -> l, arrayEnumerate(st), last) AS s_author_items",
+            "arrayReverseFill((n, l) -> l, arrayCumSum(arraySort((h, t) -> t, "
+            f"a_{HARMFUL}, a_ts)), last) AS s_author_harmful",
+            "arrayCumSum(arrayDifference(st)) AS s_author_age",
+        ]
+    computed = [f"c_{c.name}" for c in counters] + (list(HISTORY) if history else [])
+    # back in the original order: sorted by the original places
+    unfold = [f"a_{c} AS {c}" for c in carried] + [
+        f"arraySort((n, i) -> i, s_{name}, p) AS u_{name}" for name in computed
+    ]
+    out = [*(c for c in carried if not c.startswith("k_")), *decoded, *unpacked]
+    out += [f"if(author = '', 0, u_c_{c.name}) AS c_{c.name}" for c in counters]
+    if history:
+        out += ["u_author_items AS author_items", "u_author_harmful AS author_harmful",
+                f"u_author_age / {TICKS_PER_S} AS author_age"]  # fmt: skip
+    joined = ["author", *carried, *(f"u_{name}" for name in computed)]
+    # One level per step: an alias used in its own SELECT would be expanded in place.
+    return f"""
+        SELECT author, {", ".join(out)}
+        FROM (
+            SELECT {", ".join(joined)} FROM (
+                SELECT *, {", ".join(counts) or "1 AS none"}
+                FROM (
+                    SELECT *, {", ".join(step)}
+                    FROM (
+                        SELECT *, {", ".join(sorted_)}
+                        FROM (
+                            SELECT author, groupArray(ts) AS a_ts, {grouped}
+                            FROM ({rows})
+                            GROUP BY author
+                        )
+                    )
+                )
+            )
+            ARRAY JOIN {", ".join(unfold)}
+        )
+    """  # noqa: S608 (names from the grammar, literals as parameters: see backtest.py)
