@@ -24,7 +24,7 @@ from typing import Annotated
 import typer
 
 from infra.report import Column, Figures, emit, figures_console, number
-from infra.rules.compile import RuleSet, compile_rules
+from infra.rules.compile import compile_rules
 from infra.warehouse import Warehouse
 from schemas.events import Kind, PostEvent
 from schemas.records import Decision, Verdict
@@ -100,20 +100,9 @@ def _items(n: int, rng: random.Random) -> list[tuple[Verdict, PostEvent]]:
     return out
 
 
-class _Book:
-    def __init__(self, rules: RuleSet) -> None:
-        self.rules = rules
-
-    def for_tenant(self, tenant: str) -> RuleSet:
-        return self.rules
-
-    def refresh(self) -> None:
-        pass
-
-
 def _evaluation(n_rules: int, events: int, seed: int) -> Figures:
     from streams.rules.counters import CounterStore
-    from streams.rules.engine import RuleEngine
+    from streams.rules.engine import OneRuleSet, RuleEngine
     from streams.rules.facts import item_facts
 
     rng = random.Random(seed)
@@ -121,10 +110,10 @@ def _evaluation(n_rules: int, events: int, seed: int) -> Figures:
     rules = compile_rules(rule_set(n_rules, rng))
     compile_ms = (time.perf_counter() - compile_started) * 1000
     items = _items(events, rng)
-    engine = RuleEngine(_Book(rules), CounterStore(None))
+    engine = RuleEngine(OneRuleSet(rules), CounterStore(None))
     for verdict, event in items[:1000]:  # warm
         engine.apply(verdict, event)
-    engine = RuleEngine(_Book(rules), CounterStore(None))
+    engine = RuleEngine(OneRuleSet(rules), CounterStore(None))
     # The 20,000 items are the bench's, not the engine's: a worker holds one batch. Frozen, the
     # collector does not walk them each time the engine's garbage makes it run.
     gc.collect()

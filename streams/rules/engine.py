@@ -35,6 +35,19 @@ class RuleBook(Protocol):
     def refresh(self) -> None: ...
 
 
+class OneRuleSet:
+    """A book of one rule set for every tenant, never changing (benchmarks, tests)."""
+
+    def __init__(self, rules: RuleSet) -> None:
+        self.rules = rules
+
+    def for_tenant(self, tenant: str) -> RuleSet:
+        return self.rules
+
+    def refresh(self) -> None:
+        pass
+
+
 class RuleEngine:
     """Applies each tenant's rule set; re-reads the rule sets every `refresh_every` seconds,
     between batches, so a change saved through the API applies without a restart."""

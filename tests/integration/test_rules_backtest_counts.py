@@ -11,12 +11,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from infra.rules.backtest import backtest
-from infra.rules.compile import RuleSet, compile_rules
+from infra.rules.compile import compile_rules
 from infra.warehouse import Warehouse
 from schemas.events import Kind, PostEvent
 from schemas.records import Decision, Verdict
 from streams.rules.counters import CounterStore
-from streams.rules.engine import RuleEngine
+from streams.rules.engine import OneRuleSet, RuleEngine
 from tests.support.read_rows import new_tenant, store, verdict_row
 
 END = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -37,17 +37,6 @@ shadow rule watch: when decision == "review" and author.items > 5 then reject
 rule weighted: when toxic * author.items > 6 and source != "x" then review
 rule either: when spans >= 1 or author.age > 7200 then label "seen"
 """
-
-
-class _Book:
-    def __init__(self, rules: RuleSet) -> None:
-        self.rules = rules
-
-    def for_tenant(self, tenant: str) -> RuleSet:
-        return self.rules
-
-    def refresh(self) -> None:
-        pass
 
 
 def _rows(tenant: str, n: int, *, ties: bool) -> list[dict[str, Any]]:
@@ -74,7 +63,7 @@ def _rows(tenant: str, n: int, *, ties: bool) -> list[dict[str, Any]]:
 def _live_counts(rows: list[dict[str, Any]]) -> Counter[str]:
     """Each verdict through the worker's engine, in time order: how often each rule fired."""
     rules = compile_rules(SOURCE)
-    engine = RuleEngine(_Book(rules), CounterStore(None))
+    engine = RuleEngine(OneRuleSet(rules), CounterStore(None))
     fired: Counter[str] = Counter()
     for row in sorted(rows, key=lambda r: (r["occurred_at"], r["event_id"])):
         verdict = Verdict(
