@@ -19,10 +19,10 @@ from api.console.reviewing import ReviewerDep
 from api.console.web import refused_page, render
 from api.errors import ApiError
 from api.read.verdict import get_verdict_detail
+from api.review import taxonomy
 from api.routes import review
 from infra.errors import Refused, WarehouseError
 from schemas.events import Kind
-from schemas.moderation import REASONS
 
 router = APIRouter(prefix=session.PATH, include_in_schema=False)
 
@@ -52,13 +52,14 @@ def item_page(item: ItemPath, request: Request, caller: ReviewerDep) -> Response
         own = next(r for r in rows if r.id == entry.id)
         decided = (own.decided_action, own.claimed_by) if own.state != "open" else None
         reports = [(r.created_at, r.reporter, r.category, r.text) for r in reported]
+        reasons = list(taxonomy.reasons_of(db, tenant).values())
         appeal_rows = [(r.id, r.enqueued_at, r.appeal_of, r.appeal_text, r.state,
                         r.decided_action) for r in appeals]  # fmt: skip
     runs = highlight(verdict.text or "", verdict.spans) if verdict and verdict.text else []
     scores = sorted((verdict.scores if verdict else {}).items(), key=lambda kv: -kv[1])
     return render(
         request, "item.html", caller, entry=entry, verdict=verdict, runs=runs, scores=scores,
-        history=steps, reports=reports, appeals=appeal_rows, reasons=list(REASONS.values()),
+        history=steps, reports=reports, appeals=appeal_rows, reasons=reasons,
         defaults=DEFAULT_REASON, me=caller.principal.actor, decided=decided,
         warehouse_ok=found is not None, back=f"{session.PATH}/items/{item}", thread=context,
         media=shown, notices=sent,

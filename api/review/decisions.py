@@ -15,18 +15,19 @@ from datetime import datetime, timedelta
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
-from api.review import queues
+from api.review import queues, taxonomy
+from api.review.taxonomy import CODE
 from infra.accounts.review import DECIDED, ReviewItem
 from infra.errors import Conflict, Forbidden, InvalidInput, NotFound
 from schemas.events import Kind
 from schemas.moderation import (
     EFFECTS,
-    REASONS,
     ActionKind,
     Effect,
     ModerationAction,
     Notice,
     Origin,
+    Reason,
     Recipient,
 )
 
@@ -55,8 +56,9 @@ class DecisionIn(BaseModel):
         "`overturn` for an appeal."
     )
     reason: str = Field(
-        description="A code of the taxonomy (`GET /v1/review/reasons`).",
-        json_schema_extra={"enum": [*sorted(REASONS)]},
+        pattern=CODE,
+        description="A code of the tenant's taxonomy (`GET /v1/review/reasons`): a default "
+        "reason or one the tenant added.",
     )
     note: str = Field(default="", max_length=2_000, description="For the record, not the author.")
     labels: list[str] = Field(default_factory=list, max_length=16, description="For `label`.")
@@ -81,11 +83,6 @@ def _check(item: ReviewItem, decision: DecisionIn) -> None:
             f"{decision.action.value!r} is not a decision on {what}; use one of "
             f"{sorted(a.value for a in allowed)}",
         )
-    if decision.reason not in REASONS:
-        raise InvalidInput(
-            "unknown_reason",
-            f"unknown reason {decision.reason!r}; the taxonomy has {sorted(REASONS)}",
-        )
     if decision.action == ActionKind.LABEL and not decision.labels:
         raise InvalidInput("labels_required", "a `label` decision names at least one label")
 
@@ -103,7 +100,7 @@ def decide(
     """Decide the held `item`: update its entry and build the action and its notices (the caller
     publishes them before the session commits, so a failed publish leaves the entry open)."""
     _check(item, decision)
-    reason = REASONS[decision.reason]
+    reason = taxonomy.lookup(session, item.tenant, decision.reason)
     action = ModerationAction(
         action_id=f"act_{uuid.uuid4().hex}", tenant=item.tenant, event_id=item.event_id,
         item_id=item.item_id, author=item.author, source=item.source, kind=Kind(item.kind),
@@ -120,13 +117,16 @@ def decide(
     item.state, item.decided_at, item.action_id = DECIDED, now, action.action_id
     item.decided_action = action.action.value
     item.lease_until = None  # `claimed_by` stays: the decider, whom an appeal excludes
-    return Outcome(action, _notices(action, item, reporters, appeal_window))
+    return Outcome(action, _notices(action, reason, item, reporters, appeal_window))
 
 
 def _notices(
-    action: ModerationAction, item: ReviewItem, reporters: list[str], appeal_window: int
+    action: ModerationAction,
+    reason: Reason,
+    item: ReviewItem,
+    reporters: list[str],
+    appeal_window: int,
 ) -> list[Notice]:
-    reason = REASONS[action.reason]
     automated = item.model_decision in ("review", "reject")
     to_author = action.effect == Effect.REMOVED or action.action in APPEAL_ACTIONS
     appeal_until = (

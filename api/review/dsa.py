@@ -14,6 +14,7 @@ decided, so `automated_decision` is `NOT_AUTOMATED`. The platform's unique id (`
 from __future__ import annotations
 
 import statistics
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -23,7 +24,7 @@ from api.review import automated
 from api.review.automated import ModeOf
 from api.review.grounds import ground_fields
 from infra.warehouse import Warehouse
-from schemas.moderation import REASONS, ActionKind
+from schemas.moderation import REASONS, ActionKind, Reason
 
 RESTRICTIONS = (ActionKind.REMOVE.value, ActionKind.UPHOLD.value, ActionKind.LABEL.value)
 _VISIBILITY = {
@@ -37,9 +38,12 @@ _COLUMNS = (
 )
 
 
-def statement(tenant: str, row: dict[str, Any]) -> dict[str, Any]:
-    """One action as a statement of reasons."""
-    reason = REASONS.get(row["reason"], REASONS["other"])
+def statement(
+    tenant: str, row: dict[str, Any], reasons: Mapping[str, Reason] = REASONS
+) -> dict[str, Any]:
+    """One action as a statement of reasons; `reasons` is the tenant's taxonomy (a code it no
+    longer has reads as `other`; the category is the one the action was decided with)."""
+    reason = reasons.get(row["reason"], REASONS["other"])
     facts = (
         f"The {row['kind'].replace('_', ' ')} {row['item_id']} was "
         f"{'labelled' if row['action'] == 'label' else 'removed'} by a reviewer for: "
@@ -70,6 +74,7 @@ def statements(
     limit: int,
     after: str,
     mode_of: ModeOf,
+    reasons: Mapping[str, Reason] = REASONS,
 ) -> tuple[list[dict[str, Any]], str | None]:
     """A batch of statements for restrictions decided in [since, until), reviewers' then the
     models', after the key `after` (the previous batch's `next`), and the key to continue
@@ -88,7 +93,7 @@ def statements(
                 "after": after, "limit": limit + 1,
             },
         )  # fmt: skip
-        found = [(r["action_id"], statement(tenant, r)) for r in rows]
+        found = [(r["action_id"], statement(tenant, r, reasons)) for r in rows]
     if len(found) <= limit:
         rejected = automated.rejections(
             warehouse, tenant, since, until, limit + 1 - len(found),

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from api.deps import StateDep, TenantAdmin
 from api.errors import responses
 from api.read.where import WarehouseTime
-from api.review import dsa
+from api.review import dsa, taxonomy
 from api.review.dsa import Summary
 from infra.accounts.review import Report
 from infra.delivery import Mode
@@ -64,9 +64,11 @@ def statements(
     limit: Annotated[int, Query(ge=1, le=BATCH_MAX)] = BATCH_MAX,
     after: Annotated[str, Query(max_length=300, description="`next` of the previous batch.")] = "",
 ) -> StatementBatch:
+    with state.accounts.session() as session:
+        reasons = taxonomy.reasons_of(session, principal.tenant)
     found, following = dsa.statements(
         state.warehouse, principal.tenant, _period(since, until), limit, after,
-        lambda kind: delivery_mode(state.settings, principal.tenant, kind),
+        lambda kind: delivery_mode(state.settings, principal.tenant, kind), reasons,
     )  # fmt: skip
     return StatementBatch(batch={"statements": found}, count=len(found), next=following)
 

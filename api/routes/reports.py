@@ -11,12 +11,12 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from api import queries
 from api.deps import Ingester, StateDep
 from api.errors import ApiError, responses
-from api.review import decisions, items
+from api.review import decisions, items, taxonomy
 from api.review.decisions import AppealIn
 from api.review.intake import media_subject_of, strikes_of, subject_of
 from api.review.items import Subject
+from api.review.taxonomy import CODE
 from infra.warehouse import Warehouse
-from schemas.moderation import REASONS
 
 router = APIRouter(prefix="/v1", tags=["review"])
 
@@ -37,8 +37,9 @@ class ReportIn(BaseModel):
         "id its verdict has, as `GET /v1/verdicts/{id}` or `GET /v1/media/{id}` show).",
     )  # fmt: skip
     category: str = Field(
-        description="A code of the taxonomy (`GET /v1/review/reasons`).",
-        json_schema_extra={"enum": [*sorted(REASONS)]},
+        pattern=CODE,
+        description="A code of the tenant's taxonomy (`GET /v1/review/reasons`): a default "
+        "reason or one the tenant added.",
     )
     reporter: str = Field(min_length=1, max_length=256, description="The end user reporting.")
     text: str = Field(default="", max_length=5_000, description="What the reporter wrote.")
@@ -79,10 +80,8 @@ def judged(warehouse: Warehouse, tenant: str, event_id: str) -> Subject | None:
     "and stored.",
 )
 def report(body: ReportIn, principal: Ingester, state: StateDep) -> ReportOut:
-    if body.category not in REASONS:
-        raise ApiError(
-            422, "unknown_category", f"unknown category {body.category!r}; one of {sorted(REASONS)}"
-        )
+    with state.accounts.session() as session:
+        taxonomy.lookup(session, principal.tenant, body.category, what="category")
     subject = judged(state.warehouse, principal.tenant, body.event_id)
     if subject is None:
         raise ApiError(404, "not_found", f"no judged item {body.event_id!r} (yet)")

@@ -165,3 +165,19 @@ class ReviewGrant(Base):
     queue: Mapped[str] = mapped_column(String(64))
     granted_by: Mapped[str] = mapped_column(String(300))
     granted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TenantReason(Base):
+    """A reason a tenant added to the default taxonomy (`schemas.moderation.REASONS`), mapped to
+    a category of the EU Transparency Database as the default ones are (api/review/taxonomy.py)."""
+
+    __tablename__ = "tenant_reasons"
+    __table_args__ = (UniqueConstraint("tenant", "code"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(64))
+    code: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(200))
+    dsa_category: Mapped[str] = mapped_column(String(100))
+    ground: Mapped[str] = mapped_column(String(16), doc="illegal or incompatible")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

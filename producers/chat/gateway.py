@@ -352,7 +352,9 @@ class ChatGateway:
         if change.receiver_event is not None:
             await self.sio.emit(
                 change.receiver_event,
-                self._ruling_payload(change.event_id, change.receiver_event, reason),
+                await self._ruling_payload(
+                    change.tenant, change.event_id, change.receiver_event, reason
+                ),
                 room=_room(change.tenant, change.receiver),
             )
         await self.sio.emit(
@@ -362,12 +364,18 @@ class ChatGateway:
             room=_room(change.tenant, change.sender),
         )  # fmt: skip
 
-    @staticmethod
-    def _ruling_payload(event_id: str, event: str, reason: str | None) -> dict[str, Any]:
+    async def _ruling_payload(
+        self, tenant: str, event_id: str, event: str, reason: str | None
+    ) -> dict[str, Any]:
+        """`restore {message_id}`, or `retract {message_id, reason}` with the title of the
+        reason in the tenant's taxonomy."""
         if event != "retract":
             return {"message_id": event_id}
         found = REASONS.get(reason or "")
-        return {"message_id": event_id, "reason": found.title if found else "removed by a reviewer"}
+        title = found.title if found else None
+        if title is None and reason:  # a reason of the tenant's own
+            title = await asyncio.to_thread(self.store.reason_title, tenant, reason)
+        return {"message_id": event_id, "reason": title or "removed by a reviewer"}
 
     async def _tell_senders(
         self, given: list[tuple[str, str]], notices: list[tuple[Verdict, Held, str]]
@@ -416,7 +424,7 @@ class ChatGateway:
             for owed in await asyncio.to_thread(self.store.owed_to, tenant, user):
                 await self.sio.emit(
                     owed.event,
-                    self._ruling_payload(owed.event_id, owed.event, owed.reason),
+                    await self._ruling_payload(tenant, owed.event_id, owed.event, owed.reason),
                     room=_room(tenant, user),
                 )
             for held in waiting:

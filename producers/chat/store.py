@@ -20,6 +20,7 @@ from sqlalchemy import select, update
 
 from infra.accounts import AccountsDB
 from infra.accounts.models import ChatMessageRow, RevokedLogin, Tenant, User
+from infra.accounts.review import TenantReason
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,6 +248,15 @@ class MessageStore:
                         Change(ruling.tenant, row.event_id, row.sender, row.receiver, *change)
                     )
         return changes
+
+    def reason_title(self, tenant: str, code: str) -> str | None:
+        """The title of a reason the tenant added to the default taxonomy, if it has it."""
+        with self.accounts.session() as session:
+            return session.scalar(
+                select(TenantReason.title).where(
+                    TenantReason.tenant == tenant, TenantReason.code == code
+                )
+            )
 
     def erase_expired(self, now: datetime | None = None) -> int:
         """Erase the texts of messages never given whose appeal window has passed; how many."""

@@ -538,8 +538,37 @@ def _a_review(api: TestClient, s: Seed) -> dict[str, Any]:
     return _A_REVIEW[s.a]
 
 
+def _a_reason(api: TestClient, s: Seed) -> str:
+    body = {"title": MARK, "dsa_category": "STATEMENT_CATEGORY_SCAMS_AND_FRAUD"}
+    assert call(api, "PUT", "/v1/review/reasons/iso_a", s.a_headers, json=body).is_success
+    return "iso_a"
+
+
+def _a_reason_title(api: TestClient, s: Seed) -> str:
+    mine = call(api, "GET", "/v1/review/reasons", s.a_headers).json()
+    return str(next(r["title"] for r in mine if r["code"] == "iso_a"))
+
+
 def _review_reasons(api: TestClient, s: Seed, w: Warehouse) -> None:
-    assert no_mark(call(api, "GET", "/v1/review/reasons", s.b_headers), s).status_code == 200
+    _a_reason(api, s)
+    theirs = no_mark(call(api, "GET", "/v1/review/reasons", s.b_headers), s).json()
+    assert "iso_a" not in [r["code"] for r in theirs]
+
+
+def _review_put_reason(api: TestClient, s: Seed, w: Warehouse) -> None:
+    code = _a_reason(api, s)
+    body = {"title": "B's own", "dsa_category": "STATEMENT_CATEGORY_SCAMS_AND_FRAUD"}
+    made = no_mark(call(api, "PUT", f"/v1/review/reasons/{code}", s.b_headers, json=body), s)
+    assert made.status_code == 201  # B's own reason of that code, not A's changed
+    assert _a_reason_title(api, s) == MARK
+    call(api, "DELETE", f"/v1/review/reasons/{code}", s.b_headers)
+
+
+def _review_drop_reason(api: TestClient, s: Seed, w: Warehouse) -> None:
+    code = _a_reason(api, s)
+    gone = no_mark(call(api, "DELETE", f"/v1/review/reasons/{code}", s.b_headers), s)
+    assert gone.status_code == 404
+    assert _a_reason_title(api, s) == MARK
 
 
 def _review_queues(api: TestClient, s: Seed, w: Warehouse) -> None:
@@ -767,6 +796,8 @@ CHECKS: dict[tuple[str, str], Check] = {
     ("POST", "/v1/posts/{post_id}/comments"): _comment,
     ("GET", "/v1/posts/{post_id}/thread"): _thread,
     ("GET", "/v1/review/reasons"): _review_reasons,
+    ("PUT", "/v1/review/reasons/{code}"): _review_put_reason,
+    ("DELETE", "/v1/review/reasons/{code}"): _review_drop_reason,
     ("GET", "/v1/review/queues"): _review_queues,
     ("PUT", "/v1/review/queues/{queue}"): _review_put_queue,
     ("DELETE", "/v1/review/queues/{queue}"): _review_drop_queue,

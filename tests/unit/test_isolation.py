@@ -19,7 +19,7 @@ def test_anonymous_callers_get_401(api: TestClient, route: tuple[str, str]) -> N
     path = template.format(token_id=1, invite_id=1, event_id="x", author="x", bank="x",
                            entry_id="x", post_id="x", account_id=1,
                            dead_letter_id="events.text:0:1", queue="default", review_item=1,
-                           hook=1, reviewer="user:x@example.com")  # fmt: skip
+                           hook=1, reviewer="user:x@example.com", code="doxxing")  # fmt: skip
     if method == "WS":
         with pytest.raises(WebSocketDenialResponse) as denied:  # noqa: SIM117
             with api.websocket_connect(path, headers=anonymous()):

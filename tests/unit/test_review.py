@@ -208,7 +208,7 @@ def test_an_appeal_goes_to_another_reviewer_within_the_window(db: AccountsDB) ->
         ident = enqueue(s, 1)
         claims.claim(s, "t1", ident, "user:a", 600, NOW)
         with pytest.raises(InvalidInput):
-            _decide(s, ident, "user:a", "remove", "not-a-reason")
+            _decide(s, ident, "user:a", "remove", "not_a_reason")
         with pytest.raises(Conflict):  # the entry is not an appeal: its state rules it out
             _decide(s, ident, "user:a", "overturn", "harassment")
         removed = _decide(s, ident, "user:a", "remove", "harassment")
