@@ -25,6 +25,7 @@ import sqlite3
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Sequence
 from hashlib import blake2b
 from pathlib import Path
 
@@ -105,48 +106,45 @@ class CounterStore:
     ) -> tuple[int, float | None]:
         """Count `event` for `entity` at time `at` (once, whatever the deliveries) unless
         `count_it` is false, then return (events in `(at - window, at]`, the first one's time)."""
+        return self.observe_all([(entity, window, count_it)], event, at)[0]
+
+    def observe_all(
+        self, requests: Sequence[tuple[Entity, float, bool]], event: str, at: float
+    ) -> list[tuple[int, float | None]]:
+        """`observe` for each (entity, window, count_it) of one event, under one lock and in
+        one loop: an item's counters and its author's history are one call."""
+        bisect_right, horizon = bisect.bisect_right, at - self.horizon
+        out: list[tuple[int, float | None]] = []
         with self._lock:
-            return self._observe(entity, event, at, window, count_it)
+            memory, pending = self._memory, self._pending  # (a flush replaces `_pending`)
+            for entity, window, count_it in requests:
+                state = memory.get(entity)
+                if state is None:
+                    state = self._load(entity)
+                else:
+                    memory.move_to_end(entity)  # the least recently used leaves first
+                times = state.times
+                if count_it and event not in state.events:
+                    if times and at < times[-1]:
+                        state.insert(at, event)
+                    else:  # in time order, as a stream mostly is
+                        times.append(at)
+                        state.ids.append(event)
+                        state.events.add(event)
+                    counted = pending.get(entity)
+                    if counted is None:
+                        pending[entity] = [(event, at)]
+                    else:
+                        counted.append((event, at))
+                    if times[0] < horizon:
+                        state.forget_before(horizon)
+                start = bisect_right(times, at - window)
+                end = len(times) if times and times[-1] <= at else bisect_right(times, at)
+                out.append((end - start, times[start] if start < end else None))
+        return out
 
-    def observe_two(
-        self, first: Entity, second: Entity, event: str, at: float, window: float,
-        count_second: bool,
-    ) -> tuple[tuple[int, float | None], tuple[int, float | None]]:  # fmt: skip
-        """`observe` for two entities at once (the author's items and harmful items)."""
-        with self._lock:
-            return (
-                self._observe(first, event, at, window, True),
-                self._observe(second, event, at, window, count_second),
-            )
-
-    def _observe(
-        self, entity: Entity, event: str, at: float, window: float, count_it: bool
-    ) -> tuple[int, float | None]:
-        state = self._entity(entity)
-        times = state.times
-        if count_it and event not in state.events:
-            if times and at < times[-1]:
-                state.insert(at, event)
-            else:  # in time order, as a stream mostly is
-                times.append(at)
-                state.ids.append(event)
-                state.events.add(event)
-            pending = self._pending.get(entity)
-            if pending is None:
-                self._pending[entity] = [(event, at)]
-            else:
-                pending.append((event, at))
-            if times[0] < at - self.horizon:
-                state.forget_before(at - self.horizon)
-        start = bisect.bisect_right(times, at - window)
-        end = len(times) if times and times[-1] <= at else bisect.bisect_right(times, at)
-        return end - start, (times[start] if start < end else None)
-
-    def _entity(self, entity: Entity) -> _Entity:
-        state = self._memory.get(entity)
-        if state is not None:
-            self._memory.move_to_end(entity)
-            return state
+    def _load(self, entity: Entity) -> _Entity:
+        """An entity not in memory: read from the file (if any), then kept."""
         state = _Entity()
         if self._db is not None:
             rows = self._db.execute(

@@ -20,7 +20,7 @@ from typing import Protocol
 from infra.rules.compile import CompiledRule, Facts, RuleSet
 from infra.rules.fields import AUTHOR_HISTORY_DAYS
 from schemas.records import Decision, FiredRule, RuleAction, RulesOutcome, Verdict
-from streams.rules.counters import CounterStore
+from streams.rules.counters import CounterStore, Entity
 from streams.rules.facts import TextEvent, item_facts
 
 _HISTORY_S = AUTHOR_HISTORY_DAYS * 86_400.0
@@ -81,9 +81,10 @@ class RuleEngine:
             return verdict
         facts = item_facts(rules.reads, verdict, event)
         at = verdict.occurred_at.timestamp()
-        counts = self._count(rules, facts, verdict, at) if rules.counters else {}
-        if not _HISTORY.isdisjoint(rules.reads):
-            self._history(facts, verdict, at)
+        history = not _HISTORY.isdisjoint(rules.reads)
+        counts = {}
+        if rules.counters or history:
+            counts = self._count(rules, facts, verdict, at, history)
         live: list[FiredRule] = []
         shadow: list[FiredRule] = []
         labels: set[str] = set()
@@ -107,10 +108,15 @@ class RuleEngine:
         )
         return verdict.model_copy(update={"decision": decision, "rules": outcome})
 
-    def _count(self, rules: RuleSet, facts: Facts, verdict: Verdict, at: float) -> dict[str, int]:
+    def _count(
+        self, rules: RuleSet, facts: Facts, verdict: Verdict, at: float, history: bool
+    ) -> dict[str, int]:
+        """The counters' counts and the author's history, observed in one call (a counter
+        reads neither another counter nor the history, so the order between them is free)."""
         counts: dict[str, int] = {}
-        event = verdict.event_id
-        tenant, observe = verdict.tenant, self.counters.observe
+        tenant = verdict.tenant
+        requests: list[tuple[Entity, float, bool]] = []
+        named: list[str] = []
         for counter in rules.counters:
             key = counter.key(facts)
             name = counter.name
@@ -119,25 +125,31 @@ class RuleEngine:
                 counts[name] = 0
                 continue
             where = counter.where
-            n, _ = observe(
-                (tenant, name, counter.version, key if type(key) is str else f"{key}"), event, at,
-                counter.window, count_it=where is None or bool(where(facts)),
+            requests.append((
+                (tenant, name, counter.version, key if type(key) is str else f"{key}"),
+                counter.window, where is None or bool(where(facts)),
+            ))  # fmt: skip
+            named.append(name)
+        if history:
+            author = verdict.author
+            requests.append(((tenant, "author.items", author), _HISTORY_S, True))
+            requests.append(
+                ((tenant, "author.harmful", author), _HISTORY_S,
+                 verdict.decision is not Decision.APPROVE)
             )  # fmt: skip
+        if not requests:
+            return counts
+        observed = self.counters.observe_all(requests, verdict.event_id, at)
+        for name, (n, _) in zip(named, observed, strict=False):
             facts[name] = float(n)
             counts[name] = n
+        if history:
+            (items, first), (harmful, _) = observed[-2:]
+            facts["author.items"] = float(items)
+            facts["author.harmful"] = float(harmful)
+            facts["author.harmful_share"] = harmful / items if items else 0.0
+            facts["author.age"] = at - first if first is not None else 0.0
         return counts
-
-    def _history(self, facts: Facts, verdict: Verdict, at: float) -> None:
-        event = verdict.event_id
-        (items, first), (harmful, _) = self.counters.observe_two(
-            (verdict.tenant, "author.items", verdict.author),
-            (verdict.tenant, "author.harmful", verdict.author),
-            event, at, _HISTORY_S, verdict.decision is not Decision.APPROVE,
-        )  # fmt: skip
-        facts["author.items"] = float(items)
-        facts["author.harmful"] = float(harmful)
-        facts["author.harmful_share"] = harmful / items if items else 0.0
-        facts["author.age"] = at - first if first is not None else 0.0
 
     def flush(self) -> None:
         """Store what was counted; call before the batch's verdicts are published."""

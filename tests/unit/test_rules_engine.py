@@ -125,7 +125,10 @@ def test_counts_in_any_order_of_arrival_each_event_once_within_the_horizon() -> 
     # past the horizon, the oldest are forgotten: (120 - 100) cuts e10
     assert store.observe(key, "e120", 120.0, 1000.0) == (4, 30.0)
     other = ("demo", "author.harmful", "ann")
-    assert store.observe_two(key, other, "e121", 121.0, 1000.0, False) == ((5, 30.0), (0, None))
+    assert store.observe_all([(key, 1000.0, True), (other, 1000.0, False)], "e121", 121.0) == [
+        (5, 30.0),
+        (0, None),
+    ]
 
 
 def test_a_redelivered_event_is_not_counted_twice_even_after_a_restart(tmp_path: Path) -> None:
