@@ -8,7 +8,7 @@ busy-wait back-off; correctness does not depend on it.
 
 Speed: the statement is built once; the first free entry is found in `ix_review_free` without
 walking past the entries already held (their number made claims slower as they grew); claims
-asked for at the same moment share one transaction and one commit, run by one thread while the
+asked for at the same moment share one transaction and one commit, run by one of them while the
 others wait on their own claim only (when each waited its turn for a lock, 20 reviewers claiming
 at once had p95 26-35 ms; now 5-9 ms); the row comes back by `RETURNING`, with no second query,
 and stays a row: building an ORM instance from it cost a third of a claim's CPU.
@@ -79,11 +79,13 @@ _CLAIMS = {private: _claim_statement(private) for private in (True, False)}
 
 @dataclass(slots=True)
 class _Claim:
-    """One reviewer's claim, waiting for the thread leading its store's claims to run it."""
+    """One reviewer's claim, waiting for the thread leading its store's claims to run it, or to
+    be told to lead the next batch itself."""
 
     private: bool
     params: dict[str, object]
-    done: threading.Event = field(default_factory=threading.Event)
+    wake: threading.Event = field(default_factory=threading.Event)
+    done: bool = False
     row: Row[Any] | None = None
     error: BaseException | None = None
 
@@ -94,14 +96,14 @@ _waiting_lock = threading.Lock()
 
 
 def _claim_together(session: Session, claim: _Claim) -> Row[Any] | None:
-    """Run `claim` with every claim asked for beside it, a transaction for each batch (group
-    commit).
+    """Run `claim` with every claim asked for beside it, in one transaction (group commit).
 
     Concurrent reviewers would otherwise each wait for the others' commits, one by one. The
     first claimer of an idle store leads: it runs every claim queued so far, each its own
     conditional `UPDATE` (within one transaction each sees the ones before it, so no row is
-    given twice), commits once, and goes on with those queued meanwhile until none is left.
-    The others only wait for their own claim to be done.
+    given twice), and commits once. If more were queued meanwhile, it wakes the first of them
+    to lead the next batch, and returns: no claimer runs more than one batch. The others only
+    wait for their own claim to be done, or to be woken to lead.
     """
     bind = session.get_bind()
     store = bind if isinstance(bind, Engine) else bind.engine
@@ -109,15 +111,18 @@ def _claim_together(session: Session, claim: _Claim) -> Row[Any] | None:
         _waiting[store].append(claim)
         lead = store not in _leading
         _leading.add(store)
-    if lead:
-        while True:
-            with _waiting_lock:
-                batch = _waiting.pop(store, [])
-                if not batch:
-                    _leading.discard(store)
-                    break
-            _run(store, batch)
-    claim.done.wait()
+    if not lead:
+        claim.wake.wait()
+    if not claim.done:  # leading: the batch holds this claim too
+        with _waiting_lock:
+            batch = _waiting.pop(store, [])
+        _run(store, batch)
+        with _waiting_lock:
+            queued = _waiting.get(store)
+            if queued:
+                queued[0].wake.set()  # the next leader, whose own claim is in its batch
+            else:
+                _leading.discard(store)
     if claim.error is not None:
         raise AccountsError(f"accounts store: a claim failed: {claim.error!r}") from claim.error
     return claim.row
@@ -136,7 +141,8 @@ def _run(store: Engine, batch: list[_Claim]) -> None:
             each.row, each.error = None, exc
     finally:
         for each in batch:
-            each.done.set()
+            each.done = True
+            each.wake.set()
 
 
 def claim_next(

@@ -116,6 +116,41 @@ def test_twenty_concurrent_reviewers_never_get_the_same_item(db: AccountsDB) -> 
     assert len(set(claimed)) == 300
 
 
+def test_no_claimer_runs_more_than_one_batch(
+    db: AccountsDB, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A leader hands the claims queued during its batch to the first of them: under steady
+    claiming, no request is kept running the others' claims."""
+    with db.session() as s:
+        for n in range(400):
+            enqueue(s, n)
+    mine = threading.local()
+    runs: dict[tuple[str, int], int] = {}
+    run = claims._run
+
+    def counted(store: Any, batch: Any) -> None:
+        key = (mine.name, mine.call)  # not the thread's ident: a finished thread's is reused
+        runs[key] = runs.get(key, 0) + 1
+        run(store, batch)
+
+    monkeypatch.setattr(claims, "_run", counted)
+
+    def review(name: str) -> None:
+        mine.name = name
+        for call in range(20):
+            mine.call = call
+            with db.session() as s:
+                assert claims.claim_next(s, "t1", "default", name, 600, NOW) is not None
+
+    threads = [threading.Thread(target=review, args=(f"user:{i}",)) for i in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert max(runs.values()) == 1
+    assert sum(runs.values()) < 400  # and claims asked for together still shared a batch
+
+
 def test_claims_at_once_in_two_stores_stay_in_their_own(db: AccountsDB, tmp_path: Path) -> None:
     other = AccountsDB(f"sqlite:///{tmp_path / 'other.db'}")
     other.create_schema()
