@@ -22,7 +22,7 @@ router = APIRouter(prefix="/v1/review/grants", tags=["review"])
 ReviewerPath = Annotated[
     str,
     Path(
-        min_length=6, max_length=300, pattern=r"^(user|token):\S+$",
+        min_length=6, max_length=300, pattern=r"^(user:\S+|token:[0-9]{1,18})$",
         description="`user:<email>` (covers the tokens that user owns) or `token:<id>`.",
         examples=["user:ana@example.com", "token:12"],
     ),
