@@ -16,7 +16,7 @@ from api.console.reviewing import ReviewerDep
 from api.console.web import FormDep, local, redirect, refused_page, render
 from api.errors import ApiError
 from api.review.decisions import DecisionIn
-from api.routes import review
+from api.routes import review, review_reasons
 from infra.errors import Refused
 
 router = APIRouter(prefix=session.PATH, include_in_schema=False)
@@ -51,7 +51,7 @@ def queue(queue: QueuePath, request: Request, caller: ReviewerDep) -> Response:
         return refused_page(request, exc.message)
     return render(
         request, "queue.html", caller, queue=queue, info=info, sla=sla, items=page.data,
-        more=page.next is not None, reasons=review.reasons(caller.access, caller.state),
+        more=page.next is not None, reasons=review_reasons.reasons(caller.access, caller.state),
         defaults=DEFAULT_REASON,
         me=caller.principal.actor,
     )  # fmt: skip
@@ -104,7 +104,7 @@ async def decide(item: ItemPath, caller: ReviewerDep, form: FormDep) -> Response
         return redirect(back, caller.state, error="Choose an action and a reason.")
     except (ApiError, Refused) as exc:
         return redirect(back, caller.state, error=exc.message)
-    titles = {r.code: r.title for r in review.reasons(caller.access, caller.state)}
+    titles = {r.code: r.title for r in review_reasons.reasons(caller.access, caller.state)}
     reason = done.action.reason
     what = f"{done.action.action.value} ({titles.get(reason, reason)})"
     return redirect(back, caller.state, ok=f"Item {item}: {what}.")

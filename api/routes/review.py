@@ -18,7 +18,7 @@ from api.accounts.service import Context
 from api.deps import ContextDep, CurrentPrincipal, Moderator, StateDep, TenantAdmin
 from api.errors import ApiError, responses
 from api.read.where import WarehouseTime
-from api.review import agreement, claims, decisions, grants, items, queues, taxonomy, webhooks
+from api.review import agreement, claims, decisions, grants, items, queues, webhooks
 from api.review.agreement import Agreement
 from api.review.decisions import DecisionIn, Outcome
 from api.review.grants import Access
@@ -26,7 +26,7 @@ from api.review.items import E, Entry
 from api.review.queues import QueueConfig
 from api.state import AppState
 from infra.errors import Forbidden
-from schemas.moderation import ModerationAction, Reason
+from schemas.moderation import ModerationAction
 from schemas.topics import MODERATION_ACTIONS, MODERATION_NOTICES
 
 router = APIRouter(prefix="/v1/review", tags=["review"])
@@ -145,57 +145,6 @@ def readable(session: Session, access: Access, row: E, ctx: Context) -> E:
             session, ctx, access.tenant, access.actor, "private.read", target=f"review:{row.id}"
         )
     return row
-
-
-ReasonCode = Annotated[str, Path(pattern=taxonomy.CODE, examples=["doxxing"])]
-
-
-@router.get("/reasons", response_model=list[Reason], summary="The tenant's taxonomy of reasons")
-def reasons(access: Reviewer, state: StateDep) -> list[Reason]:
-    """Report categories and decision reasons, each mapped to its DSA category and ground: the
-    default ones, then those the tenant added."""
-    with state.accounts.session() as session:
-        return list(taxonomy.reasons_of(session, access.tenant).values())
-
-
-@router.put(
-    "/reasons/{code}",
-    response_model=Reason,
-    responses=responses(401, 403, 409, 422) | {201: {"description": "Added."}},
-    summary="Add or change one of the tenant's own reasons (tenant admins)",
-    description="A code the default taxonomy does not have (409 `default_reason` for one it "
-    "has), mapped to a Transparency Database category. Decisions already taken keep the "
-    "category they were taken with.",
-)
-def put_reason(
-    code: ReasonCode,
-    body: taxonomy.ReasonIn,
-    principal: TenantAdmin,
-    state: StateDep,
-    ctx: ContextDep,
-    response: Response,
-) -> Reason:
-    with state.accounts.session() as session:
-        if taxonomy.put(session, principal.tenant, code, body, datetime.now(UTC)):
-            response.status_code = 201
-        service.audit(session, ctx, principal.tenant, principal.actor, "review.reason", target=code)
-        return taxonomy.lookup(session, principal.tenant, code)
-
-
-@router.delete(
-    "/reasons/{code}", status_code=204, responses=responses(401, 403, 404, 409),
-    summary="Remove one of the tenant's own reasons (tenant admins)",
-)  # fmt: skip
-def delete_reason(
-    code: ReasonCode, principal: TenantAdmin, state: StateDep, ctx: ContextDep
-) -> Response:
-    with state.accounts.session() as session:
-        if not taxonomy.drop(session, principal.tenant, code):
-            raise ApiError(404, "not_found", f"the tenant has no reason {code!r} of its own")
-        service.audit(
-            session, ctx, principal.tenant, principal.actor, "review.reason.removed", target=code
-        )
-    return Response(status_code=204)
 
 
 @router.get(
