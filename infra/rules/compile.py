@@ -82,6 +82,9 @@ class CompiledCounter:
     window: float
     where: Test | None
     version: str
+    every_item_by_author: bool = False
+    """`count by author` without `where`: the same events as the author's history
+    (`author.items`), which the engine keeps them with, whatever the window."""
 
 
 @dataclass(frozen=True, slots=True, eq=False)  # hashed by identity: cheap as a cache key
@@ -209,7 +212,11 @@ class _Checker:
         if node.where is not None:
             where = self.condition(node.where)
         self._in_counter = False
-        return CompiledCounter(node.name, key, node.window, where, version_of(node.text))
+        by_author = isinstance(node.key, Field) and node.key.path == "author"
+        return CompiledCounter(
+            node.name, key, node.window, where, version_of(node.text),
+            by_author and node.where is None,
+        )  # fmt: skip
 
     def rule(self, node: RuleNode) -> CompiledRule:
         self._name(node.name, node.at)

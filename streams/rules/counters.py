@@ -1,7 +1,8 @@
 """Sliding-window counts per entity, kept by the worker beside the stream, across restarts.
 
 An entity is (tenant, counter, the counter's version, the key a rule names: an author, a URL, a
-content hash…), stored as a 16-byte digest of those. Each holds the events counted for it, *by
+content hash…), stored as a 16-byte digest of those; a counter of every item by author counts
+in the author's history (`(tenant, "author.items", author)`), which holds the same events. Each holds the events counted for it, *by
 event id*, with their event time: an event delivered again (a replay, or the redelivery after a
 crash before the offset commit) is found by its id and not counted twice, and counts are read in
 event time, so a replay reads the

@@ -20,6 +20,7 @@ from typing import Protocol
 from infra.rules.compile import CompiledRule, Facts, RuleSet
 from infra.rules.fields import AUTHOR_HISTORY_DAYS
 from schemas.records import Decision, FiredRule, RuleAction, RulesOutcome, Verdict
+from schemas.trusted import construct, replace
 from streams.rules.counters import CounterStore, Entity
 from streams.rules.facts import TextEvent, item_facts
 
@@ -27,6 +28,7 @@ _HISTORY_S = AUTHOR_HISTORY_DAYS * 86_400.0
 _HISTORY = frozenset({"author.items", "author.harmful", "author.harmful_share", "author.age"})
 _SEVERITY = {"approve": 0, "review": 1, "reject": 2}
 _DECISIONS = {d.value: d for d in Decision}
+_OUTCOME_FIELDS = frozenset(RulesOutcome.model_fields)
 
 
 class RuleBook(Protocol):
@@ -98,7 +100,9 @@ class RuleEngine:
                 labels.update(rule.labels)
             if rule.decision is not None and _SEVERITY[rule.decision] > severity:
                 decision, severity = _DECISIONS[rule.decision], _SEVERITY[rule.decision]
-        outcome = RulesOutcome.model_construct(  # its parts are records already
+        outcome = construct(  # its parts are records already
+            RulesOutcome,
+            _OUTCOME_FIELDS,
             ruleset_version=rules.version,
             policy_decision=verdict.decision,
             fired=live,
@@ -106,7 +110,7 @@ class RuleEngine:
             labels=sorted(labels) if labels else [],
             counters=counts,
         )
-        return verdict.model_copy(update={"decision": decision, "rules": outcome})
+        return replace(verdict, decision=decision, rules=outcome)
 
     def _count(
         self, rules: RuleSet, facts: Facts, verdict: Verdict, at: float, history: bool
@@ -125,10 +129,11 @@ class RuleEngine:
                 counts[name] = 0
                 continue
             where = counter.where
-            requests.append((
-                (tenant, name, counter.version, key if type(key) is str else f"{key}"),
-                counter.window, where is None or bool(where(facts)),
-            ))  # fmt: skip
+            if counter.every_item_by_author:  # counted once with the history, read per window
+                entity: Entity = (tenant, "author.items", key)
+            else:
+                entity = (tenant, name, counter.version, key if type(key) is str else f"{key}")
+            requests.append((entity, counter.window, where is None or bool(where(facts))))
             named.append(name)
         if history:
             author = verdict.author

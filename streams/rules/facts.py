@@ -1,16 +1,15 @@
 """The facts a rule reads about one item: from its verdict so far and its event.
 
-Only the fields a tenant's rule set reads are computed (`RuleSet.reads`): a set that never
-looks at links does not pay for finding them.
+The fields read straight off the verdict are always given (one dict display costs less than
+choosing); those that take work, the first link and the content digest, only when the tenant's
+rule set reads them (`RuleSet.reads`): a set that never looks at links does not pay for finding
+them.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from functools import lru_cache
 from hashlib import blake2b
-from typing import Any
 
 from infra.rules.compile import Facts
 from schemas.events import ChatMessageEvent, PostEvent
@@ -31,31 +30,17 @@ def content_hash(text: str) -> str:
     return blake2b(" ".join(text.casefold().split()).encode(), digest_size=16).hexdigest()
 
 
-Getter = Callable[[Verdict, TextEvent], Any]
-
-GETTERS: dict[str, Getter] = {
-    "toxic": lambda v, _e: v.toxic,
-    "decision": lambda v, _e: v.decision.value,
-    "lang": lambda v, _e: v.lang,
-    "source": lambda v, _e: v.source,
-    "kind": lambda v, _e: v.kind.value,
-    "author": lambda v, _e: v.author,
-    "item_id": lambda v, _e: v.item_id,
-    "text": lambda _v, e: e.text,
-    "url": lambda _v, e: first_url(e.text),
-    "content_hash": lambda _v, e: content_hash(e.text),
-    "spans": lambda v, _e: float(len(v.spans)),
-    "duplicate": lambda v, _e: v.duplicate_of is not None,
-    "context.items": lambda v, _e: float(v.context.items) if v.context else 0.0,
-    "scores": lambda v, _e: v.scores,
-}
-"""Every field but the author's history, which the engine reads from its counters."""
-
-
-@lru_cache(maxsize=256)  # by the rule set's `reads` (a frozenset keeps its hash)
-def _getters(reads: frozenset[str]) -> tuple[tuple[str, Getter], ...]:
-    return tuple((path, GETTERS[path]) for path in sorted(reads) if path in GETTERS)
-
-
 def item_facts(reads: frozenset[str], verdict: Verdict, event: TextEvent) -> Facts:
-    return {path: get(verdict, event) for path, get in _getters(reads)}
+    """Every field but the author's history, which the engine reads from its counters."""
+    v, text = verdict, event.text
+    facts: Facts = {
+        "toxic": v.toxic, "decision": v.decision.value, "lang": v.lang, "source": v.source,
+        "kind": v.kind.value, "author": v.author, "item_id": v.item_id, "text": text,
+        "spans": float(len(v.spans)), "duplicate": v.duplicate_of is not None,
+        "context.items": float(v.context.items) if v.context else 0.0, "scores": v.scores,
+    }  # fmt: skip
+    if "url" in reads:
+        facts["url"] = first_url(text)
+    if "content_hash" in reads:
+        facts["content_hash"] = content_hash(text)
+    return facts

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -192,6 +193,27 @@ def test_counters_by_a_key_and_the_authors_history() -> None:
     assert b.rules is not None
     assert [r.rule for r in b.rules.fired] == ["shared_link"]
     assert c.decision is Decision.APPROVE  # bob has two items now
+
+
+def test_a_counter_of_every_item_by_author_is_kept_with_the_authors_history(
+    tmp_path: Path,
+) -> None:
+    """Such a counter counts the same events as `author.items`: one stored row per item serves
+    both, and a new window reads what was counted under the old one."""
+    path = tmp_path / "counters.sqlite3"
+    rules = """
+counter posts = count by author within 10m
+rule r:
+    when author.items > 100
+    then review
+"""
+    judge(pipeline(path, rules), record("e1", "a"), record("e2", "b", minutes=5))
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT count(*) FROM counted").fetchone() == (2,)  # both approved
+    wider = rules.replace("10m", "1h")  # a new window: the counter's text changed
+    [e3] = judge(pipeline(path, wider), record("e3", "c", minutes=30))
+    assert e3.rules is not None
+    assert e3.rules.counters["posts"] == 3
 
 
 def test_shadow_rules_change_nothing_and_are_recorded_for_their_topic() -> None:
