@@ -124,7 +124,7 @@ def backtest_sql(
         }
         rows = by_author_sql(
             narrow.sql, narrow.carried, by_author, history=history_arrays, bits=narrow.bits,
-            codes=codes, hashed=["event_id"], decode=False,
+            codes=codes, hashed=["event_id"],
         )  # fmt: skip
         columns = "k_top_label AS top_label, k_decision AS decision, k_policy_decision AS policy"
         rule_code = _decision_sql(rules, hits, {"reject": "3", "review": "2", "approve": "1"}, "0")

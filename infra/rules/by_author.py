@@ -29,6 +29,8 @@ from infra.rules.sql import TICKS_PER_S, CounterSQL
 HARMFUL = "w_harmful"
 """Per row: 1 if the policy did not approve it (what `author.harmful` counts)."""
 HISTORY = ("author_items", "author_harmful", "author_age")
+_CODE_SHIFTS = (0, 16, 32, 48)
+_CODE_MAX = 65_535
 
 
 def flags(counters: Sequence[CounterSQL], history: bool) -> list[str]:
@@ -48,19 +50,33 @@ def by_author_sql(
     bits: Sequence[str] = (),
     codes: Mapping[str, str] | None = None,
     hashed: Sequence[str] = (),
-    decode: bool = True,
 ) -> str:
     """`rows` (a query with `author`, `ts`, the `carried` columns, the `bits` and `flags()`)
     again, one row per verdict with the `carried` columns, the `bits`, `c_<name>` for each
     counter and, if `history`, the author's history (`HISTORY`). `bits`: columns of 0 or 1,
     carried 64 to a number (a hundred rules' worth of them are then two arrays, not a hundred).
-    `codes`: string columns → an array of every value they take (SQL); each crosses as its place
-    in that array, a number, and is read back from it (a string per verdict costs a second of
-    CPU per 10M verdicts through the arrays). `hashed`: string columns that cross, and come
-    back, as their 64-bit hash (the event id: the few examples are found back by it). Without
-    `decode`, the coded columns come back as their places, `k_<name>`."""
+    `codes`: string columns → an array of every value they take (SQL, at most 65,535); each
+    crosses as its place in that array, all of them packed in one number (a string per verdict
+    costs a second of CPU per 10M verdicts through the arrays, and each array more its share),
+    and comes back as its place, `k_<name>`. `hashed`: string columns that cross, and come
+    back, as their 64-bit hash (the event id: the few examples are found back by it)."""
     codes = codes or {}
-    coded = [f"indexOf({values}, {c}) AS k_{c}" for c, values in codes.items()]
+    if len(codes) > len(_CODE_SHIFTS):
+        raise ValueError(f"at most {len(_CODE_SHIFTS)} coded columns")
+    # Every code crosses in one number, 16 bits each (one array instead of one per column).
+    places = {c: f"indexOf({values}, {c})" for c, values in codes.items()}
+    coded = (
+        [
+            " + ".join(
+                f"bitShiftLeft({place}, {shift})"
+                for place, shift in zip(places.values(), _CODE_SHIFTS, strict=False)
+            )
+            + f" + throwIf(greatest({', '.join(places.values())}, 0) > {_CODE_MAX}, "
+            "'a coded column takes too many values') AS k_codes"
+        ]
+        if codes
+        else []
+    )
     coded += [f"cityHash64({c}) AS k_{c}" for c in hashed]
     packs = [bits[i : i + 64] for i in range(0, len(bits), 64)]
     packed = [
@@ -74,10 +90,15 @@ def by_author_sql(
     ]
     if packed or coded:
         rows = f"SELECT *, {', '.join([*packed, *coded])} FROM ({rows})"  # noqa: S608
-    decoded = [f"{values}[k_{c}] AS {c}" if decode else f"k_{c}" for c, values in codes.items()]
+    place = {
+        c: f"bitAnd(bitShiftRight(k_codes, {shift}), {_CODE_MAX})"
+        for c, shift in zip(codes, _CODE_SHIFTS, strict=False)
+    }
+    decoded = [f"{place[c]} AS k_{c}" for c in codes]
     decoded += [f"k_{c} AS {c}" for c in hashed]
     carried = [
-        *(f"k_{c}" if c in codes or c in hashed else c for c in carried),
+        *(f"k_{c}" if c in hashed else c for c in carried if c not in codes),
+        *(["k_codes"] if codes else []),
         *(f"bits{n}" for n in range(len(packs))),
     ]
     unpacked = [
