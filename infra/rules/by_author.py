@@ -79,12 +79,10 @@ def by_author_sql(
     )
     coded += [f"cityHash64({c}) AS k_{c}" for c in hashed]
     packs = [bits[i : i + 64] for i in range(0, len(bits), 64)]
+    # bit k as `b * 2^k`, summed: two operations per bit where a shift of a converted
+    # comparison, or-ed in, took four (a second of CPU per 10M verdicts for 68 bits)
     packed = [
-        "bitOr(" * (len(pack) - 1)
-        + ", ".join(
-            [f"toUInt64({pack[0]} != 0)"]
-            + [f"bitShiftLeft(toUInt64({b} != 0), {k}))" for k, b in enumerate(pack) if k]
-        )
+        " + ".join(f"({b}) * {1 << k}" if k else f"toUInt64({b})" for k, b in enumerate(pack))
         + f" AS bits{n}"
         for n, pack in enumerate(packs)
     ]
