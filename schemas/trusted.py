@@ -19,12 +19,11 @@ _new = object.__new__
 _set = object.__setattr__  # the models are frozen: set as pydantic itself does
 
 
-def construct(cls: type[M], fields: frozenset[str], **values: Any) -> M:
-    """`cls.model_construct(**values)` where `values` gives every field (`fields`, the model's
-    field names, given by the caller once: a `frozenset(cls.model_fields)`)."""
+def construct(cls: type[M], **values: Any) -> M:
+    """`cls.model_construct(**values)`, for `values` that give every field of `cls`."""
     model = _new(cls)
     _set(model, "__dict__", values)
-    _set(model, "__pydantic_fields_set__", set(fields))  # a set of its own, as pydantic's
+    _set(model, "__pydantic_fields_set__", set(values))  # the fields given, as pydantic's
     _set(model, "__pydantic_extra__", None)
     _set(model, "__pydantic_private__", None)
     return model

@@ -2,12 +2,11 @@
 
 An entity is (tenant, counter, the counter's version, the key a rule names: an author, a URL, a
 content hash…), stored as a 16-byte digest of those; a counter of every item by author counts
-in the author's history (`(tenant, "author.items", author)`), which holds the same events. Each holds the events counted for it, *by
-event id*, with their event time: an event delivered again (a replay, or the redelivery after a
-crash before the offset commit) is found by its id and not counted twice, and counts are read in
-event time, so a replay reads the
-same counts as the first pass did. A count is the events in `(t - window, t]` of the item's own
-time `t`.
+in the author's history (`(tenant, "author.items", author)`), which holds the same events.
+Each holds the events counted for it, *by event id*, with their event time: an event delivered
+again (a replay, or the redelivery after a crash before the offset commit) is found by its id
+and not counted twice, and counts are read in event time, so a replay reads the same counts as
+the first pass did. A count is the events in `(t - window, t]` of the item's own time `t`.
 
 Memory holds the entities touched lately (sorted times, bisected: O(log n) per read; none with
 `capacity=0`, which reads every entity from the file, so a process sees what another sharing the
@@ -15,7 +14,8 @@ file has flushed: the synchronous judge beside the worker); a SQLite
 file beside the dedupe store holds every counted event for `horizon` seconds, written in one
 transaction per batch *before* the batch's verdicts are published (as the dedupe memory is), so
 a worker killed at any point restarts with every count it ever published. Redefining a counter
-(its text changes) starts it from zero: its version is in the entity.
+(its text changes) starts it from zero: its version is in the entity (but for one by author
+kept in the history).
 """
 
 from __future__ import annotations

@@ -28,7 +28,6 @@ _HISTORY_S = AUTHOR_HISTORY_DAYS * 86_400.0
 _HISTORY = frozenset({"author.items", "author.harmful", "author.harmful_share", "author.age"})
 _SEVERITY = {"approve": 0, "review": 1, "reject": 2}
 _DECISIONS = {d.value: d for d in Decision}
-_OUTCOME_FIELDS = frozenset(RulesOutcome.model_fields)
 
 
 class RuleBook(Protocol):
@@ -102,7 +101,6 @@ class RuleEngine:
                 decision, severity = _DECISIONS[rule.decision], _SEVERITY[rule.decision]
         outcome = construct(  # its parts are records already
             RulesOutcome,
-            _OUTCOME_FIELDS,
             ruleset_version=rules.version,
             policy_decision=verdict.decision,
             fired=live,
