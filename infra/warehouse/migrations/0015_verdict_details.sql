@@ -6,7 +6,7 @@
 --
 -- One row per part of an item, keyed (tenant, event_id, part, ref):
 --   verdict    the verdict as JSON (its columns by name; Float32 values as the Float64 they are)
---   text       the event's text
+--   text       the event's text (not of activity events, which are never judged)
 --   reused_by  ref: an event whose verdict reused this one's scores (a candidate: readers check
 --              that its current verdict still says so, as with `verdict_reuses`)
 --   action     ref: a reviewer's action id; body: its effect
@@ -43,7 +43,7 @@ FROM verdicts;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS verdict_details_texts_mv TO verdict_details AS
 SELECT tenant, event_id, 'text' AS part, '' AS ref, received_at AS version, text AS body
-FROM events;
+FROM events WHERE kind != 'activity';
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS verdict_details_reuses_mv TO verdict_details AS
 SELECT tenant, assumeNotNull(duplicate_of) AS event_id, 'reused_by' AS part, event_id AS ref,
@@ -65,7 +65,7 @@ SELECT tenant, event_id, 'verdict', '', judged_at,
 FROM verdicts;
 
 INSERT INTO verdict_details
-SELECT tenant, event_id, 'text', '', received_at, text FROM events;
+SELECT tenant, event_id, 'text', '', received_at, text FROM events WHERE kind != 'activity';
 
 INSERT INTO verdict_details
 SELECT tenant, assumeNotNull(duplicate_of), 'reused_by', event_id, judged_at, '' FROM verdicts
