@@ -23,6 +23,8 @@ rule f: when lang in ["ar", "en"] then label "watch"
 rule g: when posts >= 3 and not duplicate then queue "flood"
 rule h: when (scores.insult + scores.threat) / 2 > 0.6 or spans >= 3 then review
 rule i: when lower(text) contains "free" then label "spam"
+rule i2: when text startswith "FREE" and toxic > 0.5 then review
+rule i3: when text contains "ell" then label "greeting"
 rule j: when spans == 2 then review
 rule k: when scores.threat > 0.5 then reject
 rule l: when 0.5 < toxic then review
@@ -81,7 +83,11 @@ def test_guards_are_thresholds_and_matches_of_a_field_against_a_constant() -> No
         return guard_of(parse(f"rule r: when {condition} then review").rules[0].when)
 
     assert guard('scores.insult > 0.7 and lang == "en"') == Guard("scores.insult", ">", 0.7)
-    assert guard('lower(text) contains "x" and lang == "en"') == Guard("lang", "==", "en")
+    assert guard('lower(text) contains "x" and lang == "en"') == Guard(
+        "text", "contains", "x", lower=True
+    )
+    assert guard('text startswith "Hi" and lang == "en"') == Guard("text", "startswith", "Hi")
+    assert guard('text contains lang and lang == "en"') == Guard("lang", "==", "en")
     assert guard('lang in ["en", "fr"]') == Guard("lang", "in", ("en", "fr"))
     assert guard("toxic > 0.5 or spans > 2") is None  # either may fire it
     assert guard("not toxic > 0.5") is None
