@@ -13,9 +13,11 @@ A record whose producer set the `modstream-store: hash` header is kept the same 
 
 The sink measures its own lag (`modstream_consumer_lag`) from what its fetches already tell it:
 each partition's high watermark minus its position, right after a commit (when the position is
-the committed offset). Asking the broker instead (`infra.kafka.watch_lag`) meant, every interval,
-a probe consumer fetching from each of its 52 partitions: on the durable embedded broker, object
-reads and listings of the store for a gauge.
+the committed offset). Asking the broker every interval (`infra.kafka.partition_lag`) meant a
+probe consumer fetching from each of its 52 partitions: on the durable embedded broker, object
+reads and listings of the store for a gauge. It still asks the broker when its own loop has not
+measured for two intervals (an insert retried while the warehouse refuses, a broker being
+reconnected): then the lag is what an operator needs to see grow.
 """
 
 from __future__ import annotations
@@ -36,8 +38,8 @@ from pydantic import BaseModel
 from infra import metrics
 from infra.accounts.privacy import PrivacyRegistry, sha256_hex
 from infra.dead_letters import dead_letter, decode_event, parse
-from infra.errors import AccountsError, InvalidEvent, WarehouseError
-from infra.kafka import next_offsets, take_batch
+from infra.errors import AccountsError, BrokerError, InvalidEvent, WarehouseError
+from infra.kafka import next_offsets, partition_lag, take_batch
 from infra.warehouse.client import Warehouse
 from schemas.records import DeadLetter, Verdict
 from schemas.rows import (
@@ -247,7 +249,7 @@ class WarehouseSink:
         self.flushed = 0
         self._stopping = asyncio.Event()
         self._lag_interval: float | None = None
-        self._lag_due = 0.0
+        self._lag_due = self._lag_measured_at = 0.0
         self._lag_measured: set[TopicPartition] = set()
         self._topics, self._bootstrap, self._group_id = tuple(topics), bootstrap, group_id
 
@@ -272,7 +274,29 @@ class WarehouseSink:
         read again, and the tables are idempotent. With `lag_interval`, the lag of each
         partition it is assigned is measured that often, for the metrics."""
         self._lag_interval = lag_interval
-        await self._run()
+        self._lag_measured_at = asyncio.get_running_loop().time()
+        watch = asyncio.create_task(self._lag_while_stalled(lag_interval)) if lag_interval else None
+        try:
+            await self._run()
+        finally:
+            if watch is not None:
+                watch.cancel()
+
+    async def _lag_while_stalled(self, interval: float) -> None:
+        """Ask the broker for the group's lag whenever the loop has not measured it for two
+        intervals, until cancelled: a gauge frozen at its last value would hide a stall."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(interval)
+            if loop.time() - self._lag_measured_at < 2 * interval:
+                continue
+            try:
+                found = await partition_lag(self._bootstrap, self._group_id, self._topics)
+            except BrokerError as exc:
+                log.debug("lag of %s not measured: %s", self._group_id, exc)
+                continue
+            for tp, behind in found.items():
+                metrics.CONSUMER_LAG.labels(self._group_id, tp.topic, str(tp.partition)).set(behind)
 
     async def _run(self) -> None:
         delay = 0.5
@@ -320,6 +344,8 @@ class WarehouseSink:
             return
         self._lag_due = loop.time() + self._lag_interval
         assigned: set[TopicPartition] = consumer.assignment()
+        if assigned:  # not yet in the group: the broker is asked (`_lag_while_stalled`)
+            self._lag_measured_at = loop.time()
         for tp in assigned:
             end = consumer.highwater(tp)
             try:

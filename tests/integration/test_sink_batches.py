@@ -1,15 +1,19 @@
 """The warehouse sink's batches on the real broker and warehouse: records that trickle in are
 inserted together, once per flush interval, and no batch exceeds `batch_size`; and the lag it
-reports after each batch."""
+reports, after each batch and while it is stuck."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
+from pathlib import Path
 
 from aiokafka import TopicPartition
 from prometheus_client import REGISTRY
 
+from infra.accounts import AccountsDB
+from infra.accounts.privacy import PrivacyRegistry
 from infra.kafka import Publisher, lag, partition_lag
 from infra.settings import Settings
 from infra.warehouse import Warehouse
@@ -135,3 +139,31 @@ async def _lag_after_each_batch(settings: Settings, warehouse: Warehouse) -> lis
 def test_the_sink_reports_its_lag_per_batch(settings: Settings, warehouse: Warehouse) -> None:
     # Before its first batch nothing is measured yet; then 3 behind, 1 behind, caught up.
     assert asyncio.run(_lag_after_each_batch(settings, warehouse)) == [-1.0, 3.0, 1.0, 0.0]
+
+
+async def _lag_of_a_stuck_sink(settings: Settings, warehouse: Warehouse, folder: Path) -> None:
+    """A sink whose accounts store has no tables cannot read privacy modes: it takes its first
+    batch, then waits and retries, so its own loop measures nothing."""
+    bootstrap, group = settings.require_bootstrap(), f"test-sink-stuck-{uuid.uuid4().hex[:8]}"
+    privacy = PrivacyRegistry(AccountsDB(f"sqlite:///{folder}/accounts.db"))  # no schema
+    sink = WarehouseSink(warehouse, bootstrap, group_id=group, topics=TOPICS, privacy=privacy)
+    task = asyncio.create_task(sink.run(lag_interval=0.2))
+    try:
+        async with asyncio.timeout(60):
+            while not _reported(group):
+                await asyncio.sleep(0.1)
+        from_broker = await partition_lag(bootstrap, group, TOPICS)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    expected = {tp.partition: float(n) for tp, n in from_broker.items()}
+    assert _reported(group) == expected  # the whole topic: the new group committed nothing
+    assert sum(expected.values()) > 0
+    assert sink.flushed == 0
+
+
+def test_a_stuck_sink_reports_its_lag_from_the_broker(
+    settings: Settings, warehouse: Warehouse, tmp_path: Path
+) -> None:
+    asyncio.run(_lag_of_a_stuck_sink(settings, warehouse, tmp_path))
