@@ -1,11 +1,18 @@
 """One consumer of the verdict topic, fanned out to every subscriber through bounded queues.
 
-The consumer has no group: it is assigned every partition and starts at the end, so positions
-are explicit offsets (what a subscriber resumes from) and start-up does not wait for a group join.
-A subscriber that falls `capacity` verdicts behind is closed with its position instead of
-stalling the others; it reconnects from there. A subscriber that starts behind the live position
-first reads its backlog with a short-lived consumer of its own, up to `capacity` verdicts per
-connection, then continues on the live queue.
+The consumer has no group: it is assigned every partition, so positions are explicit offsets
+(what a subscriber resumes from) and start-up does not wait for a group join. A subscriber that
+falls `capacity` verdicts behind is closed with its position instead of stalling the others; it
+reconnects from there. A subscriber that starts behind the live position first reads its backlog
+with a short-lived consumer of its own, up to `capacity` verdicts per connection, then continues
+on the live queue.
+
+The consumer reads only while someone listens: `idle_after` seconds after the last subscriber
+left, its partitions are paused, and the first subscriber to come back moves it to the topic's
+end again (`infra.kafka.end_offsets`) before its own position is taken. Nobody misses anything:
+what was published meanwhile is before the live position, in any resuming subscriber's backlog.
+Reading every verdict for nobody cost the durable embedded broker an object read per verdict and
+an object-store listing per fetch, every 20 ms.
 """
 
 from __future__ import annotations
@@ -25,9 +32,15 @@ from aiokafka.errors import KafkaError
 from api.feed import position
 from api.feed.position import Positions, Start
 from infra.errors import BrokerError
+from infra.kafka import end_offsets
 from schemas.topics import VERDICTS_TEXT, TopicSpec
 
 log = logging.getLogger(__name__)
+
+IDLE_AFTER = 10.0
+"""Seconds without a subscriber before the feed stops reading: long enough that a client
+reconnecting (an `EventSource` retries after 3 s) or a run of `POST /v1/posts?wait=` requests
+finds it reading, so the end offsets are not looked up for each."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,13 +167,22 @@ class VerdictHub:
         *,
         capacity: int = 1_000,
         fetch_max_wait_ms: int = 20,
+        idle_after: float = IDLE_AFTER,
     ) -> None:
         self.bootstrap = bootstrap
         self.topic = topic.name
         self.capacity = capacity
         self.fetch_max_wait_ms = fetch_max_wait_ms
+        self.idle_after = idle_after
         self.positions: Positions = {}
+        """The live position, while the feed reads (`idle` is False)."""
+        self._parts: list[TopicPartition] = []
         self._subscribers: set[Subscription] = set()
+        self._joining = 0
+        """Subscriptions being set up: the feed does not go idle under them."""
+        self._idle = True
+        self._quiet_since: float | None = None
+        self._waking = asyncio.Lock()
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -183,18 +205,52 @@ class VerdictHub:
         return [TopicPartition(self.topic, p) for p in sorted(parts)]
 
     async def start(self) -> None:
+        """Connect and assign every partition, idle: reading starts with the first subscriber."""
         consumer = self._new_consumer()
         try:
             await consumer.start()
             parts = await self._partitions(consumer)
             consumer.assign(parts)
-            await consumer.seek_to_end(*parts)
-            self.positions = {tp.partition: await consumer.position(tp) for tp in parts}
+            consumer.pause(*parts)
         except KafkaError as exc:
             await consumer.stop()
             raise BrokerError(f"live feed cannot read {self.topic}: {exc}") from exc
-        self._consumer = consumer
+        self._consumer, self._parts = consumer, parts
         self._task = asyncio.create_task(self._run(), name="verdict-feed")
+
+    @property
+    def idle(self) -> bool:
+        """True while nobody listens and the consumer is paused (`positions` are stale)."""
+        return self._idle
+
+    async def _wake(self) -> None:
+        """Read again, from the topic's end: that is `now` for the subscriber waking it."""
+        async with self._waking:
+            if not self._idle or self._consumer is None:
+                return
+            ends = await end_offsets(self.bootstrap, self._parts)
+            for tp, end in ends.items():
+                self._consumer.seek(tp, end)
+            self.positions = {tp.partition: end for tp, end in ends.items()}
+            self._consumer.resume(*self._parts)
+            self._idle, self._quiet_since = False, None
+            log.debug("live feed reading from %s", position.dump(self.positions))
+
+    def _rest_if_unwatched(self) -> None:
+        """Pause the consumer once nobody has listened for `idle_after` seconds. Runs in the
+        reading loop, between dispatches, so no record is half delivered."""
+        if self._idle or self._consumer is None:
+            return
+        if self._subscribers or self._joining:
+            self._quiet_since = None
+            return
+        now = asyncio.get_running_loop().time()
+        if self._quiet_since is None:
+            self._quiet_since = now
+        if now - self._quiet_since >= self.idle_after:
+            self._consumer.pause(*self._parts)
+            self._idle = True
+            log.debug("live feed idle: nobody subscribed for %.0fs", self.idle_after)
 
     async def stop(self) -> None:
         if self._task:
@@ -220,6 +276,7 @@ class VerdictHub:
                 for record in records:
                     self.positions[tp.partition] = record.offset + 1
                     self._dispatch(Delivery(tp.partition, record.offset, record.value or b""))
+            self._rest_if_unwatched()
 
     def _dispatch(self, delivery: Delivery) -> None:
         verdict = _parse(delivery.value)
@@ -239,12 +296,18 @@ class VerdictHub:
     ) -> Subscription:
         """Register a subscriber; if `start` is behind the live position, read its backlog."""
         capacity = capacity or self.capacity
-        begin = await self._resolve(start) if start != "now" else dict(self.positions)
-        # No await between this snapshot and registering: every record past `live` is
-        # dispatched to the subscription, every record before it is in the backlog read below.
-        live = dict(self.positions)
-        sub = Subscription(flt, capacity, dict(begin))
-        self._subscribers.add(sub)
+        self._joining += 1
+        try:
+            if self._idle:
+                await self._wake()
+            begin = await self._resolve(start) if start != "now" else dict(self.positions)
+            # No await between this snapshot and registering: every record past `live` is
+            # dispatched to the subscription, every record before it is in the backlog read below.
+            live = dict(self.positions)
+            sub = Subscription(flt, capacity, dict(begin))
+            self._subscribers.add(sub)
+        finally:
+            self._joining -= 1
         behind = {p: o for p, o in begin.items() if o < live.get(p, 0)}
         if behind:
             try:

@@ -1,5 +1,5 @@
-"""The live verdict feed against the real broker: order, filters, resume, slow subscribers, and
-the SSE and WebSocket endpoints."""
+"""The live verdict feed against the real broker: order, filters, resume, slow subscribers, going
+idle while nobody listens, and the SSE and WebSocket endpoints."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from aiokafka import TopicPartition
 from fastapi.testclient import TestClient
 
 from api.accounts import service
@@ -22,8 +23,10 @@ from api.feed import position
 from api.feed.hub import FeedClosed, FeedFilter, Subscription, VerdictHub
 from infra.accounts import AccountsDB
 from infra.broker import EmbeddedBroker
+from infra.kafka import end_offsets
 from infra.processes import die_with_parent, free_port
 from infra.settings import AccountsSettings
+from schemas.topics import VERDICTS_TEXT
 from tests.support.accounts import as_tenant
 from tests.support.polling import wait_for
 from tests.support.read_rows import new_tenant
@@ -37,12 +40,23 @@ async def take(sub: Subscription, n: int, timeout: float = 10.0) -> list[str]:
     ]
 
 
-@pytest.fixture
-async def hub(broker: EmbeddedBroker) -> AsyncIterator[VerdictHub]:
-    running = VerdictHub(broker.bootstrap, capacity=100)
+@pytest.fixture(params=["reading", "idle"])
+async def hub(broker: EmbeddedBroker, request: pytest.FixtureRequest) -> AsyncIterator[VerdictHub]:
+    """A feed that keeps reading with nobody subscribed (as within `idle_after` of the last
+    one leaving), and one that pauses as soon as nobody is: every test holds for both."""
+    reading = request.param == "reading"
+    running = VerdictHub(broker.bootstrap, capacity=100, idle_after=3600 if reading else 0)
     await running.start()
+    if reading:  # woken once, so it follows the topic from here on
+        running.unsubscribe(await running.subscribe(FeedFilter(new_tenant())))
     yield running
     await running.stop()
+
+
+async def topic_end(broker: EmbeddedBroker) -> dict[int, int]:
+    """The verdict topic's end offsets, per partition: a position before what comes next."""
+    parts = [TopicPartition(VERDICTS_TEXT.name, p) for p in range(VERDICTS_TEXT.partitions)]
+    return {tp.partition: end for tp, end in (await end_offsets(broker.bootstrap, parts)).items()}
 
 
 async def test_in_order_and_resumed_after_a_disconnect(
@@ -105,9 +119,10 @@ async def test_a_slow_subscriber_is_dropped_without_stalling_others(
 
 
 async def consumed(hub: VerdictHub, before: dict[int, int], count: int) -> None:
-    """Wait until the hub has read `count` more records, so they are history, not live."""
+    """Wait until `count` more records are history, not live: read by a reading hub (an idle
+    one starts from the end when woken)."""
     async with asyncio.timeout(10):
-        while sum(hub.positions.values()) - sum(before.values()) < count:
+        while not hub.idle and sum(hub.positions.values()) - sum(before.values()) < count:
             await asyncio.sleep(0.01)
 
 
@@ -115,7 +130,7 @@ async def test_a_backlog_larger_than_capacity_continues_on_reconnect(
     hub: VerdictHub, broker: EmbeddedBroker
 ) -> None:
     tenant = new_tenant()
-    before = dict(hub.positions)
+    before = await topic_end(broker)
     await publish(broker.bootstrap, [verdict(tenant, n) for n in range(5)])
     await consumed(hub, before, 5)
     first = await hub.subscribe(FeedFilter(tenant), before, capacity=3)
@@ -132,12 +147,45 @@ async def test_a_backlog_larger_than_capacity_continues_on_reconnect(
 async def test_starts_from_a_time(hub: VerdictHub, broker: EmbeddedBroker) -> None:
     tenant = new_tenant()
     since = datetime.now(UTC) - timedelta(seconds=1)
-    before = dict(hub.positions)
+    before = await topic_end(broker)
     await publish(broker.bootstrap, [verdict(tenant, n) for n in range(3)])
     await consumed(hub, before, 3)
     sub = await hub.subscribe(FeedFilter(tenant), since)
     assert await take(sub, 3) == [f"{tenant}-{n}" for n in range(3)]
     hub.unsubscribe(sub)
+
+
+def idle(hub: VerdictHub) -> bool:
+    """Whether it is paused now (a call: a type checker keeps no earlier answer of it)."""
+    return hub.idle
+
+
+async def test_an_idle_feed_reads_nothing_and_wakes_at_the_end(broker: EmbeddedBroker) -> None:
+    hub = VerdictHub(broker.bootstrap, capacity=100, idle_after=0)
+    await hub.start()
+    try:
+        tenant = new_tenant()
+        assert idle(hub)  # nobody subscribed yet: nothing is read
+        await publish(broker.bootstrap, [verdict(tenant, n) for n in range(3)])
+        sub = await hub.subscribe(FeedFilter(tenant))  # `now`: after the three
+        assert not idle(hub)
+        await publish(broker.bootstrap, [verdict(tenant, 3)])
+        assert await take(sub, 1) == [f"{tenant}-3"]
+        resume = sub.token
+        hub.unsubscribe(sub)
+        async with asyncio.timeout(10):  # the reading loop pauses once nobody listens
+            while not idle(hub):
+                await asyncio.sleep(0.01)
+        stale = dict(hub.positions)
+        await publish(broker.bootstrap, [verdict(tenant, n) for n in range(4, 6)])
+        await asyncio.sleep(0.3)  # fifteen fetch waits: a reading feed would have moved
+        assert hub.positions == stale
+        again = await hub.subscribe(FeedFilter(tenant), position.parse(resume))
+        await publish(broker.bootstrap, [verdict(tenant, 6)])
+        assert await take(again, 3) == [f"{tenant}-{n}" for n in range(4, 7)]
+        hub.unsubscribe(again)
+    finally:
+        await hub.stop()
 
 
 def test_websocket_twin(api: TestClient, broker: EmbeddedBroker) -> None:
