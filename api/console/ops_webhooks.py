@@ -50,12 +50,13 @@ async def create(request: Request, caller: AdminDep, form: FormDep) -> Response:
     pairs = parse_qsl((await request.body()).decode("utf-8", "replace"))  # boxes repeat names
     events = [v for k, v in pairs if k == "events"]
     decisions = [v for k, v in pairs if k == "verdict_decisions"]
+    names = form.get("webhook_names", "").replace(",", " ").split()
     url = form.get("url", "").strip()
-    given = {"url": url, "events": events, "verdict_decisions": decisions}
+    given = {"url": url, "events": events, "verdict_decisions": decisions, "webhook_names": names}
     try:
         body = webhooks.WebhookIn.model_validate(
             {"url": url, "events": events or list(DEFAULT_EVENTS),
-             "verdict_decisions": decisions}
+             "verdict_decisions": decisions, "webhook_names": names}
         )  # fmt: skip
         created = webhooks.create(body, caller.principal, caller.state)
     except ValidationError as exc:

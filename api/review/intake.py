@@ -1,13 +1,15 @@
 """Review intake: `review` verdicts become queue entries, and verdicts become webhook deliveries
-for the endpoints that subscribed to them.
+for the endpoints that subscribed to them. It also carries out two actions of the tenant's live
+rules (`rules.fired`; shadow rules never act): `queue "NAME"` puts the item in queue NAME
+whatever the decision, and `webhook "NAME"` sends a `rule` record (`api/review/rule_hooks.py`).
 
 A consumer group of its own reads `verdicts.text` and `verdicts.media` (an image or video the
 media worker sends to review: a quarantined bank entry's match, a fetch it could not make); each
 batch's `review` verdicts are enqueued in one transaction, its (text) webhook deliveries in
 another, then the offsets are committed. A crash before the commit reads the batch again, and
 both steps are idempotent (one entry per tenant and item; one delivery per endpoint and verdict
-record, `api/review/verdict_hooks.py`), so nothing is lost or doubled. The author's strikes (for
-priority) are read from the warehouse, one query per batch.
+or rule record, `api/review/verdict_hooks.py`), so nothing is lost or doubled. The author's
+strikes (for priority) are read from the warehouse, one query per batch.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 
-from api.review import items, verdict_hooks
+from api.review import items, queues, rule_hooks, verdict_hooks
 from api.review.items import Subject
 from infra.accounts import AccountsDB
 from infra.errors import AccountsError, WarehouseError
@@ -74,35 +76,52 @@ def strikes_of(warehouse: Warehouse, tenant: str, authors: Sequence[str]) -> dic
 
 
 def deliveries_of(accounts: AccountsDB, verdicts: Sequence[Verdict]) -> int:
-    """Queue webhook deliveries of `verdicts` (once each); returns how many rows were added."""
+    """Queue webhook deliveries of `verdicts` and of their rules' webhooks (once each); returns
+    how many rows were added."""
     if not verdicts:
         return 0
     with accounts.session() as session:
-        return verdict_hooks.enqueue_verdicts(session, verdicts)
+        added = verdict_hooks.enqueue_verdicts(session, verdicts)
+        return added + rule_hooks.enqueue_rules(session, verdicts)
+
+
+def rule_queue(verdict: Verdict) -> str | None:
+    """The queue the first live rule with a `queue` action named, if it can hold items (a valid
+    queue name other than `appeals` and `escalations`; else the item is routed as usual). A
+    name no queue is configured for is a queue all the same: it lists while it holds items."""
+    for fired in verdict.rules.fired if verdict.rules else ():
+        for action in fired.actions:
+            if action.kind == "queue":
+                if queues.named(action.value):
+                    return action.value
+                log.warning("review intake: %s: queue %r is not a queue name; routed as usual",
+                            fired.rule, action.value)  # fmt: skip
+    return None
 
 
 def enqueue_all(
     accounts: AccountsDB, warehouse: Warehouse, verdicts: Sequence[Verdict | MediaVerdict]
 ) -> int:
-    """Enqueue the `review` verdicts among `verdicts`; returns how many."""
-    by_tenant: dict[str, list[Subject]] = defaultdict(list)
+    """Enqueue the `review` verdicts among `verdicts`, and any verdict a live rule sent to a
+    queue (in that queue); returns how many."""
+    by_tenant: dict[str, list[tuple[Subject, str | None]]] = defaultdict(list)
     for verdict in verdicts:
-        if verdict.decision == Decision.REVIEW:
-            subject = (
-                media_subject_of(verdict)
-                if isinstance(verdict, MediaVerdict)
-                else subject_of(verdict)
-            )
-            by_tenant[verdict.tenant].append(subject)
+        if isinstance(verdict, MediaVerdict):
+            if verdict.decision == Decision.REVIEW:
+                by_tenant[verdict.tenant].append((media_subject_of(verdict), None))
+            continue
+        queue = rule_queue(verdict)
+        if verdict.decision == Decision.REVIEW or queue is not None:
+            by_tenant[verdict.tenant].append((subject_of(verdict), queue))
     now = datetime.now(UTC)
     count = 0
     for tenant, found in by_tenant.items():
-        strikes = strikes_of(warehouse, tenant, sorted({s.author for s in found}))
+        strikes = strikes_of(warehouse, tenant, sorted({s.author for s, _ in found}))
         with accounts.session() as session:
-            for subject in found:
+            for subject, queue in found:
                 items.enqueue(
                     session, subject, strikes=strikes.get(subject.author, 0), now=now,
-                    origin=Origin.VERDICT,
+                    origin=Origin.VERDICT, queue=queue,
                 )  # fmt: skip
                 count += 1
     return count

@@ -74,17 +74,20 @@ def enqueue(
     now: datetime,
     origin: Origin,
     category: str | None = None,
+    queue: str | None = None,
 ) -> ReviewItem:
-    """Put the item in its queue, or, if it is there, count one more report. Idempotent for a
-    verdict (a replayed verdict finds its entry)."""
+    """Put the item in its queue (`queue`, a rule's choice, else the tenant's routing), or, if it
+    is there, count one more report. Idempotent for a verdict (a replayed verdict finds its
+    entry, wherever it was put)."""
     entry = _entry(session, subject.tenant, subject.event_id, ITEM)
     if entry is None:
         categories = frozenset({category}) if category else frozenset()
         reports = 1 if origin == Origin.REPORT else 0
         facts = _facts(subject, strikes, reports, categories)
         entry = ReviewItem(
-            tenant=subject.tenant, queue=queues.route(queues.configs(session, subject.tenant),
-            facts), state=OPEN, rank=queues.rank(now, facts), event_id=subject.event_id,
+            tenant=subject.tenant,
+            queue=queue or queues.route(queues.configs(session, subject.tenant), facts),
+            state=OPEN, rank=queues.rank(now, facts), event_id=subject.event_id,
             origin_key=ITEM, origin=origin.value, item_id=subject.item_id, author=subject.author,
             source=subject.source, kind=subject.kind, lang=subject.lang,
             labels=" ".join(sorted(facts.labels)), toxic=subject.toxic,

@@ -7,6 +7,7 @@ first, and `default` keeps the rest.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,7 +26,8 @@ APPEALS = "appeals"
 ESCALATIONS = "escalations"
 HOUR = 3600.0
 
-QueueName = Field(pattern=r"^[a-z0-9][a-z0-9_\-]{0,63}$", examples=["hate-ar"])
+QUEUE_NAME = r"^[a-z0-9][a-z0-9_\-]{0,63}$"
+QueueName = Field(pattern=QUEUE_NAME, examples=["hate-ar"])
 
 
 class QueueConfig(BaseModel):
@@ -76,6 +78,12 @@ def matches(config: QueueConfig, facts: Facts) -> bool:
         (config.report_categories, facts.report_categories.intersection(config.report_categories)),
     )
     return all(bool(ok) for wanted, ok in checks if wanted)
+
+
+def named(name: str) -> bool:
+    """Whether a rule's `queue "NAME"` can hold items: a valid queue name, and not one of the
+    queues the review service fills itself (appeals, escalations)."""
+    return bool(re.fullmatch(QUEUE_NAME, name)) and name not in (APPEALS, ESCALATIONS)
 
 
 def route(configs: Sequence[tuple[str, QueueConfig]], facts: Facts) -> str:

@@ -1,9 +1,9 @@
-"""Webhooks: per-tenant endpoints that receive actions, notices and (opted in) verdicts as signed
-HTTP POSTs.
+"""Webhooks: per-tenant endpoints that receive actions, notices and (opted in) verdicts and rule
+webhooks as signed HTTP POSTs.
 
 A delivery is a row written in the same transaction as the decision it reports, so nothing is
-announced that did not happen and nothing that happened goes unannounced (verdicts: see
-`api/review/verdict_hooks.py`). `Deliverer` sends due
+announced that did not happen and nothing that happened goes unannounced (verdicts and rules:
+see `api/review/verdict_hooks.py` and `api/review/rule_hooks.py`). `Deliverer` sends due
 rows: a 2xx marks one delivered; anything else (an error status, a refused or failed connection)
 schedules a retry after `backoff · 2^(attempts-1)` seconds, and after `attempts` tries the row is
 dead-lettered (`state = dead`), kept in the delivery log with its last error.
@@ -25,6 +25,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import secrets
 import time
 from datetime import UTC, datetime, timedelta
@@ -47,9 +48,13 @@ from schemas.records import Decision
 
 log = logging.getLogger(__name__)
 
-EVENT_TYPES = ("action", "notice", "verdict")
-DEFAULT_EVENTS = ("action", "notice")  # verdicts are many: an endpoint opts in
+EVENT_TYPES = ("action", "notice", "verdict", "rule")
+DEFAULT_EVENTS = ("action", "notice")  # verdicts and rule webhooks: an endpoint opts in
 VERDICT = "verdict"
+RULE = "rule"
+WEBHOOK_NAME = r"^[^\s:]{1,64}$"
+"""A rule webhook's name as an endpoint subscribes to it (`rule:<name>`: one token, no spaces)."""
+EVENTS_LENGTH = 200  # the `events` column
 DECISIONS = tuple(d.value for d in Decision)
 PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"
 SIGNATURE = "Modstream-Signature"
@@ -89,9 +94,11 @@ def _check_url(url: str) -> None:
         raise InvalidInput("invalid_url", "a webhook URL is http(s)://host/…")
 
 
-def stored_events(events: list[str], decisions: list[str]) -> str:
+def stored_events(events: list[str], decisions: list[str], names: list[str] | None = None) -> str:
     """The `events` column: the types, with `verdict` narrowed to `verdict:<decision>` tokens
-    when only some decisions are wanted."""
+    when only some decisions are wanted, and `rule` to `rule:<webhook name>` tokens when only
+    some of the rules' webhooks are."""
+    names = names or []
     unknown = sorted(set(events) - set(EVENT_TYPES))
     if unknown or not events:
         raise InvalidInput("invalid_events", f"events are some of {list(EVENT_TYPES)}")
@@ -99,10 +106,23 @@ def stored_events(events: list[str], decisions: list[str]) -> str:
         raise InvalidInput("invalid_decisions", f"decisions are some of {list(DECISIONS)}")
     if decisions and VERDICT not in events:
         raise InvalidInput("invalid_decisions", "verdict decisions need the 'verdict' event")
+    if names and RULE not in events:
+        raise InvalidInput("invalid_webhook_names", "webhook names need the 'rule' event")
+    if any(not re.fullmatch(WEBHOOK_NAME, n) for n in names):
+        raise InvalidInput(
+            "invalid_webhook_names", "a webhook name is 1-64 characters without spaces or ':'"
+        )
     tokens = set(events)
     if decisions and set(decisions) != set(DECISIONS):
         tokens = (tokens - {VERDICT}) | {f"{VERDICT}:{d}" for d in decisions}
-    return " ".join(sorted(tokens))
+    if names:
+        tokens = (tokens - {RULE}) | {f"{RULE}:{n}" for n in names}
+    stored = " ".join(sorted(tokens))
+    if len(stored) > EVENTS_LENGTH:
+        raise InvalidInput(
+            "invalid_webhook_names", f"events and names take up to {EVENTS_LENGTH} characters"
+        )
+    return stored
 
 
 def event_types(stored: str) -> tuple[list[str], list[str]]:
@@ -113,6 +133,11 @@ def event_types(stored: str) -> tuple[list[str], list[str]]:
     return sorted(types), decisions
 
 
+def webhook_names(stored: str) -> list[str]:
+    """The rule webhooks an endpoint narrowed `rule` to (empty: all of them, if subscribed)."""
+    return sorted(t.split(":", 1)[1] for t in stored.split() if t.startswith(f"{RULE}:"))
+
+
 def create(
     session: Session,
     tenant: str,
@@ -120,10 +145,11 @@ def create(
     events: list[str],
     box: TokenCipher,
     decisions: list[str] | None = None,
+    names: list[str] | None = None,
 ) -> tuple[WebhookEndpoint, str]:
     """A new endpoint and its signing secret (shown once)."""
     _check_url(url)
-    stored = stored_events(events, decisions or [])
+    stored = stored_events(events, decisions or [], names)
     secret = f"whsec_{secrets.token_urlsafe(32)}"
     row = WebhookEndpoint(tenant=tenant, url=url, events=stored, secret=box.encrypt(secret))
     session.add(row)

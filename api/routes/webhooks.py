@@ -30,20 +30,40 @@ class WebhookIn(BaseModel):
         json_schema_extra={
             # `verdict_decisions` narrow the `verdict` event, so they need it among `events`
             # (the default, `action` and `notice`, has not): stated here as the API holds it.
-            "if": {
-                "required": ["verdict_decisions"],
-                "properties": {"verdict_decisions": {"minItems": 1}},
-            },
-            "then": {
-                "required": ["events"],
-                "properties": {"events": {"contains": {"const": "verdict"}}},
-            },
+            # and `webhook_names` narrow the `rule` event in the same way.
+            "allOf": [
+                {
+                    "if": {
+                        "required": ["verdict_decisions"],
+                        "properties": {"verdict_decisions": {"minItems": 1}},
+                    },
+                    "then": {
+                        "required": ["events"],
+                        "properties": {"events": {"contains": {"const": "verdict"}}},
+                    },
+                },
+                {
+                    "if": {
+                        "required": ["webhook_names"],
+                        "properties": {"webhook_names": {"minItems": 1}},
+                    },
+                    "then": {
+                        "required": ["events"],
+                        "properties": {"events": {"contains": {"const": "rule"}}},
+                    },
+                },
+            ],
             "examples": [
                 {"url": "https://app.example.com/hooks/modstream", "events": ["notice"]},
                 {
                     "url": "https://app.example.com/hooks/removals",
                     "events": ["action", "verdict"],
                     "verdict_decisions": ["reject", "review"],
+                },
+                {
+                    "url": "https://app.example.com/hooks/escalate",
+                    "events": ["rule"],
+                    "webhook_names": ["escalate"],
                 },
             ],
         },
@@ -58,9 +78,10 @@ class WebhookIn(BaseModel):
     )
     events: list[str] = Field(
         default_factory=lambda: list(webhooks.DEFAULT_EVENTS),
-        max_length=3,
-        description="Any of `action` (every decision), `notice` (notices to deliver) and "
-        "`verdict` (every verdict of the models; opt-in). Default: `action` and `notice`.",
+        max_length=4,
+        description="Any of `action` (every decision), `notice` (notices to deliver), "
+        "`verdict` (every verdict of the models; opt-in) and `rule` (a live rule's "
+        '`webhook "NAME"` action; opt-in). Default: `action` and `notice`.',
         json_schema_extra={
             "minItems": 1,
             "items": {"type": "string", "enum": list(webhooks.EVENT_TYPES)},
@@ -72,6 +93,13 @@ class WebhookIn(BaseModel):
         description="With `verdict`: only verdicts of these decisions (e.g. `reject`, "
         "`review`). Empty: all.",
     )
+    webhook_names: list[Annotated[str, Field(pattern=webhooks.WEBHOOK_NAME)]] = Field(
+        default_factory=list,
+        max_length=16,
+        examples=[["escalate"]],
+        description='With `rule`: only the rules\' `webhook "NAME"` actions of these names. '
+        "Empty: all.",
+    )
 
 
 class WebhookOut(BaseModel):
@@ -79,6 +107,7 @@ class WebhookOut(BaseModel):
     url: str
     events: list[str]
     verdict_decisions: list[str] = Field(description="Empty: every verdict, if subscribed.")
+    webhook_names: list[str] = Field(description="Empty: every rule webhook, if subscribed.")
     active: bool
     created_at: AwareDatetime
 
@@ -106,7 +135,8 @@ class DeliveryOut(BaseModel):
 def _out(row: WebhookEndpoint) -> WebhookOut:
     events, decisions = webhooks.event_types(row.events)
     return WebhookOut(
-        id=row.id, url=row.url, events=events, verdict_decisions=decisions, active=row.active,
+        id=row.id, url=row.url, events=events, verdict_decisions=decisions,
+        webhook_names=webhooks.webhook_names(row.events), active=row.active,
         created_at=row.created_at,
     )  # fmt: skip
 
@@ -120,14 +150,15 @@ def _out(row: WebhookEndpoint) -> WebhookOut:
     description="Deliveries are signed, retried with back-off and dead-lettered after "
     "`MODSTREAM_REVIEW_WEBHOOK_ATTEMPTS` tries. The URL must resolve to public addresses (the "
     "same guard as media fetching), unless the operator allowed its network. Verdicts are "
-    "opt-in (`verdict`, optionally only some `verdict_decisions`) and delivered at least once.",
+    "opt-in (`verdict`, optionally only some `verdict_decisions`), as are rules' webhooks "
+    "(`rule`, optionally only some `webhook_names`); both are delivered at least once.",
 )
 def create(body: WebhookIn, principal: TenantAdmin, state: StateDep) -> WebhookCreated:
     box = webhooks.cipher(state.settings.accounts.secret_key)
     with state.accounts.session() as session:
         row, secret = webhooks.create(
             session, principal.tenant, body.url, body.events, box,
-            [d.value for d in body.verdict_decisions],
+            [d.value for d in body.verdict_decisions], body.webhook_names,
         )  # fmt: skip
         return WebhookCreated(**_out(row).model_dump(), secret=secret)
 
