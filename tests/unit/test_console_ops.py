@@ -200,6 +200,28 @@ def test_webhooks_are_added_with_a_secret_and_stopped(api: TestClient, browser: 
     assert "Stop delivering" not in page
 
 
+def test_a_webhook_for_named_rule_webhooks_is_added(api: TestClient, browser: TestClient) -> None:
+    tenant, _ = admin_of(api, browser)
+    csrf = page_csrf(browser, "/console/operations/webhooks")
+    url = "http://127.0.0.1:9/hooks/rules"
+    made = browser.post(
+        "/console/operations/webhooks",
+        content=f"csrf={csrf}&url={url}&events=rule&webhook_names=escalate%2C+spam-desk",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert (made.status_code, "whsec_" in made.text) == (200, True)
+    assert "(rules: escalate, spam-desk)" in made.text
+    with state_of(api).accounts.session() as db:
+        hook = db.scalars(select(WebhookEndpoint).where(WebhookEndpoint.tenant == tenant)).one()
+    assert hook.events == "rule:escalate rule:spam-desk"
+    wrong = browser.post(
+        "/console/operations/webhooks",
+        content=f"csrf={csrf}&url={url}&events=action&webhook_names=escalate",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert "webhook names need the &#39;rule&#39; event" in wrong.text
+
+
 def test_rules_are_checked_saved_and_rolled_back(api: TestClient, browser: TestClient) -> None:
     tenant, _ = admin_of(api, browser)
     csrf = page_csrf(browser, "/console/rules")
