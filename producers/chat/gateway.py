@@ -29,7 +29,7 @@ approval or an overturn gives a waiting or withheld one as written and restores 
 one (`producers/chat/store.py` has the rules). The text of a message never given is kept for
 its appeal window, then erased (hourly).
 
-One module (about 440 lines): the Socket.IO event handlers and the consumer of verdicts and
+One module (about 480 lines): the Socket.IO event handlers and the consumer of verdicts and
 reviewers' decisions deliver over the same connections and rooms; the delivery rules themselves
 live in the store.
 """
