@@ -2,12 +2,14 @@
 
 One rule for every surface that shows users each other's words: the chat gateway (a message to
 its receiver) and the API's threads (a post or comment to its readers). Approved and reviewed
-items are shown as written; a rejected one is withheld, masked or shown flagged.
+items are shown as written; a rejected one is withheld, masked or shown flagged. A live rule's
+`hold DURATION` (docs/rules.md) keeps an item from being shown until `visible_after`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from schemas.records import Decision, Verdict
@@ -23,6 +25,30 @@ def outcome_of(verdict: Verdict, mode: Mode) -> Outcome:
     if verdict.decision != Decision.REJECT:
         return "delivered"
     return _REJECTED[mode]
+
+
+def visible_after(verdict: Verdict) -> datetime | None:
+    """When a held item may first be shown: the verdict's time plus the longest hold a live rule
+    asked for; None when no live rule holds it (shadow rules never do)."""
+    if verdict.rules is None:
+        return None
+    seconds = [
+        _seconds(action.value)
+        for fired in verdict.rules.fired
+        for action in fired.actions
+        if action.kind == "hold"
+    ]
+    if not seconds:
+        return None
+    return verdict.judged_at + timedelta(seconds=max(seconds))
+
+
+def _seconds(value: str) -> float:
+    """A hold's seconds as the worker records them; 0 for a value it never writes."""
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        return 0.0
 
 
 def mask(text: str, spans: Sequence[tuple[int, int]]) -> str:

@@ -25,6 +25,11 @@ removal is a strike (the same id as the verdict's, so a rejected item removed ag
 an approval or an overturned removal takes it back (a `revoked` copy of the strike record) and
 remembers the item as *forgiven*, so a verdict read again later does not count it anew. A later
 removal of the same item (an appeal upheld after all) counts it again.
+
+A live rule's `block_author` action (docs/rules.md) blocks the author at once, with the same
+block record, topic and policy as the limit: it stays until a moderator lifts it, its reason
+names the rule, and it is idempotent the same way (an author blocked already, or an item sent
+before the last unblock, blocks nothing). Shadow rules' actions are never carried out.
 """
 
 from __future__ import annotations
@@ -43,7 +48,7 @@ from infra.logging import heartbeat
 from infra.settings import StrikeSettings
 from schemas.moderate import ANONYMOUS
 from schemas.moderation import Effect, ModerationAction
-from schemas.records import Decision, Verdict
+from schemas.records import Decision, FiredRule, Verdict
 from schemas.strikes import BlockAction, BlockChange, Strike
 from schemas.topics import AUTHOR_BLOCKS, AUTHOR_STRIKES, MODERATION_ACTIONS, VERDICTS_TEXT
 from streams.app import ModstreamApp
@@ -93,15 +98,34 @@ def apply_verdict(
     state: StrikeState, verdict: Verdict, *, limit: int, window: int, now: datetime
 ) -> Outcome:
     """Count a rejected verdict (once per event id) and block the author at `limit` strikes
-    within `window` seconds of item time. Other verdicts change nothing, nor does an item with no
-    named author (`anonymous`, the synchronous routes' default): it would count against everyone."""
-    if (
-        verdict.decision != Decision.REJECT
-        or verdict.author == ANONYMOUS
-        or verdict.event_id in state.forgiven
-    ):
+    within `window` seconds of item time, or at once when a live rule fired `block_author`.
+    Other verdicts change nothing, nor does an item with no named author (`anonymous`, the
+    synchronous routes' default): it would count against, or block, everyone."""
+    if verdict.author == ANONYMOUS or verdict.event_id in state.forgiven:
         return Outcome(state)
-    return _count(state, _Item.of(verdict), limit=limit, window=window, now=now)
+    item = _Item.of(verdict)
+    counted = Outcome(state)
+    if verdict.decision == Decision.REJECT:
+        counted = _count(state, item, limit=limit, window=window, now=now)
+    rule = blocking_rule(verdict)
+    if rule is None or state.blocked or item.occurred_at.timestamp() <= state.cleared:
+        return counted  # no rule block, blocked already, or forgiven by a later unblock
+    new = counted.state if counted.state is not state else state.copy()
+    new.blocked = True
+    block = item.block(
+        len(new.strikes), now, f"rule '{rule.rule}' (version {rule.version}): block_author"
+    )
+    return Outcome(new, counted.strike, block)
+
+
+def blocking_rule(verdict: Verdict) -> FiredRule | None:
+    """The first live rule that fired `block_author` on this verdict; shadow rules never count."""
+    if verdict.rules is None:
+        return None
+    for fired in verdict.rules.fired:
+        if any(action.kind == "block_author" for action in fired.actions):
+            return fired
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +149,14 @@ class _Item:
             strikes=max(strikes, 1), limit=limit, window_s=window, revoked=revoked,
         )  # fmt: skip
 
+    def block(self, strikes: int, now: datetime, reason: str) -> BlockChange:
+        """The block this item brings; its id derives from the item, so a replay replaces it."""
+        return BlockChange(
+            change_id=f"block:{self.tenant}:{self.author}:{self.event_id}", tenant=self.tenant,
+            author=self.author, action=BlockAction.BLOCK, at=now, actor=AGENT_ACTOR,
+            strikes=strikes, reason=reason,
+        )  # fmt: skip
+
 
 def _count(state: StrikeState, item: _Item, *, limit: int, window: int, now: datetime) -> Outcome:
     at = item.occurred_at.timestamp()
@@ -141,16 +173,8 @@ def _count(state: StrikeState, item: _Item, *, limit: int, window: int, now: dat
     block = None
     if not state.blocked and len(new.strikes) >= limit:
         new.blocked = True
-        block = BlockChange(
-            change_id=f"block:{item.tenant}:{item.author}:{item.event_id}",
-            tenant=item.tenant,
-            author=item.author,
-            action=BlockAction.BLOCK,
-            at=now,
-            actor=AGENT_ACTOR,
-            strikes=len(new.strikes),
-            reason=f"{len(new.strikes)} strikes within {window} s (limit {limit})",
-        )
+        reason = f"{len(new.strikes)} strikes within {window} s (limit {limit})"
+        block = item.block(len(new.strikes), now, reason)
     return Outcome(new, strike, block)
 
 
@@ -203,7 +227,7 @@ def outcome_of(
         before = StrikeState.load(table[key])
         return key, before, apply_action(before, action, limit=limit, window=window, now=now)
     verdict = Verdict.model_validate_json(value)
-    if verdict.decision != Decision.REJECT:
+    if verdict.decision != Decision.REJECT and blocking_rule(verdict) is None:
         return None
     key = verdict.partition_key
     before = StrikeState.load(table[key])
@@ -244,7 +268,7 @@ def register(
                     await publish(app, AUTHOR_STRIKES.name, key, outcome.strike.model_dump_json())
                 if outcome.block is not None:
                     await publish(app, AUTHOR_BLOCKS.name, key, outcome.block.model_dump_json())
-                    log.info("blocked %s after %d strikes", key, outcome.block.strikes)
+                    log.info("blocked %s: %s", key, outcome.block.reason)
                 if outcome.state is not before:
                     table[key] = outcome.state.dump()
             yield None

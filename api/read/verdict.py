@@ -12,23 +12,29 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import Field
+from pydantic import AwareDatetime, Field
 
 from api.queries import MAX_DUPLICATES, reused_by
 from api.read.moderation import Moderated
+from infra.delivery import visible_after
 from infra.warehouse import Warehouse
 from schemas.records import Verdict
 from schemas.rows import VERDICT_ROWS
 
 
 class VerdictDetail(Verdict, Moderated):
-    """A verdict with the judged text, its duplicate matches in both directions and the
-    reviewers' decision."""
+    """A verdict with the judged text, its duplicate matches in both directions, the
+    reviewers' decision and the end of a rule's hold."""
 
     text: str | None = Field(default=None, description="The judged text, from the event.")
     reused_by: list[str] = Field(
         default_factory=list,
         description=f"Events that reused these scores (same content); at most {MAX_DUPLICATES}.",
+    )
+    visible_after: AwareDatetime | None = Field(
+        default=None,
+        description="When a live rule holds the item (`hold DURATION`): show it only from this "
+        "time on (`judged_at` plus the longest hold); null when nothing holds it.",
     )
 
 
@@ -80,8 +86,10 @@ def get_verdict_detail(warehouse: Warehouse, tenant: str, event_id: str) -> Verd
     # Candidates only: a reuser re-judged on its own no longer counts, which only its current
     # verdict says (one more statement, for the few items that were reused at all).
     reused = any(part == "reused_by" for part, _ in rows)
+    judged = verdict_from_json(verdict["body"])
     return VerdictDetail(
-        **verdict_from_json(verdict["body"]).model_dump(),
+        **judged.model_dump(),
+        visible_after=visible_after(judged),
         text=text["body"] if text else None,
         reused_by=reused_by(warehouse, tenant, event_id) if reused else [],
         moderation=_moderation([r for (part, _), r in rows.items() if part == "action"]),

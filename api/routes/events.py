@@ -65,9 +65,9 @@ def event_schema_components() -> dict[str, Any]:
     response_model=Accepted,
     responses=responses(400, 401, 403, 413, 422, 429, 503),
     summary="Publish one event or a batch of up to 1,000",
-    description="Needs the `ingest` scope. Events by an author blocked for strikes are refused "
-    "(403 `author_blocked`, with the indexes; nothing published). Every event must belong to "
-    "the caller's tenant (its "
+    description="Needs the `ingest` scope. Events by a blocked author (strikes or a rule) "
+    "are refused (403 `author_blocked`, with the indexes; nothing published). Every event must "
+    "belong to the caller's tenant (its "
     "`tenant` field): otherwise 403 `tenant_mismatch` lists the offending indexes and nothing is "
     "published. Every event is validated first; if any is invalid, none is published and the "
     "response lists the reason for each bad item by its index. Accepted events are on their "

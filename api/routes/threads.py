@@ -226,7 +226,7 @@ _THREAD_EXAMPLE: dict[int | str, dict[str, Any]] = {
 }  # fmt: skip
 _WHO = (
     "A signed-in user posts as themselves; an API token needs the `ingest` scope and names the "
-    "`author`. An author blocked for strikes is refused (403 `author_blocked`)."
+    "`author`. An author blocked (for strikes or by a rule) is refused (403 `author_blocked`)."
 )
 
 

@@ -25,7 +25,8 @@ router = APIRouter(prefix="/v1", tags=["verdicts"])
         200: {
             "content": {
                 "application/json": {
-                    "example": EXAMPLE_ITEM | {"reused_by": ["comments-7790", "chat-118"]}
+                    "example": EXAMPLE_ITEM
+                    | {"reused_by": ["comments-7790", "chat-118"], "visible_after": None}
                 }
             }
         }

@@ -15,8 +15,13 @@
 
 Every message is published to `events.text` as a `chat_message` and held in the message store
 until its verdict arrives on `verdicts.text`; then it is delivered (or withheld, masked or
-flagged per the tenant's mode), at once or when the receiver next connects. Authors blocked by
-strikes are refused (`author_blocked`).
+flagged per the tenant's mode), at once or when the receiver next connects. Authors blocked (by
+strikes, or by a rule's `block_author`: docs/strikes.md) are refused (`author_blocked`).
+
+A message a live rule holds (`hold DURATION`, docs/rules.md) is given only once its hold has
+passed, counted from the verdict (`infra.delivery.visible_after`): its sender is told `held`
+(with `visible_after`) meanwhile, and a reviewer's removal in the meantime means it is never
+given. The hold lives in the stored verdict, so it survives a gateway restart.
 
 Reviewers' decisions (`moderation.actions`, read by the same consumer) are the effective state,
 over the model's: a removal withholds a message still waiting and retracts one given; an
@@ -24,7 +29,7 @@ approval or an overturn gives a waiting or withheld one as written and restores 
 one (`producers/chat/store.py` has the rules). The text of a message never given is kept for
 its appeal window, then erased (hourly).
 
-One module (about 440 lines): the Socket.IO event handlers and the consumer of verdicts and
+One module (about 480 lines): the Socket.IO event handlers and the consumer of verdicts and
 reviewers' decisions deliver over the same connections and rooms; the delivery rules themselves
 live in the store.
 """
@@ -49,7 +54,7 @@ from pydantic import ValidationError
 from infra.accounts import AccountsDB
 from infra.accounts.logins import decode_jwt
 from infra.blocks import BlockList
-from infra.delivery import mask, outcome_of, verdict_summary
+from infra.delivery import mask, outcome_of, verdict_summary, visible_after
 from infra.errors import AccountsError, BrokerError
 from infra.kafka import Publisher
 from infra.settings import AccountsSettings, ChatSettings
@@ -103,6 +108,7 @@ class ChatGateway:
         self._consumer_task: asyncio.Task[None] | None = None
         self._eraser: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._releases: dict[tuple[str, str], datetime] = {}  # receiver → next hold to end
         self.sio = socketio.AsyncServer(
             async_mode="asgi", cors_allowed_origins="*", logger=False, engineio_logger=False
         )
@@ -211,7 +217,7 @@ class ChatGateway:
         if len(text) > MAX_CHAT_CHARS:
             return {"ok": False, "error": "too_long", "detail": f"at most {MAX_CHAT_CHARS}"}
         if self.blocks.blocked(tenant, user) is not None:
-            return {"ok": False, "error": "author_blocked", "detail": "blocked for strikes"}
+            return {"ok": False, "error": "author_blocked", "detail": "blocked (strikes or a rule)"}
         try:
             if not await asyncio.to_thread(self.store.user_exists, tenant, to):
                 return {"ok": False, "error": "unknown_receiver", "detail": to}
@@ -310,11 +316,16 @@ class ChatGateway:
         )  # fmt: skip
         notices: list[tuple[Verdict, Held, str]] = []
         given: list[tuple[Verdict, Held]] = []
+        now = datetime.now(UTC)
         for verdict, held in zip(verdicts, helds, strict=True):
             if held is None:
                 continue  # not this gateway's, or a repeated verdict
             status = held.outcome or "delivered"  # a reviewer may have decided first
-            if status != "withheld":
+            until = visible_after(verdict)
+            if status != "withheld" and until is not None and until > now:
+                status = "held"  # waits in the store; given when the hold has passed
+                self._release_at(verdict.tenant, held.receiver, until)
+            elif status != "withheld":
                 if (verdict.tenant, held.receiver) in self.online:
                     given.append((verdict, held))
                 else:
@@ -390,7 +401,7 @@ class ChatGateway:
             self.sio.emit(
                 "delivery",
                 {"message_id": held.event_id, "to": held.receiver, "status": status,
-                 "verdict": verdict_summary(verdict)},
+                 "verdict": verdict_summary(verdict)} | _hold_of(verdict, status),
                 room=_room(verdict.tenant, held.sender),
             )
             for verdict, held, status in notices
@@ -415,10 +426,16 @@ class ChatGateway:
     async def _deliver_waiting(self, tenant: str, user: str) -> None:
         """On connect: messages judged while this user was offline, then tell their senders."""
         try:
-            waiting = await asyncio.to_thread(self.store.waiting_for, tenant, user)
-            for held in waiting:
+            waiting = []
+            now = datetime.now(UTC)
+            for held in await asyncio.to_thread(self.store.waiting_for, tenant, user):
                 verdict = Verdict.model_validate_json(held.verdict or "{}")
+                until = visible_after(verdict)
+                if until is not None and until > now:  # still held: given when it has passed
+                    self._release_at(tenant, user, until)
+                    continue
                 await self._give(tenant, held, verdict)
+                waiting.append(held)
             if waiting:
                 await asyncio.to_thread(self.store.delivered, tenant, [h.event_id for h in waiting])
             for owed in await asyncio.to_thread(self.store.owed_to, tenant, user):
@@ -436,3 +453,27 @@ class ChatGateway:
                 )  # fmt: skip
         except (AccountsError, ValidationError):
             log.exception("could not deliver waiting messages to %s", user)
+
+    def _release_at(self, tenant: str, receiver: str, until: datetime) -> None:
+        """Give the receiver's held messages once `until` has passed (one timer per receiver:
+        the earliest; each release sets the next)."""
+        key = (tenant, receiver)
+        pending = self._releases.get(key)
+        if pending is not None and pending <= until:
+            return
+        self._releases[key] = until
+        self._spawn(self._release(key, until))
+
+    async def _release(self, key: tuple[str, str], until: datetime) -> None:
+        await asyncio.sleep(max((until - datetime.now(UTC)).total_seconds(), 0.0))
+        if self._releases.get(key) != until:
+            return  # an earlier release took over, and set what follows
+        del self._releases[key]
+        if key in self.online:  # an offline receiver is given it on connecting
+            await self._deliver_waiting(*key)
+
+
+def _hold_of(verdict: Verdict, status: str) -> dict[str, Any]:
+    """`visible_after` for a sender told its message is held."""
+    until = visible_after(verdict) if status == "held" else None
+    return {"visible_after": until.isoformat()} if until is not None else {}

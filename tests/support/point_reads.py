@@ -100,6 +100,7 @@ def reads(warehouse: Warehouse, tenant: str) -> dict[str, Any]:
                 "text": reference_text(warehouse, tenant, event_id),
                 "reused_by": reference_reuses,
                 "moderation": None,  # no reviewer decided any of them
+                "visible_after": None,  # and no rule held any
             },
         }
     return out

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from schemas.events import Kind
-from schemas.records import Decision, Verdict
+from schemas.records import Decision, FiredRule, RuleAction, RulesOutcome, Verdict
 from schemas.strikes import BlockAction, BlockChange
 from streams.strikes import StrikeState, apply_block_change, apply_verdict
 
@@ -95,3 +95,67 @@ def test_the_state_round_trips_through_json() -> None:
     state = StrikeState({"e1": 1.5}, 2.0, True)
     assert StrikeState.load(state.dump()) == state
     assert StrikeState.load({}) == StrikeState() == StrikeState.load(None)
+
+
+def ruled(v: Verdict, live: tuple[str, ...] = (), shadow: tuple[str, ...] = ()) -> Verdict:
+    """`v` with live and shadow rules that fired `block_author` (the names given)."""
+
+    def fired(names: tuple[str, ...]) -> list[FiredRule]:
+        block = RuleAction(kind="block_author")
+        return [FiredRule(rule=name, version="9c1f0a7b2e", actions=[block]) for name in names]
+
+    rules = RulesOutcome(
+        ruleset_version=3, policy_decision=v.decision, fired=fired(live), shadow=fired(shadow)
+    )
+    return v.model_copy(update={"rules": rules})
+
+
+def test_a_live_block_author_blocks_at_once_naming_the_rule() -> None:
+    v = ruled(verdict("e1", T0, Decision.APPROVE), live=("ban_words",))
+    outcome = apply_verdict(StrikeState(), v, limit=5, window=3600, now=T0)
+    assert outcome.strike is None  # not rejected: no strike, but blocked all the same
+    assert outcome.block is not None
+    assert outcome.block.change_id == "block:t:a:e1"
+    assert outcome.block.action == BlockAction.BLOCK
+    assert outcome.block.actor == "strikes"
+    assert outcome.block.reason == "rule 'ban_words' (version 9c1f0a7b2e): block_author"
+    assert outcome.state.blocked
+    # Delivered again: nothing new.
+    again = apply_verdict(outcome.state, v, limit=5, window=3600, now=T0)
+    assert again.block is None
+    assert again.strike is None
+    assert again.state == outcome.state
+
+
+def test_a_rejected_block_author_verdict_is_also_a_strike() -> None:
+    v = ruled(verdict("e1", T0), live=("ban_words",))
+    outcome = apply_verdict(StrikeState(), v, limit=5, window=3600, now=T0)
+    assert outcome.strike is not None
+    assert outcome.strike.strikes == 1
+    assert outcome.block is not None
+    assert outcome.block.strikes == 1
+    assert "ban_words" in outcome.block.reason
+
+
+def test_shadow_block_author_and_anonymous_authors_block_nobody() -> None:
+    shadow = ruled(verdict("e1", T0, Decision.APPROVE), shadow=("maybe",))
+    anonymous = ruled(verdict("e2", T0, author="anonymous"), live=("ban_words",))
+    for v in (shadow, anonymous):
+        outcome = apply_verdict(StrikeState(), v, limit=5, window=3600, now=T0)
+        assert outcome.block is None
+        assert not outcome.state.blocked
+
+
+def test_an_unblock_forgives_a_rule_block_of_an_earlier_item() -> None:
+    v = ruled(verdict("e1", T0, Decision.APPROVE), live=("ban_words",))
+    blocked = apply_verdict(StrikeState(), v, limit=5, window=3600, now=T0).state
+    unblock = BlockChange(
+        change_id="u1", tenant="t", author="a", action=BlockAction.UNBLOCK,
+        at=T0 + timedelta(seconds=10), actor="user:mod@example.com",
+    )  # fmt: skip
+    lifted = apply_block_change(blocked, unblock)
+    # The verdict read again after the unblock (a replay) does not block anew …
+    assert apply_verdict(lifted, v, limit=5, window=3600, now=T0).block is None
+    # … but a later item that fires the rule does.
+    later = ruled(verdict("e2", T0 + timedelta(seconds=11), Decision.APPROVE), live=("b",))
+    assert apply_verdict(lifted, later, limit=5, window=3600, now=T0).block is not None
