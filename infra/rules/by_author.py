@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from infra.rules.sql import TICKS_PER_S, CounterSQL
+from infra.rules.sql import EVERY, TICKS_PER_S, CounterSQL
 
 HARMFUL = "w_harmful"
 """Per row: 1 if the policy did not approve it (what `author.harmful` counts)."""
@@ -35,7 +35,7 @@ _CODE_MAX = 65_535
 
 def flags(counters: Sequence[CounterSQL], history: bool) -> list[str]:
     """Per-row columns the arrays need: each counter's `where`, and whether it was harmful."""
-    out = [f"toUInt8({c.where}) AS w_{c.name}" for c in counters]
+    out = [f"toUInt8({c.where}) AS w_{c.name}" for c in counters if c.where != EVERY]
     if history:
         out.append(f"toUInt8(policy_decision != 'approve') AS {HARMFUL}")
     return out
@@ -104,7 +104,11 @@ def by_author_sql(
     ]
     grouped = ", ".join(
         f"groupArray({c}) AS a_{c}"
-        for c in [*carried, *(f"w_{c.name}" for c in counters), *([HARMFUL] if history else [])]
+        for c in [
+            *carried,
+            *(f"w_{c.name}" for c in counters if c.where != EVERY),
+            *([HARMFUL] if history else []),
+        ]
     )
     # p: the original places in time order; st: the times sorted; last: the last of equal times.
     sorted_ = [
@@ -114,7 +118,11 @@ def by_author_sql(
     step = ["arrayPushBack(arrayMap(d -> d != 0, arrayPopFront(arrayDifference(st))), 1) AS last"]
     for c in counters:
         # the counted times, as entries (kind 0) and exits W later (kind 1); the reads (kind 2)
-        counted = f"arrayFilter((x, w) -> w, st, arraySort((w, t) -> t, a_w_{c.name}, a_ts))"
+        counted = (
+            "st"  # every row: no flags to sort and filter by
+            if c.where == EVERY
+            else f"arrayFilter((x, w) -> w, st, arraySort((w, t) -> t, a_w_{c.name}, a_ts))"
+        )
         step.append(
             f"arraySort(arrayConcat(arrayMap(x -> x * 4, {counted}), "
             f"arrayMap(x -> (x + {c.ticks}) * 4 + 1, {counted}), "

@@ -20,6 +20,9 @@ from infra.errors import InvalidRules, RuleProblem
 from infra.rules.fields import AUTHOR_HISTORY_DAYS, SCORES_PREFIX, Type, field_type
 from infra.rules.syntax import Call, Const, CounterNode, Expr, Field, Op
 
+EVERY = "1"
+"""A counter's `where` when it has none (it counts every row: the arrays need no flag for it)."""
+
 NOT_STORED = frozenset({"text", "url", "content_hash"})
 
 COLUMNS = {
@@ -196,7 +199,7 @@ class Translator:
 
     def counter(self, c: CounterNode) -> CounterSQL:
         key = self.expr(c.key)
-        where = self.expr(c.where) if c.where is not None else "1"
+        where = self.expr(c.where) if c.where is not None else EVERY
         # The engine counts (t - window, t]; a RANGE frame includes its start: one tick less.
         ticks = max(1, round(c.window * TICKS_PER_S))
         by_author = isinstance(c.key, Field) and c.key.path == "author"
