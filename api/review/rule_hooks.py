@@ -12,17 +12,15 @@ record once. A tenant in privacy mode gets no `rewrite`.
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 
-from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
-from api.review import verdict_hooks
+from api.review import deliveries, verdict_hooks
+from api.review.deliveries import Outgoing
 from api.review.webhooks import RULE
-from infra.accounts.models import Tenant
-from infra.accounts.review import WebhookDelivery, WebhookEndpoint
 from schemas.records import FiredRule, Verdict
 
 WEBHOOK = "webhook"
@@ -68,52 +66,11 @@ def takes(events: str, names: Sequence[str]) -> bool:
 
 def enqueue_rules(session: Session, verdicts: Sequence[Verdict]) -> int:
     """Queue each rule record for its tenant's subscribed endpoints, once; returns rows added."""
-    records = records_of(verdicts)
-    if not records:
-        return 0
-    tenants = sorted({r.verdict.tenant for r in records})
-    endpoints = session.scalars(
-        select(WebhookEndpoint).where(
-            WebhookEndpoint.tenant.in_(tenants),
-            WebhookEndpoint.active.is_(True),
-            WebhookEndpoint.events.contains(RULE),
-        )
-    ).all()
-    by_tenant: defaultdict[str, list[WebhookEndpoint]] = defaultdict(list)
-    for endpoint in endpoints:
-        by_tenant[endpoint.tenant].append(endpoint)
-    wanted = [
-        (endpoint, record)
-        for record in records
-        for endpoint in by_tenant.get(record.verdict.tenant, ())
-        if takes(endpoint.events, record.names)
-    ]
-    if not wanted:
-        return 0
-    keys = {(e.id, r.id) for e, r in wanted}
-    found = session.execute(
-        select(WebhookDelivery.endpoint_id, WebhookDelivery.record_id).where(
-            WebhookDelivery.event_type == RULE,
-            tuple_(WebhookDelivery.endpoint_id, WebhookDelivery.record_id).in_(keys),
-        )
+    return deliveries.enqueue(
+        session,
+        RULE,
+        [
+            Outgoing(r.verdict.tenant, r.id, r.body, partial(takes, names=r.names))
+            for r in records_of(verdicts)
+        ],
     )
-    known = {(endpoint_id, record) for endpoint_id, record in found}
-    private = set(
-        session.scalars(
-            select(Tenant.name).where(Tenant.name.in_(tenants), Tenant.privacy_mode.is_(True))
-        )
-    )
-    added = 0
-    for endpoint, record in wanted:
-        key = (endpoint.id, record.id)
-        if key in known:
-            continue
-        known.add(key)  # the same record twice in one batch is one delivery
-        session.add(
-            WebhookDelivery(
-                endpoint_id=endpoint.id, tenant=record.verdict.tenant, event_type=RULE,
-                record_id=record.id, body=record.body(record.verdict.tenant in private),
-            )
-        )  # fmt: skip
-        added += 1
-    return added

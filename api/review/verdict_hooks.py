@@ -15,15 +15,14 @@ A tenant in privacy mode gets no `rewrite` (words of the text), as the warehouse
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 from collections.abc import Sequence
+from functools import partial
 
-from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
+from api.review import deliveries
+from api.review.deliveries import Outgoing
 from api.review.webhooks import VERDICT
-from infra.accounts.models import Tenant
-from infra.accounts.review import WebhookDelivery, WebhookEndpoint
 from schemas.records import Verdict
 
 
@@ -43,51 +42,8 @@ def _body(verdict: Verdict, private: bool) -> str:
 
 def enqueue_verdicts(session: Session, verdicts: Sequence[Verdict]) -> int:
     """Queue each verdict for its tenant's subscribed endpoints, once; returns the rows added."""
-    tenants = sorted({v.tenant for v in verdicts})
-    endpoints = session.scalars(
-        select(WebhookEndpoint).where(
-            WebhookEndpoint.tenant.in_(tenants),
-            WebhookEndpoint.active.is_(True),
-            WebhookEndpoint.events.contains(VERDICT),
-        )
-    ).all()
-    if not endpoints:
-        return 0
-    by_tenant: defaultdict[str, list[WebhookEndpoint]] = defaultdict(list)
-    for endpoint in endpoints:
-        by_tenant[endpoint.tenant].append(endpoint)
-    wanted = [
-        (endpoint, verdict)
-        for verdict in verdicts
-        for endpoint in by_tenant.get(verdict.tenant, ())
-        if takes(endpoint.events, verdict.decision.value)
-    ]
-    if not wanted:
-        return 0
-    keys = {(e.id, record_id(v)) for e, v in wanted}
-    found = session.execute(
-        select(WebhookDelivery.endpoint_id, WebhookDelivery.record_id).where(
-            WebhookDelivery.event_type == VERDICT,
-            tuple_(WebhookDelivery.endpoint_id, WebhookDelivery.record_id).in_(keys),
-        )
-    )
-    known = {(endpoint_id, record) for endpoint_id, record in found}
-    private = set(
-        session.scalars(
-            select(Tenant.name).where(Tenant.name.in_(tenants), Tenant.privacy_mode.is_(True))
-        )
-    )
-    added = 0
-    for endpoint, verdict in wanted:
-        key = (endpoint.id, record_id(verdict))
-        if key in known:
-            continue
-        known.add(key)  # the same verdict twice in one batch is one delivery
-        session.add(
-            WebhookDelivery(
-                endpoint_id=endpoint.id, tenant=verdict.tenant, event_type=VERDICT,
-                record_id=key[1], body=_body(verdict, verdict.tenant in private),
-            )
-        )  # fmt: skip
-        added += 1
-    return added
+    outgoing = []
+    for v in verdicts:
+        taken_by = partial(takes, decision=v.decision.value)
+        outgoing.append(Outgoing(v.tenant, record_id(v), partial(_body, v), taken_by))
+    return deliveries.enqueue(session, VERDICT, outgoing)

@@ -132,7 +132,7 @@ class WebhookDelivery(Base):
     __tablename__ = "webhook_deliveries"
     __table_args__ = (
         Index("ix_webhook_due", "state", "next_at"),
-        # A verdict read again finds its delivery (api/review/verdict_hooks.py).
+        # A record read again finds its delivery (api/review/deliveries.py).
         Index("ix_webhook_record", "endpoint_id", "record_id"),
     )
 
