@@ -56,6 +56,12 @@ FLAGS = (
 )  # fmt: skip
 
 
+def settled(browser: WebDriver) -> WebDriverWait[WebDriver]:
+    """A wait that reads the page again when it was replaced under it (a form posted, a
+    redirect followed): an element found just before the new page came is stale, not absent."""
+    return WebDriverWait(browser, 10, ignored_exceptions=[StaleElementReferenceException])
+
+
 @pytest.fixture(scope="module")
 def console_url(api: TestClient) -> Iterator[str]:
     """The `api` fixture's app on a free port, served by uvicorn inside the app's event loop."""
@@ -165,7 +171,7 @@ def claim_and_remove(browser: WebDriver, ident: int, *, shots: bool = True) -> N
     press(browser, "j" * rows.index(f"item-{ident}"))
     assert "selected" in css_class(browser, f"item-{ident}")
     press(browser, "c")
-    WebDriverWait(browser, 10).until(lambda d: "held" in css_class(d, f"item-{ident}"))
+    settled(browser).until(lambda d: "held" in css_class(d, f"item-{ident}"))
     visit(browser, None)
     press(browser, "r")
     picker = browser.switch_to.active_element
@@ -174,7 +180,7 @@ def claim_and_remove(browser: WebDriver, ident: int, *, shots: bool = True) -> N
     browser.find_element(By.ID, f"note-{ident}").send_keys("name-calling")
     visit(browser, None, "queue" if shots else None)
     browser.find_element(By.ID, f"reason-{ident}").send_keys("\n")
-    WebDriverWait(browser, 10).until(
+    settled(browser).until(
         lambda d: "remove (Insults and abuse)" in d.find_element(By.CLASS_NAME, "flash").text
     )
     visit(browser, None)
@@ -457,9 +463,7 @@ def create_and_revoke_token(api: TestClient, browser: WebDriver, console_url: st
     ident = ok(api.get("/v1/me", headers=bearer))["token_id"]
     browser.find_element(By.CSS_SELECTOR, f'button[data-revoke="{ident}"]').click()
     # The revoke posts and the page is replaced: an element found just before goes stale.
-    WebDriverWait(browser, 10, ignored_exceptions=[StaleElementReferenceException]).until(
-        lambda d: "revoked" in d.find_element(By.ID, "tokens").text
-    )
+    settled(browser).until(lambda d: "revoked" in d.find_element(By.ID, "tokens").text)
     visit(browser, None)
     assert api.get("/v1/me", headers=bearer).status_code == 401
 
