@@ -166,14 +166,20 @@ def next_offsets(
     return out
 
 
+async def report_lag(bootstrap: str, group: str, topics: Sequence[str]) -> None:
+    """Set the `modstream_consumer_lag` gauge of `group` from the broker, once (a broker that
+    cannot be asked leaves it as it was)."""
+    try:
+        for tp, behind in (await partition_lag(bootstrap, group, topics)).items():
+            CONSUMER_LAG.labels(group, tp.topic, str(tp.partition)).set(behind)
+    except BrokerError as exc:
+        log.debug("lag of %s not measured: %s", group, exc)
+
+
 async def watch_lag(bootstrap: str, group: str, topics: Sequence[str], every: float = 10.0) -> None:
     """Keep the `modstream_consumer_lag` gauge of `group` fresh, until cancelled."""
     while True:
-        try:
-            for tp, behind in (await partition_lag(bootstrap, group, topics)).items():
-                CONSUMER_LAG.labels(group, tp.topic, str(tp.partition)).set(behind)
-        except BrokerError as exc:
-            log.debug("lag of %s not measured: %s", group, exc)
+        await report_lag(bootstrap, group, topics)
         await asyncio.sleep(every)
 
 

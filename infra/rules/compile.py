@@ -9,7 +9,8 @@ the number of nodes, so evaluating a rule set costs at most `nodes x len(text)` 
 in time by construction, not by a watchdog.
 
 Facts are a dict (`field path → value`, `scores` → the label map, a counter's name → its count)
-that the worker fills with only the fields the set reads (`RuleSet.reads`).
+that the worker fills (`streams/rules/facts.py`: the costly fields only when the set reads them,
+`RuleSet.reads`).
 """
 
 from __future__ import annotations

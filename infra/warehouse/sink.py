@@ -11,13 +11,7 @@ Privacy mode (`infra/accounts/privacy.py`): for a tenant in privacy mode the tex
 a table; `events` keeps its SHA-256 instead, and dead letters keep a digest of the raw record.
 A record whose producer set the `modstream-store: hash` header is kept the same way.
 
-The sink measures its own lag (`modstream_consumer_lag`) from what its fetches already tell it:
-each partition's high watermark minus its position, right after a commit (when the position is
-the committed offset). Asking the broker every interval (`infra.kafka.partition_lag`) meant a
-probe consumer fetching from each of its 52 partitions: on the durable embedded broker, object
-reads and listings of the store for a gauge. It still asks the broker when its own loop has not
-measured for two intervals (an insert retried while the warehouse refuses, a broker being
-reconnected): then the lag is what an operator needs to see grow.
+The sink measures its own lag from its fetches (`infra/warehouse/sink_lag.py`).
 """
 
 from __future__ import annotations
@@ -31,16 +25,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from aiokafka.errors import KafkaError
 from pydantic import BaseModel
 
 from infra import metrics
 from infra.accounts.privacy import PrivacyRegistry, sha256_hex
 from infra.dead_letters import dead_letter, decode_event, parse
-from infra.errors import AccountsError, BrokerError, InvalidEvent, WarehouseError
-from infra.kafka import next_offsets, partition_lag, take_batch
+from infra.errors import AccountsError, InvalidEvent, WarehouseError
+from infra.kafka import next_offsets, take_batch
 from infra.warehouse.client import Warehouse
+from infra.warehouse.sink_lag import SinkLag
 from schemas.records import DeadLetter, Verdict
 from schemas.rows import (
     ACTION_ROWS,
@@ -248,9 +243,7 @@ class WarehouseSink:
         self.on_flush = on_flush
         self.flushed = 0
         self._stopping = asyncio.Event()
-        self._lag_interval: float | None = None
-        self._lag_due = self._lag_measured_at = 0.0
-        self._lag_measured: set[TopicPartition] = set()
+        self._lag: SinkLag | None = None
         self._topics, self._bootstrap, self._group_id = tuple(topics), bootstrap, group_id
 
     def _new_consumer(self) -> AIOKafkaConsumer:
@@ -273,30 +266,16 @@ class WarehouseSink:
         commit) costs a reconnection with back-off, never the sink: what was not committed is
         read again, and the tables are idempotent. With `lag_interval`, the lag of each
         partition it is assigned is measured that often, for the metrics."""
-        self._lag_interval = lag_interval
-        self._lag_measured_at = asyncio.get_running_loop().time()
-        watch = asyncio.create_task(self._lag_while_stalled(lag_interval)) if lag_interval else None
+        watch = None
+        if lag_interval is not None:  # 0: after every batch, and no watch of stalls
+            self._lag = SinkLag(self._bootstrap, self._group_id, self._topics, lag_interval)
+            if lag_interval:
+                watch = asyncio.create_task(self._lag.while_stalled())
         try:
             await self._run()
         finally:
             if watch is not None:
                 watch.cancel()
-
-    async def _lag_while_stalled(self, interval: float) -> None:
-        """Ask the broker for the group's lag whenever the loop has not measured it for two
-        intervals, until cancelled: a gauge frozen at its last value would hide a stall."""
-        loop = asyncio.get_running_loop()
-        while True:
-            await asyncio.sleep(interval)
-            if loop.time() - self._lag_measured_at < 2 * interval:
-                continue
-            try:
-                found = await partition_lag(self._bootstrap, self._group_id, self._topics)
-            except BrokerError as exc:
-                log.debug("lag of %s not measured: %s", self._group_id, exc)
-                continue
-            for tp, behind in found.items():
-                metrics.CONSUMER_LAG.labels(self._group_id, tp.topic, str(tp.partition)).set(behind)
 
     async def _run(self) -> None:
         delay = 0.5
@@ -333,31 +312,9 @@ class WarehouseSink:
             await self._flush(rows_for(records, private))
             await consumer.commit(next_offsets(records))
             self.flushed += len(records)
-        await self._measure_lag(consumer)
+        if self._lag is not None:
+            await self._lag.after_batch(consumer)
         return len(records)
-
-    async def _measure_lag(self, consumer: AIOKafkaConsumer) -> None:
-        """Each assigned partition's high watermark (from the last fetch) minus its position:
-        every record a batch returned is committed by now, so that is end minus committed."""
-        loop = asyncio.get_running_loop()
-        if self._lag_interval is None or loop.time() < self._lag_due:
-            return
-        self._lag_due = loop.time() + self._lag_interval
-        assigned: set[TopicPartition] = consumer.assignment()
-        if assigned:  # not yet in the group: the broker is asked (`_lag_while_stalled`)
-            self._lag_measured_at = loop.time()
-        for tp in assigned:
-            end = consumer.highwater(tp)
-            try:
-                done = await consumer.position(tp) if end is not None else None
-            except KafkaError:  # taken away by a rebalance meanwhile: not ours to report
-                continue
-            if end is not None and done is not None:
-                labels = (self._group_id, tp.topic, str(tp.partition))
-                metrics.CONSUMER_LAG.labels(*labels).set(max(0, end - done))
-        for gone in self._lag_measured - assigned:  # another member reports it now
-            metrics.CONSUMER_LAG.remove(self._group_id, gone.topic, str(gone.partition))
-        self._lag_measured = set(assigned)
 
     async def _flush(self, rows: dict[Table, list[Row]]) -> None:
         delay = 0.5
