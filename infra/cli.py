@@ -24,6 +24,7 @@ from infra.errors import ModstreamError, WarehouseError
 from infra.kafka import EVENT_TOPICS, ensure_topics, lag
 from infra.logging import configure_logging, heartbeat
 from infra.processes import become_subreaper, kill_descendants
+from infra.retention import RetentionPolicy
 from infra.settings import Settings, get_settings
 from infra.supervisor import Service, Supervisor, modstream_argv
 from infra.warehouse import Warehouse, connect
@@ -59,8 +60,16 @@ def up(
     code = 0
     try:
         if not bootstrap:
+            from infra.warehouse.sink import SINK_GROUP
+
+            retention = RetentionPolicy(  # nothing leaves the broker before the warehouse has it
+                after_read=settings.broker.retention_after_read, required=(SINK_GROUP,)
+            )
             broker = EmbeddedBroker(
-                settings.data_dir / "broker", durable=settings.broker.durable, supervisor=supervisor
+                settings.data_dir / "broker",
+                durable=settings.broker.durable,
+                supervisor=supervisor,
+                retention=retention,
             ).start()
             bootstrap = broker.bootstrap
         supervisor.env["MODSTREAM_KAFKA_BOOTSTRAP"] = bootstrap
@@ -143,7 +152,7 @@ def _drain(supervisor: Supervisor, settings: Settings, bootstrap: str | None) ->
 
 def _pending(bootstrap: str, supervisor: Supervisor) -> dict[str, int]:
     """Events not yet judged and records not yet stored, as the broker counts them."""
-    from infra.warehouse.sink import ROUTES
+    from infra.warehouse.sink import ROUTES, SINK_GROUP
 
     broker = supervisor.get("broker")
     if broker is not None and broker.proc.poll() is not None:
@@ -151,7 +160,7 @@ def _pending(bootstrap: str, supervisor: Supervisor) -> dict[str, int]:
     try:
         return {
             "to judge": asyncio.run(lag(bootstrap, "modstream-worker", EVENT_TOPICS)),
-            "to store": asyncio.run(lag(bootstrap, "modstream-sink", tuple(ROUTES))),
+            "to store": asyncio.run(lag(bootstrap, SINK_GROUP, tuple(ROUTES))),
         }
     except ModstreamError as exc:
         log.warning("could not count what is pending: %s", exc)
@@ -159,11 +168,11 @@ def _pending(bootstrap: str, supervisor: Supervisor) -> dict[str, int]:
 
 
 def _wait_stored(bootstrap: str, until: float) -> None:
-    from infra.warehouse.sink import ROUTES
+    from infra.warehouse.sink import ROUTES, SINK_GROUP
 
     while time.monotonic() < until:
         with contextlib.suppress(ModstreamError):
-            if asyncio.run(lag(bootstrap, "modstream-sink", tuple(ROUTES))) == 0:
+            if asyncio.run(lag(bootstrap, SINK_GROUP, tuple(ROUTES))) == 0:
                 return
         time.sleep(0.5)
 

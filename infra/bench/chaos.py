@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 console = figures_console(stderr=True)  # progress and notes; the figures go to stdout
 
 TARGETS = ("worker", "strikes", "api", "broker", "objects")
+AUDIT_GROUP = "modstream-chaos-audit"
 TENANT = "demo"  # the tenant `modstream up` makes its development token for
 TEXTS = (
     "Thanks for sharing, this was really helpful.",
@@ -152,6 +153,7 @@ def run_chaos(
     run = Run()
     try:
         token = _wait_up(api, folder, up)
+        asyncio.run(_hold_verdicts(_bootstrap(folder)))
         prefix = f"chaos-{uuid.uuid4().hex[:8]}"
         load = _Load(events, rate, batch, kill_every, targets, choose)
         with Progress(console=console, transient=True) as bar:
@@ -291,6 +293,23 @@ def _sink_caught_up(bootstrap: str) -> bool:
         return asyncio.run(lag(bootstrap, "modstream-sink", tuple(ROUTES))) == 0
     except ModstreamError:
         return False
+
+
+async def _hold_verdicts(bootstrap: str) -> None:
+    """Become a reader of `verdicts.text` that has read nothing, so that the broker's retention
+    keeps every verdict for the count at the end (it deletes what every reader is done with)."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=AUDIT_GROUP, enable_auto_commit=False
+    )
+    parts = [TopicPartition(VERDICTS_TEXT.name, p) for p in range(VERDICTS_TEXT.partitions)]
+    try:
+        await consumer.start()
+        consumer.assign(parts)
+        await consumer.commit(dict.fromkeys(parts, 0))
+    except KafkaError as exc:
+        raise ModstreamError(f"cannot hold {VERDICTS_TEXT.name} for the count: {exc}") from exc
+    finally:
+        await consumer.stop()
 
 
 async def _verdicts_on_topic(bootstrap: str, prefix: str) -> Counter[str] | None:

@@ -22,6 +22,14 @@ class BrokerSettings(BaseSettings):
         description="The embedded broker's storage: `durable` keeps topics and offsets on disk "
         "(a local object store) through any crash; `memory` is faster and loses them.",
     )
+    retention_after_read: float = Field(
+        default=10.0,
+        ge=0,
+        description="Seconds the durable embedded broker keeps a record every consumer group "
+        "that reads its topic (and the warehouse sink) has committed; unread records are kept "
+        "for their topic's retention. Its storage lists a partition's records on every fetch, "
+        "so records kept longer make every fetch slower (docs/streaming.md).",
+    )
 
     @property
     def durable(self) -> bool:

@@ -1,0 +1,274 @@
+"""Retention for the durable embedded broker: deleting its record batches from the object store.
+
+The embedded broker's S3 storage writes one object per produced batch and, on every fetch, lists
+all the objects of the partition fetched: a fetch costs more the longer the partition (seconds
+at tens of thousands of batches). It runs no retention of its own and does not implement
+`DeleteRecords`. So the stack deletes batches itself, as a broker with retention would, by two
+rules:
+
+- **Time**: a batch older than its topic's `retention_ms` (the catalogue's; -1 keeps forever).
+- **Read**: a batch older than `after_read` seconds that every reader has committed past. The
+  readers of a topic are the consumer groups with an offset on any of its partitions, and the
+  groups of `required` even before their first commit (under `modstream up`, the warehouse sink:
+  nothing leaves the broker before the warehouse has stored it). A group that stops reading
+  holds its topics' batches back until their retention.
+
+A partition's newest batch always stays (the broker answers earliest and latest offsets from the
+batches it lists), deletions run from the oldest batch on without leaving holes, and topics outside
+the catalogue (Faust's changelogs, anything a subscriber created) are never touched. A reader
+that asks for an offset already deleted gets the oldest batch kept, as from Kafka after retention.
+On Apache Kafka none of this runs: the broker has retention.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import logging
+import math
+import threading
+import time
+import xml.etree.ElementTree as ET
+from collections import Counter
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from itertools import pairwise
+
+import httpx
+from aiokafka import TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
+
+from infra.errors import BrokerError
+from schemas.topics import CATALOGUE, TopicSpec
+
+log = logging.getLogger(__name__)
+
+_S3 = "{http://s3.amazonaws.com/doc/2006-03-01/}"
+_DELETE_AT_ONCE = 1_000  # S3's limit for one DeleteObjects request
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionPolicy:
+    after_read: float = 10.0
+    """Seconds a batch every reader has committed past is kept."""
+    every: float = 5.0
+    """Seconds between rounds."""
+    required: tuple[str, ...] = ()
+    """Consumer groups that read every catalogue topic, counted before their first commit."""
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    key: str
+    offset: int
+    """The offset of the batch's first record."""
+    written: float
+    """When the object store received it (epoch seconds)."""
+
+
+def expired(
+    batches: Sequence[Batch], now: float, *, retention: float | None, floor: int, after_read: float
+) -> list[Batch]:
+    """The oldest batches of one partition (in offset order) that may go: each ends before `floor`
+    (the lowest offset a reader has yet to read) and is `after_read` seconds old, or is older
+    than `retention` seconds. Never the newest batch, never one after a batch that stays."""
+    gone: list[Batch] = []
+    for batch, following in pairwise(batches):
+        age = now - batch.written
+        read = following.offset <= floor and age >= after_read
+        if not (read or (retention is not None and age >= retention)):
+            break
+        gone.append(batch)
+    return gone
+
+
+class ObjectStore:
+    """The few S3 calls retention needs, against the broker's bucket."""
+
+    def __init__(self, client: httpx.AsyncClient, bucket: str) -> None:
+        self.client = client
+        self.bucket = bucket
+
+    async def folders(self, prefix: str) -> list[str]:
+        page = await self._list({"list-type": "2", "prefix": prefix, "delimiter": "/"})
+        return [c.findtext(f"{_S3}Prefix") or "" for c in page.iter(f"{_S3}CommonPrefixes")]
+
+    async def batches(self, prefix: str) -> AsyncIterator[list[Batch]]:
+        """The record batches under `prefix`, a page (in offset order) at a time."""
+        params = {"list-type": "2", "prefix": prefix}
+        while True:
+            page = await self._list(params)
+            found = []
+            for item in page.iter(f"{_S3}Contents"):
+                name = (item.findtext(f"{_S3}Key") or "").rsplit("/", 1)[-1]
+                if name.endswith(".batch") and name[:-6].isdigit():
+                    written = datetime.fromisoformat(item.findtext(f"{_S3}LastModified") or "")
+                    found.append(Batch(prefix + name, int(name[:-6]), written.timestamp()))
+            yield found  # keys are zero-padded offsets: S3's order is offset order
+            token = page.findtext(f"{_S3}NextContinuationToken")
+            if page.findtext(f"{_S3}IsTruncated") != "true" or not token:
+                return
+            params["continuation-token"] = token
+
+    async def delete(self, keys: Sequence[str]) -> None:
+        for start in range(0, len(keys), _DELETE_AT_ONCE):
+            chunk = keys[start : start + _DELETE_AT_ONCE]
+            objects = "".join(f"<Object><Key>{k}</Key></Object>" for k in chunk)
+            body = f"<Delete><Quiet>true</Quiet>{objects}</Delete>".encode()
+            md5 = base64.b64encode(hashlib.md5(body).digest()).decode()  # noqa: S324 - S3 asks it
+            headers = {"Content-MD5": md5}
+            await self._call("POST", params={"delete": ""}, content=body, headers=headers)
+
+    async def _list(self, params: dict[str, str]) -> ET.Element:
+        return ET.fromstring(await self._call("GET", params=params))  # noqa: S314
+
+    async def _call(
+        self,
+        method: str,
+        params: dict[str, str],
+        content: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> bytes:
+        try:
+            response = await self.client.request(
+                method, f"/{self.bucket}", params=params, content=content, headers=headers
+            )
+            response.raise_for_status()
+        except httpx.HTTPError as exc:
+            raise BrokerError(f"the broker's object store failed: {exc}") from exc
+        return response.content
+
+
+class Retention:
+    """One round at a time (`sweep`), or every `policy.every` seconds in a thread (`start`).
+
+    A partition is listed again only when its floor moved or when its oldest batch comes of age,
+    so an idle stack lists nothing and a busy one lists only what it may delete."""
+
+    def __init__(
+        self,
+        bootstrap: str,
+        s3_url: str,
+        bucket: str,
+        policy: RetentionPolicy,
+        topics: Iterable[TopicSpec] = CATALOGUE,
+    ) -> None:
+        self.bootstrap = bootstrap
+        self.s3_url = s3_url
+        self.bucket = bucket
+        self.policy = policy
+        self.topics = [t for t in topics if t.retention_ms >= 0]  # the rest is kept forever
+        self.deleted: Counter[str] = Counter()
+        self._seen: dict[tuple[str, TopicPartition], tuple[int, float]] = {}
+        """(floor, when to look again) per cluster and partition, as of its last listing."""
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="broker-retention", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+
+    def _loop(self) -> None:
+        failing = False
+        while not self._stop.wait(self.policy.every):
+            try:
+                asyncio.run(self.sweep())
+                failing = False
+            except BrokerError as exc:  # the broker or its store restarting: the next round
+                if not failing:
+                    log.warning("broker retention skipped a round: %s", exc)
+                failing = True
+
+    async def sweep(self) -> Counter[str]:
+        """Delete what the rules allow now; returns the batches deleted, by topic."""
+        floors = await self._floors()
+        deleted: Counter[str] = Counter()
+        async with httpx.AsyncClient(base_url=self.s3_url, timeout=30) as client:
+            store = ObjectStore(client, self.bucket)
+            for cluster in await store.folders("clusters/"):
+                for spec in self.topics:
+                    for p in range(spec.partitions):
+                        tp = TopicPartition(spec.name, p)
+                        gone = await self._partition(store, cluster, tp, spec, floors.get(tp, 0))
+                        deleted[spec.name] += gone
+        deleted = +deleted
+        if deleted:
+            done = ", ".join(f"{n:,} batches of {t}" for t, n in sorted(deleted.items()))
+            log.info("broker retention deleted %s", done)
+        self.deleted.update(deleted)
+        return deleted
+
+    async def _partition(
+        self, store: ObjectStore, cluster: str, tp: TopicPartition, spec: TopicSpec, floor: int
+    ) -> int:
+        now = time.time()
+        seen = self._seen.get((cluster, tp))
+        if seen is not None and seen[0] == floor and now < seen[1]:
+            return 0
+        retention = spec.retention_ms / 1000 if spec.retention_ms else None
+        listed: list[Batch] = []
+        gone: list[Batch] = []
+        async for page in store.batches(
+            f"{cluster}topics/{tp.topic}/partitions/{tp.partition:010d}/records/"
+        ):
+            listed += page
+            gone = expired(
+                listed, now, retention=retention, floor=floor, after_read=self.policy.after_read
+            )
+            if len(gone) < len(listed) - 1:  # one stays: the rest of the partition stays too
+                break
+        await store.delete([b.key for b in gone])
+        kept = listed[len(gone) :]
+        self._seen[(cluster, tp)] = (
+            floor,
+            next_look(kept, floor, retention, self.policy.after_read),
+        )
+        return len(gone)
+
+    async def _floors(self) -> dict[TopicPartition, int]:
+        """Each partition's lowest offset a reader has yet to read (absent: no reader)."""
+        parts = [TopicPartition(t.name, p) for t in self.topics for p in range(t.partitions)]
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=10_000)
+        try:
+            await admin.start()
+            groups = {g for g, _ in await admin.list_consumer_groups()} | set(self.policy.required)
+            offsets = {
+                # `partitions=` always: some brokers drop the connection without it.
+                g: await admin.list_consumer_group_offsets(g, partitions=parts)
+                for g in sorted(groups)
+            }
+        except (KafkaError, OSError) as exc:
+            raise BrokerError(f"cannot read consumer group offsets: {exc}") from exc
+        finally:
+            await admin.close()
+        floors: dict[TopicPartition, int] = {}
+        for group, committed in offsets.items():
+            reads = {tp.topic for tp, meta in committed.items() if meta.offset >= 0}
+            if group in self.policy.required:
+                reads = {t.name for t in self.topics}
+            for tp, meta in committed.items():
+                if tp.topic in reads:
+                    mine = max(0, meta.offset)
+                    floors[tp] = min(floors.get(tp, mine), mine)
+        return floors
+
+
+def next_look(
+    kept: Sequence[Batch], floor: int, retention: float | None, after_read: float
+) -> float:
+    """When the oldest batch kept could go with the floor unchanged: once it is old enough."""
+    if len(kept) < 2:
+        return math.inf if retention is None or not kept else kept[0].written + retention
+    oldest, following = kept[0], kept[1]
+    times = [oldest.written + retention] if retention is not None else []
+    if following.offset <= floor:
+        times.append(oldest.written + after_read)
+    return min(times, default=math.inf)
