@@ -24,7 +24,7 @@ from infra.errors import ModstreamError, WarehouseError
 from infra.kafka import EVENT_TOPICS, ensure_topics, lag
 from infra.logging import configure_logging, heartbeat
 from infra.processes import become_subreaper, kill_descendants
-from infra.retention import RetentionPolicy
+from infra.retention import stack_retention
 from infra.settings import Settings, get_settings
 from infra.supervisor import Service, Supervisor, modstream_argv
 from infra.warehouse import Warehouse, connect
@@ -57,19 +57,15 @@ def up(
     api_url = f"http://{settings.api.host}:{settings.api.port}"
     token_file = settings.data_dir / "dev-token"
     bootstrap = settings.kafka_bootstrap
+    broker: EmbeddedBroker | None = None
     code = 0
     try:
         if not bootstrap:
-            from infra.warehouse.sink import SINK_GROUP
-
-            retention = RetentionPolicy(  # nothing leaves the broker before the warehouse has it
-                after_read=settings.broker.retention_after_read, required=(SINK_GROUP,)
-            )
             broker = EmbeddedBroker(
                 settings.data_dir / "broker",
                 durable=settings.broker.durable,
                 supervisor=supervisor,
-                retention=retention,
+                retention=stack_retention(settings.broker.retention_after_read),
             ).start()
             bootstrap = broker.bootstrap
         supervisor.env["MODSTREAM_KAFKA_BOOTSTRAP"] = bootstrap
@@ -95,6 +91,8 @@ def up(
         code = 1
     finally:
         _say(stop, "stopping… (intake answers 503 while the services finish their work)")
+        if broker is not None and broker.retention is not None:
+            broker.retention.stop()  # before the broker it asks
         pending = _drain(supervisor, settings, bootstrap)
         left = kill_descendants(os.getpid())
         if left:

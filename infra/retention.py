@@ -60,6 +60,13 @@ class RetentionPolicy:
     """Consumer groups that read every catalogue topic, counted before their first commit."""
 
 
+def stack_retention(after_read: float) -> RetentionPolicy:
+    """The policy of a stack with its warehouse sink, which reads every topic (`modstream up`)."""
+    from infra.warehouse.sink import SINK_GROUP  # lazily: that module loads the warehouse
+
+    return RetentionPolicy(after_read=after_read, required=(SINK_GROUP,))
+
+
 @dataclass(frozen=True, slots=True)
 class Batch:
     key: str
