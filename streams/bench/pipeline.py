@@ -18,7 +18,7 @@ from rich.progress import Progress
 
 from infra.accounts import AccountsDB
 from infra.broker import EmbeddedBroker
-from infra.kafka import ensure_topics, next_offsets
+from infra.kafka import ensure_topics
 from infra.logging import configure_logging
 from infra.report import Column, Figures, emit, figures_console, number
 from infra.retention import RetentionPolicy
@@ -29,7 +29,6 @@ from schemas.topics import EVENTS_TEXT, VERDICTS_TEXT
 bench_app = typer.Typer(help="Benchmarks that print figures.", no_args_is_help=True)
 console = figures_console()
 
-READER_GROUP = "modstream-bench-pipeline"
 _WORDS = (
     "the a you we they this that is was really very so what why how great good bad awful "
     "thanks love nice game team match phone update news city people friend brilliant "
@@ -87,12 +86,7 @@ class Outcome:
 async def _run(
     bootstrap: str, scenarios: list[Scenario], timeout: float, warm_up: int = 200
 ) -> list[Outcome]:
-    # A group that commits what it read, as the warehouse sink would: the durable broker's
-    # retention deletes verdicts once every reader is past them.
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=READER_GROUP, enable_auto_commit=False,
-        fetch_max_wait_ms=50,
-    )  # fmt: skip
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, fetch_max_wait_ms=50)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, acks=1)
     await consumer.start()
     await producer.start()
@@ -146,8 +140,6 @@ async def _offer(
         while len(arrivals) < scenario.events and time.monotonic() < deadline:
             batch = await consumer.getmany(timeout_ms=200)
             now = time.time()
-            if batch:
-                await consumer.commit(next_offsets(r for rs in batch.values() for r in rs))
             for records in batch.values():
                 for record in records:
                     verdict = json.loads(record.value)
