@@ -67,7 +67,7 @@ ADDED = [
     "MODSTREAM_REVIEW_LEASE", "MODSTREAM_REVIEW_APPEAL_WINDOW", "MODSTREAM_REVIEW_SLA",
     "MODSTREAM_REVIEW_WEBHOOK_ATTEMPTS", "MODSTREAM_REVIEW_WEBHOOK_BACKOFF",
     "MODSTREAM_REVIEW_WEBHOOK_TIMEOUT", "MODSTREAM_REVIEW_WEBHOOK_ALLOWED_NETWORKS",
-    "MODSTREAM_USAGE_FLUSH_INTERVAL",
+    "MODSTREAM_USAGE_FLUSH_INTERVAL", "MODSTREAM_BROKER_RETENTION_AFTER_READ",
 ]  # fmt: skip
 
 FERNET_KEY = "A" * 43 + "="  # 32 zero bytes, url-safe base64
@@ -80,6 +80,7 @@ WHERE: dict[str, tuple[str, str, Any]] = {
     "MODSTREAM_LOG_LEVEL": ("log_level", "DEBUG", "DEBUG"),
     "MODSTREAM_KAFKA_BOOTSTRAP": ("kafka_bootstrap", "kafka:9092", "kafka:9092"),
     "MODSTREAM_BROKER_STORAGE": ("broker.storage", "memory", "memory"),
+    "MODSTREAM_BROKER_RETENTION_AFTER_READ": ("broker.retention_after_read", "60", 60.0),
     "MODSTREAM_DRAIN_TIMEOUT": ("drain_timeout", "12", 12.0),
     "MODSTREAM_CLICKHOUSE_URL": ("clickhouse_url", "http://ch:8123/m", "http://ch:8123/m"),
     "MODSTREAM_API_HOST": ("api.host", "0.0.0.0", "0.0.0.0"),
