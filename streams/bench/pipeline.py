@@ -5,10 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import shutil
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 import numpy as np
@@ -18,7 +21,7 @@ from rich.progress import Progress
 
 from infra.accounts import AccountsDB
 from infra.broker import EmbeddedBroker
-from infra.kafka import ensure_topics
+from infra.kafka import ensure_topics, next_offsets
 from infra.logging import configure_logging
 from infra.report import Column, Figures, emit, figures_console, number
 from infra.retention import RetentionPolicy
@@ -29,6 +32,7 @@ from schemas.topics import EVENTS_TEXT, VERDICTS_TEXT
 bench_app = typer.Typer(help="Benchmarks that print figures.", no_args_is_help=True)
 console = figures_console()
 
+READER_GROUP = "modstream-bench-pipeline"
 _WORDS = (
     "the a you we they this that is was really very so what why how great good bad awful "
     "thanks love nice game team match phone update news city people friend brilliant "
@@ -86,7 +90,12 @@ class Outcome:
 async def _run(
     bootstrap: str, scenarios: list[Scenario], timeout: float, warm_up: int = 200
 ) -> list[Outcome]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, fetch_max_wait_ms=50)
+    # A group that commits what it read, as the warehouse sink does: the durable broker's
+    # retention deletes verdicts once every reader is past them.
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=READER_GROUP, enable_auto_commit=False,
+        fetch_max_wait_ms=50,
+    )  # fmt: skip
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, acks=1)
     await consumer.start()
     await producer.start()
@@ -140,6 +149,8 @@ async def _offer(
         while len(arrivals) < scenario.events and time.monotonic() < deadline:
             batch = await consumer.getmany(timeout_ms=200)
             now = time.time()
+            if batch:
+                await consumer.commit(next_offsets(r for rs in batch.values() for r in rs))
             for records in batch.values():
                 for record in records:
                     verdict = json.loads(record.value)
@@ -258,9 +269,10 @@ def pipeline(
     configure_logging("WARNING")
     broker = None
     bootstrap = settings.kafka_bootstrap
-    if not bootstrap:
+    if not bootstrap:  # a broker of its own: nothing of `up`'s, and nothing left for it
+        folder = Path(tempfile.mkdtemp(prefix="modstream-bench-pipeline-"))
         broker = EmbeddedBroker(
-            settings.data_dir / "broker",
+            folder,
             durable=settings.broker.durable,
             retention=RetentionPolicy(after_read=settings.broker.retention_after_read),
         ).start()
@@ -285,6 +297,7 @@ def pipeline(
         supervisor.stop_all()
         if broker:
             broker.stop()
+            shutil.rmtree(broker.folder, ignore_errors=True)
 
 
 def _with_workers(
