@@ -102,7 +102,7 @@ class EmbeddedBroker:
         self.supervisor = supervisor or Supervisor({})
         self._owns_supervisor = supervisor is None
         self.retention = (
-            Retention(self.bootstrap, self.s3_url, BUCKET, retention)
+            Retention(self.s3_url, BUCKET, retention)
             if durable and retention is not None
             else None
         )

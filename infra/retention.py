@@ -25,8 +25,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import json
 import logging
 import math
+import re
 import threading
 import time
 import xml.etree.ElementTree as ET
@@ -35,11 +37,10 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import pairwise
+from urllib.parse import quote
 
 import httpx
 from aiokafka import TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.errors import KafkaError
 
 from infra.errors import BrokerError
 from schemas.topics import CATALOGUE, TopicSpec
@@ -48,6 +49,10 @@ log = logging.getLogger(__name__)
 
 _S3 = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 _DELETE_AT_ONCE = 1_000  # S3's limit for one DeleteObjects request
+# Where the broker keeps a group's committed offset, under `clusters/<cluster>/groups/consumers/`.
+_OFFSET_KEY = re.compile(
+    r"(?P<group>[^/]+)/offsets/(?P<topic>[^/]+)/partitions/(?P<partition>\d+)\.json"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,22 +108,35 @@ class ObjectStore:
         page = await self._list({"list-type": "2", "prefix": prefix, "delimiter": "/"})
         return [c.findtext(f"{_S3}Prefix") or "" for c in page.iter(f"{_S3}CommonPrefixes")]
 
-    async def batches(self, prefix: str) -> AsyncIterator[list[Batch]]:
-        """The record batches under `prefix`, a page (in offset order) at a time."""
+    async def contents(self, prefix: str) -> AsyncIterator[list[tuple[str, str, float]]]:
+        """Each object under `prefix` as (key, ETag, time written), a page (in key order) at a
+        time."""
         params = {"list-type": "2", "prefix": prefix}
         while True:
             page = await self._list(params)
             found = []
             for item in page.iter(f"{_S3}Contents"):
-                name = (item.findtext(f"{_S3}Key") or "").rsplit("/", 1)[-1]
-                if name.endswith(".batch") and name[:-6].isdigit():
-                    written = datetime.fromisoformat(item.findtext(f"{_S3}LastModified") or "")
-                    found.append(Batch(prefix + name, int(name[:-6]), written.timestamp()))
-            yield found  # keys are zero-padded offsets: S3's order is offset order
+                written = datetime.fromisoformat(item.findtext(f"{_S3}LastModified") or "")
+                etag = item.findtext(f"{_S3}ETag") or ""
+                found.append((item.findtext(f"{_S3}Key") or "", etag, written.timestamp()))
+            yield found
             token = page.findtext(f"{_S3}NextContinuationToken")
             if page.findtext(f"{_S3}IsTruncated") != "true" or not token:
                 return
             params["continuation-token"] = token
+
+    async def batches(self, prefix: str) -> AsyncIterator[list[Batch]]:
+        """The record batches under `prefix`, a page (in offset order) at a time."""
+        async for page in self.contents(prefix):
+            found = []
+            for key, _, written in page:
+                name = key.rsplit("/", 1)[-1]
+                if name.endswith(".batch") and name[:-6].isdigit():
+                    found.append(Batch(key, int(name[:-6]), written))
+            yield found  # keys are zero-padded offsets: S3's order is offset order
+
+    async def get(self, key: str) -> bytes:
+        return await self._call("GET", params={}, path=key)
 
     async def delete(self, keys: Sequence[str]) -> None:
         for start in range(0, len(keys), _DELETE_AT_ONCE):
@@ -138,10 +156,12 @@ class ObjectStore:
         params: dict[str, str],
         content: bytes | None = None,
         headers: dict[str, str] | None = None,
+        path: str = "",
     ) -> bytes:
+        url = f"/{self.bucket}/{quote(path)}" if path else f"/{self.bucket}"
         try:
             response = await self.client.request(
-                method, f"/{self.bucket}", params=params, content=content, headers=headers
+                method, url, params=params, content=content, headers=headers
             )
             response.raise_for_status()
         except httpx.HTTPError as exc:
@@ -157,17 +177,18 @@ class Retention:
 
     def __init__(
         self,
-        bootstrap: str,
         s3_url: str,
         bucket: str,
         policy: RetentionPolicy,
         topics: Iterable[TopicSpec] = CATALOGUE,
     ) -> None:
-        self.bootstrap = bootstrap
         self.s3_url = s3_url
         self.bucket = bucket
         self.policy = policy
         self.topics = [t for t in topics if t.retention_ms >= 0]  # the rest is kept forever
+        self._partitions = {t.name: t.partitions for t in self.topics}
+        self._offsets: dict[str, tuple[str, int]] = {}
+        """(ETag, offset) of each committed-offset object last read."""
         self.deleted: Counter[str] = Counter()
         self._seen: dict[tuple[str, TopicPartition], tuple[int, float]] = {}
         """(floor, when to look again) per cluster and partition, as of its last listing."""
@@ -196,11 +217,11 @@ class Retention:
 
     async def sweep(self) -> Counter[str]:
         """Delete what the rules allow now; returns the batches deleted, by topic."""
-        floors = await self._floors()
         deleted: Counter[str] = Counter()
         async with httpx.AsyncClient(base_url=self.s3_url, timeout=30) as client:
             store = ObjectStore(client, self.bucket)
             for cluster in await store.folders("clusters/"):
+                floors = await self._floors(store, cluster)
                 for spec in self.topics:
                     for p in range(spec.partitions):
                         tp = TopicPartition(spec.name, p)
@@ -240,30 +261,34 @@ class Retention:
         )
         return len(gone)
 
-    async def _floors(self) -> dict[TopicPartition, int]:
-        """Each partition's lowest offset a reader has yet to read (absent: no reader)."""
-        parts = [TopicPartition(t.name, p) for t in self.topics for p in range(t.partitions)]
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=10_000)
-        try:
-            await admin.start()
-            groups = {g for g, _ in await admin.list_consumer_groups()} | set(self.policy.required)
-            offsets = {
-                # `partitions=` always: some brokers drop the connection without it.
-                g: await admin.list_consumer_group_offsets(g, partitions=parts)
-                for g in sorted(groups)
-            }
-        except (KafkaError, OSError) as exc:
-            raise BrokerError(f"cannot read consumer group offsets: {exc}") from exc
-        finally:
-            await admin.close()
+    async def _floors(self, store: ObjectStore, cluster: str) -> dict[TopicPartition, int]:
+        """Each partition's lowest offset a reader has yet to read (absent: no reader).
+
+        Read from the broker's own records of committed offsets in the store, not through the
+        Kafka API: after a restart the broker lists only the groups that joined since, and a
+        group missing from the floors would let its unread batches go."""
+        prefix = f"{cluster}groups/consumers/"
+        committed: dict[str, dict[TopicPartition, int]] = {g: {} for g in self.policy.required}
+        async for page in store.contents(prefix):
+            for key, etag, _ in page:
+                found = _OFFSET_KEY.fullmatch(key[len(prefix) :])
+                if found is None or found["topic"] not in self._partitions:
+                    continue
+                cached = self._offsets.get(key)
+                if cached is None or cached[0] != etag:
+                    offset = int(json.loads(await store.get(key))["offset"])
+                    cached = self._offsets[key] = (etag, offset)
+                tp = TopicPartition(found["topic"], int(found["partition"]))
+                committed.setdefault(found["group"], {})[tp] = cached[1]
         floors: dict[TopicPartition, int] = {}
-        for group, committed in offsets.items():
-            reads = {tp.topic for tp, meta in committed.items() if meta.offset >= 0}
+        for group, offsets in committed.items():
+            reads = {tp.topic for tp in offsets}
             if group in self.policy.required:
-                reads = {t.name for t in self.topics}
-            for tp, meta in committed.items():
-                if tp.topic in reads:
-                    mine = max(0, meta.offset)
+                reads = set(self._partitions)
+            for topic in reads:
+                for p in range(self._partitions[topic]):
+                    tp = TopicPartition(topic, p)
+                    mine = max(0, offsets.get(tp, 0))  # no offset yet: nothing read
                     floors[tp] = min(floors.get(tp, mine), mine)
         return floors
 

@@ -12,7 +12,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from infra.broker import BUCKET, EmbeddedBroker
 from infra.kafka import end_offsets, ensure_topics
 from infra.retention import Retention, RetentionPolicy
-from schemas.topics import EVENTS_ACTIVITY, EVENTS_TEXT, MEDIA_BANKS
+from schemas.topics import EVENTS_ACTIVITY, EVENTS_TEXT, MEDIA_BANKS, RULES_SHADOW
 
 TEXT = TopicPartition(EVENTS_TEXT.name, 0)
 
@@ -29,7 +29,7 @@ def sweep(
     broker: EmbeddedBroker, after_read: float, required: tuple[str, ...] = ()
 ) -> dict[str, int]:
     policy = RetentionPolicy(after_read=after_read, required=required)
-    retention = Retention(broker.bootstrap, broker.s3_url, BUCKET, policy)
+    retention = Retention(broker.s3_url, BUCKET, policy)
     return dict(asyncio.run(retention.sweep()))
 
 
@@ -114,3 +114,17 @@ def test_unread_partitions_and_topics_kept_forever_stay(durable: EmbeddedBroker)
     assert sweep(durable, after_read=0) == {}
     assert asyncio.run(first_offset(durable, banks)) == 0
     assert asyncio.run(first_offset(durable, unread)) == 0
+
+
+def test_a_group_holds_its_batches_across_a_broker_restart(durable: EmbeddedBroker) -> None:
+    """After a restart the broker lists only groups that joined since; a reader that has not
+    rejoined yet still holds what it has not read (its offsets are read from the store)."""
+    tp = TopicPartition(RULES_SHADOW.name, 0)  # a topic no other test's group reads
+    asyncio.run(produce(durable, tp, 10))
+    asyncio.run(commit(durable, "quick", tp, 10))
+    asyncio.run(commit(durable, "slow", tp, 4))
+    durable.stop()
+    durable.start()
+
+    assert sweep(durable, after_read=0) == {RULES_SHADOW.name: 4}  # 0..3, not past the slow one
+    assert asyncio.run(first_offset(durable, tp, 4)) == 4
