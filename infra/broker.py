@@ -102,9 +102,7 @@ class EmbeddedBroker:
         self.supervisor = supervisor or Supervisor({})
         self._owns_supervisor = supervisor is None
         self.retention = (
-            Retention(self.s3_url, BUCKET, retention)
-            if durable and retention is not None
-            else None
+            Retention(self.s3_url, BUCKET, retention) if durable and retention is not None else None
         )
 
     @property

@@ -28,6 +28,7 @@ from infra.retention import stack_retention
 from infra.settings import Settings, get_settings
 from infra.supervisor import Service, Supervisor, modstream_argv
 from infra.warehouse import Warehouse, connect
+from schemas.topics import SINK_GROUP, WORKER_GROUP
 
 app = typer.Typer(
     name="modstream",
@@ -150,14 +151,14 @@ def _drain(supervisor: Supervisor, settings: Settings, bootstrap: str | None) ->
 
 def _pending(bootstrap: str, supervisor: Supervisor) -> dict[str, int]:
     """Events not yet judged and records not yet stored, as the broker counts them."""
-    from infra.warehouse.sink import ROUTES, SINK_GROUP
+    from infra.warehouse.sink import ROUTES
 
     broker = supervisor.get("broker")
     if broker is not None and broker.proc.poll() is not None:
         return {}
     try:
         return {
-            "to judge": asyncio.run(lag(bootstrap, "modstream-worker", EVENT_TOPICS)),
+            "to judge": asyncio.run(lag(bootstrap, WORKER_GROUP, EVENT_TOPICS)),
             "to store": asyncio.run(lag(bootstrap, SINK_GROUP, tuple(ROUTES))),
         }
     except ModstreamError as exc:
@@ -166,7 +167,7 @@ def _pending(bootstrap: str, supervisor: Supervisor) -> dict[str, int]:
 
 
 def _wait_stored(bootstrap: str, until: float) -> None:
-    from infra.warehouse.sink import ROUTES, SINK_GROUP
+    from infra.warehouse.sink import ROUTES
 
     while time.monotonic() < until:
         with contextlib.suppress(ModstreamError):

@@ -16,7 +16,7 @@ from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from infra.errors import BrokerError
 from infra.metrics import CONSUMER_LAG, EVENTS_OUT
-from schemas.topics import CATALOGUE, EVENTS_MEDIA, EVENTS_TEXT, TopicSpec
+from schemas.topics import CATALOGUE, READERS, WORKER_GROUP, TopicSpec
 
 log = logging.getLogger(__name__)
 
@@ -97,8 +97,8 @@ async def end_offsets(
         await probe.stop()
 
 
-EVENT_TOPICS = (EVENTS_TEXT.name, EVENTS_MEDIA.name)
-"""What the stream worker's group (`modstream-worker`) consumes."""
+EVENT_TOPICS = READERS[WORKER_GROUP]
+"""What the stream worker's group consumes: events.text and events.media."""
 
 
 async def lag(bootstrap: str, group: str, topics: Sequence[str]) -> int:

@@ -33,8 +33,8 @@ import threading
 import time
 import xml.etree.ElementTree as ET
 from collections import Counter
-from collections.abc import AsyncIterator, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import pairwise
 from urllib.parse import quote
@@ -43,7 +43,7 @@ import httpx
 from aiokafka import TopicPartition
 
 from infra.errors import BrokerError
-from schemas.topics import CATALOGUE, TopicSpec
+from schemas.topics import CATALOGUE, READERS, TopicSpec
 
 log = logging.getLogger(__name__)
 
@@ -61,15 +61,14 @@ class RetentionPolicy:
     """Seconds a batch every reader has committed past is kept."""
     every: float = 5.0
     """Seconds between rounds."""
-    required: tuple[str, ...] = ()
-    """Consumer groups that read every catalogue topic, counted before their first commit."""
+    required: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Consumer groups and the topics each reads, counted as readers before their first
+    commit."""
 
 
 def stack_retention(after_read: float) -> RetentionPolicy:
-    """The policy of a stack with its warehouse sink, which reads every topic (`modstream up`)."""
-    from infra.warehouse.sink import SINK_GROUP  # lazily: that module loads the warehouse
-
-    return RetentionPolicy(after_read=after_read, required=(SINK_GROUP,))
+    """The policy of `modstream up`: its groups hold what they have not read (`READERS`)."""
+    return RetentionPolicy(after_read=after_read, required=READERS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,10 +281,8 @@ class Retention:
                 committed.setdefault(found["group"], {})[tp] = cached[1]
         floors: dict[TopicPartition, int] = {}
         for group, offsets in committed.items():
-            reads = {tp.topic for tp in offsets}
-            if group in self.policy.required:
-                reads = set(self._partitions)
-            for topic in reads:
+            reads = {tp.topic for tp in offsets} | set(self.policy.required.get(group, ()))
+            for topic in reads & self._partitions.keys():
                 for p in range(self._partitions[topic]):
                     tp = TopicPartition(topic, p)
                     mine = max(0, offsets.get(tp, 0))  # no offset yet: nothing read

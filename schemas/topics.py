@@ -108,6 +108,22 @@ CATALOGUE: tuple[TopicSpec, ...] = (
     MODERATION_NOTICES,
 )
 
+WORKER_GROUP = "modstream-worker"
+STRIKES_GROUP = "modstream-strikes"
+SINK_GROUP = "modstream-sink"
+REVIEW_GROUP = "modstream-review-intake"
+CHAT_GROUP = "modstream-chat-gateway"
+
+READERS: dict[str, tuple[str, ...]] = {
+    WORKER_GROUP: (EVENTS_TEXT.name, EVENTS_MEDIA.name),
+    STRIKES_GROUP: (VERDICTS_TEXT.name, AUTHOR_BLOCKS.name, MODERATION_ACTIONS.name),
+    SINK_GROUP: tuple(t.name for t in CATALOGUE),  # the warehouse stores every topic
+    REVIEW_GROUP: (VERDICTS_TEXT.name, VERDICTS_MEDIA.name),
+    CHAT_GROUP: (VERDICTS_TEXT.name, MODERATION_ACTIONS.name),
+}
+"""The consumer groups of the stack and the topics each reads. Retention on the embedded broker
+keeps every record one of them has not read, even before a group's first commit."""
+
 _BY_KIND = {
     Kind.POST: EVENTS_TEXT,
     Kind.CHAT_MESSAGE: EVENTS_TEXT,

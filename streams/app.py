@@ -23,6 +23,7 @@ from faust.types import TP
 from infra import metrics
 from infra.kafka import end_offsets
 from infra.settings import WorkerSettings
+from schemas.topics import WORKER_GROUP
 
 
 class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
@@ -80,7 +81,7 @@ def _count_sent(topic: str) -> Callable[[asyncio.Future[Any]], None]:
 
 
 def create_app(
-    settings: WorkerSettings, bootstrap: str, app_id: str = "modstream-worker", **overrides: Any
+    settings: WorkerSettings, bootstrap: str, app_id: str = WORKER_GROUP, **overrides: Any
 ) -> ModstreamApp:
     """The worker's Faust app; `overrides` replace or add Faust settings (the strikes worker's
     changelog topic declaration)."""

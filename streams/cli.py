@@ -20,6 +20,7 @@ from infra.errors import ConfigError, ModelError
 from infra.kafka import EVENT_TOPICS, ensure_topics, watch_lag
 from infra.logging import configure_logging
 from infra.settings import Settings, get_settings
+from schemas.topics import STRIKES_GROUP
 from streams.dedupe import Ledger, dedupe_store
 from streams.policy import live_policies, operator_policies
 
@@ -121,7 +122,7 @@ def strikes() -> None:
     app = create_app(
         settings.worker,
         bootstrap,
-        "modstream-strikes",
+        STRIKES_GROUP,
         topic_allow_declare=True,  # its table's changelog topic
     )
     register_strikes(app, settings.strikes, settings.heartbeat_file)

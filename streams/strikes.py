@@ -50,7 +50,14 @@ from schemas.moderate import ANONYMOUS
 from schemas.moderation import Effect, ModerationAction
 from schemas.records import Decision, FiredRule, Verdict
 from schemas.strikes import BlockAction, BlockChange, Strike
-from schemas.topics import AUTHOR_BLOCKS, AUTHOR_STRIKES, MODERATION_ACTIONS, VERDICTS_TEXT
+from schemas.topics import (
+    AUTHOR_BLOCKS,
+    AUTHOR_STRIKES,
+    MODERATION_ACTIONS,
+    READERS,
+    STRIKES_GROUP,
+    VERDICTS_TEXT,
+)
 from streams.app import ModstreamApp
 
 log = logging.getLogger(__name__)
@@ -234,8 +241,8 @@ def outcome_of(
     return key, before, apply_verdict(before, verdict, limit=limit, window=window, now=now)
 
 
-TOPICS = (VERDICTS_TEXT.name, AUTHOR_BLOCKS.name, MODERATION_ACTIONS.name)
-"""What the strikes worker's group (`modstream-strikes`) consumes."""
+TOPICS = READERS[STRIKES_GROUP]
+"""What the strikes worker's group consumes: verdicts.text, authors.blocks, moderation.actions."""
 
 
 def register(

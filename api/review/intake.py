@@ -33,11 +33,11 @@ from infra.warehouse import Warehouse
 from schemas.media import MediaVerdict
 from schemas.moderation import Origin
 from schemas.records import Decision, Verdict
-from schemas.topics import VERDICTS_MEDIA, VERDICTS_TEXT
+from schemas.topics import READERS, REVIEW_GROUP, VERDICTS_MEDIA
 
 log = logging.getLogger(__name__)
 
-GROUP = "modstream-review-intake"
+GROUP = REVIEW_GROUP
 WINDOW = 0.5
 """Seconds a batch collects verdicts after its first: its queries, transactions and offset
 commit are paid once per window under a steady flow, not once per fetch. The consumer's fetches
@@ -146,7 +146,7 @@ class ReviewIntake:
         delay = 0.5
         while not self._stopping.is_set():
             consumer = AIOKafkaConsumer(
-                VERDICTS_TEXT.name, VERDICTS_MEDIA.name, bootstrap_servers=self.bootstrap,
+                *READERS[GROUP], bootstrap_servers=self.bootstrap,
                 group_id=GROUP, enable_auto_commit=False, auto_offset_reset="earliest",
                 fetch_max_wait_ms=int(WINDOW * 1000),  # fewer fetches: see `WINDOW`
                 session_timeout_ms=10_000, heartbeat_interval_ms=1_000,

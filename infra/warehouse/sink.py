@@ -64,6 +64,7 @@ from schemas.topics import (
     MODERATION_ACTIONS,
     MODERATION_NOTICES,
     RULES_SHADOW,
+    SINK_GROUP,
     VERDICTS_MEDIA,
     VERDICTS_TEXT,
 )
@@ -216,9 +217,6 @@ def rows_for(
                 metrics.DEAD_LETTERS.labels(dead.reason.value).inc()
                 out[DEAD].append(dead_letter_row(dead, keep))
     return out
-
-
-SINK_GROUP = "modstream-sink"
 
 
 class WarehouseSink:

@@ -70,7 +70,7 @@ from producers.chat.store import (
 from schemas.events import MAX_TEXT_CHARS, ChatMessage, ChatMessageEvent, Kind
 from schemas.moderation import REASONS, Effect, ModerationAction
 from schemas.records import Verdict
-from schemas.topics import EVENTS_TEXT, MODERATION_ACTIONS, VERDICTS_TEXT
+from schemas.topics import CHAT_GROUP, EVENTS_TEXT, MODERATION_ACTIONS, READERS, VERDICTS_TEXT
 
 log = logging.getLogger(__name__)
 
@@ -264,10 +264,9 @@ class ChatGateway:
 
     async def _follow_verdicts(self) -> None:
         consumer = AIOKafkaConsumer(
-            VERDICTS_TEXT.name,
-            MODERATION_ACTIONS.name,
+            *READERS[CHAT_GROUP],  # verdicts.text and moderation.actions
             bootstrap_servers=self.bootstrap,
-            group_id="modstream-chat-gateway",
+            group_id=CHAT_GROUP,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             fetch_max_wait_ms=20,

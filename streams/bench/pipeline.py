@@ -27,7 +27,7 @@ from infra.report import Column, Figures, emit, figures_console, number
 from infra.retention import RetentionPolicy
 from infra.settings import Settings, get_settings
 from infra.supervisor import Service, Supervisor, modstream_argv
-from schemas.topics import EVENTS_TEXT, VERDICTS_TEXT
+from schemas.topics import EVENTS_TEXT, READERS, VERDICTS_TEXT, WORKER_GROUP
 
 bench_app = typer.Typer(help="Benchmarks that print figures.", no_args_is_help=True)
 console = figures_console()
@@ -274,7 +274,10 @@ def pipeline(
         broker = EmbeddedBroker(
             folder,
             durable=settings.broker.durable,
-            retention=RetentionPolicy(after_read=settings.broker.retention_after_read),
+            retention=RetentionPolicy(  # no sink here: the workers' group holds the events
+                after_read=settings.broker.retention_after_read,
+                required={WORKER_GROUP: READERS[WORKER_GROUP]},
+            ),
         ).start()
         bootstrap = broker.bootstrap
     supervisor = Supervisor(

@@ -26,9 +26,9 @@ def durable(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker
 
 
 def sweep(
-    broker: EmbeddedBroker, after_read: float, required: tuple[str, ...] = ()
+    broker: EmbeddedBroker, after_read: float, required: dict[str, tuple[str, ...]] | None = None
 ) -> dict[str, int]:
-    policy = RetentionPolicy(after_read=after_read, required=required)
+    policy = RetentionPolicy(after_read=after_read, required=required or {})
     retention = Retention(broker.s3_url, BUCKET, policy)
     return dict(asyncio.run(retention.sweep()))
 
@@ -99,9 +99,10 @@ def test_a_required_reader_holds_batches_before_its_first_commit(durable: Embedd
     asyncio.run(produce(durable, tp, 6))
     asyncio.run(commit(durable, "a-reader", tp, 6))
 
-    assert sweep(durable, after_read=0, required=("the-sink",)) == {}
+    sink: dict[str, tuple[str, ...]] = {"the-sink": (EVENTS_ACTIVITY.name,)}
+    assert sweep(durable, after_read=0, required=sink) == {}
     asyncio.run(commit(durable, "the-sink", tp, 3))
-    assert sweep(durable, after_read=0, required=("the-sink",)) == {EVENTS_ACTIVITY.name: 3}
+    assert sweep(durable, after_read=0, required=sink) == {EVENTS_ACTIVITY.name: 3}
 
 
 def test_unread_partitions_and_topics_kept_forever_stay(durable: EmbeddedBroker) -> None:

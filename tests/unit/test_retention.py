@@ -47,3 +47,10 @@ def test_when_to_look_again() -> None:
     assert next_look(kept, floor=5, retention=3_600, after_read=20) == kept[0].written + 3_600
     assert next_look(kept[:1], floor=10, retention=None, after_read=20) == math.inf
     assert next_look([], floor=10, retention=60, after_read=20) == math.inf
+
+
+def test_the_catalogue_names_every_topic_the_sink_stores() -> None:
+    from infra.warehouse.sink import ROUTES
+    from schemas.topics import READERS, SINK_GROUP
+
+    assert set(READERS[SINK_GROUP]) == set(ROUTES)
