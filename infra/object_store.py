@@ -219,7 +219,7 @@ class ObjectStore:
                 break
         try:
             status, headers, out = self.handle(scope, body)
-        except (ValueError, KeyError) as exc:
+        except (ValueError, KeyError, SyntaxError) as exc:  # SyntaxError: XML's ParseError
             status, headers, out = 400, {}, _error("InvalidArgument", repr(exc))
         headers.setdefault("content-length", str(len(out)))
         start = [(k.encode(), v.encode()) for k, v in headers.items()]

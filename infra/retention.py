@@ -8,9 +8,10 @@ rules:
 
 - **Time**: a batch older than its topic's `retention_ms` (the catalogue's; -1 keeps forever).
 - **Read**: a batch older than `after_read` seconds that every reader has committed past. The
-  readers of a topic are the consumer groups with an offset on any of its partitions, and the
-  groups of `required` even before their first commit (under `modstream up`, the warehouse sink:
-  nothing leaves the broker before the warehouse has stored it). A group that stops reading
+  readers of a topic are the consumer groups with an offset on any of its partitions (read from
+  the broker's own records in the store), and the groups of `required` even before their first
+  commit (under `modstream up`, the stack's own, `READERS`: the warehouse sink reads every
+  topic, so nothing leaves the broker before the warehouse has it). A group that stops reading
   holds its topics' batches back until their retention.
 
 A partition's newest batch always stays (the broker answers earliest and latest offsets from the
@@ -188,7 +189,6 @@ class Retention:
         self._partitions = {t.name: t.partitions for t in self.topics}
         self._offsets: dict[str, tuple[str, int]] = {}
         """(ETag, offset) of each committed-offset object last read."""
-        self.deleted: Counter[str] = Counter()
         self._seen: dict[tuple[str, TopicPartition], tuple[int, float]] = {}
         """(floor, when to look again) per cluster and partition, as of its last listing."""
         self._stop = threading.Event()
@@ -213,6 +213,9 @@ class Retention:
                 if not failing:
                     log.warning("broker retention skipped a round: %s", exc)
                 failing = True
+            except Exception:  # a bug must not end retention for good: said, and tried again
+                log.exception("broker retention failed a round")
+                failing = True
 
     async def sweep(self) -> Counter[str]:
         """Delete what the rules allow now; returns the batches deleted, by topic."""
@@ -230,7 +233,6 @@ class Retention:
         if deleted:
             done = ", ".join(f"{n:,} batches of {t}" for t, n in sorted(deleted.items()))
             log.info("broker retention deleted %s", done)
-        self.deleted.update(deleted)
         return deleted
 
     async def _partition(
