@@ -301,7 +301,8 @@ def broker() -> None:
     settings = get_settings()
     configure_logging(settings.log_level)
     folder = settings.data_dir / "broker"
-    with EmbeddedBroker(folder, durable=settings.broker.durable) as running:
+    retention = stack_retention(settings.broker.retention_after_read)  # the same stack's groups
+    with EmbeddedBroker(folder, durable=settings.broker.durable, retention=retention) as running:
         asyncio.run(ensure_topics(running.bootstrap))
         console.print(f"MODSTREAM_KAFKA_BOOTSTRAP={running.bootstrap}")
         stop = _stop_on_signals()
