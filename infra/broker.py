@@ -29,7 +29,8 @@ import httpx
 
 from infra.errors import BrokerError
 from infra.processes import free_port, port_free
-from infra.retention import Retention, RetentionPolicy
+from infra.retention import Retention, RetentionPolicy, stack_retention
+from infra.settings.streaming import BrokerSettings
 from infra.supervisor import Service, Supervisor
 
 log = logging.getLogger(__name__)
@@ -214,3 +215,16 @@ class EmbeddedBroker:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def stack_broker(
+    folder: Path, settings: BrokerSettings, supervisor: Supervisor | None = None
+) -> EmbeddedBroker:
+    """The broker as `modstream up` runs it: its storage setting, and the retention of a stack
+    whose groups hold what they have not read."""
+    return EmbeddedBroker(
+        folder,
+        durable=settings.durable,
+        supervisor=supervisor,
+        retention=stack_retention(settings.retention_after_read),
+    )

@@ -1,5 +1,8 @@
 """The `modstream` command. Its root lives here; streams/, producers/ and api/ add their own
-subcommands through the `modstream.commands` entry points, so infra never imports them."""
+subcommands through the `modstream.commands` entry points, so infra never imports them.
+
+One module (just over 400 lines): `up`, its start-up and drain steps, and the few commands of
+infra's own are the composition root; the broker, supervisor and retention they wire live apart."""
 
 from __future__ import annotations
 
@@ -19,12 +22,11 @@ from rich.console import Console
 
 from infra import metrics
 from infra.accounts import AccountsDB, PrivacyRegistry
-from infra.broker import EmbeddedBroker
+from infra.broker import EmbeddedBroker, stack_broker
 from infra.errors import ModstreamError, WarehouseError
 from infra.kafka import EVENT_TOPICS, ensure_topics, lag
 from infra.logging import configure_logging, heartbeat
 from infra.processes import become_subreaper, kill_descendants
-from infra.retention import stack_retention
 from infra.settings import Settings, get_settings
 from infra.supervisor import Service, Supervisor, modstream_argv
 from infra.warehouse import Warehouse, connect
@@ -62,12 +64,7 @@ def up(
     code = 0
     try:
         if not bootstrap:
-            broker = EmbeddedBroker(
-                settings.data_dir / "broker",
-                durable=settings.broker.durable,
-                supervisor=supervisor,
-                retention=stack_retention(settings.broker.retention_after_read),
-            ).start()
+            broker = stack_broker(settings.data_dir / "broker", settings.broker, supervisor).start()
             bootstrap = broker.bootstrap
         supervisor.env["MODSTREAM_KAFKA_BOOTSTRAP"] = bootstrap
         asyncio.run(ensure_topics(bootstrap))
@@ -300,9 +297,7 @@ def broker() -> None:
     """Run the embedded broker alone, in the foreground (prints its bootstrap address)."""
     settings = get_settings()
     configure_logging(settings.log_level)
-    folder = settings.data_dir / "broker"
-    retention = stack_retention(settings.broker.retention_after_read)  # the same stack's groups
-    with EmbeddedBroker(folder, durable=settings.broker.durable, retention=retention) as running:
+    with stack_broker(settings.data_dir / "broker", settings.broker) as running:
         asyncio.run(ensure_topics(running.bootstrap))
         console.print(f"MODSTREAM_KAFKA_BOOTSTRAP={running.bootstrap}")
         stop = _stop_on_signals()

@@ -123,12 +123,10 @@ class Log:
     def append(self, kind: int, key: str, data: bytes = b"") -> Meta:
         k = key.encode()
         modified = time.time()
-        header = self._HEADER.pack(0, len(k), len(data), modified, kind)[4:]
-        record = header + k + data
-        crc = zlib.crc32(record)
-        os.write(self.fd, struct.pack("<I", crc) + record)  # one write: whole, or torn and cut
-        at = self.size + self._HEADER.size + len(k)
-        self.size += 4 + len(record)
+        record = self._record(kind, key, data, modified)
+        os.write(self.fd, record)  # one write: whole, or torn and cut off at the next start
+        at = self.size + len(record) - len(data)
+        self.size += len(record)
         old = self.meta.get(key)
         meta = Meta(_etag(data), len(data), modified, at)
         self._apply(kind, key, meta, sorted_=True)

@@ -97,7 +97,7 @@ def expired(
     return gone
 
 
-class ObjectStore:
+class StoreClient:
     """The few S3 calls retention needs, against the broker's bucket."""
 
     def __init__(self, client: httpx.AsyncClient, bucket: str) -> None:
@@ -221,7 +221,7 @@ class Retention:
         """Delete what the rules allow now; returns the batches deleted, by topic."""
         deleted: Counter[str] = Counter()
         async with httpx.AsyncClient(base_url=self.s3_url, timeout=30) as client:
-            store = ObjectStore(client, self.bucket)
+            store = StoreClient(client, self.bucket)
             for cluster in await store.folders("clusters/"):
                 floors = await self._floors(store, cluster)
                 for spec in self.topics:
@@ -236,7 +236,7 @@ class Retention:
         return deleted
 
     async def _partition(
-        self, store: ObjectStore, cluster: str, tp: TopicPartition, spec: TopicSpec, floor: int
+        self, store: StoreClient, cluster: str, tp: TopicPartition, spec: TopicSpec, floor: int
     ) -> int:
         now = time.time()
         seen = self._seen.get((cluster, tp))
@@ -262,7 +262,7 @@ class Retention:
         )
         return len(gone)
 
-    async def _floors(self, store: ObjectStore, cluster: str) -> dict[TopicPartition, int]:
+    async def _floors(self, store: StoreClient, cluster: str) -> dict[TopicPartition, int]:
         """Each partition's lowest offset a reader has yet to read (absent: no reader).
 
         Read from the broker's own records of committed offsets in the store, not through the

@@ -20,10 +20,9 @@ from pathlib import Path
 
 import httpx
 
-from infra.broker import EmbeddedBroker
+from infra.broker import stack_broker
 from infra.errors import ModstreamError
 from infra.processes import free_port
-from infra.retention import stack_retention
 from infra.settings import Settings
 from infra.supervisor import Service, Supervisor, modstream_argv
 
@@ -47,11 +46,7 @@ def served(settings: Settings, name: str, scopes: str) -> Iterator[Served]:
         broker = None
         bootstrap = settings.kafka_bootstrap
         if not bootstrap:
-            broker = EmbeddedBroker(
-                folder / "broker",
-                durable=settings.broker.durable,
-                retention=stack_retention(settings.broker.retention_after_read),
-            ).start()
+            broker = stack_broker(folder / "broker", settings.broker).start()
             bootstrap = broker.bootstrap
         api_port, assist_port = free_port(), free_port()
         secret = secrets.token_urlsafe(32)
